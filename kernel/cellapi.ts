@@ -1,0 +1,135 @@
+/**
+ * The display helpers every cell sees without importing: `display`,
+ * `clearOutput` and `input`. The kernel's session installs the bridge they
+ * talk to; outside a kernel they print to the console.
+ */
+import { randomUUID } from "crypto";
+import { DisplayOutput, MimeBundle, normaliseBundle, toDisplay } from "./display";
+
+/** What the session provides to the helpers (installed on a global symbol). */
+export interface OutputBridge {
+  /** Send display_data, or update_display_data when `update` is true. */
+  display(out: DisplayOutput, displayId: string | undefined, update: boolean): void;
+  clearOutput(wait: boolean): void;
+  input(prompt: string, password: boolean): Promise<string>;
+  page(bundle: MimeBundle): void;
+}
+
+const BRIDGE = Symbol.for("d2l-ts.output");
+
+function bridge(): OutputBridge | undefined {
+  return (globalThis as Record<symbol, unknown>)[BRIDGE] as OutputBridge | undefined;
+}
+
+/** Install the bridge (the kernel does this once). */
+export function installBridge(b: OutputBridge): void {
+  (globalThis as Record<symbol, unknown>)[BRIDGE] = b;
+}
+
+/** A displayed output that can be replaced in place. */
+export interface DisplayHandle {
+  /** The display id Jupyter uses to find this output. */
+  readonly displayId: string;
+  /** Replace the output with the rendering of `value`. */
+  update(value: unknown): void;
+}
+
+function emit(out: DisplayOutput, displayId: string | undefined, update: boolean): void {
+  const b = bridge();
+  if (b) b.display(out, displayId, update);
+  else console.log(String(out.data["text/plain"] ?? ""));
+}
+
+function handle(displayId: string): DisplayHandle {
+  return {
+    displayId,
+    update(value: unknown): void {
+      emit(toDisplay(value), displayId, true);
+    },
+  };
+}
+
+function bundleDisplay(bundle: MimeBundle): DisplayHandle {
+  const id = randomUUID();
+  emit(normaliseBundle(bundle), id, false);
+  return handle(id);
+}
+
+/**
+ * Show a value as an output of the cell, the way the cell's last expression
+ * would show. Returns a handle whose `update(value)` replaces it in place.
+ *
+ * @example
+ * const h = display(tf.zeros([2, 2]));
+ * h.update(tf.ones([2, 2]));
+ */
+export interface Display {
+  (value: unknown): DisplayHandle;
+  /** Show HTML. @example display.html("<b>bold</b>") */
+  html(html: string): DisplayHandle;
+  /** Show Markdown. @example display.markdown("# Title") */
+  markdown(md: string): DisplayHandle;
+  /** Show a PNG image: bytes or base64. @example display.png(fs.readFileSync("plot.png")) */
+  png(png: Uint8Array | string, options?: { width?: number; height?: number }): DisplayHandle;
+  /** Show an SVG image. @example display.svg('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>') */
+  svg(svg: string): DisplayHandle;
+  /** Show JSON as a collapsible tree. @example display.json({ a: 1 }) */
+  json(value: unknown): DisplayHandle;
+  /** Show a mime bundle as it is. @example display.bundle({ "text/plain": "hi", "text/html": "<i>hi</i>" }) */
+  bundle(bundle: MimeBundle): DisplayHandle;
+  /** Show text in the pager (Jupyter's help panel). @example display.page("long help text") */
+  page(text: string | MimeBundle): void;
+}
+
+export const display: Display = Object.assign(
+  (value: unknown): DisplayHandle => {
+    const id = randomUUID();
+    emit(toDisplay(value), id, false);
+    return handle(id);
+  },
+  {
+    html: (html: string) => bundleDisplay({ "text/html": html, "text/plain": "<HTML output>" }),
+    markdown: (md: string) => bundleDisplay({ "text/markdown": md, "text/plain": md }),
+    png(png: Uint8Array | string, options: { width?: number; height?: number } = {}): DisplayHandle {
+      const b64 = typeof png === "string" ? png : Buffer.from(png).toString("base64");
+      const id = randomUUID();
+      const metadata: Record<string, unknown> = {};
+      if (options.width || options.height) metadata["image/png"] = { ...options };
+      emit({ data: { "image/png": b64, "text/plain": "<PNG image>" }, metadata }, id, false);
+      return handle(id);
+    },
+    svg: (svg: string) => bundleDisplay({ "image/svg+xml": svg, "text/plain": "<SVG image>" }),
+    json: (value: unknown) => bundleDisplay({ "application/json": value as object, "text/plain": JSON.stringify(value) }),
+    bundle: (bundle: MimeBundle) => bundleDisplay(bundle),
+    page(text: string | MimeBundle): void {
+      const bundle = typeof text === "string" ? { "text/plain": text } : normaliseBundle(text).data;
+      const b = bridge();
+      if (b) b.page(bundle);
+      else console.log(String(bundle["text/plain"] ?? ""));
+    },
+  },
+);
+
+/**
+ * Clear the cell's output. With `wait: true` the output is cleared when the
+ * next output arrives, which avoids flicker in animations.
+ *
+ * @example
+ * clearOutput({ wait: true });
+ */
+export function clearOutput(options: { wait?: boolean } = {}): void {
+  const b = bridge();
+  if (b) b.clearOutput(options.wait === true);
+}
+
+/**
+ * Ask the user for a line of text (Jupyter's stdin channel).
+ *
+ * @example
+ * const name = await input("Your name: ");
+ */
+export async function input(prompt = "", options: { password?: boolean } = {}): Promise<string> {
+  const b = bridge();
+  if (!b) throw new Error("input() needs a Jupyter front end that allows stdin; none is connected");
+  return b.input(prompt, options.password === true);
+}

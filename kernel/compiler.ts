@@ -1,0 +1,212 @@
+/**
+ * The cell compiler: tslab's converter (types carry from cell to cell), with
+ * three changes made from outside tslab, by handing its converter a wrapped
+ * TypeScript module before it loads:
+ *
+ * - `strict: true` is merged into the compiler options tslab hard-codes;
+ * - source maps are switched on and captured, for both of tslab's stages
+ *   (TypeScript → ES module, ES module → CommonJS), so that a runtime error's
+ *   stack can point at the cell's own line and column;
+ * - nothing else: tslab's own logic (declarations carried across cells,
+ *   completion, quick info) is used as it is.
+ */
+import * as path from "path";
+import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
+
+/** The subset of TypeScript's API this module touches. */
+interface TsModule {
+  createWatchCompilerHost: (...args: unknown[]) => WatchHost;
+  transpileModule: (input: string, options: { compilerOptions?: Record<string, unknown>; fileName?: string }) => {
+    outputText: string;
+    sourceMapText?: string;
+  };
+  createSourceFile: (name: string, text: string, target: number, setParents?: boolean) => TsSourceFile;
+  ScriptTarget: { ES2022: number; Latest: number };
+  flattenDiagnosticMessageText: (m: unknown, nl: string) => string;
+  displayPartsToString: (parts: unknown) => string;
+}
+interface TsSourceFile {
+  parseDiagnostics?: { messageText: unknown; start?: number }[];
+}
+interface Builder {
+  emit: (sf: unknown, write?: (name: string, data: string, ...rest: unknown[]) => void, ...rest: unknown[]) => unknown;
+}
+interface WatchHost {
+  afterProgramCreate?: (b: Builder) => void;
+}
+
+/** A diagnostic as tslab reports it, positions relative to the cell. */
+export interface CellDiagnostic {
+  start: { line: number; character: number; offset: number };
+  end: { line: number; character: number; offset: number };
+  messageText: string;
+  category: number;
+  code: number;
+  fileName?: string;
+}
+
+/** What converting one cell gives. */
+export interface Conversion {
+  output?: string;
+  declOutput?: string;
+  diagnostics: CellDiagnostic[];
+  hasToplevelAwait?: boolean;
+  lastExpressionVar?: string;
+  sideOutputs?: { path: string; data: string }[];
+  /** Maps a position in `output` (1-based line, 0-based column) to the cell's. */
+  mapPosition?: (line: number, column: number) => { line: number; column: number } | null;
+}
+
+export interface QuickInfo {
+  kind: string;
+  kindModifiers: string;
+  textSpan: { start: number; length: number };
+  displayParts?: { text: string; kind: string }[];
+  documentation?: { text: string; kind: string }[];
+  tags?: { name: string; text?: { text: string }[] }[];
+}
+
+export interface Converter {
+  convert(prevDecl: string, src: string): Conversion;
+  inspect(prevDecl: string, src: string, position: number): QuickInfo | undefined;
+  complete(prevDecl: string, src: string, position: number): { start: number; end: number; candidates: string[] };
+  close(): void;
+}
+
+const TSLAB_TS = "@tslab/typescript-for-tslab";
+
+let captured: { esmMap?: string; cjsMap?: string } = {};
+let realTs: TsModule | undefined;
+
+/** Load TypeScript as tslab does and put the wrapped module in its place. */
+function patchTypeScript(): TsModule {
+  if (realTs) return realTs;
+  const tslabDir = path.dirname(require.resolve("tslab/package.json"));
+  const tsPath = require.resolve(TSLAB_TS, { paths: [tslabDir] });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require(tsPath) as TsModule;
+  realTs = ts;
+  const createWatchCompilerHost = (...args: unknown[]): WatchHost => {
+    const opts = args[1] as Record<string, unknown>;
+    args[1] = { ...opts, strict: true, sourceMap: true, inlineSources: false };
+    const host = ts.createWatchCompilerHost(...args);
+    // tslab assigns afterProgramCreate after this returns; intercept the
+    // assignment so that every emit also hands us the source map.
+    let userHook: ((b: Builder) => void) | undefined;
+    Object.defineProperty(host, "afterProgramCreate", {
+      configurable: true,
+      get: () => (userHook ? wrapHook : undefined),
+      set: (fn: (b: Builder) => void) => {
+        userHook = fn;
+      },
+    });
+    function wrapHook(b: Builder): void {
+      const emit = b.emit.bind(b);
+      b.emit = (sf, write, ...rest) =>
+        emit(
+          sf,
+          write &&
+            ((name: string, data: string, ...wrest: unknown[]) => {
+              if (name.endsWith("__tslab__.js.map")) {
+                captured.esmMap = data;
+                return;
+              }
+              write(name, data, ...wrest);
+            }),
+          ...rest,
+        );
+      userHook?.(b);
+    }
+    return host;
+  };
+  const transpileModule: TsModule["transpileModule"] = (input, options) => {
+    const compilerOptions = { ...(options.compilerOptions ?? {}), sourceMap: true };
+    const out = ts.transpileModule(input, { ...options, compilerOptions });
+    captured.cjsMap = out.sourceMapText;
+    return { ...out, outputText: stripMapComments(out.outputText) };
+  };
+  const wrapped: Record<string, unknown> = {};
+  for (const key of Object.keys(ts)) {
+    Object.defineProperty(wrapped, key, {
+      enumerable: true,
+      get: () => (ts as unknown as Record<string, unknown>)[key],
+    });
+  }
+  Object.defineProperty(wrapped, "createWatchCompilerHost", { enumerable: true, value: createWatchCompilerHost });
+  Object.defineProperty(wrapped, "transpileModule", { enumerable: true, value: transpileModule });
+  const cached = require.cache[tsPath];
+  if (!cached) throw new Error(`d2l-ts: could not find ${TSLAB_TS} in the module cache`);
+  cached.exports = wrapped;
+  return ts;
+}
+
+function stripMapComments(js: string): string {
+  return js.replace(/^\/\/# sourceMappingURL=.*$/gm, "");
+}
+
+/** Build a position mapper from tslab's two source maps (CJS → ESM → TS). */
+function makeMapper(esmMap?: string, cjsMap?: string): Conversion["mapPosition"] {
+  if (!esmMap || !cjsMap) return undefined;
+  const cjs = new TraceMap(cjsMap);
+  const esm = new TraceMap(esmMap);
+  // tslab prepends one line ("export {};") to the cell before compiling it.
+  const PREFIX_LINES = 1;
+  return (line, column) => {
+    const a = originalPositionFor(cjs, { line, column });
+    if (a.line == null || a.column == null) return null;
+    const b = originalPositionFor(esm, { line: a.line, column: a.column });
+    if (b.line == null || b.column == null) return null;
+    const cellLine = b.line - PREFIX_LINES;
+    if (cellLine < 1) return null;
+    return { line: cellLine, column: b.column };
+  };
+}
+
+/** Create the converter every cell goes through. Takes about a second. */
+export function createCellConverter(): Converter {
+  const ts = patchTypeScript();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const tslabConverter = require("tslab/dist/converter") as {
+    createConverter: () => {
+      convert: (p: string, s: string) => Conversion;
+      inspect: (p: string, s: string, pos: number) => QuickInfo | undefined;
+      complete: (p: string, s: string, pos: number) => { start: number; end: number; candidates: string[] };
+      close: () => void;
+    };
+  };
+  const conv = tslabConverter.createConverter();
+  void ts;
+  return {
+    convert(prevDecl, src) {
+      captured = {};
+      const r = conv.convert(prevDecl, src);
+      if (r.output) {
+        r.output = stripMapComments(r.output);
+        r.mapPosition = makeMapper(captured.esmMap, captured.cjsMap);
+      }
+      return r;
+    },
+    inspect: (p, s, pos) => conv.inspect(p, s, pos),
+    complete: (p, s, pos) => conv.complete(p, s, pos),
+    close: () => conv.close(),
+  };
+}
+
+/** `complete`, `incomplete` (with an indent) or `invalid`, for is_complete_request. */
+export function codeCompleteness(code: string): { status: "complete" | "incomplete" | "invalid"; indent?: string } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { isCompleteCode } = require("tslab/dist/converter") as {
+    isCompleteCode: (c: string) => { completed: boolean; indent?: string };
+  };
+  const ts = patchTypeScript();
+  const r = isCompleteCode(code);
+  if (!r.completed) return { status: "incomplete", indent: r.indent ?? "" };
+  const sf = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.Latest, false);
+  if (sf.parseDiagnostics && sf.parseDiagnostics.length > 0) return { status: "invalid" };
+  return { status: "complete" };
+}
+
+/** The TypeScript module the converter uses, for small parsing jobs. */
+export function typescript(): TsModule {
+  return patchTypeScript();
+}

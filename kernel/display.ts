@@ -1,0 +1,92 @@
+/**
+ * Turning values into Jupyter mime bundles.
+ *
+ * 1. A value with a `[Symbol.for("Jupyter.display")]()` method renders
+ *    itself: the method returns a bundle such as
+ *    `{ "text/plain": "…", "image/png": "<base64>" }` (or
+ *    `{ data, metadata }`). Values of `…json` types are objects, not strings.
+ * 2. A TensorFlow.js tensor shows as `tensor.print(true)` does: dtype, rank,
+ *    shape and values.
+ * 3. Anything else is `util.inspect`ed.
+ */
+import * as util from "util";
+
+/** A Jupyter mime bundle: mime type → data. */
+export type MimeBundle = Record<string, unknown>;
+
+/** The method name values implement to render themselves. */
+export const DISPLAY_SYMBOL: unique symbol = Symbol.for("Jupyter.display") as never;
+
+export interface DisplayOutput {
+  data: MimeBundle;
+  metadata: Record<string, unknown>;
+}
+
+interface TensorLike {
+  shape: number[];
+  dtype: string;
+  rank: number;
+  isDisposed: boolean;
+  toString(verbose?: boolean): string;
+}
+
+export function isTensorLike(v: unknown): v is TensorLike {
+  if (v === null || typeof v !== "object") return false;
+  const t = v as Record<string, unknown>;
+  return Array.isArray(t.shape) && typeof t.dtype === "string" && typeof t.dataSync === "function" && typeof t.dataId === "object";
+}
+
+function isJsonMime(mime: string): boolean {
+  return mime === "application/json" || mime.endsWith("+json");
+}
+
+/** Check and normalise a bundle a value produced for itself. */
+export function normaliseBundle(raw: unknown): DisplayOutput {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new TypeError(
+      `[Symbol.for("Jupyter.display")]() must return a mime bundle object such as { "text/plain": "..." }; it returned ${util.inspect(raw)}`,
+    );
+  }
+  let data = raw as Record<string, unknown>;
+  let metadata: Record<string, unknown> = {};
+  if ("data" in data && typeof data.data === "object" && data.data !== null && !Object.keys(data).some((k) => k.includes("/"))) {
+    metadata = (data.metadata as Record<string, unknown>) ?? {};
+    data = data.data as Record<string, unknown>;
+  }
+  const out: MimeBundle = {};
+  for (const [mime, value] of Object.entries(data)) {
+    if (!mime.includes("/")) throw new TypeError(`mime bundle key ${JSON.stringify(mime)} is not a mime type (expected e.g. "text/plain")`);
+    if (isJsonMime(mime)) {
+      out[mime] = typeof value === "string" ? JSON.parse(value) : value;
+    } else if (value instanceof Uint8Array) {
+      out[mime] = Buffer.from(value).toString("base64");
+    } else {
+      out[mime] = typeof value === "string" ? value : String(value);
+    }
+  }
+  if (!("text/plain" in out)) out["text/plain"] = `<${Object.keys(out).join(", ") || "empty"} output>`;
+  return { data: out, metadata };
+}
+
+/** How a tensor reads in text: what `tensor.print(true)` prints. */
+export function tensorText(t: TensorLike): string {
+  if (t.isDisposed) return `Tensor (disposed) dtype ${t.dtype}, shape [${t.shape.join(",")}]`;
+  return t.toString(true);
+}
+
+/** Render any value to a bundle, following the rules at the top of this file. */
+export function toDisplay(value: unknown): DisplayOutput {
+  if (value !== null && (typeof value === "object" || typeof value === "function")) {
+    const fn = (value as Record<symbol, unknown>)[DISPLAY_SYMBOL];
+    if (typeof fn === "function") {
+      const bundle = (fn as () => unknown).call(value);
+      if (bundle !== null && typeof bundle === "object" && typeof (bundle as { then?: unknown }).then === "function") {
+        throw new TypeError('[Symbol.for("Jupyter.display")]() returned a Promise; it must return the mime bundle itself');
+      }
+      return normaliseBundle(bundle);
+    }
+    if (isTensorLike(value)) return { data: { "text/plain": tensorText(value) }, metadata: {} };
+  }
+  if (typeof value === "string") return { data: { "text/plain": util.inspect(value) }, metadata: {} };
+  return { data: { "text/plain": util.inspect(value, { depth: 4, maxArrayLength: 100, breakLength: 100 }) }, metadata: {} };
+}

@@ -1,0 +1,367 @@
+/**
+ * Runs cells: compile with the cell converter, instrument for interrupts,
+ * evaluate in this V8 context, and map errors back to the cell's lines.
+ *
+ * tslab's own `createExecutor` is not used for the run itself: it names every
+ * cell `evalmachine.<anonymous>` (so a stack cannot say which cell), reports
+ * results and errors through `console`, and has no way to stop the background
+ * work of an interrupted cell. Its converter, which is the hard part, is.
+ */
+import * as path from "path";
+import * as vm from "vm";
+import Module = require("module");
+import { AsyncLocalStorage } from "async_hooks";
+import { Converter, Conversion, CellDiagnostic, createCellConverter, typescript } from "./compiler";
+
+/** Thrown into code that belongs to an interrupted cell. */
+export class InterruptedError extends Error {
+  constructor() {
+    super("Interrupted by the user (the kernel keeps its state; run the cell again to resume)");
+    this.name = "Interrupted";
+  }
+}
+
+export type CellResult =
+  | { status: "ok"; hasValue: boolean; value?: unknown }
+  | { status: "compile-error"; diagnostics: CellDiagnostic[]; code: string }
+  | { status: "runtime-error"; error: unknown };
+
+interface RunContext {
+  generation: number;
+  cell: number;
+}
+
+/** Global the instrumented cell code calls; short to keep stacks readable. */
+const HOOK = "__d2l_k";
+const EXPORTS = "__d2l_cell";
+
+export interface InterruptState {
+  /** Bumped by every interrupt; work started under an older value is cancelled. */
+  generation(): number;
+}
+
+/**
+ * The executor. One per kernel. `interrupt()` cancels the running cell and
+ * everything earlier cells left pending (timers, awaited continuations).
+ */
+export class Executor {
+  readonly converter: Converter;
+  private prevDecl = "";
+  private readonly exportsTarget: Record<string, unknown> = {};
+  private readonly exportsProxy: Record<string, unknown>;
+  private readonly mappers = new Map<number, NonNullable<Conversion["mapPosition"]>>();
+  private readonly insertions = new Map<number, Map<number, { col: number; len: number }[]>>();
+  private readonly als = new AsyncLocalStorage<RunContext>();
+  private readonly sideOutputs = new Map<string, string>();
+  private readonly sideModules = new Map<string, NodeModule>();
+  private gen = 0;
+  private rejectRunning: ((e: unknown) => void) | null = null;
+  private readonly req: NodeJS.Require;
+
+  constructor(private readonly rootDir: string, private readonly getGeneration?: () => number) {
+    this.converter = createCellConverter();
+    const target = this.exportsTarget;
+    this.exportsProxy = new Proxy(target, {
+      // TypeScript emits named imports as defineProperty with a getter; store
+      // the value so later cells can reassign it.
+      defineProperty: (_t, prop, attrs) => {
+        if (prop === "__esModule") return true;
+        target[prop as string] = attrs.get ? attrs.get() : attrs.value;
+        return true;
+      },
+    });
+    this.req = this.makeRequire();
+    const g = globalThis as unknown as Record<string, unknown>;
+    g[EXPORTS] = { exports: this.exportsProxy, require: this.req };
+    g[HOOK] = {
+      resume: <T>(v: T): T => {
+        this.throwIfStale();
+        return v;
+      },
+      tick: (): void => this.throwIfStale(),
+    };
+    (g as Record<symbol, unknown>)[Symbol.for("d2l-ts.kernel")] = {
+      interrupted: (): boolean => this.isStale(),
+    };
+    this.wrapTimers();
+  }
+
+  /** The current interrupt generation (shared with the protocol thread when given). */
+  generation(): number {
+    return this.getGeneration ? this.getGeneration() : this.gen;
+  }
+
+  /** Called with true before compiling and false after (compiling must not be terminated). */
+  onCompile: ((busy: boolean) => void) | undefined;
+
+  /** The cell the code running now belongs to, if it is cell code. */
+  currentCell(): number | undefined {
+    return this.als.getStore()?.cell;
+  }
+
+  /** True when the code running now belongs to a cell that was interrupted. */
+  isStale(): boolean {
+    const ctx = this.als.getStore();
+    return ctx !== undefined && ctx.generation !== this.generation();
+  }
+
+  private throwIfStale(): void {
+    if (this.isStale()) throw new InterruptedError();
+  }
+
+  /** Variables the cells defined, by name. */
+  get locals(): Record<string, unknown> {
+    return this.exportsTarget;
+  }
+
+  /** Declarations carried to the next cell (for inspect and complete). */
+  get declarations(): string {
+    return this.prevDecl;
+  }
+
+  /** Cancel the running cell (if it awaits) and all pending work of earlier cells. */
+  interrupt(): void {
+    if (!this.getGeneration) this.gen++;
+    const r = this.rejectRunning;
+    this.rejectRunning = null;
+    r?.(new InterruptedError());
+  }
+
+  /** Compile and run one cell. `cell` names it in stack traces. */
+  async execute(src: string, cell: number): Promise<CellResult> {
+    this.onCompile?.(true);
+    let conv: Conversion;
+    try {
+      conv = this.converter.convert(this.prevDecl, src);
+    } finally {
+      this.onCompile?.(false);
+    }
+    if (conv.sideOutputs) {
+      for (const o of conv.sideOutputs) {
+        this.sideModules.delete(o.path);
+        this.sideOutputs.set(o.path, o.data);
+      }
+    }
+    if (conv.diagnostics.length > 0) return { status: "compile-error", diagnostics: conv.diagnostics, code: src };
+    if (!conv.output) {
+      this.prevDecl = conv.declOutput ?? "";
+      return { status: "ok", hasValue: false };
+    }
+    const { code, inserted } = instrument(conv.output);
+    if (conv.mapPosition) this.mappers.set(cell, conv.mapPosition);
+    this.insertions.set(cell, inserted);
+    const prefix = conv.hasToplevelAwait ? "(async function(exports, require) { " : "(function(exports, require) { ";
+    const wrapped = `${prefix}${code}\n})(${EXPORTS}.exports, ${EXPORTS}.require)`;
+    this.prefixLen = prefix.length;
+    const ctx: RunContext = { generation: this.generation(), cell };
+    let ret: unknown;
+    try {
+      ret = this.als.run(ctx, () => vm.runInThisContext(wrapped, { filename: cellFileName(cell) }));
+    } catch (e) {
+      return { status: "runtime-error", error: e };
+    }
+    if (conv.hasToplevelAwait) {
+      const interrupted = new Promise<never>((_, reject) => {
+        this.rejectRunning = reject;
+      });
+      try {
+        await Promise.race([ret as Promise<unknown>, interrupted]);
+      } catch (e) {
+        return { status: "runtime-error", error: e };
+      } finally {
+        this.rejectRunning = null;
+      }
+    }
+    this.prevDecl = conv.declOutput ?? "";
+    if (conv.lastExpressionVar && conv.lastExpressionVar in this.exportsTarget) {
+      const value = this.exportsTarget[conv.lastExpressionVar];
+      delete this.exportsTarget[conv.lastExpressionVar];
+      return { status: "ok", hasValue: value !== undefined, value };
+    }
+    return { status: "ok", hasValue: false };
+  }
+
+  private prefixLen = 0;
+
+  /**
+   * Rewrite a stack so that frames in cells name the cell and its own line
+   * and column; frames inside the kernel are dropped.
+   */
+  mapStack(stack: string): string[] {
+    const out: string[] = [];
+    for (const line of stack.split("\n").slice(1)) {
+      const m = /<cell (\d+)>:(\d+):(\d+)/.exec(line);
+      if (m) {
+        const pos = this.mapCellPosition(Number(m[1]), Number(m[2]), Number(m[3]));
+        out.push(line.replace(m[0], pos ? `<cell ${m[1]}>:${pos.line}:${pos.column}` : `<cell ${m[1]}>`));
+        continue;
+      }
+      if (line.includes(__dirname) || line.includes("node:vm") || line.includes("node:async_hooks")) continue;
+      out.push(line);
+    }
+    return out;
+  }
+
+  /** Map a 1-based line and column in a cell's generated code to the cell's source (1-based). */
+  mapCellPosition(cell: number, line: number, column: number): { line: number; column: number } | null {
+    const mapper = this.mappers.get(cell);
+    if (!mapper) return null;
+    let col = column - 1;
+    if (line === 1) col -= this.prefixLen;
+    for (const ins of this.insertions.get(cell)?.get(line) ?? []) if (ins.col < col) col -= ins.len;
+    const p = mapper(line, Math.max(0, col));
+    return p ? { line: p.line, column: p.column + 1 } : null;
+  }
+
+  /** The cell a stack's innermost cell frame names, mapped; null if none. */
+  firstCellFrame(stack: string): { cell: number; line: number; column: number } | null {
+    const m = /<cell (\d+)>:(\d+):(\d+)/.exec(stack);
+    if (!m) return null;
+    const p = this.mapCellPosition(Number(m[1]), Number(m[2]), Number(m[3]));
+    return p ? { cell: Number(m[1]), ...p } : null;
+  }
+
+  private makeRequire(): NodeJS.Require {
+    const base = Module.createRequire(path.join(this.rootDir, "__cell__.js"));
+    const sideOutputs = this.sideOutputs;
+    const sideModules = this.sideModules;
+    const rootDir = this.rootDir;
+    const fromSide = (id: string): unknown => {
+      if (!id.startsWith(".") && !path.isAbsolute(id)) return undefined;
+      let filename = path.resolve(rootDir, id);
+      if (path.extname(filename) === "") filename += ".js";
+      const cached = sideModules.get(filename);
+      if (cached) return cached.exports;
+      const data = sideOutputs.get(filename);
+      if (data === undefined) return undefined;
+      const mod = new Module(filename, module) as NodeModule & { _compile(code: string, file: string): void; paths: string[] };
+      mod.filename = filename;
+      mod.paths = (Module as unknown as { _nodeModulePaths(p: string): string[] })._nodeModulePaths(path.dirname(filename));
+      mod._compile(data, filename);
+      sideModules.set(filename, mod);
+      return mod.exports;
+    };
+    return new Proxy(base, {
+      apply: (_t, thisArg, args: [string]) => {
+        const side = fromSide(args[0]);
+        return side !== undefined ? side : base.apply(thisArg, args);
+      },
+    });
+  }
+
+  /**
+   * Timers started by cell code stop when the cell that started them is
+   * interrupted, and their callbacks run as microtasks, where V8 can
+   * terminate a runaway loop without tearing Node's timer bookkeeping.
+   */
+  private wrapTimers(): void {
+    const g = globalThis as unknown as Record<string, unknown>;
+    const origTimeout = setTimeout;
+    const origInterval = setInterval;
+    const origImmediate = setImmediate;
+    const origClearInterval = clearInterval;
+    const self = this;
+    type Fn = (...a: unknown[]) => void;
+    function guard(fn: Fn, onStale?: () => void): Fn {
+      return (...args: unknown[]) => {
+        if (self.isStale()) {
+          onStale?.();
+          return;
+        }
+        queueMicrotask(() => fn(...args));
+      };
+    }
+    const wrappedTimeout = function (fn: unknown, ms?: number, ...args: unknown[]) {
+      if (typeof fn !== "function") return origTimeout(fn as Fn, ms, ...args);
+      return origTimeout(guard(fn as Fn), ms, ...args);
+    };
+    const wrappedInterval = function (fn: unknown, ms?: number, ...args: unknown[]) {
+      if (typeof fn !== "function") return origInterval(fn as Fn, ms, ...args);
+      let handle: NodeJS.Timeout | undefined = undefined;
+      handle = origInterval(guard(fn as Fn, () => origClearInterval(handle)), ms, ...args);
+      return handle;
+    };
+    const wrappedImmediate = function (fn: unknown, ...args: unknown[]) {
+      if (typeof fn !== "function") return origImmediate(fn as Fn, ...args);
+      return origImmediate(guard(fn as Fn), ...args);
+    };
+    for (const [name, w, o] of [
+      ["setTimeout", wrappedTimeout, origTimeout],
+      ["setInterval", wrappedInterval, origInterval],
+      ["setImmediate", wrappedImmediate, origImmediate],
+    ] as const) {
+      Object.assign(w, o); // keeps util.promisify.custom and friends
+      g[name] = w;
+    }
+  }
+}
+
+export function cellFileName(cell: number): string {
+  return `<cell ${cell}>`;
+}
+
+/**
+ * Make every `await` in a cell check, when it resumes, that its cell has not
+ * been interrupted; `for await` loops check at the top of each iteration.
+ * Returns the code and the columns it inserted text at, per line (1-based).
+ */
+export function instrument(js: string): { code: string; inserted: Map<number, { col: number; len: number }[]> } {
+  const ts = typescript() as unknown as TsLike;
+  const sf = ts.createSourceFile("cell.js", js, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  const edits: { pos: number; text: string; order: number }[] = [];
+  const visit = (node: TsNode): void => {
+    if (node.kind === ts.SyntaxKind.AwaitExpression) {
+      edits.push({ pos: node.getStart(sf), text: `${HOOK}.resume(`, order: 1 });
+      edits.push({ pos: node.end, text: ")", order: 0 });
+    } else if (node.kind === ts.SyntaxKind.ForOfStatement && node.awaitModifier && node.statement) {
+      const body = node.statement;
+      if (body.kind === ts.SyntaxKind.Block) {
+        edits.push({ pos: body.getStart(sf) + 1, text: ` ${HOOK}.tick();`, order: 1 });
+      } else {
+        edits.push({ pos: body.getStart(sf), text: `{ ${HOOK}.tick(); `, order: 1 });
+        edits.push({ pos: body.end, text: " }", order: 0 });
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  edits.sort((a, b) => a.pos - b.pos || a.order - b.order);
+  const inserted = new Map<number, { col: number; len: number }[]>();
+  let out = "";
+  let last = 0;
+  for (const e of edits) {
+    out += js.slice(last, e.pos) + e.text;
+    last = e.pos;
+    const lc = sf.getLineAndCharacterOfPosition(e.pos);
+    const list = inserted.get(lc.line + 1) ?? [];
+    list.push({ col: lc.character, len: e.text.length });
+    inserted.set(lc.line + 1, list);
+  }
+  out += js.slice(last);
+  // Columns were recorded in original coordinates; convert to instrumented ones.
+  for (const list of inserted.values()) {
+    let shift = 0;
+    for (const ins of list) {
+      ins.col += shift;
+      shift += ins.len;
+    }
+  }
+  return { code: out, inserted };
+}
+
+interface TsNode {
+  kind: number;
+  end: number;
+  awaitModifier?: unknown;
+  statement?: TsNode;
+  getStart(sf?: unknown): number;
+}
+interface TsLike {
+  createSourceFile(n: string, t: string, target: number, setParents: boolean, kind: number): TsNode & {
+    getLineAndCharacterOfPosition(p: number): { line: number; character: number };
+  };
+  forEachChild(n: TsNode, cb: (n: TsNode) => void): void;
+  ScriptTarget: { Latest: number };
+  ScriptKind: { JS: number };
+  SyntaxKind: { AwaitExpression: number; ForOfStatement: number; Block: number };
+}

@@ -1,0 +1,226 @@
+/**
+ * The `d2l-ts` command line: install, kernel, notebook, run, doctor.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawn, spawnSync } from "child_process";
+import { ConnectionInfo } from "./wire";
+import { PROJECT_ROOT, packageVersion, dependencyVersion } from "./info";
+import { APT_HINT, InstallScope, KERNEL_NAME, findJupyterPython, installKernelSpec, installedSpecDir, requireJupyterPython, specIsCurrent } from "./install";
+
+const USAGE = `d2l-ts ${packageVersion()}: the TypeScript (d2l) Jupyter kernel
+
+Usage:
+  d2l-ts install [--user | --sys-prefix | --prefix DIR]   register the kernelspec "${KERNEL_NAME}" (default --user)
+  d2l-ts kernel --connection-file FILE                    run the kernel (what Jupyter starts)
+  d2l-ts notebook [--port N] [--dir DIR]                  start Jupyter Notebook on notebooks/ at 127.0.0.1
+  d2l-ts run NOTEBOOK [--out FILE] [--timeout S]          execute a notebook headless; non-zero exit if a cell fails
+  d2l-ts doctor                                           versions, Jupyter, backend, GPU, data cache
+`;
+
+/** A mistake on the command line: printed with the usage, exit code 2. */
+class UsageError extends Error {}
+
+function takeOption(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith("--")) throw new UsageError(`${name} needs a value`);
+  args.splice(i, 2);
+  return v;
+}
+
+function takeFlag(args: string[], name: string): boolean {
+  const i = args.indexOf(name);
+  if (i < 0) return false;
+  args.splice(i, 1);
+  return true;
+}
+
+function noMore(args: string[]): void {
+  if (args.length > 0) throw new UsageError(`unexpected argument(s): ${args.join(" ")}`);
+}
+
+/** Read and check a Jupyter connection file. */
+export function readConnectionFile(file: string): ConnectionInfo {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`cannot read the connection file ${file}: ${(e as Error).message}`);
+  }
+  let c: Record<string, unknown>;
+  try {
+    c = JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`the connection file ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  for (const k of ["shell_port", "control_port", "iopub_port", "stdin_port", "hb_port"]) {
+    if (typeof c[k] !== "number") throw new Error(`the connection file ${file} lacks a numeric ${k}`);
+  }
+  return {
+    transport: typeof c.transport === "string" ? c.transport : "tcp",
+    ip: typeof c.ip === "string" ? c.ip : "127.0.0.1",
+    key: typeof c.key === "string" ? c.key : "",
+    signature_scheme: typeof c.signature_scheme === "string" ? c.signature_scheme : "hmac-sha256",
+    shell_port: c.shell_port as number,
+    control_port: c.control_port as number,
+    iopub_port: c.iopub_port as number,
+    stdin_port: c.stdin_port as number,
+    hb_port: c.hb_port as number,
+  };
+}
+
+function scopeFrom(args: string[]): InstallScope {
+  const prefix = takeOption(args, "--prefix");
+  const user = takeFlag(args, "--user");
+  const sys = takeFlag(args, "--sys-prefix");
+  if ([prefix !== undefined, user, sys].filter(Boolean).length > 1) throw new UsageError("choose one of --user, --sys-prefix, --prefix DIR");
+  if (prefix !== undefined) return { kind: "prefix", dir: path.resolve(prefix) };
+  if (sys) return { kind: "sys-prefix" };
+  return { kind: "user" };
+}
+
+function pythonEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" };
+}
+
+async function cmdKernel(args: string[]): Promise<void> {
+  const file = takeOption(args, "--connection-file") ?? (args.length === 1 && !args[0].startsWith("-") ? args.shift() : undefined);
+  if (!file) throw new UsageError("kernel needs --connection-file FILE");
+  noMore(args);
+  const connection = readConnectionFile(file);
+  const { Session } = await import("./session");
+  const session = new Session({ connection, cwd: process.cwd() });
+  await session.start();
+}
+
+function cmdNotebook(args: string[]): void {
+  const port = takeOption(args, "--port") ?? "8888";
+  const dir = path.resolve(takeOption(args, "--dir") ?? path.join(PROJECT_ROOT, "notebooks"));
+  noMore(args);
+  const py = requireJupyterPython();
+  if (!specIsCurrent()) console.log(installKernelSpec({ kind: "user" }));
+  console.log(`Starting Jupyter Notebook on ${dir}`);
+  console.log(`Open http://127.0.0.1:${port}/ (the full URL with its token is printed below); choose the kernel "TypeScript (d2l)".`);
+  const child = spawn(py, ["-m", "notebook", "--ip=127.0.0.1", `--port=${port}`, "--no-browser", `--notebook-dir=${dir}`], {
+    stdio: "inherit",
+    env: pythonEnv(),
+  });
+  child.on("exit", (code) => process.exit(code ?? 0));
+  process.on("SIGINT", () => child.kill("SIGINT"));
+}
+
+function cmdRun(args: string[]): void {
+  const out = takeOption(args, "--out");
+  const timeout = takeOption(args, "--timeout") ?? "1800";
+  const nb = args.shift();
+  if (!nb) throw new UsageError("run needs a NOTEBOOK");
+  noMore(args);
+  if (!fs.existsSync(nb)) throw new Error(`no such notebook: ${nb}`);
+  const py = requireJupyterPython();
+  if (!specIsCurrent()) installKernelSpec({ kind: "user" });
+  const output = path.resolve(out ?? nb.replace(/\.ipynb$/, "") + ".out.ipynb");
+  const r = spawnSync(
+    py,
+    [
+      "-m", "nbconvert", "--to", "notebook", "--execute",
+      `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
+      `--ExecutePreprocessor.timeout=${timeout}`,
+      "--output", path.basename(output), "--output-dir", path.dirname(output), nb,
+    ],
+    { stdio: "inherit", env: pythonEnv(), cwd: process.cwd() },
+  );
+  if (r.status !== 0) {
+    console.error(`d2l-ts run: ${nb} failed (exit ${r.status}); see the error above.`);
+    process.exit(r.status ?? 1);
+  }
+  console.log(`d2l-ts run: executed ${nb} → ${output}`);
+}
+
+async function cmdDoctor(): Promise<void> {
+  const rows: [string, string][] = [];
+  rows.push(["d2l-ts", `${packageVersion()} (${PROJECT_ROOT})`]);
+  rows.push(["node", process.version]);
+  rows.push(["@tensorflow/tfjs", dependencyVersion("@tensorflow/tfjs")]);
+  rows.push(["@tensorflow/tfjs-backend-wasm", dependencyVersion("@tensorflow/tfjs-backend-wasm")]);
+  rows.push(["@tensorflow/tfjs-node", dependencyVersion("@tensorflow/tfjs-node")]);
+  rows.push(["@tensorflow/tfjs-node-gpu", dependencyVersion("@tensorflow/tfjs-node-gpu")]);
+  rows.push(["tslab", dependencyVersion("tslab")]);
+  rows.push(["zeromq", dependencyVersion("zeromq")]);
+  const py = findJupyterPython();
+  if (py) {
+    const v = spawnSync(py, ["-c", "import jupyter_client, notebook, nbconvert; print(f'jupyter_client {jupyter_client.__version__}, notebook {notebook.__version__}, nbconvert {nbconvert.__version__}')"], { encoding: "utf8", env: pythonEnv() });
+    rows.push(["jupyter", `${py}: ${(v.stdout || v.stderr).trim()}`]);
+    const spec = installedSpecDir();
+    rows.push(["kernelspec", spec ? `${KERNEL_NAME} at ${spec}${specIsCurrent() ? "" : " (points elsewhere: run d2l-ts install)"}` : `not installed (run d2l-ts install)`]);
+  } else {
+    rows.push(["jupyter", `not found; install with: ${APT_HINT}`]);
+  }
+  try {
+    const d2l = await import("../lib/index");
+    await d2l.ready();
+    const info = d2l.backendInfo();
+    rows.push(["backend", `${info.name} (device ${info.device}, ${info.threads} thread(s), tfjs ${info.tfjsVersion})`]);
+    for (const s of info.skipped) rows.push([`  skipped ${s.name}`, s.reason]);
+  } catch (e) {
+    rows.push(["backend", `failed: ${(e as Error).message}`]);
+  }
+  const smi = spawnSync("nvidia-smi", ["--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"], { encoding: "utf8" });
+  rows.push(["gpu", smi.status === 0 ? smi.stdout.trim() : "none found (nvidia-smi not available)"]);
+  const cache = process.env.D2L_CACHE_DIR ?? path.join(os.homedir(), ".cache", "d2l-ts");
+  rows.push(["data cache", fs.existsSync(cache) ? `${cache} (${fs.readdirSync(cache).length} entries)` : `${cache} (empty)`]);
+  rows.push(["D2L_DATA_DIR", process.env.D2L_DATA_DIR ?? "(not set)"]);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+  process.exit(0);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = [...argv];
+  const cmd = args.shift();
+  try {
+    switch (cmd) {
+      case "install":
+        {
+          const scope = scopeFrom(args);
+          noMore(args);
+          console.log(installKernelSpec(scope));
+        }
+        break;
+      case "kernel":
+        await cmdKernel(args);
+        break;
+      case "notebook":
+        cmdNotebook(args);
+        break;
+      case "run":
+        cmdRun(args);
+        break;
+      case "doctor":
+        await cmdDoctor();
+        break;
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(USAGE);
+        break;
+      case "--version":
+        console.log(packageVersion());
+        break;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`d2l-ts: ${e.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    console.error(`d2l-ts: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}
+
+if (require.main === module) void main(process.argv.slice(2));

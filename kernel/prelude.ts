@@ -1,0 +1,24 @@
+/**
+ * The prelude: what every cell sees without importing. It is compiled as the
+ * kernel's first, hidden cell, so the compiler knows the types of `tf`, `d2l`
+ * and the display helpers in every later cell. Modules are named by absolute
+ * path so that a notebook in any folder finds them.
+ */
+import * as path from "path";
+import { PROJECT_ROOT } from "./info";
+
+function modulePath(spec: string): string {
+  return path.dirname(require.resolve(`${spec}/package.json`, { paths: [PROJECT_ROOT] }));
+}
+
+export function preludeSource(): string {
+  const tf = JSON.stringify(modulePath("@tensorflow/tfjs"));
+  const d2l = JSON.stringify(path.join(PROJECT_ROOT, "dist", "lib", "index"));
+  const api = JSON.stringify(path.join(PROJECT_ROOT, "dist", "kernel", "cellapi"));
+  return [
+    `import * as tf from ${tf};`,
+    `import * as d2l from ${d2l};`,
+    `import { display, clearOutput, input } from ${api};`,
+    `await d2l.ready();`,
+  ].join("\n");
+}

@@ -1,0 +1,307 @@
+/**
+ * The protocol thread: owns the five ZeroMQ sockets, checks every message's
+ * signature, answers what needs no interpreter (kernel_info, interrupt,
+ * shutdown, comm_info, heartbeat) and hands the rest to the main thread,
+ * where cells run. Living in a worker, it keeps answering while a cell
+ * computes, and it can stop a runaway synchronous loop on the main thread
+ * through the inspector (`Runtime.terminateExecution`).
+ */
+import { parentPort, workerData } from "worker_threads";
+import * as inspector from "inspector";
+import * as zmq from "zeromq";
+import { ConnectionInfo, Header, Message, Signer, WireError, decode, encode, makeHeader } from "./wire";
+
+export type Channel = "shell" | "control" | "iopub" | "stdin";
+
+/** Main thread → protocol thread. */
+export type ToProtocol =
+  | {
+      kind: "send";
+      channel: Channel;
+      idents?: Buffer[] | Uint8Array[];
+      msgType: string;
+      content: Record<string, unknown>;
+      parent: Header | Record<string, never>;
+      metadata?: Record<string, unknown>;
+    }
+  | { kind: "ready" }
+  | { kind: "exit" };
+
+/** Protocol thread → main thread. */
+export type FromProtocol =
+  | { kind: "request"; channel: "shell" | "control"; msg: Message }
+  | { kind: "stdin"; msg: Message }
+  | { kind: "interrupt"; generation: number }
+  | { kind: "shutdown"; restart: boolean }
+  | { kind: "listening" };
+
+export interface ProtocolData {
+  connection: ConnectionInfo;
+  kernelInfo: Record<string, unknown>;
+  /** [0] interrupt generation, [1] last generation the main thread acknowledged, [2] main thread in kernel-critical code. */
+  shared: SharedArrayBuffer;
+}
+
+export const SHARED_GENERATION = 0;
+export const SHARED_ACK = 1;
+export const SHARED_CRITICAL = 2;
+
+/** Sends on a socket one message at a time, in order (zeromq allows one send in flight). */
+class Outbox {
+  private queue: Buffer[][] = [];
+  private sending = false;
+  constructor(private readonly sock: zmq.Writable & { closed: boolean }, private readonly name: string) {}
+  push(frames: Buffer[]): void {
+    this.queue.push(frames);
+    if (!this.sending) void this.drain();
+  }
+  private async drain(): Promise<void> {
+    this.sending = true;
+    while (this.queue.length > 0) {
+      const frames = this.queue.shift() as Buffer[];
+      if (this.sock.closed) break;
+      try {
+        await this.sock.send(frames);
+      } catch (e) {
+        log(`could not send on ${this.name}: ${(e as Error).message}`);
+      }
+    }
+    this.sending = false;
+  }
+  get idle(): boolean {
+    return !this.sending && this.queue.length === 0;
+  }
+}
+
+function log(text: string): void {
+  process.stderr.write(`[d2l-ts kernel] ${text}\n`);
+}
+
+function url(c: ConnectionInfo, port: number): string {
+  return c.transport === "ipc" ? `ipc://${c.ip}-${port}` : `${c.transport}://${c.ip}:${port}`;
+}
+
+async function main(): Promise<void> {
+  if (!parentPort) throw new Error("protocol.ts must run in a worker thread");
+  const port = parentPort;
+  const data = workerData as ProtocolData;
+  const c = data.connection;
+  const shared = new Int32Array(data.shared);
+  const signer = new Signer(c.key, c.signature_scheme);
+  const session = c.key ? `kernel-${process.pid}` : `kernel-${process.pid}`;
+
+  const shell = new zmq.Router({ linger: 0 });
+  const control = new zmq.Router({ linger: 0 });
+  const stdin = new zmq.Router({ linger: 0 });
+  const iopub = new zmq.Publisher({ linger: 0 });
+  const hb = new zmq.Reply({ linger: 0 });
+  await Promise.all([
+    shell.bind(url(c, c.shell_port)),
+    control.bind(url(c, c.control_port)),
+    stdin.bind(url(c, c.stdin_port)),
+    iopub.bind(url(c, c.iopub_port)),
+    hb.bind(url(c, c.hb_port)),
+  ]);
+  const out: Record<Channel, Outbox> = {
+    shell: new Outbox(shell, "shell"),
+    control: new Outbox(control, "control"),
+    stdin: new Outbox(stdin, "stdin"),
+    iopub: new Outbox(iopub, "iopub"),
+  };
+
+  // Stream output is coalesced for a few milliseconds; any other iopub
+  // message flushes it first so the order of outputs is kept.
+  let pendingStream: { parent: Header | Record<string, never>; name: string; text: string } | null = null;
+  let streamTimer: NodeJS.Timeout | null = null;
+  const flushStream = (): void => {
+    if (streamTimer) clearTimeout(streamTimer);
+    streamTimer = null;
+    if (!pendingStream) return;
+    const s = pendingStream;
+    pendingStream = null;
+    out.iopub.push(encode(signer, [Buffer.from("stream")], makeHeader("stream", session), s.parent, {}, { name: s.name, text: s.text }));
+  };
+
+  const send = (
+    channel: Channel,
+    idents: Buffer[],
+    msgType: string,
+    content: Record<string, unknown>,
+    parent: Header | Record<string, never>,
+    metadata: Record<string, unknown> = {},
+  ): void => {
+    if (channel === "iopub") {
+      if (msgType === "stream") {
+        const name = String(content.name);
+        if (pendingStream && pendingStream.name === name && pendingStream.parent === parent) {
+          pendingStream.text += String(content.text);
+        } else if (pendingStream && pendingStream.name === name && sameMsg(pendingStream.parent, parent)) {
+          pendingStream.text += String(content.text);
+        } else {
+          flushStream();
+          pendingStream = { parent, name, text: String(content.text) };
+        }
+        if (pendingStream.text.length > 65536) flushStream();
+        else if (!streamTimer) streamTimer = setTimeout(flushStream, 8);
+        return;
+      }
+      flushStream();
+      idents = [Buffer.from(msgType)];
+    } else if (channel === "shell" || channel === "control") {
+      flushStream();
+    }
+    out[channel].push(encode(signer, idents, makeHeader(msgType, session), parent, metadata, content));
+  };
+  const status = (state: string, parent: Header | Record<string, never>): void =>
+    send("iopub", [], "status", { execution_state: state }, parent);
+
+  let inspectorSession: inspector.Session | null = null;
+  const terminateMain = (): void => {
+    if (!inspectorSession) {
+      inspectorSession = new inspector.Session();
+      inspectorSession.connectToMainThread();
+    }
+    inspectorSession.post("Runtime.terminateExecution", (err) => {
+      if (err) log(`terminateExecution failed: ${err.message}`);
+    });
+  };
+
+  const interrupt = async (): Promise<void> => {
+    const generation = Atomics.add(shared, SHARED_GENERATION, 1) + 1;
+    port.postMessage({ kind: "interrupt", generation } satisfies FromProtocol);
+    // The main thread acknowledges as soon as its event loop is free. If it
+    // does not, a synchronous loop holds it: terminate that loop, but never
+    // while the kernel itself is compiling (its state must stay whole).
+    const t0 = Date.now();
+    let lastTerminate = 0;
+    while (Atomics.load(shared, SHARED_ACK) < generation) {
+      await new Promise((r) => setTimeout(r, 10));
+      const now = Date.now();
+      if (now - t0 > 150 && Atomics.load(shared, SHARED_CRITICAL) === 0 && now - lastTerminate > 1000) {
+        lastTerminate = now;
+        terminateMain();
+      }
+      if (now - t0 > 30000) {
+        log("the main thread did not acknowledge an interrupt within 30 s");
+        break;
+      }
+    }
+  };
+
+  let ready = false;
+  const early: { channel: "shell" | "control"; msg: Message }[] = [];
+  const forward = (channel: "shell" | "control", msg: Message): void => {
+    if (!ready) early.push({ channel, msg });
+    else port.postMessage({ kind: "request", channel, msg } satisfies FromProtocol);
+  };
+
+  let shuttingDown = false;
+  const handle = async (channel: "shell" | "control", msg: Message): Promise<void> => {
+    const t = msg.header.msg_type;
+    const reply = (type: string, content: Record<string, unknown>): void =>
+      send(channel, msg.idents, type, content, msg.header);
+    switch (t) {
+      case "kernel_info_request":
+        status("busy", msg.header);
+        reply("kernel_info_reply", data.kernelInfo);
+        status("idle", msg.header);
+        return;
+      case "interrupt_request":
+        status("busy", msg.header);
+        await interrupt();
+        reply("interrupt_reply", { status: "ok" });
+        status("idle", msg.header);
+        return;
+      case "shutdown_request": {
+        const restart = msg.content.restart === true;
+        status("busy", msg.header);
+        reply("shutdown_reply", { status: "ok", restart });
+        status("idle", msg.header);
+        shuttingDown = true;
+        port.postMessage({ kind: "shutdown", restart } satisfies FromProtocol);
+        return;
+      }
+      case "comm_info_request":
+        status("busy", msg.header);
+        reply("comm_info_reply", { status: "ok", comms: {} });
+        status("idle", msg.header);
+        return;
+      case "comm_open":
+        // No comm targets are registered: close the comm, as the spec asks.
+        status("busy", msg.header);
+        send("iopub", [], "comm_close", { comm_id: msg.content.comm_id ?? "", data: {} }, msg.header);
+        status("idle", msg.header);
+        return;
+      case "comm_msg":
+      case "comm_close":
+        status("busy", msg.header);
+        status("idle", msg.header);
+        return;
+      default:
+        forward(channel, msg);
+    }
+  };
+
+  let rejected = 0;
+  const listen = async (sock: zmq.Router, channel: "shell" | "control" | "stdin"): Promise<void> => {
+    for await (const frames of sock) {
+      let msg: Message;
+      try {
+        msg = decode(frames as Buffer[], signer);
+      } catch (e) {
+        if (!(e instanceof WireError)) throw e;
+        rejected++;
+        if (rejected <= 10 || rejected % 1000 === 0) log(`ignored a message on ${channel}: ${e.message} (${rejected} so far)`);
+        continue;
+      }
+      if (channel === "stdin") {
+        port.postMessage({ kind: "stdin", msg } satisfies FromProtocol);
+        continue;
+      }
+      try {
+        await handle(channel, msg);
+      } catch (e) {
+        log(`error handling ${msg.header.msg_type}: ${(e as Error).stack ?? e}`);
+      }
+    }
+  };
+  const heartbeat = async (): Promise<void> => {
+    for await (const frames of hb) await hb.send(frames);
+  };
+
+  port.on("message", (m: ToProtocol) => {
+    if (m.kind === "send") {
+      const idents = (m.idents ?? []).map((b) => Buffer.from(b));
+      send(m.channel, idents, m.msgType, m.content, m.parent, m.metadata);
+    } else if (m.kind === "ready") {
+      ready = true;
+      for (const e of early.splice(0)) port.postMessage({ kind: "request", channel: e.channel, msg: e.msg } satisfies FromProtocol);
+    } else if (m.kind === "exit") {
+      flushStream();
+      const close = (): void => {
+        if (Object.values(out).every((o) => o.idle)) {
+          for (const s of [shell, control, stdin, iopub, hb]) s.close();
+          inspectorSession?.disconnect();
+          process.exit(0);
+        } else setTimeout(close, 5);
+      };
+      close();
+    }
+  });
+
+  status("starting", {});
+  port.postMessage({ kind: "listening" } satisfies FromProtocol);
+  const loops = [listen(shell, "shell"), listen(control, "control"), listen(stdin, "stdin"), heartbeat()];
+  await Promise.allSettled(loops).then((r) => {
+    if (!shuttingDown) for (const x of r) if (x.status === "rejected") log(`socket loop ended: ${String(x.reason)}`);
+  });
+}
+
+function sameMsg(a: Header | Record<string, never>, b: Header | Record<string, never>): boolean {
+  return (a as Header).msg_id === (b as Header).msg_id;
+}
+
+main().catch((e) => {
+  log(`protocol thread failed: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+});

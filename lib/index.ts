@@ -1,0 +1,7 @@
+/**
+ * d2l: the *Dive into Deep Learning* helper library for TensorFlow.js, with
+ * the book's names in TypeScript's casing. Every kernel cell sees it as `d2l`.
+ */
+export { ready, useBackend, backendInfo, tryGpu, numGpus } from "./backend";
+export type { BackendInfo, BackendName } from "./backend";
+export { isInterrupted, checkInterrupt, InterruptedError } from "./interrupt";
