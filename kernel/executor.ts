@@ -189,14 +189,16 @@ export class Executor {
    */
   mapStack(stack: string): string[] {
     const out: string[] = [];
-    for (const line of stack.split("\n").slice(1)) {
+    for (const line of stack.split("\n")) {
+      if (!/^\s+at /.test(line)) continue;
       const m = /<cell (\d+)>:(\d+):(\d+)/.exec(line);
       if (m) {
         const pos = this.mapCellPosition(Number(m[1]), Number(m[2]), Number(m[3]));
         out.push(line.replace(m[0], pos ? `<cell ${m[1]}>:${pos.line}:${pos.column}` : `<cell ${m[1]}>`));
         continue;
       }
-      if (line.includes(__dirname) || line.includes("node:vm") || line.includes("node:async_hooks")) continue;
+      if (/^\s+at <cell \d+>$/.test(line)) continue;
+      if (line.includes(__dirname) || line.includes("node:")) continue;
       out.push(line);
     }
     return out;

@@ -9,42 +9,8 @@
 import { parentPort, workerData } from "worker_threads";
 import * as inspector from "inspector";
 import * as zmq from "zeromq";
-import { ConnectionInfo, Header, Message, Signer, WireError, decode, encode, makeHeader } from "./wire";
-
-export type Channel = "shell" | "control" | "iopub" | "stdin";
-
-/** Main thread → protocol thread. */
-export type ToProtocol =
-  | {
-      kind: "send";
-      channel: Channel;
-      idents?: Buffer[] | Uint8Array[];
-      msgType: string;
-      content: Record<string, unknown>;
-      parent: Header | Record<string, never>;
-      metadata?: Record<string, unknown>;
-    }
-  | { kind: "ready" }
-  | { kind: "exit" };
-
-/** Protocol thread → main thread. */
-export type FromProtocol =
-  | { kind: "request"; channel: "shell" | "control"; msg: Message }
-  | { kind: "stdin"; msg: Message }
-  | { kind: "interrupt"; generation: number }
-  | { kind: "shutdown"; restart: boolean }
-  | { kind: "listening" };
-
-export interface ProtocolData {
-  connection: ConnectionInfo;
-  kernelInfo: Record<string, unknown>;
-  /** [0] interrupt generation, [1] last generation the main thread acknowledged, [2] main thread in kernel-critical code. */
-  shared: SharedArrayBuffer;
-}
-
-export const SHARED_GENERATION = 0;
-export const SHARED_ACK = 1;
-export const SHARED_CRITICAL = 2;
+import { Header, Message, Signer, WireError, decode, encode, makeHeader } from "./wire";
+import { Channel, ConnectionInfoLike, FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, ToProtocol } from "./channels";
 
 /** Sends on a socket one message at a time, in order (zeromq allows one send in flight). */
 class Outbox {
@@ -77,7 +43,7 @@ function log(text: string): void {
   process.stderr.write(`[d2l-ts kernel] ${text}\n`);
 }
 
-function url(c: ConnectionInfo, port: number): string {
+function url(c: ConnectionInfoLike, port: number): string {
   return c.transport === "ipc" ? `ipc://${c.ip}-${port}` : `${c.transport}://${c.ip}:${port}`;
 }
 

@@ -11,7 +11,7 @@ import { CellDiagnostic, codeCompleteness, typescript } from "./compiler";
 import { toDisplay, MimeBundle, DisplayOutput } from "./display";
 import { installBridge } from "./cellapi";
 import { ConnectionInfo, Header, Message } from "./wire";
-import { FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, ToProtocol, Channel } from "./protocol";
+import { FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, ToProtocol, Channel } from "./channels";
 import { kernelInfo } from "./info";
 import { preludeSource } from "./prelude";
 
