@@ -28,6 +28,7 @@ interface TsModule {
 }
 interface TsProgram {
   getCompilerOptions(): unknown;
+  getTypeChecker(): unknown;
   getSourceFile(f: string): unknown;
   getSourceFiles(): readonly { fileName: string; isDeclarationFile: boolean }[];
   getCurrentDirectory(): string;
@@ -153,6 +154,10 @@ function patchTypeScript(): TsModule {
       configFileParsingDiagnostics,
       projectReferences,
     });
+    // Creating the checker binds the files, which sets the parent pointers
+    // completion and quick info walk (files kept from the old program are
+    // already bound, so this costs only the new cell).
+    program.getTypeChecker();
     return {
       getProgram: () => program,
       getProgramOrUndefined: () => program,
