@@ -10,7 +10,6 @@
 import * as path from "path";
 import * as vm from "vm";
 import Module = require("module");
-import { AsyncLocalStorage } from "async_hooks";
 import { Converter, Conversion, CellDiagnostic, createCellConverter, typescript } from "./compiler";
 
 /** Thrown into code that belongs to an interrupted cell. */
@@ -25,11 +24,6 @@ export type CellResult =
   | { status: "ok"; hasValue: boolean; value?: unknown }
   | { status: "compile-error"; diagnostics: CellDiagnostic[]; code: string }
   | { status: "runtime-error"; error: unknown };
-
-interface RunContext {
-  generation: number;
-  cell: number;
-}
 
 /** Global the instrumented cell code calls; short to keep stacks readable. */
 const HOOK = "__d2l_k";
@@ -51,7 +45,6 @@ export class Executor {
   private readonly exportsProxy: Record<string, unknown>;
   private readonly mappers = new Map<number, NonNullable<Conversion["mapPosition"]>>();
   private readonly insertions = new Map<number, Map<number, { col: number; len: number }[]>>();
-  private readonly als = new AsyncLocalStorage<RunContext>();
   private readonly sideOutputs = new Map<string, string>();
   private readonly sideModules = new Map<string, NodeModule>();
   private gen = 0;
@@ -73,15 +66,19 @@ export class Executor {
     this.req = this.makeRequire();
     const g = globalThis as unknown as Record<string, unknown>;
     g[EXPORTS] = { exports: this.exportsProxy, require: this.req };
+    // `await X` in a cell becomes `resume(enter(), await X)`: the generation
+    // is read before the await starts and checked when it resumes, so any
+    // await that was pending across an interrupt throws instead of going on.
     g[HOOK] = {
-      resume: <T>(v: T): T => {
-        this.throwIfStale();
+      enter: (): number => this.generation(),
+      resume: <T>(since: number, v: T): T => {
+        if (this.generation() !== since) throw new InterruptedError();
         return v;
       },
-      tick: (): void => this.throwIfStale(),
+      iter: <T>(source: AsyncIterable<T> | Iterable<T>): AsyncIterable<T> => this.guardIterable(source),
     };
     (g as Record<symbol, unknown>)[Symbol.for("d2l-ts.kernel")] = {
-      interrupted: (): boolean => this.isStale(),
+      generation: (): number => this.generation(),
     };
     this.wrapTimers();
   }
@@ -91,23 +88,36 @@ export class Executor {
     return this.getGeneration ? this.getGeneration() : this.gen;
   }
 
+  /** `for await` over a source: each step checks that no interrupt came while it waited. */
+  private guardIterable<T>(source: AsyncIterable<T> | Iterable<T>): AsyncIterable<T> {
+    const self = this;
+    return {
+      [Symbol.asyncIterator](): AsyncIterator<T> {
+        const it =
+          Symbol.asyncIterator in source
+            ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
+            : (source as Iterable<T>)[Symbol.iterator]();
+        return {
+          async next(): Promise<IteratorResult<T>> {
+            const since = self.generation();
+            const r = await it.next();
+            if (self.generation() !== since) {
+              await it.return?.();
+              throw new InterruptedError();
+            }
+            return r;
+          },
+          async return(value?: unknown): Promise<IteratorResult<T>> {
+            await it.return?.(value as T);
+            return { done: true, value: value as T };
+          },
+        };
+      },
+    };
+  }
+
   /** Called with true before compiling and false after (compiling must not be terminated). */
   onCompile: ((busy: boolean) => void) | undefined;
-
-  /** The cell the code running now belongs to, if it is cell code. */
-  currentCell(): number | undefined {
-    return this.als.getStore()?.cell;
-  }
-
-  /** True when the code running now belongs to a cell that was interrupted. */
-  isStale(): boolean {
-    const ctx = this.als.getStore();
-    return ctx !== undefined && ctx.generation !== this.generation();
-  }
-
-  private throwIfStale(): void {
-    if (this.isStale()) throw new InterruptedError();
-  }
 
   /** Variables the cells defined, by name. */
   get locals(): Record<string, unknown> {
@@ -153,10 +163,9 @@ export class Executor {
     const prefix = conv.hasToplevelAwait ? "(async function(exports, require) { " : "(function(exports, require) { ";
     const wrapped = `${prefix}${code}\n})(${EXPORTS}.exports, ${EXPORTS}.require)`;
     this.prefixLen = prefix.length;
-    const ctx: RunContext = { generation: this.generation(), cell };
     let ret: unknown;
     try {
-      ret = this.als.run(ctx, () => vm.runInThisContext(wrapped, { filename: cellFileName(cell) }));
+      ret = vm.runInThisContext(wrapped, { filename: cellFileName(cell) });
     } catch (e) {
       return { status: "runtime-error", error: e };
     }
@@ -252,9 +261,9 @@ export class Executor {
   }
 
   /**
-   * Timers started by cell code stop when the cell that started them is
-   * interrupted, and their callbacks run as microtasks, where V8 can
-   * terminate a runaway loop without tearing Node's timer bookkeeping.
+   * Timers started before an interrupt never fire after it (an interval is
+   * cleared), and callbacks run as microtasks, where V8 can terminate a
+   * runaway loop without tearing Node's timer bookkeeping.
    */
   private wrapTimers(): void {
     const g = globalThis as unknown as Record<string, unknown>;
@@ -265,8 +274,9 @@ export class Executor {
     const self = this;
     type Fn = (...a: unknown[]) => void;
     function guard(fn: Fn, onStale?: () => void): Fn {
+      const since = self.generation();
       return (...args: unknown[]) => {
-        if (self.isStale()) {
+        if (self.generation() !== since) {
           onStale?.();
           return;
         }
@@ -303,8 +313,8 @@ export function cellFileName(cell: number): string {
 }
 
 /**
- * Make every `await` in a cell check, when it resumes, that its cell has not
- * been interrupted; `for await` loops check at the top of each iteration.
+ * Make every `await` in a cell check, when it resumes, that no interrupt came
+ * while it waited; `for await` loops check each step the same way.
  * Returns the code and the columns it inserted text at, per line (1-based).
  */
 export function instrument(js: string): { code: string; inserted: Map<number, { col: number; len: number }[]> } {
@@ -313,16 +323,11 @@ export function instrument(js: string): { code: string; inserted: Map<number, { 
   const edits: { pos: number; text: string; order: number }[] = [];
   const visit = (node: TsNode): void => {
     if (node.kind === ts.SyntaxKind.AwaitExpression) {
-      edits.push({ pos: node.getStart(sf), text: `${HOOK}.resume(`, order: 1 });
+      edits.push({ pos: node.getStart(sf), text: `${HOOK}.resume(${HOOK}.enter(), `, order: 1 });
       edits.push({ pos: node.end, text: ")", order: 0 });
-    } else if (node.kind === ts.SyntaxKind.ForOfStatement && node.awaitModifier && node.statement) {
-      const body = node.statement;
-      if (body.kind === ts.SyntaxKind.Block) {
-        edits.push({ pos: body.getStart(sf) + 1, text: ` ${HOOK}.tick();`, order: 1 });
-      } else {
-        edits.push({ pos: body.getStart(sf), text: `{ ${HOOK}.tick(); `, order: 1 });
-        edits.push({ pos: body.end, text: " }", order: 0 });
-      }
+    } else if (node.kind === ts.SyntaxKind.ForOfStatement && node.awaitModifier && node.expression) {
+      edits.push({ pos: node.expression.getStart(sf), text: `${HOOK}.iter(`, order: 1 });
+      edits.push({ pos: node.expression.end, text: ")", order: 0 });
     }
     ts.forEachChild(node, visit);
   };
@@ -355,7 +360,7 @@ interface TsNode {
   kind: number;
   end: number;
   awaitModifier?: unknown;
-  statement?: TsNode;
+  expression?: TsNode;
   getStart(sf?: unknown): number;
 }
 interface TsLike {

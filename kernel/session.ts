@@ -110,8 +110,34 @@ export class Session {
     } finally {
       this.critical(false);
     }
+    this.ownProcessErrors();
     this.markReady();
     this.post({ kind: "ready" });
+  }
+
+  private readonly onUncaught = (e: unknown): void => this.reportBackground(e, "uncaught exception");
+  private readonly onUnhandled = (e: unknown): void => this.reportBackground(e, "unhandled promise rejection");
+
+  /**
+   * Errors in background work (a timer, a promise nobody awaits) are shown in
+   * the cell they came from and never end the kernel. Emscripten modules
+   * (the wasm backend) install handlers that rethrow, which would kill the
+   * process; they are removed, here and after every cell.
+   */
+  private ownProcessErrors(): void {
+    for (const l of process.listeners("uncaughtException")) if (l !== this.onUncaught) process.removeListener("uncaughtException", l);
+    for (const l of process.listeners("unhandledRejection")) if (l !== this.onUnhandled) process.removeListener("unhandledRejection", l);
+    if (!process.listeners("uncaughtException").includes(this.onUncaught)) process.on("uncaughtException", this.onUncaught);
+    if (!process.listeners("unhandledRejection").includes(this.onUnhandled)) process.on("unhandledRejection", this.onUnhandled);
+  }
+
+  private reportBackground(e: unknown, what: string): void {
+    if (e instanceof InterruptedError) return; // the expected end of interrupted work
+    const err = this.describe({ status: "runtime-error", error: e });
+    const text = `${what} in background work: ${err.traceback.join("\n")}\n`;
+    const t = this.outputTarget();
+    if (t) this.send("iopub", [], "stream", { name: "stderr", text }, t.parent);
+    else log(text);
   }
 
   private critical(on: boolean): void {
@@ -126,11 +152,15 @@ export class Session {
     this.post({ kind: "send", channel, idents, msgType, content, parent, metadata });
   }
 
-  /** The request the code running now belongs to (its cell's, even for background work). */
+  /**
+   * The request output belongs to: the running cell's, or after it ended
+   * (background work, a display handle updated later) the last cell's.
+   */
   private outputTarget(): { parent: Parent; idents: Buffer[]; allowStdin: boolean } | undefined {
-    const cell = this.executor?.currentCell() ?? this.currentCell;
+    const cell = this.currentCell ?? this.lastCell;
     return cell === undefined ? undefined : this.cellParents.get(cell);
   }
+  private lastCell: number | undefined;
 
   private iopub(msgType: string, content: Record<string, unknown>): void {
     const t = this.outputTarget();
@@ -313,6 +343,8 @@ export class Session {
       failed = true;
     }
     this.currentCell = undefined;
+    this.lastCell = cell;
+    this.ownProcessErrors();
     if (storeHistory) this.history.push({ line: count, input: code, output });
     this.send("shell", msg.idents, "execute_reply", content, parent);
     status("idle");

@@ -4,4 +4,5 @@
  */
 export { ready, useBackend, backendInfo, tryGpu, numGpus } from "./backend";
 export type { BackendInfo, BackendName } from "./backend";
-export { isInterrupted, checkInterrupt, InterruptedError } from "./interrupt";
+export { interruptGuard, InterruptedError } from "./interrupt";
+export type { InterruptGuard } from "./interrupt";

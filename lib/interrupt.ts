@@ -8,7 +8,12 @@
  */
 
 interface KernelHook {
-  interrupted(): boolean;
+  /** Bumped by every interrupt. */
+  generation(): number;
+}
+
+function hook(): KernelHook | undefined {
+  return (globalThis as Record<symbol, unknown>)[Symbol.for("d2l-ts.kernel")] as KernelHook | undefined;
 }
 
 /** Thrown by {@link checkInterrupt} when the user pressed stop. */
@@ -19,24 +24,32 @@ export class InterruptedError extends Error {
   }
 }
 
-/**
- * True when the user interrupted the cell that started the running code.
- *
- * @example
- * while (!d2l.isInterrupted()) { step(); await tf.nextFrame(); }
- */
-export function isInterrupted(): boolean {
-  const hook = (globalThis as Record<symbol, unknown>)[Symbol.for("d2l-ts.kernel")] as KernelHook | undefined;
-  return hook !== undefined && hook.interrupted();
+/** Watches for the stop button from the moment it is made. */
+export interface InterruptGuard {
+  /** True once the user has interrupted since the guard was made. */
+  readonly interrupted: boolean;
+  /** Throw {@link InterruptedError} if the user has interrupted since the guard was made. */
+  check(): void;
 }
 
 /**
- * Throw {@link InterruptedError} if the user interrupted; long loops call it
- * between steps (every `trainCh*` does, once per batch).
+ * Start watching for interrupts: a long loop makes a guard before its first
+ * step and calls `check()` between steps (every `trainCh*` does, once per
+ * batch), so it stops after the current step and keeps what it has.
  *
  * @example
- * for await (const [X, y] of trainIter) { d2l.checkInterrupt(); step(X, y); }
+ * const guard = d2l.interruptGuard();
+ * for await (const [X, y] of trainIter) { guard.check(); step(X, y); }
  */
-export function checkInterrupt(): void {
-  if (isInterrupted()) throw new InterruptedError();
+export function interruptGuard(): InterruptGuard {
+  const h = hook();
+  const since = h ? h.generation() : 0;
+  return {
+    get interrupted(): boolean {
+      return h !== undefined && h.generation() !== since;
+    },
+    check(): void {
+      if (h !== undefined && h.generation() !== since) throw new InterruptedError();
+    },
+  };
 }

@@ -1,0 +1,50 @@
+"""Small helpers for driving the d2l-ts kernel from tests."""
+import time
+from queue import Empty
+
+from jupyter_client.manager import start_new_kernel
+
+KERNEL = "d2l-ts"
+
+
+def start():
+    return start_new_kernel(kernel_name=KERNEL, startup_timeout=90)
+
+
+def execute(kc, code, timeout=60, **kw):
+    """Run code; return (reply content, list of (msg_type, content)) for this request."""
+    msg_id = kc.execute(code, **kw)
+    return collect(kc, msg_id, timeout)
+
+
+def collect(kc, msg_id, timeout=60):
+    outs = []
+    deadline = time.time() + timeout
+    while True:
+        m = kc.get_iopub_msg(timeout=max(0.1, deadline - time.time()))
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            break
+        if m["msg_type"] != "status":
+            outs.append((m["msg_type"], m["content"]))
+    while True:
+        r = kc.get_shell_msg(timeout=max(0.1, deadline - time.time()))
+        if r["parent_header"].get("msg_id") == msg_id:
+            return r["content"], outs
+
+
+def result_text(outs):
+    for t, c in outs:
+        if t == "execute_result":
+            return c["data"]["text/plain"]
+    return None
+
+
+def drain(kc, seconds=0.2):
+    for ch in (kc.iopub_channel, kc.shell_channel):
+        while True:
+            try:
+                ch.get_msg(timeout=seconds)
+            except Empty:
+                break
