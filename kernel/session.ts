@@ -161,6 +161,7 @@ export class Session {
     return cell === undefined ? undefined : this.cellParents.get(cell);
   }
   private lastCell: number | undefined;
+  private unknownCount = 0;
 
   private iopub(msgType: string, content: Record<string, unknown>): void {
     const t = this.outputTarget();
@@ -262,7 +263,7 @@ export class Session {
           reply("history_reply", this.historyReply(msg.content));
           break;
         default:
-          log(`unknown message type ${JSON.stringify(type)} ignored`);
+          if (++this.unknownCount <= 10 || this.unknownCount % 1000 === 0) log(`unknown message type ${JSON.stringify(type)} ignored (${this.unknownCount} so far)`);
       }
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
