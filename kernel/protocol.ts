@@ -255,12 +255,39 @@ async function main(): Promise<void> {
     }
   });
 
+  watchParent();
   status("starting", {});
   port.postMessage({ kind: "listening" } satisfies FromProtocol);
   const loops = [listen(shell, "shell"), listen(control, "control"), listen(stdin, "stdin"), heartbeat()];
   await Promise.allSettled(loops).then((r) => {
     if (!shuttingDown) for (const x of r) if (x.status === "rejected") log(`socket loop ended: ${String(x.reason)}`);
   });
+}
+
+/**
+ * Jupyter tells a kernel who started it in JPY_PARENT_PID. When that process
+ * is gone (a notebook server or test runner killed hard), nobody can reach this
+ * kernel any more, so it ends instead of lingering as an orphan. The watch runs
+ * on this thread because the main thread may be stuck in a user's loop.
+ */
+function watchParent(): void {
+  const parent = Number(process.env.JPY_PARENT_PID);
+  if (!Number.isInteger(parent) || parent <= 1) return;
+  const alive = (): boolean => {
+    try {
+      process.kill(parent, 0);
+      return process.ppid === parent || process.ppid !== 1;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+  };
+  const timer = setInterval(() => {
+    if (alive()) return;
+    log(`the process that started this kernel (pid ${parent}) is gone; exiting`);
+    clearInterval(timer);
+    process.kill(process.pid, "SIGKILL");
+  }, 1000);
+  timer.unref();
 }
 
 function sameMsg(a: Header | Record<string, never>, b: Header | Record<string, never>): boolean {

@@ -42,9 +42,9 @@ def result_text(outs):
 
 
 def drain(kc, seconds=0.2):
-    for ch in (kc.iopub_channel, kc.shell_channel):
+    for get in (kc.get_iopub_msg, kc.get_shell_msg):
         while True:
             try:
-                ch.get_msg(timeout=seconds)
+                get(timeout=seconds)
             except Empty:
                 break

@@ -1,0 +1,175 @@
+"""Protocol behaviour beyond the conformance suite: results and rich
+display, strict typing across cells, stop_on_error both ways, stdin,
+comms, user_expressions, display updates, shutdown with restart."""
+import time
+import unittest
+
+from helpers import collect, drain, execute, result_text, start
+
+
+class ProtocolTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.km, cls.kc = start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kc.stop_channels()
+        cls.km.shutdown_kernel(now=True)
+
+    def test_tensor_result_like_print(self):
+        reply, outs = execute(self.kc, "const x = tf.ones([2, 3]); x")
+        self.assertEqual(reply["status"], "ok")
+        text = result_text(outs)
+        self.assertIn("dtype: float32", text)
+        self.assertIn("shape: [2,3]", text)
+        self.assertIn("[[1, 1, 1],", text)
+
+    def test_types_carry_across_cells_and_strict(self):
+        execute(self.kc, "let typed: number = 3")
+        reply, outs = execute(self.kc, 'typed = "text"')
+        self.assertEqual(reply["status"], "error")
+        self.assertEqual(reply["ename"], "CompileError")
+        self.assertIn("line 1, column 1", reply["evalue"])
+        # strict: implicit any is an error
+        reply, _ = execute(self.kc, "function loose(a) { return a; }")
+        self.assertEqual(reply["status"], "error")
+        self.assertIn("implicitly has an 'any' type", reply["evalue"])
+        # and the kernel goes on
+        reply, outs = execute(self.kc, "typed + 1")
+        self.assertEqual(result_text(outs), "4")
+
+    def test_symbol_display_bundle(self):
+        code = (
+            "const plot = { [Symbol.for('Jupyter.display')]() { return {\n"
+            "  'text/plain': 'a plot',\n"
+            "  'application/vnd.vegalite.v5+json': { mark: 'point', data: { values: [] } },\n"
+            "}; } };\nplot"
+        )
+        reply, outs = execute(self.kc, code)
+        self.assertEqual(reply["status"], "ok")
+        data = [c for t, c in outs if t == "execute_result"][0]["data"]
+        self.assertEqual(data["text/plain"], "a plot")
+        self.assertIsInstance(data["application/vnd.vegalite.v5+json"], dict)
+
+    def test_display_handle_update(self):
+        reply, outs = execute(self.kc, "const h = display('first');\nh.update('second');\nh.displayId")
+        self.assertEqual(reply["status"], "ok")
+        kinds = [t for t, _ in outs]
+        self.assertIn("display_data", kinds)
+        self.assertIn("update_display_data", kinds)
+        shown = [c for t, c in outs if t == "display_data"][0]
+        updated = [c for t, c in outs if t == "update_display_data"][0]
+        self.assertEqual(shown["transient"]["display_id"], updated["transient"]["display_id"])
+        self.assertEqual(updated["data"]["text/plain"], "'second'")
+
+    def test_runtime_error_traceback_in_cell_lines(self):
+        reply, outs = execute(self.kc, "const arr = [1, 2];\n\nfunction bad(): number {\n  return (null as unknown as { x: number }).x;\n}\nbad()")
+        self.assertEqual(reply["status"], "error")
+        self.assertEqual(reply["ename"], "TypeError")
+        tb = "\n".join(reply["traceback"])
+        self.assertRegex(tb, r"<cell \d+>:4:")
+        self.assertRegex(tb, r"<cell \d+>:6:")
+
+    def test_stop_on_error_aborts_queued_cells(self):
+        drain(self.kc)
+        a = self.kc.execute("await new Promise((r) => setTimeout(r, 300)); throw new Error('first fails')")
+        b = self.kc.execute("globalThis.ranAfterError = true")
+        ra, _ = collect(self.kc, a)
+        rb, _ = collect(self.kc, b)
+        self.assertEqual(ra["status"], "error")
+        self.assertEqual(rb["status"], "aborted")
+        _, outs = execute(self.kc, "(globalThis as any).ranAfterError === true")
+        self.assertEqual(result_text(outs), "false")
+
+    def test_stop_on_error_false_runs_queued_cells(self):
+        drain(self.kc)
+        a = self.kc.execute("await new Promise((r) => setTimeout(r, 300)); throw new Error('fails')", stop_on_error=False)
+        b = self.kc.execute("let afterError = 'ran'; afterError")
+        ra, _ = collect(self.kc, a)
+        rb, outs = collect(self.kc, b)
+        self.assertEqual(ra["status"], "error")
+        self.assertEqual(rb["status"], "ok")
+        self.assertEqual(result_text(outs), "'ran'")
+
+    def test_input_over_stdin(self):
+        drain(self.kc)
+        msg_id = self.kc.execute("const answer = await input('Your name: '); answer.toUpperCase()", allow_stdin=True)
+        req = self.kc.get_stdin_msg(timeout=30)
+        self.assertEqual(req["msg_type"], "input_request")
+        self.assertEqual(req["content"]["prompt"], "Your name: ")
+        self.kc.input("ada")
+        reply, outs = collect(self.kc, msg_id)
+        self.assertEqual(reply["status"], "ok")
+        self.assertEqual(result_text(outs), "'ADA'")
+
+    def test_input_refused_without_stdin(self):
+        reply, _ = execute(self.kc, "await input('x')", allow_stdin=False)
+        self.assertEqual(reply["status"], "error")
+        self.assertIn("allow_stdin", reply["evalue"])
+
+    def test_user_expressions(self):
+        reply, _ = execute(self.kc, "const ue = 21", user_expressions={"double": "ue * 2", "bad": "nope.nope"})
+        self.assertEqual(reply["user_expressions"]["double"]["data"]["text/plain"], "42")
+        self.assertEqual(reply["user_expressions"]["bad"]["status"], "error")
+
+    def test_silent_execution(self):
+        reply, outs = execute(self.kc, "1 + 1", silent=True)
+        self.assertEqual(reply["status"], "ok")
+        self.assertEqual([t for t, _ in outs if t in ("execute_input", "execute_result")], [])
+
+    def test_comms(self):
+        msg_id = self.kc.comm_info()
+        r = self.kc.get_shell_msg(timeout=10)
+        self.assertEqual(r["msg_type"], "comm_info_reply")
+        self.assertEqual(r["content"]["comms"], {})
+        # An open for an unknown target is answered by closing the comm.
+        drain(self.kc)
+        msg = self.kc.session.msg("comm_open", {"comm_id": "c1", "target_name": "nobody", "data": {}})
+        self.kc.shell_channel.send(msg)
+        deadline = time.time() + 10
+        closed = False
+        while time.time() < deadline and not closed:
+            m = self.kc.get_iopub_msg(timeout=10)
+            closed = m["msg_type"] == "comm_close" and m["content"]["comm_id"] == "c1"
+        self.assertTrue(closed)
+
+    def test_is_complete_indent(self):
+        self.kc.is_complete("if (true) {")
+        r = self.kc.get_shell_msg(timeout=10)
+        self.assertEqual(r["content"]["status"], "incomplete")
+        self.assertIn("indent", r["content"])
+
+
+class RestartTests(unittest.TestCase):
+    def test_shutdown_with_restart(self):
+        km, kc = start()
+        try:
+            execute(kc, "let before = 1")
+            km.restart_kernel(now=False)
+            kc.wait_for_ready(timeout=60)
+            reply, outs = execute(kc, "typeof (globalThis as any).before")
+            self.assertEqual(reply["status"], "ok")
+            reply, outs = execute(kc, "1 + 1")
+            self.assertEqual(result_text(outs), "2")
+            self.assertEqual(reply["execution_count"], 2)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
+    def test_shutdown_exits_process(self):
+        km, kc = start()
+        kc.shutdown()  # sent on the control channel; the reply comes back there
+        r = kc.get_control_msg(timeout=10)
+        self.assertEqual(r["msg_type"], "shutdown_reply")
+        self.assertEqual(r["content"]["restart"], False)
+        deadline = time.time() + 10
+        while km.is_alive() and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertFalse(km.is_alive())
+        kc.stop_channels()
+        km.cleanup_resources()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
