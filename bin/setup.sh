@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Bring a fresh machine up to what d2l-ts needs, installing only what is missing:
+#   1. Debian's Jupyter pieces (they run under /usr/bin/python3; there is no PyPI here),
+#   2. the npm dependencies (npm ci, when node_modules is missing or older than the lock file),
+#   3. the TypeScript build (dist/).
+# Registering the kernelspec is left to the caller (`d2l-ts notebook` does it when missing;
+# the tests register it in a private prefix). Safe to run again: it skips what is done.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+say() { printf '[setup] %s\n' "$*"; }
+
+# Node 20 or newer.
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$node_major" -lt 20 ]; then
+  echo "d2l-ts needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none)). Install it, then run this again." >&2
+  exit 1
+fi
+
+# Debian's Jupyter. Everything here is imported by /usr/bin/python3, not a pyenv python on PATH.
+APT_PACKAGES=(jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel python3-jupyter-kernel-test)
+if ! PYDEVD_DISABLE_FILE_VALIDATION=1 /usr/bin/python3 -c 'import notebook, nbconvert, nbclient, jupyter_client, ipykernel, jupyter_kernel_test' >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "Jupyter is missing and this user cannot install it. Ask an administrator to run:" >&2
+      echo "  apt-get install -y --no-install-recommends ${APT_PACKAGES[*]}" >&2
+      exit 1
+    fi
+  fi
+  say "installing Debian's Jupyter: ${APT_PACKAGES[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
+fi
+
+# npm dependencies, from the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# Build (tsc is incremental enough at this size; it also type-checks everything).
+say "building (tsc)"
+npx --no-install tsc -p tsconfig.json
+say "ready"

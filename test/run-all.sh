@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's whole test run (what `npm test` and CI run): set up what is missing,
+# build, then the Node unit tests and the Jupyter-protocol tests against the real kernel.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash bin/setup.sh
+
+# Register the kernelspec in a private prefix so the tests run this checkout's kernel,
+# whatever else the user has installed.
+ART="$ROOT/test-artifacts"
+rm -rf "$ART/jupyter" && mkdir -p "$ART"
+node bin/d2l-ts.js install --prefix "$ART/jupyter" >/dev/null
+export JUPYTER_PATH="$ART/jupyter/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+export PYDEVD_DISABLE_FILE_VALIDATION=1
+
+failed=()
+start=$(date +%s)
+
+echo "== unit tests (node --test)"
+node --test --test-reporter=spec dist/test/unit/ || failed+=("unit")
+
+echo "== kernel protocol tests (jupyter_client under /usr/bin/python3)"
+(cd test/kernel && /usr/bin/python3 -m unittest discover -v -p 'test_*.py') || failed+=("kernel")
+
+echo "== done in $(( $(date +%s) - start )) s"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "ALL PASSED"
