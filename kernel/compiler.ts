@@ -40,13 +40,14 @@ interface LightBuilder {
   [k: string]: unknown;
 }
 interface TsSourceFile {
-  parseDiagnostics?: { messageText: unknown; start?: number }[];
+  parseDiagnostics?: { messageText: unknown; start?: number; code: number }[];
 }
 interface Builder {
   emit: (sf: unknown, write?: (name: string, data: string, ...rest: unknown[]) => void, ...rest: unknown[]) => unknown;
 }
 interface WatchHost {
   afterProgramCreate?: (b: Builder) => void;
+  watchDirectory?: (...a: unknown[]) => { close(): void };
 }
 
 /** A diagnostic as tslab reports it, positions relative to the cell. */
@@ -105,6 +106,13 @@ function patchTypeScript(): TsModule {
     args[1] = { ...opts, strict: true, sourceMap: true, inlineSources: false };
     args[3] = createLightBuilder;
     const host = ts.createWatchCompilerHost(...args);
+    // TypeScript watches directories (type roots, failed module lookups) and,
+    // when one changes, arms a second debounce timer. tslab's fake timer allows
+    // only one pending timer and throws "Unexpected pending rebuildTimer" on the
+    // next cell, which would break every later cell after a student merely
+    // saved a file next to the notebook. Cells are recompiled on every
+    // execution anyway, so directory events are not needed.
+    host.watchDirectory = () => ({ close: () => undefined });
     // tslab assigns afterProgramCreate after this returns; intercept the
     // assignment so that every emit also hands us the source map.
     let userHook: ((b: Builder) => void) | undefined;
@@ -251,6 +259,9 @@ export function createCellConverter(): Converter {
   };
 }
 
+/** TypeScript's diagnostic code for "Unterminated template literal." */
+const UNTERMINATED_TEMPLATE = 1160;
+
 /** `complete`, `incomplete` (with an indent) or `invalid`, for is_complete_request. */
 export function codeCompleteness(code: string): { status: "complete" | "incomplete" | "invalid"; indent?: string } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -261,7 +272,10 @@ export function codeCompleteness(code: string): { status: "complete" | "incomple
   const r = isCompleteCode(code);
   if (!r.completed) return { status: "incomplete", indent: r.indent ?? "" };
   const sf = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.Latest, false);
-  if (sf.parseDiagnostics && sf.parseDiagnostics.length > 0) return { status: "invalid" };
+  const diags = sf.parseDiagnostics ?? [];
+  // A template literal left open is one the user is still typing over several lines.
+  if (diags.some((d) => d.code === UNTERMINATED_TEMPLATE)) return { status: "incomplete", indent: "" };
+  if (diags.length > 0) return { status: "invalid" };
   return { status: "complete" };
 }
 

@@ -57,7 +57,7 @@ export function normaliseBundle(raw: unknown): DisplayOutput {
   for (const [mime, value] of Object.entries(data)) {
     if (!mime.includes("/")) throw new TypeError(`mime bundle key ${JSON.stringify(mime)} is not a mime type (expected e.g. "text/plain")`);
     if (isJsonMime(mime)) {
-      out[mime] = typeof value === "string" ? JSON.parse(value) : value;
+      out[mime] = typeof value === "string" ? parseJsonMime(mime, value) : value;
     } else if (value instanceof Uint8Array) {
       out[mime] = Buffer.from(value).toString("base64");
     } else {
@@ -89,4 +89,12 @@ export function toDisplay(value: unknown): DisplayOutput {
   }
   if (typeof value === "string") return { data: { "text/plain": util.inspect(value) }, metadata: {} };
   return { data: { "text/plain": util.inspect(value, { depth: 4, maxArrayLength: 100, breakLength: 100 }) }, metadata: {} };
+}
+
+function parseJsonMime(mime: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new TypeError(`the display bundle's "${mime}" value is a string that is not JSON (${(e as Error).message}); give an object or a JSON string`);
+  }
 }

@@ -12,13 +12,16 @@ import * as vm from "vm";
 import Module = require("module");
 import { Converter, Conversion, CellDiagnostic, createCellConverter, typescript } from "./compiler";
 
-/** Thrown into code that belongs to an interrupted cell. */
-export class InterruptedError extends Error {
-  constructor() {
-    super("Interrupted by the user (the kernel keeps its state; run the cell again to resume)");
-    this.name = "Interrupted";
-  }
-}
+import { InterruptedError as LibInterruptedError } from "../lib/interrupt";
+
+/**
+ * Thrown into code that belongs to an interrupted cell. The same class as the
+ * library's `d2l.InterruptedError` (which training loops throw between
+ * batches), so the session treats both alike.
+ */
+export const InterruptedError = LibInterruptedError;
+export type InterruptedError = LibInterruptedError;
+const KERNEL_INTERRUPT_MESSAGE = "Interrupted by the user (the kernel keeps its state; run the cell again to resume)";
 
 export type CellResult =
   | { status: "ok"; hasValue: boolean; value?: unknown }
@@ -72,7 +75,7 @@ export class Executor {
     g[HOOK] = {
       enter: (): number => this.generation(),
       resume: <T>(since: number, v: T): T => {
-        if (this.generation() !== since) throw new InterruptedError();
+        if (this.generation() !== since) throw new InterruptedError(KERNEL_INTERRUPT_MESSAGE);
         return v;
       },
       iter: <T>(source: AsyncIterable<T> | Iterable<T>): AsyncIterable<T> => this.guardIterable(source),
@@ -103,7 +106,7 @@ export class Executor {
             const r = await it.next();
             if (self.generation() !== since) {
               await it.return?.();
-              throw new InterruptedError();
+              throw new InterruptedError(KERNEL_INTERRUPT_MESSAGE);
             }
             return r;
           },
@@ -134,7 +137,7 @@ export class Executor {
     if (!this.getGeneration) this.gen++;
     const r = this.rejectRunning;
     this.rejectRunning = null;
-    r?.(new InterruptedError());
+    r?.(new InterruptedError(KERNEL_INTERRUPT_MESSAGE));
   }
 
   /** Compile and run one cell. `cell` names it in stack traces. */
@@ -219,7 +222,11 @@ export class Executor {
     if (!mapper) return null;
     let col = column - 1;
     if (line === 1) col -= this.prefixLen;
-    for (const ins of this.insertions.get(cell)?.get(line) ?? []) if (ins.col < col) col -= ins.len;
+    // Insertion columns are in instrumented coordinates: compare them all with
+    // the instrumented column, then take their total length off once.
+    let shift = 0;
+    for (const ins of this.insertions.get(cell)?.get(line) ?? []) if (ins.col < col) shift += ins.len;
+    col -= shift;
     const p = mapper(line, Math.max(0, col));
     return p ? { line: p.line, column: p.column + 1 } : null;
   }

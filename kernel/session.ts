@@ -228,8 +228,8 @@ export class Session {
     this.executor?.interrupt();
     const r = this.cellInterrupt;
     this.cellInterrupt = null;
-    r?.(new InterruptedError());
-    for (const p of this.pendingInputs.splice(0)) p.reject(new InterruptedError());
+    r?.(new InterruptedError("Interrupted by the user (the kernel keeps its state; run the cell again to resume)"));
+    for (const p of this.pendingInputs.splice(0)) p.reject(new InterruptedError("Interrupted by the user (the kernel keeps its state; run the cell again to resume)"));
   }
 
   private shutdown(): void {
