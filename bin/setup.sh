@@ -18,8 +18,10 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 # Debian's Jupyter. Everything here is imported by /usr/bin/python3, not a pyenv python on PATH.
-APT_PACKAGES=(jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel python3-jupyter-kernel-test)
-if ! PYDEVD_DISABLE_FILE_VALIDATION=1 /usr/bin/python3 -c 'import notebook, nbconvert, nbclient, jupyter_client, ipykernel, jupyter_kernel_test' >/dev/null 2>&1; then
+# fonts-dejavu-core: the font plots are rendered to PNG with (resvg reads font files, not fontconfig).
+APT_PACKAGES=(jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel python3-jupyter-kernel-test fonts-dejavu-core)
+if ! PYDEVD_DISABLE_FILE_VALIDATION=1 /usr/bin/python3 -c 'import notebook, nbconvert, nbclient, jupyter_client, ipykernel, jupyter_kernel_test' >/dev/null 2>&1 \
+  || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else

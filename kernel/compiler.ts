@@ -10,6 +10,7 @@
  * - nothing else: tslab's own logic (declarations carried across cells,
  *   completion, quick info) is used as it is.
  */
+import type * as TS from "typescript";
 import * as path from "path";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 
@@ -44,10 +45,41 @@ interface TsSourceFile {
 }
 interface Builder {
   emit: (sf: unknown, write?: (name: string, data: string, ...rest: unknown[]) => void, ...rest: unknown[]) => unknown;
+  getProgram?: () => TsProgram;
 }
 interface WatchHost {
   afterProgramCreate?: (b: Builder) => void;
   watchDirectory?: (...a: unknown[]) => { close(): void };
+}
+
+/**
+ * tslab rewrites a name declared by an earlier cell `k` to `exports.k`, but
+ * misses the shorthand property `{ k }` (its name resolves to the property,
+ * not the variable), so `{ k }` threw "k is not defined". This `before`
+ * transformer turns such a shorthand into `k: exports.k` first.
+ */
+function withShorthandFix(ts: typeof TS, b: Builder, given: unknown): unknown {
+  const program = b.getProgram?.() as unknown as TS.Program | undefined;
+  if (!program) return given;
+  const checker = program.getTypeChecker();
+  const fromEarlierCell = (node: TS.ShorthandPropertyAssignment): boolean =>
+    (checker.getShorthandAssignmentValueSymbol(node)?.declarations ?? []).some((d) =>
+      d.getSourceFile().fileName.endsWith("__prev__.d.ts"),
+    );
+  const fix: TS.TransformerFactory<TS.SourceFile> = (context) => (root) => {
+    const visit = (node: TS.Node): TS.Node => {
+      if (ts.isShorthandPropertyAssignment(node) && !node.objectAssignmentInitializer && fromEarlierCell(node)) {
+        return ts.factory.createPropertyAssignment(
+          node.name.text,
+          ts.factory.createPropertyAccessExpression(ts.factory.createIdentifier("exports"), node.name.text),
+        );
+      }
+      return ts.visitEachChild(node, visit, context);
+    };
+    return ts.visitNode(root, visit) as TS.SourceFile;
+  };
+  const t = (given ?? {}) as TS.CustomTransformers;
+  return { ...t, before: [fix, ...(t.before ?? [])] };
 }
 
 /** A diagnostic as tslab reports it, positions relative to the cell. */
@@ -125,7 +157,7 @@ function patchTypeScript(): TsModule {
     });
     function wrapHook(b: Builder): void {
       const emit = b.emit.bind(b);
-      b.emit = (sf, write, ...rest) =>
+      b.emit = (sf, write, cancel, dtsOnly, transformers, ...rest) =>
         emit(
           sf,
           write &&
@@ -136,6 +168,9 @@ function patchTypeScript(): TsModule {
               }
               write(name, data, ...wrest);
             }),
+          cancel,
+          dtsOnly,
+          withShorthandFix(ts as unknown as typeof TS, b, transformers),
           ...rest,
         );
       userHook?.(b);

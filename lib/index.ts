@@ -6,3 +6,8 @@ export { ready, useBackend, backendInfo, tryGpu, numGpus } from "./backend";
 export type { BackendInfo, BackendName } from "./backend";
 export { interruptGuard, InterruptedError } from "./interrupt";
 export type { InterruptGuard } from "./interrupt";
+export { inKernel, LiveOutput, showBundle } from "./output";
+export type { MimeBundle } from "./output";
+export * from "./data/index";
+export * from "./train/index";
+export * from "./plot/index";

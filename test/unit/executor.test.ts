@@ -34,6 +34,15 @@ describe("Executor", () => {
     assert.equal(ex.locals.a, 20);
   });
 
+  test("a shorthand property naming an earlier cell's variable works ({ k })", async () => {
+    assert.equal((await ex.execute("const shortK = 5;\nlet shortL = 'l';", ++cell)).status, "ok");
+    const r = await ex.execute("const o = { shortK, shortL, inner: { shortK } };\n[o.shortK, o.shortL, o.inner.shortK]", ++cell);
+    assert.deepEqual(r, { status: "ok", hasValue: true, value: [5, "l", 5] });
+    // the same name declared in this cell is left alone
+    const r2 = await ex.execute("{ const shortK = 7; const p = { shortK }; p.shortK }", ++cell);
+    assert.equal(r2.status, "ok");
+  });
+
   test("a type error is a compile error that describeDiagnostics reports by line and column", async () => {
     const code = "const ok = 1;\nconst n: number = 'x';";
     const r = await ex.execute(code, ++cell);

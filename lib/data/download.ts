@@ -1,0 +1,303 @@
+/**
+ * Downloading data files into the cache: progress bar, checksum, atomic
+ * rename. A failed download leaves nothing behind in the cache (the bytes go
+ * to a temporary file beside the target, renamed only once complete and
+ * verified).
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import * as https from "https";
+import * as os from "os";
+import * as path from "path";
+import { Transform } from "stream";
+import { pipeline } from "stream/promises";
+import { LiveOutput, inKernel, showBundle } from "../output";
+
+/** Accepted digests of a file (lower-case hex); a file passes when any one matches. */
+export interface Checksums {
+  /** Accepted SHA-1 digests. */
+  sha1?: readonly string[];
+  /** Accepted MD5 digests. */
+  md5?: readonly string[];
+}
+
+/** SHA-1 and MD5 of some bytes. */
+export interface FileDigests {
+  sha1: string;
+  md5: string;
+}
+
+/**
+ * A download that failed; nothing was written to its destination. `url` and
+ * `reason` say what failed; the message also says what to do instead.
+ *
+ * @example
+ * try { await d2l.loadDataFashionMnist(256); }
+ * catch (e) { if (e instanceof d2l.DownloadError) console.log(e.url, e.reason); }
+ */
+export class DownloadError extends Error {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+    hint = "",
+  ) {
+    super(`Downloading ${url} failed: ${reason}.${hint ? " " + hint : ""}`);
+    this.name = "DownloadError";
+  }
+}
+
+/**
+ * The cache root: `$D2L_CACHE_DIR` if set, else `~/.cache/d2l-ts` (the
+ * book's `cache_dir` of `d2l.download`). Each data set has a folder in it
+ * (e.g. `fashion-mnist/`).
+ *
+ * @example
+ * d2l.cacheRoot(); // "/home/me/.cache/d2l-ts"
+ */
+export function cacheRoot(): string {
+  const env = process.env.D2L_CACHE_DIR;
+  if (env && env.trim() !== "") return path.resolve(env);
+  return path.join(os.homedir(), ".cache", "d2l-ts");
+}
+
+/** One line of information: a display in the kernel, stderr elsewhere. */
+export function say(line: string): void {
+  if (inKernel()) showBundle({ "text/plain": line });
+  else process.stderr.write(line + "\n");
+}
+
+/**
+ * SHA-1 and MD5 of a file.
+ *
+ * @example
+ * d2l.fileDigests("data/train-images-idx3-ubyte.gz").sha1;
+ */
+export function fileDigests(file: string): FileDigests {
+  const bytes = fs.readFileSync(file);
+  return {
+    sha1: crypto.createHash("sha1").update(bytes).digest("hex"),
+    md5: crypto.createHash("md5").update(bytes).digest("hex"),
+  };
+}
+
+/**
+ * True when `d` matches one of the accepted digests (or when none are listed).
+ *
+ * @example
+ * d2l.checksumMatches(d2l.fileDigests(file), { sha1: ["94ab9a87cd8ed15a67dbba7000cc5256e3978a64"] });
+ */
+export function checksumMatches(d: FileDigests, c: Checksums | undefined): boolean {
+  const sha1 = c?.sha1 ?? [];
+  const md5 = c?.md5 ?? [];
+  if (sha1.length === 0 && md5.length === 0) return true;
+  return sha1.some((h) => h.toLowerCase() === d.sha1) || md5.some((h) => h.toLowerCase() === d.md5);
+}
+
+/** "SHA-1 one of a, b or MD5 c", for messages. */
+export function describeChecksums(c: Checksums): string {
+  const parts: string[] = [];
+  if (c.sha1?.length) parts.push(`SHA-1 ${c.sha1.join(" or ")}`);
+  if (c.md5?.length) parts.push(`MD5 ${c.md5.join(" or ")}`);
+  return parts.join(", or ");
+}
+
+/**
+ * A size in words: "26 MB", "4.4 MB", "29 kB".
+ *
+ * @example
+ * d2l.formatBytes(26_421_880); // "26 MB"
+ */
+export function formatBytes(n: number): string {
+  const units: [number, string][] = [
+    [1e9, "GB"],
+    [1e6, "MB"],
+    [1e3, "kB"],
+  ];
+  for (const [u, name] of units) {
+    if (n >= u) {
+      const v = n / u;
+      return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${name}`;
+    }
+  }
+  return `${n} B`;
+}
+
+/** Progress of one download: a live display in the kernel, a bar on a terminal, two lines otherwise. */
+class Progress {
+  private readonly live = inKernel() ? new LiveOutput() : undefined;
+  private readonly tty = !this.live && process.stderr.isTTY === true;
+  private last = 0;
+  private started = false;
+
+  constructor(
+    private readonly label: string,
+    private readonly url: string,
+    private readonly quiet: boolean,
+  ) {}
+
+  private text(received: number, total: number | undefined): string {
+    if (total) return `downloading ${this.label}: ${Math.floor((100 * received) / total)}% of ${formatBytes(total)}`;
+    return `downloading ${this.label}: ${formatBytes(received)}`;
+  }
+
+  update(received: number, total: number | undefined): void {
+    if (this.quiet) return;
+    if (!this.started) {
+      this.started = true;
+      if (!this.live && !this.tty) {
+        process.stderr.write(`downloading ${this.label}${total ? ` (${formatBytes(total)})` : ""} from ${this.url}\n`);
+      }
+    }
+    const now = Date.now();
+    if (now - this.last < 200 && !(total !== undefined && received >= total)) return;
+    this.last = now;
+    if (this.live) this.live.show({ "text/plain": this.text(received, total) });
+    else if (this.tty) process.stderr.write(`\r${this.text(received, total)}   `);
+  }
+
+  finish(bytes: number, ok: boolean): void {
+    if (this.quiet) return;
+    const line = ok ? `downloaded ${this.label} (${formatBytes(bytes)})` : `download of ${this.label} failed`;
+    if (this.live) this.live.show({ "text/plain": line });
+    else if (this.tty) process.stderr.write(`\r${line}${" ".repeat(20)}\n`);
+    else if (this.started) process.stderr.write(line + "\n");
+  }
+}
+
+function networkReason(e: NodeJS.ErrnoException, url: URL): string {
+  switch (e.code) {
+    case "ECONNREFUSED":
+      return `connection refused by ${url.host} (nothing is listening there)`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `the host name ${url.hostname} could not be resolved (no network, or no DNS)`;
+    case "ECONNRESET":
+      return `the connection to ${url.host} was reset`;
+    case "ETIMEDOUT":
+      return `the connection to ${url.host} timed out`;
+    default:
+      return e.message || String(e);
+  }
+}
+
+/** GET `url`, following up to 5 redirects; resolves with a 200 response. */
+function get(url: URL, timeoutMs: number, redirects = 5): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const mod = url.protocol === "https:" ? https : url.protocol === "http:" ? http : undefined;
+    if (!mod) {
+      reject(new Error(`unsupported URL scheme ${url.protocol}; use http: or https:`));
+      return;
+    }
+    const req = mod.get(url, { headers: { "user-agent": "d2l-ts" } }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 300 && status < 400 && res.headers.location) {
+        res.resume();
+        if (redirects <= 0) {
+          reject(new Error("too many redirects"));
+          return;
+        }
+        get(new URL(res.headers.location, url), timeoutMs, redirects - 1).then(resolve, reject);
+        return;
+      }
+      if (status !== 200) {
+        res.resume();
+        reject(new Error(`HTTP ${status} ${res.statusMessage ?? ""}`.trim()));
+        return;
+      }
+      resolve(res);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no data for ${Math.round(timeoutMs / 1000)} s`), { code: "D2L_TIMEOUT" })));
+    req.on("error", (e: NodeJS.ErrnoException) => reject(new Error(networkReason(e, url))));
+  });
+}
+
+/** Options of {@link downloadFile}. */
+export interface DownloadOptions {
+  /** Accepted digests; the download fails when none matches. Omit to skip the check. */
+  checksums?: Checksums;
+  /** Name shown in the progress bar (default: the file name). */
+  label?: string;
+  /** What the user can do instead, appended to errors. */
+  hint?: string;
+  /** Give up after this long without data (default 60 s). */
+  timeoutMs?: number;
+  /** No progress output. */
+  quiet?: boolean;
+}
+
+/**
+ * Download `url` to `dest`: a progress bar, a checksum check, and an atomic
+ * rename from a temporary file in the same folder, so `dest` either is the
+ * complete, verified file or does not exist. The book's `d2l.download`.
+ *
+ * @example
+ * await d2l.downloadFile("https://example.org/data.csv", "/tmp/data.csv", { checksums: { sha1: ["..."] } });
+ */
+export async function downloadFile(url: string, dest: string, options: DownloadOptions = {}): Promise<FileDigests> {
+  const hint = options.hint ?? "";
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DownloadError(url, "it is not a valid URL", hint);
+  }
+  const dir = path.dirname(dest);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new DownloadError(url, `cannot create the folder ${dir} (${(e as Error).message}); set D2L_CACHE_DIR to a writable folder`, hint);
+  }
+  const tmp = path.join(dir, `.${path.basename(dest)}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.part`);
+  const progress = new Progress(options.label ?? path.basename(dest), url, options.quiet ?? false);
+  let received = 0;
+  try {
+    let res: http.IncomingMessage;
+    try {
+      res = await get(parsed, options.timeoutMs ?? 60_000);
+    } catch (e) {
+      throw new DownloadError(url, (e as Error).message, hint);
+    }
+    const lengthHeader = res.headers["content-length"];
+    const total = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+    const sha1 = crypto.createHash("sha1");
+    const md5 = crypto.createHash("md5");
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb): void {
+        received += chunk.length;
+        sha1.update(chunk);
+        md5.update(chunk);
+        progress.update(received, total);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(res, meter, fs.createWriteStream(tmp, { flags: "wx" }));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (total !== undefined && received < total) {
+        throw new DownloadError(url, `the connection closed after ${received} of ${total} bytes (truncated download)`, hint);
+      }
+      throw new DownloadError(url, networkReason(err, parsed), hint);
+    }
+    if (total !== undefined && received !== total) {
+      throw new DownloadError(url, `received ${received} bytes but the server announced ${total} (truncated download)`, hint);
+    }
+    const digests = { sha1: sha1.digest("hex"), md5: md5.digest("hex") };
+    if (!checksumMatches(digests, options.checksums)) {
+      throw new DownloadError(
+        url,
+        `checksum mismatch: got SHA-1 ${digests.sha1} (MD5 ${digests.md5}), expected ${describeChecksums(options.checksums ?? {})}; ` +
+          "the file is damaged or not the expected one",
+        hint,
+      );
+    }
+    fs.renameSync(tmp, dest);
+    progress.finish(received, true);
+    return digests;
+  } catch (e) {
+    progress.finish(received, false);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}

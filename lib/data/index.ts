@@ -1,0 +1,20 @@
+// lib/data: datasets, the minibatch loader, synthetic data, Fashion-MNIST and the download cache.
+// Public names are re-exported by lib/index.ts.
+export { TensorDataset, DataLoader } from "./dataset";
+export type { Dataset, BatchDataset, DataIter, DataLoaderOptions } from "./dataset";
+export { syntheticData, loadArray } from "./synthetic";
+export { parseIdx, readIdxFile, CorruptFileError } from "./idx";
+export type { IdxArray, IdxExpectation } from "./idx";
+export { downloadFile, DownloadError, cacheRoot, fileDigests, checksumMatches, formatBytes } from "./download";
+export type { Checksums, DownloadOptions, FileDigests } from "./download";
+export {
+  loadDataFashionMnist,
+  readFashionMnist,
+  fashionMnistFromPackage,
+  getFashionMnistLabels,
+  isQuick,
+  FASHION_MNIST_FILES,
+  FASHION_MNIST_URL,
+  FASHION_MNIST_CHECKSUMS,
+} from "./fashionMnist";
+export type { FashionMnistOptions, FashionMnistRaw, FashionMnistSplit } from "./fashionMnist";

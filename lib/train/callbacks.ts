@@ -1,0 +1,262 @@
+/**
+ * The engine's behaviours, one small class each: plotting with the Animator,
+ * a progress bar, the book's summary lines, and the NaN and interrupt checks
+ * the engine always runs. Later chapters add theirs (learning-rate schedules,
+ * early stopping, checkpoints) the same way: a class with some of the
+ * `on…` methods of {@link Callback}.
+ */
+import { InterruptedError } from "../interrupt";
+import { backendInfo } from "../backend";
+import type { Callback, TrainState } from "./engine";
+import { type AnimatorLike, type AnimatorSpec, type ProgressBarLike, makeAnimator, makeProgressBar } from "./ui";
+
+/** "epoch 3, batch 17": where training is, counted from 1. */
+export function where(state: TrainState): string {
+  return `epoch ${state.epoch + 1}, batch ${state.batch + 1}`;
+}
+
+/**
+ * Stops training when a batch's loss is NaN or infinite (the book has no
+ * such check; its loops train on and plot NaN), before that batch's
+ * update, so the model keeps the weights of the last good batch. The engine
+ * always runs one (first, in `onAfterBackward`).
+ *
+ * @example
+ * // the error reads: loss became NaN at epoch 3, batch 17; lower the learning rate ...
+ * await d2l.trainCh3(net, trainIter, testIter, loss, 10, tf.train.sgd(100));
+ */
+export class NaNCheck implements Callback {
+  readonly order = -1000;
+  /** @internal */
+  onAfterBackward(state: TrainState): void {
+    if (!Number.isFinite(state.batchLoss)) {
+      throw new Error(
+        `loss became ${state.batchLoss} at ${where(state)}; lower the learning rate (or check the data for NaN values). ` +
+          `The model keeps the weights of the last good batch`,
+      );
+    }
+  }
+}
+
+/**
+ * Stops training after the current batch when the user presses the kernel's
+ * stop button (Jupyter's KeyboardInterrupt in the book's Python loops): prints `interrupted at epoch e, batch b` and throws
+ * `InterruptedError`, so the cell ends with that error and the model keeps the
+ * weights of that (complete) batch. The engine always runs one (last, in `onBatchEnd`).
+ *
+ * @example
+ * try { await d2l.trainCh3(net, trainIter, testIter, loss, 10, updater); }
+ * catch (e) { if (e instanceof d2l.InterruptedError) console.log("stopped; net is usable"); else throw e; }
+ */
+export class InterruptCheck implements Callback {
+  readonly order = 1000;
+  /** @internal */
+  onBatchEnd(state: TrainState): void {
+    if (!state.interrupt.interrupted) return;
+    console.log(`interrupted at ${where(state)}`);
+    throw new InterruptedError(`training stopped after ${where(state)}; the model keeps the weights of that batch`);
+  }
+}
+
+/** Options of {@link AnimatorCallback}. */
+export interface AnimatorCallbackOptions {
+  /** The animator to draw on; default: a new `d2l.Animator` with {@link AnimatorCallbackOptions.spec}. */
+  animator?: AnimatorLike;
+  /** Options for the default animator; default the book's: epochs on x, ylim [0.3, 0.9], train loss / train acc / test acc. */
+  spec?: AnimatorSpec;
+  /** Points per epoch for the training lines, as the book's `train_ch6` (default 5). */
+  pointsPerEpoch?: number;
+  /**
+   * The values to plot, one per line; `atEpochEnd` is false for the points
+   * within an epoch. Default: `[trainLoss, trainAcc, testAcc]` (test only at epoch ends).
+   */
+  values?: (state: TrainState, atEpochEnd: boolean) => (number | null)[];
+}
+
+/**
+ * Plots training with the book's Animator, as `train_ch3` and `train_ch6` do: train loss and train accuracy a
+ * few times per epoch (at fractional epochs, as the book's `train_ch6`), and
+ * test accuracy after every epoch.
+ *
+ * @example
+ * await d2l.fit({ net, loss, updater, trainIter, testIter, numEpochs: 10, callbacks: [new d2l.AnimatorCallback()] });
+ */
+export class AnimatorCallback implements Callback {
+  /** The animator, once training began. */
+  animator: AnimatorLike | undefined;
+  private readonly spec: AnimatorSpec | undefined;
+  private readonly pointsPerEpoch: number;
+  private readonly values: (state: TrainState, atEpochEnd: boolean) => (number | null)[];
+
+  constructor(opts: AnimatorCallbackOptions = {}) {
+    this.animator = opts.animator;
+    this.spec = opts.spec;
+    this.pointsPerEpoch = opts.pointsPerEpoch ?? 5;
+    this.values = opts.values ?? ((s, end) => [s.trainLoss, s.trainAcc ?? null, end ? (s.testAcc ?? null) : null]);
+  }
+
+  /** @internal */
+  onTrainBegin(state: TrainState): void {
+    this.animator ??= makeAnimator(
+      // The book's xlim is [1, numEpochs]; one epoch gets [0, 1] (an axis needs two different ends).
+      this.spec ?? { xlabel: "epoch", xlim: state.numEpochs > 1 ? [1, state.numEpochs] : [0, 1], ylim: [0.3, 0.9], legend: ["train loss", "train acc", "test acc"] },
+    );
+  }
+
+  /** @internal */
+  onBatchEnd(state: TrainState): void {
+    const nb = state.numBatches;
+    if (nb === undefined || this.pointsPerEpoch <= 0) return;
+    const every = Math.max(1, Math.floor(nb / this.pointsPerEpoch));
+    const done = state.batch + 1;
+    if (done % every === 0 && done < nb) this.animator?.add(state.epoch + done / nb, this.values(state, false));
+  }
+
+  /** @internal */
+  onEpochEnd(state: TrainState): void {
+    this.animator?.add(state.epoch + 1, this.values(state, true));
+  }
+
+  /** @internal */
+  onTrainEnd(): void {
+    this.animator?.finish?.();
+  }
+}
+
+/** Options of {@link ProgressCallback}. */
+export interface ProgressCallbackOptions {
+  /**
+   * Makes the bar for `total` units (examples when the training iterator
+   * knows `numExamples`, else batches); default a `d2l.ProgressBar`.
+   */
+  bar?: (total: number, unit: "examples" | "batches") => ProgressBarLike;
+  /** Shortest time between two updates, in milliseconds (default 100). */
+  minIntervalMs?: number;
+}
+
+/**
+ * One progress bar over all epochs, counting examples (or batches, for an
+ * iterator without `numExamples`), with the epoch and the running loss and
+ * accuracy beside it. Without a known number of batches per epoch, the bar
+ * starts with epoch 2. The book has none (its loops show the Animator only);
+ * d2l-ts' `trainCh*` show one because an epoch on a CPU backend takes a while.
+ *
+ * @example
+ * await d2l.fit({ net, loss, updater, trainIter, numEpochs: 10, callbacks: [new d2l.ProgressCallback()] });
+ */
+export class ProgressCallback implements Callback {
+  private bar: ProgressBarLike | undefined;
+  private perEpoch = 0;
+  private unit: "examples" | "batches" = "batches";
+  private readonly makeBar: (total: number, unit: "examples" | "batches") => ProgressBarLike;
+  private readonly minIntervalMs: number;
+  private lastUpdate = -Infinity;
+  private startedAt = 0;
+
+  constructor(opts: ProgressCallbackOptions = {}) {
+    this.makeBar = opts.bar ?? ((total, unit) => makeProgressBar(total, "training", unit));
+    this.minIntervalMs = opts.minIntervalMs ?? 100;
+  }
+
+  private info(s: TrainState): string {
+    const parts = [`epoch ${s.epoch + 1}/${s.numEpochs}`];
+    if (Number.isFinite(s.trainLoss)) parts.push(`loss ${s.trainLoss.toFixed(3)}`);
+    if (s.trainAcc !== undefined && Number.isFinite(s.trainAcc)) parts.push(`train acc ${s.trainAcc.toFixed(3)}`);
+    if (s.testAcc !== undefined) parts.push(`test acc ${s.testAcc.toFixed(3)}`);
+    return parts.join(", ");
+  }
+
+  private done(s: TrainState, epochDone: boolean): number {
+    if (this.unit === "examples") return s.epoch * this.perEpoch + (epochDone ? this.perEpoch : s.examples);
+    return s.epoch * this.perEpoch + (epochDone ? this.perEpoch : s.batch + 1);
+  }
+
+  /** @internal */
+  onTrainBegin(): void {
+    this.startedAt = performance.now();
+  }
+
+  /** @internal */
+  onEpochBegin(state: TrainState): void {
+    if (this.bar !== undefined) return;
+    const numExamples = state.trainIter.numExamples;
+    if (typeof numExamples === "number" && numExamples > 0) {
+      this.unit = "examples";
+      this.perEpoch = numExamples;
+    } else if (state.numBatches !== undefined) {
+      this.unit = "batches";
+      this.perEpoch = state.numBatches;
+    } else return;
+    this.bar = this.makeBar(state.numEpochs * this.perEpoch, this.unit);
+    this.lastUpdate = -Infinity;
+  }
+
+  /** @internal */
+  onBatchEnd(state: TrainState): void {
+    if (this.bar === undefined) return;
+    const now = performance.now();
+    if (now - this.lastUpdate < this.minIntervalMs) return;
+    this.lastUpdate = now;
+    this.bar.update(this.done(state, false), this.info(state));
+  }
+
+  /** @internal */
+  onEpochEnd(state: TrainState): void {
+    if (this.bar === undefined) return;
+    this.lastUpdate = performance.now();
+    this.bar.update(this.done(state, true), this.info(state));
+  }
+
+  /** @internal */
+  onTrainEnd(state: TrainState): void {
+    if (this.bar === undefined) return;
+    const e = state.error;
+    const text =
+      e === undefined
+        ? `${state.history.length} epoch${state.history.length === 1 ? "" : "s"} in ${((performance.now() - this.startedAt) / 1000).toFixed(1)} s`
+        : e instanceof InterruptedError
+          ? `interrupted at ${where(state)}`
+          : `stopped at ${where(state)}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
+    this.bar.close(text);
+    this.bar = undefined;
+  }
+}
+
+/**
+ * The backend as the book's summary line names the device:
+ * "cpu", "wasm (2 threads)", "tensorflow (gpu:0)".
+ */
+export function backendDescription(): string {
+  const info = backendInfo();
+  const extra: string[] = [];
+  if (info.device !== "cpu") extra.push(info.device);
+  if (info.threads > 1) extra.push(`${info.threads} threads`);
+  return extra.length ? `${info.name} (${extra.join(", ")})` : info.name;
+}
+
+/**
+ * Prints the book's two summary lines (the `print`s at the end of
+ * `train_ch6`) when training finishes:
+ * `loss 0.447, train acc 0.848, test acc 0.829` and
+ * `12345.6 examples/sec on wasm (2 threads)`.
+ *
+ * @example
+ * await d2l.fit({ net, loss, updater, trainIter, testIter, numEpochs: 10, callbacks: [new d2l.PrintSummary()] });
+ */
+export class PrintSummary implements Callback {
+  /** @internal */
+  onTrainEnd(state: TrainState): void {
+    if (state.error !== undefined) return;
+    console.log(summaryLines(state).join("\n"));
+  }
+}
+
+/** The summary lines for a finished fit. */
+export function summaryLines(state: TrainState): string[] {
+  const parts = [`loss ${state.trainLoss.toFixed(3)}`];
+  if (state.trainAcc !== undefined) parts.push(`train acc ${state.trainAcc.toFixed(3)}`);
+  if (state.testAcc !== undefined) parts.push(`test acc ${state.testAcc.toFixed(3)}`);
+  if (state.testLoss !== undefined) parts.push(`test loss ${state.testLoss.toFixed(3)}`);
+  const eps = state.totalExamples / state.timer.sum();
+  return [parts.join(", "), `${eps.toFixed(1)} examples/sec on ${backendDescription()}`];
+}

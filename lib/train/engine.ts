@@ -1,0 +1,490 @@
+/**
+ * The one training engine. Every `trainCh*` is a thin wrapper that picks
+ * callbacks and the book's defaults; the loop itself lives here, once:
+ * epochs × batches, loss and gradients, the update, metrics, and callbacks
+ * (fastai's Learner and Keras' `fit` are the models).
+ *
+ * Each batch: `onBatchBegin` → forward and backward (one pass, inside tfjs'
+ * gradient tape, which disposes every intermediate tensor) → one read of the
+ * batch's loss sum and correct count (the batch's only read from the device,
+ * `await data()`, never `dataSync`: webgpu cannot read synchronously in Node) →
+ * `onAfterBackward` (gradients known, update not yet applied: the NaN check
+ * runs here, so a bad batch never touches the weights) → the update →
+ * `onBatchEnd` (the interrupt check runs last here, so an interrupt stops the
+ * loop after a complete update). After each epoch the engine evaluates the
+ * test iterator, if any, then calls `onEpochEnd`.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { interruptGuard, type InterruptGuard } from "../interrupt";
+import { Accumulator, Timer } from "./accumulator";
+import { Yielder } from "./yielder";
+import { correctCount, setGrad, clearGrad, trainableVariables, noConnection, gradientsOrClean } from "./scratch";
+import { evaluate, unpackBatch, checkIter } from "./evaluate";
+import { NaNCheck, InterruptCheck } from "./callbacks";
+import {
+  type DataIter,
+  type Net,
+  type Loss,
+  type Updater,
+  type Param,
+  isLayersModel,
+  isOptimizer,
+  variableOf,
+  forward,
+  checkOutputFitsLabels,
+  shapeStr,
+} from "./types";
+
+/** One epoch's results, as the engine records them in {@link TrainState.history}. */
+export interface EpochLog {
+  /** 1-based epoch number. */
+  epoch: number;
+  /** Mean training loss per example over the epoch. */
+  trainLoss: number;
+  /** Training accuracy over the epoch (when accuracy is on). */
+  trainAcc?: number;
+  /** Test accuracy after the epoch (when a test iterator is given). */
+  testAcc?: number;
+  /** Mean test loss after the epoch (when a test iterator is given and accuracy is off). */
+  testLoss?: number;
+  /** Training examples in the epoch. */
+  examples: number;
+  /** Seconds spent in training steps this epoch (data loading and evaluation excluded, as the book's Timer). */
+  seconds: number;
+}
+
+/**
+ * What callbacks see and may change. Epoch and batch are 0-based here (the
+ * book's loop variables); messages for people count from 1.
+ */
+export interface TrainState {
+  /** The engine running. */
+  readonly engine: Engine;
+  /** The net being trained. */
+  readonly net: Net;
+  /** The updater (a scheduler changes an optimizer's learning rate through it). */
+  readonly updater: Updater;
+  /** The training data. */
+  readonly trainIter: DataIter;
+  /** The test data, evaluated after each epoch, if any. */
+  readonly testIter: DataIter | undefined;
+  /** Epochs asked for. */
+  readonly numEpochs: number;
+  /** Current epoch, 0-based. */
+  epoch: number;
+  /** Current batch within the epoch, 0-based (-1 before the first). */
+  batch: number;
+  /** Batches per epoch: the iterator's `numBatches`, or the count of epoch 1 once it is known. */
+  numBatches: number | undefined;
+  /** Examples in the current batch. */
+  batchSize: number;
+  /** Mean loss of the current batch. */
+  batchLoss: number;
+  /** Accuracy on the current batch (when accuracy is on). */
+  batchAcc: number | undefined;
+  /** Mean training loss of the epoch so far. */
+  trainLoss: number;
+  /** Training accuracy of the epoch so far (when accuracy is on). */
+  trainAcc: number | undefined;
+  /** Training examples of the epoch so far. */
+  examples: number;
+  /** Examples trained on, all epochs. */
+  totalExamples: number;
+  /** Latest test accuracy (set after each epoch when a test iterator is given). */
+  testAcc: number | undefined;
+  /** Latest mean test loss (set after each epoch when a test iterator is given and accuracy is off). */
+  testLoss: number | undefined;
+  /**
+   * The batch's gradients by variable name, during `onAfterBackward` only
+   * (a clipping callback may replace them; the engine disposes both).
+   */
+  grads: tf.NamedTensorMap | undefined;
+  /** One entry per finished epoch. */
+  readonly history: EpochLog[];
+  /** Times the training steps (the book's Timer: data loading and evaluation excluded). */
+  readonly timer: Timer;
+  /** Watches the kernel's stop button since training began. */
+  readonly interrupt: InterruptGuard;
+  /** Set to true to stop after the current batch (the epoch is then closed and evaluated as usual). */
+  stopTraining: boolean;
+  /** Why training ended early, in `onTrainEnd` (undefined when it finished). */
+  error: unknown;
+}
+
+/**
+ * A training callback: any object with some of these methods (fastai's
+ * callbacks, Keras' `Callback`; the book writes these behaviours inline in
+ * each `train_ch*`). Methods may be async. Callbacks run in
+ * ascending `order` (default 0), and in the order given among equals; the
+ * engine's own {@link NaNCheck} runs first (-1000) and {@link InterruptCheck} last (1000).
+ *
+ * @example
+ * const logEpochs: d2l.Callback = {
+ *   onEpochEnd: (s) => console.log(`epoch ${s.epoch + 1}: loss ${s.trainLoss.toFixed(3)}`),
+ * };
+ * await d2l.trainCh3(net, trainIter, testIter, loss, 10, updater, { callbacks: [logEpochs] });
+ */
+export interface Callback {
+  /** Where this callback runs among the others: lower first (default 0). */
+  readonly order?: number;
+  /** Before the first epoch. */
+  onTrainBegin?(state: TrainState): void | Promise<void>;
+  /** Before each epoch's first batch. */
+  onEpochBegin?(state: TrainState): void | Promise<void>;
+  /** Before each batch's forward pass. */
+  onBatchBegin?(state: TrainState): void | Promise<void>;
+  /** After the backward pass, before the update: `batchLoss` and `grads` are set. Throwing here leaves the weights untouched. */
+  onAfterBackward?(state: TrainState): void | Promise<void>;
+  /** After each batch's update. */
+  onBatchEnd?(state: TrainState): void | Promise<void>;
+  /** After each epoch and its evaluation. */
+  onEpochEnd?(state: TrainState): void | Promise<void>;
+  /** Once at the end, also when training stops by an error (then `state.error` is set). */
+  onTrainEnd?(state: TrainState): void | Promise<void>;
+}
+
+type Hook = Exclude<keyof Callback, "order">;
+
+/** What the engine trains with. */
+export interface EngineOptions {
+  /** A tf.LayersModel or a function `(X) => yHat`. */
+  net: Net;
+  /** Per-example loss `(yHat, y) => l` (shape `[batch]`). For a LayersModel the model's compiled loss is not used. */
+  loss: Loss;
+  /** A tf.Optimizer, or a function `(batchSize) => void` such as `(n) => d2l.sgd([W, b], lr, n)`. */
+  updater: Updater;
+  /**
+   * The parameters to train. Default: a LayersModel's trainable weights; for a
+   * function net, every trainable variable the loss depends on.
+   */
+  params?: Param[];
+  /** Compute training and test accuracy (default true; turn off for regression). */
+  accuracy?: boolean;
+  /** Callbacks for every fit of this engine. */
+  callbacks?: Callback[];
+}
+
+/** Options of {@link Engine.fit}. */
+export interface FitOptions {
+  /** Epochs to train (default 1). */
+  numEpochs?: number;
+  /** Evaluated after every epoch: accuracy, or the mean loss when accuracy is off. */
+  testIter?: DataIter;
+  /** Callbacks for this fit, with the engine's own. */
+  callbacks?: Callback[];
+}
+
+/** What {@link Engine.fit} returns. */
+export interface FitResult {
+  /** Mean training loss of the last epoch. */
+  trainLoss: number;
+  /** Training accuracy of the last epoch (when accuracy is on). */
+  trainAcc: number | undefined;
+  /** Test accuracy after the last epoch (when a test iterator was given). */
+  testAcc: number | undefined;
+  /** Mean test loss after the last epoch (when a test iterator was given and accuracy is off). */
+  testLoss: number | undefined;
+  /** Training examples per second of training-step time. */
+  examplesPerSec: number;
+  /** Seconds of training-step time. */
+  seconds: number;
+  /** One entry per epoch. */
+  history: EpochLog[];
+}
+
+/**
+ * The training engine: the one loop behind the book's `train_ch3`,
+ * `train_ch6`, `train_ch8`, ... (and d2l 1.0's `Trainer.fit`), modelled on
+ * fastai's Learner and Keras' `fit`, its behaviours in callbacks.
+ *
+ * Gradients: with a `tf.Optimizer` the engine differentiates the batch's mean
+ * loss (the book's `l.mean().backward()`) and calls `applyGradients`; with a
+ * function updater it differentiates the summed loss (the book's
+ * `l.sum().backward()`), stores each parameter's gradient where
+ * `d2l.sgd(params, lr, batchSize)` reads it, calls `updater(batchSize)`, and
+ * clears what is left.
+ *
+ * Errors: a NaN loss stops training before that batch's update, with an
+ * error naming the epoch and batch; an interrupt stops it after the current
+ * batch's update and throws `InterruptedError` (the cell ends with that
+ * error; the model keeps the weights of that batch).
+ *
+ * @example
+ * const engine = new d2l.Engine({ net, loss: d2l.crossEntropy, updater: (n) => d2l.sgd([W, b], 0.1, n) });
+ * const r = await engine.fit(trainIter, { numEpochs: 10, testIter, callbacks: [new d2l.AnimatorCallback()] });
+ * r.testAcc // 0.83
+ */
+export class Engine {
+  readonly net: Net;
+  readonly loss: Loss;
+  readonly updater: Updater;
+  readonly params: Param[] | undefined;
+  readonly accuracy: boolean;
+  readonly callbacks: Callback[];
+
+  constructor(opts: EngineOptions) {
+    if (opts === null || typeof opts !== "object") throw new Error("new Engine(opts) expects { net, loss, updater }");
+    const { net, loss, updater } = opts;
+    if (!isLayersModel(net) && typeof net !== "function") {
+      throw new Error(`expected the net to be a tf.LayersModel or a function (X: tf.Tensor) => tf.Tensor, got ${net === null ? "null" : typeof net}`);
+    }
+    if (typeof loss !== "function") throw new Error(`expected the loss to be a function (yHat, y) => per-example losses, got ${typeof loss}`);
+    if (!isOptimizer(updater) && typeof updater !== "function") {
+      throw new Error(`expected the updater to be a tf.Optimizer (e.g. tf.train.sgd(0.1)) or a function (batchSize) => void, got ${updater === null ? "null" : typeof updater}`);
+    }
+    this.net = net;
+    this.loss = loss;
+    this.updater = updater;
+    this.params = opts.params;
+    this.accuracy = opts.accuracy ?? true;
+    this.callbacks = [...(opts.callbacks ?? [])];
+  }
+
+  /**
+   * Train for `numEpochs` epochs over `trainIter`, evaluating `testIter` after each.
+   *
+   * @example
+   * const r = await engine.fit(trainIter, { numEpochs: 5, testIter });
+   * console.log(r.trainLoss, r.trainAcc, r.testAcc, r.examplesPerSec);
+   */
+  async fit(trainIter: DataIter, opts: FitOptions = {}): Promise<FitResult> {
+    const numEpochs = opts.numEpochs ?? 1;
+    if (!Number.isInteger(numEpochs) || numEpochs < 1) throw new Error(`numEpochs must be a positive integer, got ${numEpochs}`);
+    checkIter(trainIter, "training");
+    if (opts.testIter !== undefined) checkIter(opts.testIter, "test");
+    const cbs = this.orderedCallbacks(opts.callbacks ?? []);
+    const state: TrainState = {
+      engine: this,
+      net: this.net,
+      updater: this.updater,
+      trainIter,
+      testIter: opts.testIter,
+      numEpochs,
+      epoch: 0,
+      batch: -1,
+      numBatches: positiveInt(trainIter.numBatches),
+      batchSize: 0,
+      batchLoss: NaN,
+      batchAcc: undefined,
+      trainLoss: NaN,
+      trainAcc: undefined,
+      examples: 0,
+      totalExamples: 0,
+      testAcc: undefined,
+      testLoss: undefined,
+      grads: undefined,
+      history: [],
+      timer: new Timer(),
+      interrupt: interruptGuard(),
+      stopTraining: false,
+      error: undefined,
+    };
+    const metric = new Accumulator(3); // loss sum, correct, examples
+    const yielder = new Yielder();
+    try {
+      await call(cbs, "onTrainBegin", state);
+      for (let epoch = 0; epoch < numEpochs && !state.stopTraining; epoch++) {
+        state.epoch = epoch;
+        state.batch = -1;
+        metric.reset();
+        state.examples = 0;
+        state.trainLoss = NaN;
+        state.trainAcc = undefined;
+        const secondsBefore = state.timer.sum();
+        await call(cbs, "onEpochBegin", state);
+        let i = 0;
+        for await (const batch of trainIter) {
+          const [X, y] = unpackBatch(batch, "training");
+          try {
+            state.batch = i;
+            await call(cbs, "onBatchBegin", state);
+            await this.step(X, y, state, metric, cbs);
+          } finally {
+            X.dispose();
+            y.dispose();
+          }
+          i++;
+          await call(cbs, "onBatchEnd", state); // InterruptCheck runs last here
+          // Then let the kernel's event loop acknowledge an interrupt (after the
+          // check, so an interrupt that came during the batch ends it with our message).
+          await yielder.maybe();
+          if (state.stopTraining) break;
+        }
+        if (i === 0) {
+          throw new Error(`the training data iterator yielded no batches in epoch ${epoch + 1}; it must yield [X, y] batches in every epoch (is it a one-shot generator? pass an iterable that starts over, like a d2l DataLoader)`);
+        }
+        if (state.numBatches === undefined && !state.stopTraining) state.numBatches = i;
+        if (opts.testIter !== undefined) {
+          // Classifiers: test accuracy (the book's train_ch3); regression (accuracy off): test loss.
+          const ev = await evaluate(this.net, opts.testIter, {
+            accuracy: this.accuracy,
+            loss: this.accuracy ? undefined : this.loss,
+            guard: state.interrupt,
+            what: "test",
+          });
+          state.testAcc = ev.acc;
+          state.testLoss = ev.loss;
+        }
+        state.history.push({
+          epoch: epoch + 1,
+          trainLoss: state.trainLoss,
+          trainAcc: state.trainAcc,
+          testAcc: state.testAcc,
+          testLoss: state.testLoss,
+          examples: state.examples,
+          seconds: state.timer.sum() - secondsBefore,
+        });
+        await call(cbs, "onEpochEnd", state);
+      }
+      const seconds = state.timer.sum();
+      return {
+        trainLoss: state.trainLoss,
+        trainAcc: state.trainAcc,
+        testAcc: state.testAcc,
+        testLoss: state.testLoss,
+        examplesPerSec: state.totalExamples / seconds,
+        seconds,
+        history: state.history,
+      };
+    } catch (e) {
+      state.error = e;
+      throw e;
+    } finally {
+      try {
+        await call(cbs, "onTrainEnd", state);
+      } catch (e) {
+        if (state.error === undefined) throw e;
+        console.error(`d2l: a callback failed in onTrainEnd: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** The callbacks of this fit, sorted, with the engine's NaN and interrupt checks. */
+  private orderedCallbacks(extra: Callback[]): Callback[] {
+    const all = [...this.callbacks, ...extra];
+    for (const c of all) {
+      if (c === null || typeof c !== "object") throw new Error(`expected callbacks to be objects with onEpochEnd(...) and similar methods, got ${c === null ? "null" : typeof c}`);
+    }
+    if (!all.some((c) => c instanceof NaNCheck)) all.push(new NaNCheck());
+    if (!all.some((c) => c instanceof InterruptCheck)) all.push(new InterruptCheck());
+    return all.map((c, i) => ({ c, i })).sort((a, b) => (a.c.order ?? 0) - (b.c.order ?? 0) || a.i - b.i).map((x) => x.c);
+  }
+
+  /** The variables this batch differentiates against. */
+  private variables(): tf.Variable[] {
+    let vars: tf.Variable[];
+    if (this.params !== undefined) {
+      vars = this.params.map(variableOf).filter((v) => v.trainable);
+      if (vars.length === 0) throw new Error("none of the params passed to train is trainable; pass tf.variable(...) parameters");
+    } else if (isLayersModel(this.net)) {
+      vars = this.net.trainableWeights.map((w) => variableOf(w));
+      if (vars.length === 0) throw new Error("the model has no trainable weights; give it layers with weights (e.g. tf.layers.dense) and an inputShape");
+    } else {
+      vars = trainableVariables();
+      if (vars.length === 0) throw new Error("there are no trainable variables; create the net's parameters with tf.variable(...)");
+    }
+    return vars;
+  }
+
+  /** One batch: forward, backward, the one read, checks, update. */
+  private async step(X: tf.Tensor, y: tf.Tensor, state: TrainState, metric: Accumulator, cbs: Callback[]): Promise<void> {
+    if (X.rank === 0 || y.rank === 0 || X.shape[0] !== y.shape[0]) {
+      throw new Error(`the training data iterator gave X of shape ${shapeStr(X.shape)} and y of shape ${shapeStr(y.shape)}; they must hold the same number of examples (first dimension)`);
+    }
+    const n = y.shape[0] as number;
+    state.batchSize = n;
+    const byMean = isOptimizer(this.updater);
+    const vars = this.variables();
+    const wantAcc = this.accuracy;
+    state.timer.start();
+    let stats: tf.Tensor | undefined;
+    let value: tf.Tensor | undefined;
+    let gradList: (tf.Tensor | null)[] = [];
+    try {
+      ({ value, grads: gradList } = gradientsOrClean(
+        () => {
+          const yHat = forward(this.net, X, true);
+          checkOutputFitsLabels(yHat, y);
+          const l = this.loss(yHat, y);
+          if (!(l instanceof tf.Tensor)) throw new Error(`the loss must return a tf.Tensor of per-example losses, got ${typeof l}`);
+          if (l.rank > 0 && l.shape[0] !== n) {
+            throw new Error(`the loss returned shape ${shapeStr(l.shape)} for a batch of ${n} examples; it must return one loss per example (shape [${n}]), the book's reduction='none'`);
+          }
+          const lossSum = l.rank === 0 ? tf.mul(l, n) : tf.sum(l);
+          const parts = [tf.cast(lossSum, "float32")];
+          if (wantAcc) parts.push(correctCount(yHat, y));
+          stats = tf.keep(tf.stack(parts));
+          return byMean ? tf.div(lossSum, n) : lossSum;
+        },
+        vars,
+      ));
+      const named: tf.NamedTensorMap = {};
+      vars.forEach((v, i) => {
+        const g = gradList[i];
+        if (g != null) named[v.name] = g;
+      });
+      if (Object.keys(named).length === 0) throw noConnection();
+
+      // The batch's one read from the device: loss sum and correct count together
+      // (async: the webgpu backend cannot read synchronously in Node).
+      const read = await (stats as unknown as tf.Tensor).data();
+      const lossSum = read[0];
+      const correct = wantAcc ? read[1] : 0;
+      metric.add(lossSum, correct, n);
+      state.batchLoss = lossSum / n;
+      state.batchAcc = wantAcc ? correct / n : undefined;
+
+      state.grads = named;
+      await call(cbs, "onAfterBackward", state);
+      const grads = state.grads as tf.NamedTensorMap;
+
+      if (isOptimizer(this.updater)) {
+        this.updater.applyGradients(grads);
+      } else {
+        const used = vars.filter((v) => grads[v.name] != null);
+        for (const v of used) setGrad(v, grads[v.name]);
+        try {
+          this.updater(n);
+        } finally {
+          for (const v of used) clearGrad(v);
+        }
+      }
+      state.timer.stop();
+
+      state.examples += n;
+      state.totalExamples += n;
+      state.trainLoss = metric.get(0) / metric.get(2);
+      state.trainAcc = wantAcc ? metric.get(1) / metric.get(2) : undefined;
+    } finally {
+      (stats as tf.Tensor | undefined)?.dispose();
+      value?.dispose();
+      for (const g of gradList) g?.dispose();
+      if (state.grads) for (const g of Object.values(state.grads)) g.dispose();
+      state.grads = undefined;
+    }
+  }
+}
+
+function positiveInt(v: unknown): number | undefined {
+  return typeof v === "number" && Number.isInteger(v) && v > 0 ? v : undefined;
+}
+
+async function call(cbs: Callback[], hook: Hook, state: TrainState): Promise<void> {
+  for (const c of cbs) {
+    const f = c[hook];
+    if (f === undefined) continue;
+    const r = f.call(c, state);
+    if (r !== undefined && typeof (r as Promise<void>).then === "function") await r;
+  }
+}
+
+/**
+ * Train `net` with the engine (d2l 1.0's `trainer.fit(model, data)`):
+ * `new Engine(opts).fit(trainIter, opts)`.
+ *
+ * @example
+ * const r = await d2l.fit({ net, loss: d2l.crossEntropy, updater: tf.train.sgd(0.1), trainIter, testIter, numEpochs: 3 });
+ */
+export function fit(opts: EngineOptions & FitOptions & { trainIter: DataIter }): Promise<FitResult> {
+  return new Engine(opts).fit(opts.trainIter, opts);
+}

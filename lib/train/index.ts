@@ -1,0 +1,13 @@
+// lib/train: the book's training helpers (chapters 3.1–3.7) and the one training engine.
+// Public names are re-exported by lib/index.ts.
+export { Accumulator, Timer } from "./accumulator";
+export { linreg, squaredLoss, softmax, crossEntropy, accuracy, sgd, backward } from "./scratch";
+export { evaluateAccuracy, evaluateLoss } from "./evaluate";
+export { Engine, fit } from "./engine";
+export type { Callback, TrainState, EpochLog, EngineOptions, FitOptions, FitResult } from "./engine";
+export { AnimatorCallback, ProgressCallback, PrintSummary, NaNCheck, InterruptCheck } from "./callbacks";
+export type { AnimatorCallbackOptions, ProgressCallbackOptions } from "./callbacks";
+export type { AnimatorLike, AnimatorSpec, ProgressBarLike } from "./ui";
+export { trainEpochCh3, trainCh3, predictCh3 } from "./ch3";
+export type { TrainCh3Options, TrainCh3Result, PredictCh3Result } from "./ch3";
+export type { Net, Loss, Updater, Param } from "./types";
