@@ -10,6 +10,7 @@
 import * as path from "path";
 import * as vm from "vm";
 import Module = require("module");
+import type * as TS from "typescript";
 import { Converter, Conversion, CellDiagnostic, createCellConverter, typescript } from "./compiler";
 
 import { InterruptedError as LibInterruptedError } from "../lib/interrupt";
@@ -163,7 +164,8 @@ export class Executor {
     const { code, inserted } = instrument(conv.output);
     if (conv.mapPosition) this.mappers.set(cell, conv.mapPosition);
     this.insertions.set(cell, inserted);
-    const prefix = conv.hasToplevelAwait ? "(async function(exports, require) { " : "(function(exports, require) { ";
+    const isAsync = conv.hasToplevelAwait === true || hasTopLevelAwait(conv.output);
+    const prefix = isAsync ? "(async function(exports, require) { " : "(function(exports, require) { ";
     const wrapped = `${prefix}${code}\n})(${EXPORTS}.exports, ${EXPORTS}.require)`;
     this.prefixLen = prefix.length;
     let ret: unknown;
@@ -172,7 +174,7 @@ export class Executor {
     } catch (e) {
       return { status: "runtime-error", error: e };
     }
-    if (conv.hasToplevelAwait) {
+    if (isAsync) {
       const interrupted = new Promise<never>((_, reject) => {
         this.rejectRunning = reject;
       });
@@ -313,6 +315,24 @@ export class Executor {
       g[name] = w;
     }
   }
+}
+
+/**
+ * True when compiled cell code awaits at its top level. tslab only notices a
+ * top-level `await` expression (TypeScript's diagnostic 1308); a cell whose
+ * only top-level await is a `for await` loop compiles cleanly, so without this
+ * check it would run in a plain function and fail with "Unexpected reserved word".
+ */
+export function hasTopLevelAwait(js: string): boolean {
+  const ts = typescript() as unknown as typeof TS;
+  const sf = ts.createSourceFile("cell.js", js, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  const visit = (node: TS.Node): boolean => {
+    if (ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node)) return false;
+    if (ts.isAwaitExpression(node)) return true;
+    if (ts.isForOfStatement(node) && node.awaitModifier !== undefined) return true;
+    return ts.forEachChild(node, visit) === true;
+  };
+  return visit(sf);
 }
 
 export function cellFileName(cell: number): string {

@@ -19,6 +19,12 @@ export function preludeSource(): string {
     `import * as tf from ${tf};`,
     `import * as d2l from ${d2l};`,
     `import { display, clearOutput, input } from ${api};`,
+    // console.log(tensor) and tensors inside arrays or objects print like
+    // tensor.print() (shape and dtype included), not as tfjs' internal fields.
+    `Object.defineProperty(tf.Tensor.prototype, Symbol.for("nodejs.util.inspect.custom"), {`,
+    `  value: function (this: tf.Tensor): string { return this.isDisposed ? "Tensor (disposed)" : this.toString(true); },`,
+    `  configurable: true,`,
+    `});`,
     `await d2l.ready();`,
   ].join("\n");
 }

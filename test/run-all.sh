@@ -23,6 +23,9 @@ node --test --test-reporter=spec dist/test/unit/ || failed+=("unit")
 echo "== kernel protocol tests (jupyter_client under /usr/bin/python3)"
 (cd test/kernel && /usr/bin/python3 -m unittest discover -v -p 'test_*.py') || failed+=("kernel")
 
+echo "== notebooks, quick mode, through the kernel (results asserted per notebook)"
+(cd test/notebooks && /usr/bin/python3 -m unittest -v test_notebooks) || failed+=("notebooks")
+
 echo "== done in $(( $(date +%s) - start )) s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"

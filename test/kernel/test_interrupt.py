@@ -77,6 +77,42 @@ class InterruptTests(unittest.TestCase):
         reply, outs = execute(self.kc, "steps")
         self.assertEqual(int(result_text(outs)), n)
 
+    def test_training_stops_after_current_batch_and_keeps_weights(self):
+        # trainCh3 on synthetic data, long enough to be interrupted mid-epoch.
+        setup = (
+            "const Xs = tf.randomNormal([20000, 20], 0, 1, 'float32', 1);\n"
+            "const ys = Xs.slice([0, 0], [-1, 1]).reshape([-1]).greater(0).toInt();\n"
+            "const trainIt = d2l.loadArray([Xs, ys], 32);\n"
+            "const testIt = d2l.loadArray([Xs.slice([0, 0], [256, 20]), ys.slice([0], [256])], 256, false);\n"
+            "const model = tf.sequential({ layers: [tf.layers.dense({ units: 64, inputShape: [20], activation: 'relu' }), tf.layers.dense({ units: 2 })] });\n"
+            "const ce = (yHat: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(y.toInt(), 2), yHat, undefined, tf.Reduction.NONE);\n"
+            "let batchesSeen = 0;\n"
+            "const counting = { onBatchEnd: () => { batchesSeen++; } };"
+        )
+        reply, _ = execute(self.kc, setup)
+        self.assertEqual(reply["status"], "ok", reply)
+        msg_id = self.kc.execute("await d2l.trainCh3(model, trainIt, testIt, ce, 1000, tf.train.sgd(0.05), { callbacks: [counting] })")
+        time.sleep(3.0)
+        t0 = time.time()
+        self.km.interrupt_kernel()
+        reply, outs = collect(self.kc, msg_id, timeout=20)
+        elapsed = time.time() - t0
+        self.assertEqual(reply["status"], "error")
+        self.assertEqual(reply["ename"], "Interrupted")
+        self.assertLess(elapsed, 1.0, f"interrupt took {elapsed:.2f}s")
+        text = "".join(c.get("text", "") for t, c in outs if t == "stream") + reply["evalue"]
+        self.assertRegex(text, r"interrupted at epoch \d+, batch \d+")
+        reply, outs = execute(self.kc, "batchesSeen")
+        seen = int(result_text(outs))
+        self.assertGreater(seen, 0)
+        time.sleep(0.5)
+        reply, outs = execute(self.kc, "batchesSeen")
+        self.assertEqual(int(result_text(outs)), seen, "training went on after the interrupt")
+        # the model is intact and usable: finite weights, and it still predicts
+        reply, outs = execute(self.kc, "model.getWeights().every((w) => w.isNaN().any().dataSync()[0] === 0) && (await d2l.evaluateAccuracy(model, testIt)) > 0.5")
+        self.assertEqual(reply["status"], "ok", reply)
+        self.assertEqual(result_text(outs), "true")
+
     def test_next_cell_runs_normally(self):
         self.interrupt_running("while (true) { counter++; }")
         reply, outs = execute(self.kc, "await new Promise((r) => setTimeout(() => r(7), 20))")

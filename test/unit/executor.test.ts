@@ -5,7 +5,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "path";
-import { Executor, InterruptedError } from "../../kernel/executor";
+import { Executor, InterruptedError, hasTopLevelAwait } from "../../kernel/executor";
 import { describeDiagnostics } from "../../kernel/session";
 import { interruptGuard, InterruptedError as LibInterruptedError } from "../../lib/interrupt";
 
@@ -32,6 +32,14 @@ describe("Executor", () => {
     const r = await ex.execute("const a: number = 20;\na * 2 + 2", ++cell);
     assert.deepEqual(r, { status: "ok", hasValue: true, value: 42 });
     assert.equal(ex.locals.a, 20);
+  });
+
+  test("a cell whose only top-level await is a for-await loop runs (async wrapper chosen)", async () => {
+    const src = "async function* gen() { yield 1; yield 2; }\nlet forAwaitSum = 0;\nfor await (const v of gen()) forAwaitSum += v;\nforAwaitSum";
+    const r = await ex.execute(src, ++cell);
+    assert.deepEqual(r, { status: "ok", hasValue: true, value: 3 });
+    assert.equal(hasTopLevelAwait("async function f() { await 1; }\nconst g = async () => { for await (const x of []) {} };"), false);
+    assert.equal(hasTopLevelAwait("if (x) { for await (const v of y) {} }"), true);
   });
 
   test("a shorthand property naming an earlier cell's variable works ({ k })", async () => {

@@ -1,0 +1,38 @@
+/**
+ * Every d2l-ts name in the book-name table of lib/README.md exists in the
+ * library users see as `d2l` (types are checked by the compiler instead).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as path from "path";
+import * as d2l from "../../lib/index";
+
+const README = path.resolve(__dirname, "../../../lib/README.md");
+
+function tableNames(): { book: string; ours: string; isType: boolean }[] {
+  const rows = fs.readFileSync(README, "utf8").split("\n").filter((l) => /^\|\s*`/.test(l));
+  return rows.map((row) => {
+    const cells = row.split("|").map((c) => c.trim());
+    const ours = /`([^`]+)`/.exec(cells[2] ?? "");
+    assert.ok(ours, `a row of the name table without a d2l-ts name: ${row}`);
+    return { book: cells[1], ours: ours[1], isType: /\(a type\)/.test(cells[2]) };
+  });
+}
+
+test("the name table lists the book's chapter 2-3 helpers", () => {
+  const names = tableNames().map((r) => r.ours);
+  assert.ok(names.length >= 20, `only ${names.length} rows`);
+  for (const must of ["trainCh3", "loadDataFashionMnist", "Animator", "Accumulator", "evaluateAccuracy", "tryGpu"]) {
+    assert.ok(names.includes(must), `${must} missing from the table`);
+  }
+});
+
+test("every d2l-ts name in the table exists in d2l", () => {
+  const exported = d2l as unknown as Record<string, unknown>;
+  const missing = tableNames()
+    .filter((r) => !r.isType)
+    .filter((r) => typeof exported[r.ours] !== "function")
+    .map((r) => `${r.book} -> ${r.ours}`);
+  assert.deepEqual(missing, []);
+});
