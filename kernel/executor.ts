@@ -11,6 +11,10 @@ import * as path from "path";
 import * as vm from "vm";
 import Module = require("module");
 import type * as TS from "typescript";
+import { setTimeout as realSetTimeout, clearTimeout as realClearTimeout } from "timers";
+
+/** How long a cell's end-of-cell work (final plot renders) may delay its reply. */
+const CELL_END_LIMIT_MS = 10_000;
 import { Converter, Conversion, CellDiagnostic, createCellConverter, typescript } from "./compiler";
 
 import { InterruptedError as LibInterruptedError } from "../lib/interrupt";
@@ -83,6 +87,9 @@ export class Executor {
     };
     (g as Record<symbol, unknown>)[Symbol.for("d2l-ts.kernel")] = {
       generation: (): number => this.generation(),
+      onCellEnd: (fn: () => unknown): void => {
+        if (!this.cellEndHooks.includes(fn)) this.cellEndHooks.push(fn);
+      },
     };
     this.wrapTimers();
   }
@@ -142,7 +149,35 @@ export class Executor {
   }
 
   /** Compile and run one cell. `cell` names it in stack traces. */
+  /**
+   * Run one cell. Whatever the cell registered with the kernel hook's
+   * `onCellEnd` (a live plot's final render, say) runs before this returns,
+   * so its last output lands before the cell goes idle: nbconvert and other
+   * clients drop outputs that arrive after that.
+   */
   async execute(src: string, cell: number): Promise<CellResult> {
+    try {
+      return await this.executeCell(src, cell);
+    } finally {
+      await this.runCellEnd();
+    }
+  }
+
+  private readonly cellEndHooks: (() => unknown)[] = [];
+
+  private async runCellEnd(): Promise<void> {
+    const hooks = this.cellEndHooks.splice(0);
+    if (hooks.length === 0) return;
+    const settled = Promise.allSettled(hooks.map(async (fn) => fn()));
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((r) => {
+      timer = realSetTimeout(r, CELL_END_LIMIT_MS);
+    });
+    await Promise.race([settled, limit]);
+    if (timer) realClearTimeout(timer);
+  }
+
+  private async executeCell(src: string, cell: number): Promise<CellResult> {
     this.onCompile?.(true);
     let conv: Conversion;
     try {

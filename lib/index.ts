@@ -4,7 +4,7 @@
  */
 export { ready, useBackend, backendInfo, tryGpu, numGpus } from "./backend";
 export type { BackendInfo, BackendName } from "./backend";
-export { interruptGuard, InterruptedError } from "./interrupt";
+export { interruptGuard, InterruptedError, atCellEnd } from "./interrupt";
 export type { InterruptGuard } from "./interrupt";
 export { inKernel, LiveOutput, showBundle } from "./output";
 export type { MimeBundle } from "./output";

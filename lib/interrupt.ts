@@ -10,6 +10,8 @@
 interface KernelHook {
   /** Bumped by every interrupt. */
   generation(): number;
+  /** Run `fn` when the running cell ends, before the kernel replies (newer kernels). */
+  onCellEnd?(fn: () => unknown): void;
 }
 
 function hook(): KernelHook | undefined {
@@ -52,4 +54,20 @@ export function interruptGuard(): InterruptGuard {
       if (h !== undefined && h.generation() !== since) throw new InterruptedError();
     },
   };
+}
+
+/**
+ * Run `fn` when the kernel's current cell ends, before its reply goes out (so
+ * a live plot's final state is what the notebook keeps). Outside the kernel,
+ * or on a kernel without the hook, nothing happens and `false` is returned.
+ * No book equivalent: matplotlib draws synchronously.
+ *
+ * @example
+ * d2l.atCellEnd(() => animator.finish());
+ */
+export function atCellEnd(fn: () => unknown): boolean {
+  const h = hook();
+  if (!h?.onCellEnd) return false;
+  h.onCellEnd(fn);
+  return true;
 }

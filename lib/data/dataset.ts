@@ -63,24 +63,47 @@ function shapeText(shape: readonly number[]): string {
 
 type HostArray = Float32Array | Int32Array;
 
+/** Values one column of a {@link TensorDataset} can be built from (see {@link TensorDataset.fromArrays}). */
+export interface ArrayColumn {
+  /** The values, row-major: `shape[0]` rows of `shape[1] * shape[2] * ...` values each. */
+  values: Float32Array | Int32Array | Uint8Array;
+  /** Shape of the whole column; `shape[0]` is the number of examples. */
+  shape: number[];
+  /** dtype of the tensors made from it (default: "int32" for Int32Array, else "float32"). */
+  dtype?: "float32" | "int32";
+  /** Multiply the values by this when making float32 tensors (e.g. `1 / 255` for bytes); default 1. */
+  scale?: number;
+}
+
+/** One column of a dataset: a tensor, host values, or both. */
+interface Column {
+  /** The tensor (the caller's, or made from `host` on demand and then the dataset's). */
+  tensor: tf.Tensor | undefined;
+  /** The values host-side, when the dataset was built from arrays or has read its tensor once. */
+  host: HostArray | Uint8Array | undefined;
+  /** `host` came from a tensor's `dataSync()` (a copy, dropped when the backend keeps values on a device). */
+  hostIsCopy: boolean;
+  shape: number[];
+  rowSize: number;
+  dtype: tf.DataType;
+  /** Factor applied to `host` values (float32 columns made by `fromArrays` only). */
+  scale: number;
+}
+
 /**
- * Rows `indices` of `t` copied in JavaScript, on the cpu backend only: there a
- * tensor's values already live in a JavaScript typed array (`dataSync` hands
- * out that array, it copies nothing and waits for nothing), and a row copy is
- * some ten times faster than the cpu kernel of `tf.gather`. Elsewhere
- * undefined: other backends gather natively, and reading their values back
- * would be a sync per batch.
+ * Backends whose tensors live in this process' memory: there a batch built
+ * by copying rows in JavaScript and handing them over with one `tf.tensor`
+ * beats a gather kernel (on wasm by some twenty times for Fashion-MNIST
+ * batches). GPU backends gather on the device.
  */
-function hostGather(t: tf.Tensor, indices: Int32Array): tf.Tensor | undefined {
-  // (bool values would be copied by dataSync: left to tf.gather)
-  if (tf.getBackend() !== "cpu" || !(t.dtype === "float32" || t.dtype === "int32")) return undefined;
-  const src = t.dataSync() as HostArray;
-  const row = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  const k = indices.length;
-  const out: HostArray = src instanceof Int32Array ? new Int32Array(k * row) : new Float32Array(k * row);
-  if (row === 1) for (let j = 0; j < k; j++) out[j] = src[indices[j]];
-  else for (let j = 0; j < k; j++) out.set(src.subarray(indices[j] * row, (indices[j] + 1) * row), j * row);
-  return tf.tensor(out, [k, ...t.shape.slice(1)], t.dtype);
+const HOST_BACKENDS: ReadonlySet<string> = new Set(["cpu", "wasm", "tensorflow"]);
+
+function hostMemoryBackend(): boolean {
+  return HOST_BACKENDS.has(tf.getBackend());
+}
+
+function product(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
 }
 
 /**
@@ -88,6 +111,11 @@ function hostGather(t: tf.Tensor, indices: Int32Array): tf.Tensor | undefined {
  * by batch: the book's `torch.utils.data.TensorDataset(*tensors)`. The
  * dataset does not copy the tensors; they stay the caller's (see
  * {@link TensorDataset.dispose}).
+ *
+ * On backends that keep tensors in this process' memory (cpu, wasm,
+ * tensorflow) minibatches are built by copying rows in JavaScript (the
+ * values are read once, and on wasm and tensorflow copied once); on GPU
+ * backends by a gather on the device.
  *
  * @example
  * const X = tf.randomNormal([100, 2]);
@@ -97,10 +125,9 @@ function hostGather(t: tf.Tensor, indices: Int32Array): tf.Tensor | undefined {
  * const [x0, y0] = ds.get(0); // shapes [2] and [1]
  */
 export class TensorDataset<T extends tf.Tensor[] = tf.Tensor[]> implements BatchDataset<T> {
-  /** The wrapped tensors, in the order given. */
-  readonly tensors: T;
   /** Number of examples (the shared first dimension). */
   readonly length: number;
+  private readonly columns: Column[];
   private disposed = false;
 
   constructor(...tensors: T) {
@@ -115,16 +142,155 @@ export class TensorDataset<T extends tf.Tensor[] = tf.Tensor[]> implements Batch
         throw new Error(`TensorDataset: argument ${k} is a scalar (shape []); every tensor needs a first dimension that indexes the examples`);
       }
     });
-    const n = tensors[0].shape[0];
-    if (tensors.some((t) => t.shape[0] !== n)) {
-      const shapes = tensors.map((t) => shapeText(t.shape)).join(", ");
+    this.length = TensorDataset.checkRows(tensors.map((t) => t.shape));
+    this.columns = tensors.map((t) => ({
+      tensor: t,
+      host: undefined,
+      hostIsCopy: false,
+      shape: [...t.shape],
+      rowSize: product(t.shape.slice(1)),
+      dtype: t.dtype,
+      scale: 1,
+    }));
+  }
+
+  private static checkRows(shapes: readonly (readonly number[])[]): number {
+    const n = shapes[0][0];
+    if (shapes.some((s) => s[0] !== n)) {
       throw new Error(
-        `TensorDataset: all tensors need the same first dimension (the number of examples), but got shapes ${shapes}. ` +
+        `TensorDataset: all tensors need the same first dimension (the number of examples), but got shapes ${shapes.map(shapeText).join(", ")}. ` +
           "Reshape or slice them so that row i of each tensor belongs to example i.",
       );
     }
-    this.tensors = tensors;
-    this.length = n;
+    return n;
+  }
+
+  /**
+   * A dataset over values kept in JavaScript arrays: no tensor is made until
+   * a batch is (on GPU backends, one tensor per column the first time). Bytes
+   * can stand for floats (`scale`), so a data set of images takes a quarter
+   * of the memory. The dataset owns what it makes; {@link dispose} frees it.
+   *
+   * @example
+   * const images = new Uint8Array(100 * 784);  // 100 images of 28x28, 0-255
+   * const labels = new Int32Array(100);
+   * const ds = d2l.TensorDataset.fromArrays<[tf.Tensor4D, tf.Tensor1D]>(
+   *   { values: images, shape: [100, 28, 28, 1], scale: 1 / 255 },
+   *   { values: labels, shape: [100] },
+   * );
+   * const [X, y] = ds.getBatch(Int32Array.from([3, 1])); // float32 [2,28,28,1] in 0..1, int32 [2]
+   */
+  static fromArrays<T extends tf.Tensor[] = tf.Tensor[]>(...columns: ArrayColumn[]): TensorDataset<T> {
+    if (columns.length === 0) {
+      throw new Error("TensorDataset.fromArrays needs at least one column, e.g. fromArrays({ values: X, shape: [n, d] }, { values: y, shape: [n] })");
+    }
+    const made: Column[] = columns.map((c, k) => {
+      const v = c?.values;
+      if (!(v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint8Array)) {
+        throw new Error(`TensorDataset.fromArrays: column ${k} needs values as a Float32Array, Int32Array or Uint8Array`);
+      }
+      const shape = c.shape;
+      if (!Array.isArray(shape) || shape.length === 0 || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
+        throw new Error(`TensorDataset.fromArrays: column ${k} needs a shape [examples, ...] of non-negative integers, got ${JSON.stringify(shape)}`);
+      }
+      if (product(shape) !== v.length) {
+        throw new Error(`TensorDataset.fromArrays: column ${k} has ${v.length} values, but shape ${shapeText(shape)} needs ${product(shape)}`);
+      }
+      const dtype = c.dtype ?? (v instanceof Int32Array ? "int32" : "float32");
+      if (dtype !== "float32" && dtype !== "int32") {
+        throw new Error(`TensorDataset.fromArrays: column ${k} has dtype ${JSON.stringify(dtype)}; expected "float32" or "int32"`);
+      }
+      const scale = c.scale ?? 1;
+      if (typeof scale !== "number" || !Number.isFinite(scale)) throw new Error(`TensorDataset.fromArrays: column ${k} has scale ${String(scale)}; expected a finite number`);
+      if (dtype === "int32" && (scale !== 1 || v instanceof Float32Array)) {
+        throw new Error(`TensorDataset.fromArrays: column ${k} is int32, so it needs integer values (Int32Array or Uint8Array) and no scale`);
+      }
+      // The values stay as given (bytes stay bytes); each batch converts its rows.
+      return { tensor: undefined, host: v, hostIsCopy: false, shape: [...shape], rowSize: product(shape.slice(1)), dtype, scale };
+    });
+    const ds = Object.create(TensorDataset.prototype) as TensorDataset<T>;
+    const fields = ds as unknown as { length: number; columns: Column[]; disposed: boolean };
+    fields.length = TensorDataset.checkRows(made.map((c) => c.shape));
+    fields.columns = made;
+    fields.disposed = false;
+    return ds;
+  }
+
+  /**
+   * The wrapped tensors, in the order given. For a dataset made by
+   * {@link fromArrays} they are made now (once) and belong to the dataset.
+   *
+   * @example
+   * const [X, y] = ds.tensors;
+   */
+  get tensors(): T {
+    this.checkAlive();
+    return this.columns.map((c) => this.tensorOf(c)) as T;
+  }
+
+  /** Number of tensors (columns) per example, without making them. @example ds.numTensors; // 2 */
+  get numTensors(): number {
+    return this.columns.length;
+  }
+
+  /** The shape of each column, first dimension included, without making tensors. @example ds.shapes; // [[60000,28,28,1], [60000]] */
+  get shapes(): number[][] {
+    return this.columns.map((c) => [...c.shape]);
+  }
+
+  private tensorOf(c: Column): tf.Tensor {
+    if (c.tensor && (!c.tensor.isDisposed || !c.host)) return c.tensor; // (tfjs says so when it is disposed)
+    const host = c.host as HostArray | Uint8Array;
+    const values = c.dtype === "int32" ? new Int32Array(host.length) : new Float32Array(host.length);
+    values.set(host);
+    c.tensor = tf.keep(this.scaled(c, values, c.shape)); // kept: this may run inside a tidy
+    return c.tensor;
+  }
+
+  /**
+   * The column's values in JavaScript, where that is the cheap way to batch
+   * (a host-memory backend and float32/int32 values); undefined otherwise.
+   */
+  private hostOf(c: Column): HostArray | Uint8Array | undefined {
+    if (!hostMemoryBackend()) {
+      if (c.hostIsCopy) {
+        // back on a device: the copy is no longer needed
+        c.host = undefined;
+        c.hostIsCopy = false;
+      }
+      return undefined;
+    }
+    if (c.host) return c.host;
+    const t = c.tensor as tf.Tensor;
+    if (!(t.dtype === "float32" || t.dtype === "int32")) return undefined; // bool values: left to tf.gather
+    if (tf.getBackend() === "cpu") return t.dataSync() as HostArray; // the backend's own array: no copy
+    if (t instanceof tf.Variable) return undefined; // its values may change: gather
+    c.host = t.dataSync() as HostArray; // one copy, read once
+    c.hostIsCopy = true;
+    return c.host;
+  }
+
+  /** Rows `indices` of a column's host values as one new tensor. */
+  private rowsOf(c: Column, src: HostArray | Uint8Array, indices: Int32Array, shape: number[]): tf.Tensor {
+    const row = c.rowSize;
+    const k = indices.length;
+    const out: HostArray = c.dtype === "int32" ? new Int32Array(k * row) : new Float32Array(k * row);
+    if (row === 1) for (let j = 0; j < k; j++) out[j] = src[indices[j]];
+    // (a typed array's set converts bytes to floats natively)
+    else for (let j = 0; j < k; j++) out.set(src.subarray(indices[j] * row, (indices[j] + 1) * row), j * row);
+    return this.scaled(c, out, shape);
+  }
+
+  /** `values` times the column's scale, as a tensor: scaled in JavaScript on cpu, by the backend elsewhere. */
+  private scaled(c: Column, values: HostArray, shape: number[]): tf.Tensor {
+    const s = c.scale;
+    if (s === 1) return tf.tensor(values, shape, c.dtype);
+    if (tf.getBackend() === "cpu") {
+      const f = values as Float32Array; // scaled columns are float32
+      for (let i = 0; i < f.length; i++) f[i] *= s;
+      return tf.tensor(f, shape, c.dtype);
+    }
+    return tf.tidy(() => tf.mul(tf.tensor(values, shape, c.dtype), tf.scalar(s, "float32")));
   }
 
   private checkAlive(): void {
@@ -142,8 +308,12 @@ export class TensorDataset<T extends tf.Tensor[] = tf.Tensor[]> implements Batch
     if (!Number.isInteger(i) || i < 0 || i >= this.length) {
       throw new Error(`TensorDataset.get: index ${i} is out of range; expected an integer in 0..${this.length - 1}`);
     }
+    const one = Int32Array.of(i);
     return tf.tidy(() =>
-      this.tensors.map((t) => {
+      this.columns.map((c) => {
+        const host = this.hostOf(c);
+        if (host) return this.rowsOf(c, host, one, c.shape.slice(1));
+        const t = this.tensorOf(c);
         const begin = t.shape.map((_, a) => (a === 0 ? i : 0));
         const size = t.shape.map((s, a) => (a === 0 ? 1 : s));
         return tf.slice(t, begin, size).reshape(t.shape.slice(1));
@@ -152,9 +322,10 @@ export class TensorDataset<T extends tf.Tensor[] = tf.Tensor[]> implements Batch
   }
 
   /**
-   * The examples at `indices`, one tensor per wrapped tensor. A run of
-   * consecutive indices is a slice; anything else a gather (on the cpu
-   * backend, a row copy of the arrays it keeps its values in).
+   * The examples at `indices`, one tensor per wrapped tensor. On cpu, wasm
+   * and tensorflow the rows are copied in JavaScript into one new tensor per
+   * column; elsewhere a run of consecutive indices is a slice and anything
+   * else a gather on the device.
    *
    * @example
    * const [Xb, yb] = ds.getBatch(Int32Array.from([4, 1, 7]));
@@ -165,26 +336,24 @@ export class TensorDataset<T extends tf.Tensor[] = tf.Tensor[]> implements Batch
     let contiguous = true;
     for (let j = 0; j < k; j++) {
       const v = indices[j];
-      if (v < 0 || v >= this.length) {
+      if (!(v >= 0 && v < this.length)) {
         throw new Error(`TensorDataset.getBatch: index ${v} is out of range; expected integers in 0..${this.length - 1}`);
       }
       if (j > 0 && v !== indices[j - 1] + 1) contiguous = false;
     }
     return tf.tidy(() => {
-      if (contiguous && k > 0) {
-        const start = indices[0];
-        return this.tensors.map((t) =>
-          tf.slice(
-            t,
-            t.shape.map((_, a) => (a === 0 ? start : 0)),
-            t.shape.map((s, a) => (a === 0 ? k : s)),
-          ),
-        );
-      }
       let idx: tf.Tensor1D | undefined;
-      return this.tensors.map((t) => {
-        const rows = hostGather(t, indices);
-        if (rows) return rows;
+      return this.columns.map((c) => {
+        const host = this.hostOf(c);
+        if (host) return this.rowsOf(c, host, indices, [k, ...c.shape.slice(1)]);
+        const t = this.tensorOf(c);
+        if (contiguous && k > 0) {
+          return tf.slice(
+            t,
+            t.shape.map((_, a) => (a === 0 ? indices[0] : 0)),
+            t.shape.map((s, a) => (a === 0 ? k : s)),
+          );
+        }
         idx ??= tf.tensor1d(indices, "int32");
         return tf.gather(t, idx);
       });
@@ -192,7 +361,8 @@ export class TensorDataset<T extends tf.Tensor[] = tf.Tensor[]> implements Batch
   }
 
   /**
-   * Dispose the wrapped tensors (only when this dataset owns them).
+   * Dispose the wrapped tensors (the caller's tensors too: call it only when
+   * this dataset owns them) and what the dataset made.
    *
    * @example
    * ds.dispose();
@@ -200,7 +370,11 @@ export class TensorDataset<T extends tf.Tensor[] = tf.Tensor[]> implements Batch
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of this.tensors) t.dispose();
+    for (const c of this.columns) {
+      c.tensor?.dispose();
+      c.tensor = undefined;
+      c.host = undefined;
+    }
   }
 }
 
@@ -265,10 +439,10 @@ export class DataLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
     if (options.seed !== undefined && !Number.isInteger(options.seed)) {
       throw new Error(`DataLoader: seed must be an integer, got ${String(options.seed)}`);
     }
-    if (dataset instanceof TensorDataset && dataset.tensors.length !== 2) {
+    if (dataset instanceof TensorDataset && dataset.numTensors !== 2) {
       throw new Error(
-        `DataLoader: the dataset must hold two tensors (features X and labels y), but it holds ${dataset.tensors.length} ` +
-          `(shapes ${dataset.tensors.map((t: tf.Tensor) => shapeText(t.shape)).join(", ")})`,
+        `DataLoader: the dataset must hold two tensors (features X and labels y), but it holds ${dataset.numTensors} ` +
+          `(shapes ${dataset.shapes.map(shapeText).join(", ")})`,
       );
     }
     this.dataset = dataset;

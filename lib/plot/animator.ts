@@ -1,10 +1,12 @@
 /**
  * `d2l.Animator`: a plot that grows while a model trains.
  */
+import { setTimeout as realSetTimeout, clearTimeout as realClearTimeout } from "timers";
 import { inKernel, LiveOutput } from "../output";
 import type { MimeBundle } from "../output";
-import { DisplayBundle, JUPYTER_DISPLAY, plotBundle, tryRenderPng } from "./figure";
-import type { RenderedPng } from "./render";
+import { atCellEnd, interruptGuard } from "../interrupt";
+import { DisplayBundle, JUPYTER_DISPLAY, plotBundle, tryRenderPng, warnNoPng } from "./figure";
+import { renderVegaLitePngAsync, type RenderedPng } from "./render";
 import { AxesOptions, fmtNum, lineSpec, resolveAxes, ResolvedAxes, seriesNames, VegaLiteSpec } from "./spec";
 
 /** Options of {@link Animator}: the book's keyword arguments, plus how often the PNG is redrawn. */
@@ -15,7 +17,8 @@ export interface AnimatorOptions extends AxesOptions {
   ncols?: number;
   /**
    * Least time between PNG redraws while adding, in ms (default 1000; the
-   * vega-lite part updates on every `add`). `finish()` always draws the last state.
+   * vega-lite part updates on every `add`). The redraws happen in a worker
+   * thread; `finish()` always draws the last state.
    */
   pngIntervalMs?: number;
 }
@@ -25,9 +28,14 @@ export interface AnimatorOptions extends AxesOptions {
  * is updated in place (a Jupyter display id), so the notebook shows one plot
  * that grows and an exported notebook keeps its final state.
  *
- * Each {@link add} updates the interactive vega-lite plot; the PNG copy (for
- * classic Notebook and nbconvert) is redrawn at most about once a second, and
- * once more shortly after the last `add`; {@link finish} draws it at once.
+ * Each {@link add} updates the interactive vega-lite plot at once and
+ * returns: the PNG copy (for classic Notebook and nbconvert) is drawn in a
+ * worker thread, at most about once a second, and shown when it is ready
+ * (until then the output keeps the previous PNG; the very first update has
+ * none). {@link finish} draws the final PNG and shows the final state before
+ * it returns, and drops any redraw still under way, so nothing updates the
+ * output after it (call it at the end of a loop of your own; the training
+ * functions do). After an interrupt, redraws started before it are dropped.
  * Outside the kernel nothing is shown (scripts stay quiet); {@link bundle}
  * still gives the plot.
  *
@@ -42,10 +50,20 @@ export class Animator {
   private readonly Y: number[][] = [];
   private readonly out = new LiveOutput();
   private readonly pngIntervalMs: number;
+  /** The last PNG drawn, and the data version it shows (-1: none yet). */
   private png: RenderedPng | undefined;
-  private pngStale = true;
-  private lastPngAt = -Infinity;
-  private lastPngMs = 0;
+  private pngVersion = -1;
+  /** Bumped by every add. */
+  private version = 0;
+  /** A redraw is under way in the worker. */
+  private inflight = false;
+  /** True while a finish() is registered for the end of the running cell. */
+  private finishAtCellEnd = false;
+  /** Bumped by finish(): answers to redraws asked for before it are dropped. */
+  private session = 0;
+  private lastRequestAt = -Infinity;
+  private lastRenderMs = 0;
+  private asyncFailed = false;
   private timer: NodeJS.Timeout | undefined;
   private lastX: number | undefined;
   private specCache: VegaLiteSpec | undefined;
@@ -96,20 +114,16 @@ export class Animator {
       this.lastX = a;
     }
     this.specCache = undefined;
-    this.pngStale = true;
+    this.version++;
     if (!inKernel()) return;
-    const now = Date.now();
-    // Redraw the PNG when the interval has passed, keeping its cost under about 10% of the time.
-    const wait = Math.max(this.pngIntervalMs, 10 * this.lastPngMs);
-    if (now - this.lastPngAt >= wait) {
-      this.cancelTimer();
-      this.renderPng();
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), Math.max(0, this.lastPngAt + wait - now));
-      this.timer.unref();
-    }
-    const b = this.displayBundle(false);
-    this.out.show(b.data, b.metadata);
+    // A loop of the user's own may never call finish(): the kernel calls it when the cell ends.
+    if (!this.finishAtCellEnd) this.finishAtCellEnd = atCellEnd(() => {
+      this.finishAtCellEnd = false;
+      this.finish();
+    });
+    // Now: the new data as vega-lite and text, with the last PNG (if any). The new PNG follows.
+    this.showNow();
+    this.schedule();
   }
 
   /**
@@ -121,8 +135,11 @@ export class Animator {
    */
   finish(): void {
     this.cancelTimer();
-    if (!this.pngStale && this.out.isShown) return;
+    // Redraws under way answer into the void: nothing updates the output after this.
+    this.session++;
+    this.inflight = false;
     if (!inKernel()) return;
+    if (this.pngVersion === this.version && this.out.isShown) return;
     const b = this.displayBundle(true);
     this.out.show(b.data, b.metadata);
   }
@@ -175,33 +192,73 @@ export class Animator {
   }
 
   private displayBundle(fresh: boolean): DisplayBundle {
-    if (fresh && this.pngStale) this.renderPng();
+    if (fresh && this.pngVersion !== this.version) {
+      this.png = tryRenderPng(this.spec());
+      this.pngVersion = this.version;
+    }
     return plotBundle(this.spec(), this.png, this.text());
   }
 
-  private renderPng(): void {
-    const t0 = Date.now();
-    const first = this.lastPngAt === -Infinity;
-    this.png = tryRenderPng(this.spec());
-    this.pngStale = false;
-    this.lastPngAt = Date.now();
-    // The first render also starts the render thread; only later ones say what a redraw costs.
-    this.lastPngMs = first ? 0 : this.lastPngAt - t0;
+  private showNow(): void {
+    const b = this.displayBundle(false);
+    this.out.show(b.data, b.metadata);
   }
 
-  private flush(): void {
-    this.timer = undefined;
-    if (!this.pngStale) return;
-    try {
-      const b = this.displayBundle(true);
-      this.out.show(b.data, b.metadata);
-    } catch {
-      // a background redraw must never throw into the event loop; the next add or finish() retries
+  /** Ask for a PNG of the current data now, or when the interval since the last request has passed. */
+  private schedule(): void {
+    if (this.inflight || this.timer || this.asyncFailed) return;
+    // At most one redraw per interval, and (the worker shares the CPU) under about 10% of the time.
+    const wait = this.lastRequestAt + Math.max(this.pngIntervalMs, 10 * this.lastRenderMs) - Date.now();
+    if (wait <= 0) {
+      this.request();
+      return;
     }
+    const guard = interruptGuard();
+    // Node's own timer: the kernel's wrapped one would drop it silently after an interrupt.
+    this.timer = realSetTimeout(() => {
+      this.timer = undefined;
+      if (!guard.interrupted) this.request();
+    }, wait);
+    this.timer.unref();
+  }
+
+  private request(): void {
+    if (this.pngVersion === this.version || !inKernel()) return;
+    const session = this.session;
+    const version = this.version;
+    const guard = interruptGuard();
+    const first = this.lastRequestAt === -Infinity;
+    this.inflight = true;
+    this.lastRequestAt = Date.now();
+    renderVegaLitePngAsync(this.spec()).then(
+      (png) => {
+        if (session !== this.session) return; // finish() came first
+        this.inflight = false;
+        // The first render also starts the worker; only later ones say what a redraw costs.
+        if (!first) this.lastRenderMs = png.ms;
+        if (guard.interrupted) return; // stale: the cell that asked was interrupted
+        try {
+          if (version > this.pngVersion) {
+            this.png = png;
+            this.pngVersion = version;
+            this.showNow();
+          }
+          if (this.version > this.pngVersion) this.schedule();
+        } catch {
+          // a background update must never throw into the event loop; the next add or finish() shows the plot
+        }
+      },
+      (e: unknown) => {
+        if (session !== this.session) return;
+        this.inflight = false;
+        this.asyncFailed = true; // no more redraws while adding; finish() tries once more
+        warnNoPng(e);
+      },
+    );
   }
 
   private cancelTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) realClearTimeout(this.timer);
     this.timer = undefined;
   }
 }

@@ -41,12 +41,16 @@ export function tryRenderPng(spec: VegaLiteSpec): RenderedPng | undefined {
   try {
     return renderVegaLitePng(spec);
   } catch (e) {
-    if (!pngWarned) {
-      pngWarned = true;
-      process.stderr.write(`d2l plot: no PNG image (${(e as Error).message}); the interactive vega-lite plot is unaffected.\n`);
-    }
+    warnNoPng(e);
     return undefined;
   }
+}
+
+/** Say once per process that plots come without PNG, and why. */
+export function warnNoPng(e: unknown): void {
+  if (pngWarned) return;
+  pngWarned = true;
+  process.stderr.write(`d2l plot: no PNG image (${e instanceof Error ? e.message : String(e)}); the interactive vega-lite plot is unaffected.\n`);
 }
 
 /** The bundle of a plot: vega-lite spec, PNG (when it rendered), text; never text/html. */

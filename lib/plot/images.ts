@@ -5,6 +5,7 @@ import type { Tensor } from "@tensorflow/tfjs";
 import { Figure, DisplayBundle } from "./figure";
 import { encodePng } from "./png";
 import { renderSvgPng } from "./render";
+import { FontMetrics, loadFontMetrics, plotFonts } from "./fonts";
 import { PX_PER_INCH } from "./spec";
 
 /** Images for {@link showImages}: a tensor (N,H,W), (N,H,W,1), (N,H,W,3) or (N,H,W,4), or nested arrays (N,H,W) of gray values. */
@@ -12,7 +13,12 @@ export type ImageBatch = Tensor | ReadonlyArray<ReadonlyArray<ReadonlyArray<numb
 
 /** Options of {@link showImages}. */
 export interface ShowImagesOptions {
-  /** A title above each image (fewer titles than images leaves the rest untitled). */
+  /**
+   * A title above each image (fewer titles than images leaves the rest
+   * untitled); "\n" starts a new line, as in the book's `predict_ch3` titles
+   * "true\npred". The title row grows to fit the most lines, and the font
+   * shrinks a little before a long line is cut short with "…".
+   */
   titles?: readonly string[];
   /** Width of each image in inches (72 px each); default 1.5, as in the book. */
   scale?: number;
@@ -93,8 +99,67 @@ function esc(s: string): string {
 }
 
 const GAP = 6;
-const TITLE_H = 16;
+/** Title font size in px, and the smallest it shrinks to so that titles fit their cell. */
 const TITLE_FONT = 11;
+const MIN_TITLE_FONT = 8;
+/** Lines per title at most; a longer title ends in "…". */
+const MAX_TITLE_LINES = 4;
+
+let metrics: FontMetrics | null | undefined;
+/** Width of `text` at `size` px in the font PNGs are drawn with (0.6 em per character without one). */
+function textWidth(text: string, size: number): number {
+  if (metrics === undefined) {
+    const file = plotFonts().files[0];
+    metrics = (file !== undefined && loadFontMetrics(file)) || null;
+  }
+  return metrics ? metrics.width(text, size) : text.length * size * 0.6;
+}
+
+/** How {@link showImages} sets titles: the lines of each title, one font size for all, and the height of the title row. */
+export interface TitleLayout {
+  /** Lines per title (split on "\n"; lines too wide even at the smallest font end in "…"). */
+  lines: string[][];
+  /** Font size in px: 11, or smaller (down to 8) when a line would not fit the cell at 11. */
+  fontSize: number;
+  /** Line height in px. */
+  lineHeight: number;
+  /** Height of the title row above each image in px (0 without titles). */
+  height: number;
+}
+
+/**
+ * Lay out image titles for cells `cellWidth` px wide: split on "\n" (the
+ * book's `predict_ch3` titles are "true\npred"), shrink the font until every
+ * line fits, and cut only the lines that do not fit even at 8 px. Used by
+ * {@link showImages}.
+ *
+ * @example
+ * layoutTitles(["ankle boot\nsneaker"], 108).lines; // [["ankle boot", "sneaker"]]
+ */
+export function layoutTitles(titles: readonly string[], cellWidth: number): TitleLayout {
+  const raw = titles.map((t) => {
+    const lines = String(t).split(/\r?\n/);
+    if (lines.length <= MAX_TITLE_LINES) return lines;
+    const kept = lines.slice(0, MAX_TITLE_LINES);
+    kept[MAX_TITLE_LINES - 1] += "…";
+    return kept;
+  });
+  const room = Math.max(1, cellWidth - 2);
+  // The font shrinks for lines that fit at the smallest size; longer ones are cut anyway.
+  const widest = Math.max(0, ...raw.flat().map((l) => textWidth(l, 1)).filter((w) => w * MIN_TITLE_FONT <= room));
+  let fontSize = TITLE_FONT;
+  while (fontSize > MIN_TITLE_FONT && widest * fontSize > room) fontSize -= 0.5;
+  const fit = (line: string): string => {
+    if (textWidth(line, fontSize) <= room) return line;
+    const chars = Array.from(line);
+    while (chars.length > 0 && textWidth(chars.join("") + "…", fontSize) > room) chars.pop();
+    return chars.join("").trimEnd() + "…";
+  };
+  const lines = raw.map((ls) => ls.map(fit));
+  const n = Math.max(0, ...lines.map((ls) => (ls.length === 1 && ls[0] === "" ? 0 : ls.length)));
+  const lineHeight = Math.round(fontSize * 1.2);
+  return { lines, fontSize, lineHeight, height: n > 0 ? n * lineHeight + 3 : 0 };
+}
 
 /**
  * Plot a list of images in a grid with titles, the book's
@@ -125,17 +190,15 @@ export function showImages(imgs: ImageBatch, numRows: number, numCols: number, o
   for (let i = 0; i < count; i++) pngs.push(encodePng(toBytes(p, i), p.w, p.h, p.c));
   const cellW = Math.max(8, Math.round(scale * PX_PER_INCH));
   const cellH = Math.max(1, Math.round((cellW * p.h) / p.w));
-  const titleH = titles.length > 0 ? TITLE_H : 0;
+  const shown = titles.slice(0, count).map((t) => String(t));
+  const layout = layoutTitles(shown, cellW);
+  const titleH = layout.height;
   const width = numCols * cellW + (numCols + 1) * GAP;
   const height = numRows * (titleH + cellH) + (numRows + 1) * GAP;
-  const maxChars = Math.max(1, Math.floor(cellW / (TITLE_FONT * 0.6)));
-  const used = titles.slice(0, count).map((t) => {
-    const s = String(t);
-    return s.length > maxChars ? `${s.slice(0, maxChars - 1)}…` : s;
-  });
   const kind = p.c === 1 ? "gray" : p.c === 3 ? "RGB" : "RGBA";
   const text =
-    `<images: ${count} of ${p.h}x${p.w} ${kind} in a ${numRows}x${numCols} grid` + (used.length > 0 ? `: ${used.join(", ")}>` : ">");
+    `<images: ${count} of ${p.h}x${p.w} ${kind} in a ${numRows}x${numCols} grid` +
+    (shown.length > 0 ? `: ${shown.map((t) => t.replace(/\r?\n/g, " / ")).join(", ")}>` : ">");
   const make = (): DisplayBundle => {
     const parts: string[] = [
       `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
@@ -146,11 +209,15 @@ export function showImages(imgs: ImageBatch, numRows: number, numCols: number, o
       const c = i % numCols;
       const x = GAP + c * (cellW + GAP);
       const y = GAP + r * (titleH + cellH + GAP);
-      if (i < used.length && used[i] !== "") {
+      const lines = i < layout.lines.length ? layout.lines[i] : [];
+      lines.forEach((line, k) => {
+        if (line === "") return;
+        // bottom-aligned, just above the image, as matplotlib places a title
+        const baseline = y + titleH - 4 - (lines.length - 1 - k) * layout.lineHeight;
         parts.push(
-          `<text x="${x + cellW / 2}" y="${y + titleH - 4}" font-family="sans-serif" font-size="${TITLE_FONT}" text-anchor="middle" fill="black">${esc(used[i])}</text>`,
+          `<text x="${x + cellW / 2}" y="${baseline}" font-family="sans-serif" font-size="${layout.fontSize}" text-anchor="middle" fill="black">${esc(line)}</text>`,
         );
-      }
+      });
       parts.push(
         `<image x="${x}" y="${y + titleH}" width="${cellW}" height="${cellH}" preserveAspectRatio="none" image-rendering="optimizeSpeed" ` +
           `xlink:href="data:image/png;base64,${pngs[i].toString("base64")}"/>`,

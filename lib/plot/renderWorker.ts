@@ -1,9 +1,11 @@
 /**
  * The render thread: vega-lite spec → vega View (renderer "none") → SVG →
- * PNG. vega's rendering is asynchronous; plots must be made synchronously
- * (a cell's last value renders through a synchronous method), so the main
- * thread posts a request here and blocks on a shared flag until the answer is
- * on the port (see render.ts).
+ * PNG. vega's rendering is asynchronous; plots must often be made
+ * synchronously (a cell's last value renders through a synchronous method),
+ * so the main thread posts a request here and may block on a shared flag
+ * until the answer is on the port; or it goes on and takes the answer as a
+ * message when it comes (live plots; see render.ts). Every answer sets the
+ * flag.
  */
 import { isMainThread, MessagePort, workerData } from "worker_threads";
 import { FontConfig, FontMetrics, loadFontMetrics } from "./fonts";

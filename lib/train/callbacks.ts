@@ -118,8 +118,8 @@ export class AnimatorCallback implements Callback {
   }
 
   /** @internal */
-  onTrainEnd(): void {
-    this.animator?.finish?.();
+  onTrainEnd(): void | Promise<void> {
+    return this.animator?.finish?.();
   }
 }
 

@@ -9,8 +9,12 @@ import { Animator, ProgressBar, type AnimatorOptions } from "../plot/index";
 export interface AnimatorLike {
   /** Add one point per line at `x`; `null` skips a line. */
   add(x: number, ys: (number | null)[]): void;
-  /** Called once when training ends (render the final, static plot). */
-  finish?(): void;
+  /**
+   * Called once when training ends: show the final plot (PNG included) before
+   * returning, or before the promise it returns settles (the engine awaits
+   * it), so that no update reaches the cell after it has finished.
+   */
+  finish?(): void | Promise<void>;
 }
 
 /** The options of the book's `Animator` (`d2l.Animator`'s options). */

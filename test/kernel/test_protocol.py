@@ -63,6 +63,34 @@ class ProtocolTests(unittest.TestCase):
         self.assertEqual(shown["transient"]["display_id"], updated["transient"]["display_id"])
         self.assertEqual(updated["data"]["text/plain"], "'second'")
 
+    def test_live_plot_final_state_lands_before_idle(self):
+        # A user's own loop never calls animator.finish(): the kernel runs it at
+        # the end of the cell, so the last update (with its PNG) comes before idle.
+        code = (
+            "const an = new d2l.Animator({ xlabel: 'epoch', legend: ['a'] });\n"
+            "for (let i = 0; i < 25; i++) { an.add(i, [i * i]); await new Promise((r) => setTimeout(r, 20)); }"
+        )
+        msg_id = self.kc.execute(code)
+        reply, outs = collect(self.kc, msg_id)
+        self.assertEqual(reply["status"], "ok")
+        plots = [c for t, c in outs if t in ("display_data", "update_display_data")]
+        self.assertTrue(plots)
+        last = plots[-1]["data"]
+        self.assertIn("epoch 24", last["text/plain"])
+        self.assertIn("image/png", last)
+        self.assertNotIn("text/html", last)
+        # and nothing for this cell arrives after idle (clients would drop it)
+        late = []
+        deadline = time.time() + 2.0
+        while time.time() < deadline:
+            try:
+                m = self.kc.get_iopub_msg(timeout=0.2)
+            except Exception:
+                continue
+            if m["parent_header"].get("msg_id") == msg_id and m["msg_type"] != "status":
+                late.append(m["msg_type"])
+        self.assertEqual(late, [])
+
     def test_runtime_error_traceback_in_cell_lines(self):
         reply, outs = execute(self.kc, "const arr = [1, 2];\n\nfunction bad(): number {\n  return (null as unknown as { x: number }).x;\n}\nbad()")
         self.assertEqual(reply["status"], "error")

@@ -222,7 +222,7 @@ describe("loadDataFashionMnist from a local folder", () => {
 
   test("limit, and quick mode (D2L_QUICK=1) with its one-line note", async () => {
     const dir = isolate("quick");
-    writeSet(dir, 30, 1200);
+    writeSet(dir, 30, 2500);
     const [a, b] = await loadDataFashionMnist(16, { root: dir, limit: { train: 10, test: 5 } });
     assert.equal(a.numExamples, 10);
     assert.equal(b.numExamples, 5);
@@ -242,14 +242,19 @@ describe("loadDataFashionMnist from a local folder", () => {
     } finally {
       process.stderr.write = write;
     }
-    assert.equal(c.numExamples, 30, "fewer than 6000 training examples: all of them");
-    assert.equal(d.numExamples, 1000, "quick mode: the first 1000 test examples");
-    assert.equal(lines.filter((l) => l.includes("D2L_QUICK=1")).length, 1);
+    const notes = lines.filter((l) => l.includes("D2L_QUICK=1"));
+    assert.equal(notes.length, 1);
+    const m = /using the first (\d+) training and (\d+) test examples/.exec(notes[0]);
+    assert.ok(m, `the note names the limits: ${notes[0]}`);
+    const quickTest = Number(m[2]);
+    assert.ok(quickTest < 2500, `quick mode keeps fewer test examples than the 2500 written, got ${quickTest}`);
+    assert.equal(c.numExamples, 30, "fewer training examples than the quick limit: all of them");
+    assert.equal(d.numExamples, quickTest, "quick mode: the first test examples, as many as the note says");
     c.dispose();
     d.dispose();
 
-    const [e, f] = await loadDataFashionMnist(16, { root: dir, limit: { test: 1100 } });
-    assert.equal(f.numExamples, 1100, "an explicit limit overrides quick mode");
+    const [e, f] = await loadDataFashionMnist(16, { root: dir, limit: { test: 2400 } });
+    assert.equal(f.numExamples, 2400, "an explicit limit overrides quick mode");
     e.dispose();
     f.dispose();
     await assert.rejects(loadDataFashionMnist(16, { root: dir, limit: { train: -1 } }), /limit\.train must be a non-negative integer/);

@@ -96,6 +96,98 @@ describe("TensorDataset", () => {
   });
 });
 
+/** A backend named `name` that is the cpu backend under another name (its kernels copied): the data code sees that name. */
+function aliasOfCpu(name: string): void {
+  if (tf.findBackend(name)) return;
+  for (const k of tf.getKernelsForBackend("cpu")) tf.registerKernel({ ...k, backendName: name });
+  const Cpu = (tf.findBackend("cpu") as object).constructor as new () => tf.KernelBackend;
+  tf.registerBackend(name, () => new Cpu());
+}
+
+describe("TensorDataset.fromArrays and the host / device batch paths", () => {
+  test("fromArrays: bytes scaled to float32, labels to int32; batches, get(i), shapes; tensors only on demand; dispose frees them", () => {
+    const base = tf.memory().numTensors;
+    const bytes = Uint8Array.from({ length: 5 * 4 }, (_, i) => (i * 13) % 256); // 5 examples of 2x2
+    const labels = Uint8Array.from([4, 3, 2, 1, 0]);
+    const ds = TensorDataset.fromArrays<[tf.Tensor4D, tf.Tensor1D]>(
+      { values: bytes, shape: [5, 2, 2, 1], scale: 1 / 255 },
+      { values: labels, shape: [5], dtype: "int32" },
+    );
+    assert.equal(ds.length, 5);
+    assert.equal(ds.numTensors, 2);
+    assert.deepEqual(ds.shapes, [[5, 2, 2, 1], [5]]);
+    assert.equal(tf.memory().numTensors, base, "no tensor made yet");
+    const [X, y] = ds.getBatch(Int32Array.from([3, 0]));
+    assert.deepEqual(X.shape, [2, 2, 2, 1]);
+    assert.equal(X.dtype, "float32");
+    assert.equal(y.dtype, "int32");
+    assert.deepEqual(Array.from(y.dataSync()), [1, 4]);
+    const want = [12, 13, 14, 15, 0, 1, 2, 3].map((i) => bytes[i] / 255);
+    Array.from(X.dataSync()).forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-7, `X[${i}] = ${v}, expected ${want[i]}`));
+    const [x4, y4] = ds.get(4);
+    assert.deepEqual(x4.shape, [2, 2, 1]);
+    assert.deepEqual(y4.shape, []);
+    assert.equal(y4.dataSync()[0], 0);
+    tf.dispose([X, y, x4, y4]);
+    assert.equal(tf.memory().numTensors, base);
+    const [tX, ty] = ds.tensors;
+    assert.deepEqual(tX.shape, [5, 2, 2, 1]);
+    assert.ok(Math.abs(tX.dataSync()[5] - bytes[5] / 255) < 1e-7);
+    assert.deepEqual(Array.from(ty.dataSync()), [4, 3, 2, 1, 0]);
+    assert.equal(ds.tensors[0], tX, "made once");
+    assert.equal(tf.memory().numTensors, base + 2);
+    ds.dispose();
+    assert.equal(tf.memory().numTensors, base, "dispose frees the tensors it made");
+    assert.throws(() => ds.getBatch(Int32Array.from([0])), /disposed/);
+  });
+
+  test("fromArrays: bad columns are errors that say what was expected", () => {
+    assert.throws(() => TensorDataset.fromArrays(), /at least one column/);
+    assert.throws(() => TensorDataset.fromArrays({ values: [1, 2] as unknown as Float32Array, shape: [2] }), /Float32Array, Int32Array or Uint8Array/);
+    assert.throws(() => TensorDataset.fromArrays({ values: new Float32Array(6), shape: [2, 2] }), /6 values, but shape \[2,2\] needs 4/);
+    assert.throws(
+      () => TensorDataset.fromArrays({ values: new Float32Array(4), shape: [4] }, { values: new Int32Array(3), shape: [3] }),
+      /same first dimension.*\[4\], \[3\]/,
+    );
+    assert.throws(() => TensorDataset.fromArrays({ values: new Float32Array(2), shape: [2], dtype: "int32" }), /int32, so it needs integer values/);
+  });
+
+  test("the same batches on cpu, on a host backend that copies the values once (as wasm and tensorflow), and on a device backend (gather)", async () => {
+    aliasOfCpu("tensorflow"); // a host-memory backend's name (tfjs-node's)
+    aliasOfCpu("d2l-test-gpu"); // any other name: batches are gathered on the device
+    const order = Int32Array.from([7, 2, 9, 0, 3]);
+    const batchesOf = (ds: TensorDataset<tf.Tensor[]>): number[][] =>
+      tf.tidy(() => [...ds.getBatch(order), ...ds.getBatch(Int32Array.from([4, 5])), ...ds.get(8)].map((t) => Array.from(t.dataSync())));
+    try {
+      const results: Record<string, number[][]> = {};
+      for (const backend of ["cpu", "tensorflow", "d2l-test-gpu"]) {
+        await tf.setBackend(backend);
+        const [X, y] = indexed(10);
+        const bytes = Uint8Array.from({ length: 10 * 3 }, (_, i) => (i * 29) % 256);
+        const fromTensors = new TensorDataset(X, y);
+        const fromArrays = TensorDataset.fromArrays({ values: bytes, shape: [10, 3], scale: 0.5 }, { values: Int32Array.from({ length: 10 }, (_, i) => i), shape: [10] });
+        const base = tf.memory().numTensors;
+        const a = batchesOf(fromTensors);
+        const b = batchesOf(fromArrays);
+        const made = tf.memory().numTensors - base;
+        assert.equal(made, backend === "d2l-test-gpu" ? 2 : 0, `${backend}: tensors kept by the dataset (the device path makes one per column, once)`);
+        batchesOf(fromArrays);
+        assert.equal(tf.memory().numTensors - base, made, `${backend}: nothing more on a second pass`);
+        results[backend] = [...a, ...b];
+        assert.deepEqual(a[0], [7, 107, 2, 102, 9, 109, 0, 100, 3, 103]);
+        assert.deepEqual(b[0], [7, 2, 9, 0, 3].flatMap((r) => [3 * r, 3 * r + 1, 3 * r + 2]).map((i) => bytes[i] * 0.5));
+        fromArrays.dispose();
+        assert.equal(tf.memory().numTensors, base);
+        tf.dispose([X, y]);
+      }
+      assert.deepEqual(results.tensorflow, results.cpu);
+      assert.deepEqual(results["d2l-test-gpu"], results.cpu);
+    } finally {
+      await tf.setBackend("cpu");
+    }
+  });
+});
+
 describe("DataLoader", () => {
   test("batches in order without shuffle; the last batch is smaller; numBatches/numExamples/batchSize", async () => {
     const [X, y] = indexed(10);

@@ -4,6 +4,18 @@ import { Animator, VEGALITE_MIME, JUPYTER_DISPLAY } from "../../lib/plot/index";
 import { pngSize } from "../../lib/plot/png";
 
 const BRIDGE = Symbol.for("d2l-ts.output");
+const KERNEL = Symbol.for("d2l-ts.kernel");
+
+/** Poll until `get` returns something (a PNG from the render worker), or fail after 10 s. */
+async function waitFor<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`nothing came within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 const SYM: typeof JUPYTER_DISPLAY = JUPYTER_DISPLAY;
 assert.equal(SYM, Symbol.for("Jupyter.display"));
 
@@ -140,36 +152,87 @@ describe("Animator in the kernel (one live output)", () => {
     assert.equal(points(last.data[VEGALITE_MIME] as object, "loss").length, 5);
   });
 
-  test("the PNG is throttled while adding; vega-lite updates every add; finish() draws the final PNG", () => {
+  test("add() does not wait for the PNG: the first update has none, the PNG follows from the worker in place", async () => {
+    const a = new Animator({ legend: ["loss"] });
+    a.add(1, [1]);
+    assert.equal(calls.length, 1);
+    assert.equal("image/png" in calls[0].data, false, "add() showed the data before any PNG was drawn");
+    assert.equal(points(calls[0].data[VEGALITE_MIME] as object, "loss").length, 1);
+    const withPng = await waitFor(() => calls.find((c) => typeof c.data["image/png"] === "string"));
+    assert.equal(withPng.displayId, calls[0].displayId);
+    assert.equal(withPng.update, true);
+    const meta = withPng.metadata["image/png"] as { width: number; height: number };
+    assert.deepEqual(pngSize(withPng.data["image/png"] as string), { width: meta.width * 2, height: meta.height * 2 });
+    a.finish();
+  });
+
+  test("the PNG is throttled while adding; vega-lite updates every add and keeps the last PNG; finish() draws the final PNG", async () => {
     const a = new Animator({ pngIntervalMs: 60_000 });
     a.add(1, [1]);
+    const first = await waitFor(() => calls.find((c) => typeof c.data["image/png"] === "string"));
+    const png1 = first.data["image/png"];
+    const n = calls.length;
     a.add(2, [2]);
     a.add(3, [3]);
-    assert.equal(calls.length, 3);
-    const png1 = calls[0].data["image/png"];
-    assert.equal(typeof png1, "string");
-    assert.equal(calls[1].data["image/png"], png1, "PNG not redrawn within the interval");
-    assert.equal(calls[2].data["image/png"], png1);
-    assert.equal(points(calls[2].data[VEGALITE_MIME] as object, "y0").length, 3, "vega-lite has every point");
+    assert.equal(calls.length, n + 2, "one update per add");
+    assert.equal(calls[n].data["image/png"], png1, "the last PNG stays in the bundle");
+    assert.equal(calls[n + 1].data["image/png"], png1, "PNG not redrawn within the interval");
+    assert.equal(points(calls[n + 1].data[VEGALITE_MIME] as object, "y0").length, 3, "vega-lite has every point");
     a.finish();
-    assert.equal(calls.length, 4);
-    assert.equal(calls[3].update, true);
-    assert.equal(calls[3].displayId, calls[0].displayId);
-    assert.notEqual(calls[3].data["image/png"], png1, "finish() redraws the PNG");
+    assert.equal(calls.length, n + 3, "finish() shows the final state before it returns");
+    const last = calls[n + 2];
+    assert.equal(last.update, true);
+    assert.equal(last.displayId, calls[0].displayId);
+    assert.notEqual(last.data["image/png"], png1, "finish() redraws the PNG");
+    assert.equal(points(last.data[VEGALITE_MIME] as object, "y0").length, 3);
     a.finish();
-    assert.equal(calls.length, 4, "a second finish() has nothing new to show");
+    assert.equal(calls.length, n + 3, "a second finish() has nothing new to show");
+  });
+
+  test("nothing updates the output after finish(): a redraw under way is dropped", async () => {
+    const a = new Animator({ legend: ["loss"] });
+    a.add(1, [1]); // asks the worker for a PNG
+    a.add(2, [0.5]);
+    a.finish();
+    const n = calls.length;
+    const final = calls[n - 1];
+    assert.equal(typeof final.data["image/png"], "string", "the final bundle has the PNG");
+    assert.equal(points(final.data[VEGALITE_MIME] as object, "loss").length, 2);
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(calls.length, n, "no update after finish()");
+  });
+
+  test("after an interrupt, a redraw asked for before it does not update the output", async () => {
+    let generation = 0;
+    const g = globalThis as Record<symbol, unknown>;
+    g[KERNEL] = { generation: () => generation };
+    try {
+      const a = new Animator({ legend: ["loss"] });
+      a.add(1, [1]);
+      generation++; // the user pressed stop while the PNG was being drawn
+      const n = calls.length;
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal(calls.length, n, "the stale redraw was dropped");
+      a.add(2, [0.5]); // a later cell goes on with the same animator
+      await waitFor(() => (calls.length > n + 1 ? calls[calls.length - 1] : undefined));
+      assert.equal(typeof calls[calls.length - 1].data["image/png"], "string", "redraws resume after the interrupt");
+      a.finish();
+    } finally {
+      delete g[KERNEL];
+    }
   });
 
   test("a stale PNG is redrawn shortly after the last add even without finish()", async () => {
     const a = new Animator({ pngIntervalMs: 40 });
     a.add(1, [1]);
+    await waitFor(() => calls.find((c) => typeof c.data["image/png"] === "string"));
     a.add(2, [2]);
     const n = calls.length;
     const stale = calls[n - 1].data["image/png"];
-    await new Promise((r) => setTimeout(r, 400));
-    assert.ok(calls.length > n, "a trailing update came");
-    const last = calls[calls.length - 1];
-    assert.notEqual(last.data["image/png"], stale);
-    assert.equal(last.displayId, calls[0].displayId);
+    assert.equal(typeof stale, "string");
+    const next = await waitFor(() => calls.slice(n).find((c) => c.data["image/png"] !== stale));
+    assert.equal(typeof next.data["image/png"], "string");
+    assert.equal(next.displayId, calls[0].displayId);
+    a.finish();
   });
 });

@@ -2,6 +2,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { showImages, JUPYTER_DISPLAY } from "../../lib/plot/index";
+import { layoutTitles } from "../../lib/plot/images";
 import { pngSize } from "../../lib/plot/png";
 
 // Each image cell is scale * 72 px wide, with 6 px gaps and a 16 px title row.
@@ -47,6 +48,43 @@ describe("showImages", () => {
     const fig = showImages([img(0), img(128), img(255), img(30)], 1, 3, { titles: ["a", "b", "c", "d"] });
     assert.match(fig.text, /^<images: 3 of 5x5 gray in a 1x3 grid: a, b, c>$/);
     assert.deepEqual(pngSize(fig.bundle()["image/png"] as string), { width: 2 * (3 * 108 + 4 * 6), height: 2 * (16 + 108 + 2 * 6) });
+  });
+
+  test("two-line titles (the book's predict_ch3 \"true\\npred\"): both lines kept whole, the title row twice as tall", () => {
+    const imgs = tf.randomUniform([6, 28, 28]);
+    const titles = ["ankle boot\nsneaker", "pullover\npullover", "trouser\ntrouser", "t-shirt\nshirt", "coat\ncoat", "bag\nbag"];
+    const fig = showImages(imgs, 1, 6, { titles });
+    imgs.dispose();
+    const layout = layoutTitles(titles, 108);
+    assert.deepEqual(layout.lines[0], ["ankle boot", "sneaker"], "split on \\n, nothing cut");
+    assert.equal(layout.fontSize, 11);
+    assert.equal(layout.height, 2 * 13 + 3);
+    const one = showImages(tf.tidy(() => tf.zeros([6, 28, 28])), 1, 6, { titles: titles.map((t) => t.split("\n")[0]) });
+    const h1 = (one.displayBundle().metadata["image/png"] as { height: number }).height;
+    const h2 = (fig.displayBundle().metadata["image/png"] as { height: number }).height;
+    assert.equal(h1, 16 + 108 + 2 * 6);
+    assert.equal(h2 - h1, 13, "one more line of 13 px");
+    assert.deepEqual(pngSize(fig.bundle()["image/png"] as string), { width: 2 * (6 * 108 + 7 * 6), height: 2 * h2 });
+    assert.match(fig.text, /ankle boot \/ sneaker, pullover \/ pullover/);
+  });
+
+  test("titles a little too wide get a smaller font; only really long lines are cut, with an ellipsis", () => {
+    const fits = layoutTitles(["ankle boot", "t-shirt"], 108);
+    assert.equal(fits.fontSize, 11);
+    assert.deepEqual(fits.lines, [["ankle boot"], ["t-shirt"]]);
+    const wide = "pullover pullover pull"; // too wide at 11 px in a 108 px cell, fits at a smaller size
+    const shrunk = layoutTitles([wide, "bag"], 108);
+    assert.ok(shrunk.fontSize < 11 && shrunk.fontSize >= 8, `font ${shrunk.fontSize}`);
+    assert.deepEqual(shrunk.lines, [[wide], ["bag"]], "shrunk, not cut");
+    const long = "a title far too long to fit in one cell even in small type";
+    const cut = layoutTitles([long, "bag\nshoe"], 108);
+    assert.equal(cut.fontSize, 11, "one hopeless title does not shrink the others");
+    assert.ok(cut.lines[0][0].endsWith("…") && cut.lines[0][0].length < long.length, cut.lines[0][0]);
+    assert.ok(long.startsWith(cut.lines[0][0].slice(0, -1)));
+    assert.deepEqual(cut.lines[1], ["bag", "shoe"]);
+    const many = layoutTitles(["1\n2\n3\n4\n5\n6"], 108);
+    assert.deepEqual(many.lines[0], ["1", "2", "3", "4…"], "at most four lines");
+    assert.equal(layoutTitles([], 108).height, 0);
   });
 
   test("bad input says what was expected", () => {

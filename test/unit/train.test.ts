@@ -332,6 +332,27 @@ describe("the training engine", () => {
     assert.match(bars[0].closed ?? "", /^2 epochs in/);
   });
 
+  test("an animator whose finish() is async is awaited: training ends after the final plot is shown", async () => {
+    quiet();
+    const events: string[] = [];
+    const animator: d2l.AnimatorLike = {
+      add: () => void 0,
+      finish: async () => {
+        await new Promise((r) => setTimeout(r, 30));
+        events.push("final plot shown");
+      },
+    };
+    const m = scratchModel();
+    await d2l.trainCh3(m.net, new ArrayIter(train.X, train.y, 50), new ArrayIter(testSet.X, testSet.y, 60), d2l.crossEntropy, 1, (n) => d2l.sgd([m.W, m.b], 0.1, n), {
+      animator,
+      progress: false,
+      verbose: false,
+    });
+    events.push("trainCh3 resolved");
+    assert.deepEqual(events, ["final plot shown", "trainCh3 resolved"]);
+    m.dispose();
+  });
+
   test("tf.memory().numTensors is the same after epoch 1 and after epoch 5, both paths", async () => {
     quiet();
     for (const kind of ["scratch", "layers"] as const) {
