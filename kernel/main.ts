@@ -145,6 +145,8 @@ async function cmdDoctor(): Promise<void> {
   rows.push(["node", process.version]);
   rows.push(["@tensorflow/tfjs", dependencyVersion("@tensorflow/tfjs")]);
   rows.push(["@tensorflow/tfjs-backend-wasm", dependencyVersion("@tensorflow/tfjs-backend-wasm")]);
+  rows.push(["@tensorflow/tfjs-backend-webgpu", dependencyVersion("@tensorflow/tfjs-backend-webgpu")]);
+  rows.push(["webgpu (dawn.node)", dependencyVersion("webgpu")]);
   rows.push(["@tensorflow/tfjs-node", dependencyVersion("@tensorflow/tfjs-node")]);
   rows.push(["@tensorflow/tfjs-node-gpu", dependencyVersion("@tensorflow/tfjs-node-gpu")]);
   rows.push(["tslab", dependencyVersion("tslab")]);
@@ -163,6 +165,8 @@ async function cmdDoctor(): Promise<void> {
     await d2l.ready();
     const info = d2l.backendInfo();
     rows.push(["backend", `${info.name} (device ${info.device}, ${info.threads} thread(s), tfjs ${info.tfjsVersion})`]);
+    rows.push(["  computes on", info.adapter + (info.fallbackAdapter ? " (software fallback adapter)" : "")]);
+    rows.push(["  webgpu", "only when asked for: D2L_BACKEND=webgpu (no synchronous reads under Node)"]);
     for (const s of info.skipped) rows.push([`  skipped ${s.name}`, s.reason]);
   } catch (e) {
     rows.push(["backend", `failed: ${(e as Error).message}`]);

@@ -1,101 +1,825 @@
 /**
  * Choosing the tensor backend (the book's `d2l.try_gpu()` world).
  *
- * Order tried unless `D2L_BACKEND` or {@link useBackend} names one:
- * `tensorflow` (tfjs-node-gpu, then tfjs-node), `wasm`, `cpu`. A backend that
- * cannot load is skipped with one line saying why; a backend that was asked
- * for and cannot load is an error that says what to install.
+ * Order tried unless `D2L_BACKEND` or {@link useBackend} names one (webgpu
+ * only when named, see below):
+ *
+ * 1. `tensorflow`: `@tensorflow/tfjs-node-gpu` (CUDA), then `@tensorflow/tfjs-node`
+ *    (native CPU). Optional packages; neither is installed by default.
+ * 2. `webgpu`: the `webgpu` npm package (Dawn's dawn.node) with
+ *    `@tensorflow/tfjs-backend-webgpu`; needs a Vulkan (Linux), Metal (macOS) or
+ *    D3D12 (Windows) GPU adapter. Used only when asked for: under Node it
+ *    cannot read a tensor synchronously, and notebooks do that everywhere
+ *    (`dataSync`, `print`, a tensor as a cell's result). A software *fallback* adapter (Mesa's
+ *    lavapipe, SwiftShader) is never chosen automatically: it is slower than
+ *    wasm and meant for correctness tests. `D2L_BACKEND=webgpu` uses it anyway.
+ *    Under Node, webgpu cannot read a GPU tensor synchronously (`dataSync`,
+ *    `arraySync`, `print`): code that runs on it reads with `await t.data()`.
+ * 3. `wasm`: `@tensorflow/tfjs-backend-wasm` with SIMD, and with threads where
+ *    its threaded build loads (`D2L_WASM_THREADS=N` sets how many; 1 turns the
+ *    threaded build off). Kernels the wasm backend lacks (`unsortedSegmentSum`,
+ *    which the gradient of `gather` needs, ...) run on the cpu backend's.
+ * 4. `cpu`: plain JavaScript, always there.
+ *
+ * On cpu and wasm the filter gradient of a convolution (`Conv2DBackpropFilter`)
+ * is d2l's own: tfjs-backend-wasm has none, and tfjs-backend-cpu's takes about
+ * 100 times too long, which made CNNs untrainable on either.
+ *
+ * A backend that cannot load is skipped with one line saying why, printed once
+ * (`d2l: skipped webgpu: no GPU adapter (dawn.node found no Vulkan device)`);
+ * a backend that was asked for and cannot load is an error that says what to
+ * install.
  */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
+
+/** A backend d2l knows how to load, in the order it tries them. */
+export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
+
+const KNOWN: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+
+/**
+ * What `ready()` tries when nothing is asked for. webgpu is left out: under
+ * Node it cannot read a tensor synchronously, and `dataSync`, `arraySync`,
+ * `print` and a tensor shown as a cell's result are everyday notebook code.
+ * It runs when asked for (`D2L_BACKEND=webgpu` or `d2l.useBackend("webgpu")`).
+ */
+const AUTO_ORDER: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
-  /** tfjs backend name: "tensorflow", "wasm", "cpu", ... */
+  /** tfjs backend name: "tensorflow", "webgpu", "wasm", "cpu", ... */
   name: string;
-  /** Where tensors live, in the book's words: "cpu" or "gpu:0". */
+  /** Where tensors live, in the book's words: "gpu:0" on a GPU, else "cpu" (a software GPU adapter computes on the CPU). */
   device: string;
-  /** Worker threads the backend computes with (1 when single-threaded). */
+  /** What computes, in words: the GPU adapter's description, "WebAssembly SIMD", "JavaScript", ... */
+  adapter: string;
+  /** True when webgpu runs on a software fallback adapter (lavapipe, SwiftShader). */
+  fallbackAdapter: boolean;
+  /** Worker threads the backend computes with (1 when single-threaded or on a GPU). */
   threads: number;
   /** @tensorflow/tfjs version. */
   tfjsVersion: string;
+  /** Versions of the packages the backend loaded, by package name. */
+  versions: Record<string, string>;
   /** Backends that were tried and skipped, with the reason. */
   skipped: { name: string; reason: string }[];
 }
 
-const KNOWN = ["tensorflow", "wasm", "cpu"] as const;
-/** A backend d2l knows how to load. */
-export type BackendName = (typeof KNOWN)[number];
+/** Options for {@link useBackend}. */
+export interface UseBackendOptions {
+  /**
+   * wasm only: worker threads to ask for (default `D2L_WASM_THREADS`, else the
+   * cores, at most 4). It counts when wasm first starts in a process; after
+   * that its threads are fixed.
+   */
+  threads?: number;
+}
 
-const skipped: { name: string; reason: string }[] = [];
-let chosen: Promise<string> | null = null;
+interface Detail {
+  device: string;
+  adapter: string;
+  fallbackAdapter: boolean;
+  threads: number;
+  gpus: number;
+  versions: Record<string, string>;
+}
 
-function hint(name: BackendName): string {
-  switch (name) {
-    case "tensorflow":
-      return "npm install @tensorflow/tfjs-node (or @tensorflow/tfjs-node-gpu with CUDA 11.2 and cuDNN 8.1)";
-    case "wasm":
-      return "npm install @tensorflow/tfjs-backend-wasm";
-    case "cpu":
-      return "npm install @tensorflow/tfjs";
+/** A load failure: what went wrong, and what to do about it. */
+class LoadError extends Error {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
   }
 }
 
-async function load(name: BackendName): Promise<void> {
-  if (name === "tensorflow") {
-    let lastError: unknown;
-    for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-      try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        require(pkg);
-        lastError = undefined;
-        break;
-      } catch (e) {
-        lastError = e;
+const skipped: { name: string; reason: string }[] = [];
+const details = new Map<string, Detail>();
+let chosen: Promise<string> | null = null;
+
+const TFJS = tf.version.tfjs;
+const FIX: Record<BackendName, string> = {
+  tensorflow: `npm install @tensorflow/tfjs-node@${TFJS} (or @tensorflow/tfjs-node-gpu@${TFJS} with CUDA 11.2 and cuDNN 8.1)`,
+  webgpu: `npm install webgpu @tensorflow/tfjs-backend-webgpu@${TFJS}`,
+  wasm: `npm install @tensorflow/tfjs-backend-wasm@${TFJS}`,
+  cpu: `npm install @tensorflow/tfjs@${TFJS}`,
+};
+
+function firstLine(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split("\n")[0].trim();
+}
+
+/** True when `e` says that `pkg` itself (not something it needs) is not installed. */
+function notInstalled(e: unknown, pkg: string): boolean {
+  const err = e as { code?: string; message?: string };
+  return err?.code === "MODULE_NOT_FOUND" && (err.message ?? "").includes(`'${pkg}'`);
+}
+
+function packageVersion(pkg: string): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** A tfjs add-on must be the same version as @tensorflow/tfjs, or its kernels register into another copy. */
+function checkMatchesTfjs(pkg: string): string {
+  const v = packageVersion(pkg);
+  if (v !== "unknown" && v !== TFJS) {
+    throw new LoadError(`${pkg} is ${v} but @tensorflow/tfjs is ${TFJS}`, `npm install ${pkg}@${TFJS}`);
+  }
+  return v;
+}
+
+async function setTfBackend(name: BackendName): Promise<void> {
+  if (!tf.findBackendFactory(name)) {
+    throw new LoadError(`no "${name}" backend is registered with @tensorflow/tfjs ${TFJS} (a second copy of @tensorflow/tfjs-core?)`, `npm ls @tensorflow/tfjs-core; ${FIX[name]}`);
+  }
+  if (!(await tf.setBackend(name))) throw new LoadError(`tf.setBackend("${name}") failed (see the warning above)`, FIX[name]);
+}
+
+// ---------------------------------------------------------------- tensorflow
+
+async function loadTensorflow(): Promise<Detail> {
+  const failures: string[] = [];
+  let loaded = "";
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require(pkg);
+      loaded = pkg;
+      break;
+    } catch (e) {
+      if (!notInstalled(e, pkg)) failures.push(`${pkg} is installed but does not load: ${firstLine(e)}`);
+    }
+  }
+  if (!loaded) {
+    throw new LoadError(failures.length ? failures.join("; ") : "neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed", FIX.tensorflow);
+  }
+  const version = checkMatchesTfjs(loaded);
+  await setTfBackend("tensorflow");
+  const gpus = loaded.endsWith("-gpu") ? nvidiaGpus() : [];
+  return {
+    device: gpus.length ? "gpu:0" : "cpu",
+    adapter: gpus.length ? `${gpus[0]} (CUDA, ${loaded})` : `TensorFlow C library (${loaded})`,
+    fallbackAdapter: false,
+    threads: gpus.length ? 1 : os.availableParallelism(),
+    gpus: gpus.length,
+    versions: { [loaded]: version },
+  };
+}
+
+/** GPU names from `nvidia-smi -L`, or none. */
+function nvidiaGpus(): string[] {
+  const r = spawnSync("nvidia-smi", ["-L"], { encoding: "utf8", timeout: 10_000 });
+  if (r.status !== 0 || !r.stdout) return [];
+  return r.stdout
+    .split("\n")
+    .map((l) => /^GPU \d+: (.*?)(?: \(UUID.*)?$/.exec(l.trim())?.[1])
+    .filter((n): n is string => Boolean(n));
+}
+
+// -------------------------------------------------------------------- webgpu
+
+interface GpuAdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+interface GpuAdapterLike {
+  info?: GpuAdapterInfoLike;
+  isFallbackAdapter?: boolean;
+}
+interface GpuLike {
+  requestAdapter(options?: { powerPreference?: string }): Promise<GpuAdapterLike | null>;
+  getPreferredCanvasFormat?(): string;
+  wgslLanguageFeatures?: unknown;
+}
+interface DawnModule {
+  create(flags: string[]): GpuLike;
+  globals: Record<string, unknown>;
+}
+
+/** The GPU API dawn.node uses on this platform. */
+function nativeGpuApi(): { name: string; backend: string } {
+  if (process.platform === "darwin") return { name: "Metal", backend: "metal" };
+  if (process.platform === "win32") return { name: "D3D12", backend: "d3d12" };
+  return { name: "Vulkan", backend: "vulkan" };
+}
+
+/** Software adapters by name, for the adapter list dawn.node prints (it has no fallback flag). */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic render|\bwarp\b/i;
+
+function requireDawn(): DawnModule {
+  try {
+    // The webgpu package is an ES module; Node 20.19+ and 22.12+ require() it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("webgpu") as DawnModule;
+  } catch (e) {
+    if (notInstalled(e, "webgpu")) throw new LoadError("the webgpu package (dawn.node) is not installed", FIX.webgpu);
+    if ((e as { code?: string }).code === "ERR_REQUIRE_ESM") {
+      throw new LoadError(`Node ${process.version} cannot require() the webgpu ES module`, "use Node 20.19 or newer (or 22.12+)");
+    }
+    throw new LoadError(`dawn.node does not load on ${process.platform}-${process.arch}: ${firstLine(e)}`, FIX.webgpu);
+  }
+}
+
+function describeAdapter(info: GpuAdapterInfoLike): string {
+  const parts = [info.description, info.device, info.vendor].filter((s): s is string => Boolean(s && s.trim()));
+  return parts[0] ?? "unnamed adapter";
+}
+
+/**
+ * How many hardware adapters dawn.node sees for the platform's API: dawn.node
+ * lists them in the error for an adapter name that matches none.
+ */
+async function countHardwareAdapters(module: DawnModule): Promise<number | null> {
+  try {
+    const probe = module.create(["adapter=\u0001d2l-ts: list adapters"]);
+    await probe.requestAdapter();
+    return null;
+  } catch (e) {
+    const api = nativeGpuApi().backend;
+    const names = new Set<string>();
+    for (const m of String((e as Error).message).matchAll(/backend: '([^']*)', name: '([^']*)'/g)) {
+      if (m[1].toLowerCase() === api && !SOFTWARE_ADAPTER.test(m[2])) names.add(m[2]);
+    }
+    return /Available adapters/.test(String((e as Error).message)) ? names.size : null;
+  }
+}
+
+/**
+ * Linux: the folders where the Vulkan loader looks for driver (ICD) files. When
+ * none has one, there is no Vulkan device, and starting Dawn would only print
+ * the loader's warnings.
+ */
+function vulkanDriverFiles(): { found: boolean; searched: string[] } {
+  const env = process.env;
+  if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return { found: true, searched: [] };
+  const home = os.homedir();
+  const roots = [
+    env.XDG_CONFIG_HOME || path.join(home, ".config"),
+    ...(env.XDG_CONFIG_DIRS || "/etc/xdg").split(":"),
+    "/etc",
+    env.XDG_DATA_HOME || path.join(home, ".local", "share"),
+    ...(env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":"),
+  ].filter(Boolean);
+  const searched = [...new Set(roots.map((r) => path.join(r, "vulkan", "icd.d")))];
+  const found = searched.some((d) => {
+    try {
+      return fs.readdirSync(d).some((f) => f.endsWith(".json"));
+    } catch {
+      return false;
+    }
+  });
+  return { found, searched };
+}
+
+async function loadWebgpu(explicit: boolean): Promise<Detail> {
+  const api = nativeGpuApi();
+  if (process.platform === "linux" && !explicit) {
+    const icd = vulkanDriverFiles();
+    if (!icd.found) {
+      const shown = icd.searched.filter((d) => d.startsWith("/usr/share") || d.startsWith("/etc/vulkan"));
+      throw new LoadError(`no GPU adapter (no Vulkan driver: no ICD file in ${shown.join(" or ")}, nor in the other loader folders)`, "install the GPU's Vulkan driver");
+    }
+  }
+  const module = requireDawn();
+  let gpu: GpuLike;
+  try {
+    gpu = module.create([]);
+  } catch (e) {
+    throw new LoadError(`dawn.node failed to start: ${firstLine(e)}`, FIX.webgpu);
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    throw new LoadError(
+      `no GPU adapter (dawn.node found no ${api.name} device)`,
+      `install the GPU's ${api.name} driver${api.name === "Vulkan" ? " (libvulkan1 and the vendor's ICD); without a GPU, test/backend/setup-lavapipe.sh gives a software Vulkan device for tests" : ""}`,
+    );
+  }
+  const info = adapter.info ?? {};
+  const fallback = Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter);
+  const description = describeAdapter(info);
+  if (fallback && !explicit) {
+    throw new LoadError(
+      `only a software fallback adapter (${description}), slower than wasm; D2L_BACKEND=webgpu uses it anyway`,
+      "set D2L_BACKEND=webgpu to use the software adapter, or install a GPU driver",
+    );
+  }
+  // tfjs-backend-webgpu reads navigator.gpu and the GPU* constants (GPUBufferUsage,
+  // GPUMapMode, ...) from the global scope, and registers itself only if
+  // navigator.gpu exists when it is first required.
+  const g = globalThis as Record<string, unknown>;
+  for (const [k, v] of Object.entries(module.globals)) if (!(k in g)) g[k] = v;
+  if (typeof g.navigator !== "object" || g.navigator === null) {
+    Object.defineProperty(globalThis, "navigator", { value: {}, configurable: true, writable: true, enumerable: false });
+  }
+  let handedOut = false;
+  const shim: GpuLike = {
+    // The adapter probed above is the one tfjs uses; later requests go to dawn.node.
+    requestAdapter: (options) => {
+      if (!handedOut) {
+        handedOut = true;
+        return Promise.resolve(adapter);
+      }
+      return gpu.requestAdapter(options);
+    },
+    getPreferredCanvasFormat: () => gpu.getPreferredCanvasFormat?.() ?? "rgba8unorm",
+    get wgslLanguageFeatures() {
+      return gpu.wgslLanguageFeatures;
+    },
+  };
+  // navigator.gpu also keeps the dawn.node instance alive as long as the device is used.
+  Object.defineProperty(g.navigator as object, "gpu", { value: shim, configurable: true, writable: true, enumerable: true });
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("@tensorflow/tfjs-backend-webgpu");
+  } catch (e) {
+    if (notInstalled(e, "@tensorflow/tfjs-backend-webgpu")) throw new LoadError("@tensorflow/tfjs-backend-webgpu is not installed", FIX.webgpu);
+    throw new LoadError(`@tensorflow/tfjs-backend-webgpu does not load: ${firstLine(e)}`, FIX.webgpu);
+  }
+  const version = checkMatchesTfjs("@tensorflow/tfjs-backend-webgpu");
+  if (!tf.findBackendFactory("webgpu")) {
+    throw new LoadError(
+      "@tensorflow/tfjs-backend-webgpu was loaded before navigator.gpu existed, so it did not register",
+      "let d2l load it: do not import @tensorflow/tfjs-backend-webgpu before d2l.ready()",
+    );
+  }
+  await setTfBackend("webgpu");
+  explainSyncReads();
+  const gpus = fallback ? 0 : Math.max(1, (await countHardwareAdapters(module)) ?? 1);
+  return {
+    device: fallback ? "cpu" : "gpu:0",
+    adapter: `${description} (${api.name}${fallback ? ", software fallback adapter" : ""})`,
+    fallbackAdapter: fallback,
+    threads: 1,
+    gpus,
+    versions: { "@tensorflow/tfjs-backend-webgpu": version, webgpu: packageVersion("webgpu") },
+  };
+}
+
+/** The message for a synchronous read of a GPU tensor under Node. */
+const WEBGPU_SYNC_READ =
+  "the webgpu backend cannot read a GPU tensor synchronously in Node (dataSync, arraySync, print, toString): " +
+  "use await t.data() or await t.array(), or another backend (D2L_BACKEND=wasm)";
+
+/**
+ * tfjs-backend-webgpu reads GPU tensors synchronously through OffscreenCanvas,
+ * which exists only in browsers; under Node the read fails with
+ * "OffscreenCanvas is not defined". Say what to do instead.
+ */
+function explainSyncReads(): void {
+  const proto = Object.getPrototypeOf(tf.backend()) as { readSync: (dataId: object) => unknown; d2lExplained?: boolean };
+  if (proto.d2lExplained || typeof proto.readSync !== "function") return;
+  const readSync = proto.readSync;
+  proto.readSync = function (this: unknown, dataId: object): unknown {
+    try {
+      return readSync.call(this, dataId);
+    } catch (e) {
+      if (e instanceof ReferenceError && /OffscreenCanvas/.test(e.message)) throw new Error(WEBGPU_SYNC_READ);
+      throw e;
+    }
+  };
+  proto.d2lExplained = true;
+}
+
+// ---------------------------------------------------------------------- wasm
+
+interface WasmModule {
+  setThreadsCount(n: number): void;
+  getThreadsCount(): number;
+}
+
+/** Threads asked for: the option, else D2L_WASM_THREADS, else the cores (at most 4, as tfjs does). */
+function wasmThreadsWanted(option?: number): number {
+  const env = process.env.D2L_WASM_THREADS;
+  if (option !== undefined) {
+    if (!Number.isInteger(option) || option < 1) throw new Error(`useBackend("wasm", { threads }) takes a positive integer; got ${option}`);
+    return option;
+  }
+  if (env !== undefined && env !== "") {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`D2L_WASM_THREADS must be a positive integer; got ${JSON.stringify(env)}`);
+    return n;
+  }
+  return Math.max(1, Math.min(4, os.availableParallelism()));
+}
+
+interface WorkerCtor {
+  new (file: string | URL, options?: object): WorkerLike;
+}
+interface WorkerLike {
+  unref(): void;
+  ref(): void;
+  postMessage(value: unknown, transfer?: readonly unknown[]): void;
+}
+
+/**
+ * Start tfjs-backend-wasm's threaded SIMD build under Node, which tfjs turns
+ * off there (its worker and main script are Blob URLs, which Node's Worker
+ * cannot start). Three things are lent for the start only: the worker script
+ * is written to a file; the main script is sent as the path of the package's
+ * own copy; `os.cpus()` reports twice the threads asked for, because the build
+ * grants at most half the cores it sees (2 threads asked on 2 cores gave 1).
+ * The pthread workers are unref'd so that they do not keep Node from exiting.
+ */
+async function setThreadedWasm(threads: number): Promise<void> {
+  const out = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js"));
+  const mainScript = path.join(out, "tfjs-backend-wasm-threaded-simd.js");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const contents = (require(path.join(out, "tfjs-backend-wasm-threaded-simd.worker.js")) as { wasmWorkerContents: string }).wasmWorkerContents;
+  // tfjs escapes newlines the same way before it makes its Blob.
+  const workerSource = contents.replace(/\n/g, "\\n");
+  const dir = path.join(os.tmpdir(), `d2l-ts-${process.getuid?.() ?? "user"}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const workerFile = path.join(dir, `tfjs-backend-wasm-${TFJS}-threaded-simd.worker.cjs`);
+  if (!fs.existsSync(workerFile) || fs.readFileSync(workerFile, "utf8") !== workerSource) {
+    const tmp = `${workerFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, workerSource);
+    fs.renameSync(tmp, workerFile);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const wt = require("worker_threads") as { Worker: WorkerCtor };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const osModule = require("os") as { cpus: () => os.CpuInfo[] };
+  const NodeWorker = wt.Worker;
+  const realCpus = osModule.cpus;
+  class WasmWorker extends NodeWorker {
+    constructor(file: string | URL, options?: object) {
+      super(typeof file === "string" && file.startsWith("blob:") ? workerFile : file, options);
+      this.unref();
+    }
+    override ref(): void {
+      // Emscripten refs a worker while its pthread runs; the pool's threads run for good.
+    }
+    override postMessage(value: unknown, transfer?: readonly unknown[]): void {
+      const m = value as { cmd?: string; urlOrBlob?: unknown } | null;
+      super.postMessage(m && m.cmd === "load" && typeof m.urlOrBlob !== "string" ? { ...m, urlOrBlob: mainScript } : value, transfer);
+    }
+  }
+  const cpus = realCpus();
+  const seen = Array.from({ length: Math.max(2 * threads, cpus.length) }, (_, i) => cpus[i % Math.max(1, cpus.length)]);
+  const g = globalThis as { Worker?: unknown };
+  const hadWorker = "Worker" in g;
+  const globalWorker = g.Worker;
+  wt.Worker = WasmWorker;
+  osModule.cpus = () => seen;
+  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
+  try {
+    await setTfBackend("wasm");
+  } finally {
+    wt.Worker = NodeWorker;
+    osModule.cpus = realCpus;
+    // Emscripten sets a global Worker (to the class above); its thread pool is made by now.
+    if (hadWorker) g.Worker = globalWorker;
+    else delete g.Worker;
+  }
+}
+
+async function loadWasm(threadsOption?: number): Promise<Detail> {
+  let wasm: WasmModule;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    wasm = require("@tensorflow/tfjs-backend-wasm") as WasmModule;
+  } catch (e) {
+    if (notInstalled(e, "@tensorflow/tfjs-backend-wasm")) throw new LoadError("@tensorflow/tfjs-backend-wasm is not installed", FIX.wasm);
+    throw new LoadError(`@tensorflow/tfjs-backend-wasm does not load: ${firstLine(e)}`, FIX.wasm);
+  }
+  const version = checkMatchesTfjs("@tensorflow/tfjs-backend-wasm");
+  const want = wasmThreadsWanted(threadsOption);
+  const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
+  let note = "";
+  if (tf.getBackend() === "wasm") {
+    // Already running (useBackend("wasm") twice): its threads are fixed.
+  } else if (want > 1 && simd && tf.engine().registry.wasm === undefined) {
+    wasm.setThreadsCount(want);
+    try {
+      await setThreadedWasm(want);
+    } catch (e) {
+      note = `threaded build did not start (${firstLine(e)})`;
+    }
+  }
+  if (tf.getBackend() !== "wasm") {
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+    wasm.setThreadsCount(1);
+    await setTfBackend("wasm");
+  }
+  useFastConv2dBackpropFilter("wasm");
+  forwardMissingKernels("wasm");
+  let threads = 1;
+  try {
+    threads = wasm.getThreadsCount();
+  } catch {
+    threads = 1;
+  }
+  return {
+    device: "cpu",
+    adapter: `WebAssembly${simd ? " SIMD" : ""}${threads > 1 ? `, ${threads} threads` : ""}${note ? `; ${note}` : ""}`,
+    fallbackAdapter: false,
+    threads,
+    gpus: 0,
+    versions: { "@tensorflow/tfjs-backend-wasm": version },
+  };
+}
+
+/**
+ * The filter gradient of a 2-D convolution (`Conv2DBackpropFilter`), written
+ * with flat indices. tfjs-backend-cpu's version reads every element through
+ * `TensorBuffer.get`, about 100 times slower (30 s for one 3x3x16x32 layer on
+ * 128 images of 14x14). d2l registers this one for cpu; wasm uses
+ * {@link conv2dBackpropFilterWasm}, which falls back to it for NCHW. Sums are
+ * accumulated in float64, like the cpu kernel's.
+ */
+function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+  const backend = args.backend as KernelBackendLike;
+  const x = args.inputs.x as TensorInfoLike;
+  const dy = args.inputs.dy as TensorInfoLike;
+  const attrs = (args.attrs ?? {}) as {
+    strides: number | [number, number];
+    pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+    dataFormat?: "NHWC" | "NCHW";
+    dimRoundingMode?: "floor" | "round" | "ceil";
+    filterShape: [number, number, number, number];
+  };
+  const format = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? "NHWC");
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    format,
+  );
+  const xv = backend.readSync(x.dataId) as Float32Array;
+  const dyv = backend.readSync(dy.dataId) as Float32Array;
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co } = info;
+  const { filterHeight: Kh, filterWidth: Kw, strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const last = info.dataFormat === "channelsLast";
+  // Element strides of x and dy for (batch, row, column, channel).
+  const [xB, xR, xC, xD] = last ? [H * W * Ci, W * Ci, Ci, 1] : [Ci * H * W, W, 1, H * W];
+  const [yB, yR, yC, yD] = last ? [Ho * Wo * Co, Wo * Co, Co, 1] : [Co * Ho * Wo, Wo, 1, Ho * Wo];
+  const acc = new Float64Array(Kh * Kw * Ci * Co);
+  for (let b = 0; b < B; b++) {
+    for (let r = 0; r < Ho; r++) {
+      for (let c = 0; c < Wo; c++) {
+        const dyAt = b * yB + r * yR + c * yC;
+        for (let i = 0; i < Kh; i++) {
+          const xr = r * sh + i - top;
+          if (xr < 0 || xr >= H) continue;
+          for (let j = 0; j < Kw; j++) {
+            const xc = c * sw + j - left;
+            if (xc < 0 || xc >= W) continue;
+            const xAt = b * xB + xr * xR + xc * xC;
+            const wAt = (i * Kw + j) * Ci * Co;
+            for (let d1 = 0; d1 < Ci; d1++) {
+              const v = xv[xAt + d1 * xD];
+              if (v === 0) continue;
+              const row = wAt + d1 * Co;
+              for (let d2 = 0; d2 < Co; d2++) acc[row + d2] += v * dyv[dyAt + d2 * yD];
+            }
+          }
+        }
       }
     }
-    if (lastError) throw new Error("neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed");
-  } else if (name === "wasm") {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require("@tensorflow/tfjs-backend-wasm");
   }
-  if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend("${name}") returned false`);
+  const shape = [Kh, Kw, Ci, Co];
+  return { dataId: backend.write(Float32Array.from(acc), shape, "float32"), shape, dtype: "float32" } as unknown as tf.TensorInfo;
+}
+
+/**
+ * `Conv2DBackpropFilter` for the wasm backend, from its own kernels: for each
+ * of the kh·kw filter taps, the strided slice of the (padded) input that the
+ * tap sees, times the output gradient, is one matrix product
+ * (Co×N)·(N×Ci) with N = batch·outHeight·outWidth, which XNNPACK computes fast.
+ * NCHW goes to the plain loops.
+ */
+function conv2dBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+  const attrs = (args.attrs ?? {}) as {
+    strides: number | [number, number];
+    pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+    dataFormat?: "NHWC" | "NCHW";
+    dimRoundingMode?: "floor" | "round" | "ceil";
+    filterShape: [number, number, number, number];
+  };
+  if ((attrs.dataFormat ?? "NHWC") !== "NHWC") return conv2dBackpropFilter(args);
+  const backend = args.backend as KernelBackendLike;
+  const x = args.inputs.x as TensorInfoLike;
+  const dy = args.inputs.dy as TensorInfoLike;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast");
+  const { batchSize: B, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co } = info;
+  const { filterHeight: Kh, filterWidth: Kw, strideHeight: sh, strideWidth: sw } = info;
+  const N = B * Ho * Wo;
+  const { top, bottom, left, right } = info.padInfo;
+  const reach = (k: number, o: number, st: number) => k - 1 + (o - 1) * st + 1;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0 || reach(Kh, Ho, sh) > info.inHeight + top + bottom || reach(Kw, Wo, sw) > info.inWidth + left + right) {
+    return conv2dBackpropFilter(args); // a rounding mode that reads past the padded input: the plain loops handle it
+  }
+  const made: TensorInfoLike[] = [];
+  const run = (name: string, inputs: Record<string, TensorInfoLike> | TensorInfoLike[], kAttrs: Record<string, unknown>): TensorInfoLike => {
+    const k = tf.getKernel(name, "wasm");
+    if (!k) throw new Error(`the wasm backend has no ${name} kernel`);
+    const out = k.kernelFunc({ inputs: inputs as unknown as tf.NamedTensorInfoMap, attrs: kAttrs as tf.NamedAttrMap, backend: backend as unknown as tf.KernelBackend }) as unknown as TensorInfoLike;
+    made.push(out);
+    return out;
+  };
+  try {
+    const dyT = run("Transpose", { x: dy }, { perm: [3, 0, 1, 2] });
+    const dyM = run("Reshape", { x: dyT }, { shape: [1, Co, N] });
+    const xp = top || bottom || left || right ? run("PadV2", { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 }) : x;
+    const taps: TensorInfoLike[] = [];
+    for (let i = 0; i < Kh; i++) {
+      for (let j = 0; j < Kw; j++) {
+        const xs = run("StridedSlice", { x: xp }, {
+          begin: [0, i, j, 0],
+          end: [B, i + (Ho - 1) * sh + 1, j + (Wo - 1) * sw + 1, Ci],
+          strides: [1, sh, sw, 1],
+          beginMask: 0,
+          endMask: 0,
+          ellipsisMask: 0,
+          newAxisMask: 0,
+          shrinkAxisMask: 0,
+        });
+        const xm = run("Reshape", { x: xs }, { shape: [1, N, Ci] });
+        taps.push(run("BatchMatMul", { a: dyM, b: xm }, { transposeA: false, transposeB: false }));
+      }
+    }
+    const all = taps.length === 1 ? taps[0] : run("Concat", taps, { axis: 0 });
+    const swapped = run("Transpose", { x: all }, { perm: [0, 2, 1] });
+    const out = run("Reshape", { x: swapped }, { shape: [Kh, Kw, Ci, Co] });
+    made.pop(); // the result is the caller's
+    return out as unknown as tf.TensorInfo;
+  } finally {
+    for (const t of made) backend.disposeData(t.dataId);
+  }
+}
+
+/** Use d2l's `Conv2DBackpropFilter` on `backendName`, in place of what is registered there. */
+function useFastConv2dBackpropFilter(backendName: string): void {
+  const key = "Conv2DBackpropFilter";
+  const current = tf.getKernel(key, backendName) as (tf.KernelConfig & { d2l?: boolean }) | undefined;
+  if (current?.d2l) return;
+  if (current) tf.unregisterKernel(key, backendName);
+  const kernelFunc = backendName === "wasm" ? conv2dBackpropFilterWasm : conv2dBackpropFilter;
+  const config = { kernelName: key, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc, d2l: true };
+  tf.registerKernel(config);
+}
+
+/** Kernels that need complex or string tensors: not forwarded. */
+const NOT_FORWARDED = new Set(["Complex", "ComplexAbs", "Real", "Imag", "FFT", "IFFT", "Draw", "StaticRegexReplace", "StringSplit", "StringToHashBucketFast", "StringNGrams"]);
+
+interface KernelBackendLike {
+  readSync(dataId: object): tf.backend_util.BackendValues;
+  write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): object;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+interface TensorInfoLike {
+  dataId: object;
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+/**
+ * Register, for `backendName`, every kernel the cpu backend has and it lacks:
+ * the inputs are copied to the cpu backend, its kernel runs, the outputs are
+ * copied back. Gradients are registered by kernel name, so training works.
+ */
+function forwardMissingKernels(backendName: string): string[] {
+  const have = new Set(tf.getKernelsForBackend(backendName).map((k) => k.kernelName));
+  const forwarded: string[] = [];
+  for (const kernel of tf.getKernelsForBackend("cpu")) {
+    if (have.has(kernel.kernelName) || NOT_FORWARDED.has(kernel.kernelName)) continue;
+    const cpuKernel = kernel.kernelFunc;
+    tf.registerKernel({
+      kernelName: kernel.kernelName,
+      backendName,
+      kernelFunc: ({ inputs, attrs, backend }) => {
+        const cpu = tf.findBackend("cpu") as unknown as KernelBackendLike & { firstUse?: boolean };
+        if (!cpu) throw new Error(`${kernel.kernelName} on ${backendName} runs on the cpu backend, which did not start`);
+        cpu.firstUse = false; // tfjs's "install tfjs-node" banner is for users of cpu, not for this
+        const from = backend as unknown as KernelBackendLike;
+        const made: object[] = [];
+        try {
+          const moved: Record<string, TensorInfoLike> = {};
+          for (const [name, t] of Object.entries(inputs)) {
+            if (!t) continue;
+            const dataId = cpu.write(from.readSync(t.dataId), t.shape, t.dtype);
+            made.push(dataId);
+            moved[name] = { dataId, shape: t.shape, dtype: t.dtype };
+          }
+          const out = cpuKernel({ inputs: moved as unknown as tf.NamedTensorInfoMap, attrs, backend: cpu as unknown as tf.KernelBackend });
+          const outs = (Array.isArray(out) ? out : [out]) as TensorInfoLike[];
+          const back = outs.map((o) => {
+            made.push(o.dataId);
+            return { dataId: from.write(cpu.readSync(o.dataId), o.shape, o.dtype), shape: o.shape, dtype: o.dtype };
+          });
+          return (Array.isArray(out) ? back : back[0]) as unknown as tf.TensorInfo;
+        } finally {
+          for (const id of new Set(made)) cpu.disposeData(id, true);
+        }
+      },
+    });
+    forwarded.push(kernel.kernelName);
+  }
+  return forwarded;
+}
+
+// ----------------------------------------------------------------------- cpu
+
+async function loadCpu(): Promise<Detail> {
+  await setTfBackend("cpu");
+  // d2l already said which faster backends were skipped; tfjs's own banner would repeat it.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  return { device: "cpu", adapter: "JavaScript", fallbackAdapter: false, threads: 1, gpus: 0, versions: {} };
+}
+
+// --------------------------------------------------------------- the choice
+
+async function load(name: BackendName, explicit: boolean, options: UseBackendOptions): Promise<void> {
+  // Whatever runs, cpu may too (tf.setBackend("cpu"), webgpu's small-tensor hand-off).
+  useFastConv2dBackpropFilter("cpu");
+  let d: Detail;
+  switch (name) {
+    case "tensorflow":
+      d = await loadTensorflow();
+      break;
+    case "webgpu":
+      d = await loadWebgpu(explicit);
+      break;
+    case "wasm":
+      d = await loadWasm(options.threads);
+      break;
+    case "cpu":
+      d = await loadCpu();
+      break;
+  }
+  details.set(name, d);
 }
 
 function isKnown(name: string): name is BackendName {
   return (KNOWN as readonly string[]).includes(name);
 }
 
+function unknownBackend(name: string, where: string): Error {
+  return new Error(`unknown backend ${JSON.stringify(name)}${where}; expected one of ${KNOWN.join(", ")} (or "auto")`);
+}
+
 /**
- * Use the named backend, or fail saying what to install.
+ * Use the named backend, or fail saying what to install. Unlike the automatic
+ * choice, `useBackend("webgpu")` accepts a software fallback adapter.
  *
  * @example
  * await d2l.useBackend("cpu");
+ * await d2l.useBackend("wasm", { threads: 2 });
  */
-export async function useBackend(name: string): Promise<string> {
-  if (!isKnown(name)) throw new Error(`unknown backend ${JSON.stringify(name)}; expected one of ${KNOWN.join(", ")}`);
+export async function useBackend(name: string, options: UseBackendOptions = {}): Promise<string> {
+  if (!isKnown(name)) throw unknownBackend(name, "");
+  if (options.threads !== undefined) {
+    if (name !== "wasm") throw new Error(`the threads option is for the wasm backend, not "${name}"`);
+    wasmThreadsWanted(options.threads); // a bad value fails here, before anything loads
+  }
   try {
-    await load(name);
+    await load(name, true, options);
   } catch (e) {
-    throw new Error(`backend "${name}" cannot load: ${(e as Error).message}. To use it: ${hint(name)}`);
+    const fix = e instanceof LoadError ? e.fix : FIX[name];
+    throw new Error(`backend "${name}" cannot load: ${firstLine(e)}. To use it: ${fix}`);
   }
   chosen = Promise.resolve(name);
   return name;
 }
 
 async function choose(): Promise<string> {
-  const wanted = process.env.D2L_BACKEND;
-  if (wanted) return useBackend(wanted);
-  for (const name of KNOWN) {
+  const wanted = (process.env.D2L_BACKEND ?? "").trim().toLowerCase();
+  if (wanted && wanted !== "auto") {
+    if (!isKnown(wanted)) throw unknownBackend(wanted, " in D2L_BACKEND");
+    return useBackend(wanted);
+  }
+  for (const name of AUTO_ORDER) {
     try {
-      await load(name);
+      await load(name, false, {});
       return name;
     } catch (e) {
-      const reason = (e as Error).message.split("\n")[0];
+      const reason = firstLine(e);
       skipped.push({ name, reason });
-      if (name !== "tensorflow") console.warn(`d2l: backend ${name} skipped: ${reason}`);
+      console.warn(`d2l: skipped ${name}: ${reason}`);
     }
   }
-  throw new Error("no TensorFlow.js backend could load, not even cpu");
+  throw new Error(`no TensorFlow.js backend could load, not even cpu: ${skipped.map((s) => `${s.name}: ${s.reason}`).join("; ")}`);
 }
 
 /**
@@ -103,7 +827,7 @@ async function choose(): Promise<string> {
  * never need to.
  *
  * @example
- * await d2l.ready(); // tf.getBackend() is now "wasm", for example
+ * await d2l.ready(); // "tensorflow" where tfjs-node is installed, else "wasm", for example
  */
 export function ready(): Promise<string> {
   if (!chosen) chosen = choose();
@@ -111,47 +835,59 @@ export function ready(): Promise<string> {
 }
 
 /**
- * The backend in use, its device, threads and versions.
+ * The backend in use: its name, device, adapter, threads and versions, and
+ * the backends that were skipped on the way.
  *
  * @example
- * d2l.backendInfo() // { name: "wasm", device: "cpu", threads: 1, ... }
+ * d2l.backendInfo() // { name: "wasm", device: "cpu", adapter: "WebAssembly SIMD, 2 threads", threads: 2, ... }
  */
 export function backendInfo(): BackendInfo {
-  const name = tf.getBackend();
-  const gpu = name === "tensorflow" && tf.env().getBool("IS_NODE") && hasGpuBinding();
-  let threads = 1;
-  if (name === "wasm") {
-    const b = tf.backend() as unknown as { wasm?: { _getThreadsCount?: () => number } };
-    threads = b.wasm?._getThreadsCount?.() ?? 1;
-  }
-  return { name, device: gpu || name === "webgpu" || name === "webgl" ? "gpu:0" : "cpu", threads, tfjsVersion: tf.version.tfjs, skipped: [...skipped] };
-}
-
-function hasGpuBinding(): boolean {
-  try {
-    require.resolve("@tensorflow/tfjs-node-gpu");
-    return true;
-  } catch {
-    return false;
-  }
+  const name = tf.getBackend() ?? "none";
+  const d = details.get(name);
+  return {
+    name,
+    device: d?.device ?? (name === "webgl" ? "gpu:0" : "cpu"),
+    adapter: d?.adapter ?? name,
+    fallbackAdapter: d?.fallbackAdapter ?? false,
+    threads: d?.threads ?? 1,
+    tfjsVersion: TFJS,
+    versions: { "@tensorflow/tfjs": TFJS, ...(d?.versions ?? {}) },
+    skipped: skipped.map((s) => ({ ...s })),
+  };
 }
 
 /**
- * The book's `num_gpus()`: how many GPUs the backend computes on (0 or 1).
+ * The book's `num_gpus()`: how many hardware GPUs the backend in use can
+ * reach (CUDA devices for tfjs-node-gpu, hardware adapters for webgpu).
+ * Software adapters do not count, and cpu and wasm reach none. TensorFlow.js
+ * computes on one device, `gpu:0`.
  *
  * @example
- * d2l.numGpus() // 0 on a CPU-only machine
+ * d2l.numGpus() // 0 on a machine without a GPU
  */
 export function numGpus(): number {
-  return backendInfo().device.startsWith("gpu") ? 1 : 0;
+  return details.get(tf.getBackend() ?? "")?.gpus ?? 0;
 }
 
 /**
- * The book's `try_gpu()`: "gpu:0" if a GPU backend is in use, else "cpu".
+ * The book's `try_gpu(i)`: `"gpu:i"` if that GPU exists, else `"cpu"`.
  *
  * @example
- * d2l.tryGpu() // "cpu"
+ * d2l.tryGpu()  // "gpu:0" with a GPU, "cpu" without
+ * d2l.tryGpu(3) // "cpu" unless there are four GPUs
  */
-export function tryGpu(): string {
-  return numGpus() > 0 ? "gpu:0" : "cpu";
+export function tryGpu(i = 0): string {
+  if (!Number.isInteger(i) || i < 0) throw new Error(`tryGpu(i) takes a GPU index 0, 1, ...; got ${i}`);
+  return numGpus() > i ? `gpu:${i}` : "cpu";
+}
+
+/**
+ * The book's `try_all_gpus()`: every GPU's device name, or `["cpu"]` if none.
+ *
+ * @example
+ * d2l.tryAllGpus() // ["gpu:0"] with one GPU, ["cpu"] without
+ */
+export function tryAllGpus(): string[] {
+  const n = numGpus();
+  return n > 0 ? Array.from({ length: n }, (_, i) => `gpu:${i}`) : ["cpu"];
 }

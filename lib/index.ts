@@ -2,8 +2,8 @@
  * d2l: the *Dive into Deep Learning* helper library for TensorFlow.js, with
  * the book's names in TypeScript's casing. Every kernel cell sees it as `d2l`.
  */
-export { ready, useBackend, backendInfo, tryGpu, numGpus } from "./backend";
-export type { BackendInfo, BackendName } from "./backend";
+export { ready, useBackend, backendInfo, tryGpu, tryAllGpus, numGpus } from "./backend";
+export type { BackendInfo, BackendName, UseBackendOptions } from "./backend";
 export { interruptGuard, InterruptedError, atCellEnd } from "./interrupt";
 export type { InterruptGuard } from "./interrupt";
 export { inKernel, LiveOutput, showBundle } from "./output";

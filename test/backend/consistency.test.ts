@@ -1,0 +1,159 @@
+/**
+ * Cross-backend consistency: the same two small training runs (a 2-layer MLP
+ * and a small CNN, fixed weights and data, 20 SGD steps each; see
+ * train-child.ts) on cpu, wasm (1 and 2 threads) and webgpu give the same
+ * loss sequences within 1e-4. Each backend runs in a child process of its own,
+ * since a tfjs backend is global to its process.
+ *
+ * webgpu needs a Vulkan device; on a machine without a GPU, CI provides Mesa's
+ * lavapipe:
+ *
+ *   bash test/backend/setup-lavapipe.sh test-artifacts/lavapipe
+ *   (source test-artifacts/lavapipe/env.sh && D2L_REQUIRE_WEBGPU=1 node --test dist/test/backend/)
+ *
+ * With D2L_REQUIRE_WEBGPU=1 a webgpu that does not load fails the test;
+ * without it, the test checks that the failure says what to install.
+ */
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+
+const CHILD = path.join(__dirname, "train-child.js");
+const TOLERANCE = 1e-4;
+const REQUIRE_WEBGPU = process.env.D2L_REQUIRE_WEBGPU === "1";
+
+interface Info {
+  name: string;
+  device: string;
+  adapter: string;
+  fallbackAdapter: boolean;
+  threads: number;
+  skipped: { name: string; reason: string }[];
+}
+interface Run {
+  info?: Info;
+  mlp?: number[];
+  cnn?: number[];
+  leaked?: number;
+  syncRead?: string;
+  error?: string;
+  stderr: string;
+  seconds: number;
+}
+
+function child(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CHILD, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    p.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    p.stderr.on("data", (b: Buffer) => (err += b.toString()));
+    const timer = setTimeout(() => p.kill("SIGKILL"), 90_000);
+    p.on("close", (code) => {
+      clearTimeout(timer);
+      const seconds = (Date.now() - started) / 1000;
+      const last = out.trim().split("\n").pop() ?? "";
+      try {
+        resolve({ ...(JSON.parse(last) as Omit<Run, "stderr" | "seconds">), stderr: err, seconds });
+      } catch {
+        resolve({ error: `train-child ${args.join(" ")} exited ${code} without a result:\n${out}\n${err}`, stderr: err, seconds });
+      }
+    });
+  });
+}
+
+function assertClose(actual: number[] | undefined, expected: number[] | undefined, what: string): void {
+  assert.ok(actual && expected, `${what}: no losses`);
+  assert.equal(actual.length, expected.length, `${what}: ${actual.length} losses, expected ${expected.length}`);
+  const worst = Math.max(...actual.map((v, i) => Math.abs(v - expected[i])));
+  assert.ok(worst <= TOLERANCE, `${what}: differs from cpu by up to ${worst.toExponential(2)} (tolerance ${TOLERANCE})\n  got      ${actual.join(", ")}\n  expected ${expected.join(", ")}`);
+}
+
+function assertTrained(r: Run, name: string): void {
+  assert.equal(r.error, undefined, `${name}: ${r.error}`);
+  assert.equal(r.info?.name, name.split(" ")[0]);
+  assert.equal(r.leaked, 0, `${name}: ${r.leaked} tensors leaked`);
+}
+
+describe("the same training on every backend", { timeout: 180_000 }, () => {
+  const runs: Record<string, Run> = {};
+  const base = { ...process.env };
+  delete base.D2L_BACKEND;
+  delete base.D2L_WASM_THREADS;
+  const started = Date.now();
+
+  before(async () => {
+    const [cpu, wasm1, wasm2, webgpu, auto] = await Promise.all([
+      child(["cpu"], base),
+      child(["wasm", "1"], base),
+      child(["wasm", "2"], base),
+      child(["webgpu"], base),
+      child(["auto"], base),
+    ]);
+    Object.assign(runs, { cpu, wasm1, wasm2, webgpu, auto });
+  });
+
+  after(() => {
+    const times = Object.entries(runs).map(([k, r]) => `${k} ${r.seconds.toFixed(1)} s`);
+    console.log(`# children (in parallel): ${times.join(", ")}; all ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  it("cpu trains both models: the losses fall and no tensor leaks", () => {
+    const r = runs.cpu;
+    assertTrained(r, "cpu");
+    assert.ok(r.mlp && r.mlp[19] < r.mlp[0] * 0.7, `MLP loss did not fall: ${r.mlp?.join(", ")}`);
+    assert.ok(r.cnn && r.cnn[19] < r.cnn[0] * 0.5, `CNN loss did not fall: ${r.cnn?.join(", ")}`);
+  });
+
+  it("wasm with 1 thread gives cpu's losses within 1e-4", () => {
+    const r = runs.wasm1;
+    assertTrained(r, "wasm");
+    assert.equal(r.info?.threads, 1);
+    assertClose(r.mlp, runs.cpu.mlp, "wasm MLP");
+    assertClose(r.cnn, runs.cpu.cnn, "wasm CNN");
+  });
+
+  it("wasm with 2 threads (the threaded build) gives cpu's losses within 1e-4", () => {
+    const r = runs.wasm2;
+    assertTrained(r, "wasm");
+    assert.equal(r.info?.threads, 2, `asked for 2 threads, got ${r.info?.threads} (${r.info?.adapter})`);
+    assertClose(r.mlp, runs.cpu.mlp, "threaded wasm MLP");
+    assertClose(r.cnn, runs.cpu.cnn, "threaded wasm CNN");
+  });
+
+  it("webgpu gives cpu's losses within 1e-4", (t) => {
+    const r = runs.webgpu;
+    if (r.error !== undefined) {
+      if (REQUIRE_WEBGPU) assert.fail(`D2L_REQUIRE_WEBGPU=1 but webgpu did not load: ${r.error}`);
+      // No Vulkan device here: the failure must say what is missing and what to do.
+      assert.match(r.error, /^backend "webgpu" cannot load: .+\. To use it: .+/);
+      t.diagnostic(`webgpu not available (${r.error}); run test/backend/setup-lavapipe.sh to test it`);
+      return;
+    }
+    assertTrained(r, "webgpu");
+    t.diagnostic(`webgpu adapter: ${r.info?.adapter}`);
+    assertClose(r.mlp, runs.cpu.mlp, "webgpu MLP");
+    assertClose(r.cnn, runs.cpu.cnn, "webgpu CNN");
+    // Node has no OffscreenCanvas, which tfjs-backend-webgpu reads through synchronously: d2l says what to do.
+    assert.match(r.syncRead ?? "", /cannot read a GPU tensor synchronously in Node .*await t\.data\(\)/);
+    assert.equal(runs.cpu.syncRead, "ok");
+  });
+
+  it("the automatic choice never takes a software adapter", () => {
+    const r = runs.auto;
+    assert.equal(r.error, undefined, r.error);
+    const webgpu = runs.webgpu;
+    const skippedWebgpu = r.info?.skipped.find((s) => s.name === "webgpu");
+    if (webgpu.info && !webgpu.info.fallbackAdapter) {
+      assert.equal(r.info?.name, "webgpu", "a hardware GPU adapter is there, so webgpu should be chosen");
+    } else {
+      assert.notEqual(r.info?.name, "webgpu");
+      assert.ok(skippedWebgpu, `webgpu is not in the skipped list: ${JSON.stringify(r.info?.skipped)}`);
+      assert.match(skippedWebgpu.reason, webgpu.info ? /software fallback adapter/ : /no GPU adapter/);
+      // Said once, on one line.
+      assert.equal(r.stderr.split("\n").filter((l) => l.startsWith("d2l: skipped webgpu: ")).length, 1, r.stderr);
+    }
+  });
+});
