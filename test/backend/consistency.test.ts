@@ -141,19 +141,12 @@ describe("the same training on every backend", { timeout: 180_000 }, () => {
     assert.equal(runs.cpu.syncRead, "ok");
   });
 
-  it("the automatic choice never takes a software adapter", () => {
+  it("the automatic choice leaves webgpu alone, even where an adapter works", () => {
     const r = runs.auto;
     assert.equal(r.error, undefined, r.error);
-    const webgpu = runs.webgpu;
-    const skippedWebgpu = r.info?.skipped.find((s) => s.name === "webgpu");
-    if (webgpu.info && !webgpu.info.fallbackAdapter) {
-      assert.equal(r.info?.name, "webgpu", "a hardware GPU adapter is there, so webgpu should be chosen");
-    } else {
-      assert.notEqual(r.info?.name, "webgpu");
-      assert.ok(skippedWebgpu, `webgpu is not in the skipped list: ${JSON.stringify(r.info?.skipped)}`);
-      assert.match(skippedWebgpu.reason, webgpu.info ? /software fallback adapter/ : /no GPU adapter/);
-      // Said once, on one line.
-      assert.equal(r.stderr.split("\n").filter((l) => l.startsWith("d2l: skipped webgpu: ")).length, 1, r.stderr);
-    }
+    assert.ok(runs.webgpu.info, "webgpu loaded when asked for");
+    assert.notEqual(r.info?.name, "webgpu");
+    assert.equal(r.info?.skipped.find((s) => s.name === "webgpu"), undefined, "webgpu is not even tried");
+    assert.doesNotMatch(r.stderr, /webgpu/);
   });
 });
