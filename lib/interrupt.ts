@@ -18,7 +18,14 @@ function hook(): KernelHook | undefined {
   return (globalThis as Record<symbol, unknown>)[Symbol.for("d2l-ts.kernel")] as KernelHook | undefined;
 }
 
-/** Thrown by {@link checkInterrupt} when the user pressed stop. */
+/**
+ * Thrown by a guard's `check()` (and by training loops) when the user pressed
+ * stop. No book equivalent: Python raises `KeyboardInterrupt`.
+ *
+ * @example
+ * try { await d2l.trainCh3(net, trainIter, testIter, loss, 10, updater); }
+ * catch (e) { if (e instanceof d2l.InterruptedError) console.log("stopped; the weights are kept"); else throw e; }
+ */
 export class InterruptedError extends Error {
   constructor(message = "Interrupted by the user; the model keeps the weights of the last finished batch") {
     super(message);

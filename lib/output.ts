@@ -29,7 +29,15 @@ export function inKernel(): boolean {
   return bridge() !== undefined;
 }
 
-/** An output shown once and replaced in place afterwards. */
+/**
+ * An output shown once and replaced in place afterwards (Jupyter's display
+ * id); what `Animator` and `ProgressBar` draw on. No book equivalent:
+ * matplotlib's `display.clear_output(wait=True)` plays this part there.
+ *
+ * @example
+ * const out = new d2l.LiveOutput();
+ * for (let i = 1; i <= 3; i++) out.show({ "text/plain": `step ${i}` });
+ */
 export class LiveOutput {
   /** The Jupyter display id of this output. */
   readonly displayId: string = randomUUID();
