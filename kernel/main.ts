@@ -104,7 +104,10 @@ function cmdNotebook(args: string[]): void {
   if (!specIsCurrent()) console.log(installKernelSpec({ kind: "user" }));
   console.log(`Starting Jupyter Notebook on ${dir}`);
   console.log(`Open http://127.0.0.1:${port}/ (the full URL with its token is printed below); choose the kernel "TypeScript (d2l)".`);
-  const child = spawn(py, ["-m", "notebook", "--ip=127.0.0.1", `--port=${port}`, "--no-browser", `--notebook-dir=${dir}`], {
+  const nbArgs = ["-m", "notebook", "--ip=127.0.0.1", `--port=${port}`, "--no-browser", `--notebook-dir=${dir}`];
+  // Jupyter refuses to start as root without this; these machines (and containers) often run as root.
+  if (process.getuid?.() === 0) nbArgs.push("--allow-root");
+  const child = spawn(py, nbArgs, {
     stdio: "inherit",
     env: pythonEnv(),
   });
