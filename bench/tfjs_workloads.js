@@ -1,0 +1,148 @@
+/**
+ * One benchmark run in TensorFlow.js: one workload on one backend, in its own
+ * process (tfjs backends are global). Prints one JSON line on stdout:
+ *   {"examplesPerSec":..,"steps":..,"warmup":..,"seconds":..,"loss":..,"backend":"wasm","threads":2,...}
+ * Run by bench/run.js; by hand:
+ *   node bench/tfjs_workloads.js --backend wasm --workload lenet --steps 30 --warmup 5 --max-seconds 20
+ */
+"use strict";
+const tf = require("@tensorflow/tfjs");
+const d2l = require("../dist/lib/index");
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+/** Random inputs of `shape` and random labels 0..classes-1 (one-hot, as tfjs' losses want), made before timing. */
+function randomBatch(xShape, labelShape, classes) {
+  const x = tf.randomNormal(xShape);
+  const labels = tf.randomUniform(labelShape, 0, classes, "int32");
+  const y = tf.oneHot(labels, classes);
+  labels.dispose();
+  return { x, y };
+}
+
+/** Each workload: a model and a batch; `loss()` is forward + loss on that batch. */
+const WORKLOADS = {
+  softmax() {
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10 })] });
+    return { model, batch: 256, ...randomBatch([256, 784], [256], 10) };
+  },
+  mlp() {
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [784], units: 256, activation: "relu" }), tf.layers.dense({ units: 10 })],
+    });
+    return { model, batch: 256, ...randomBatch([256, 784], [256], 10) };
+  },
+  lenet() {
+    // d2l.ai 6.6 (channels-last): conv5x5 6 pad 2 sigmoid, avgpool 2, conv5x5 16 sigmoid, avgpool 2, 120, 84, 10.
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: "same", activation: "sigmoid" }),
+        tf.layers.averagePooling2d({ poolSize: 2, strides: 2 }),
+        tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: "sigmoid" }),
+        tf.layers.averagePooling2d({ poolSize: 2, strides: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 120, activation: "sigmoid" }),
+        tf.layers.dense({ units: 84, activation: "sigmoid" }),
+        tf.layers.dense({ units: 10 }),
+      ],
+    });
+    return { model, batch: 256, ...randomBatch([256, 28, 28, 1], [256], 10) };
+  },
+  resnet() {
+    // conv3x3 1->64 + BN + ReLU, then 2 residual blocks (conv3x3 64, BN, ReLU, conv3x3 64, BN, + x, ReLU), GAP, dense 10.
+    const input = tf.input({ shape: [28, 28, 1] });
+    const convBn = (t, relu) => {
+      const c = tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: "same" }).apply(t);
+      const b = tf.layers.batchNormalization({ epsilon: 1e-5 }).apply(c);
+      return relu ? tf.layers.reLU().apply(b) : b;
+    };
+    let h = convBn(input, true);
+    for (let i = 0; i < 2; i++) {
+      const y = convBn(convBn(h, true), false);
+      h = tf.layers.reLU().apply(tf.layers.add().apply([y, h]));
+    }
+    const out = tf.layers.dense({ units: 10 }).apply(tf.layers.globalAveragePooling2d({}).apply(h));
+    return { model: tf.model({ inputs: input, outputs: out }), batch: 32, ...randomBatch([32, 28, 28, 1], [32], 10) };
+  },
+  gru() {
+    // one-hot input, GRU 256 (sigmoid gates as in PyTorch), dense 28 at every step; loss over all 35 steps.
+    // glorotUniform, not tfjs' default orthogonal initializer: its QR of a 256x768 matrix takes ~100 s on
+    // the cpu backend (before timing, but it made the benchmark slow); PyTorch's GRU starts uniform too.
+    const model = tf.sequential({
+      layers: [
+        tf.layers.gru({ inputShape: [35, 28], units: 256, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "glorotUniform" }),
+        tf.layers.dense({ units: 28 }),
+      ],
+    });
+    const idx = tf.randomUniform([32, 35], 0, 28, "int32");
+    const x = tf.oneHot(idx, 28).toFloat();
+    idx.dispose();
+    const { y } = randomBatch([1], [32, 35], 28);
+    return { model, batch: 32, x, y };
+  },
+};
+
+async function main() {
+  const backend = arg("backend", "cpu");
+  const name = arg("workload", "softmax");
+  const steps = Number(arg("steps", "30"));
+  const warmup = Number(arg("warmup", "5"));
+  const maxSeconds = Number(arg("max-seconds", "20"));
+  if (!WORKLOADS[name]) throw new Error(`unknown workload "${name}"; expected one of ${Object.keys(WORKLOADS).join(", ")}`);
+  await d2l.useBackend(backend);
+  const info = d2l.backendInfo();
+  const w = WORKLOADS[name]();
+  const optimizer = tf.train.sgd(0.1);
+  const step = () =>
+    optimizer.minimize(() => tf.losses.softmaxCrossEntropy(w.y, w.model.apply(w.x, { training: true })), true);
+
+  // Warm-up: up to `warmup` steps, stopping early once half the time cap is spent (at least one step).
+  let t0 = performance.now();
+  let warm = 0;
+  while (warm < warmup) {
+    const l = step();
+    await l.data();
+    l.dispose();
+    warm++;
+    if ((performance.now() - t0) / 1000 > maxSeconds / 2) break;
+  }
+  const before = tf.memory().numTensors;
+  // Timed: up to `steps` steps, stopping early once the time cap is spent (at least one step).
+  t0 = performance.now();
+  let done = 0;
+  let last = null;
+  while (done < steps) {
+    if (last) last.dispose();
+    last = step();
+    done++;
+    if ((performance.now() - t0) / 1000 > maxSeconds) break;
+  }
+  const loss = (await last.data())[0];
+  const seconds = (performance.now() - t0) / 1000;
+  last.dispose();
+  const leaked = tf.memory().numTensors - before;
+  console.log(
+    JSON.stringify({
+      framework: "tfjs",
+      backend: info.name,
+      threads: info.threads,
+      adapter: info.adapter,
+      workload: name,
+      batch: w.batch,
+      warmup: warm,
+      steps: done,
+      seconds,
+      examplesPerSec: (done * w.batch) / seconds,
+      loss,
+      leakedTensors: leaked,
+    }),
+  );
+}
+
+main().catch((e) => {
+  console.error(e && e.stack ? e.stack : String(e));
+  process.exit(1);
+});
