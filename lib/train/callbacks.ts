@@ -16,25 +16,26 @@ export function where(state: TrainState): string {
 }
 
 /**
- * Stops training when a batch's loss is NaN or infinite (the book has no
- * such check; its loops train on and plot NaN), before that batch's
- * update, so the model keeps the weights of the last good batch. The engine
- * always runs one (first, in `onAfterBackward`).
+ * Stops training when the loss read back is NaN or infinite (the book has no
+ * such check; its loops train on and plot NaN). The engine reads the loss at
+ * its read points (plot points, epoch ends, or every batch with
+ * `readEvery: 1`) and, before this check runs, has put back the weights and
+ * optimizer state of the previous read, so the model is never left spoiled.
+ * The engine always runs one (first, in `onValues`).
  *
  * @example
- * // the error reads: loss became NaN at epoch 3, batch 17; lower the learning rate ...
+ * // the error reads: loss became NaN at epoch 3, in batches 1-17; lower the learning rate ...
  * await d2l.trainCh3(net, trainIter, testIter, loss, 10, tf.train.sgd(100));
  */
 export class NaNCheck implements Callback {
   readonly order = -1000;
   /** @internal */
-  onAfterBackward(state: TrainState): void {
-    if (!Number.isFinite(state.batchLoss)) {
-      throw new Error(
-        `loss became ${state.batchLoss} at ${where(state)}; lower the learning rate (or check the data for NaN values). ` +
-          `The model keeps the weights of the last good batch`,
-      );
-    }
+  onValues(state: TrainState): void {
+    if (Number.isFinite(state.batchLoss)) return;
+    const from = state.readFrom;
+    const at = from === state.batch ? `${where(state)}` : `epoch ${state.epoch + 1}, in batches ${from + 1}-${state.batch + 1} (pass readEvery: 1 to find the batch)`;
+    const kept = from === 0 ? (state.epoch === 0 ? "it had before training" : `it had at the end of epoch ${state.epoch}`) : `it had after batch ${from} of epoch ${state.epoch + 1}`;
+    throw new Error(`loss became ${state.batchLoss} at ${at}; lower the learning rate (or check the data for NaN values). The model keeps the weights ${kept}`);
   }
 }
 
@@ -103,13 +104,23 @@ export class AnimatorCallback implements Callback {
     );
   }
 
-  /** @internal */
-  onBatchEnd(state: TrainState): void {
+  /** A plot point within the epoch (the epoch's end is plotted by onEpochEnd). */
+  private plotPoint(state: TrainState): boolean {
     const nb = state.numBatches;
-    if (nb === undefined || this.pointsPerEpoch <= 0) return;
+    if (nb === undefined || this.pointsPerEpoch <= 0) return false;
     const every = Math.max(1, Math.floor(nb / this.pointsPerEpoch));
     const done = state.batch + 1;
-    if (done % every === 0 && done < nb) this.animator?.add(state.epoch + done / nb, this.values(state, false));
+    return done % every === 0 && done < nb;
+  }
+
+  /** @internal */
+  needsValues(state: TrainState): boolean {
+    return this.plotPoint(state);
+  }
+
+  /** @internal */
+  onBatchEnd(state: TrainState): void {
+    if (this.plotPoint(state)) this.animator?.add(state.epoch + (state.batch + 1) / (state.numBatches as number), this.values(state, false));
   }
 
   /** @internal */
@@ -132,6 +143,12 @@ export interface ProgressCallbackOptions {
   bar?: (total: number, unit: "examples" | "batches") => ProgressBarLike;
   /** Shortest time between two updates, in milliseconds (default 100). */
   minIntervalMs?: number;
+  /**
+   * Shortest time between two reads of the running loss and accuracy from the
+   * device, in milliseconds (default 1000); between reads the bar moves with
+   * the last values read.
+   */
+  readIntervalMs?: number;
 }
 
 /**
@@ -151,11 +168,14 @@ export class ProgressCallback implements Callback {
   private readonly makeBar: (total: number, unit: "examples" | "batches") => ProgressBarLike;
   private readonly minIntervalMs: number;
   private lastUpdate = -Infinity;
+  private lastRead = 0;
   private startedAt = 0;
+  private readonly readIntervalMs: number;
 
   constructor(opts: ProgressCallbackOptions = {}) {
     this.makeBar = opts.bar ?? ((total, unit) => makeProgressBar(total, "training", unit));
     this.minIntervalMs = opts.minIntervalMs ?? 100;
+    this.readIntervalMs = opts.readIntervalMs ?? 1000;
   }
 
   private info(s: TrainState): string {
@@ -174,6 +194,16 @@ export class ProgressCallback implements Callback {
   /** @internal */
   onTrainBegin(): void {
     this.startedAt = performance.now();
+    this.lastRead = this.startedAt;
+  }
+
+  /** @internal */
+  needsValues(): boolean {
+    if (this.bar === undefined) return false;
+    const now = performance.now();
+    if (now - this.lastRead < this.readIntervalMs) return false;
+    this.lastRead = now;
+    return true;
   }
 
   /** @internal */

@@ -5,14 +5,25 @@
  * (fastai's Learner and Keras' `fit` are the models).
  *
  * Each batch: `onBatchBegin` → forward and backward (one pass, inside tfjs'
- * gradient tape, which disposes every intermediate tensor) → one read of the
- * batch's loss sum and correct count (the batch's only read from the device,
- * `await data()`, never `dataSync`: webgpu cannot read synchronously in Node) →
- * `onAfterBackward` (gradients known, update not yet applied: the NaN check
- * runs here, so a bad batch never touches the weights) → the update →
- * `onBatchEnd` (the interrupt check runs last here, so an interrupt stops the
- * loop after a complete update). After each epoch the engine evaluates the
- * test iterator, if any, then calls `onEpochEnd`.
+ * gradient tape, which disposes every intermediate tensor) → `onAfterBackward`
+ * (gradients known, update not yet applied: a gradient-clipping callback runs
+ * here) → the update → the batch's loss sum and correct count are added to a
+ * running sum ON THE DEVICE → `onBatchEnd` (the interrupt check runs last
+ * here, so an interrupt stops the loop after a complete update).
+ *
+ * Nothing is read back per batch: a read waits for the device to finish
+ * everything queued (on a GPU that stalls the pipeline every step). The
+ * engine reads the running sums back only at *read points*: the end of each
+ * epoch, every `readEvery` batches if asked, and wherever a callback's
+ * `needsValues` says it wants current values (the Animator at its plot
+ * points, the progress bar about once a second). Reads are `await data()`,
+ * never `dataSync` (webgpu cannot read synchronously in Node). After a read,
+ * `onValues` runs; the engine's NaN check is there. Since the batches between
+ * two reads are already applied when a NaN shows up, the engine keeps a copy
+ * of the weights (and the optimizer's state) from the last read that found
+ * the loss finite, and puts it back before the error: a NaN never spoils the
+ * model. After each epoch the engine evaluates the test iterator, if any,
+ * then calls `onEpochEnd`.
  */
 import * as tf from "@tensorflow/tfjs";
 import { interruptGuard, type InterruptGuard } from "../interrupt";
@@ -78,13 +89,19 @@ export interface TrainState {
   numBatches: number | undefined;
   /** Examples in the current batch. */
   batchSize: number;
-  /** Mean loss of the current batch. */
+  /**
+   * Mean loss of the batches of the last read (from batch `readFrom` to the
+   * batch of that read; one batch with `readEvery: 1`). Values are current in
+   * `onValues`, and in `onBatchEnd` of a batch whose `needsValues` asked.
+   */
   batchLoss: number;
-  /** Accuracy on the current batch (when accuracy is on). */
+  /** Accuracy on the batches of the last read (when accuracy is on). */
   batchAcc: number | undefined;
-  /** Mean training loss of the epoch so far. */
+  /** First batch (0-based) of the last read: the read covers `readFrom` to `batch`. */
+  readFrom: number;
+  /** Mean training loss of the epoch up to the last read. */
   trainLoss: number;
-  /** Training accuracy of the epoch so far (when accuracy is on). */
+  /** Training accuracy of the epoch up to the last read (when accuracy is on). */
   trainAcc: number | undefined;
   /** Training examples of the epoch so far. */
   examples: number;
@@ -133,9 +150,18 @@ export interface Callback {
   onEpochBegin?(state: TrainState): void | Promise<void>;
   /** Before each batch's forward pass. */
   onBatchBegin?(state: TrainState): void | Promise<void>;
-  /** After the backward pass, before the update: `batchLoss` and `grads` are set. Throwing here leaves the weights untouched. */
+  /** After the backward pass, before the update: `grads` is set. Throwing here leaves the weights untouched. */
   onAfterBackward?(state: TrainState): void | Promise<void>;
-  /** After each batch's update. */
+  /**
+   * After a batch's update: return true when this batch's `onBatchEnd` needs
+   * current values (`batchLoss`, `trainLoss`, ...), so the engine reads them
+   * back from the device now. Called every batch: keep it cheap, and ask
+   * rarely (a read stalls a GPU's pipeline).
+   */
+  needsValues?(state: TrainState): boolean;
+  /** After the engine read the loss and accuracy back (see `needsValues`; always at an epoch's end). */
+  onValues?(state: TrainState): void | Promise<void>;
+  /** After each batch's update (and its read, when there was one). */
   onBatchEnd?(state: TrainState): void | Promise<void>;
   /** After each epoch and its evaluation. */
   onEpochEnd?(state: TrainState): void | Promise<void>;
@@ -143,7 +169,7 @@ export interface Callback {
   onTrainEnd?(state: TrainState): void | Promise<void>;
 }
 
-type Hook = Exclude<keyof Callback, "order">;
+type Hook = Exclude<keyof Callback, "order" | "needsValues">;
 
 /** What the engine trains with. */
 export interface EngineOptions {
@@ -162,6 +188,12 @@ export interface EngineOptions {
   accuracy?: boolean;
   /** Callbacks for every fit of this engine. */
   callbacks?: Callback[];
+  /**
+   * Read the loss back at least every this many batches (default: only where
+   * a callback asks, and at each epoch's end). 1 finds the exact batch whose
+   * loss became NaN, at the cost of a device read per batch.
+   */
+  readEvery?: number;
 }
 
 /** Options of {@link Engine.fit}. */
@@ -172,6 +204,8 @@ export interface FitOptions {
   testIter?: DataIter;
   /** Callbacks for this fit, with the engine's own. */
   callbacks?: Callback[];
+  /** As {@link EngineOptions.readEvery}, for this fit. */
+  readEvery?: number;
 }
 
 /** What {@link Engine.fit} returns. */
@@ -204,10 +238,11 @@ export interface FitResult {
  * `d2l.sgd(params, lr, batchSize)` reads it, calls `updater(batchSize)`, and
  * clears what is left.
  *
- * Errors: a NaN loss stops training before that batch's update, with an
- * error naming the epoch and batch; an interrupt stops it after the current
- * batch's update and throws `InterruptedError` (the cell ends with that
- * error; the model keeps the weights of that batch).
+ * Errors: a NaN loss stops training at the next read point, with an error
+ * naming the epoch and the batches since the previous read, and the weights
+ * and optimizer state of that previous read put back; an interrupt stops it
+ * after the current batch's update and throws `InterruptedError` (the cell
+ * ends with that error; the model keeps the weights of that batch).
  *
  * @example
  * const engine = new d2l.Engine({ net, loss: d2l.crossEntropy, updater: (n) => d2l.sgd([W, b], 0.1, n) });
@@ -221,6 +256,7 @@ export class Engine {
   readonly params: Param[] | undefined;
   readonly accuracy: boolean;
   readonly callbacks: Callback[];
+  readonly readEvery: number | undefined;
 
   constructor(opts: EngineOptions) {
     if (opts === null || typeof opts !== "object") throw new Error("new Engine(opts) expects { net, loss, updater }");
@@ -238,6 +274,7 @@ export class Engine {
     this.params = opts.params;
     this.accuracy = opts.accuracy ?? true;
     this.callbacks = [...(opts.callbacks ?? [])];
+    this.readEvery = checkReadEvery(opts.readEvery);
   }
 
   /**
@@ -253,6 +290,8 @@ export class Engine {
     checkIter(trainIter, "training");
     if (opts.testIter !== undefined) checkIter(opts.testIter, "test");
     const cbs = this.orderedCallbacks(opts.callbacks ?? []);
+    const readEvery = checkReadEvery(opts.readEvery) ?? this.readEvery;
+    const wanting = cbs.filter((c) => typeof c.needsValues === "function");
     const state: TrainState = {
       engine: this,
       net: this.net,
@@ -266,6 +305,7 @@ export class Engine {
       batchSize: 0,
       batchLoss: NaN,
       batchAcc: undefined,
+      readFrom: 0,
       trainLoss: NaN,
       trainAcc: undefined,
       examples: 0,
@@ -279,13 +319,42 @@ export class Engine {
       stopTraining: false,
       error: undefined,
     };
-    const metric = new Accumulator(3); // loss sum, correct, examples
+    const metric = new Accumulator(3); // loss sum, correct, examples (as read back)
     const yielder = new Yielder();
+    const good = new GoodWeights();
+    let pending: tf.Tensor | undefined; // loss sum and correct count since the last read, on the device
+    let pendingExamples = 0;
+    const readBack = async (): Promise<void> => {
+      if (pending === undefined) return;
+      const sums = pending;
+      pending = undefined;
+      state.timer.start(); // the device finishing its queue is training time
+      let v: Float32Array | Int32Array | Uint8Array;
+      try {
+        v = (await sums.data()) as Float32Array;
+      } finally {
+        state.timer.stop();
+        sums.dispose();
+      }
+      const n = pendingExamples;
+      pendingExamples = 0;
+      metric.add(v[0], this.accuracy ? v[1] : 0, n);
+      state.batchLoss = v[0] / n;
+      state.batchAcc = this.accuracy ? v[1] / n : undefined;
+      state.trainLoss = metric.get(0) / metric.get(2);
+      state.trainAcc = this.accuracy ? metric.get(1) / metric.get(2) : undefined;
+      if (Number.isFinite(v[0])) await good.keep(this.weightsToKeep(), this.updater);
+      else await good.putBack(this.updater);
+      await call(cbs, "onValues", state); // the NaN check throws here
+      state.readFrom = state.batch + 1;
+    };
     try {
       await call(cbs, "onTrainBegin", state);
+      await good.keep(this.weightsToKeep(), this.updater);
       for (let epoch = 0; epoch < numEpochs && !state.stopTraining; epoch++) {
         state.epoch = epoch;
         state.batch = -1;
+        state.readFrom = 0;
         metric.reset();
         state.examples = 0;
         state.trainLoss = NaN;
@@ -298,18 +367,30 @@ export class Engine {
           try {
             state.batch = i;
             await call(cbs, "onBatchBegin", state);
-            await this.step(X, y, state, metric, cbs);
+            const stats = await this.step(X, y, state, cbs);
+            if (pending === undefined) pending = stats;
+            else {
+              const sum = tf.add(pending, stats);
+              pending.dispose();
+              stats.dispose();
+              pending = sum;
+            }
+            pendingExamples += y.shape[0] as number;
           } finally {
             X.dispose();
             y.dispose();
           }
           i++;
+          const lastOfEpoch = state.numBatches !== undefined && i === state.numBatches;
+          const due = readEvery !== undefined && (i - state.readFrom) >= readEvery;
+          if (lastOfEpoch || due || wanting.some((c) => c.needsValues?.(state) === true)) await readBack();
           await call(cbs, "onBatchEnd", state); // InterruptCheck runs last here
           // Then let the kernel's event loop acknowledge an interrupt (after the
           // check, so an interrupt that came during the batch ends it with our message).
           await yielder.maybe();
           if (state.stopTraining) break;
         }
+        await readBack(); // an iterator of unknown length, or training stopped mid-epoch
         if (i === 0) {
           throw new Error(`the training data iterator yielded no batches in epoch ${epoch + 1}; it must yield [X, y] batches in every epoch (is it a one-shot generator? pass an iterable that starts over, like a d2l DataLoader)`);
         }
@@ -350,6 +431,8 @@ export class Engine {
       state.error = e;
       throw e;
     } finally {
+      (pending as tf.Tensor | undefined)?.dispose();
+      good.dispose();
       try {
         await call(cbs, "onTrainEnd", state);
       } catch (e) {
@@ -386,8 +469,19 @@ export class Engine {
     return vars;
   }
 
-  /** One batch: forward, backward, the one read, checks, update. */
-  private async step(X: tf.Tensor, y: tf.Tensor, state: TrainState, metric: Accumulator, cbs: Callback[]): Promise<void> {
+  /** What a NaN must not spoil: the trained variables, and for a LayersModel its other weights too (batch norm's running statistics). */
+  private weightsToKeep(): tf.Variable[] {
+    const vars = new Set(this.variables());
+    if (isLayersModel(this.net)) for (const w of this.net.weights) vars.add(variableOf(w));
+    return [...vars];
+  }
+
+  /**
+   * One batch: forward, backward, `onAfterBackward`, update. Returns the
+   * batch's loss sum and correct count as a tensor (the caller disposes it);
+   * nothing is read back here.
+   */
+  private async step(X: tf.Tensor, y: tf.Tensor, state: TrainState, cbs: Callback[]): Promise<tf.Tensor> {
     if (X.rank === 0 || y.rank === 0 || X.shape[0] !== y.shape[0]) {
       throw new Error(`the training data iterator gave X of shape ${shapeStr(X.shape)} and y of shape ${shapeStr(y.shape)}; they must hold the same number of examples (first dimension)`);
     }
@@ -400,6 +494,7 @@ export class Engine {
     let stats: tf.Tensor | undefined;
     let value: tf.Tensor | undefined;
     let gradList: (tf.Tensor | null)[] = [];
+    let ok = false;
     try {
       ({ value, grads: gradList } = gradientsOrClean(
         () => {
@@ -425,15 +520,6 @@ export class Engine {
       });
       if (Object.keys(named).length === 0) throw noConnection();
 
-      // The batch's one read from the device: loss sum and correct count together
-      // (async: the webgpu backend cannot read synchronously in Node).
-      const read = await (stats as unknown as tf.Tensor).data();
-      const lossSum = read[0];
-      const correct = wantAcc ? read[1] : 0;
-      metric.add(lossSum, correct, n);
-      state.batchLoss = lossSum / n;
-      state.batchAcc = wantAcc ? correct / n : undefined;
-
       state.grads = named;
       await call(cbs, "onAfterBackward", state);
       const grads = state.grads as tf.NamedTensorMap;
@@ -453,16 +539,64 @@ export class Engine {
 
       state.examples += n;
       state.totalExamples += n;
-      state.trainLoss = metric.get(0) / metric.get(2);
-      state.trainAcc = wantAcc ? metric.get(1) / metric.get(2) : undefined;
+      ok = true;
+      return stats as unknown as tf.Tensor;
     } finally {
-      (stats as tf.Tensor | undefined)?.dispose();
+      if (!ok) (stats as tf.Tensor | undefined)?.dispose();
       value?.dispose();
       for (const g of gradList) g?.dispose();
       if (state.grads) for (const g of Object.values(state.grads)) g.dispose();
       state.grads = undefined;
     }
   }
+}
+
+/**
+ * The weights (and optimizer state) of the last read that found the loss
+ * finite, copied on the device, so a NaN found later can be undone.
+ */
+class GoodWeights {
+  private vars: { v: tf.Variable; copy: tf.Tensor }[] = [];
+  private optState: { name: string; tensor: tf.Tensor }[] | undefined;
+
+  /** Copy `vars` and the optimizer's state (if `updater` is a tf.Optimizer), replacing the last copy. */
+  async keep(vars: tf.Variable[], updater: Updater): Promise<void> {
+    const copies = vars.map((v) => ({ v, copy: tf.clone(v) }));
+    let opt: { name: string; tensor: tf.Tensor }[] | undefined;
+    if (isOptimizer(updater)) {
+      const live = await updater.getWeights();
+      opt = live.map(({ name, tensor }) => ({ name, tensor: tf.clone(tensor) }));
+      for (const { tensor } of live) if (!(tensor instanceof tf.Variable)) tensor.dispose(); // the iteration count is made for the call
+    }
+    this.dispose();
+    this.vars = copies;
+    this.optState = opt;
+  }
+
+  /** Put the kept weights and optimizer state back. */
+  async putBack(updater: Updater): Promise<void> {
+    for (const { v, copy } of this.vars) v.assign(copy);
+    if (isOptimizer(updater) && this.optState !== undefined) {
+      const live = await updater.getWeights();
+      const given = this.optState.map(({ name, tensor }) => ({ name, tensor: tf.clone(tensor) }));
+      await updater.setWeights(given); // makes its variables from these (sharing their data, or copying it)
+      for (const { tensor } of given) tensor.dispose();
+      for (const { tensor } of live) tensor.dispose(); // replaced by setWeights
+    }
+  }
+
+  dispose(): void {
+    for (const { copy } of this.vars) copy.dispose();
+    this.vars = [];
+    for (const { tensor } of this.optState ?? []) tensor.dispose();
+    this.optState = undefined;
+  }
+}
+
+function checkReadEvery(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new Error(`readEvery must be a positive whole number of batches (1 reads the loss back after every batch), got ${String(v)}`);
+  return v;
 }
 
 function positiveInt(v: unknown): number | undefined {
