@@ -125,8 +125,24 @@ function machine() {
   return [
     `machine: ${os.cpus().length} logical cores (available parallelism ${os.availableParallelism()}), ${model}${mem}, ${os.type()} ${os.release()}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
     `node ${process.version}; @tensorflow/tfjs ${version("@tensorflow/tfjs")}, tfjs-backend-wasm ${version("@tensorflow/tfjs-backend-wasm")}; wasm threads: D2L_WASM_THREADS=${process.env.D2L_WASM_THREADS || "(default: cores, at most 4)"}`,
-    tv ? `python ${py} (${PYTHON}), torch ${tv} (default threads ${tthreads}; benchmark sets ${opts.torchThreads})` : `pytorch: not available (${PYTHON}: ${(torchV.stderr || "").trim().split("\n").pop()})`,
+    tv ? `python ${py} (${PYTHON}), torch ${tv} (default threads ${tthreads}; benchmark sets ${opts.torchThreads}); ${blas()}` : `pytorch: not available (${PYTHON}: ${(torchV.stderr || "").trim().split("\n").pop()})`,
   ];
+}
+
+/**
+ * Debian's torch is built with BLAS_INFO=generic: it uses whatever libblas.so.3
+ * the alternatives system selects. The reference is OpenBLAS (libopenblas0-pthread);
+ * Debian's reference BLAS (libblas3) is several times slower and flatters tfjs.
+ */
+function blas() {
+  let target = "";
+  try {
+    target = fs.realpathSync("/usr/lib/x86_64-linux-gnu/libblas.so.3");
+  } catch {
+    return "BLAS: libblas.so.3 not found";
+  }
+  if (/openblas/.test(target)) return `BLAS: OpenBLAS (${target})`;
+  return `BLAS: ${target} -- NOT OpenBLAS: PyTorch is slower than the reference; apt-get install libopenblas0-pthread selects it`;
 }
 
 function pad(rows, header) {
