@@ -11,3 +11,4 @@ export type { MimeBundle } from "./output";
 export * from "./data/index";
 export * from "./train/index";
 export * from "./plot/index";
+export * from "./check";
