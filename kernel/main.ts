@@ -17,6 +17,10 @@ Usage:
   d2l-ts notebook [--port N] [--dir DIR]                  start Jupyter Notebook on notebooks/ at 127.0.0.1
   d2l-ts run NOTEBOOK [--out FILE] [--timeout S]          execute a notebook headless; non-zero exit if a cell fails
   d2l-ts doctor                                           versions, Jupyter, backend, GPU, data cache
+  d2l-ts assignment new NAME [--dir DIR]                  write an assignment template NAME/assignment.ipynb
+  d2l-ts assignment release SOURCE [--out F] [--solutions]  the student's copy (or the reference solution)
+  d2l-ts grade SUBMISSION [--reference SOURCE] [--timeout S] [--json F] [--out F]
+                                                          run a submission in a fresh kernel, score its checks
 `;
 
 /** A mistake on the command line: printed with the usage, exit code 2. */
@@ -207,6 +211,12 @@ export async function main(argv: string[]): Promise<void> {
         break;
       case "doctor":
         await cmdDoctor();
+        break;
+      case "assignment":
+        (await import("./assignment")).assignmentCommand(args);
+        break;
+      case "grade":
+        await (await import("./grade")).gradeCommand(args);
         break;
       case undefined:
       case "help":

@@ -78,9 +78,8 @@ function checkText(r: CheckResult): string {
   return `${mark} ${r.name} (${pts})${r.message ? `: ${r.message}` : ""}`;
 }
 
-function report(r: CheckResult): CheckResult {
+function report(r: CheckResult): void {
   showBundle({ [CHECK_MIME]: { ...r }, "text/plain": checkText(r) });
-  return r;
 }
 
 /**
@@ -91,15 +90,16 @@ function report(r: CheckResult): CheckResult {
  * credit), or a function giving either, which may be async (then `await` the
  * check). A condition that throws fails the check with the error as the
  * message; the check itself never throws, so later checks in the cell run.
- * `message` is shown when the check fails. Returns the result (a resolved
- * promise when the condition is not async, and the output is shown at once).
+ * `message` is shown when the check fails. The output is the result; the
+ * promise returned resolves once it is shown (at once when the condition is
+ * not async) and to nothing, so a cell ending in a check shows no extra value.
  * d2l-ts' own; the book has no graded checks.
  *
  * @example
  * await d2l.check("net outputs [n, 10]", 1, () => net(X).shape[1] === 10, "one score per class");
  * await d2l.check("test accuracy ≥ 0.7", 3, async () => (await d2l.evaluateAccuracy(net, testIter)) >= 0.7);
  */
-export function check(name: string, points: number, condition: CheckCondition, message = ""): Promise<CheckResult> {
+export function check(name: string, points: number, condition: CheckCondition, message = ""): Promise<void> {
   checkArgs("check", name, points);
   if (typeof message !== "string") throw new Error(`d2l.check("${name}", ...): the message must be a string; got ${JSON.stringify(message)}`);
   let outcome: unknown;
@@ -171,7 +171,7 @@ export function checkClose(
   actual: Numeric | (() => Numeric | Promise<Numeric>),
   expected: Numeric,
   options: CheckCloseOptions = {},
-): Promise<CheckResult> {
+): Promise<void> {
   checkArgs("checkClose", name, points);
   const rtol = options.rtol ?? 1e-5;
   const atol = options.atol ?? 1e-6;

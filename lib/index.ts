@@ -11,4 +11,4 @@ export type { MimeBundle } from "./output";
 export * from "./data/index";
 export * from "./train/index";
 export * from "./plot/index";
-export * from "./check";
+export { check, checkClose, CHECK_MIME, type CheckResult, type CheckCondition, type CheckOutcome, type CheckCloseOptions, type Numeric } from "./check";

@@ -1,0 +1,354 @@
+/**
+ * A small Jupyter client for the grader: starts this checkout's kernel as a
+ * child process (no kernelspec and no Python needed), runs one cell at a time
+ * with a time limit, and turns the kernel's messages into nbformat outputs
+ * (streams merged, display updates applied by display id, clear_output
+ * honoured). A cell that runs past its limit is interrupted; a kernel that
+ * does not answer the interrupt, or that died, is killed and reported, so the
+ * caller can start a fresh one. Nothing here waits without a deadline.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { randomBytes, randomUUID } from "crypto";
+import { spawn, ChildProcess } from "child_process";
+import * as zmq from "zeromq";
+import { ConnectionInfo, Header, Message, Signer, decode, encode, PROTOCOL_VERSION } from "./wire";
+
+/** One nbformat v4 output. */
+export type NbOutput = Record<string, unknown> & { output_type: string };
+
+/** How a cell run ended. */
+export interface CellRun {
+  /** ok; error (the cell raised, or was interrupted after its time limit); dead (the kernel died or was killed). */
+  status: "ok" | "error" | "dead";
+  /** The outputs, as nbformat stores them. */
+  outputs: NbOutput[];
+  executionCount: number | null;
+  /** The error's name and message, when status is not ok. */
+  ename?: string;
+  evalue?: string;
+  /** True when the cell ran past its time limit. */
+  timedOut: boolean;
+  seconds: number;
+}
+
+export interface KernelClientOptions {
+  /** Folder the kernel runs in (where the notebook is; relative paths in cells resolve from it). */
+  cwd: string;
+  /** Environment of the kernel (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** The kernel command (default: this checkout's `node bin/d2l-ts.js kernel`). */
+  argv?: string[];
+  /** Seconds to wait for the kernel to load tf and d2l (default 120). */
+  startupTimeout?: number;
+  /** Seconds an interrupted cell has to stop before the kernel is killed (default 10). */
+  interruptGrace?: number;
+  /** Where the kernel's own stderr goes (default: dropped). */
+  onStderr?: (text: string) => void;
+}
+
+interface Pending {
+  msgId: string;
+  outputs: NbOutput[];
+  executionCount: number | null;
+  idle: boolean;
+  reply: Record<string, unknown> | null;
+  clearOnNext: boolean;
+  wake: () => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A kernel of our own on ipc sockets in a private folder: no ports to race for. */
+export class KernelClient {
+  private child: ChildProcess | null = null;
+  private dir = "";
+  private signer!: Signer;
+  private shell!: zmq.Dealer;
+  private control!: zmq.Dealer;
+  private iopub!: zmq.Subscriber;
+  private readonly session = randomUUID();
+  private pending: Pending | null = null;
+  /** display id → the outputs showing it (in any cell run so far). */
+  private readonly displays = new Map<string, NbOutput[]>();
+  private exited = false;
+  private exitHow = "";
+  private exitWaiters: (() => void)[] = [];
+  private sawIopub = false;
+  private stderrTail = "";
+
+  constructor(private readonly opts: KernelClientOptions) {}
+
+  /** True while the kernel process runs. */
+  get alive(): boolean {
+    return this.child !== null && !this.exited;
+  }
+
+  /** The last lines the kernel wrote to stderr (for a report when it died). */
+  get stderr(): string {
+    return this.stderrTail.trim();
+  }
+
+  /** Start the kernel and wait until it runs a cell (tf and d2l loaded). */
+  async start(): Promise<void> {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "d2l-ts-grade-"));
+    const key = randomBytes(32).toString("hex");
+    const base = path.join(this.dir, "k");
+    const conn: ConnectionInfo = {
+      transport: "ipc", ip: base, key, signature_scheme: "hmac-sha256",
+      shell_port: 1, iopub_port: 2, stdin_port: 3, control_port: 4, hb_port: 5,
+    };
+    const file = path.join(this.dir, "connection.json");
+    fs.writeFileSync(file, JSON.stringify(conn));
+    this.signer = new Signer(key, "hmac-sha256");
+    const argv = this.opts.argv ?? [process.execPath, path.join(__dirname, "..", "..", "bin", "d2l-ts.js"), "kernel"];
+    this.child = spawn(argv[0], [...argv.slice(1), "--connection-file", file], {
+      cwd: this.opts.cwd,
+      // JPY_PARENT_PID: the kernel ends itself if this grader is killed.
+      env: { ...(this.opts.env ?? process.env), JPY_PARENT_PID: String(process.pid) },
+      stdio: ["ignore", "ignore", "pipe"],
+      // Its own process group, so that killing it also ends what a student's cell started (execSync, servers).
+      detached: true,
+    });
+    process.on("exit", this.killGroup);
+    this.child.stderr?.on("data", (d: Buffer) => {
+      const s = d.toString("utf8");
+      this.stderrTail = (this.stderrTail + s).slice(-4000);
+      this.opts.onStderr?.(s);
+    });
+    this.child.on("exit", (code, signal) => {
+      this.exited = true;
+      this.exitHow = signal ? `killed by ${signal}${signal === "SIGKILL" ? ", e.g. for running out of memory" : ""}` : `exit code ${code}`;
+      for (const w of this.exitWaiters.splice(0)) w();
+      this.pending?.wake();
+    });
+    const url = (port: number): string => `ipc://${base}-${port}`;
+    this.shell = new zmq.Dealer({ linger: 0, routingId: `grader-${this.session}` });
+    this.control = new zmq.Dealer({ linger: 0 });
+    this.iopub = new zmq.Subscriber({ linger: 0 });
+    this.iopub.subscribe();
+    this.shell.connect(url(conn.shell_port));
+    this.control.connect(url(conn.control_port));
+    this.iopub.connect(url(conn.iopub_port));
+    void this.listenIopub();
+    void this.listenReplies(this.shell);
+    void this.listenReplies(this.control);
+
+    const deadline = Date.now() + (this.opts.startupTimeout ?? 120) * 1000;
+    // The subscription may not be through yet: ask for kernel_info until iopub speaks.
+    while (!this.sawIopub) {
+      if (this.exited) throw new Error(`the kernel exited while starting:\n${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`the kernel did not answer within ${this.opts.startupTimeout ?? 120} s`);
+      this.request(this.shell, "kernel_info_request", {});
+      await sleep(200);
+    }
+    // Then wait until a cell runs: that is when the prelude (tf, d2l) has loaded.
+    const first = await this.execute("", Math.max(1, (deadline - Date.now()) / 1000), false);
+    if (first.status !== "ok") throw new Error(`the kernel could not run an empty cell: ${first.ename}: ${first.evalue}\n${this.stderr}`);
+  }
+
+  private request(sock: zmq.Dealer, msgType: string, content: Record<string, unknown>): string {
+    const header: Header = {
+      msg_id: randomUUID(), session: this.session, username: "d2l-ts-grade",
+      date: new Date().toISOString(), msg_type: msgType, version: PROTOCOL_VERSION,
+    };
+    const frames = encode(this.signer, [], header, {}, {}, content);
+    sock.send(frames).catch(() => undefined);
+    return header.msg_id;
+  }
+
+  private async listenReplies(sock: zmq.Dealer): Promise<void> {
+    try {
+      for await (const frames of sock) {
+        let msg: Message;
+        try {
+          msg = decode(frames as Buffer[], this.signer);
+        } catch {
+          continue;
+        }
+        const parent = (msg.parent_header as Header).msg_id;
+        const p = this.pending;
+        if (p && parent === p.msgId && msg.header.msg_type === "execute_reply") {
+          p.reply = msg.content;
+          p.wake();
+        }
+      }
+    } catch {
+      // socket closed
+    }
+  }
+
+  private async listenIopub(): Promise<void> {
+    try {
+      for await (const frames of this.iopub) {
+        let msg: Message;
+        try {
+          msg = decode(frames as Buffer[], this.signer);
+        } catch {
+          continue;
+        }
+        this.sawIopub = true;
+        this.onIopub(msg);
+      }
+    } catch {
+      // socket closed
+    }
+  }
+
+  private onIopub(msg: Message): void {
+    const c = msg.content;
+    const type = msg.header.msg_type;
+    // Display updates may target an output of an earlier cell.
+    if (type === "update_display_data") {
+      const id = (c.transient as { display_id?: string } | undefined)?.display_id;
+      for (const out of (id && this.displays.get(id)) || []) {
+        out.data = c.data;
+        out.metadata = c.metadata ?? {};
+      }
+      return;
+    }
+    const p = this.pending;
+    if (!p || (msg.parent_header as Header).msg_id !== p.msgId) return;
+    const add = (out: NbOutput): void => {
+      if (p.clearOnNext) this.clear(p);
+      const last = p.outputs[p.outputs.length - 1];
+      if (out.output_type === "stream" && last?.output_type === "stream" && last.name === out.name) {
+        last.text = String(last.text) + String(out.text);
+        return;
+      }
+      p.outputs.push(out);
+    };
+    switch (type) {
+      case "status":
+        if (c.execution_state === "idle") {
+          p.idle = true;
+          p.wake();
+        }
+        break;
+      case "execute_input":
+        if (typeof c.execution_count === "number") p.executionCount = c.execution_count;
+        break;
+      case "stream":
+        add({ output_type: "stream", name: String(c.name), text: String(c.text) });
+        break;
+      case "display_data": {
+        const out: NbOutput = { output_type: "display_data", data: c.data, metadata: c.metadata ?? {} };
+        add(out);
+        const id = (c.transient as { display_id?: string } | undefined)?.display_id;
+        if (id) this.displays.set(id, [...(this.displays.get(id) ?? []), out]);
+        break;
+      }
+      case "execute_result":
+        add({ output_type: "execute_result", execution_count: c.execution_count, data: c.data, metadata: c.metadata ?? {} });
+        break;
+      case "error":
+        add({ output_type: "error", ename: String(c.ename), evalue: String(c.evalue), traceback: (c.traceback as string[]) ?? [] });
+        break;
+      case "clear_output":
+        if (c.wait === true) p.clearOnNext = true;
+        else this.clear(p);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private clear(p: Pending): void {
+    p.clearOnNext = false;
+    const gone = new Set(p.outputs);
+    for (const [id, outs] of this.displays) this.displays.set(id, outs.filter((o) => !gone.has(o)));
+    p.outputs.length = 0;
+  }
+
+  /**
+   * Run `code` and wait until the kernel is idle again, at most `timeout`
+   * seconds; then interrupt it, and kill it if it does not stop within the
+   * grace period. Never throws for what the cell does.
+   */
+  async execute(code: string, timeout: number, storeHistory = true): Promise<CellRun> {
+    const t0 = Date.now();
+    const seconds = (): number => Math.round((Date.now() - t0) / 100) / 10;
+    if (!this.alive) {
+      return { status: "dead", outputs: [], executionCount: null, ename: "KernelDied", evalue: "the kernel is not running", timedOut: false, seconds: 0 };
+    }
+    let wake: () => void = () => undefined;
+    const p: Pending = {
+      msgId: "", outputs: [], executionCount: null, idle: false, reply: null, clearOnNext: false,
+      wake: () => wake(),
+    };
+    this.pending = p;
+    p.msgId = this.request(this.shell, "execute_request", {
+      code, silent: false, store_history: storeHistory, user_expressions: {}, allow_stdin: false, stop_on_error: false,
+    });
+    const done = (): boolean => (p.idle && p.reply !== null) || this.exited;
+    const waitUntil = async (deadline: number): Promise<void> => {
+      while (!done() && Date.now() < deadline) {
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, Math.min(250, Math.max(1, deadline - Date.now())));
+        });
+      }
+    };
+    await waitUntil(t0 + timeout * 1000);
+    let timedOut = false;
+    if (!done()) {
+      timedOut = true;
+      this.request(this.control, "interrupt_request", {});
+      await waitUntil(Date.now() + (this.opts.interruptGrace ?? 10) * 1000);
+      if (!done()) await this.kill();
+    }
+    this.pending = null;
+    const base = { outputs: p.outputs, executionCount: p.executionCount, timedOut, seconds: seconds() };
+    if (this.exited || p.reply === null) {
+      const why = timedOut
+        ? `the cell ran past its ${timeout} s limit and did not stop when interrupted; the kernel was killed`
+        : `the kernel died while running this cell (${this.exitHow || "it stopped answering"})`;
+      return { ...base, status: "dead", ename: timedOut ? "Timeout" : "KernelDied", evalue: why };
+    }
+    const r = p.reply;
+    if (timedOut) {
+      return { ...base, status: "error", ename: "Timeout", evalue: `the cell ran past its ${timeout} s limit and was interrupted` };
+    }
+    if (r.status === "ok") return { ...base, status: "ok" };
+    return { ...base, status: "error", ename: String(r.ename ?? "Error"), evalue: String(r.evalue ?? r.status) };
+  }
+
+  /** SIGKILL to the kernel's process group (the kernel and whatever its cells started). */
+  private readonly killGroup = (): void => {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // the group is gone already
+    }
+  };
+
+  private async kill(): Promise<void> {
+    if (!this.child || this.exited) return;
+    const gone = new Promise<void>((r) => this.exitWaiters.push(r));
+    this.killGroup();
+    await Promise.race([gone, sleep(5000)]);
+  }
+
+  /** Ask the kernel to shut down, kill it if it does not within 3 s, and close the sockets. */
+  async shutdown(): Promise<void> {
+    if (this.child && !this.exited) {
+      const gone = new Promise<void>((r) => this.exitWaiters.push(r));
+      this.request(this.control, "shutdown_request", { restart: false });
+      await Promise.race([gone, sleep(3000)]);
+      await this.kill();
+    }
+    this.killGroup();
+    process.removeListener("exit", this.killGroup);
+    for (const s of [this.shell, this.control, this.iopub]) {
+      try {
+        s?.close();
+      } catch {
+        // already closed
+      }
+    }
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}

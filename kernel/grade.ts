@@ -1,0 +1,438 @@
+/**
+ * `d2l-ts grade SUBMISSION.ipynb [--reference SOURCE.ipynb] [--timeout S]`:
+ * run a student's notebook in a fresh kernel and score its check cells.
+ *
+ * 1. With `--reference` (the instructor's notebook), every task and graded
+ *    cell of the submission is replaced by the instructor's version, hidden
+ *    checks included, matched by `metadata.d2l.id`; one the student deleted
+ *    is put back where it belongs. The student's own cells stay.
+ * 2. Every code cell runs in order, each with a time limit, errors or not
+ *    (so a crash costs only the checks it affects). A cell past its limit is
+ *    interrupted; a kernel that does not stop, or that died (process.exit, out
+ *    of memory), is killed and a fresh one started, which first runs again the
+ *    cells that had succeeded (graded cells excepted); then grading goes on.
+ * 3. Each graded cell's score is what its `d2l.check` outputs report
+ *    (application/vnd.d2l-ts.check+json), plus its `expectOutput` rule; the
+ *    cell's `points` in the metadata is its maximum, and checks that never
+ *    reported (the cell failed first) count 0 with the reason.
+ *
+ * The report is printed, written as JSON, and the executed notebook is kept.
+ */
+import * as path from "path";
+import * as fs from "fs";
+import type { CheckResult } from "../lib/check";
+import { KernelClient, type CellRun, type NbOutput } from "./client";
+import { CellTag, NbCell, Notebook, cellTag, notebookTags, readNotebook, releasedSource, sourceOf, writeNotebook } from "./assignment";
+
+/** One graded cell in the report. */
+export interface CheckReport {
+  /** The graded cell's metadata.d2l.id. */
+  id: string;
+  /** Its position in the graded notebook, counting from 1. */
+  cell: number;
+  points: number;
+  maxPoints: number;
+  status: "passed" | "partial" | "failed";
+  /** What each check in the cell reported, and a line for those that never did. */
+  results: CheckResult[];
+  /** The cell's own error (ename: evalue), if it failed. */
+  error: string | null;
+}
+
+/** A code cell that did not finish cleanly. */
+export interface CellError {
+  cell: number;
+  /** metadata.d2l.id, or null for a cell of the student's own. */
+  id: string | null;
+  kind: "task" | "solution" | "grade" | "student";
+  ename: string;
+  evalue: string;
+  timedOut: boolean;
+}
+
+/** What `d2l-ts grade` writes as JSON. */
+export interface GradeReport {
+  submission: string;
+  reference: string | null;
+  assignment: string | null;
+  score: number;
+  maxScore: number;
+  checks: CheckReport[];
+  errors: CellError[];
+  /** Times the kernel was replaced (it hung past a time limit or died). */
+  restarts: { afterCell: number; reason: string; replayed: number }[];
+  /** Things the grader fixed or noticed about the submission. */
+  warnings: string[];
+  timeoutSeconds: number;
+  seconds: number;
+}
+
+export interface GradeOptions {
+  submission: string;
+  /** The instructor's notebook whose task and graded cells are used. */
+  reference?: string;
+  /** Seconds each cell may run (default 300). */
+  timeout?: number;
+  /** Seconds an interrupted cell has to stop before its kernel is killed (default 10). */
+  interruptGrace?: number;
+  /** Where the executed notebook goes (default: SUBMISSION.graded.ipynb beside it). */
+  notebookOut?: string;
+  /** Where the JSON goes (default: SUBMISSION.grade.json beside it). */
+  jsonOut?: string;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+/** lib/check.ts' CHECK_MIME (not imported from there: that would load tfjs into the grader; a unit test keeps them equal). */
+export const CHECK_MIME = "application/vnd.d2l-ts.check+json";
+const EPS = 1e-9;
+const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+function idOf(cell: NbCell): string | null {
+  const d = cell.metadata.d2l as { id?: unknown } | undefined;
+  return d && typeof d.id === "string" ? d.id : null;
+}
+
+/**
+ * The notebook to run: the submission with the reference's task and graded
+ * cells put in by id. Returns it with warnings about what was changed.
+ */
+export function mergeWithReference(sub: Notebook, subFile: string, ref: Notebook | null, refFile: string | null): { nb: Notebook; warnings: string[] } {
+  const warnings: string[] = [];
+  if (!ref || !refFile) {
+    // Grading the submission by itself: its own check cells, tags checked leniently.
+    const cells: NbCell[] = [];
+    const seen = new Set<string>();
+    sub.cells.forEach((cell, i) => {
+      let tag: CellTag | null = null;
+      try {
+        tag = cellTag(cell, `${subFile}, cell ${i + 1}`);
+      } catch (e) {
+        warnings.push(`${(e as Error).message}; run as an ordinary cell`);
+      }
+      if (tag && seen.has(tag.id)) {
+        warnings.push(`cell ${i + 1} repeats the id "${tag.id}"; run as an ordinary cell, not scored`);
+        tag = null;
+      }
+      if (tag) seen.add(tag.id);
+      cells.push(tag ? cell : untag(cell));
+    });
+    warnings.push("no --reference given: the check cells were taken from the submission itself, so hidden checks are missing and a student could have edited them");
+    return { nb: { ...sub, cells }, warnings };
+  }
+  const refTags = notebookTags(ref, refFile);
+  const refById = new Map(refTags.map(({ index, tag }) => [tag.id, { cell: ref.cells[index], tag, index }]));
+  const out: NbCell[] = [];
+  const used = new Set<string>();
+  sub.cells.forEach((cell, i) => {
+    const id = idOf(cell);
+    const r = id === null ? undefined : refById.get(id);
+    if (id !== null && r && !used.has(id)) {
+      used.add(id);
+      if (r.tag.kind === "solution") {
+        // The student's answer, under the reference's tag (a changed tag must not make it a graded cell).
+        out.push({ ...cell, cell_type: r.cell.cell_type, metadata: { ...cell.metadata, d2l: r.cell.metadata.d2l } });
+      } else {
+        // What the student was given: the instructor's cell without its hidden checks.
+        const given = releasedSource(r.cell, `${refFile}, cell ${r.index + 1}`);
+        if (sourceOf(cell).trim() !== given.trim() && sourceOf(cell).trim() !== sourceOf(r.cell).trim()) {
+          warnings.push(`cell ${i + 1} ("${id}") is a ${r.tag.kind === "grade" ? "check" : "given"} cell that was edited; the original was used`);
+        }
+        out.push({ ...cell, cell_type: r.cell.cell_type, source: r.cell.source, metadata: { ...r.cell.metadata } });
+      }
+      return;
+    }
+    if (id !== null) {
+      warnings.push(
+        used.has(id)
+          ? `cell ${i + 1} repeats the id "${id}"; run as an ordinary cell, not scored`
+          : `cell ${i + 1} has the id "${id}", which the reference does not have; run as an ordinary cell, not scored`,
+      );
+    }
+    out.push(untag(cell));
+  });
+  // Put back given and graded cells the student deleted, after the cell that precedes them in the reference.
+  for (const { index, tag } of refTags) {
+    if (used.has(tag.id)) continue;
+    const refCell = ref.cells[index];
+    if (tag.kind === "solution") {
+      warnings.push(`the answer cell "${tag.id}" is missing from the submission`);
+      continue;
+    }
+    let at = 0;
+    for (let j = index - 1; j >= 0; j--) {
+      const prevId = idOf(ref.cells[j]);
+      const k = prevId === null ? -1 : out.findIndex((c) => idOf(c) === prevId);
+      if (k >= 0) {
+        at = k + 1;
+        break;
+      }
+    }
+    const restored: NbCell = { ...refCell, metadata: { ...refCell.metadata } };
+    if (restored.cell_type === "code") {
+      restored.outputs = [];
+      restored.execution_count = null;
+    }
+    out.splice(at, 0, restored);
+    used.add(tag.id);
+    warnings.push(`the ${tag.kind === "grade" ? "graded" : "given"} cell "${tag.id}" was missing from the submission and was put back`);
+  }
+  return { nb: { ...sub, metadata: { ...sub.metadata, d2l: ref.metadata.d2l ?? sub.metadata.d2l }, cells: out }, warnings };
+}
+
+/** A cell without its d2l tag (kept under another key, so nothing is lost). */
+function untag(cell: NbCell): NbCell {
+  if (cell.metadata.d2l === undefined) return cell;
+  const { d2l, ...rest } = cell.metadata;
+  return { ...cell, metadata: { ...rest, d2l_untagged: d2l } };
+}
+
+function isCheckResult(v: unknown): v is CheckResult {
+  const r = v as CheckResult;
+  return !!r && typeof r === "object" && typeof r.name === "string" && typeof r.points === "number" && typeof r.maxPoints === "number"
+    && Number.isFinite(r.points) && Number.isFinite(r.maxPoints) && r.points >= 0 && r.points <= r.maxPoints + EPS;
+}
+
+function outputsOf(cell: NbCell): NbOutput[] {
+  return (cell.outputs ?? []) as NbOutput[];
+}
+
+function expectOutputResult(nb: Notebook, tag: CellTag): CheckResult {
+  const e = tag.expectOutput as NonNullable<CellTag["expectOutput"]>;
+  const maxPoints = e.points ?? tag.points;
+  const name = e.name ?? `cell "${e.cell}" shows ${e.mime}${e.textMatches ? ` matching /${e.textMatches}/` : ""}`;
+  const target = nb.cells.find((c) => idOf(c) === e.cell);
+  const fail = (message: string): CheckResult => ({ name, points: 0, maxPoints, passed: false, message });
+  if (!target) return fail(`cell "${e.cell}" is missing from the submission`);
+  const re = e.textMatches ? new RegExp(e.textMatches) : null;
+  const rich = outputsOf(target).filter((o) => o.output_type === "display_data" || o.output_type === "execute_result");
+  const withMime = rich.filter((o) => e.mime in ((o.data as Record<string, unknown>) ?? {}));
+  if (withMime.length === 0) return fail(`cell "${e.cell}" shows no ${e.mime} output`);
+  if (re && !withMime.some((o) => re.test(String((o.data as Record<string, unknown>)["text/plain"] ?? "")))) {
+    return fail(`cell "${e.cell}" shows ${e.mime}, but not one whose text matches /${e.textMatches}/`);
+  }
+  return { name, points: maxPoints, maxPoints, passed: true, message: "" };
+}
+
+/** Score one graded cell of the executed notebook. */
+function scoreCell(nb: Notebook, index: number, tag: CellTag, run: CellRun | undefined, warnings: string[]): CheckReport {
+  const cell = nb.cells[index];
+  const results: CheckResult[] = [];
+  for (const o of outputsOf(cell)) {
+    const data = o.data as Record<string, unknown> | undefined;
+    if (!data || !(CHECK_MIME in data)) continue;
+    const r = data[CHECK_MIME];
+    if (isCheckResult(r)) results.push({ name: r.name, points: r.points, maxPoints: r.maxPoints, passed: r.points >= r.maxPoints - EPS, message: String(r.message ?? "") });
+    else warnings.push(`graded cell "${tag.id}" showed a malformed check result; ignored: ${JSON.stringify(r).slice(0, 200)}`);
+  }
+  if (tag.expectOutput) results.push(expectOutputResult(nb, tag));
+  const error = !run ? "not run" : run.status === "ok" ? null : `${run.ename}: ${run.evalue}`;
+  const reported = results.reduce((s, r) => s + r.maxPoints, 0);
+  if (reported < tag.points - EPS) {
+    results.push({
+      name: "checks that did not report",
+      points: 0,
+      maxPoints: round(tag.points - reported),
+      passed: false,
+      message: error ?? "the cell finished without reporting them (a check without await, or one the notebook lacks)",
+    });
+  } else if (reported > tag.points + EPS) {
+    warnings.push(`graded cell "${tag.id}" reported checks worth ${round(reported)} points, more than its ${tag.points}; capped at ${tag.points}`);
+  }
+  const points = round(Math.min(tag.points, results.reduce((s, r) => s + r.points, 0)));
+  return {
+    id: tag.id,
+    cell: index + 1,
+    points,
+    maxPoints: tag.points,
+    status: points >= tag.points - EPS ? "passed" : points > 0 ? "partial" : "failed",
+    results,
+    error,
+  };
+}
+
+/** Run and score a submission. Throws only for problems of the grader's input (unreadable files, a broken reference). */
+export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; notebook: Notebook }> {
+  const t0 = Date.now();
+  const log = opts.log ?? ((): void => undefined);
+  const timeout = opts.timeout ?? 300;
+  const sub = readNotebook(opts.submission);
+  const ref = opts.reference ? readNotebook(opts.reference) : null;
+  const { nb, warnings } = mergeWithReference(sub, opts.submission, ref, opts.reference ?? null);
+  const tags = new Map<number, CellTag>();
+  nb.cells.forEach((c, i) => {
+    const t = cellTag(c, `cell ${i + 1}`);
+    if (t) tags.set(i, t);
+  });
+  if (![...tags.values()].some((t) => t.kind === "grade")) {
+    throw new Error(`${opts.reference ?? opts.submission} has no graded cells (metadata.d2l {"grade": true, "id": ..., "points": N}); is it an assignment notebook?`);
+  }
+
+  const env = { ...process.env, D2L_GRADING: "1" };
+  const cwd = path.dirname(path.resolve(opts.submission));
+  const startKernel = async (): Promise<KernelClient> => {
+    const k = new KernelClient({ cwd, env, interruptGrace: opts.interruptGrace });
+    try {
+      await k.start();
+    } catch (e) {
+      await k.shutdown();
+      throw e;
+    }
+    return k;
+  };
+
+  const runs = new Map<number, CellRun>();
+  const errors: CellError[] = [];
+  const restarts: GradeReport["restarts"] = [];
+  const succeeded: number[] = [];
+  let kernel: KernelClient | null = await startKernel();
+  let lostReason = "";
+  try {
+    for (const [i, cell] of nb.cells.entries()) {
+      if (cell.cell_type !== "code") continue;
+      const code = sourceOf(cell);
+      if (code.trim() === "") {
+        cell.outputs = [];
+        cell.execution_count = null;
+        continue;
+      }
+      const tag = tags.get(i);
+      const label = tag ? `${tag.kind} "${tag.id}"` : "student cell";
+      if (!kernel || !kernel.alive) {
+        // The last kernel hung or died: a fresh one, with the cells that had succeeded run again.
+        kernel = null;
+        try {
+          kernel = await startKernel();
+          let replayed = 0;
+          for (const j of succeeded) {
+            if (tags.get(j)?.kind === "grade") continue;
+            const again = await kernel.execute(sourceOf(nb.cells[j]), timeout);
+            if (again.status !== "ok") {
+              warnings.push(`after the restart, cell ${j + 1} failed when run again (${again.ename}: ${again.evalue}); later cells may fail for it`);
+              if (again.status === "dead") break;
+            } else replayed++;
+          }
+          restarts[restarts.length - 1].replayed = replayed;
+          log(`  fresh kernel; ran ${replayed} earlier cell(s) again`);
+        } catch (e) {
+          lostReason = `no kernel could be started again: ${(e as Error).message}`;
+          warnings.push(lostReason);
+        }
+      }
+      if (!kernel || !kernel.alive) {
+        const run: CellRun = { status: "dead", outputs: [], executionCount: null, ename: "NotRun", evalue: lostReason || "no kernel", timedOut: false, seconds: 0 };
+        runs.set(i, run);
+        cell.outputs = [];
+        cell.execution_count = null;
+        continue;
+      }
+      log(`  cell ${i + 1} (${label})`);
+      const run = await kernel.execute(code, timeout);
+      runs.set(i, run);
+      cell.outputs = run.outputs;
+      cell.execution_count = run.executionCount;
+      if (run.status === "ok") succeeded.push(i);
+      else {
+        errors.push({ cell: i + 1, id: tag?.id ?? null, kind: tag?.kind ?? "student", ename: run.ename ?? "Error", evalue: run.evalue ?? "", timedOut: run.timedOut });
+        log(`    ${run.ename}: ${(run.evalue ?? "").split("\n")[0]}`);
+        if (run.outputs.every((o) => o.output_type !== "error")) {
+          // Timeouts and deaths leave no error output of their own: add one, so the notebook shows why.
+          cell.outputs = [...run.outputs, { output_type: "error", ename: run.ename ?? "Error", evalue: run.evalue ?? "", traceback: [`${run.ename}: ${run.evalue}`] }];
+        }
+      }
+      if (run.status === "dead") {
+        restarts.push({ afterCell: i + 1, reason: `${run.ename}: ${run.evalue}`, replayed: 0 });
+        await kernel.shutdown();
+      }
+    }
+  } finally {
+    if (kernel) await kernel.shutdown();
+  }
+
+  const checks: CheckReport[] = [];
+  for (const [i, tag] of tags) {
+    if (tag.kind === "grade") checks.push(scoreCell(nb, i, tag, runs.get(i), warnings));
+  }
+  const score = round(checks.reduce((s, c) => s + c.points, 0));
+  const maxScore = round(checks.reduce((s, c) => s + c.maxPoints, 0));
+  const assignment = (nb.metadata.d2l as { assignment?: unknown } | undefined)?.assignment;
+  const report: GradeReport = {
+    submission: opts.submission,
+    reference: opts.reference ?? null,
+    assignment: typeof assignment === "string" ? assignment : null,
+    score,
+    maxScore,
+    checks,
+    errors,
+    restarts,
+    warnings,
+    timeoutSeconds: timeout,
+    seconds: Math.round((Date.now() - t0) / 100) / 10,
+  };
+  return { report, notebook: nb };
+}
+
+/** The report as a student or instructor reads it. */
+export function formatReport(r: GradeReport): string {
+  const lines: string[] = [];
+  lines.push(`${r.assignment ?? path.basename(r.submission)}: ${r.submission}${r.reference ? ` (checks from ${r.reference})` : ""}`);
+  for (const c of r.checks) {
+    lines.push(`  ${c.id}  ${c.points}/${c.maxPoints}  ${c.status}${c.error ? `  [${c.error.split("\n")[0]}]` : ""}`);
+    for (const x of c.results) {
+      const mark = x.passed ? "✓" : x.points > 0 ? "◐" : "✗";
+      lines.push(`      ${mark} ${x.name} (${x.points}/${x.maxPoints})${x.message ? `: ${x.message.split("\n")[0]}` : ""}`);
+    }
+  }
+  if (r.errors.length) {
+    lines.push("  errors:");
+    for (const e of r.errors) lines.push(`    cell ${e.cell}${e.id ? ` "${e.id}"` : ""} (${e.kind}): ${e.ename}: ${e.evalue.split("\n")[0]}`);
+  }
+  for (const x of r.restarts) lines.push(`  kernel restarted after cell ${x.afterCell} (${x.reason.split("\n")[0]}); ${x.replayed} earlier cell(s) run again`);
+  for (const w of r.warnings) lines.push(`  note: ${w}`);
+  lines.push(`score ${r.score}/${r.maxScore} (${r.seconds} s)`);
+  return lines.join("\n");
+}
+
+export const GRADE_USAGE = "d2l-ts grade SUBMISSION.ipynb [--reference SOURCE.ipynb] [--timeout S] [--json FILE] [--out FILE] [--quiet]";
+
+/** `d2l-ts grade ...`: parse the arguments, grade, print, write; exit 0 when grading finished (whatever the score). */
+export async function gradeCommand(argv: string[]): Promise<void> {
+  const args = [...argv];
+  const take = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new Error(`${name} needs a value\nusage: ${GRADE_USAGE}`);
+    args.splice(i, 2);
+    return v;
+  };
+  const flag = (name: string): boolean => {
+    const i = args.indexOf(name);
+    if (i >= 0) args.splice(i, 1);
+    return i >= 0;
+  };
+  const reference = take("--reference");
+  const timeoutText = take("--timeout");
+  const jsonOut = take("--json");
+  const notebookOut = take("--out");
+  const quiet = flag("--quiet");
+  const submission = args.shift();
+  if (!submission || args.length > 0) {
+    throw new Error(`${submission ? `unexpected argument(s): ${args.join(" ")}` : "grade needs a SUBMISSION.ipynb"}\nusage: ${GRADE_USAGE}`);
+  }
+  const timeout = timeoutText === undefined ? 300 : Number(timeoutText);
+  if (!(Number.isFinite(timeout) && timeout > 0)) throw new Error(`--timeout must be a number of seconds > 0 (the limit for each cell); got ${JSON.stringify(timeoutText)}`);
+  for (const f of [submission, reference]) if (f !== undefined && !fs.existsSync(f)) throw new Error(`no such notebook: ${f}`);
+  const stem = submission.replace(/\.ipynb$/, "");
+  const json = jsonOut ?? `${stem}.grade.json`;
+  const out = notebookOut ?? `${stem}.graded.ipynb`;
+  const log = quiet ? undefined : (line: string): void => console.error(line);
+  log?.(`d2l-ts grade: running ${submission} (each cell at most ${timeout} s)`);
+  const { report, notebook } = await grade({ submission, reference, timeout, log });
+  writeNotebook(out, notebook);
+  fs.mkdirSync(path.dirname(path.resolve(json)), { recursive: true });
+  fs.writeFileSync(json, JSON.stringify(report, null, 2) + "\n");
+  console.log(formatReport(report));
+  console.log(`report: ${json}\nexecuted notebook: ${out}`);
+  process.exit(0);
+}
