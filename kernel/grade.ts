@@ -215,7 +215,7 @@ function expectOutputResult(nb: Notebook, tag: CellTag): CheckResult {
 }
 
 /** Score one graded cell of the executed notebook. */
-function scoreCell(nb: Notebook, index: number, tag: CellTag, run: CellRun | undefined, warnings: string[]): CheckReport {
+export function scoreCell(nb: Notebook, index: number, tag: CellTag, run: CellRun | undefined, warnings: string[]): CheckReport {
   const cell = nb.cells[index];
   const results: CheckResult[] = [];
   for (const o of outputsOf(cell)) {
