@@ -18,7 +18,7 @@ Usage:
   d2l-ts run NOTEBOOK [--out FILE] [--timeout S]          execute a notebook headless; non-zero exit if a cell fails
   d2l-ts doctor                                           versions, Jupyter, backend, GPU, data cache
   d2l-ts assignment new NAME [--dir DIR]                  write an assignment template NAME/assignment.ipynb
-  d2l-ts assignment release SOURCE [--out F] [--solutions]  the student's copy (or the reference solution)
+  d2l-ts assignment release SRC [--out F] [--solutions]   the student's copy (or the reference solution)
   d2l-ts grade SUBMISSION [--reference SOURCE] [--timeout S] [--json F] [--out F]
                                                           run a submission in a fresh kernel, score its checks
 `;

@@ -149,7 +149,7 @@ function numeric(v: unknown, what: string): { shape: number[]; values: number[] 
 }
 
 function fmt(values: number[], max = 6): string {
-  const s = values.slice(0, max).map((x) => (Number.isInteger(x) ? String(x) : x.toPrecision(5)));
+  const s = values.slice(0, max).map((x) => String(Number(x.toPrecision(5))));
   return `[${s.join(", ")}${values.length > max ? ", …" : ""}]`;
 }
 
@@ -197,7 +197,7 @@ export function checkClose(
     });
     if (worst < 0) return true;
     throw new Error(
-      `${prefix}expected ${fmt(exp.values)}, got ${fmt(act.values)}; element ${worst} is ${act.values[worst]}, not ${exp.values[worst]} (rtol ${rtol}, atol ${atol})`,
+      `${prefix}expected ${fmt(exp.values)}, got ${fmt(act.values)}; element ${worst} is ${fmt([act.values[worst]]).slice(1, -1)}, not ${fmt([exp.values[worst]]).slice(1, -1)} (rtol ${rtol}, atol ${atol})`,
     );
   };
   // A tensor the function made is ours to free once compared; a tensor passed in is the caller's.
