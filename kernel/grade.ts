@@ -298,8 +298,9 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
       }
       const tag = tags.get(i);
       const label = tag ? `${tag.kind} "${tag.id}"` : "student cell";
-      if (!kernel || !kernel.alive) {
+      if (!lostReason && (!kernel || !kernel.alive)) {
         // The last kernel hung or died: a fresh one, with the cells that had succeeded run again.
+        // If that fails too, grading goes on without a kernel (the remaining cells are not run): it must end.
         kernel = null;
         try {
           kernel = await startKernel();
@@ -307,22 +308,28 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
           for (const j of succeeded) {
             if (tags.get(j)?.kind === "grade") continue;
             const again = await kernel.execute(sourceOf(nb.cells[j]), timeout);
-            if (again.status !== "ok") {
-              warnings.push(`after the restart, cell ${j + 1} failed when run again (${again.ename}: ${again.evalue}); later cells may fail for it`);
-              if (again.status === "dead") break;
-            } else replayed++;
+            if (again.status === "ok") replayed++;
+            else if (again.status === "dead") {
+              lostReason = `the fresh kernel died too, running cell ${j + 1} again (${again.ename}: ${again.evalue})`;
+              break;
+            } else warnings.push(`after the restart, cell ${j + 1} failed when run again (${again.ename}: ${again.evalue}); later cells may fail for it`);
           }
           restarts[restarts.length - 1].replayed = replayed;
           log(`  fresh kernel; ran ${replayed} earlier cell(s) again`);
         } catch (e) {
           lostReason = `no kernel could be started again: ${(e as Error).message}`;
-          warnings.push(lostReason);
+        }
+        if (lostReason) {
+          warnings.push(`${lostReason}; the cells from ${i + 1} on were not run`);
+          if (kernel) await kernel.shutdown();
+          kernel = null;
         }
       }
       if (!kernel || !kernel.alive) {
         const run: CellRun = { status: "dead", outputs: [], executionCount: null, ename: "NotRun", evalue: lostReason || "no kernel", timedOut: false, seconds: 0 };
         runs.set(i, run);
-        cell.outputs = [];
+        errors.push({ cell: i + 1, id: tag?.id ?? null, kind: tag?.kind ?? "student", ename: "NotRun", evalue: run.evalue ?? "", timedOut: false });
+        cell.outputs = [{ output_type: "error", ename: "NotRun", evalue: run.evalue ?? "", traceback: [`NotRun: ${run.evalue}`] }];
         cell.execution_count = null;
         continue;
       }

@@ -143,6 +143,24 @@ class TemplateTests(unittest.TestCase):
         errs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         self.assertGreaterEqual(len(errs), 3)
 
+    def test_a_kernel_that_dies_again_when_cells_are_rerun_ends_grading(self):
+        nb = nbformat.read(self.tmp / "demo" / "solution.ipynb", as_version=4)
+        marker = self.tmp / "ran-once"
+        # fine the first time; kills the kernel when the fresh kernel runs it again
+        insert_after(nb, "given", f'import * as fs from "fs";\nif (fs.existsSync({json.dumps(str(marker))})) process.exit(4);\nfs.writeFileSync({json.dumps(str(marker))}, "1");')
+        insert_after(nb, "check-relu", "process.exit(3);")
+        sub = self.tmp / "demo" / "dies-again.ipynb"
+        nbformat.write(nb, sub)
+        report, seconds, _, _ = grade(sub, self.source, "demo-dies-again", 20, 180)
+        self.assertEqual(scores(report), {"check-relu": 2, "check-plot": 0}, json.dumps(report, indent=1))
+        plot = next(c for c in report["checks"] if c["id"] == "check-plot")
+        not_run = [e for e in report["errors"] if e["ename"] == "NotRun"]
+        self.assertEqual([(e["id"], e["kind"]) for e in not_run], [("plot", "solution"), ("check-plot", "grade")])
+        self.assertIn("the fresh kernel died too", not_run[0]["evalue"])
+        self.assertTrue(any("were not run" in w for w in report["warnings"]), report["warnings"])
+        self.assertEqual(len(report["restarts"]), 1)
+        self.assertEqual(plot["points"], 0)
+
 
 class SoftmaxAssignmentTests(unittest.TestCase):
     """assignments/ch3-softmax: the reference solution and a broken submission, in quick mode."""
