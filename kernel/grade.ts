@@ -131,14 +131,14 @@ export function mergeWithReference(sub: Notebook, subFile: string, ref: Notebook
       used.add(id);
       if (r.tag.kind === "solution") {
         // The student's answer, under the reference's tag (a changed tag must not make it a graded cell).
-        out.push({ ...cell, cell_type: r.cell.cell_type, metadata: { ...cell.metadata, d2l: r.cell.metadata.d2l } });
+        out.push(asType({ ...cell, metadata: { ...cell.metadata, d2l: r.cell.metadata.d2l } }, r.cell.cell_type));
       } else {
         // What the student was given: the instructor's cell without its hidden checks.
         const given = releasedSource(r.cell, `${refFile}, cell ${r.index + 1}`);
         if (sourceOf(cell).trim() !== given.trim() && sourceOf(cell).trim() !== sourceOf(r.cell).trim()) {
           warnings.push(`cell ${i + 1} ("${id}") is a ${r.tag.kind === "grade" ? "check" : "given"} cell that was edited; the original was used`);
         }
-        out.push({ ...cell, cell_type: r.cell.cell_type, source: r.cell.source, metadata: { ...r.cell.metadata } });
+        out.push(asType({ ...cell, source: r.cell.source, metadata: { ...r.cell.metadata } }, r.cell.cell_type));
       }
       return;
     }
@@ -178,6 +178,12 @@ export function mergeWithReference(sub: Notebook, subFile: string, ref: Notebook
     warnings.push(`the ${tag.kind === "grade" ? "graded" : "given"} cell "${tag.id}" was missing from the submission and was put back`);
   }
   return { nb: { ...sub, metadata: { ...sub.metadata, d2l: ref.metadata.d2l ?? sub.metadata.d2l }, cells: out }, warnings };
+}
+
+/** The cell as a cell of this type: code cells have outputs and an execution count, others have neither. */
+function asType(cell: NbCell, type: NbCell["cell_type"]): NbCell {
+  const { outputs, execution_count, ...rest } = cell;
+  return type === "code" ? { ...rest, cell_type: type, outputs: outputs ?? [], execution_count: execution_count ?? null } : { ...rest, cell_type: type };
 }
 
 /** A cell without its d2l tag (kept under another key, so nothing is lost). */

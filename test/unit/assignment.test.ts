@@ -130,6 +130,7 @@ test("merge: check and given cells come from the reference, answers and the stud
   sub.cells[1].metadata = { d2l: { id: "answer", grade: true, points: 100 } }; // a forged tag
   sub.cells[2].source = "await d2l.check('answer', 2, true);"; // the student's 'fix'
   sub.cells.splice(2, 0, code("console.log('mine');"));
+  sub.cells[4] = { cell_type: "markdown", metadata: sub.cells[4].metadata, source: "const more = 2;" }; // turned into markdown
   const { nb, warnings } = mergeWithReference(sub, "sub.ipynb", ref, "ref.ipynb");
   assert.deepEqual(ids(nb), ["given", "answer", null, "check", "more", "check2"]);
   assert.equal(sourceOf(nb.cells[0]), "const given = 1;");
@@ -137,6 +138,8 @@ test("merge: check and given cells come from the reference, answers and the stud
   assert.deepEqual(nb.cells[1].metadata.d2l, { id: "answer", solution: true }, "the reference's tag, not the forged one");
   assert.match(sourceOf(nb.cells[3]), /BEGIN HIDDEN/, "the instructor's check cell, hidden checks included");
   assert.equal(sourceOf(nb.cells[2]), "console.log('mine');");
+  assert.equal(nb.cells[4].cell_type, "code", "a given code cell stays code");
+  assert.deepEqual([nb.cells[4].outputs, nb.cells[4].execution_count], [[], null]);
   assert.ok(warnings.some((w) => /"given"\) is a given cell that was edited/.test(w)), warnings.join("\n"));
   assert.ok(warnings.some((w) => /"check"\) is a check cell that was edited/.test(w)), warnings.join("\n"));
   assert.ok(!warnings.some((w) => /"check2"/.test(w)), "an untouched check cell is not reported, though its hidden part differs");
