@@ -11,3 +11,5 @@ export type { MimeBundle } from "./output";
 export * from "./data/index";
 export * from "./train/index";
 export * from "./plot/index";
+export { REPORT_METADATA_KEY, environment, describeEnvironment, recordEnvironment, showSummary } from "./report";
+export type { RunEnvironment, ReportRecord } from "./report";
