@@ -208,6 +208,7 @@ export async function main(argv: string[]): Promise<void> {
       case "doctor":
         await cmdDoctor();
         break;
+      case "export": await (await import("./export")).cmdExport(args); break;
       case undefined:
       case "help":
       case "--help":

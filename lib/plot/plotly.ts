@@ -111,7 +111,16 @@ const DEFAULT_W = 560;
 const DEFAULT_H = 420;
 /** plotly.js' default colorway (d3's category10). */
 const COLORWAY = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-/** Viridis, plotly's default sequential scale for surfaces and heatmaps here, as stops. */
+/** plotly.js' default colour scale (its "RdBu": blue low, grey middle, red high), as stops. */
+const PLOTLY_DEFAULT: [number, string][] = [
+  [0, "#050aac"],
+  [0.35, "#6a89f7"],
+  [0.5, "#bebebe"],
+  [0.6, "#dcaa84"],
+  [0.7, "#e6915a"],
+  [1, "#b20a1c"],
+];
+/** Viridis, as stops. */
 const VIRIDIS: [number, string][] = [
   [0, "#440154"],
   [0.111, "#482878"],
@@ -134,11 +143,7 @@ const NAMED_SCALES: Record<string, [number, string][]> = {
     [0, "#08306b"],
     [1, "#f7fbff"],
   ],
-  rdbu: [
-    [0, "#053061"],
-    [0.5, "#f7f7f7"],
-    [1, "#67001f"],
-  ],
+  rdbu: PLOTLY_DEFAULT,
   hot: [
     [0, "#000000"],
     [0.3, "#e60000"],
@@ -217,7 +222,7 @@ function scaleOf(cs: unknown): [number, string][] {
   if (Array.isArray(cs) && cs.length >= 2 && cs.every((s) => Array.isArray(s) && typeof s[0] === "number" && typeof s[1] === "string" && /^#[0-9a-f]{6}$/i.test(s[1]))) {
     return cs as [number, string][];
   }
-  return VIRIDIS;
+  return PLOTLY_DEFAULT;
 }
 
 function colorAt(scale: [number, string][], t: number): string {
@@ -701,7 +706,24 @@ function toJson(figure: PlotlyFigureSpec | readonly PlotlyTrace[], layout: Plotl
   if (lay !== undefined && (typeof lay !== "object" || lay === null || Array.isArray(lay))) throw new Error(`plotly: layout must be an object such as { title: "..." }; got ${JSON.stringify(lay)}`);
   const config = spec.config ?? {};
   if (typeof config !== "object" || config === null || Array.isArray(config)) throw new Error(`plotly: config must be an object such as { responsive: true }; got ${JSON.stringify(config)}`);
-  return { data, layout: (plain(lay ?? {}, "layout") as Record<string, unknown>), config: plain(config, "config") as Record<string, unknown> };
+  return { data, layout: normaliseTitles(plain(lay ?? {}, "layout") as Record<string, unknown>), config: plain(config, "config") as Record<string, unknown> };
+}
+
+/**
+ * plotly.js 3 and later read titles only as `{ text }`; the string form older
+ * examples use (and plotly's Python package accepts) is turned into that.
+ */
+function normaliseTitles(layout: Record<string, unknown>): Record<string, unknown> {
+  const fix = (o: Record<string, unknown>): void => {
+    if (typeof o.title === "string") o.title = { text: o.title };
+  };
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  fix(layout);
+  for (const [k, v] of Object.entries(layout)) {
+    if (/^[xy]axis\d*$/.test(k) && isObj(v)) fix(v);
+    if (/^scene\d*$/.test(k) && isObj(v)) for (const a of ["xaxis", "yaxis", "zaxis"]) if (isObj(v[a])) fix(v[a] as Record<string, unknown>);
+  }
+  return layout;
 }
 
 function summary(fig: PlotlyJson): string {
@@ -720,7 +742,8 @@ function summary(fig: PlotlyJson): string {
  * An interactive plotly.js figure, for what vega-lite draws badly: 3-D
  * surfaces (a loss landscape), 3-D point clouds, heatmaps. Takes plotly.js'
  * own figure JSON (`{ data, layout, config }`, or the traces and a layout);
- * x, y, z may be tensors. No book equivalent (d2l-ts' own; the book draws
+ * x, y, z may be tensors, and titles may be strings (they become plotly.js'
+ * `{ text }`). No book equivalent (d2l-ts' own; the book draws
  * 3-D plots with matplotlib's `plot_surface`).
  *
  * The figure is interactive in front ends that render plotly (JupyterLab

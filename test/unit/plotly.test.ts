@@ -86,7 +86,7 @@ describe("d2l.plotly bundle", () => {
     assert.equal(zz.length, 21);
     assert.equal(zz[0].length, 21);
     assert.ok(Math.abs(zz[0][0] - (4 + 3)) < 1e-5, `z[0][0] = ${zz[0][0]}, expected w^2 + 3 b^2 = 7 at (-2, -1)`);
-    assert.deepEqual(json.layout, { title: "loss landscape" });
+    assert.deepEqual(json.layout, { title: { text: "loss landscape" } }, "plotly.js 3+ reads titles only as { text }");
     assert.deepEqual(metadata, { "image/png": { width: 560, height: 420 } });
     const size = pngSize(data["image/png"] as string);
     assert.deepEqual(size, { width: 1120, height: 840 }, "PNG at twice the display size");
@@ -155,4 +155,22 @@ describe("d2l.plotly errors say what was expected", () => {
     assert.throws(() => plotly([{ y: t }]), /disposed tensor/);
     assert.throws(() => plotly([{ type: 3 as unknown as string }]), /type must be a string/);
   });
+});
+
+test("string titles become plotly.js' { text } in the layout, axes and 3-D scene", () => {
+  const fig = plotly([{ type: "surface", z: [[1, 2], [3, 4]] }], {
+    title: "t",
+    xaxis: { title: "x" },
+    yaxis2: { title: { text: "y2" } },
+    scene: { xaxis: { title: "w" }, zaxis: { title: "loss" } },
+  });
+  assert.deepEqual(fig.figure.layout, {
+    title: { text: "t" },
+    xaxis: { title: { text: "x" } },
+    yaxis2: { title: { text: "y2" } },
+    scene: { xaxis: { title: { text: "w" } }, zaxis: { title: { text: "loss" } } },
+  });
+  const svg = staticSvg(fig.figure).svg;
+  assert.match(svg, />t</);
+  assert.match(svg, />loss</);
 });
