@@ -29,6 +29,7 @@ import { randomBytes } from "crypto";
 import { spawn, type ChildProcess } from "child_process";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { findChromium } from "../../kernel/export";
+import { installNbExtension } from "../../kernel/nbextension";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const ART = path.join(ROOT, "test-artifacts", "browser");
@@ -143,6 +144,80 @@ async function colourCounts(page: Page, png: Buffer, colours: [number, number, n
 let base = "";
 let token = "";
 
+const PLOTLY_NOTEBOOK = JSON.stringify({
+  nbformat: 4,
+  nbformat_minor: 5,
+  metadata: { kernelspec: { name: "d2l-ts", display_name: "TypeScript (d2l)", language: "typescript" } },
+  cells: [
+    { id: "t", cell_type: "markdown", metadata: {}, source: "# Plotly in classic Notebook" },
+    {
+      id: "s",
+      cell_type: "code",
+      metadata: {},
+      outputs: [],
+      execution_count: null,
+      source: 'const w = tf.linspace(-2, 2, 21), b = tf.linspace(-2, 2, 21);\nconst [W, B] = tf.meshgrid(w, b);\nd2l.plotly([{ type: "surface", x: w, y: b, z: W.square().add(B.square().mul(3)) }], { title: "loss landscape" })',
+    },
+    { id: "l", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'd2l.plotly([{ x: [1, 2, 3], y: [1, 4, 9], name: "squares" }]).show();' },
+  ],
+});
+
+/** Open a notebook in the server and wait until its d2l-ts kernel is connected and idle. */
+async function openNotebook(page: Page, name: string): Promise<void> {
+  await page.goto(`${base}/notebooks/${name}?token=${token}`);
+  await page.waitForFunction(
+    () => {
+      const w = globalThis as unknown as Page$;
+      return !!w.Jupyter?.notebook?.kernel?.is_connected() && w.document.querySelector("#kernel_indicator_icon.kernel_idle_icon") !== null;
+    },
+    undefined,
+    { timeout: 90_000 },
+  );
+  assert.equal(await page.evaluate(() => (globalThis as unknown as Page$).Jupyter?.notebook?.kernel?.name), "d2l-ts");
+}
+
+/** Cell menu -> Run All, as a person would; `watch` runs every 150 ms until every code cell has run and the kernel is idle. */
+async function runAll(page: Page, watch: () => Promise<void> = async () => undefined): Promise<void> {
+  await page.click("#celllink");
+  await page.click("#run_all_cells > a");
+  const until = Date.now() + RUN_TIMEOUT_MS;
+  for (;;) {
+    await watch();
+    const state = await page.evaluate(() => {
+      const w = globalThis as unknown as Page$;
+      const cells = w.Jupyter?.notebook?.get_cells() ?? [];
+      const prompts = cells.filter((c) => c.cell_type === "code").map((c) => c.input_prompt_number);
+      const idle = w.document.querySelector("#kernel_indicator_icon.kernel_idle_icon") !== null;
+      return { done: idle && prompts.every((p) => typeof p === "number"), prompts: prompts.map(String) };
+    });
+    if (state.done) return;
+    if (Date.now() > until) {
+      await page.screenshot({ path: path.join(ART, "timeout.png"), fullPage: true });
+      assert.fail(`the notebook did not finish within ${RUN_TIMEOUT_MS / 1000} s (prompts: ${state.prompts.join(", ")})`);
+    }
+    await page.waitForTimeout(150);
+  }
+}
+
+/** Errors in the cells: shown in the page, or held in the front end's outputs. */
+async function cellErrors(page: Page): Promise<string[]> {
+  const shown = await page.locator(".output_area .output_error").allInnerTexts();
+  const held = await page.evaluate(() =>
+    ((globalThis as unknown as Page$).Jupyter?.notebook?.get_cells() ?? []).flatMap((c) => (c.output_area?.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}`)),
+  );
+  return [...shown, ...held];
+}
+
+/** Screenshot the whole notebook (it scrolls inside #site, not the page: grow the viewport to its height). */
+async function screenshotNotebook(page: Page, file: string): Promise<void> {
+  const height = await page.evaluate(() => {
+    const w = globalThis as unknown as Page$;
+    return (w.document.querySelector("#notebook") as { scrollHeight: number } | null)?.scrollHeight ?? 900;
+  });
+  await page.setViewportSize({ width: 1280, height: Math.min(8000, height + 200) });
+  await page.screenshot({ path: path.join(ART, file), fullPage: true });
+}
+
 before(async () => {
   fs.rmSync(ART, { recursive: true, force: true });
   const dir = path.join(ART, "notebooks");
@@ -151,6 +226,10 @@ before(async () => {
   const nb = JSON.parse(fs.readFileSync(NOTEBOOK, "utf8")) as { cells: { cell_type: string; outputs?: unknown[]; execution_count?: number | null }[] };
   for (const c of nb.cells) if (c.cell_type === "code") Object.assign(c, { outputs: [], execution_count: null });
   fs.writeFileSync(path.join(dir, "softmax.ipynb"), JSON.stringify(nb));
+  fs.writeFileSync(path.join(dir, "plotly.ipynb"), PLOTLY_NOTEBOOK);
+  // d2l-ts' classic Notebook extension (plotly figures), in a private prefix the server is pointed at.
+  const prefix = path.join(ART, "jupyter-prefix");
+  installNbExtension({ kind: "prefix", dir: prefix });
   const port = await freePort();
   token = randomBytes(16).toString("hex");
   base = `http://127.0.0.1:${port}`;
@@ -167,6 +246,8 @@ before(async () => {
       D2L_DATA_DIR: process.env.D2L_DATA_DIR ?? path.resolve(ROOT, "..", "shared", "data"),
       D2L_CACHE_DIR: process.env.D2L_CACHE_DIR ?? path.join(ROOT, "test-artifacts", "cache"),
       JUPYTER_CONFIG_DIR: path.join(ART, "jupyter-config"), // not the user's own settings
+      JUPYTER_CONFIG_PATH: path.join(prefix, "etc", "jupyter"),
+      JUPYTER_PATH: [path.join(prefix, "share", "jupyter"), process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter),
     },
   });
   server.stdout?.on("data", (d: Buffer) => (serverLog += d.toString()));
@@ -216,57 +297,17 @@ test("Run All in classic Notebook: the Animator is one image updated in place, w
     });
   });
 
-  await page.goto(`${base}/notebooks/softmax.ipynb?token=${token}`);
-  // The front end is up and the d2l-ts kernel (the notebook's kernelspec) is connected and idle.
-  await page.waitForFunction(
-    () => {
-      const w = globalThis as unknown as Page$;
-      return !!w.Jupyter?.notebook?.kernel?.is_connected() && w.document.querySelector("#kernel_indicator_icon.kernel_idle_icon") !== null;
-    },
-    undefined,
-    { timeout: 90_000 },
-  );
-  assert.equal(await page.evaluate(() => (globalThis as unknown as Page$).Jupyter?.notebook?.kernel?.name), "d2l-ts");
-
-  // Cell menu -> Run All, as a person would.
-  await page.click("#celllink");
-  await page.click("#run_all_cells > a");
-
+  await openNotebook(page, "softmax.ipynb");
   // Watch the training cell while everything runs: never more than one image in its output.
   const trainingCell = `.code_cell:has(.input_area:has-text("trainCh3"))`;
   let maxImages = 0;
-  const until = Date.now() + RUN_TIMEOUT_MS;
-  for (;;) {
+  await runAll(page, async () => {
     maxImages = Math.max(maxImages, await page.locator(`${trainingCell} .output_area img`).count());
-    const state = await page.evaluate(() => {
-      const w = globalThis as unknown as Page$;
-      const cells = w.Jupyter?.notebook?.get_cells() ?? [];
-      const prompts = cells.filter((c) => c.cell_type === "code").map((c) => c.input_prompt_number);
-      const idle = w.document.querySelector("#kernel_indicator_icon.kernel_idle_icon") !== null;
-      return { done: idle && prompts.every((p) => typeof p === "number"), prompts: prompts.map(String) };
-    });
-    if (state.done) break;
-    if (Date.now() > until) {
-      await page.screenshot({ path: path.join(ART, "timeout.png"), fullPage: true });
-      assert.fail(`the notebook did not finish within ${RUN_TIMEOUT_MS / 1000} s (prompts: ${state.prompts.join(", ")})`);
-    }
-    await page.waitForTimeout(150);
-  }
-  // The notebook scrolls inside #site, not the page: grow the viewport to the notebook's height for one whole screenshot.
-  const height = await page.evaluate(() => {
-    const w = globalThis as unknown as Page$;
-    return (w.document.querySelector("#notebook") as { scrollHeight: number } | null)?.scrollHeight ?? 900;
   });
-  await page.setViewportSize({ width: 1280, height: Math.min(8000, height + 200) });
-  await page.screenshot({ path: path.join(ART, "softmax-concise.png"), fullPage: true });
+  await screenshotNotebook(page, "softmax-concise.png");
 
   // No errors anywhere: not in the page, not in the front end's outputs.
-  assert.equal(await page.locator(".output_area .output_error").count(), 0, "a cell shows an error:\n" + (await page.locator(".output_area .output_error").allInnerTexts()).join("\n"));
-  const modelErrors = await page.evaluate(() =>
-    ((globalThis as unknown as Page$).Jupyter?.notebook?.get_cells() ?? [])
-      .flatMap((c) => (c.output_area?.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}`)),
-  );
-  assert.deepEqual(modelErrors, []);
+  assert.deepEqual(await cellErrors(page), []);
   const result = await page.locator(`.output_area pre:has-text("RESULT ")`).innerText();
   const testAcc = (JSON.parse(result.slice(result.indexOf("{"))) as { testAcc: number }).testAcc;
   assert.ok(testAcc >= 0.7, `test accuracy ${testAcc} < 0.7 in quick mode`);
@@ -306,5 +347,43 @@ test("Run All in classic Notebook: the Animator is one image updated in place, w
   counts.forEach((n, k) => assert.ok(n >= 20, `the animator image has ${n} pixels of ${LEGEND[k]}'s colour rgb(${COLOURS[k].join(",")}); counts ${counts.join(", ")}`));
 
   assert.deepEqual(pageErrors, [], "JavaScript errors in the page");
+  await page.close();
+});
+
+test("plotly figures are interactive in classic Notebook (d2l-ts' nbextension serves plotly.js), also after reopening", { timeout: 2 * RUN_TIMEOUT_MS }, async () => {
+  assert.ok(browser);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  const external: string[] = [];
+  page.on("request", (r) => {
+    if (!r.url().startsWith(base) && !r.url().startsWith("data:")) external.push(r.url());
+  });
+  const drawn = async (): Promise<{ ready: number; imgs: number; svgs: number; errors: string[] }> =>
+    page.evaluate(() => {
+      const d = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ getAttribute(a: string): string | null; querySelectorAll(s: string): { length: number } }> } }).document;
+      const areas = Array.from(d.querySelectorAll(".output_subarea.output_plotly"));
+      const divs = Array.from(d.querySelectorAll(".output_plotly div.d2l-plotly"));
+      return {
+        ready: divs.filter((x) => x.getAttribute("data-d2l-plotly-ready") === "1").length,
+        imgs: areas.reduce((n, a) => n + a.querySelectorAll("img").length, 0),
+        svgs: divs.filter((x) => x.querySelectorAll(".main-svg").length > 0).length,
+        errors: divs.map((x) => x.getAttribute("data-d2l-plotly-error")).filter((e): e is string => e !== null),
+      };
+    });
+  await openNotebook(page, "plotly.ipynb");
+  await runAll(page);
+  assert.deepEqual(await cellErrors(page), []);
+  await page.waitForFunction(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll("div.d2l-plotly[data-d2l-plotly-ready]").length === 2, undefined, { timeout: 60_000 });
+  const live = await drawn();
+  assert.deepEqual(live, { ready: 2, imgs: 0, svgs: 2, errors: [] }, "both figures drawn by plotly, not as PNGs");
+  await screenshotNotebook(page, "plotly-classic.png");
+  // Save, reopen: the saved outputs are drawn by plotly too (the extension redraws what loaded before it).
+  await page.evaluate(() => (globalThis as unknown as { Jupyter: { notebook: { save_notebook(): Promise<unknown> } } }).Jupyter.notebook.save_notebook());
+  await openNotebook(page, "plotly.ipynb");
+  await page.waitForFunction(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll("div.d2l-plotly[data-d2l-plotly-ready]").length === 2, undefined, { timeout: 60_000 });
+  assert.deepEqual(await drawn(), { ready: 2, imgs: 0, svgs: 2, errors: [] });
+  assert.deepEqual(external, [], "the page asked the network for something");
+  assert.deepEqual(pageErrors, []);
   await page.close();
 });
