@@ -55,3 +55,18 @@ export function installNbExtension(scope: InstallScope): string {
   fs.writeFileSync(path.join(conf, `${NBEXTENSION}.json`), JSON.stringify({ load_extensions: { [`${NBEXTENSION}/main`]: true } }, null, 2) + "\n");
   return `Installed the classic Notebook extension ${NBEXTENSION}/main (plotly figures) in ${dest}, enabled in ${conf}`;
 }
+
+/** True when `scope` has this checkout's extension files, enabled. */
+export function nbExtensionIsCurrent(scope: InstallScope): boolean {
+  try {
+    const { data, config } = nbextensionDirs(scope);
+    const dest = path.join(data, "nbextensions", NBEXTENSION);
+    const main = path.join(PROJECT_ROOT, "kernel", "assets", "nbextension", "main.js");
+    const plotly = require.resolve("plotly.js-dist-min/plotly.min.js", { paths: [PROJECT_ROOT] });
+    const same = (a: string, b: string): boolean => fs.existsSync(b) && fs.readFileSync(a).equals(fs.readFileSync(b));
+    const conf = JSON.parse(fs.readFileSync(path.join(config, "nbconfig", "notebook.d", `${NBEXTENSION}.json`), "utf8")) as { load_extensions?: Record<string, boolean> };
+    return same(main, path.join(dest, "main.js")) && same(plotly, path.join(dest, "plotly.min.js")) && conf.load_extensions?.[`${NBEXTENSION}/main`] === true;
+  } catch {
+    return false;
+  }
+}
