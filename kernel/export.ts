@@ -39,7 +39,7 @@ export type ExportFormat = "html" | "pdf" | "md";
 const USAGE = `Usage: d2l-ts export NOTEBOOK [--to html|pdf|md] [--execute] [--out FILE] [--timeout S] [--allow-errors]
 
   --to html|pdf|md   the format (default html; "markdown" is md). PDF is the HTML printed by headless
-                     Chromium (apt-get install chromium); Markdown writes its images to FILE_files/.
+                     Chromium (apt-get install chromium); Markdown writes its images to a NAME_files/ folder beside it.
   --execute          run the notebook first (kernel ${KERNEL_NAME}, in the notebook's folder); the report
                      header then names the environment the kernel reports. Without it, the header uses
                      what the notebook's outputs recorded ("not recorded" otherwise).
