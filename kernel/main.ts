@@ -7,6 +7,7 @@ import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { ConnectionInfo } from "./wire";
 import { PROJECT_ROOT, packageVersion, dependencyVersion } from "./info";
+import { installNbExtension, nbExtensionIsCurrent } from "./nbextension";
 import { APT_HINT, InstallScope, KERNEL_NAME, findJupyterPython, installKernelSpec, installedSpecDir, requireJupyterPython, specIsCurrent } from "./install";
 
 const USAGE = `d2l-ts ${packageVersion()}: the TypeScript (d2l) Jupyter kernel
@@ -21,6 +22,8 @@ Usage:
   d2l-ts assignment release SRC [--out F] [--solutions]   the student's copy (or the reference solution)
   d2l-ts grade SUBMISSION [--reference SOURCE] [--timeout S] [--json F] [--out F]
                                                           run a submission in a fresh kernel, score its checks
+  d2l-ts export NOTEBOOK [--to html|pdf|md] [--execute] [--out F]
+                                                          a report: nbconvert HTML/Markdown, PDF via headless Chromium
 `;
 
 /** A mistake on the command line: printed with the usage, exit code 2. */
@@ -106,6 +109,7 @@ function cmdNotebook(args: string[]): void {
   noMore(args);
   const py = requireJupyterPython();
   if (!specIsCurrent()) console.log(installKernelSpec({ kind: "user" }));
+  if (!nbExtensionIsCurrent({ kind: "user" })) console.log(installNbExtension({ kind: "user" }));
   console.log(`Starting Jupyter Notebook on ${dir}`);
   console.log(`Open http://127.0.0.1:${port}/ (the full URL with its token is printed below); choose the kernel "TypeScript (d2l)".`);
   const nbArgs = ["-m", "notebook", "--ip=127.0.0.1", `--port=${port}`, "--no-browser", `--notebook-dir=${dir}`];
@@ -198,6 +202,7 @@ export async function main(argv: string[]): Promise<void> {
           const scope = scopeFrom(args);
           noMore(args);
           console.log(installKernelSpec(scope));
+          console.log(installNbExtension(scope));
         }
         break;
       case "kernel":
@@ -217,6 +222,9 @@ export async function main(argv: string[]): Promise<void> {
         break;
       case "grade":
         await (await import("./grade")).gradeCommand(args);
+        break;
+      case "export":
+        await (await import("./export")).cmdExport(args);
         break;
       case undefined:
       case "help":

@@ -31,6 +31,16 @@ echo "== kernel protocol tests (jupyter_client under /usr/bin/python3)"
 echo "== notebooks, quick mode, through the kernel (results asserted per notebook)"
 (cd test/notebooks && /usr/bin/python3 -m unittest -v test_notebooks) || failed+=("notebooks")
 
+echo "== export (nbconvert; PDF by headless Chromium) and real-browser tests (classic Notebook in Chromium via playwright-core)"
+# Chromium prints the PDFs and is the browser; poppler-utils reads the PDFs back. Installed only when missing.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium poppler-utils >/dev/null \
+    || echo "could not install chromium and poppler-utils: the export and browser tests will say what is missing"
+fi
+node --test --test-reporter=spec dist/test/export/ || failed+=("export")
+node --test --test-reporter=spec dist/test/browser/ || failed+=("browser")
+
 echo "== done in $(( $(date +%s) - start )) s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"

@@ -15,3 +15,5 @@ export type { ProgressBarOptions } from "./progress";
 export { Figure, VEGALITE_MIME, JUPYTER_DISPLAY } from "./figure";
 export type { DisplayBundle } from "./figure";
 export type { AxesOptions, AxisScale, VegaLiteSpec } from "./spec";
+export { plotly, PlotlyFigure, PLOTLY_MIME } from "./plotly";
+export type { PlotlyTrace, PlotlyLayout, PlotlyFigureSpec, PlotlyJson, PlotlyValues } from "./plotly";

@@ -7,6 +7,7 @@
  */
 import { InterruptedError } from "../interrupt";
 import { backendInfo } from "../backend";
+import { showSummary } from "../report";
 import type { Callback, TrainState } from "./engine";
 import { type AnimatorLike, type AnimatorSpec, type ProgressBarLike, makeAnimator, makeProgressBar } from "./ui";
 
@@ -268,7 +269,9 @@ export function backendDescription(): string {
  * Prints the book's two summary lines (the `print`s at the end of
  * `train_ch6`) when training finishes:
  * `loss 0.447, train acc 0.848, test acc 0.829` and
- * `12345.6 examples/sec on wasm (2 threads)`.
+ * `12345.6 examples/sec on wasm (2 threads)`. In the kernel they are a text
+ * output whose metadata also records the run's environment (`d2l.showSummary`),
+ * so `d2l-ts export` can list them in a report's header.
  *
  * @example
  * await d2l.fit({ net, loss, updater, trainIter, testIter, numEpochs: 10, callbacks: [new d2l.PrintSummary()] });
@@ -277,7 +280,7 @@ export class PrintSummary implements Callback {
   /** @internal */
   onTrainEnd(state: TrainState): void {
     if (state.error !== undefined) return;
-    console.log(summaryLines(state).join("\n"));
+    showSummary(summaryLines(state));
   }
 }
 
