@@ -37,7 +37,7 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
-import { useConvGradKernels } from "./kernels/convGrads";
+import { useD2lKernels } from "./kernels";
 
 /** A backend d2l knows how to load, in the order it tries them. */
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -519,7 +519,7 @@ async function loadWasm(threadsOption?: number): Promise<Detail> {
     wasm.setThreadsCount(1);
     await setTfBackend("wasm");
   }
-  useConvGradKernels("wasm");
+  useD2lKernels("wasm");
   forwardMissingKernels("wasm");
   let threads = 1;
   try {
@@ -609,7 +609,7 @@ async function loadCpu(): Promise<Detail> {
 
 async function load(name: BackendName, explicit: boolean, options: UseBackendOptions): Promise<void> {
   // Whatever runs, cpu may too (tf.setBackend("cpu"), webgpu's small-tensor hand-off).
-  useConvGradKernels("cpu");
+  useD2lKernels("cpu");
   let d: Detail;
   switch (name) {
     case "tensorflow":

@@ -279,6 +279,13 @@ function conv2dBackpropInputWasm(nchw: Kernel | undefined): Kernel {
       const sp = spread(s, dy, info.strideHeight, info.strideWidth, KeH - 1 - info.padInfo.top, H + KeH - 1, KeW - 1 - info.padInfo.left, W + KeW - 1);
       if (!sp) return zeros(s, info.inShape);
       const flipped = s.run("Reverse", { x: filter }, { dims: [0, 1] });
+      if (info.inChannels === 1) {
+        // One output channel wastes most of XNNPACK's convolution (it computes 8 at a time): a depthwise
+        // convolution over the Co channels and a sum over them is about twice as fast (a first layer's
+        // input gradient, which tf.layers computes though nothing uses it).
+        const perChannel = s.run("DepthwiseConv2dNative", { x: sp.z, filter: s.reshape(flipped, [info.filterHeight, info.filterWidth, info.outChannels, 1]) }, { strides: 1, pad: sp.pad, dataFormat: "NHWC", dilations: 1 });
+        return s.result(s.run("Sum", { x: perChannel }, { axis: [3], keepDims: true }));
+      }
       const swapped = s.transpose(flipped, [0, 1, 3, 2]); // [Kh, Kw, Co, Ci]
       return s.result(s.run("Conv2D", { x: sp.z, filter: swapped }, { strides: 1, pad: sp.pad, dataFormat: "NHWC", dilations: 1 }));
     });

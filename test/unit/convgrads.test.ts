@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm"; // its kernels register now; d2l's and the forwarded ones come with useBackend
 import { useBackend } from "../../lib/backend";
-import { D2L_CONV_GRAD_KERNELS, isD2lKernel } from "../../lib/kernels/convGrads";
+import { D2L_CONV_GRAD_KERNELS, isD2lKernel } from "../../lib/kernels";
 
 type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
 type Shape4 = [number, number, number, number];
@@ -204,6 +204,37 @@ const TOLERANCE = 1e-4;
 
 // ------------------------------------------------------------------ tests
 
+describe("dense layers' matrix products on wasm", () => {
+  test("BatchMatMul with a transposed factor, a batch of a, or broadcasting matches cpu, and frees what it makes", async () => {
+    assert.ok(isD2lKernel("BatchMatMul", "wasm"), "BatchMatMul on wasm is not d2l's");
+    const rand = lcg(9);
+    const cases: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
+      { a: [7, 5], b: [7, 3], ta: true, tb: false }, // a dense layer's dW = xᵀ·dy
+      { a: [4, 6], b: [9, 6], ta: false, tb: true }, // its dx = dy·Wᵀ
+      { a: [6, 4], b: [9, 6], ta: true, tb: true },
+      { a: [2, 3, 4, 5], b: [5, 6], ta: false, tb: false }, // a batch of a, folded into rows
+      { a: [2, 5, 4], b: [1, 6, 5], ta: true, tb: true }, // ... and transposed, b broadcast
+      { a: [3, 4, 5], b: [3, 5, 2], ta: false, tb: false }, // two batches: tfjs's loop
+      { a: [1, 4, 5], b: [1, 5, 2], ta: false, tb: false }, // tfjs's XNNPACK case
+    ];
+    for (const c of cases) {
+      const av = randomValues(size(c.a), rand);
+      const bv = randomValues(size(c.b), rand);
+      const product = (): { values: Float32Array; shape: number[] } =>
+        tf.tidy(() => {
+          const p = tf.matMul(tf.tensor(av, c.a), tf.tensor(bv, c.b), c.ta, c.tb);
+          return { values: p.dataSync() as Float32Array, shape: p.shape };
+        });
+      const want = await onCpu(product);
+      const buffers = tf.backend().numDataIds();
+      const got = product();
+      assert.equal(tf.backend().numDataIds(), buffers, `wasm buffers leaked: ${JSON.stringify(c)}`);
+      assert.deepEqual(got.shape, want.shape, JSON.stringify(c));
+      assert.ok(relativeError(got.values, want.values) < TOLERANCE, `${JSON.stringify(c)}: off by ${relativeError(got.values, want.values)}`);
+    }
+  });
+});
+
 describe("convolution gradients on wasm", () => {
   test("the four gradient kernels on wasm are d2l's, and none of them is the copy to cpu", () => {
     assert.equal(tf.getBackend(), "wasm");
@@ -227,6 +258,7 @@ describe("convolution gradients on wasm", () => {
     assert.ok(cases.some((c) => c.depthwise && c.dilations[0] > 1 && c.strides[0] > 1));
     for (const kind of ["same", "valid", "number", "object"]) assert.ok(cases.some((c) => (typeof c.pad === "string" ? c.pad : typeof c.pad) === kind), kind);
     assert.ok(cases.some((c) => c.depthwise && c.filter[3] === 2) && cases.some((c) => c.depthwise && c.filter[3] === 1));
+    assert.ok(cases.some((c) => !c.depthwise && c.x[3] === 1), "no conv2d with one input channel (its input gradient has a path of its own)");
 
     const rand = lcg(7);
     let worst = 0;
@@ -298,4 +330,220 @@ describe("convolution gradients on wasm", () => {
     assert.ok(relativeError(dwNchw, want.dw) < TOLERANCE);
     assert.ok(relativeError(dxNchw, want.dx) < TOLERANCE);
   });
+});
+
+// ------------------------------------------------ the book's CNNs train on wasm
+
+type Layer = tf.layers.Layer;
+type Sym = tf.SymbolicTensor;
+const apply = (layer: Layer, x: Sym | Sym[]): Sym => layer.apply(x) as Sym;
+/** Seeded initial weights, so that every run trains the same models (the seed restarts for each model). */
+let seed = 0;
+const init = (): ReturnType<typeof tf.initializers.glorotUniform> => tf.initializers.glorotUniform({ seed: ++seed });
+const conv = (filters: number, kernelSize: number, opts: { strides?: number; padding?: "same" | "valid"; activation?: "relu" | "sigmoid" } = {}): Layer =>
+  tf.layers.conv2d({ filters, kernelSize, strides: opts.strides ?? 1, padding: opts.padding ?? "same", activation: opts.activation, kernelInitializer: init() });
+const dense = (units: number, activation?: "relu" | "sigmoid"): Layer => tf.layers.dense({ units, activation, kernelInitializer: init() });
+const bn = (): Layer => tf.layers.batchNormalization({ epsilon: 1e-5 });
+const relu = (): Layer => tf.layers.reLU();
+const head = (x: Sym): Sym => apply(dense(10), apply(tf.layers.globalAveragePooling2d({}), x));
+
+interface BookModel {
+  name: string;
+  input: Shape4;
+  build(input: Sym): Sym;
+  /** Loss read in training mode (batch statistics of BatchNorm), or inference mode (no dropout). */
+  measureTraining: boolean;
+  lr: number;
+}
+
+const BOOK_MODELS: BookModel[] = [
+  {
+    name: "LeNet (7.6)",
+    input: [8, 28, 28, 1],
+    measureTraining: false,
+    lr: 0.5,
+    build: (x) => {
+      let h = apply(conv(6, 5, { activation: "sigmoid" }), x);
+      h = apply(tf.layers.averagePooling2d({ poolSize: 2, strides: 2 }), h);
+      h = apply(conv(16, 5, { padding: "valid", activation: "sigmoid" }), h);
+      h = apply(tf.layers.averagePooling2d({ poolSize: 2, strides: 2 }), h);
+      h = apply(tf.layers.flatten(), h);
+      h = apply(dense(120, "sigmoid"), h);
+      h = apply(dense(84, "sigmoid"), h);
+      return apply(dense(10), h);
+    },
+  },
+  {
+    // The book's layers on 64x64 inputs (224x224 in the book); the first convolution pads "same" so that three 3x3/2 poolings fit.
+    name: "AlexNet (8.1)",
+    input: [4, 64, 64, 1],
+    measureTraining: false, // dropout
+    lr: 0.01,
+    build: (x) => {
+      let h = apply(conv(96, 11, { strides: 4, activation: "relu" }), x);
+      h = apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 2 }), h);
+      h = apply(conv(256, 5, { activation: "relu" }), h);
+      h = apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 2 }), h);
+      h = apply(conv(384, 3, { activation: "relu" }), h);
+      h = apply(conv(384, 3, { activation: "relu" }), h);
+      h = apply(conv(256, 3, { activation: "relu" }), h);
+      h = apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 2 }), h);
+      h = apply(tf.layers.flatten(), h);
+      h = apply(tf.layers.dropout({ rate: 0.5 }), apply(dense(4096, "relu"), h));
+      h = apply(tf.layers.dropout({ rate: 0.5 }), apply(dense(4096, "relu"), h));
+      return apply(dense(10), h);
+    },
+  },
+  {
+    name: "VGG blocks (8.2)",
+    input: [8, 16, 16, 3],
+    measureTraining: false,
+    lr: 0.05,
+    build: (x) => {
+      let h = x;
+      for (const [convs, channels] of [
+        [1, 16],
+        [2, 32],
+      ]) {
+        for (let i = 0; i < convs; i++) h = apply(conv(channels, 3, { activation: "relu" }), h);
+        h = apply(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }), h);
+      }
+      return apply(dense(10), apply(tf.layers.flatten(), h));
+    },
+  },
+  {
+    name: "NiN blocks (8.3)",
+    input: [8, 32, 32, 1],
+    measureTraining: false,
+    lr: 0.3,
+    build: (x) => {
+      const nin = (t: Sym, channels: number, k: number, strides: number, padding: "same" | "valid"): Sym => {
+        let h = apply(conv(channels, k, { strides, padding, activation: "relu" }), t);
+        h = apply(conv(channels, 1, { activation: "relu" }), h);
+        return apply(conv(channels, 1, { activation: "relu" }), h);
+      };
+      let h = nin(x, 32, 5, 2, "valid");
+      h = apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 2 }), h);
+      h = nin(h, 10, 3, 1, "same");
+      return apply(tf.layers.globalAveragePooling2d({}), h);
+    },
+  },
+  {
+    name: "GoogLeNet stem + Inception block (8.4)",
+    input: [8, 32, 32, 1],
+    measureTraining: false,
+    lr: 0.05,
+    build: (x) => {
+      let h = apply(conv(16, 7, { strides: 2, activation: "relu" }), x);
+      h = apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "same" }), h);
+      const b1 = apply(conv(8, 1, { activation: "relu" }), h);
+      const b2 = apply(conv(12, 3, { activation: "relu" }), apply(conv(8, 1, { activation: "relu" }), h));
+      const b3 = apply(conv(4, 5, { activation: "relu" }), apply(conv(2, 1, { activation: "relu" }), h));
+      const b4 = apply(conv(4, 1, { activation: "relu" }), apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 1, padding: "same" }), h));
+      return head(apply(tf.layers.concatenate({ axis: -1 }), [b1, b2, b3, b4]));
+    },
+  },
+  {
+    name: "LeNet with BatchNorm (8.5)",
+    input: [8, 28, 28, 1],
+    measureTraining: true,
+    lr: 0.1,
+    build: (x) => {
+      const sig = (t: Sym): Sym => apply(tf.layers.activation({ activation: "sigmoid" }), apply(bn(), t));
+      let h = sig(apply(conv(6, 5), x));
+      h = apply(tf.layers.averagePooling2d({ poolSize: 2, strides: 2 }), h);
+      h = sig(apply(conv(16, 5, { padding: "valid" }), h));
+      h = apply(tf.layers.averagePooling2d({ poolSize: 2, strides: 2 }), h);
+      h = apply(tf.layers.flatten(), h);
+      h = sig(apply(dense(120), h));
+      h = sig(apply(dense(84), h));
+      return apply(dense(10), h);
+    },
+  },
+  {
+    name: "ResNet residual blocks (8.6), identity and 1x1/2 shortcut",
+    input: [8, 16, 16, 3],
+    measureTraining: true,
+    lr: 0.05,
+    build: (x) => {
+      const residual = (t: Sym, channels: number, strides: number, shortcut: boolean): Sym => {
+        let y = apply(relu(), apply(bn(), apply(conv(channels, 3, { strides }), t)));
+        y = apply(bn(), apply(conv(channels, 3), y));
+        const s = shortcut ? apply(conv(channels, 1, { strides }), t) : t;
+        return apply(relu(), apply(tf.layers.add(), [y, s]));
+      };
+      let h = apply(relu(), apply(bn(), apply(conv(16, 3), x)));
+      h = residual(h, 16, 1, false);
+      h = residual(h, 32, 2, true);
+      return head(h);
+    },
+  },
+  {
+    name: "DenseNet dense block + transition block (8.7)",
+    input: [8, 16, 16, 3],
+    measureTraining: true,
+    lr: 0.05,
+    build: (x) => {
+      const convBlock = (t: Sym, channels: number): Sym => apply(conv(channels, 3), apply(relu(), apply(bn(), t)));
+      let h = apply(relu(), apply(bn(), apply(conv(16, 3), x)));
+      for (let i = 0; i < 2; i++) h = apply(tf.layers.concatenate({ axis: -1 }), [h, convBlock(h, 8)]);
+      h = apply(conv(16, 1), apply(relu(), apply(bn(), h)));
+      h = apply(tf.layers.averagePooling2d({ poolSize: 2, strides: 2 }), h);
+      return head(h);
+    },
+  },
+  {
+    // Not in the book's CNN chapters: trains depthwiseConv2d's gradients (multiplier 2, stride 2).
+    name: "depthwise separable convolutions (MobileNet style)",
+    input: [8, 16, 16, 3],
+    measureTraining: false,
+    lr: 0.2,
+    build: (x) => {
+      let h = apply(tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: "same", activation: "relu", depthwiseInitializer: init() }), x);
+      h = apply(tf.layers.separableConv2d({ filters: 16, kernelSize: 3, padding: "same", activation: "relu", depthwiseInitializer: init(), pointwiseInitializer: init() }), h);
+      return head(h);
+    },
+  },
+];
+
+describe("the book's CNNs train on wasm, no kernel forwarded to cpu", () => {
+  for (const m of BOOK_MODELS) {
+    test(m.name, async () => {
+      assert.equal(tf.getBackend(), "wasm");
+      seed = 0;
+      const input = tf.input({ shape: m.input.slice(1) });
+      const model = tf.model({ inputs: input, outputs: m.build(input) });
+      const x = tf.randomNormal(m.input, 0, 1, "float32", 11);
+      const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from({ length: m.input[0] }, (_, i) => (i * 7) % 10), "int32"), 10));
+      const optimizer = tf.train.sgd(m.lr);
+      const lossOf = (training: boolean): tf.Scalar => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training }) as tf.Tensor) as tf.Scalar;
+      const measure = (): number => tf.tidy(() => lossOf(m.measureTraining).dataSync()[0]);
+      const step = (): void => {
+        const l = optimizer.minimize(() => lossOf(true), true);
+        l?.dispose();
+      };
+      try {
+        const writes = cpuWrites.count;
+        const first = measure();
+        const profile = await tf.profile(step);
+        for (let i = 0; i < 3; i++) step();
+        const last = measure();
+        const ran = new Set(profile.kernelNames);
+        const forwarded = [...ran].filter((k) => forwardedKernels().has(k));
+        assert.deepEqual(forwarded, [], `${m.name}: kernels forwarded to cpu: ${forwarded.join(", ")}`);
+        assert.equal(cpuWrites.count, writes, `${m.name}: something wrote to the cpu backend while training`);
+        const grads = m.name.startsWith("depthwise") ? ["DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput"] : ["Conv2DBackpropFilter", "Conv2DBackpropInput"];
+        for (const k of grads) {
+          assert.ok(ran.has(k), `${m.name}: a training step did not run ${k} (ran ${[...ran].sort().join(", ")})`);
+          assert.ok(isD2lKernel(k, "wasm"), `${k} on wasm is not d2l's`);
+        }
+        assert.ok(Number.isFinite(first) && Number.isFinite(last), `${m.name}: loss ${first} -> ${last}`);
+        assert.ok(last < first, `${m.name}: the loss did not go down in 4 SGD steps: ${first} -> ${last}`);
+      } finally {
+        tf.dispose([x, y]);
+        optimizer.dispose();
+        model.layers.forEach((l) => l.dispose());
+      }
+    });
+  }
 });
