@@ -1,10 +1,12 @@
 /**
  * d2l's own tfjs kernels, where a backend's are missing or slow: the
- * convolution gradients (convGrads.ts) on cpu and wasm, and wasm's matrix
- * product with a transposed factor (matMul.ts), which dense layers' gradients use.
+ * convolution gradients (convGrads.ts) on cpu and wasm; on wasm also the
+ * matrix product with a transposed factor (matMul.ts), which dense layers'
+ * gradients use, and Tile (tile.ts), which batch normalization's gradient uses.
  */
 import { useConvGradKernels } from "./convGrads";
 import { useFastBatchMatMul } from "./matMul";
+import { useFastTile } from "./tile";
 
 export { D2L_CONV_GRAD_KERNELS, isD2lKernel } from "./convGrads";
 
@@ -12,4 +14,5 @@ export { D2L_CONV_GRAD_KERNELS, isD2lKernel } from "./convGrads";
 export function useD2lKernels(backendName: string): void {
   useConvGradKernels(backendName);
   useFastBatchMatMul(backendName);
+  useFastTile(backendName);
 }

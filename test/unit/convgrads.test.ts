@@ -235,6 +235,40 @@ describe("dense layers' matrix products on wasm", () => {
   });
 });
 
+describe("Tile on wasm (batch normalization's gradient)", () => {
+  test("tiles like cpu: float32, int32 and bool, ranks 1 to 5, repeats of 1 and more", async () => {
+    assert.ok(isD2lKernel("Tile", "wasm"), "Tile on wasm is not d2l's");
+    const rand = lcg(13);
+    const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
+    const cases: { shape: number[]; reps: number[]; dtype: "float32" | "int32" | "bool" }[] = [
+      { shape: [1, 1, 1, 6], reps: [3, 4, 5, 1], dtype: "float32" }, // what batchNorm's gradient does
+      { shape: [5], reps: [1], dtype: "float32" },
+      { shape: [2, 3], reps: [1, 1], dtype: "int32" },
+      { shape: [0, 3], reps: [2, 2], dtype: "float32" },
+    ];
+    for (let i = 0; i < 24; i++) {
+      const rank = int(1, 5);
+      cases.push({
+        shape: Array.from({ length: rank }, () => int(1, 4)),
+        reps: Array.from({ length: rank }, () => int(1, 3)),
+        dtype: (["float32", "int32", "bool"] as const)[i % 3],
+      });
+    }
+    for (const c of cases) {
+      const values = Array.from({ length: size(c.shape) }, () => (c.dtype === "float32" ? rand() : int(0, c.dtype === "bool" ? 1 : 9)));
+      const tiled = (): { values: number[]; shape: number[] } =>
+        tf.tidy(() => {
+          const t = tf.tile(tf.tensor(values, c.shape, c.dtype), c.reps);
+          return { values: Array.from(t.dataSync()), shape: t.shape };
+        });
+      const want = await onCpu(tiled);
+      const buffers = tf.backend().numDataIds();
+      assert.deepEqual(tiled(), want, JSON.stringify(c));
+      assert.equal(tf.backend().numDataIds(), buffers);
+    }
+  });
+});
+
 describe("convolution gradients on wasm", () => {
   test("the four gradient kernels on wasm are d2l's, and none of them is the copy to cpu", () => {
     assert.equal(tf.getBackend(), "wasm");
