@@ -274,6 +274,7 @@ function conv2dBackpropInputWasm(nchw: Kernel | undefined): Kernel {
     const dy = args.inputs.dy as Info;
     const filter = args.inputs.filter as Info;
     const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast");
+    if (info.strideHeight > 1 || info.strideWidth > 1) return withScratch(args.backend, "wasm", (s) => conv2dBackpropInputByPhases(s, dy, filter, info));
     return withScratch(args.backend, "wasm", (s) => {
       const { inHeight: H, inWidth: W, effectiveFilterHeight: KeH, effectiveFilterWidth: KeW } = info;
       const sp = spread(s, dy, info.strideHeight, info.strideWidth, KeH - 1 - info.padInfo.top, H + KeH - 1, KeW - 1 - info.padInfo.left, W + KeW - 1);
@@ -290,6 +291,57 @@ function conv2dBackpropInputWasm(nchw: Kernel | undefined): Kernel {
       return s.result(s.run("Conv2D", { x: sp.z, filter: swapped }, { strides: 1, pad: sp.pad, dataFormat: "NHWC", dilations: 1 }));
     });
   };
+}
+
+/**
+ * The input gradient of a strided conv2d without the zeros a spread dy would
+ * multiply (s² times the work for stride s): the padded input's row
+ * h' = q·s + p gets dy row q - t through filter row p + t·s only, so each of
+ * the s_h·s_w phases (p_h, p_w) is a stride-1 convolution of dy with the
+ * sub-filter of rows p_h, p_h + s_h, ... (flipped, channels swapped). The
+ * phases' outputs [B, Qh, Qw, Ci] are interleaved into
+ * [B, Qh·s_h, Qw·s_w, Ci] (two 3-D transposes; the wasm backend's 5-D
+ * transpose is 30 times slower) and cropped to the input's rows.
+ */
+function conv2dBackpropInputByPhases(s: Scratch, dy: Info, filter: Info, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outChannels: Co, outHeight: Ho, outWidth: Wo } = info;
+  const { filterHeight: Kh, filterWidth: Kw, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const Qh = Math.ceil((top + H) / sh);
+  const Qw = Math.ceil((left + W) / sw);
+  // dy rows past Qh reach only padded rows past the input: never read.
+  const dyc = Ho > Qh || Wo > Qw ? s.crop(dy, [0, 0, 0, 0], [B, Math.min(Ho, Qh), Math.min(Wo, Qw), Co]) : dy;
+  const [, hc, wc] = dyc.shape;
+  const phase = (ph: number, pw: number): Info => {
+    const th = Math.ceil((Kh - ph) / sh); // filter rows ph, ph + sh, ... that exist
+    const tw = Math.ceil((Kw - pw) / sw);
+    if (th <= 0 || tw <= 0) return s.run("Fill", {}, { shape: [1, B * Qh * Qw, Ci], value: 0, dtype: "float32" });
+    const sub = s.run("StridedSlice", { x: filter }, {
+      begin: [ph, pw, 0, 0],
+      end: [ph + (th - 1) * sh + 1, pw + (tw - 1) * sw + 1, Ci, Co],
+      strides: [sh, sw, 1, 1],
+      beginMask: 0,
+      endMask: 0,
+      ellipsisMask: 0,
+      newAxisMask: 0,
+      shrinkAxisMask: 0,
+    });
+    const f = s.transpose(s.run("Reverse", { x: sub }, { dims: [0, 1] }), [0, 1, 3, 2]); // [th, tw, Co, Ci]
+    const pad: tf.backend_util.ExplicitPadding = [[0, 0], [th - 1, Qh - hc], [tw - 1, Qw - wc], [0, 0]];
+    const out = s.run("Conv2D", { x: dyc, filter: f }, { strides: 1, pad, dataFormat: "NHWC", dilations: 1 }); // [B, Qh, Qw, Ci]
+    return s.reshape(out, [1, B * Qh * Qw, Ci]);
+  };
+  /** Stack `parts` (each [1, n, m]) and interleave them along n: [n, parts, m]. */
+  const interleave = (parts: Info[]): Info => (parts.length === 1 ? parts[0] : s.transpose(s.run("Concat", parts, { axis: 0 }), [1, 0, 2]));
+  const rows: Info[] = [];
+  for (let ph = 0; ph < sh; ph++) {
+    const cols: Info[] = [];
+    for (let pw = 0; pw < sw; pw++) cols.push(phase(ph, pw));
+    rows.push(s.reshape(interleave(cols), [1, B * Qh, Qw * sw * Ci])); // columns q·sw + pw
+  }
+  const full = s.reshape(interleave(rows), [B, Qh * sh, Qw * sw, Ci]); // rows q·sh + ph
+  if (top === 0 && left === 0 && Qh * sh === H && Qw * sw === W) return s.result(full);
+  return s.result(s.crop(full, [0, top, left, 0], [B, top + H, left + W, Ci]));
 }
 
 /**

@@ -285,7 +285,13 @@ describe("convolution gradients on wasm", () => {
   });
 
   test("input and filter gradients match direct sums and the cpu backend on random shapes", async () => {
-    const cases = randomCases(48, 2024);
+    const cases: Case[] = [
+      // AlexNet's first layer (11x11, stride 4) on small inputs: 16 phases in the input gradient
+      { depthwise: false, x: [2, 23, 23, 2], filter: [11, 11, 2, 3], strides: [4, 4], dilations: [1, 1], pad: "same" },
+      { depthwise: false, x: [2, 23, 21, 2], filter: [11, 11, 2, 3], strides: [4, 4], dilations: [1, 1], pad: "valid" },
+      { depthwise: false, x: [2, 9, 9, 1], filter: [3, 3, 1, 4], strides: [2, 2], dilations: [1, 1], pad: "same" },
+      ...randomCases(48, 2024),
+    ];
     // The grid covers what the random draw must: strides > 1, dilations > 1, each padding kind, multipliers 1 and 2.
     assert.ok(cases.some((c) => c.strides[0] > 1 && c.strides[1] > 1));
     assert.ok(cases.some((c) => c.depthwise && c.dilations[0] > 1));
