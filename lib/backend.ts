@@ -21,9 +21,11 @@
  *    which the gradient of `gather` needs, ...) run on the cpu backend's.
  * 4. `cpu`: plain JavaScript, always there.
  *
- * On cpu and wasm the filter gradient of a convolution (`Conv2DBackpropFilter`)
- * is d2l's own: tfjs-backend-wasm has none, and tfjs-backend-cpu's takes about
- * 100 times too long, which made CNNs untrainable on either.
+ * On cpu the filter gradient of a convolution (`Conv2DBackpropFilter`) is
+ * d2l's own (tfjs-backend-cpu's takes about 100 times too long), and on wasm
+ * the input and filter gradients of `conv2d` and `depthwiseConv2d` are, each
+ * one XNNPACK convolution (lib/kernels/convGrads.ts): tfjs-backend-wasm lacks
+ * three of them and has a slow loop for the fourth.
  *
  * A backend that cannot load is skipped with one line saying why, printed once
  * (`d2l: skipped webgpu: no GPU adapter (dawn.node found no Vulkan device)`);
@@ -35,6 +37,7 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
+import { useD2lKernels } from "./kernels";
 
 /** A backend d2l knows how to load, in the order it tries them. */
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -516,7 +519,7 @@ async function loadWasm(threadsOption?: number): Promise<Detail> {
     wasm.setThreadsCount(1);
     await setTfBackend("wasm");
   }
-  useFastConv2dBackpropFilter("wasm");
+  useD2lKernels("wasm");
   forwardMissingKernels("wasm");
   let threads = 1;
   try {
@@ -532,152 +535,6 @@ async function loadWasm(threadsOption?: number): Promise<Detail> {
     gpus: 0,
     versions: { "@tensorflow/tfjs-backend-wasm": version },
   };
-}
-
-/**
- * The filter gradient of a 2-D convolution (`Conv2DBackpropFilter`), written
- * with flat indices. tfjs-backend-cpu's version reads every element through
- * `TensorBuffer.get`, about 100 times slower (30 s for one 3x3x16x32 layer on
- * 128 images of 14x14). d2l registers this one for cpu; wasm uses
- * {@link conv2dBackpropFilterWasm}, which falls back to it for NCHW. Sums are
- * accumulated in float64, like the cpu kernel's.
- */
-function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
-  const backend = args.backend as KernelBackendLike;
-  const x = args.inputs.x as TensorInfoLike;
-  const dy = args.inputs.dy as TensorInfoLike;
-  const attrs = (args.attrs ?? {}) as {
-    strides: number | [number, number];
-    pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-    dataFormat?: "NHWC" | "NCHW";
-    dimRoundingMode?: "floor" | "round" | "ceil";
-    filterShape: [number, number, number, number];
-  };
-  const format = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? "NHWC");
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    format,
-  );
-  const xv = backend.readSync(x.dataId) as Float32Array;
-  const dyv = backend.readSync(dy.dataId) as Float32Array;
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co } = info;
-  const { filterHeight: Kh, filterWidth: Kw, strideHeight: sh, strideWidth: sw } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  const last = info.dataFormat === "channelsLast";
-  // Element strides of x and dy for (batch, row, column, channel).
-  const [xB, xR, xC, xD] = last ? [H * W * Ci, W * Ci, Ci, 1] : [Ci * H * W, W, 1, H * W];
-  const [yB, yR, yC, yD] = last ? [Ho * Wo * Co, Wo * Co, Co, 1] : [Co * Ho * Wo, Wo, 1, Ho * Wo];
-  const acc = new Float64Array(Kh * Kw * Ci * Co);
-  for (let b = 0; b < B; b++) {
-    for (let r = 0; r < Ho; r++) {
-      for (let c = 0; c < Wo; c++) {
-        const dyAt = b * yB + r * yR + c * yC;
-        for (let i = 0; i < Kh; i++) {
-          const xr = r * sh + i - top;
-          if (xr < 0 || xr >= H) continue;
-          for (let j = 0; j < Kw; j++) {
-            const xc = c * sw + j - left;
-            if (xc < 0 || xc >= W) continue;
-            const xAt = b * xB + xr * xR + xc * xC;
-            const wAt = (i * Kw + j) * Ci * Co;
-            for (let d1 = 0; d1 < Ci; d1++) {
-              const v = xv[xAt + d1 * xD];
-              if (v === 0) continue;
-              const row = wAt + d1 * Co;
-              for (let d2 = 0; d2 < Co; d2++) acc[row + d2] += v * dyv[dyAt + d2 * yD];
-            }
-          }
-        }
-      }
-    }
-  }
-  const shape = [Kh, Kw, Ci, Co];
-  return { dataId: backend.write(Float32Array.from(acc), shape, "float32"), shape, dtype: "float32" } as unknown as tf.TensorInfo;
-}
-
-/**
- * `Conv2DBackpropFilter` for the wasm backend, from its own kernels: for each
- * of the kh·kw filter taps, the strided slice of the (padded) input that the
- * tap sees, times the output gradient, is one matrix product
- * (Co×N)·(N×Ci) with N = batch·outHeight·outWidth, which XNNPACK computes fast.
- * NCHW goes to the plain loops.
- */
-function conv2dBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
-  const attrs = (args.attrs ?? {}) as {
-    strides: number | [number, number];
-    pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-    dataFormat?: "NHWC" | "NCHW";
-    dimRoundingMode?: "floor" | "round" | "ceil";
-    filterShape: [number, number, number, number];
-  };
-  if ((attrs.dataFormat ?? "NHWC") !== "NHWC") return conv2dBackpropFilter(args);
-  const backend = args.backend as KernelBackendLike;
-  const x = args.inputs.x as TensorInfoLike;
-  const dy = args.inputs.dy as TensorInfoLike;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast");
-  const { batchSize: B, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co } = info;
-  const { filterHeight: Kh, filterWidth: Kw, strideHeight: sh, strideWidth: sw } = info;
-  const N = B * Ho * Wo;
-  const { top, bottom, left, right } = info.padInfo;
-  const reach = (k: number, o: number, st: number) => k - 1 + (o - 1) * st + 1;
-  if (top < 0 || bottom < 0 || left < 0 || right < 0 || reach(Kh, Ho, sh) > info.inHeight + top + bottom || reach(Kw, Wo, sw) > info.inWidth + left + right) {
-    return conv2dBackpropFilter(args); // a rounding mode that reads past the padded input: the plain loops handle it
-  }
-  const made: TensorInfoLike[] = [];
-  const run = (name: string, inputs: Record<string, TensorInfoLike> | TensorInfoLike[], kAttrs: Record<string, unknown>): TensorInfoLike => {
-    const k = tf.getKernel(name, "wasm");
-    if (!k) throw new Error(`the wasm backend has no ${name} kernel`);
-    const out = k.kernelFunc({ inputs: inputs as unknown as tf.NamedTensorInfoMap, attrs: kAttrs as tf.NamedAttrMap, backend: backend as unknown as tf.KernelBackend }) as unknown as TensorInfoLike;
-    made.push(out);
-    return out;
-  };
-  try {
-    const dyT = run("Transpose", { x: dy }, { perm: [3, 0, 1, 2] });
-    const dyM = run("Reshape", { x: dyT }, { shape: [1, Co, N] });
-    const xp = top || bottom || left || right ? run("PadV2", { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 }) : x;
-    const taps: TensorInfoLike[] = [];
-    for (let i = 0; i < Kh; i++) {
-      for (let j = 0; j < Kw; j++) {
-        const xs = run("StridedSlice", { x: xp }, {
-          begin: [0, i, j, 0],
-          end: [B, i + (Ho - 1) * sh + 1, j + (Wo - 1) * sw + 1, Ci],
-          strides: [1, sh, sw, 1],
-          beginMask: 0,
-          endMask: 0,
-          ellipsisMask: 0,
-          newAxisMask: 0,
-          shrinkAxisMask: 0,
-        });
-        const xm = run("Reshape", { x: xs }, { shape: [1, N, Ci] });
-        taps.push(run("BatchMatMul", { a: dyM, b: xm }, { transposeA: false, transposeB: false }));
-      }
-    }
-    const all = taps.length === 1 ? taps[0] : run("Concat", taps, { axis: 0 });
-    const swapped = run("Transpose", { x: all }, { perm: [0, 2, 1] });
-    const out = run("Reshape", { x: swapped }, { shape: [Kh, Kw, Ci, Co] });
-    made.pop(); // the result is the caller's
-    return out as unknown as tf.TensorInfo;
-  } finally {
-    for (const t of made) backend.disposeData(t.dataId);
-  }
-}
-
-/** Use d2l's `Conv2DBackpropFilter` on `backendName`, in place of what is registered there. */
-function useFastConv2dBackpropFilter(backendName: string): void {
-  const key = "Conv2DBackpropFilter";
-  const current = tf.getKernel(key, backendName) as (tf.KernelConfig & { d2l?: boolean }) | undefined;
-  if (current?.d2l) return;
-  if (current) tf.unregisterKernel(key, backendName);
-  const kernelFunc = backendName === "wasm" ? conv2dBackpropFilterWasm : conv2dBackpropFilter;
-  const config = { kernelName: key, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc, d2l: true };
-  tf.registerKernel(config);
 }
 
 /** Kernels that need complex or string tensors: not forwarded. */
@@ -752,7 +609,7 @@ async function loadCpu(): Promise<Detail> {
 
 async function load(name: BackendName, explicit: boolean, options: UseBackendOptions): Promise<void> {
   // Whatever runs, cpu may too (tf.setBackend("cpu"), webgpu's small-tensor hand-off).
-  useFastConv2dBackpropFilter("cpu");
+  useD2lKernels("cpu");
   let d: Detail;
   switch (name) {
     case "tensorflow":

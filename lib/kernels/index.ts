@@ -1,0 +1,18 @@
+/**
+ * d2l's own tfjs kernels, where a backend's are missing or slow: the
+ * convolution gradients (convGrads.ts) on cpu and wasm; on wasm also the
+ * matrix product with a transposed factor (matMul.ts), which dense layers'
+ * gradients use, and Tile (tile.ts), which batch normalization's gradient uses.
+ */
+import { useConvGradKernels } from "./convGrads";
+import { useFastBatchMatMul } from "./matMul";
+import { useFastTile } from "./tile";
+
+export { D2L_CONV_GRAD_KERNELS, isD2lKernel } from "./convGrads";
+
+/** Register d2l's kernels on `backendName` ("cpu" or "wasm"; others are left as they are). Calling it again changes nothing. */
+export function useD2lKernels(backendName: string): void {
+  useConvGradKernels(backendName);
+  useFastBatchMatMul(backendName);
+  useFastTile(backendName);
+}
