@@ -13,9 +13,11 @@
  * XNNPACK computes (the same trick TensorFlow uses), plus cheap data movement
  * (Transpose, Reshape, PadV2, Reverse) by the wasm backend's own kernels:
  *
- * - input gradient: the output gradient, spread out by the stride (zeros in
- *   between) and padded, convolved with the filter flipped in space (and, for
- *   a full convolution, with its in and out channels swapped);
+ * - input gradient: the output gradient, padded, convolved with the filter
+ *   flipped in space (and, for a full convolution, with its in and out
+ *   channels swapped). A strided conv2d runs one such convolution per phase of
+ *   the stride with its sub-filter, interleaved after; a strided depthwise one
+ *   spreads the output gradient by the stride (zeros in between) first;
  * - filter gradient: the input, with its batch and channel axes swapped, is
  *   convolved with the output gradient as the "filter" (batch as its input
  *   channels), dilated by the forward stride. The batch axis becomes the
