@@ -9,9 +9,9 @@
  * `Conv2DBackpropFilter` reads every element through `TensorBuffer.get`, about
  * 100 times slower than flat indices.
  *
- * On wasm every one of them is written as one forward convolution, which
- * XNNPACK computes (the same trick TensorFlow uses), plus cheap data movement
- * (Transpose, Reshape, PadV2, Reverse) by the wasm backend's own kernels:
+ * On wasm each of them is written as forward convolutions, which XNNPACK
+ * computes, plus cheap data movement (Transpose, Reshape, PadV2, Reverse) by
+ * the wasm backend's own kernels:
  *
  * - input gradient: the output gradient, padded, convolved with the filter
  *   flipped in space (and, for a full convolution, with its in and out
@@ -91,7 +91,7 @@ export const D2L_CONV_GRAD_KERNELS: Readonly<Record<"cpu" | "wasm", readonly str
   wasm: ["Conv2DBackpropFilter", "Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput", "AvgPoolGrad"],
 };
 
-/** True when `kernelName` on `backendName` is d2l's own (registered by {@link useConvGradKernels}). */
+/** True when `kernelName` on `backendName` is d2l's own (registered by lib/kernels: its config carries `d2l: true`). */
 export function isD2lKernel(kernelName: string, backendName: string): boolean {
   return Boolean((tf.getKernel(kernelName, backendName) as (tf.KernelConfig & { d2l?: boolean }) | undefined)?.d2l);
 }
@@ -128,7 +128,7 @@ class Scratch {
     return this.run("Transpose", { x }, { perm });
   }
 
-  /** `x[begin:end]` with unit steps (only where a padding is negative: rare). */
+  /** `x[begin:end]` with unit steps. */
   crop(x: Info, begin: number[], end: number[]): Info {
     return this.run("StridedSlice", { x }, { begin, end, strides: begin.map(() => 1), beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 });
   }
@@ -264,10 +264,10 @@ function conv2dBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
 }
 
 /**
- * `Conv2DBackpropInput` on wasm (tfjs's is a plain single-threaded loop): dy
- * spread by the stride and padded, convolved by XNNPACK with the filter
- * flipped in space and its channels swapped ([Kh, Kw, Co, Ci]). NCHW runs
- * `nchw`, the kernel tfjs registered.
+ * `Conv2DBackpropInput` on wasm (tfjs's is a plain single-threaded loop): dy,
+ * padded, convolved by XNNPACK with the filter flipped in space and its
+ * channels swapped ([Kh, Kw, Co, Ci]); strides > 1 by phases
+ * ({@link conv2dBackpropInputByPhases}). NCHW runs `nchw`, the kernel tfjs registered.
  */
 function conv2dBackpropInputWasm(nchw: Kernel | undefined): Kernel {
   return (args) => {
