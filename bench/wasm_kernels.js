@@ -5,7 +5,7 @@
  *   npx tsc -p . && node bench/wasm_kernels.js            # threads: D2L_WASM_THREADS, else cores (at most 4)
  *   D2L_WASM_THREADS=1 node bench/wasm_kernels.js --repeats 5
  *
- * "before" is, per kernel: Conv2DBackpropInput, BatchMatMul and Tile: tfjs-backend-wasm's own;
+ * "before" is, per kernel: Conv2DBackpropInput, AvgPoolGrad, BatchMatMul and Tile: tfjs-backend-wasm's own;
  * Conv2DBackpropFilter: d2l's previous formulation (a strided slice and a matrix
  * product per filter tap; tfjs-backend-wasm has none, and tfjs-backend-cpu's, forwarded,
  * takes seconds to minutes on these shapes); the depthwise gradients:
@@ -17,7 +17,7 @@ const tf = require("@tensorflow/tfjs");
 require("@tensorflow/tfjs-backend-wasm"); // its kernels register now: keep tfjs' before d2l replaces them
 const d2l = require("../dist/lib/index");
 
-const TFJS = Object.fromEntries(["Conv2DBackpropInput", "BatchMatMul", "Tile"].map((k) => [k, tf.getKernel(k, "wasm")]));
+const TFJS = Object.fromEntries(["Conv2DBackpropInput", "BatchMatMul", "Tile", "AvgPoolGrad"].map((k) => [k, tf.getKernel(k, "wasm")]));
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -122,6 +122,13 @@ async function main() {
     const attrs = { transposeA: c.ta, transposeB: c.tb };
     row(c.name, "BatchMatMul", time(() => direct(TFJS.BatchMatMul, { a, b }, attrs)), time(() => tf.matMul(a, b, c.ta, c.tb)));
     tf.dispose([a, b]);
+  }
+  for (const [name, shape] of [["LeNet pool1 2x2/2", [256, 28, 28, 6]], ["LeNet pool2 2x2/2", [256, 10, 10, 16]], ["DenseNet transition", [32, 28, 28, 64]]]) {
+    const x = tf.randomNormal(shape);
+    const dy = tf.randomNormal([shape[0], shape[1] / 2, shape[2] / 2, shape[3]]);
+    const attrs = { filterSize: 2, strides: 2, pad: "valid" };
+    row(name, "AvgPoolGrad", time(() => direct(TFJS.AvgPoolGrad, { dy, input: x }, attrs)), time(() => e.runKernel("AvgPoolGrad", { dy, input: x }, attrs)));
+    tf.dispose([x, dy]);
   }
   const v = tf.randomNormal([1, 1, 1, 64]);
   row("BatchNorm grad", "Tile [1,1,1,64]->32x28x28", time(() => direct(TFJS.Tile, { x: v }, { reps: [32, 28, 28, 1] })), time(() => tf.tile(v, [32, 28, 28, 1])));

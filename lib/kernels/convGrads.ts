@@ -9,18 +9,23 @@
  * `Conv2DBackpropFilter` reads every element through `TensorBuffer.get`, about
  * 100 times slower than flat indices.
  *
- * On wasm every one of them is written as one forward convolution, which
- * XNNPACK computes (the same trick TensorFlow uses), plus cheap data movement
- * (Transpose, Reshape, PadV2, Reverse) by the wasm backend's own kernels:
+ * On wasm each of them is written as forward convolutions, which XNNPACK
+ * computes, plus cheap data movement (Transpose, Reshape, PadV2, Reverse) by
+ * the wasm backend's own kernels:
  *
- * - input gradient: the output gradient, spread out by the stride (zeros in
- *   between) and padded, convolved with the filter flipped in space (and, for
- *   a full convolution, with its in and out channels swapped);
+ * - input gradient: the output gradient, padded, convolved with the filter
+ *   flipped in space (and, for a full convolution, with its in and out
+ *   channels swapped). A strided conv2d runs one such convolution per phase of
+ *   the stride with its sub-filter, interleaved after; a strided depthwise one
+ *   spreads the output gradient by the stride (zeros in between) first;
  * - filter gradient: the input, with its batch and channel axes swapped, is
  *   convolved with the output gradient as the "filter" (batch as its input
  *   channels), dilated by the forward stride. The batch axis becomes the
  *   reduction of a matrix product inside XNNPACK; no im2col, no per-tap slices
  *   (a strided slice is slow in tfjs-backend-wasm).
+ *
+ * `avgPool`'s gradient with "valid" padding is the input gradient of a
+ * depthwise convolution with a constant filter (tfjs's is a plain loop).
  *
  * {@link useConvGradKernels} registers them; each registered config carries
  * `d2l: true`, which tests read to tell them from tfjs's.
@@ -83,10 +88,10 @@ interface DepthwiseBackpropInputAttrs {
 /** The kernels d2l registers, by backend. */
 export const D2L_CONV_GRAD_KERNELS: Readonly<Record<"cpu" | "wasm", readonly string[]>> = {
   cpu: ["Conv2DBackpropFilter"],
-  wasm: ["Conv2DBackpropFilter", "Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput"],
+  wasm: ["Conv2DBackpropFilter", "Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput", "AvgPoolGrad"],
 };
 
-/** True when `kernelName` on `backendName` is d2l's own (registered by {@link useConvGradKernels}). */
+/** True when `kernelName` on `backendName` is d2l's own (registered by lib/kernels: its config carries `d2l: true`). */
 export function isD2lKernel(kernelName: string, backendName: string): boolean {
   return Boolean((tf.getKernel(kernelName, backendName) as (tf.KernelConfig & { d2l?: boolean }) | undefined)?.d2l);
 }
@@ -123,7 +128,7 @@ class Scratch {
     return this.run("Transpose", { x }, { perm });
   }
 
-  /** `x[begin:end]` with unit steps (only where a padding is negative: rare). */
+  /** `x[begin:end]` with unit steps. */
   crop(x: Info, begin: number[], end: number[]): Info {
     return this.run("StridedSlice", { x }, { begin, end, strides: begin.map(() => 1), beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 });
   }
@@ -259,10 +264,10 @@ function conv2dBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
 }
 
 /**
- * `Conv2DBackpropInput` on wasm (tfjs's is a plain single-threaded loop): dy
- * spread by the stride and padded, convolved by XNNPACK with the filter
- * flipped in space and its channels swapped ([Kh, Kw, Co, Ci]). NCHW runs
- * `nchw`, the kernel tfjs registered.
+ * `Conv2DBackpropInput` on wasm (tfjs's is a plain single-threaded loop): dy,
+ * padded, convolved by XNNPACK with the filter flipped in space and its
+ * channels swapped ([Kh, Kw, Co, Ci]); strides > 1 by phases
+ * ({@link conv2dBackpropInputByPhases}). NCHW runs `nchw`, the kernel tfjs registered.
  */
 function conv2dBackpropInputWasm(nchw: Kernel | undefined): Kernel {
   return (args) => {
@@ -404,6 +409,31 @@ function depthwiseBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   });
 }
 
+/**
+ * `AvgPoolGrad` on wasm for "valid" pooling (tfjs's is a plain loop, 3 to 4
+ * times slower): every output's gradient, divided by the window's size, goes
+ * to each input of its window, which is the input gradient of a depthwise
+ * convolution with a constant filter. Other paddings average over fewer
+ * inputs at the borders, and run `tfjs`, the kernel tfjs registered.
+ */
+function avgPoolGradWasm(tfjs: Kernel | undefined): Kernel {
+  return (args) => {
+    const attrs = args.attrs as unknown as { filterSize: Pair; strides: Pair; pad: Padding };
+    const dy = args.inputs.dy as Info;
+    const input = args.inputs.input as Info;
+    if (attrs.pad !== "valid" || input.shape.length !== 4) {
+      if (!tfjs) throw new Error("AvgPoolGrad on wasm: tfjs-backend-wasm's kernel is missing");
+      return tfjs(args);
+    }
+    const [kh, kw] = typeof attrs.filterSize === "number" ? [attrs.filterSize, attrs.filterSize] : attrs.filterSize;
+    return withScratch(args.backend, "wasm", (s) => {
+      const filter = s.run("Fill", {}, { shape: [kh, kw, input.shape[3], 1], value: 1 / (kh * kw), dtype: "float32" });
+      const inputShape = input.shape as [number, number, number, number];
+      return s.result(s.run("DepthwiseConv2dNativeBackpropInput", { dy, filter }, { strides: attrs.strides, dilations: 1, pad: "valid", inputShape }) as Info);
+    });
+  };
+}
+
 // ------------------------------------------------------------------- cpu
 
 /**
@@ -477,7 +507,7 @@ function replace(kernelName: string, backendName: string, make: (previous: tf.Ke
 /**
  * Use d2l's convolution gradient kernels on `backendName`: on cpu the filter
  * gradient (`Conv2DBackpropFilter`); on wasm the filter and input gradients of
- * `conv2d` and `depthwiseConv2d` (see {@link D2L_CONV_GRAD_KERNELS}). Other
+ * `conv2d` and `depthwiseConv2d`, and `avgPool`'s gradient (see {@link D2L_CONV_GRAD_KERNELS}). Other
  * backends are left as they are. Calling it again changes nothing.
  */
 export function useConvGradKernels(backendName: string): void {
@@ -488,5 +518,6 @@ export function useConvGradKernels(backendName: string): void {
     replace("Conv2DBackpropInput", "wasm", (previous) => conv2dBackpropInputWasm(previous?.kernelFunc as unknown as Kernel | undefined));
     replace("DepthwiseConv2dNativeBackpropFilter", "wasm", () => depthwiseBackpropFilterWasm);
     replace("DepthwiseConv2dNativeBackpropInput", "wasm", () => depthwiseBackpropInputWasm);
+    replace("AvgPoolGrad", "wasm", (previous) => avgPoolGradWasm(previous?.kernelFunc as unknown as Kernel | undefined));
   }
 }

@@ -270,7 +270,7 @@ describe("Tile on wasm (batch normalization's gradient)", () => {
 });
 
 describe("convolution gradients on wasm", () => {
-  test("the four gradient kernels on wasm are d2l's, and none of them is the copy to cpu", () => {
+  test("the gradient kernels on wasm are d2l's, and none of them is the copy to cpu", () => {
     assert.equal(tf.getBackend(), "wasm");
     for (const name of D2L_CONV_GRAD_KERNELS.wasm) {
       assert.ok(isD2lKernel(name, "wasm"), `${name} on wasm is not d2l's`);
@@ -329,6 +329,28 @@ describe("convolution gradients on wasm", () => {
       }
     }
     assert.ok(viaGrad >= 20, `only ${viaGrad} cases went through tf.grads`);
+  });
+
+  test("avgPool's gradient matches cpu (valid padding: d2l's; same: tfjs')", async () => {
+    const rand = lcg(17);
+    const cases: { x: Shape4; k: [number, number]; s: [number, number]; pad: "valid" | "same" }[] = [
+      { x: [4, 28, 28, 6], k: [2, 2], s: [2, 2], pad: "valid" }, // LeNet
+      { x: [2, 9, 7, 3], k: [3, 2], s: [2, 1], pad: "valid" },
+      { x: [2, 9, 7, 3], k: [3, 3], s: [1, 1], pad: "valid" },
+      { x: [2, 10, 11, 5], k: [2, 3], s: [3, 2], pad: "valid" },
+      { x: [2, 9, 7, 3], k: [3, 3], s: [2, 2], pad: "same" },
+    ];
+    for (const c of cases) {
+      const x = randomValues(size(c.x), rand);
+      const grad = (): Float32Array => tf.tidy(() => tf.grad((t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, c.k, c.s, c.pad).square().sum())(tf.tensor4d(x, c.x)).dataSync() as Float32Array);
+      const want = await onCpu(grad);
+      const writes = cpuWrites.count;
+      const buffers = tf.backend().numDataIds();
+      const got = grad();
+      assert.equal(cpuWrites.count, writes, "forwarded to cpu");
+      assert.equal(tf.backend().numDataIds(), buffers, "wasm buffers leaked");
+      assert.ok(relativeError(got, want) < TOLERANCE, `${JSON.stringify(c)}: off by ${relativeError(got, want)}`);
+    }
   });
 
   test("the kernels free every intermediate they make", () => {
