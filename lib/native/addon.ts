@@ -37,9 +37,9 @@ export function nativeDir(): string {
   return candidates.find((d) => fs.existsSync(path.join(d, "binding.gyp"))) ?? candidates[1];
 }
 
-/** Where the built addon is. */
+/** Where the built addon is: `D2L_NATIVE_ADDON` (a .node file) when set, else lib/native/build/Release/. */
 export function addonPath(): string {
-  return path.join(nativeDir(), "build", "Release", "d2l_native.node");
+  return process.env.D2L_NATIVE_ADDON || path.join(nativeDir(), "build", "Release", "d2l_native.node");
 }
 
 let loaded: NativeAddon | null = null;

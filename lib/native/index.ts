@@ -77,7 +77,9 @@ function register(addon: NativeAddon, pkg: WasmPackage): void {
   const own = nativeKernels(addon, base);
   for (const name of NATIVE_KERNELS) {
     if (tf.getKernel(name, "native")) tf.unregisterKernel(name, "native");
-    tf.registerKernel({ kernelName: name, backendName: "native", kernelFunc: own[name] as unknown as tf.KernelFunc });
+    // wasm's setup stays: it readies wasm's kernel for the cases left to it.
+    const wasmKernel = wasmKernels.get(name);
+    tf.registerKernel({ setupFunc: wasmKernel?.setupFunc, disposeFunc: wasmKernel?.disposeFunc, kernelName: name, backendName: "native", kernelFunc: own[name] as unknown as tf.KernelFunc });
   }
   for (const k of wasmKernels.values()) {
     if (!tf.getKernel(k.kernelName, "native")) tf.registerKernel({ ...k, backendName: "native" });

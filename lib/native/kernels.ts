@@ -14,6 +14,35 @@ export interface WasmBackendLike {
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
+  readSync(dataId: object): tf.backend_util.BackendValues;
+  write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): object;
+}
+
+/**
+ * Run the cpu backend's kernel `name` on copies of the inputs, and copy the
+ * result back (int32 matrix products: wasm has none).
+ */
+function onCpu(name: string, args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const cpu = tf.findBackend("cpu") as unknown as (WasmBackendLike & { firstUse?: boolean }) | undefined;
+  const kernel = tf.getKernel(name, "cpu");
+  if (!cpu || !kernel) throw new Error(`${name} for int32 runs on the cpu backend, which did not start`);
+  cpu.firstUse = false; // tfjs's "install tfjs-node" banner is not for this
+  const made: object[] = [];
+  try {
+    const moved: Record<string, tf.TensorInfo> = {};
+    for (const [k, t] of Object.entries(args.inputs)) {
+      if (!t) continue;
+      const dataId = cpu.write(backend.readSync(t.dataId), t.shape, t.dtype);
+      made.push(dataId);
+      moved[k] = { dataId, shape: t.shape, dtype: t.dtype } as tf.TensorInfo;
+    }
+    const out = kernel.kernelFunc({ inputs: moved, attrs: args.attrs, backend: cpu as unknown as tf.KernelBackend }) as tf.TensorInfo;
+    made.push(out.dataId);
+    return { dataId: backend.write(cpu.readSync(out.dataId), out.shape, out.dtype), shape: out.shape, dtype: out.dtype } as tf.TensorInfo;
+  } finally {
+    for (const id of made) cpu.disposeData(id, true);
+  }
 }
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -52,7 +81,7 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     }
   };
 
-  /** act(op(a)·op(b) + bias) into a new float32 output; null when oneDNN cannot take this case. */
+  /** act(op(a)·op(b) + bias) into a new float32 output; null for int32 (or more than 12 dims). */
   function matmul(backend: WasmBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean, bias: tf.TensorInfo | null, act: number, alpha: number): tf.TensorInfo | null {
     if (a.dtype !== "float32" || b.dtype !== "float32" || (bias && bias.dtype !== "float32")) return null;
     const ra = a.shape.length;
@@ -74,7 +103,6 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     if (bias && biasShape.some((d, i) => d !== 1 && d !== outShape[i])) {
       throw new Error(`fused matMul: bias of shape [${bias.shape}] does not broadcast to the output shape [${outShape}]`);
     }
-    if (Ka === 0) return null; // an empty sum: the wasm kernels handle it
     const out = backend.makeOutput(outShape, "float32");
     if (size(outShape) === 0) return out;
     try {
@@ -114,7 +142,7 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     const backend = args.backend as WasmBackendLike;
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
-    return matmul(backend, a, b, Boolean(attrs.transposeA), Boolean(attrs.transposeB), null, 0, 0) ?? base("BatchMatMul")(args);
+    return matmul(backend, a, b, Boolean(attrs.transposeA), Boolean(attrs.transposeB), null, 0, 0) ?? (a.dtype === "float32" ? base("BatchMatMul")(args) : onCpu("BatchMatMul", args));
   };
 
   const FusedMatMul: Kernel = (args) => {
@@ -123,7 +151,7 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; activation?: string; leakyreluAlpha?: number };
     const act = activationCode(attrs.activation);
     const out = matmul(backend, a, b, Boolean(attrs.transposeA), Boolean(attrs.transposeB), bias ?? null, act, attrs.leakyreluAlpha ?? 0.2);
-    if (!out) return base("_FusedMatMul")(args);
+    if (!out) return a.dtype === "float32" ? base("_FusedMatMul")(args) : onCpu("_FusedMatMul", args);
     if (attrs.activation === "prelu") {
       if (!preluActivationWeights) throw new Error("fused matMul with prelu activation needs preluActivationWeights");
       return prelu(backend, out, preluActivationWeights);

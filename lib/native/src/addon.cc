@@ -306,12 +306,21 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     };
     pb = fit(H, KH, dh, sh, OH, pt, pb);
     pr = fit(W, KW, dw, sw, OW, pl, pr);
+    // A negative one (tfjs sizes numeric padding by the filter's height in both directions)
+    // means the last rows or columns of x are never read: oneDNN, which takes no negative
+    // padding, sees x cropped (a strided view of the same memory).
+    const int64_t Hc = pb < 0 ? H + pb : H, Wc = pr < 0 ? W + pr : W;
+    const bool cropped = Hc != H || Wc != W;
+    pb = pb < 0 ? 0 : pb;
+    pr = pr < 0 ? 0 : pr;
 
     std::string key = key_of(kind == 0 ? "cf" : kind == 1 ? "cd" : "cw", p, {has_bias ? 1.0 : 0.0});
     auto e = cache().get(key);
     if (!e) {
       const tag act_tag = nchw ? tag::nchw : tag::nhwc;
-      memory::desc x_md({N, C, H, W}, memory::data_type::f32, act_tag);
+      memory::desc x_md = cropped ? memory::desc({N, C, Hc, Wc}, memory::data_type::f32,
+                                                 nchw ? dims{C * H * W, H * W, W, 1} : dims{H * W * C, 1, W * C, C})
+                                  : memory::desc({N, C, H, W}, memory::data_type::f32, act_tag);
       memory::desc hwio_md({O, C, KH, KW}, memory::data_type::f32, tag::hwio);
       memory::desc w_md({O, C, KH, KW}, memory::data_type::f32, tag::any);
       memory::desc y_md({N, O, OH, OW}, memory::data_type::f32, act_tag);
@@ -358,7 +367,9 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
       }
       cache().put(key, e);
     }
-    memory x(e->a, eng(), heap.at(off[0], N * C * H * W, kind == 1 ? "dx" : "x"));
+    float* x_ptr = heap.at(off[0], N * C * H * W, kind == 1 ? "dx" : "x");
+    if (cropped && kind == 1) std::memset(x_ptr, 0, sizeof(float) * N * C * H * W);  // the rows and columns no output reads
+    memory x(e->a, eng(), x_ptr);
     memory w_user(e->b, eng(), heap.at(off[1], O * C * KH * KW, kind == 2 ? "dw" : "filter"));
     if (e->reorder && kind != 2) e->to_blocked.execute(strm(), w_user, e->blocked);
     memory w = e->reorder ? e->blocked : w_user;
