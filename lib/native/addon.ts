@@ -12,6 +12,8 @@ export interface NativeAddon {
   matmul(heap: ArrayBuffer, offsets: number[], shapes: number[], options: number[]): void;
   /** kind 0: forward (+ bias, activation); 1: gradient of the input; 2: gradient of the filter. */
   conv2d(heap: ArrayBuffer, kind: 0 | 1 | 2, offsets: number[], params: number[]): void;
+  /** kind 0: AvgPoolGrad, 1: MaxPoolGrad (NHWC, dilation 1). */
+  poolGrad(heap: ArrayBuffer, kind: 0 | 1, offsets: number[], params: number[]): void;
   info(): { onednn: string; threads: number; runtime: string; cacheSize: number; cacheCapacity: number };
   /** oneDNN's name for the implementation of the last primitive run ("gemm:jit", "jit:avx2", ...). */
   lastImpl(): string;

@@ -1,7 +1,8 @@
 /**
  * The native backend's own kernels: matrix products and 2-D convolutions run
  * by oneDNN (lib/native/src/addon.cc) on the float32 data in the wasm
- * backend's heap, in place. Everything else, and the cases these do not
+ * backend's heap, in place, and the gradients of 2-D pooling (the addon's own
+ * loops, in parallel over images: wasm's take 10 to 20 ms of a LeNet step). Everything else, and the cases these do not
  * cover (int32 matrix products, an unusual bias shape), runs on the wasm
  * backend's kernels, registered for `native` too.
  */
@@ -54,7 +55,7 @@ type Activation = "linear" | "relu" | "prelu" | "elu" | "relu6" | "leakyrelu" | 
 const ACTIVATION: Record<Exclude<Activation, "prelu">, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, leakyrelu: 4, sigmoid: 5 };
 
 /** The names of the kernels this file provides. */
-export const NATIVE_KERNELS = ["BatchMatMul", "_FusedMatMul", "Conv2D", "FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"] as const;
+export const NATIVE_KERNELS = ["BatchMatMul", "_FusedMatMul", "Conv2D", "FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "AvgPoolGrad", "MaxPoolGrad"] as const;
 
 function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -271,5 +272,40 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     return dw;
   };
 
-  return { BatchMatMul, _FusedMatMul: FusedMatMul, Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter };
+  /** AvgPoolGrad (kind 0) and MaxPoolGrad (kind 1), with tfjs's cpu kernels' window arithmetic. */
+  const poolGrad =
+    (kind: 0 | 1, name: string): Kernel =>
+    (args) => {
+      const backend = args.backend as WasmBackendLike;
+      const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+      const attrs = args.attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: Pad; dimRoundingMode?: "floor" | "round" | "ceil" };
+      // cpu's AvgPoolGrad sizes the windows without the rounding mode; MaxPoolGrad with it.
+      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, kind === 1 ? attrs.dimRoundingMode : undefined);
+      if (input.dtype !== "float32" || dy.dtype !== "float32" || size(dy.shape) !== size(info.outShape) || input.shape.length !== 4) return base(name)(args);
+      const dx = backend.makeOutput([...input.shape], "float32");
+      if (size(input.shape) === 0) return dx;
+      try {
+        call(name, `x [${input.shape}], dy [${dy.shape}]`, () =>
+          addon.poolGrad(heap(backend), kind, [offset(backend, dy, "dy"), offset(backend, input, "input"), offset(backend, dx, "dx")], [
+            info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
+            info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+          ]),
+        );
+      } catch (e) {
+        backend.disposeData(dx.dataId);
+        throw e;
+      }
+      return dx;
+    };
+
+  return {
+    BatchMatMul,
+    _FusedMatMul: FusedMatMul,
+    Conv2D,
+    FusedConv2D,
+    Conv2DBackpropInput,
+    Conv2DBackpropFilter,
+    AvgPoolGrad: poolGrad(0, "AvgPoolGrad"),
+    MaxPoolGrad: poolGrad(1, "MaxPoolGrad"),
+  };
 }

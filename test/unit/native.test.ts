@@ -1,5 +1,6 @@
 /**
- * The native backend (lib/native/): every kernel it replaces gives the cpu
+ * The native backend (lib/native/): every kernel it replaces (matrix
+ * products, 2-D convolutions and their gradients, pooling gradients) gives the cpu
  * backend's numbers (relative error < 1e-4) on random shapes, strides,
  * paddings, dilations, transposes and broadcast batches; the cases it leaves to
  * the wasm kernels still work; wasm and native refuse to start beside each
@@ -193,6 +194,40 @@ function convCases(): Case[] {
   return cases;
 }
 
+function poolCases(): Case[] {
+  const cases: Case[] = [];
+  const r = rng(5);
+  const pads: Pad[] = ["same", "valid", 1, 0];
+  for (let i = 0; i < 16; i++) {
+    const [N, H, W, C] = [int(r, 1, 3), int(r, 3, 12), int(r, 3, 12), int(r, 1, 7)];
+    const size: [number, number] = [int(r, 1, 3), int(r, 1, 3)];
+    const strides: [number, number] = [int(r, 1, 3), int(r, 1, 3)];
+    const pad = pads[i % pads.length];
+    if (typeof pad === "number" && pad >= Math.min(...size)) continue;
+    const rounding = typeof pad === "number" ? pick(r, ["floor", "round", "ceil"] as const) : undefined;
+    const xShape = [N, H, W, C];
+    const info = tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], size, strides, 1, pad, rounding);
+    const what = `x [${xShape}] window ${size} strides ${strides} pad ${pad}${rounding ? ` ${rounding}` : ""}`;
+    // Ties: some inputs hold repeated values, so the first largest pixel must be the one.
+    const x = input(xShape, r);
+    if (i % 3 === 0) x.values.forEach((v, j, a) => (a[j] = Math.round(2 * v)));
+    cases.push({
+      name: `maxPoolGrad ${what}`,
+      inputs: [input(info.outShape, r), x],
+      // `output` (the forward's result) is read by neither kernel; wasm's MaxPool writes out of
+      // its bounds with rounding "ceil" when a window lies wholly in the padding, so it is not run here.
+      run: (dy, xx) => tf.engine().runKernel("MaxPoolGrad", { dy, input: xx, output: dy }, { filterSize: size, strides, pad, dimRoundingMode: rounding } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    });
+    const avgInfo = tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], size, strides, 1, pad);
+    cases.push({
+      name: `avgPoolGrad ${what}`,
+      inputs: [input(avgInfo.outShape, r), x],
+      run: (dy, xx) => tf.engine().runKernel("AvgPoolGrad", { dy, input: xx }, { filterSize: size, strides, pad } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    });
+  }
+  return cases;
+}
+
 /** Edge cases: int32 (on cpu's kernel), empty tensors. */
 function edgeCases(): Case[] {
   const r = rng(3);
@@ -222,7 +257,7 @@ function child(script: string, env: NodeJS.ProcessEnv = {}): { out: string; err:
 
 describe("the native backend", { timeout: 120_000 }, () => {
   let loadError = "";
-  const cases = [...matmulCases(), ...convCases(), ...edgeCases()];
+  const cases = [...matmulCases(), ...convCases(), ...poolCases(), ...edgeCases()];
   const expected = new Map<string, { shape: number[]; values: Float32Array | Int32Array }>();
 
   before(async () => {
@@ -257,13 +292,13 @@ describe("the native backend", { timeout: 120_000 }, () => {
       assert.ok(mine, `${name} is registered for native`);
       assert.notEqual(mine.kernelFunc, tf.getKernel(name, "wasm")?.kernelFunc, `${name} on native is d2l's, not wasm's`);
     }
-    for (const name of ["Add", "Sigmoid", "AvgPool", "MaxPoolGrad", "Softmax"]) {
+    for (const name of ["Add", "Sigmoid", "AvgPool", "MaxPool", "Softmax"]) {
       assert.equal(tf.getKernel(name, "native")?.kernelFunc, tf.getKernel(name, "wasm")?.kernelFunc, `${name} is wasm's`);
     }
     assert.ok(tf.getKernel("UnsortedSegmentSum", "native"), "the kernels wasm lacks are forwarded to cpu");
   });
 
-  for (const group of ["matMul", "fused matMul", "conv2d", "fused conv2d", "conv2dBackpropInput", "conv2dBackpropFilter"]) {
+  for (const group of ["matMul", "fused matMul", "conv2d", "fused conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "avgPoolGrad"]) {
     it(`${group}: the cpu backend's numbers within ${TOLERANCE} (relative), on random shapes`, () => {
       if (loadError) return assert.ok(!REQUIRE_NATIVE);
       const mine = cases.filter((c) => c.name.startsWith(`${group} `));

@@ -15,6 +15,8 @@
 //       kind 0: y = conv(x, w) (+ bias, activation); 1: x = backward data (dy at yOff, dx
 //       written at xOff); 2: w = backward weights (dw written at wOff). Weights are HWIO;
 //       oneDNN computes with the blocked filter layout it prefers (reordered on the way).
+//   poolGrad(heap, kind, [dyOff, xOff, dxOff], [N, H, W, C, OH, OW, FH, FW, SH, SW, PT, PL])
+//       kind 0: AvgPoolGrad, 1: MaxPoolGrad (x is read for max only); NHWC, dilation 1.
 //   info() -> { onednn: "2.6.3", threads, cacheSize, cacheCapacity }
 //   lastImpl() -> the oneDNN implementation name of the last primitive run.
 // Activations: 0 linear, 1 relu, 2 relu6, 3 elu, 4 leakyrelu(alpha), 5 sigmoid.
@@ -25,7 +27,9 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <list>
 #include <memory>
 #include <sstream>
@@ -390,6 +394,69 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
   });
 }
 
+// ------------------------------------------------------------------ pooling gradients
+
+// The gradients of 2-D average and max pooling (NHWC, dilation 1), as tfjs's cpu
+// kernels define them: average spreads dy / (fh * fw) over each window's pixels
+// inside x; max gives dy to the first largest pixel of each window (none when the
+// window holds no number larger than -infinity). Windows are independent per image,
+// so images run in parallel (OpenMP, oneDNN's threads).
+napi_value PoolGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto argv = args_of(env, info, 4);
+    Heap heap = heap_of(env, argv[0]);
+    double kind_d = 0;
+    CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
+    const bool is_max = kind_d != 0;
+    auto off = numbers(env, argv[2], "offsets");
+    auto p = numbers(env, argv[3], "parameters");
+    if (off.size() != 3 || p.size() != 12) throw JsError("poolGrad: expected 3 offsets and 12 parameters");
+    auto P = [&](int i) { return static_cast<int64_t>(p[i]); };
+    const int64_t N = P(0), H = P(1), W = P(2), C = P(3), OH = P(4), OW = P(5), FH = P(6), FW = P(7), SH = P(8), SW = P(9), PT = P(10), PL = P(11);
+    const float* dy = heap.at(off[0], N * OH * OW * C, "dy");
+    const float* x = is_max ? heap.at(off[1], N * H * W * C, "x") : nullptr;
+    float* dx = heap.at(off[2], N * H * W * C, "dx");
+    const float mult = 1.f / static_cast<float>(FH * FW);
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < N; b++) {
+      float* dxb = dx + b * H * W * C;
+      std::memset(dxb, 0, sizeof(float) * H * W * C);
+      std::vector<float> best(is_max ? C : 0);
+      std::vector<int64_t> at(is_max ? C : 0);
+      for (int64_t oy = 0; oy < OH; oy++) {
+        const int64_t r0 = oy * SH - PT, r1 = std::min(H, r0 + FH);
+        for (int64_t ox = 0; ox < OW; ox++) {
+          const int64_t c0 = ox * SW - PL, c1 = std::min(W, c0 + FW);
+          const float* g = dy + ((b * OH + oy) * OW + ox) * C;
+          if (!is_max) {
+            for (int64_t r = std::max<int64_t>(r0, 0); r < r1; r++)
+              for (int64_t c = std::max<int64_t>(c0, 0); c < c1; c++) {
+                float* d = dxb + (r * W + c) * C;
+                for (int64_t k = 0; k < C; k++) d[k] += g[k] * mult;
+              }
+            continue;
+          }
+          std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+          std::fill(at.begin(), at.end(), -1);
+          for (int64_t r = std::max<int64_t>(r0, 0); r < r1; r++)
+            for (int64_t c = std::max<int64_t>(c0, 0); c < c1; c++) {
+              const float* v = x + ((b * H + r) * W + c) * C;
+              const int64_t pos = (r * W + c) * C;
+              for (int64_t k = 0; k < C; k++)
+                if (v[k] > best[k]) {
+                  best[k] = v[k];
+                  at[k] = pos;
+                }
+            }
+          for (int64_t k = 0; k < C; k++)
+            if (at[k] >= 0) dxb[at[k] + k] += g[k];
+        }
+      }
+    }
+    return nullptr;
+  });
+}
+
 // ------------------------------------------------------------------ info
 
 napi_value Info(napi_env env, napi_callback_info) {
@@ -423,6 +490,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"poolGrad", nullptr, PoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"lastImpl", nullptr, LastImpl, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
