@@ -14,6 +14,10 @@ export interface NativeAddon {
   conv2d(heap: ArrayBuffer, kind: 0 | 1 | 2, offsets: number[], params: number[]): void;
   /** kind 0: AvgPoolGrad, 1: MaxPoolGrad (NHWC, dilation 1). */
   poolGrad(heap: ArrayBuffer, kind: 0 | 1, offsets: number[], params: number[]): void;
+  /** y = sigmoid(x) (alg 0) or tanh(x) (alg 1) over `n` floats. */
+  unary(heap: ArrayBuffer, alg: 0 | 1, offsets: number[], n: number): void;
+  /** x viewed as [outer, inner]: kind 0 sums over outer (one sum per column), 1 over inner (one per row). */
+  sumRows(heap: ArrayBuffer, kind: 0 | 1, offsets: number[], shape: number[]): void;
   info(): { onednn: string; threads: number; runtime: string; cacheSize: number; cacheCapacity: number };
   /** oneDNN's name for the implementation of the last primitive run ("gemm:jit", "jit:avx2", ...). */
   lastImpl(): string;

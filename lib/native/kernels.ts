@@ -1,8 +1,10 @@
 /**
  * The native backend's own kernels: matrix products and 2-D convolutions run
  * by oneDNN (lib/native/src/addon.cc) on the float32 data in the wasm
- * backend's heap, in place, and the gradients of 2-D pooling (the addon's own
- * loops, in parallel over images: wasm's take 10 to 20 ms of a LeNet step). Everything else, and the cases these do not
+ * backend's heap, in place; the gradients of 2-D pooling (the addon's own
+ * loops, in parallel over images: wasm's took 10 to 20 ms of a LeNet step);
+ * and, on large tensors, sigmoid, tanh and sums over leading or trailing axes
+ * (bias gradients), which wasm computes on one thread. Everything else, and the cases these do not
  * cover (int32 matrix products, an unusual bias shape), runs on the wasm
  * backend's kernels, registered for `native` too.
  */
@@ -55,7 +57,25 @@ type Activation = "linear" | "relu" | "prelu" | "elu" | "relu6" | "leakyrelu" | 
 const ACTIVATION: Record<Exclude<Activation, "prelu">, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, leakyrelu: 4, sigmoid: 5 };
 
 /** The names of the kernels this file provides. */
-export const NATIVE_KERNELS = ["BatchMatMul", "_FusedMatMul", "Conv2D", "FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "AvgPoolGrad", "MaxPoolGrad"] as const;
+export const NATIVE_KERNELS = [
+  "BatchMatMul",
+  "_FusedMatMul",
+  "Conv2D",
+  "FusedConv2D",
+  "Conv2DBackpropInput",
+  "Conv2DBackpropFilter",
+  "AvgPoolGrad",
+  "MaxPoolGrad",
+  "Sigmoid",
+  "Tanh",
+  "Sum",
+] as const;
+
+/**
+ * Below this many elements, Sigmoid, Tanh and Sum stay on wasm's kernels: a
+ * call into the addon and waking oneDNN's threads cost more than they save.
+ */
+export const NATIVE_MIN_ELEMENTS = 32768;
 
 function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -298,7 +318,46 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
       return dx;
     };
 
+  const unary =
+    (alg: 0 | 1, name: string): Kernel =>
+    (args) => {
+      const backend = args.backend as WasmBackendLike;
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const n = size(x.shape);
+      if (x.dtype !== "float32" || n < NATIVE_MIN_ELEMENTS) return base(name)(args);
+      const y = backend.makeOutput([...x.shape], "float32");
+      call(name, `[${x.shape}]`, () => addon.unary(heap(backend), alg, [offset(backend, x, "x"), offset(backend, y, "output")], n));
+      return y;
+    };
+
+  /** Sum over leading axes (one sum per trailing element) or trailing axes; other cases go to wasm. */
+  const Sum: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const attrs = (args.attrs ?? {}) as { axis: number | number[]; keepDims?: boolean };
+    const n = size(x.shape);
+    if (x.dtype !== "float32" || n < NATIVE_MIN_ELEMENTS) return base("Sum")(args);
+    const axes = tf.util.parseAxisParam(attrs.axis, x.shape);
+    const reduced = new Set(axes);
+    // Axes of length 1 count as either; the others must be one leading or one trailing block.
+    const pattern = x.shape.map((d, i) => (d === 1 ? "" : reduced.has(i) ? "r" : "k")).join("");
+    const leading = /^r+k*$/.test(pattern);
+    const trailing = /^k*r+$/.test(pattern);
+    if (!leading && !trailing) return base("Sum")(args);
+    const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+    const kept = size(outShape);
+    const shape = attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+    const y = backend.makeOutput(shape, "float32");
+    call("sum", `[${x.shape}] over ${axes}`, () =>
+      addon.sumRows(heap(backend), leading ? 0 : 1, [offset(backend, x, "x"), offset(backend, y, "output")], leading ? [n / kept, kept] : [kept, n / kept]),
+    );
+    return y;
+  };
+
   return {
+    Sigmoid: unary(0, "Sigmoid"),
+    Tanh: unary(1, "Tanh"),
+    Sum,
     BatchMatMul,
     _FusedMatMul: FusedMatMul,
     Conv2D,

@@ -1,6 +1,7 @@
 /**
  * The native backend (lib/native/): every kernel it replaces (matrix
- * products, 2-D convolutions and their gradients, pooling gradients) gives the cpu
+ * products, 2-D convolutions and their gradients, pooling gradients, large
+ * sigmoid, tanh and sums) gives the cpu
  * backend's numbers (relative error < 1e-4) on random shapes, strides,
  * paddings, dilations, transposes and broadcast batches; the cases it leaves to
  * the wasm kernels still work; wasm and native refuse to start beside each
@@ -17,7 +18,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
 import { loadAddon } from "../../lib/native/addon";
-import { NATIVE_KERNELS } from "../../lib/native/kernels";
+import { NATIVE_KERNELS, NATIVE_MIN_ELEMENTS } from "../../lib/native/kernels";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
@@ -228,6 +229,32 @@ function poolCases(): Case[] {
   return cases;
 }
 
+/** Sigmoid, tanh and sums, above and below the size where native takes them over from wasm. */
+function elementwiseCases(): Case[] {
+  const cases: Case[] = [];
+  const r = rng(6);
+  const big = NATIVE_MIN_ELEMENTS;
+  for (const shape of [[7, 9], [4, 130, 70], [2, 3, big + 5]]) {
+    cases.push({ name: `sigmoid [${shape}]`, inputs: [input(shape, r)], run: (x) => tf.sigmoid(x.mul(6)) });
+    cases.push({ name: `tanh [${shape}]`, inputs: [input(shape, r)], run: (x) => tf.tanh(x.mul(3)) });
+  }
+  const sums: [number[], number[] | number | undefined, boolean][] = [
+    [[256, 28, 28, 6], [0, 1, 2], false], // a conv layer's bias gradient
+    [[300, 120], 0, false], // a dense layer's
+    [[300, 120], [1], true],
+    [[2, 1, 20000, 3], [0, 1, 2], true],
+    [[40, 1000], -1, false],
+    [[8, 64, 64], [1, 2], false],
+    [[64, 64, 9], [0, 2], false], // neither leading nor trailing: wasm's
+    [[64, 64, 9], undefined, false], // all
+    [[10, 10], [0], false], // small: wasm's
+  ];
+  for (const [shape, axis, keepDims] of sums) {
+    cases.push({ name: `sum [${shape}] axis ${JSON.stringify(axis)}${keepDims ? " keepDims" : ""}`, inputs: [input(shape, r)], run: (x) => tf.sum(x, axis, keepDims) });
+  }
+  return cases;
+}
+
 /** Edge cases: int32 (on cpu's kernel), empty tensors. */
 function edgeCases(): Case[] {
   const r = rng(3);
@@ -257,7 +284,7 @@ function child(script: string, env: NodeJS.ProcessEnv = {}): { out: string; err:
 
 describe("the native backend", { timeout: 120_000 }, () => {
   let loadError = "";
-  const cases = [...matmulCases(), ...convCases(), ...poolCases(), ...edgeCases()];
+  const cases = [...matmulCases(), ...convCases(), ...poolCases(), ...elementwiseCases(), ...edgeCases()];
   const expected = new Map<string, { shape: number[]; values: Float32Array | Int32Array }>();
 
   before(async () => {
@@ -292,17 +319,17 @@ describe("the native backend", { timeout: 120_000 }, () => {
       assert.ok(mine, `${name} is registered for native`);
       assert.notEqual(mine.kernelFunc, tf.getKernel(name, "wasm")?.kernelFunc, `${name} on native is d2l's, not wasm's`);
     }
-    for (const name of ["Add", "Sigmoid", "AvgPool", "MaxPool", "Softmax"]) {
+    for (const name of ["Add", "Relu", "AvgPool", "MaxPool", "Softmax"]) {
       assert.equal(tf.getKernel(name, "native")?.kernelFunc, tf.getKernel(name, "wasm")?.kernelFunc, `${name} is wasm's`);
     }
     assert.ok(tf.getKernel("UnsortedSegmentSum", "native"), "the kernels wasm lacks are forwarded to cpu");
   });
 
-  for (const group of ["matMul", "fused matMul", "conv2d", "fused conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "avgPoolGrad"]) {
+  for (const group of ["matMul", "fused matMul", "conv2d", "fused conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "avgPoolGrad", "sigmoid", "tanh", "sum"]) {
     it(`${group}: the cpu backend's numbers within ${TOLERANCE} (relative), on random shapes`, () => {
       if (loadError) return assert.ok(!REQUIRE_NATIVE);
       const mine = cases.filter((c) => c.name.startsWith(`${group} `));
-      assert.ok(mine.length >= 5, `${mine.length} ${group} cases`);
+      assert.ok(mine.length >= 3, `${mine.length} ${group} cases`);
       for (const c of mine) {
         const want = expected.get(c.name)!;
         const got = evaluate(c, false);

@@ -17,6 +17,8 @@
 //       oneDNN computes with the blocked filter layout it prefers (reordered on the way).
 //   poolGrad(heap, kind, [dyOff, xOff, dxOff], [N, H, W, C, OH, OW, FH, FW, SH, SW, PT, PL])
 //       kind 0: AvgPoolGrad, 1: MaxPoolGrad (x is read for max only); NHWC, dilation 1.
+//   unary(heap, alg, [xOff, yOff], n)        alg 0: sigmoid, 1: tanh (oneDNN eltwise)
+//   sumRows(heap, kind, [xOff, yOff], [outer, inner])   kind 0: column sums, 1: row sums
 //   info() -> { onednn: "2.6.3", threads, cacheSize, cacheCapacity }
 //   lastImpl() -> the oneDNN implementation name of the last primitive run.
 // Activations: 0 linear, 1 relu, 2 relu6, 3 elu, 4 leakyrelu(alpha), 5 sigmoid.
@@ -457,6 +459,86 @@ napi_value PoolGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// ------------------------------------------------------------------ elementwise, sums
+
+// y = f(x) over n floats (y may be x): 0 sigmoid, 1 tanh. oneDNN's eltwise primitive.
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto argv = args_of(env, info, 4);
+    Heap heap = heap_of(env, argv[0]);
+    double alg_d = 0, n_d = 0;
+    CHECK_NAPI(napi_get_value_double(env, argv[1], &alg_d));
+    auto off = numbers(env, argv[2], "offsets");
+    CHECK_NAPI(napi_get_value_double(env, argv[3], &n_d));
+    const int alg = static_cast<int>(alg_d);
+    const int64_t n = static_cast<int64_t>(n_d);
+    if (off.size() != 2 || alg < 0 || alg > 1 || n < 1) throw JsError("unary: expected algorithm 0..1, 2 offsets and a positive count");
+    std::string key = "ew," + std::to_string(alg) + "," + std::to_string(n);
+    auto e = cache().get(key);
+    if (!e) {
+      memory::desc md({n}, memory::data_type::f32, tag::a);
+      dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg == 0 ? dnnl::algorithm::eltwise_logistic : dnnl::algorithm::eltwise_tanh, md, 0.f, 0.f);
+      dnnl::eltwise_forward::primitive_desc pd(d, eng());
+      e = std::make_shared<Entry>();
+      e->prim = dnnl::eltwise_forward(pd);
+      e->a = md;
+      e->impl = pd.impl_info_str();
+      cache().put(key, e);
+    }
+    memory x(e->a, eng(), heap.at(off[0], n, "x")), y(e->a, eng(), heap.at(off[1], n, "y"));
+    e->prim.execute(strm(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+    strm().wait();
+    last_impl = e->impl;
+    return nullptr;
+  });
+}
+
+// Sums of a float32 array viewed as [outer, inner]: kind 0 sums the rows (out[j] = sum_i
+// x[i][j], the bias gradient of a dense or conv layer), kind 1 each row (out[i] = sum_j
+// x[i][j]). Accumulated in double; in parallel over row blocks or rows.
+napi_value SumRows(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto argv = args_of(env, info, 4);
+    Heap heap = heap_of(env, argv[0]);
+    double kind_d = 0;
+    CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
+    auto off = numbers(env, argv[2], "offsets");
+    auto shp = numbers(env, argv[3], "shape");
+    if (off.size() != 2 || shp.size() != 2) throw JsError("sum: expected 2 offsets and [outer, inner]");
+    const int64_t R = static_cast<int64_t>(shp[0]), K = static_cast<int64_t>(shp[1]);
+    const float* x = heap.at(off[0], R * K, "x");
+    if (kind_d == 0) {
+      float* y = heap.at(off[1], K, "sum");
+      const int threads = omp_get_max_threads();
+      std::vector<double> part(static_cast<size_t>(threads) * K, 0.0);
+#pragma omp parallel num_threads(threads)
+      {
+        double* acc = part.data() + static_cast<size_t>(omp_get_thread_num()) * K;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < R; i++) {
+          const float* row = x + i * K;
+          for (int64_t j = 0; j < K; j++) acc[j] += row[j];
+        }
+      }
+      for (int64_t j = 0; j < K; j++) {
+        double t = 0;
+        for (int th = 0; th < threads; th++) t += part[static_cast<size_t>(th) * K + j];
+        y[j] = static_cast<float>(t);
+      }
+    } else {
+      float* y = heap.at(off[1], R, "sum");
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < R; i++) {
+        const float* row = x + i * K;
+        double t = 0;
+        for (int64_t j = 0; j < K; j++) t += row[j];
+        y[i] = static_cast<float>(t);
+      }
+    }
+    return nullptr;
+  });
+}
+
 // ------------------------------------------------------------------ info
 
 napi_value Info(napi_env env, napi_callback_info) {
@@ -491,6 +573,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"poolGrad", nullptr, PoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"lastImpl", nullptr, LastImpl, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
