@@ -103,6 +103,27 @@ Lru& cache() {
 }
 std::string last_impl;
 
+// Work below this many flops runs on the calling thread alone: waking oneDNN's OpenMP
+// threads costs more than a small product saves (a 256x256x10 product took 0.9 ms with two
+// threads, most of it waiting). The choice depends on the shapes only, so a cached primitive
+// always runs with the thread count it was created with.
+constexpr double SMALL_FLOPS = 4e6;
+
+// Runs f with OpenMP limited to one thread when `small`, restoring the setting after.
+template <typename F>
+void with_threads(bool small, F&& f) {
+  if (!small) return f();
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  try {
+    f();
+  } catch (...) {
+    omp_set_num_threads(before);
+    throw;
+  }
+  omp_set_num_threads(before);
+}
+
 // ------------------------------------------------------------------ N-API
 
 struct JsError : std::runtime_error {
@@ -235,7 +256,9 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
     const int act = static_cast<int>(opt[2]);
     const float alpha = static_cast<float>(opt[3]);
 
+    double flops = 2.0 * static_cast<double>(product(c_d)) * static_cast<double>(ta ? a_st[r - 2] : a_st[r - 1]);
     std::string key = key_of("mm", shp, opt);
+    with_threads(flops < SMALL_FLOPS, [&] {
     auto e = cache().get(key + (has_bias ? "b" : ""));
     if (!e) {
       // Logical dims/strides: the stored ones with the last two swapped when transposed.
@@ -279,6 +302,7 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
     e->prim.execute(strm(), args);
     strm().wait();
     last_impl = e->impl;
+    });
     return nullptr;
   });
 }
@@ -321,6 +345,8 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     pr = pr < 0 ? 0 : pr;
 
     std::string key = key_of(kind == 0 ? "cf" : kind == 1 ? "cd" : "cw", p, {has_bias ? 1.0 : 0.0});
+    const double flops = 2.0 * N * OH * OW * O * C * KH * KW;
+    with_threads(flops < SMALL_FLOPS, [&] {
     auto e = cache().get(key);
     if (!e) {
       const tag act_tag = nchw ? tag::nchw : tag::nhwc;
@@ -392,6 +418,7 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     }
     strm().wait();
     last_impl = e->impl;
+    });
     return nullptr;
   });
 }
