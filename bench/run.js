@@ -6,7 +6,7 @@
  * See bench/README.md. Usage:
  *
  *   npx tsc -p . && node bench/run.js [--quick] [--workloads softmax,mlp,lenet,resnet,gru]
- *        [--backends cpu,wasm] [--repeats 3] [--steps 30] [--warmup 5] [--max-seconds 20]
+ *        [--backends cpu,native,wasm] [--repeats 3] [--steps 30] [--warmup 5] [--max-seconds 20]
  *        [--timeout 300] [--torch-threads 2] [--no-torch] [--json FILE]
  */
 "use strict";
