@@ -1,7 +1,7 @@
 /**
  * The native backend (lib/native/): every kernel it replaces (matrix
  * products, 2-D convolutions and their gradients, pooling gradients, large
- * sigmoid, tanh and sums) gives the cpu
+ * sigmoid, tanh, sums, means and tiles) gives the cpu
  * backend's numbers (relative error < 1e-4) on random shapes, strides,
  * paddings, dilations, transposes and broadcast batches; the cases it leaves to
  * the wasm kernels still work; wasm and native refuse to start beside each
@@ -251,6 +251,17 @@ function elementwiseCases(): Case[] {
   ];
   for (const [shape, axis, keepDims] of sums) {
     cases.push({ name: `sum [${shape}] axis ${JSON.stringify(axis)}${keepDims ? " keepDims" : ""}`, inputs: [input(shape, r)], run: (x) => tf.sum(x, axis, keepDims) });
+    cases.push({ name: `mean [${shape}] axis ${JSON.stringify(axis)}${keepDims ? " keepDims" : ""}`, inputs: [input(shape, r)], run: (x) => tf.mean(x, axis, keepDims) });
+  }
+  const tiles: [number[], number[], "float32" | "int32"][] = [
+    [[1, 1, 1, 64], [32, 28, 28, 1], "float32"], // batch norm's gradient
+    [[3, 5, 7], [40, 2, 50], "int32"],
+    [[2, 3], [200, 100], "float32"],
+    [[40000], [2], "float32"],
+    [[2, 3], [2, 2], "float32"], // small: wasm's
+  ];
+  for (const [shape, reps, dtype] of tiles) {
+    cases.push({ name: `tile [${shape}] by [${reps}] ${dtype}`, inputs: [input(shape, r, dtype)], run: (x) => tf.tile(x, reps) });
   }
   return cases;
 }
@@ -325,7 +336,7 @@ describe("the native backend", { timeout: 120_000 }, () => {
     assert.ok(tf.getKernel("UnsortedSegmentSum", "native"), "the kernels wasm lacks are forwarded to cpu");
   });
 
-  for (const group of ["matMul", "fused matMul", "conv2d", "fused conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "avgPoolGrad", "sigmoid", "tanh", "sum"]) {
+  for (const group of ["matMul", "fused matMul", "conv2d", "fused conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "avgPoolGrad", "sigmoid", "tanh", "sum", "mean", "tile"]) {
     it(`${group}: the cpu backend's numbers within ${TOLERANCE} (relative), on random shapes`, () => {
       if (loadError) return assert.ok(!REQUIRE_NATIVE);
       const mine = cases.filter((c) => c.name.startsWith(`${group} `));

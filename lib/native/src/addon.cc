@@ -18,7 +18,8 @@
 //   poolGrad(heap, kind, [dyOff, xOff, dxOff], [N, H, W, C, OH, OW, FH, FW, SH, SW, PT, PL])
 //       kind 0: AvgPoolGrad, 1: MaxPoolGrad (x is read for max only); NHWC, dilation 1.
 //   unary(heap, alg, [xOff, yOff], n)        alg 0: sigmoid, 1: tanh (oneDNN eltwise)
-//   sumRows(heap, kind, [xOff, yOff], [outer, inner])   kind 0: column sums, 1: row sums
+//   sumRows(heap, kind, [xOff, yOff], [outer, inner, scale?])   kind 0: column sums, 1: row sums
+//   tile(heap, [xOff, yOff], [rank, ...inDims, ...reps])      4-byte elements
 //   info() -> { onednn: "2.6.3", threads, cacheSize, cacheCapacity }
 //   lastImpl() -> the oneDNN implementation name of the last primitive run.
 // Activations: 0 linear, 1 relu, 2 relu6, 3 elu, 4 leakyrelu(alpha), 5 sigmoid.
@@ -531,8 +532,9 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
     CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
     auto off = numbers(env, argv[2], "offsets");
     auto shp = numbers(env, argv[3], "shape");
-    if (off.size() != 2 || shp.size() != 2) throw JsError("sum: expected 2 offsets and [outer, inner]");
+    if (off.size() != 2 || (shp.size() != 2 && shp.size() != 3)) throw JsError("sum: expected 2 offsets and [outer, inner, scale?]");
     const int64_t R = static_cast<int64_t>(shp[0]), K = static_cast<int64_t>(shp[1]);
+    const double scale = shp.size() == 3 ? shp[2] : 1.0;  // 1/count for a mean
     const float* x = heap.at(off[0], R * K, "x");
     if (kind_d == 0) {
       float* y = heap.at(off[1], K, "sum");
@@ -550,7 +552,7 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
       for (int64_t j = 0; j < K; j++) {
         double t = 0;
         for (int th = 0; th < threads; th++) t += part[static_cast<size_t>(th) * K + j];
-        y[j] = static_cast<float>(t);
+        y[j] = static_cast<float>(t * scale);
       }
     } else {
       float* y = heap.at(off[1], R, "sum");
@@ -559,9 +561,52 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
         const float* row = x + i * K;
         double t = 0;
         for (int64_t j = 0; j < K; j++) t += row[j];
-        y[i] = static_cast<float>(t);
+        y[i] = static_cast<float>(t * scale);
       }
     }
+    return nullptr;
+  });
+}
+
+// Tile of 4-byte elements: out[.., rep * in_d + i, ..] = in[.., i, ..] along every dim.
+void tile_dim(const uint32_t* in, uint32_t* out, const std::vector<int64_t>& in_d, const std::vector<int64_t>& reps,
+              const std::vector<int64_t>& in_st, const std::vector<int64_t>& out_st, size_t d) {
+  const size_t last = in_d.size() - 1;
+  if (d == last) {
+    for (int64_t r = 0; r < reps[d]; r++) std::memcpy(out + r * in_d[d], in, sizeof(uint32_t) * in_d[d]);
+    return;
+  }
+  for (int64_t r = 0; r < reps[d]; r++)
+    for (int64_t i = 0; i < in_d[d]; i++) tile_dim(in + i * in_st[d], out + (r * in_d[d] + i) * out_st[d], in_d, reps, in_st, out_st, d + 1);
+}
+
+// tile(heap, [xOff, yOff], [rank, ...inDims, ...reps]) for float32 / int32 data. The outermost
+// output rows are filled in parallel.
+napi_value Tile(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto argv = args_of(env, info, 3);
+    Heap heap = heap_of(env, argv[0]);
+    auto off = numbers(env, argv[1], "offsets");
+    auto p = numbers(env, argv[2], "shapes");
+    if (off.size() != 2 || p.empty()) throw JsError("tile: expected 2 offsets and [rank, ...dims, ...reps]");
+    const size_t r = static_cast<size_t>(p[0]);
+    if (r < 1 || p.size() != 1 + 2 * r) throw JsError("tile: shapes do not match the rank");
+    std::vector<int64_t> in_d(r), reps(r), out_d(r);
+    for (size_t i = 0; i < r; i++) {
+      in_d[i] = static_cast<int64_t>(p[1 + i]);
+      reps[i] = static_cast<int64_t>(p[1 + r + i]);
+      out_d[i] = in_d[i] * reps[i];
+    }
+    const dims in_st = contiguous(in_d), out_st = contiguous(out_d);
+    const uint32_t* x = reinterpret_cast<const uint32_t*>(heap.at(off[0], product(in_d), "x"));
+    uint32_t* y = reinterpret_cast<uint32_t*>(heap.at(off[1], product(out_d), "output"));
+    if (r == 1) {
+      tile_dim(x, y, in_d, reps, in_st, out_st, 0);
+      return nullptr;
+    }
+    // One task per output row of the first dim.
+#pragma omp parallel for schedule(static) if (product(out_d) >= 65536)
+    for (int64_t o = 0; o < out_d[0]; o++) tile_dim(x + (o % in_d[0]) * in_st[0], y + o * out_st[0], in_d, reps, in_st, out_st, 1);
     return nullptr;
   });
 }
@@ -602,6 +647,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"poolGrad", nullptr, PoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tile", nullptr, Tile, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"lastImpl", nullptr, LastImpl, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
