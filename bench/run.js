@@ -6,7 +6,7 @@
  * See bench/README.md. Usage:
  *
  *   npx tsc -p . && node bench/run.js [--quick] [--workloads softmax,mlp,lenet,resnet,gru]
- *        [--backends cpu,wasm] [--repeats 3] [--steps 30] [--warmup 5] [--max-seconds 20]
+ *        [--backends cpu,native,wasm] [--repeats 3] [--steps 30] [--warmup 5] [--max-seconds 20]
  *        [--timeout 300] [--torch-threads 2] [--no-torch] [--json FILE]
  */
 "use strict";
@@ -46,7 +46,7 @@ function list(name, fallback, known) {
 const quick = flag("quick");
 const opts = {
   workloads: list("workloads", ALL_WORKLOADS.join(","), ALL_WORKLOADS),
-  backends: list("backends", "cpu,wasm", ["cpu", "wasm", "webgpu", "tensorflow"]),
+  backends: list("backends", "cpu,wasm", ["cpu", "native", "wasm", "webgpu", "tensorflow"]),
   repeats: Number(arg("repeats", quick ? "1" : "3")),
   steps: Number(arg("steps", quick ? "3" : "30")),
   warmup: Number(arg("warmup", quick ? "1" : "5")),

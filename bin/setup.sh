@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Bring a fresh machine up to what d2l-ts needs, installing only what is missing:
 #   1. Debian's Jupyter pieces (they run under /usr/bin/python3; there is no PyPI here),
-#   2. the npm dependencies (npm ci, when node_modules is missing or older than the lock file),
-#   3. the TypeScript build (dist/).
+#   2. the native CPU backend's build tools (g++, make, libdnnl-dev; optional),
+#   3. the npm dependencies (npm ci, when node_modules is missing or older than the lock file),
+#   4. the native backend's addon (bin/build-native.js; says why when it cannot),
+#   5. the TypeScript build (dist/).
 # Registering the kernelspec is left to the caller (`d2l-ts notebook` does it when missing;
 # the tests register it in a private prefix). Safe to run again: it skips what is done.
 set -euo pipefail
@@ -36,11 +38,31 @@ if ! PYDEVD_DISABLE_FILE_VALIDATION=1 /usr/bin/python3 -c 'import notebook, nbco
   $SUDO apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
 fi
 
+# The native CPU backend's build needs: a C++ compiler, make, oneDNN (libdnnl-dev). Optional:
+# without them d2l uses the wasm backend, so a user who cannot install them goes on.
+NATIVE_PACKAGES=(g++ make libdnnl-dev)
+if [ "$(uname -s)" = Linux ] && { [ ! -f /usr/include/dnnl.hpp ] || ! command -v g++ >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; }; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+  if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+    say "installing the native backend's build tools: ${NATIVE_PACKAGES[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${NATIVE_PACKAGES[@]}" >/dev/null; } \
+      || say "could not install ${NATIVE_PACKAGES[*]}; the native backend will not be built (d2l uses wasm)"
+  else
+    say "the native backend needs ${NATIVE_PACKAGES[*]} (ask an administrator: apt-get install ${NATIVE_PACKAGES[*]}); d2l uses wasm meanwhile"
+  fi
+fi
+
 # npm dependencies, from the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# The native backend's addon (npm ci built it already unless it was skipped; this builds it when
+# its sources changed or the libraries arrived since). Never fails: it says why it did not build.
+node bin/build-native.js
 
 # Build (tsc is incremental enough at this size; it also type-checks everything).
 say "building (tsc)"

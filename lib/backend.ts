@@ -15,11 +15,20 @@
  *    wasm and meant for correctness tests. `D2L_BACKEND=webgpu` uses it anyway.
  *    Under Node, webgpu cannot read a GPU tensor synchronously (`dataSync`,
  *    `arraySync`, `print`): code that runs on it reads with `await t.data()`.
- * 3. `wasm`: `@tensorflow/tfjs-backend-wasm` with SIMD, and with threads where
+ * 3. `native`: d2l's own CPU backend (lib/native/): the wasm backend's
+ *    single-threaded SIMD build, with matrix products and 2-D convolutions
+ *    (forward and both gradients) run by oneDNN on all cores, in place on the
+ *    wasm heap. Its addon is built at `npm install` where g++, make and
+ *    libdnnl-dev are installed (`npm run build:native` builds it again); where
+ *    it is not built, it is skipped with one line saying what to install.
+ *    native and wasm never both start in one process (they would share the
+ *    wasm kernels' state): once one has started, asking for the other is an
+ *    error that says to restart the process.
+ * 4. `wasm`: `@tensorflow/tfjs-backend-wasm` with SIMD, and with threads where
  *    its threaded build loads (`D2L_WASM_THREADS=N` sets how many; 1 turns the
  *    threaded build off). Kernels the wasm backend lacks (`unsortedSegmentSum`,
  *    which the gradient of `gather` needs, ...) run on the cpu backend's.
- * 4. `cpu`: plain JavaScript, always there.
+ * 5. `cpu`: plain JavaScript, always there.
  *
  * On cpu the filter gradient of a convolution (`Conv2DBackpropFilter`) is
  * d2l's own (tfjs-backend-cpu's takes about 100 times too long), and on wasm
@@ -38,11 +47,12 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import { useD2lKernels } from "./kernels";
+import { loadNative, NATIVE_FIX, NativeUnavailable, nativeStarted } from "./native";
 
 /** A backend d2l knows how to load, in the order it tries them. */
-export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
+export type BackendName = "tensorflow" | "webgpu" | "native" | "wasm" | "cpu";
 
-const KNOWN: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+const KNOWN: readonly BackendName[] = ["tensorflow", "webgpu", "native", "wasm", "cpu"];
 
 /**
  * What `ready()` tries when nothing is asked for. webgpu is left out: under
@@ -50,7 +60,7 @@ const KNOWN: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
  * `print` and a tensor shown as a cell's result are everyday notebook code.
  * It runs when asked for (`D2L_BACKEND=webgpu` or `d2l.useBackend("webgpu")`).
  */
-const AUTO_ORDER: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
+const AUTO_ORDER: readonly BackendName[] = ["tensorflow", "native", "wasm", "cpu"];
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
@@ -109,6 +119,7 @@ const TFJS = tf.version.tfjs;
 const FIX: Record<BackendName, string> = {
   tensorflow: `npm install @tensorflow/tfjs-node@${TFJS} (or @tensorflow/tfjs-node-gpu@${TFJS} with CUDA 11.2 and cuDNN 8.1)`,
   webgpu: `npm install webgpu @tensorflow/tfjs-backend-webgpu@${TFJS}`,
+  native: NATIVE_FIX,
   wasm: `npm install @tensorflow/tfjs-backend-wasm@${TFJS}`,
   cpu: `npm install @tensorflow/tfjs@${TFJS}`,
 };
@@ -596,6 +607,23 @@ function forwardMissingKernels(backendName: string): string[] {
   return forwarded;
 }
 
+// -------------------------------------------------------------------- native
+
+/** The native backend (lib/native/), with the kernels wasm lacks forwarded to cpu like wasm's. */
+async function loadNativeBackend(): Promise<Detail> {
+  // native starts from a copy of wasm's kernels: d2l's (convolution gradients, Tile, ...) first,
+  // so that what native does not run itself is d2l's fast wasm version, not tfjs's loop.
+  useD2lKernels("wasm");
+  try {
+    return await loadNative((name) => {
+      forwardMissingKernels(name);
+    });
+  } catch (e) {
+    if (e instanceof NativeUnavailable) throw new LoadError(e.message, e.fix);
+    throw e;
+  }
+}
+
 // ----------------------------------------------------------------------- cpu
 
 async function loadCpu(): Promise<Detail> {
@@ -618,7 +646,13 @@ async function load(name: BackendName, explicit: boolean, options: UseBackendOpt
     case "webgpu":
       d = await loadWebgpu(explicit);
       break;
+    case "native":
+      d = await loadNativeBackend();
+      break;
     case "wasm":
+      if (nativeStarted()) {
+        throw new LoadError("the native backend already started in this process, and wasm cannot start beside it (they share the wasm kernels' state)", "restart the process (in a notebook: restart the kernel) and ask for wasm first (D2L_BACKEND=wasm)");
+      }
       d = await loadWasm(options.threads);
       break;
     case "cpu":
@@ -671,7 +705,8 @@ async function choose(): Promise<string> {
       await load(name, false, {});
       return name;
     } catch (e) {
-      const reason = firstLine(e);
+      // native's reason says what to install: it is built on the user's machine, and usually just was not.
+      const reason = name === "native" && e instanceof LoadError ? `${firstLine(e)}; to use it: ${e.fix}` : firstLine(e);
       skipped.push({ name, reason });
       console.warn(`d2l: skipped ${name}: ${reason}`);
     }

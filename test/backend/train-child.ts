@@ -2,18 +2,21 @@
  * One backend's half of the cross-backend consistency test: run in a process
  * of its own (tfjs backends are global to a process), it trains two small
  * models for a fixed number of SGD steps from fixed, non-random weights and
- * data, and prints one JSON line: the backend's info and both loss sequences.
+ * data, and prints one JSON line: the backend's info and the three loss sequences
+ * (an MLP, a small CNN, and the book's LeNet on a small batch).
  *
  *   node dist/test/backend/train-child.js BACKEND [THREADS]
  *   node dist/test/backend/train-child.js auto          (the automatic choice)
  *
- * Exit 0 with `{ info, mlp, cnn }`, or 2 with `{ error }`.
+ * Exit 0 with `{ info, mlp, cnn, lenet }`, or 2 with `{ error }`.
  */
 import * as tf from "@tensorflow/tfjs";
 import { backendInfo, ready, useBackend } from "../../lib/backend";
 
-/** The number of SGD steps each model takes. */
+/** The number of SGD steps each model takes (LeNet: {@link LENET_STEPS}). */
 export const STEPS = 20;
+/** LeNet's SGD steps: fewer, it is the slowest on the cpu backend. */
+export const LENET_STEPS = 8;
 
 /** Deterministic values in [-scale, scale]: no random generator, so every backend starts the same. */
 function fixed(n: number, seed: number, scale: number): number[] {
@@ -38,9 +41,9 @@ function oneHot(n: number, classes: number, label: (i: number) => number): tf.Te
  * Train `loss` with plain SGD; the loss before each step, read once per step
  * with `data()` (webgpu cannot read synchronously under Node).
  */
-async function train(vars: tf.Variable[], loss: () => tf.Scalar, lr: number): Promise<number[]> {
+async function train(vars: tf.Variable[], loss: () => tf.Scalar, lr: number, steps = STEPS): Promise<number[]> {
   const losses: number[] = [];
-  for (let step = 0; step < STEPS; step++) {
+  for (let step = 0; step < steps; step++) {
     const value = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(loss, vars);
       for (const v of vars) v.assign(v.sub(grads[v.name].mul(lr)));
@@ -85,6 +88,45 @@ async function cnn(): Promise<number[]> {
   return losses;
 }
 
+/**
+ * The book's LeNet (d2l.ai 6.6, channels-last): conv 5x5 6 pad 2 sigmoid, avg-pool 2 stride 2,
+ * conv 5x5 16 sigmoid, avg-pool 2, dense 120 sigmoid, 84 sigmoid, 10, on 8 images of 28x28.
+ * Fused conv and matMul with bias and sigmoid, as tfjs-layers calls them.
+ */
+async function lenet(): Promise<number[]> {
+  const X = tf.tensor4d(fixed(8 * 28 * 28, 11, 1), [8, 28, 28, 1]);
+  const Y = oneHot(8, 10, (i) => i % 10);
+  const vars = [
+    variable(fixed(5 * 5 * 1 * 6, 12, 0.4), [5, 5, 1, 6], "lenet_K1"),
+    variable(fixed(6, 13, 0.1), [6], "lenet_c1"),
+    variable(fixed(5 * 5 * 6 * 16, 14, 0.15), [5, 5, 6, 16], "lenet_K2"),
+    variable(fixed(16, 15, 0.1), [16], "lenet_c2"),
+    variable(fixed(400 * 120, 16, 0.1), [400, 120], "lenet_W3"),
+    variable(fixed(120, 17, 0.1), [120], "lenet_b3"),
+    variable(fixed(120 * 84, 18, 0.2), [120, 84], "lenet_W4"),
+    variable(fixed(84, 19, 0.1), [84], "lenet_b4"),
+    variable(fixed(84 * 10, 20, 0.3), [84, 10], "lenet_W5"),
+    variable(fixed(10, 21, 0.1), [10], "lenet_b5"),
+  ];
+  const [K1, c1, K2, c2, W3, b3, W4, b4, W5, b5] = vars;
+  const losses = await train(
+    vars,
+    () => {
+      let h: tf.Tensor4D = tf.fused.conv2d({ x: X, filter: K1 as tf.Tensor4D, strides: 1, pad: "same", bias: c1, activation: "sigmoid" });
+      h = tf.avgPool(h, 2, 2, "valid");
+      h = tf.fused.conv2d({ x: h, filter: K2 as tf.Tensor4D, strides: 1, pad: "valid", bias: c2, activation: "sigmoid" });
+      h = tf.avgPool(h, 2, 2, "valid");
+      let z: tf.Tensor = tf.fused.matMul({ a: h.reshape([8, 400]), b: W3 as tf.Tensor2D, bias: b3, activation: "sigmoid" });
+      z = tf.fused.matMul({ a: z as tf.Tensor2D, b: W4 as tf.Tensor2D, bias: b4, activation: "sigmoid" });
+      return tf.losses.softmaxCrossEntropy(Y, tf.fused.matMul({ a: z as tf.Tensor2D, b: W5 as tf.Tensor2D, bias: b5 })) as tf.Scalar;
+    },
+    0.3,
+    LENET_STEPS,
+  );
+  tf.dispose([X, Y, ...vars]);
+  return losses;
+}
+
 /** What a synchronous read of a computed tensor gives: "ok", or the error's message. */
 function syncRead(): string {
   return tf.tidy(() => {
@@ -107,7 +149,7 @@ async function main(): Promise<void> {
   if (name === "auto") await ready();
   else await useBackend(name, threads ? { threads: Number(threads) } : {});
   const before = tf.memory().numTensors;
-  const result = { info: backendInfo(), mlp: await mlp(), cnn: await cnn(), leaked: tf.memory().numTensors - before, syncRead: syncRead() };
+  const result = { info: backendInfo(), mlp: await mlp(), cnn: await cnn(), lenet: await lenet(), leaked: tf.memory().numTensors - before, syncRead: syncRead() };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

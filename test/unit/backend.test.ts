@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { numGpus, tryAllGpus, tryGpu, useBackend } from "../../lib/backend";
 
 const BACKEND_JS = path.resolve(__dirname, "../../lib/backend.js");
-const KNOWN_LIST = /expected one of tensorflow, webgpu, wasm, cpu/;
+const KNOWN_LIST = /expected one of tensorflow, webgpu, native, wasm, cpu/;
 
 interface ChildInfo {
   name: string;
@@ -134,13 +134,15 @@ describe("backend selection", { concurrency: true }, () => {
   });
 
   test("the automatic choice skips what cannot load, each with one line, once, and leaves webgpu to be asked for", async () => {
-    const r = await child({ ...NO_VULKAN });
+    // native's addon is pointed at a file that does not exist (whether it is built here or not).
+    const r = await child({ ...NO_VULKAN, D2L_NATIVE_ADDON: path.join(os.tmpdir(), "d2l-ts-no-such-addon.node") });
     assert.equal(r.error, undefined, r.error);
     assert.equal(r.chosen, "wasm");
     const lines = r.stderr.split("\n").filter((l) => l.startsWith("d2l: skipped "));
     const names = lines.map((l) => l.split(":")[1].trim().replace(/^skipped /, ""));
-    const expected = installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu") ? [] : ["tensorflow"];
+    const expected = [...(installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu") ? [] : ["tensorflow"]), "native"];
     assert.deepEqual(names, expected, r.stderr);
+    assert.match(lines[lines.length - 1], /^d2l: skipped native: the native addon is not built .*; to use it: .*npm run build:native$/);
     assert.doesNotMatch(r.stderr, /webgpu/, "webgpu is not tried unless asked for");
     assert.deepEqual(r.info?.skipped.map((s) => s.name), expected);
     assert.equal(r.info?.device, "cpu");

@@ -1,0 +1,390 @@
+/**
+ * The native backend's own kernels: matrix products and 2-D convolutions run
+ * by oneDNN (lib/native/src/addon.cc) on the float32 data in the wasm
+ * backend's heap, in place; the gradients of 2-D pooling (the addon's own
+ * loops, in parallel over images: wasm's took 10 to 20 ms of a LeNet step);
+ * and, on large tensors, sigmoid, tanh, sums and means over leading or
+ * trailing axes (bias gradients, batch norm), which wasm computes on one
+ * thread, and tile (wasm's took 136 ms per batch-norm gradient of a 64-channel
+ * layer on 32 images of 28x28). Everything else, and the cases these do not
+ * cover (int32 matrix products, an unusual bias shape), runs on the wasm
+ * backend's kernels, registered for `native` too.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { NativeAddon } from "./addon";
+
+/** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
+export interface WasmBackendLike {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+  readSync(dataId: object): tf.backend_util.BackendValues;
+  write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): object;
+}
+
+/**
+ * Run the cpu backend's kernel `name` on copies of the inputs, and copy the
+ * result back (int32 matrix products: wasm has none).
+ */
+function onCpu(name: string, args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const cpu = tf.findBackend("cpu") as unknown as (WasmBackendLike & { firstUse?: boolean }) | undefined;
+  const kernel = tf.getKernel(name, "cpu");
+  if (!cpu || !kernel) throw new Error(`${name} for int32 runs on the cpu backend, which did not start`);
+  cpu.firstUse = false; // tfjs's "install tfjs-node" banner is not for this
+  const made: object[] = [];
+  try {
+    const moved: Record<string, tf.TensorInfo> = {};
+    for (const [k, t] of Object.entries(args.inputs)) {
+      if (!t) continue;
+      const dataId = cpu.write(backend.readSync(t.dataId), t.shape, t.dtype);
+      made.push(dataId);
+      moved[k] = { dataId, shape: t.shape, dtype: t.dtype } as tf.TensorInfo;
+    }
+    const out = kernel.kernelFunc({ inputs: moved, attrs: args.attrs, backend: cpu as unknown as tf.KernelBackend }) as tf.TensorInfo;
+    made.push(out.dataId);
+    return { dataId: backend.write(cpu.readSync(out.dataId), out.shape, out.dtype), shape: out.shape, dtype: out.dtype } as tf.TensorInfo;
+  } finally {
+    for (const id of made) cpu.disposeData(id, true);
+  }
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+type Kernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+type Activation = "linear" | "relu" | "prelu" | "elu" | "relu6" | "leakyrelu" | "sigmoid";
+
+/** Activation codes of addon.cc; prelu is done after, by the wasm kernel. */
+const ACTIVATION: Record<Exclude<Activation, "prelu">, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, leakyrelu: 4, sigmoid: 5 };
+
+/** The names of the kernels this file provides. */
+export const NATIVE_KERNELS = [
+  "BatchMatMul",
+  "_FusedMatMul",
+  "Conv2D",
+  "FusedConv2D",
+  "Conv2DBackpropInput",
+  "Conv2DBackpropFilter",
+  "AvgPoolGrad",
+  "MaxPoolGrad",
+  "Sigmoid",
+  "Tanh",
+  "Sum",
+  "Mean",
+  "Tile",
+] as const;
+
+/**
+ * Below this many elements, Sigmoid, Tanh, Sum, Mean and Tile stay on wasm's kernels: a
+ * call into the addon and waking oneDNN's threads cost more than they save.
+ */
+export const NATIVE_MIN_ELEMENTS = 32768;
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * The kernels, bound to the addon and to `base(name)`, which gives the wasm
+ * kernel of that name (for the cases left to it).
+ */
+export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel): Record<(typeof NATIVE_KERNELS)[number], Kernel> {
+  const offset = (b: WasmBackendLike, t: tf.TensorInfo, what: string): number => {
+    const d = b.dataIdMap.get(t.dataId);
+    if (!d) throw new Error(`native: the ${what} tensor is not on the native backend (was it disposed?)`);
+    return d.memoryOffset;
+  };
+  // The heap is read after every allocation: growing wasm memory replaces the ArrayBuffer.
+  const heap = (b: WasmBackendLike): ArrayBuffer => b.wasm.HEAPU8.buffer as ArrayBuffer;
+
+  const call = (what: string, shapes: string, f: () => void): void => {
+    try {
+      f();
+    } catch (e) {
+      throw new Error(`native ${what} (${shapes}) failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+
+  /** act(op(a)·op(b) + bias) into a new float32 output; null for int32 (or more than 12 dims). */
+  function matmul(backend: WasmBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean, bias: tf.TensorInfo | null, act: number, alpha: number): tf.TensorInfo | null {
+    if (a.dtype !== "float32" || b.dtype !== "float32" || (bias && bias.dtype !== "float32")) return null;
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    if (ra < 2 || rb < 2) throw new Error(`matMul needs tensors of rank 2 or more; got shapes [${a.shape}] and [${b.shape}]`);
+    const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+    const Ka = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+    const Kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
+    const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+    if (Ka !== Kb) {
+      throw new Error(`matMul: inner dimensions ${Ka} and ${Kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${transposeA}, transposeB=${transposeB}) must match`);
+    }
+    const batch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const outShape = [...batch, M, N];
+    const r = outShape.length;
+    if (r > 12 || (bias && bias.shape.length > r)) return null;
+    const pad = (s: number[]): number[] => [...new Array<number>(r - s.length).fill(1), ...s];
+    const biasShape = bias ? pad(bias.shape) : [];
+    if (bias && biasShape.some((d, i) => d !== 1 && d !== outShape[i])) {
+      throw new Error(`fused matMul: bias of shape [${bias.shape}] does not broadcast to the output shape [${outShape}]`);
+    }
+    const out = backend.makeOutput(outShape, "float32");
+    if (size(outShape) === 0) return out;
+    try {
+      call("matMul", `[${a.shape}]·[${b.shape}]`, () =>
+        addon.matmul(
+          heap(backend),
+          [offset(backend, a, "a"), offset(backend, b, "b"), offset(backend, out, "output"), bias ? offset(backend, bias, "bias") : -1],
+          [r, ...pad(a.shape), ...pad(b.shape), ...outShape, ...biasShape],
+          [transposeA ? 1 : 0, transposeB ? 1 : 0, act, alpha],
+        ),
+      );
+    } catch (e) {
+      backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  }
+
+  /** Apply prelu (the wasm kernel) to `x`, which is disposed. */
+  function prelu(backend: WasmBackendLike, x: tf.TensorInfo, alpha: tf.TensorInfo): tf.TensorInfo {
+    try {
+      return base("Prelu")({ inputs: { x, alpha }, backend }) as tf.TensorInfo;
+    } finally {
+      backend.disposeData(x.dataId);
+    }
+  }
+
+  function activationCode(name: string | undefined): number {
+    const a = (name ?? "linear") as Activation;
+    if (a === "prelu") return 0;
+    const code = ACTIVATION[a];
+    if (code === undefined) throw new Error(`unknown fused activation ${JSON.stringify(name)}; expected one of linear, relu, relu6, elu, leakyrelu, sigmoid, prelu`);
+    return code;
+  }
+
+  const BatchMatMul: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+    return matmul(backend, a, b, Boolean(attrs.transposeA), Boolean(attrs.transposeB), null, 0, 0) ?? (a.dtype === "float32" ? base("BatchMatMul")(args) : onCpu("BatchMatMul", args));
+  };
+
+  const FusedMatMul: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { a, b, bias, preluActivationWeights } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
+    const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; activation?: string; leakyreluAlpha?: number };
+    const act = activationCode(attrs.activation);
+    const out = matmul(backend, a, b, Boolean(attrs.transposeA), Boolean(attrs.transposeB), bias ?? null, act, attrs.leakyreluAlpha ?? 0.2);
+    if (!out) return a.dtype === "float32" ? base("_FusedMatMul")(args) : onCpu("_FusedMatMul", args);
+    if (attrs.activation === "prelu") {
+      if (!preluActivationWeights) throw new Error("fused matMul with prelu activation needs preluActivationWeights");
+      return prelu(backend, out, preluActivationWeights);
+    }
+    return out;
+  };
+
+  interface ConvAttrs {
+    strides: number | [number, number];
+    pad: Pad;
+    dataFormat?: "NHWC" | "NCHW";
+    dilations?: number | [number, number];
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  }
+
+  /** The addon's 20 conv parameters for `info`. */
+  function convParams(info: tf.backend_util.Conv2DInfo, act: number, alpha: number): number[] {
+    const p = info.padInfo;
+    return [
+      info.batchSize, info.inChannels, info.inHeight, info.inWidth, info.outChannels, info.filterHeight, info.filterWidth, info.outHeight, info.outWidth,
+      info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, p.top, p.left, p.bottom, p.right,
+      info.dataFormat === "channelsFirst" ? 1 : 0, act, alpha,
+    ];
+  }
+
+  function convInfo(xShape: number[], filterShape: number[], attrs: ConvAttrs, dilations: number | [number, number]): tf.backend_util.Conv2DInfo {
+    return tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number],
+      filterShape as [number, number, number, number],
+      attrs.strides,
+      dilations,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      false,
+      tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? "NHWC"),
+    );
+  }
+
+  function convForward(backend: WasmBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, bias: tf.TensorInfo | null, attrs: ConvAttrs, act: number, alpha: number): tf.TensorInfo {
+    const info = convInfo(x.shape, filter.shape, attrs, attrs.dilations ?? 1);
+    const out = backend.makeOutput(info.outShape, "float32");
+    if (size(info.outShape) === 0) return out;
+    try {
+      call("conv2d", `x [${x.shape}], filter [${filter.shape}]`, () =>
+        addon.conv2d(heap(backend), 0, [offset(backend, x, "x"), offset(backend, filter, "filter"), offset(backend, out, "output"), bias ? offset(backend, bias, "bias") : -1], convParams(info, act, alpha)),
+      );
+    } catch (e) {
+      backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  }
+
+  const Conv2D: Kernel = (args) => {
+    const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+    if (size(x.shape) === 0 || size(filter.shape) === 0) return base("Conv2D")(args);
+    return convForward(args.backend as WasmBackendLike, x, filter, null, args.attrs as unknown as ConvAttrs, 0, 0);
+  };
+
+  const FusedConv2D: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { x, filter, bias, preluActivationWeights } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
+    const attrs = args.attrs as unknown as ConvAttrs & { activation?: string; leakyreluAlpha?: number };
+    const outChannels = filter.shape[3];
+    // A bias per output channel: [O], or [1, ..., 1, O] in NHWC. Other shapes go to the wasm kernel.
+    const channelBias = !bias || (size(bias.shape) === outChannels && (bias.shape.length === 1 || ((attrs.dataFormat ?? "NHWC") === "NHWC" && bias.shape[bias.shape.length - 1] === outChannels)));
+    if (!channelBias || size(x.shape) === 0 || size(filter.shape) === 0) return base("FusedConv2D")(args);
+    const out = convForward(backend, x, filter, bias ?? null, attrs, activationCode(attrs.activation), attrs.leakyreluAlpha ?? 0.2);
+    if (attrs.activation === "prelu") {
+      if (!preluActivationWeights) throw new Error("fused conv2d with prelu activation needs preluActivationWeights");
+      return prelu(backend, out, preluActivationWeights);
+    }
+    return out;
+  };
+
+  const Conv2DBackpropInput: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const attrs = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
+    const info = convInfo(attrs.inputShape, filter.shape, attrs, 1);
+    const dx = backend.makeOutput([...attrs.inputShape], "float32");
+    if (size(attrs.inputShape) === 0) return dx;
+    if (size(dy.shape) === 0 || size(filter.shape) === 0) {
+      new Float32Array(heap(backend), offset(backend, dx, "dx"), size(attrs.inputShape)).fill(0);
+      return dx;
+    }
+    try {
+      call("conv2dBackpropInput", `dy [${dy.shape}], filter [${filter.shape}]`, () =>
+        addon.conv2d(heap(backend), 1, [offset(backend, dx, "dx"), offset(backend, filter, "filter"), offset(backend, dy, "dy"), -1], convParams(info, 0, 0)),
+      );
+    } catch (e) {
+      backend.disposeData(dx.dataId);
+      throw e;
+    }
+    return dx;
+  };
+
+  const Conv2DBackpropFilter: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const attrs = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
+    const info = convInfo(x.shape, attrs.filterShape, attrs, 1);
+    const dw = backend.makeOutput([...attrs.filterShape], "float32");
+    if (size(attrs.filterShape) === 0) return dw;
+    if (size(dy.shape) === 0 || size(x.shape) === 0) {
+      new Float32Array(heap(backend), offset(backend, dw, "dw"), size(attrs.filterShape)).fill(0);
+      return dw;
+    }
+    try {
+      call("conv2dBackpropFilter", `x [${x.shape}], dy [${dy.shape}]`, () =>
+        addon.conv2d(heap(backend), 2, [offset(backend, x, "x"), offset(backend, dw, "dw"), offset(backend, dy, "dy"), -1], convParams(info, 0, 0)),
+      );
+    } catch (e) {
+      backend.disposeData(dw.dataId);
+      throw e;
+    }
+    return dw;
+  };
+
+  /** AvgPoolGrad (kind 0) and MaxPoolGrad (kind 1), with tfjs's cpu kernels' window arithmetic. */
+  const poolGrad =
+    (kind: 0 | 1, name: string): Kernel =>
+    (args) => {
+      const backend = args.backend as WasmBackendLike;
+      const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+      const attrs = args.attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: Pad; dimRoundingMode?: "floor" | "round" | "ceil" };
+      // cpu's AvgPoolGrad sizes the windows without the rounding mode; MaxPoolGrad with it.
+      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, kind === 1 ? attrs.dimRoundingMode : undefined);
+      if (input.dtype !== "float32" || dy.dtype !== "float32" || size(dy.shape) !== size(info.outShape) || input.shape.length !== 4) return base(name)(args);
+      const dx = backend.makeOutput([...input.shape], "float32");
+      if (size(input.shape) === 0) return dx;
+      try {
+        call(name, `x [${input.shape}], dy [${dy.shape}]`, () =>
+          addon.poolGrad(heap(backend), kind, [offset(backend, dy, "dy"), offset(backend, input, "input"), offset(backend, dx, "dx")], [
+            info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
+            info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+          ]),
+        );
+      } catch (e) {
+        backend.disposeData(dx.dataId);
+        throw e;
+      }
+      return dx;
+    };
+
+  const unary =
+    (alg: 0 | 1, name: string): Kernel =>
+    (args) => {
+      const backend = args.backend as WasmBackendLike;
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const n = size(x.shape);
+      if (x.dtype !== "float32" || n < NATIVE_MIN_ELEMENTS) return base(name)(args);
+      const y = backend.makeOutput([...x.shape], "float32");
+      call(name, `[${x.shape}]`, () => addon.unary(heap(backend), alg, [offset(backend, x, "x"), offset(backend, y, "output")], n));
+      return y;
+    };
+
+  /** Sum (or mean) over leading axes (one sum per trailing element) or trailing axes; other cases go to wasm. */
+  const reduce =
+    (name: "Sum" | "Mean"): Kernel =>
+    (args) => {
+      const backend = args.backend as WasmBackendLike;
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const attrs = (args.attrs ?? {}) as { axis: number | number[]; keepDims?: boolean };
+      const n = size(x.shape);
+      if (x.dtype !== "float32" || n < NATIVE_MIN_ELEMENTS) return base(name)(args);
+      const axes = tf.util.parseAxisParam(attrs.axis, x.shape);
+      const reduced = new Set(axes);
+      // Axes of length 1 count as either; the others must be one leading or one trailing block.
+      const pattern = x.shape.map((d, i) => (d === 1 ? "" : reduced.has(i) ? "r" : "k")).join("");
+      const leading = /^r+k*$/.test(pattern);
+      const trailing = /^k*r+$/.test(pattern);
+      if (!leading && !trailing) return base(name)(args);
+      const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+      const kept = size(outShape);
+      const shape = attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+      const y = backend.makeOutput(shape, "float32");
+      const scale = name === "Mean" ? kept / n : 1;
+      call(name, `[${x.shape}] over ${axes}`, () =>
+        addon.sumRows(heap(backend), leading ? 0 : 1, [offset(backend, x, "x"), offset(backend, y, "output")], leading ? [n / kept, kept, scale] : [kept, n / kept, scale]),
+      );
+      return y;
+    };
+
+  const Tile: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const reps = ((args.attrs ?? {}) as { reps: number[] }).reps;
+    const outShape = x.shape.map((d, i) => d * reps[i]);
+    if ((x.dtype !== "float32" && x.dtype !== "int32") || reps.length !== x.shape.length || size(outShape) < NATIVE_MIN_ELEMENTS || size(x.shape) === 0) return base("Tile")(args);
+    const y = backend.makeOutput(outShape, x.dtype);
+    call("tile", `[${x.shape}] by [${reps}]`, () => addon.tile(heap(backend), [offset(backend, x, "x"), offset(backend, y, "output")], [x.shape.length, ...x.shape, ...reps]));
+    return y;
+  };
+
+  return {
+    Sigmoid: unary(0, "Sigmoid"),
+    Tanh: unary(1, "Tanh"),
+    Sum: reduce("Sum"),
+    Mean: reduce("Mean"),
+    Tile,
+    BatchMatMul,
+    _FusedMatMul: FusedMatMul,
+    Conv2D,
+    FusedConv2D,
+    Conv2DBackpropInput,
+    Conv2DBackpropFilter,
+    AvgPoolGrad: poolGrad(0, "AvgPoolGrad"),
+    MaxPoolGrad: poolGrad(1, "MaxPoolGrad"),
+  };
+}
