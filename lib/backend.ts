@@ -613,6 +613,12 @@ function forwardMissingKernels(backendName: string): string[] {
 async function loadNativeBackend(): Promise<Detail> {
   // native starts from a copy of wasm's kernels: d2l's (convolution gradients, Tile, ...) first,
   // so that what native does not run itself is d2l's fast wasm version, not tfjs's loop.
+  // The wasm package registers its kernels when first loaded: load it before replacing some.
+  try {
+    require("@tensorflow/tfjs-backend-wasm");
+  } catch {
+    // loadNative says what to install
+  }
   useD2lKernels("wasm");
   try {
     return await loadNative((name) => {
