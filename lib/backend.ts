@@ -18,7 +18,8 @@
  * 3. `native`: d2l's own CPU backend (lib/native/): the wasm backend's
  *    single-threaded SIMD build, with matrix products and 2-D convolutions
  *    (forward and both gradients) run by oneDNN on all cores, in place on the
- *    wasm heap. Its addon is built at `npm install` where g++, make and
+ *    wasm heap, and pooling gradients, large sigmoid/tanh, sums, means and
+ *    tiles in the same addon. Its addon is built at `npm install` where g++, make and
  *    libdnnl-dev are installed (`npm run build:native` builds it again); where
  *    it is not built, it is skipped with one line saying what to install.
  *    native and wasm never both start in one process (they would share the

@@ -2,7 +2,11 @@
  * The `native` tfjs backend: tfjs-backend-wasm (single-threaded SIMD build),
  * with its matrix products and 2-D convolutions (forward, both gradients,
  * fused bias and activation) replaced by oneDNN kernels that run on the wasm
- * heap in place (see kernels.ts and src/addon.cc).
+ * heap in place, and its pooling gradients, large sigmoid/tanh, sums, means
+ * and tiles by the addon's own parallel loops (see kernels.ts and
+ * src/addon.cc). oneDNN's threads are OpenMP's, one per core; they sleep
+ * while waiting for work (addon.ts says why), and work under 4 MFLOP runs on
+ * the calling thread alone.
  *
  * **wasm and native never both start in one process.** The wasm kernels keep
  * the functions they call into their wasm module in module-level variables,
