@@ -32,10 +32,11 @@
  * 5. `cpu`: plain JavaScript, always there.
  *
  * On cpu the filter gradient of a convolution (`Conv2DBackpropFilter`) is
- * d2l's own (tfjs-backend-cpu's takes about 100 times too long), and on wasm
- * the input and filter gradients of `conv2d` and `depthwiseConv2d` are, each
- * one XNNPACK convolution (lib/kernels/convGrads.ts): tfjs-backend-wasm lacks
- * three of them and has a slow loop for the fourth.
+ * d2l's own (tfjs-backend-cpu's takes about 100 times too long). On wasm the
+ * gradients of `conv2d`, `depthwiseConv2d` and `avgPool`, the matrix product
+ * with a transposed factor (dense layers' gradients) and `tile` (batch
+ * normalization's) are d2l's (lib/kernels/), built on XNNPACK's convolutions
+ * and matrix products where tfjs-backend-wasm has none or a plain loop.
  *
  * A backend that cannot load is skipped with one line saying why, printed once
  * (`d2l: skipped webgpu: no GPU adapter (dawn.node found no Vulkan device)`);
