@@ -18,12 +18,12 @@ failed=()
 start=$(date +%s)
 
 echo "== unit tests (node --test)"
-node --test --test-reporter=spec dist/test/unit/ || failed+=("unit")
+D2L_REQUIRE_NATIVE=1 node --test --test-reporter=spec dist/test/unit/ || failed+=("unit")
 
 echo "== backend consistency (cpu, wasm, webgpu on Mesa's lavapipe): same losses within 1e-4"
 bash test/backend/setup-lavapipe.sh "$ART/lavapipe" >/dev/null || failed+=("lavapipe")
 # a subshell, so the Vulkan variables stay out of the other tests
-(source "$ART/lavapipe/env.sh" && D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/consistency.test.js) || failed+=("backend")
+(source "$ART/lavapipe/env.sh" && D2L_REQUIRE_NATIVE=1 D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/consistency.test.js) || failed+=("backend")
 
 echo "== kernel protocol tests (jupyter_client under /usr/bin/python3)"
 (cd test/kernel && /usr/bin/python3 -m unittest discover -v -p 'test_*.py') || failed+=("kernel")
