@@ -32,6 +32,7 @@ import { spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import { PROJECT_ROOT, packageVersion, dependencyVersion } from "./info";
 import { KERNEL_NAME, installKernelSpec, requireJupyterPython, specIsCurrent } from "./install";
+import { UsageError, takeFlag, takeOption } from "./args";
 
 /** What `--to` takes. */
 export type ExportFormat = "html" | "pdf" | "md";
@@ -49,7 +50,8 @@ const USAGE = `Usage: d2l-ts export NOTEBOOK [--to html|pdf|md] [--execute] [--o
   D2L_CHROMIUM=PATH  the Chromium (or Chrome) binary for PDF (default: chromium on PATH)`;
 
 /** A command-line mistake: exit code 2 with the usage. */
-export class ExportUsageError extends Error {}
+/** A mistake in the export command line (the shared UsageError). */
+export { UsageError as ExportUsageError };
 
 /** The metadata key d2l records under (lib/report.ts' REPORT_METADATA_KEY). */
 export const RECORD_KEY = "d2l-ts";
@@ -582,38 +584,23 @@ export async function exportNotebook(
   }
 }
 
-function takeOption(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith("--")) throw new ExportUsageError(`${name} needs a value`);
-  args.splice(i, 2);
-  return v;
-}
-
-function takeFlag(args: string[], name: string): boolean {
-  const i = args.indexOf(name);
-  if (i < 0) return false;
-  args.splice(i, 1);
-  return true;
-}
 
 /** Parse `export`'s arguments (exported for tests). */
 export function parseExportArgs(argv: string[]): { notebook: string; to: ExportFormat; out?: string; execute: boolean; timeout: number; allowErrors: boolean } {
   const args = [...argv];
   const toRaw = (takeOption(args, "--to") ?? "html").toLowerCase();
   const to = toRaw === "markdown" ? "md" : toRaw;
-  if (to !== "html" && to !== "pdf" && to !== "md") throw new ExportUsageError(`--to must be html, pdf or md; got ${JSON.stringify(toRaw)}`);
+  if (to !== "html" && to !== "pdf" && to !== "md") throw new UsageError(`--to must be html, pdf or md; got ${JSON.stringify(toRaw)}`);
   const out = takeOption(args, "--out");
   const timeoutRaw = takeOption(args, "--timeout") ?? "1800";
   const timeout = Number(timeoutRaw);
-  if (!Number.isInteger(timeout) || timeout <= 0) throw new ExportUsageError(`--timeout takes whole seconds, e.g. --timeout 600; got ${JSON.stringify(timeoutRaw)}`);
+  if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError(`--timeout takes whole seconds, e.g. --timeout 600; got ${JSON.stringify(timeoutRaw)}`);
   const execute = takeFlag(args, "--execute");
   const allowErrors = takeFlag(args, "--allow-errors");
   const unknown = args.filter((a) => a.startsWith("-"));
-  if (unknown.length > 0) throw new ExportUsageError(`unknown option(s): ${unknown.join(" ")}`);
-  if (args.length !== 1) throw new ExportUsageError(args.length === 0 ? "export needs a NOTEBOOK" : `export takes one NOTEBOOK; got ${args.join(" ")}`);
-  if (allowErrors && !execute) throw new ExportUsageError("--allow-errors goes with --execute");
+  if (unknown.length > 0) throw new UsageError(`unknown option(s): ${unknown.join(" ")}`);
+  if (args.length !== 1) throw new UsageError(args.length === 0 ? "export needs a NOTEBOOK" : `export takes one NOTEBOOK; got ${args.join(" ")}`);
+  if (allowErrors && !execute) throw new UsageError("--allow-errors goes with --execute");
   return { notebook: args[0], to, out, execute, timeout, allowErrors };
 }
 
@@ -627,7 +614,7 @@ export async function cmdExport(argv: string[]): Promise<void> {
   try {
     a = parseExportArgs(argv);
   } catch (e) {
-    if (e instanceof ExportUsageError) {
+    if (e instanceof UsageError) {
       console.error(`d2l-ts export: ${e.message}\n\n${USAGE}`);
       process.exit(2);
     }

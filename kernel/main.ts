@@ -7,6 +7,7 @@ import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { ConnectionInfo } from "./wire";
 import { PROJECT_ROOT, packageVersion, dependencyVersion } from "./info";
+import { UsageError, takeFlag, takeOption } from "./args";
 import { installNbExtension, nbExtensionIsCurrent } from "./nbextension";
 import { APT_HINT, InstallScope, KERNEL_NAME, findJupyterPython, installKernelSpec, installedSpecDir, requireJupyterPython, specIsCurrent } from "./install";
 
@@ -25,25 +26,6 @@ Usage:
   d2l-ts export NOTEBOOK [--to html|pdf|md] [--execute] [--out F]
                                                           a report: nbconvert HTML/Markdown, PDF via headless Chromium
 `;
-
-/** A mistake on the command line: printed with the usage, exit code 2. */
-class UsageError extends Error {}
-
-function takeOption(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith("--")) throw new UsageError(`${name} needs a value`);
-  args.splice(i, 2);
-  return v;
-}
-
-function takeFlag(args: string[], name: string): boolean {
-  const i = args.indexOf(name);
-  if (i < 0) return false;
-  args.splice(i, 1);
-  return true;
-}
 
 function noMore(args: string[]): void {
   if (args.length > 0) throw new UsageError(`unexpected argument(s): ${args.join(" ")}`);
