@@ -1,0 +1,3 @@
+// lib/nn: the book's models and layers (chapters 4-10): blocks, CNN builders, recurrent models, encoder-decoder.
+// Public names are re-exported by lib/index.ts.
+export {};
