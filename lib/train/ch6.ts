@@ -1,0 +1,174 @@
+/** Chapter 6's training helpers: `evaluate_accuracy_gpu` and `train_ch6`, thin wrappers over the {@link Engine}. */
+import * as tf from "@tensorflow/tfjs";
+import { tryGpu } from "../backend";
+import { Engine, type Callback } from "./engine";
+import { AnimatorCallback, ProgressCallback, PrintSummary, backendDescription } from "./callbacks";
+import { evaluateAccuracy } from "./evaluate";
+import { checkIter } from "./evaluate";
+import type { AnimatorLike, ProgressBarLike } from "./ui";
+import type { DataIter, Net } from "./types";
+
+/**
+ * Accuracy of a model on a data set, computed on the device the tensors live
+ * on (the book's `evaluate_accuracy_gpu`). In tfjs a tensor belongs to the
+ * backend that made it, so there is nothing to move: `device` is accepted for
+ * the book's call shape and must name a device this machine has
+ * (`d2l.tryGpu()` does). Counts stay on the device and are read once.
+ *
+ * @example
+ * const acc = await d2l.evaluateAccuracyGpu(net, testIter);
+ */
+export async function evaluateAccuracyGpu(net: Net, dataIter: DataIter, device?: string): Promise<number> {
+  checkDevice(device, "evaluateAccuracyGpu");
+  return evaluateAccuracy(net, dataIter);
+}
+
+function checkDevice(device: string | undefined, who: string): void {
+  if (device === undefined) return;
+  if (typeof device !== "string" || !/^(cpu|gpu:\d+)$/.test(device)) {
+    throw new Error(`${who}: device must be "cpu" or "gpu:<i>" as d2l.tryGpu() returns, got ${JSON.stringify(device)}`);
+  }
+  if (device !== "cpu" && device !== tryGpu(Number(device.slice(4)))) {
+    throw new Error(`${who}: this machine has no ${device} (the backend is ${backendDescription()}); pass d2l.tryGpu(), which falls back to "cpu"`);
+  }
+}
+
+/**
+ * Re-initialize the kernels of every dense and convolution layer of a model
+ * with Xavier (Glorot) uniform values, as the book's `train_ch6` does with
+ * `nn.init.xavier_uniform_` on `nn.Linear` and `nn.Conv2d` weights. Biases
+ * are left as they are (tfjs starts them at zero). Nested models are walked.
+ * Returns the number of kernels set.
+ *
+ * @example
+ * d2l.initXavier(net); // before training, as trainCh6 does
+ */
+export function initXavier(net: tf.LayersModel, seed?: number): number {
+  let count = 0;
+  let k = 0;
+  const walk = (layer: tf.layers.Layer): void => {
+    const inner = (layer as unknown as { layers?: tf.layers.Layer[] }).layers;
+    if (Array.isArray(inner)) {
+      for (const l of inner) walk(l);
+      return;
+    }
+    const cls = layer.getClassName();
+    if (!["Dense", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose"].includes(cls)) {
+      // custom layers that hold their own dense/conv layers (d2l.Residual and friends) expose them as `sublayers`
+      const subs = (layer as unknown as { sublayers?: () => tf.layers.Layer[] }).sublayers;
+      if (typeof subs === "function") for (const l of subs.call(layer)) walk(l);
+      return;
+    }
+    const weights = layer.getWeights();
+    if (weights.length === 0) return;
+    const [kernel, ...rest] = weights;
+    const init = tf.initializers.glorotUniform(seed === undefined ? {} : { seed: seed + k++ });
+    const fresh = init.apply(kernel.shape, "float32") as tf.Tensor;
+    layer.setWeights([fresh, ...rest]);
+    fresh.dispose();
+    count++;
+  };
+  for (const l of net.layers) walk(l);
+  return count;
+}
+
+/**
+ * Per-example softmax cross-entropy on logits with int labels, the book's
+ * `nn.CrossEntropyLoss(reduction='none')` for chapter 6 on.
+ */
+function crossEntropyLogits(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const labels = tf.oneHot(tf.cast(tf.reshape(y, [-1]), "int32"), yHat.shape[yHat.rank - 1] as number);
+    return tf.losses.softmaxCrossEntropy(labels, yHat as tf.Tensor2D, undefined, tf.Reduction.NONE);
+  });
+}
+
+/** Options of {@link trainCh6} beyond the book's arguments. */
+export interface TrainCh6Options {
+  /** Re-initialize dense and conv kernels with Xavier uniform first, as the book (default true). */
+  xavier?: boolean;
+  /** Seed for the Xavier initialization (default: unseeded). */
+  seed?: number;
+  /** The animator to draw on, or `false` for none (default: a new `d2l.Animator`, as the book's). */
+  animator?: AnimatorLike | false;
+  /** A progress bar maker, or `false` for none (default: a `d2l.ProgressBar`). */
+  progress?: ((total: number, unit: "examples" | "batches") => ProgressBarLike) | false;
+  /** Print `training on ...` and the book's summary lines (default true). */
+  verbose?: boolean;
+  /** More callbacks (schedules, early stopping, checkpoints, ...). */
+  callbacks?: Callback[];
+}
+
+/** What {@link trainCh6} returns. */
+export interface TrainCh6Result {
+  /** Mean training loss of the last epoch. */
+  trainLoss: number;
+  /** Training accuracy of the last epoch. */
+  trainAcc: number;
+  /** Test accuracy after the last epoch. */
+  testAcc: number;
+  /** Training examples per second (training steps only, as the book's Timer). */
+  examplesPerSec: number;
+}
+
+/**
+ * Train a model with a GPU if there is one (the book's `train_ch6`): Xavier
+ * uniform initialization of dense and conv kernels, minibatch SGD with
+ * learning rate `lr`, softmax cross-entropy on the model's logits, the
+ * Animator plotting train loss and train accuracy five times per epoch and
+ * test accuracy after every epoch. Prints `training on <device>` first and
+ * ends with the book's lines `loss 0.455, train acc 0.831, test acc 0.789`
+ * and `12345.6 examples/sec on wasm (2 threads)`.
+ *
+ * The model outputs logits (no softmax layer), NHWC images in. Pressing stop
+ * ends training after the current batch with an `InterruptedError` (the model
+ * keeps that batch's weights); a NaN loss ends it with an error naming where
+ * (the model keeps the last good weights).
+ *
+ * @example
+ * const [trainIter, testIter] = await d2l.loadDataFashionMnist(256);
+ * const net = d2l.lenet();
+ * const { testAcc } = await d2l.trainCh6(net, trainIter, testIter, 10, 0.9, d2l.tryGpu());
+ */
+export async function trainCh6(
+  net: tf.LayersModel,
+  trainIter: DataIter,
+  testIter: DataIter,
+  numEpochs: number,
+  lr: number,
+  device?: string,
+  options: TrainCh6Options = {},
+): Promise<TrainCh6Result> {
+  if (!(net instanceof tf.LayersModel)) {
+    throw new Error("trainCh6 trains a tf.LayersModel (e.g. tf.sequential({ layers: [...] }) or d2l.lenet()); for a function net use d2l.trainCh3");
+  }
+  if (!Number.isInteger(numEpochs) || numEpochs < 1) throw new Error(`trainCh6: numEpochs must be a positive integer, got ${numEpochs}`);
+  if (!(typeof lr === "number" && lr > 0 && Number.isFinite(lr))) throw new Error(`trainCh6: lr must be a positive number, got ${lr}`);
+  checkDevice(device, "trainCh6");
+  checkIter(trainIter, "training");
+  checkIter(testIter, "test");
+  const verbose = options.verbose ?? true;
+  if (options.xavier ?? true) initXavier(net, options.seed);
+  if (verbose) console.log(`training on ${device ?? tryGpu()} (${backendDescription()})`);
+  const callbacks: Callback[] = [];
+  if (options.animator !== false) {
+    callbacks.push(
+      new AnimatorCallback({
+        animator: options.animator,
+        // the book's train_ch6 Animator: no ylim (losses start above 1)
+        spec: options.animator ? undefined : { xlabel: "epoch", xlim: numEpochs > 1 ? [1, numEpochs] : [0, 1], legend: ["train loss", "train acc", "test acc"] },
+        pointsPerEpoch: 5,
+      }),
+    );
+  }
+  if (options.progress !== false) callbacks.push(new ProgressCallback(options.progress ? { bar: options.progress } : {}));
+  if (verbose) callbacks.push(new PrintSummary());
+  callbacks.push(...(options.callbacks ?? []));
+  const optimizer = tf.train.sgd(lr);
+  try {
+    const r = await new Engine({ net, loss: crossEntropyLogits, updater: optimizer }).fit(trainIter, { numEpochs, testIter, callbacks });
+    return { trainLoss: r.trainLoss, trainAcc: r.trainAcc as number, testAcc: r.testAcc as number, examplesPerSec: r.examplesPerSec };
+  } finally {
+    optimizer.dispose();
+  }
+}

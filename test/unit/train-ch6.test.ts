@@ -1,0 +1,94 @@
+// trainCh6 and friends (the book's chapter 6 training loop) on the cpu backend with a tiny conv net.
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { DataLoader, TensorDataset } from "../../lib/data/index";
+import { trainCh6, evaluateAccuracyGpu, initXavier } from "../../lib/train/index";
+import type { TrainState } from "../../lib/train/engine";
+
+before(async () => {
+  await tf.setBackend("cpu");
+});
+
+/** Two classes of 8x8 images: a bright left half or a bright right half, with noise. */
+function halves(n: number, seed: number): DataLoader {
+  const X = tf.tidy(() => {
+    const noise = tf.randomUniform([n, 8, 8, 1], 0, 0.3, "float32", seed);
+    const left = tf.concat([tf.ones([1, 8, 4, 1]), tf.zeros([1, 8, 4, 1])], 2);
+    const right = tf.reverse(left, 2);
+    const parts = [];
+    for (let i = 0; i < n; i++) parts.push(i % 2 === 0 ? left : right);
+    return tf.concat(parts, 0).add(noise);
+  });
+  const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 2), "int32");
+  return new DataLoader(new TensorDataset<[tf.Tensor, tf.Tensor]>(X, y), { batchSize: 16, shuffle: true, seed, ownsDataset: true });
+}
+
+function smallCnn(): tf.Sequential {
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: "same", activation: "relu" }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 2 }),
+    ],
+  });
+}
+
+test("trainCh6 learns, prints the book's lines, and leaks no tensors across epochs", async () => {
+  const trainIter = halves(96, 1);
+  const testIter = halves(32, 2);
+  const net = smallCnn();
+  const counts: number[] = [];
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => void lines.push(...a.join(" ").split("\n"));
+  let r;
+  try {
+    r = await trainCh6(net, trainIter, testIter, 6, 0.5, "cpu", {
+      animator: false,
+      progress: false,
+      seed: 3,
+      callbacks: [{ onEpochEnd: (_s: TrainState) => void counts.push(tf.memory().numTensors) }],
+    });
+  } finally {
+    console.log = log;
+  }
+  assert.ok(r.testAcc > 0.9, `a bright half is easy to tell apart; test acc ${r.testAcc}`);
+  assert.ok(r.trainLoss < 0.5, `train loss ${r.trainLoss}`);
+  assert.ok(r.examplesPerSec > 0);
+  assert.match(lines[0] ?? "", /^training on cpu \(cpu\)$/);
+  assert.ok(lines.some((l) => /^loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}$/.test(l)), lines.join("\n"));
+  assert.ok(lines.some((l) => /examples\/sec on cpu$/.test(l)), lines.join("\n"));
+  // every epoch ends with the same number of live tensors: nothing accumulates
+  assert.equal(counts.length, 6);
+  assert.deepEqual(counts.slice(1), Array(5).fill(counts[1]), `tensors per epoch end: ${counts.join(", ")}`);
+  assert.equal(counts[0], counts[1], `epoch 1 left ${counts[1] - counts[0]} more tensors than it started the next with`);
+  const acc = await evaluateAccuracyGpu(net, testIter, "cpu");
+  assert.ok(Math.abs(acc - r.testAcc) < 1e-9);
+  trainIter.dispose();
+  testIter.dispose();
+});
+
+test("initXavier draws kernels within the Glorot limit and leaves biases", () => {
+  const net = smallCnn();
+  const denseBias = tf.ones([2]);
+  net.layers[3].setWeights([net.layers[3].getWeights()[0], denseBias]);
+  assert.equal(initXavier(net, 7), 2);
+  const conv = net.layers[0].getWeights()[0];
+  const limit = Math.sqrt(6 / (3 * 3 * 1 + 3 * 3 * 4));
+  const m = conv.abs().max().dataSync()[0];
+  assert.ok(m <= limit && m > limit * 0.5, `conv kernel max ${m}, limit ${limit}`);
+  assert.deepEqual(Array.from(net.layers[3].getWeights()[1].dataSync()), [1, 1]);
+});
+
+test("trainCh6 says what is wrong with bad arguments", async () => {
+  const it = halves(16, 1);
+  const f = ((x: tf.Tensor) => x) as unknown as tf.LayersModel;
+  await assert.rejects(trainCh6(f, it, it, 1, 0.1), /trains a tf.LayersModel/);
+  await assert.rejects(trainCh6(smallCnn(), it, it, 0, 0.1), /numEpochs must be a positive integer/);
+  await assert.rejects(trainCh6(smallCnn(), it, it, 1, -1), /lr must be a positive number/);
+  await assert.rejects(trainCh6(smallCnn(), it, it, 1, 0.1, "gpu:0"), /this machine has no gpu:0/);
+  await assert.rejects(trainCh6(smallCnn(), it, it, 1, 0.1, "cuda"), /device must be "cpu" or "gpu:<i>"/);
+  it.dispose();
+});
