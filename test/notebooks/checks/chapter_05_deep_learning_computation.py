@@ -13,6 +13,15 @@ CHECKS = {
         and r["mlpParams"] == MLP_PARAMS and r["mySequentialParams"] == MLP_PARAMS and r["modelParams"] == MLP_PARAMS
         and r["fixedRank"] == 0 and r["fixedAbs"] <= 1 and r["fixedParams"] == FIXED_PARAMS
         and r["chimeraRank"] == 0 and r["chimeraParams"] == NEST_PARAMS + 16 * 20 + 20 + FIXED_PARAMS),
+    # net: 4 -> 8 -> 1 (49 parameters); rgnet: four blocks of 4*8+8+8*4+4 = 76, then 4 -> 1.
+    # The tied model has 121 parameters: the shared 8x8 layer counts once though it is used twice.
+    # Its kernel's gradient must equal the sum of the two untied copies' gradients (float32 sums: 1e-5 relative).
+    "chapter_05_deep_learning_computation/02_parameters.ipynb": (
+        "parameter counts and names; initializers applied; tied parameters share one variable whose gradient is the sum over both uses",
+        lambda r: r["numParams"] == 49 and r["weightNames"] == 4 and r["rgnetParams"] == 4 * 76 + 5
+        and r["nestedBiasShape"] == [8] and 0.004 < r["gaussianStd"] < 0.02 and r["entry00"] == 42
+        and r["tiedParams"] == 121 and r["sharedWeightCount"] == 2 and r["sharedValue"] == 100
+        and r["outputDiff"] <= 1e-5 and r["gradNorm"] > 0 and r["gradDiff"] <= 1e-5 * max(1, r["gradNorm"])),
 }
 
 # Notebooks whose outputs must include at least one plot (vega-lite + PNG for export).
