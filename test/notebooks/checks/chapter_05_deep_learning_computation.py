@@ -22,6 +22,15 @@ CHECKS = {
         and r["nestedBiasShape"] == [8] and 0.004 < r["gaussianStd"] < 0.02 and r["entry00"] == 42
         and r["tiedParams"] == 121 and r["sharedWeightCount"] == 2 and r["sharedValue"] == 100
         and r["outputDiff"] <= 1e-5 and r["gradNorm"] > 0 and r["gradDiff"] <= 1e-5 * max(1, r["gradNorm"])),
+    # CenteredLayer centers [1..5] exactly; a 128-wide output's mean is 0 up to float32 rounding (1e-6).
+    # MyLinear builds a [5,3] weight on its first call (deferred initialization); ReLU makes outputs >= 0.
+    # A model with custom layers, saved through d2l.fileIO and loaded back, computes the same (max abs diff 0).
+    "chapter_05_deep_learning_computation/03_custom_layer.ipynb": (
+        "custom layers compute, build their parameters, save and load (diff 0); an unregistered class fails clearly",
+        lambda r: r["centered"] == [-2, -1, 0, 1, 2] and abs(r["centeredMean"]) < 1e-6
+        and r["myLinearWeightShape"] == [5, 3] and r["myLinearOutShape"] == [2, 3] and r["myLinearMin"] >= 0
+        and r["netOutShape"] == [2, 1] and r["savedClassNames"] == ["MyLinear", "CenteredLayer", "MyLinear"]
+        and r["reloadDiff"] == 0 and r["unregisteredError"] is True),
 }
 
 # Notebooks whose outputs must include at least one plot (vega-lite + PNG for export).
