@@ -137,7 +137,8 @@ export async function saveTensors(tensors: TensorTree, file: string): Promise<vo
  */
 export async function loadTensors(file: string): Promise<TensorTree> {
   const buf = readOrExplain(file, "a tensor file", "Save tensors there first with d2l.saveTensors(x, file), or check the path.");
-  const damaged = (what: string): TensorFileError => new TensorFileError(file, `not a tensor file written by d2l.saveTensors (safetensors), or damaged: ${what}`);
+  const damaged = (what: string): TensorFileError =>
+    new TensorFileError(file, `damaged, or not a tensor file written by d2l.saveTensors (safetensors): ${what}. Save the tensors again`);
   if (buf.length < 8) throw damaged(`${buf.length} bytes, shorter than the 8-byte header length`);
   const n = buf.readBigUInt64LE(0);
   if (n > BigInt(buf.length - 8)) throw damaged(`the header claims ${n} bytes but the file has ${buf.length - 8} after the length`);

@@ -31,6 +31,12 @@ CHECKS = {
         and r["myLinearWeightShape"] == [5, 3] and r["myLinearOutShape"] == [2, 3] and r["myLinearMin"] >= 0
         and r["netOutShape"] == [2, 1] and r["savedClassNames"] == ["MyLinear", "CenteredLayer", "MyLinear"]
         and r["reloadDiff"] == 0 and r["unregisteredError"] is True),
+    # What is saved comes back bit for bit: tensors, lists, dictionaries, parameters and whole models (max abs diff 0).
+    "chapter_05_deep_learning_computation/04_read_write.ipynb": (
+        "tensors, parameters and models saved and loaded are equal (max abs diff 0); missing and damaged files fail clearly",
+        lambda r: r["tensorDiff"] == 0 and r["listDiff"] == 0 and r["dictKeys"] == ["x", "y"] and r["dictDiff"] == 0
+        and r["paramsDiff"] == 0 and r["files"] == ["model.json", "weights.bin"] and r["modelDiff"] == 0
+        and r["outputShape"] == [2, 10] and r["missingError"] is True and r["corruptError"] is True),
 }
 
 # Notebooks whose outputs must include at least one plot (vega-lite + PNG for export).
