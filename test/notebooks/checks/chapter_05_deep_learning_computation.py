@@ -37,6 +37,16 @@ CHECKS = {
         lambda r: r["tensorDiff"] == 0 and r["listDiff"] == 0 and r["dictKeys"] == ["x", "y"] and r["dictDiff"] == 0
         and r["paramsDiff"] == 0 and r["files"] == ["model.json", "weights.bin"] and r["modelDiff"] == 0
         and r["outputShape"] == [2, 10] and r["missingError"] is True and r["corruptError"] is True),
+    # The device helpers agree with each other (CI has no GPU: "cpu"); a tensor made on the starting backend
+    # is usable on cpu after switching (moved lazily: [1,2,3] + 1), and the notebook ends on the backend it
+    # started on. The speedup is reported, not asserted (it depends on the machine).
+    "chapter_05_deep_learning_computation/05_use_gpu.ipynb": (
+        "tryGpu/numGpus/tryAllGpus consistent; tensors follow a backend switch; the starting backend is restored",
+        lambda r: r["tryGpu"] == ("gpu:0" if r["numGpus"] > 0 else "cpu")
+        and r["tryGpu10"] == ("gpu:10" if r["numGpus"] > 10 else "cpu")
+        and r["tryAllGpus"] == ([f"gpu:{i}" for i in range(r["numGpus"])] or ["cpu"])
+        and (r["device"] == "cpu") == (r["numGpus"] == 0)
+        and r["movedValues"] == [2, 3, 4] and r["backendAfter"] == r["backend"] and r["netOutShape"] == [2, 1]),
 }
 
 # Notebooks whose outputs must include at least one plot (vega-lite + PNG for export).
