@@ -16,3 +16,5 @@ export { REPORT_METADATA_KEY, environment, describeEnvironment, recordEnvironmen
 export type { RunEnvironment, ReportRecord } from "./report";
 export * from "./nn/index";
 export * from "./text/index";
+export { saveTensors, loadTensors, fileIO, TensorFileError } from "./io";
+export type { TensorTree } from "./io";

@@ -229,7 +229,9 @@ export interface DownloadOptions {
 /**
  * Download `url` to `dest`: a progress bar, a checksum check, and an atomic
  * rename from a temporary file in the same folder, so `dest` either is the
- * complete, verified file or does not exist. The book's `d2l.download`.
+ * complete, verified file or does not exist. What d2l 1.0's
+ * `d2l.download(url, folder, sha1_hash)` does; the 0.17 edition's
+ * `d2l.download(name)` for a `DATA_HUB` entry is {@link download}, built on this.
  *
  * @example
  * await d2l.downloadFile("https://example.org/data.csv", "/tmp/data.csv", { checksums: { sha1: ["..."] } });

@@ -18,3 +18,9 @@ export {
   FASHION_MNIST_CHECKSUMS,
 } from "./fashionMnist";
 export type { FashionMnistOptions, FashionMnistRaw, FashionMnistSplit } from "./fashionMnist";
+export { DataFrame, readCsv, parseCsv, concat, getDummies, CsvError, DEFAULT_NA_VALUES } from "./frame";
+export type { FrameColumn, FrameDtype, ReadCsvOptions, GetDummiesOptions } from "./frame";
+export { DATA_HUB, DATA_URL, download } from "./hub";
+export type { DataHubEntry, HubDownloadOptions } from "./hub";
+export { preprocessKaggleHouse, loadDataKaggleHouse } from "./housePrices";
+export type { KaggleHouseFeatures, KaggleHouseData } from "./housePrices";
