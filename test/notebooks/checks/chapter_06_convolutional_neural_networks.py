@@ -27,10 +27,12 @@ def _lenet(r):
     # epochs), longer than quick mode can afford. So quick mode asserts that it ran without diverging
     # (mean loss of the first epoch 2.33-2.36 measured, starting from 2.36-2.67 after Xavier init), and
     # asserts learning on the ReLU + max-pool LeNet: after the quick epoch (60 updates of 128, lr 0.1) its
-    # test accuracy measured 0.61-0.69 over 5 seeds, against 0.10 for chance and for the sigmoid LeNet.
+    # test accuracy measured 0.46-0.70 (mean 0.61) over 19 runs (17 seeds on native, 2 notebook runs on
+    # wasm), against 0.10 for chance and for the sigmoid LeNet. Mid-learning test accuracy is noisy,
+    # hence 0.35: well clear of the worst run, still 3.5x chance.
     sigmoid_ok = math.isfinite(r["trainLoss"]) and r["trainLoss"] < 2.5 and 0 <= r["testAcc"] <= 1
     if r["quick"]:
-        learned = r["reluTestAcc"] >= 0.45
+        learned = r["reluTestAcc"] >= 0.35
     else:
         # full (not run by CI; floors below the book's 0.789 with room for a late escape from the
         # plateau: measured here on native, epoch 2 already gives test acc 0.57)
@@ -59,7 +61,7 @@ CHECKS = {
         and r["channels"] == [[[5, 7], [13, 15]], [[6, 8], [14, 16]]]
         and r["maxDiff"] < 1e-6 and r["avgDiff"] < 1e-6),
     f"{CH}/05_lenet.ipynb": (
-        "LeNet's layer shapes and 61,706 parameters; trainCh6 runs; ReLU LeNet test acc >= 0.45 quick "
+        "LeNet's layer shapes and 61,706 parameters; trainCh6 runs; ReLU LeNet test acc >= 0.35 quick "
         "(sigmoid >= 0.70, ReLU >= 0.83 full)",
         _lenet),
 }
