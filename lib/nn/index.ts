@@ -1,3 +1,4 @@
 // lib/nn: the book's models and layers (chapters 4-10): blocks, CNN builders, recurrent models, encoder-decoder.
 // Public names are re-exported by lib/index.ts.
-export {};
+export { corr2d, corr2dMultiIn, corr2dMultiInOut, corr2dMultiInOut1x1, pool2d, lenet } from "./cnn";
+export type { PoolMode } from "./cnn";
