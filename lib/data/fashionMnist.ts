@@ -339,7 +339,7 @@ function splitDataset(split: FashionMnistSplit, limit: number | undefined): Tens
  * `[X, y]` with X float32 `[batch, 28, 28, 1]` (or the `resize`d size) in
  * 0..1 and y int32 `[batch]`. See {@link readFashionMnist} for where the data
  * comes from. In quick mode (`D2L_QUICK=1`) without `limit`, only the first
- * 6,000 training and 1,000 test examples are used. The loaders own their
+ * 15,000 training and 2,000 test examples are used. The loaders own their
  * tensors; `dispose()` them to free the memory.
  *
  * @example
