@@ -22,6 +22,29 @@ CHECKS = {
     CH + "03_mlp_concise.ipynb": (
         "test accuracy >= 0.55 in quick mode; the RESULT has the book's three numbers",
         lambda r: r["testAcc"] >= 0.55 and 0 < r["trainAcc"] <= 1 and 0 < r["trainLoss"] < 2.303),
+    # Cubic: 200 quick epochs leave the weights within 0.02-0.2 of [5, 1.2, -3.4, 5.6] (400 full epochs:
+    # within 0.02), so 0.4; its train loss reaches the noise level 0.01 (measured 0.0104-0.0128), 0.05
+    # allows slack. The line cannot fit the cubic: its train loss stays ~7 (the cubic terms' variance), far
+    # above 1. The 20-feature model fits the training data (0.0146) and does worse on the test data (0.0157;
+    # 0.0187 vs 0.0118 after the book's 1500 epochs).
+    CH + "04_underfit_overfit.ipynb": (
+        "cubic fit recovers the weights; the line underfits; 20 features overfit",
+        lambda r: r["cubicWeightError"] < 0.4 and r["cubicTrainLoss"] < 0.05 and r["linearTrainLoss"] > 1
+        and r["highTrainLoss"] < 0.1 and r["highTestLoss"] > r["highTrainLoss"]),
+    # 20 examples, 200 inputs: without decay the test loss is ~80-250 and |w| ~13; with lambda 3 the test loss
+    # is ~3-5 after 50 quick epochs (0.1-0.6 after 100) and |w| ~2.3 (0.37). Both implementations must show it.
+    CH + "05_weight_decay.ipynb": (
+        "lambda 3 gives a lower test loss and a smaller weight norm than lambda 0, from scratch and concise",
+        lambda r: all(r[k + "3"]["testLoss"] < 0.5 * r[k + "0"]["testLoss"] and r[k + "3"]["normW"] < 0.5 * r[k + "0"]["normW"]
+                      for k in ("scratch", "concise"))),
+    # dropoutLayer: p=0 and p=1 are exact; with p=0.5 on 10,000 elements the kept fraction is 0.5 +- 0.005
+    # (one standard deviation), so 0.03 is six of them; kept elements are exactly doubled.
+    # Training at the book's lr 0.5 for 2 quick epochs: scratch (PyTorch's default init) 0.70-0.78, concise (the
+    # book's std 0.01 init, slower to start) 0.62-0.70; chance is 0.10. Evaluation must not drop units.
+    CH + "06_dropout.ipynb": (
+        "dropout p=0 is the identity, p=1 zeros, p=0.5 keeps half, doubled; both nets learn; evaluation is deterministic",
+        lambda r: r["p0MaxDiff"] == 0 and r["p1MaxAbs"] == 0 and close(r["p05KeptFraction"], 0.5, 0.03) and r["p05ScaleError"] < 1e-6
+        and r["scratchTestAcc"] >= 0.6 and r["conciseTestAcc"] >= 0.5 and r["evalTwiceDiff"] == 0 and r["trainTwiceDiff"] > 0),
 }
 
 # Notebooks whose outputs must include at least one plot (vega-lite + PNG for export).
@@ -29,4 +52,7 @@ PLOTS = {
     CH + "01_mlp.ipynb",
     CH + "02_mlp_scratch.ipynb",
     CH + "03_mlp_concise.ipynb",
+    CH + "04_underfit_overfit.ipynb",
+    CH + "05_weight_decay.ipynb",
+    CH + "06_dropout.ipynb",
 }
