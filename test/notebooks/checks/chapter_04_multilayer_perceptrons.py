@@ -45,6 +45,24 @@ CHECKS = {
         "dropout p=0 is the identity, p=1 zeros, p=0.5 keeps half, doubled; both nets learn; evaluation is deterministic",
         lambda r: r["p0MaxDiff"] == 0 and r["p1MaxAbs"] == 0 and close(r["p05KeptFraction"], 0.5, 0.03) and r["p05ScaleError"] < 1e-6
         and r["scratchTestAcc"] >= 0.6 and r["conciseTestAcc"] >= 0.5 and r["evalTwiceDiff"] == 0 and r["trainTwiceDiff"] > 0),
+    # 100 products of 4x4 standard Gaussians grow like e^(0.56 per factor): measured 10^21.4; a loop that did not
+    # multiply would stay near 10^0. Zero init can only learn the output bias: the loss stays at ln 10 = 2.303 and
+    # the hidden weights stay exactly 0 (all units identical). Xavier and He leave that plateau (quick: 1.31 and
+    # 1.13). A constant init moves the weights (by ~0.03) but keeps the units identical. With std 0.01 the
+    # activations of layer 5 are ~1e-5 of He's (measured 3.7e-6 vs 0.34).
+    CH + "07_numerical_stability_init.ipynb": (
+        "100 Gaussian products explode; Xavier and He train, zero init stays at ln 10 with identical hidden units",
+        lambda r: r["explodedLog10MaxAbs"] > 10
+        and r["finalLoss"]["he"] < r["finalLoss"]["zero"] - 0.5 and r["finalLoss"]["xavier"] < r["finalLoss"]["zero"] - 0.3
+        and close(r["finalLoss"]["zero"], 2.303, 0.02) and r["zeroSpread"] == 0 and r["zeroMaxAbs"] == 0
+        and r["constSpread"] < 1e-6 and r["constMoved"] > 1e-3
+        and r["stats"]["normal"]["act"][4] < 1e-3 * r["stats"]["he"]["act"][4]),
+    # For N(0,1) vs N(1,1) the log density ratio is x - 0.5; 2,000 samples estimate it to ~0.05 (measured
+    # 1.013, -0.523). The unweighted line has target loss ~6.8, the best line on target data ~2.0, the weighted
+    # one 2.02: an improvement of 3.4x; 2 fails a correction that does not work.
+    CH + "08_environment_distribution_shift.ipynb": (
+        "logistic regression recovers the log density ratio x - 0.5; importance weights cut the target loss",
+        lambda r: close(r["slope"], 1, 0.2) and close(r["intercept"], -0.5, 0.2) and r["improvement"] > 2),
 }
 
 # Notebooks whose outputs must include at least one plot (vega-lite + PNG for export).
@@ -55,4 +73,6 @@ PLOTS = {
     CH + "04_underfit_overfit.ipynb",
     CH + "05_weight_decay.ipynb",
     CH + "06_dropout.ipynb",
+    CH + "07_numerical_stability_init.ipynb",
+    CH + "08_environment_distribution_shift.ipynb",
 }
