@@ -15,8 +15,15 @@ export type { DataIter } from "../data/index";
 /**
  * A net: a tfjs `tf.LayersModel` (a `tf.Sequential` is one), or a function from
  * a batch of inputs to a batch of outputs, as the book's from-scratch nets are.
+ *
+ * The training code tells a net whether it is training, as PyTorch's
+ * `net.train()` / `net.eval()` do: a LayersModel runs `apply(X, { training })`,
+ * and a function net is called `net(X, training)` (true in training steps,
+ * false in evaluation and prediction), so a from-scratch net with dropout can
+ * take a second parameter `training` and switch dropout off when it is false.
+ * A function that takes only `X` ignores it.
  */
-export type Net = tf.LayersModel | ((X: tf.Tensor) => tf.Tensor);
+export type Net = tf.LayersModel | ((X: tf.Tensor, training?: boolean) => tf.Tensor);
 
 /**
  * A loss: `(yHat, y)` → the loss of every example, shape `[batch]` (the book's
@@ -101,7 +108,8 @@ export function checkModelInput(model: tf.LayersModel, X: tf.Tensor): void {
 
 /**
  * Run the net on a batch. A LayersModel runs with `training` set (dropout and
- * batch norm follow it), after its input shape is checked.
+ * batch norm follow it), after its input shape is checked; a function net is
+ * called `net(X, training)`.
  */
 export function forward(net: Net, X: tf.Tensor, training: boolean): tf.Tensor {
   if (isLayersModel(net)) {
@@ -114,7 +122,7 @@ export function forward(net: Net, X: tf.Tensor, training: boolean): tf.Tensor {
   if (typeof net !== "function") {
     throw new Error(`expected the net to be a tf.LayersModel or a function (X: tf.Tensor) => tf.Tensor, got ${describe(net)}`);
   }
-  const out = net(X);
+  const out = net(X, training);
   if (!(out instanceof tf.Tensor)) throw new Error(`the net function must return a tf.Tensor, but it returned ${describe(out)}`);
   return out;
 }

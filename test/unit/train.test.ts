@@ -662,6 +662,29 @@ describe("predictCh3", () => {
   });
 });
 
+describe("a function net is told whether it trains (the book's net.train() / net.eval())", () => {
+  test("net(X, true) in training steps, net(X, false) in evaluation and prediction", async () => {
+    quiet();
+    const m = scratchModel();
+    const seen: unknown[] = [];
+    const net = (X: tf.Tensor, training?: boolean): tf.Tensor => {
+      seen.push(training);
+      return m.net(X);
+    };
+    const updater = (batchSize: number): void => d2l.sgd([m.W, m.b], 0.1, batchSize);
+    await d2l.trainCh3(net, new ArrayIter(train.X, train.y, 100), new ArrayIter(testSet.X, testSet.y, 60), d2l.crossEntropy, 1, updater, {
+      animator: false,
+      progress: false,
+    });
+    // 3 training batches, then 2 test batches
+    assert.deepEqual(seen, [true, true, true, false, false]);
+    seen.length = 0;
+    await d2l.evaluateAccuracy(net, new ArrayIter(testSet.X, testSet.y, 120));
+    await d2l.evaluateLoss(net, new ArrayIter(testSet.X, testSet.y, 120), d2l.crossEntropy);
+    assert.deepEqual(seen, [false, false]);
+  });
+});
+
 describe("evaluation and interrupts", () => {
   test("evaluateAccuracy stops when the kernel reports an interrupt", async () => {
     let gen = 0;
