@@ -79,7 +79,7 @@ export function initXavier(net: tf.LayersModel, seed?: number): number {
 function crossEntropyLogits(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const labels = tf.oneHot(tf.cast(tf.reshape(y, [-1]), "int32"), yHat.shape[yHat.rank - 1] as number);
-    return tf.losses.softmaxCrossEntropy(labels, yHat as tf.Tensor2D, undefined, tf.Reduction.NONE);
+    return tf.losses.softmaxCrossEntropy(labels, yHat as tf.Tensor2D, undefined, 0, tf.Reduction.NONE);
   });
 }
 

@@ -236,7 +236,10 @@ export interface FitResult {
  * function updater it differentiates the summed loss (the book's
  * `l.sum().backward()`), stores each parameter's gradient where
  * `d2l.sgd(params, lr, batchSize)` reads it, calls `updater(batchSize)`, and
- * clears what is left.
+ * clears what is left. A LayersModel's regularizer penalties
+ * (`kernelRegularizer: tf.regularizers.l2(...)`, from `net.calculateLosses()`)
+ * are added to what is differentiated, as `model.fit` does; the reported loss
+ * is the data loss alone.
  *
  * Errors: a NaN loss stops training at the next read point, with an error
  * naming the epoch and the batches since the previous read, and the weights
@@ -509,7 +512,13 @@ export class Engine {
           const parts = [tf.cast(lossSum, "float32")];
           if (wantAcc) parts.push(correctCount(yHat, y));
           stats = tf.keep(tf.stack(parts));
-          return byMean ? tf.div(lossSum, n) : lossSum;
+          const objective = byMean ? tf.div(lossSum, n) : lossSum;
+          // A LayersModel's regularizers (kernelRegularizer etc.) count in the objective, as model.fit adds them;
+          // the reported loss stays the data loss, as the book's with weight_decay.
+          const penalties = this.net instanceof tf.LayersModel ? this.net.calculateLosses() : [];
+          if (penalties.length === 0) return objective;
+          const penalty = tf.addN(penalties);
+          return tf.add(objective, byMean ? penalty : tf.mul(penalty, n));
         },
         vars,
       ));

@@ -92,3 +92,27 @@ test("trainCh6 says what is wrong with bad arguments", async () => {
   await assert.rejects(trainCh6(smallCnn(), it, it, 1, 0.1, "cuda"), /device must be "cpu" or "gpu:<i>"/);
   it.dispose();
 });
+
+test("the engine adds a LayersModel's regularizer penalties to what it differentiates", async () => {
+  const { Engine } = await import("../../lib/train/engine");
+  const make = (wd: number) =>
+    tf.sequential({
+      layers: [tf.layers.dense({ units: 1, inputShape: [3], useBias: false, kernelInitializer: "ones", kernelRegularizer: wd > 0 ? tf.regularizers.l2({ l2: wd }) : undefined })],
+    });
+  const X = tf.tensor2d([[1, 0, 0], [0, 1, 0]]);
+  const y = tf.tensor2d([[1], [1]]);
+  const iter = { async *[Symbol.asyncIterator]() { yield [X.clone(), y.clone()] as [tf.Tensor, tf.Tensor]; } };
+  const mse = (yHat: tf.Tensor, t: tf.Tensor) => tf.squaredDifference(yHat, t).reshape([-1]);
+  const run = async (wd: number) => {
+    const net = make(wd);
+    const r = await new Engine({ net, loss: mse, updater: tf.train.sgd(0.5), accuracy: false }).fit(iter, { numEpochs: 1 });
+    return { w: Array.from(net.getWeights()[0].dataSync()), loss: r.trainLoss };
+  };
+  const plain = await run(0);
+  const decayed = await run(0.1);
+  // the data loss is 0 at w = 1 (both targets hit), so only the penalty 0.1*||w||^2 moves w: w -= 0.5 * 0.2 * w
+  assert.deepEqual(plain.w, [1, 1, 1]);
+  for (const w of decayed.w) assert.ok(Math.abs(w - 0.9) < 1e-6, `decayed weights ${decayed.w}`);
+  assert.equal(decayed.loss, 0, "the reported loss is the data loss alone");
+  tf.dispose([X, y]);
+});
