@@ -25,12 +25,13 @@ CHECKS = {
     # Cubic: 200 quick epochs leave the weights within 0.02-0.2 of [5, 1.2, -3.4, 5.6] (400 full epochs:
     # within 0.02), so 0.4; its train loss reaches the noise level 0.01 (measured 0.0104-0.0128), 0.05
     # allows slack. The line cannot fit the cubic: its train loss stays ~7 (the cubic terms' variance), far
-    # above 1. The 20-feature model fits the training data (0.0146) and does worse on the test data (0.0157;
-    # 0.0187 vs 0.0118 after the book's 1500 epochs).
+    # above 1. The 20-feature model fits the training data (0.0146); its gap to the test loss shows after the
+    # book's 1500 epochs (0.0187 vs 0.0118) but is within run-to-run noise after 200 quick ones (one CI run
+    # measured test 0.01471 < train 0.01477), so quick mode asserts only that it fits.
     CH + "04_underfit_overfit.ipynb": (
         "cubic fit recovers the weights; the line underfits; 20 features overfit",
         lambda r: r["cubicWeightError"] < 0.4 and r["cubicTrainLoss"] < 0.05 and r["linearTrainLoss"] > 1
-        and r["highTrainLoss"] < 0.1 and r["highTestLoss"] > r["highTrainLoss"]),
+        and r["highTrainLoss"] < 0.1 and r["highTestLoss"] < 0.1),
     # 20 examples, 200 inputs: without decay the test loss is ~80-250 and |w| ~13; with lambda 3 the test loss
     # is ~3-5 after 50 quick epochs (0.1-0.6 after 100) and |w| ~2.3 (0.37). Both implementations must show it.
     CH + "05_weight_decay.ipynb": (
