@@ -4,7 +4,7 @@ export { Accumulator, Timer } from "./accumulator";
 export { linreg, squaredLoss, softmax, crossEntropy, accuracy, sgd, backward } from "./scratch";
 export { evaluateAccuracy, evaluateLoss } from "./evaluate";
 export { Engine, fit } from "./engine";
-export type { Callback, TrainState, EpochLog, EngineOptions, FitOptions, FitResult } from "./engine";
+export type { Callback, TrainState, EpochLog, EngineOptions, FitOptions, FitResult, BatchIter, BatchLoss, BatchLossResult } from "./engine";
 export { AnimatorCallback, ProgressCallback, PrintSummary, NaNCheck, InterruptCheck } from "./callbacks";
 export type { AnimatorCallbackOptions, ProgressCallbackOptions } from "./callbacks";
 export type { AnimatorLike, AnimatorSpec, ProgressBarLike } from "./ui";
