@@ -11,3 +11,5 @@ export type { AnimatorLike, AnimatorSpec, ProgressBarLike } from "./ui";
 export { trainEpochCh3, trainCh3, predictCh3 } from "./ch3";
 export type { TrainCh3Options, TrainCh3Result, PredictCh3Result } from "./ch3";
 export type { Net, Loss, Updater, Param } from "./types";
+export { trainSeq2seq, predictSeq2seq, predictSeq2seqBeam } from "./seq2seq";
+export type { TrainSeq2seqOptions, TrainSeq2seqResult, BeamSearchOptions, BeamCandidate, BeamSearchResult } from "./seq2seq";
