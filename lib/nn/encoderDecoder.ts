@@ -7,13 +7,15 @@
  * The book's models are PyTorch modules called as functions
  * (`encoder(X)`); here they are classes whose `forward` the book defines and
  * a reader calls: `encoder.forward(X)`. Inside, they apply tfjs layers
- * (`tf.layers.embedding`, `tf.layers.gru`, `tf.layers.dense`) to tensors.
+ * (`tf.layers.embedding`, `tf.layers.dense`, and d2l's GRU layer, PyTorch's
+ * equations with its backward pass written out: see gru.ts) to tensors.
  * Tensors are batch-major, as tfjs' recurrent layers are: the encoder's
  * outputs are `[batch, numSteps, numHiddens]` where the book's are
  * `(num_steps, batch_size, num_hiddens)`; the recurrent state keeps the
  * book's `[numLayers, batch, numHiddens]`.
  */
 import * as tf from "@tensorflow/tfjs";
+import { FusedGRU } from "./gru";
 
 function shapeStr(shape: readonly (number | null)[]): string {
   return `[${shape.join(",")}]`;
@@ -166,14 +168,14 @@ export class EncoderDecoder<EncOut = unknown, State = unknown> extends Block {
 
 /**
  * A stack of GRU layers (PyTorch's `nn.GRU(input_size, num_hiddens,
- * num_layers, dropout)`, batch-major): `tf.layers.gru` with sigmoid gates,
- * dropout on the outputs of every layer but the last while training.
+ * num_layers, dropout)`, batch-major): {@link FusedGRU} layers (PyTorch's
+ * equations), dropout on the outputs of every layer but the last while training.
  * `forward(X [batch, steps, in], H0? [layers, batch, hiddens])` returns the
  * last layer's outputs `[batch, steps, hiddens]` and each layer's final
  * state `[layers, batch, hiddens]`.
  */
 export class StackedGRU extends Block {
-  readonly grus: tf.layers.Layer[];
+  readonly grus: FusedGRU[];
 
   constructor(
     readonly inputSize: number,
@@ -182,18 +184,7 @@ export class StackedGRU extends Block {
     readonly dropout = 0,
   ) {
     super();
-    this.grus = Array.from({ length: numLayers }, (_, i) => {
-      const gru = tf.layers.gru({
-        units: numHiddens,
-        returnSequences: true,
-        returnState: true,
-        recurrentActivation: "sigmoid", // PyTorch's and the book's (tfjs' default is hardSigmoid)
-        recurrentInitializer: "glorotUniform", // tfjs' default orthogonal initializer is slow to build and replaced by Xavier anyway
-      });
-      const size = i === 0 ? inputSize : numHiddens;
-      tf.tidy(() => void gru.apply(tf.zeros([1, 1, size]))); // builds the weights now
-      return gru;
-    });
+    this.grus = Array.from({ length: numLayers }, (_, i) => new FusedGRU({ units: numHiddens, inputSize: i === 0 ? inputSize : numHiddens }));
   }
 
   /** Run the stack; see the class. */
@@ -209,10 +200,9 @@ export class StackedGRU extends Block {
       const states: tf.Tensor[] = [];
       let out = X;
       this.grus.forEach((gru, i) => {
-        const kwargs: { training: boolean; initialState?: tf.Tensor[] } = { training: this.training };
         // (a slice, not tf.unstack: tfjs 4.22's gradient of an unstack into one tensor fails)
-        if (H0) kwargs.initialState = [tf.reshape(tf.slice(H0, [i, 0, 0], [1, b, this.numHiddens]), [b, this.numHiddens])];
-        const [o, s] = gru.apply(out, kwargs) as tf.Tensor[];
+        const h0 = H0 ? tf.reshape(tf.slice(H0, [i, 0, 0], [1, b, this.numHiddens]), [b, this.numHiddens]) : tf.zeros([b, this.numHiddens]);
+        const [o, s] = gru.apply([out, h0]) as tf.Tensor[];
         out = this.training && this.dropout > 0 && i < this.numLayers - 1 ? tf.dropout(o, this.dropout) : o;
         states.push(s);
       });
@@ -319,7 +309,8 @@ export class Seq2SeqDecoder extends Decoder<[tf.Tensor, tf.Tensor], [tf.Tensor, 
     checkSizes("Seq2SeqDecoder", { vocabSize, embedSize, numHiddens, numLayers }, dropout);
     this.embedding = embedding(vocabSize, embedSize);
     this.rnn = new StackedGRU(embedSize + numHiddens, numHiddens, numLayers, dropout);
-    this.dense = tf.layers.dense({ units: vocabSize });
+    const k = 1 / Math.sqrt(numHiddens); // PyTorch's nn.Linear bias (the kernel is Xavier's, trainSeq2seq's init)
+    this.dense = tf.layers.dense({ units: vocabSize, biasInitializer: tf.initializers.randomUniform({ minval: -k, maxval: k }) });
     tf.tidy(() => void this.dense.apply(tf.zeros([1, numHiddens])));
   }
 

@@ -43,7 +43,7 @@ export interface TrainSeq2seqResult {
 function xavierInitWeights(net: EncoderDecoder): void {
   for (const layer of net.layers) {
     const kind = layer.getClassName();
-    if (kind !== "Dense" && kind !== "GRU") continue;
+    if (kind !== "Dense" && kind !== "GRU" && kind !== "D2lFusedGRU") continue;
     for (const w of layer.weights) {
       if (!/kernel$/.test(w.originalName ?? w.name)) continue; // kernel and recurrent_kernel, not bias
       const init = tf.tidy(() => tf.initializers.glorotUniform({}).apply(w.shape as number[], "float32"));

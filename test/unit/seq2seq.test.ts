@@ -84,13 +84,14 @@ describe("Seq2SeqEncoder, Seq2SeqDecoder, EncoderDecoder (the book's 9.6-9.7)", 
 
   test("weights are found in the layers a block holds; train() and eval() reach the blocks inside", () => {
     const net = new d2l.EncoderDecoder(new d2l.Seq2SeqEncoder(10, 8, 16, 2, 0.5), new d2l.Seq2SeqDecoder(12, 8, 16, 2, 0.5));
-    // encoder: embedding + 2 GRUs x (kernel, recurrent kernel, bias); decoder: the same + dense (kernel, bias)
-    assert.equal(net.encoder.trainableWeights.length, 7);
-    assert.equal(net.decoder.trainableWeights.length, 9);
-    assert.equal(net.trainableWeights.length, 16);
-    // 10*8 + (8*48 + 16*48 + 48) + (16*48 + 16*48 + 48) = 80 + 1200 + 1584; decoder 12*8 + ((8+16)*48 + 16*48 + 48) + 1584 + (16*12 + 12)
-    assert.equal(net.encoder.countParams(), 80 + 1200 + 1584);
-    assert.equal(net.decoder.countParams(), 96 + 1968 + 1584 + 204);
+    // encoder: embedding + 2 GRUs x (kernel, recurrent kernel, bias, recurrent bias); decoder: the same + dense (kernel, bias)
+    assert.equal(net.encoder.trainableWeights.length, 9);
+    assert.equal(net.decoder.trainableWeights.length, 11);
+    assert.equal(net.trainableWeights.length, 20);
+    // PyTorch's counts: embedding 10*8; GRU layer 1 (8*48 + 16*48 + 2*48), layer 2 (16*48 + 16*48 + 2*48);
+    // decoder: 12*8; layer 1 takes embedding and context ((8+16)*48 + 16*48 + 2*48); dense 16*12 + 12
+    assert.equal(net.encoder.countParams(), 80 + 1248 + 1632);
+    assert.equal(net.decoder.countParams(), 96 + 2016 + 1632 + 204);
     net.eval();
     assert.equal(net.encoder.training, false);
     assert.equal((net.decoder as d2l.Seq2SeqDecoder).rnn.training, false);
@@ -280,5 +281,46 @@ describe("beam search (the book's 9.8) on the book's toy probabilities", () => {
     assert.ok(Math.abs(beamRaw.score - Math.log(0.14)) < 1e-6);
     const beamNormalised = await d2l.predictSeq2seqBeam(net, "x", TOY, TOY, 5, 3);
     assert.equal(beamNormalised.translation, "A C B");
+  });
+});
+
+describe("d2l's GRU layer (lib/nn/gru.ts)", () => {
+  test("outputs and gradients match the same equations differentiated by tfjs", async () => {
+    const { FusedGRU } = await import("../../lib/nn/gru");
+    const H = 3;
+    const gru = new FusedGRU({ units: H, inputSize: 2 });
+    const [Wx, Wh, bx, bh] = gru.trainableWeights.map((w) => w.read());
+    assert.deepEqual([Wx.shape, Wh.shape, bx.shape, bh.shape], [[2, 9], [3, 9], [9], [9]]);
+    const X = tf.tensor3d([[[0.5, -1], [2, 0.3], [-0.7, 0.1]], [[1, 1], [0, -2], [0.4, 0.4]]]); // [2, 3, 2]
+    const h0 = tf.tensor2d([[0.1, -0.2, 0.3], [0, 0.5, -0.5]]);
+    const coef = tf.randomNormal([2, 3, H], 0, 1, "float32", 5);
+    /** PyTorch's GRU written with plain ops: r, z, n gates. */
+    const reference = (): tf.Tensor => {
+      let h = h0;
+      const outs: tf.Tensor[] = [];
+      for (let t = 0; t < 3; t++) {
+        const x = tf.reshape(tf.slice(X, [0, t, 0], [2, 1, 2]), [2, 2]);
+        const xp = tf.add(tf.matMul(x, Wx), bx);
+        const hp = tf.add(tf.matMul(h, Wh), bh);
+        const r = tf.sigmoid(tf.add(tf.slice(xp, [0, 0], [2, H]), tf.slice(hp, [0, 0], [2, H])));
+        const z = tf.sigmoid(tf.add(tf.slice(xp, [0, H], [2, H]), tf.slice(hp, [0, H], [2, H])));
+        const n = tf.tanh(tf.add(tf.slice(xp, [0, 2 * H], [2, H]), tf.mul(r, tf.slice(hp, [0, 2 * H], [2, H]))));
+        h = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h));
+        outs.push(h);
+      }
+      return tf.stack(outs, 1);
+    };
+    const ours = (): tf.Tensor => (gru.apply([X, h0]) as tf.Tensor[])[0];
+    near(ours().dataSync(), Array.from(reference().dataSync()));
+    const lossOf = (f: () => tf.Tensor) => (): tf.Scalar => tf.sum(tf.mul(f(), coef));
+    const g1 = tf.variableGrads(lossOf(ours), [Wx, Wh, bx, bh] as tf.Variable[]).grads;
+    const g2 = tf.variableGrads(lossOf(reference), [Wx, Wh, bx, bh] as tf.Variable[]).grads;
+    for (const name of Object.keys(g2)) near(g1[name].dataSync(), Array.from(g2[name].dataSync()));
+    // the gradient reaches the inputs and the initial state too
+    const dx1 = tf.grads((x: tf.Tensor, h: tf.Tensor) => tf.sum(tf.mul((gru.apply([x, h]) as tf.Tensor[])[0], coef)))([X, h0]);
+    assert.ok(dx1.every((g) => Array.from(g.dataSync()).some((v) => v !== 0)));
+    // one step (a reshape, not stack/unstack) works forward and backward
+    const one = tf.variableGrads(() => tf.sum((gru.apply([tf.ones([2, 1, 2]), h0]) as tf.Tensor[])[0]), [Wh] as tf.Variable[]);
+    assert.ok(Array.from(one.grads[(Wh as tf.Variable).name].dataSync()).some((v) => v !== 0));
   });
 });
