@@ -252,21 +252,27 @@ export function tokenizeNmt(text: string, numExamples?: number): [string[][], st
   return [source, target];
 }
 
+/** How many of `values` fall in each of `bins` bins. */
+function count(values: readonly number[], bins: number, binOf: (v: number) => number): number[] {
+  const out = new Array<number>(bins).fill(0);
+  for (const v of values) out[binOf(v)]++;
+  return out;
+}
+
 /** Counts of lengths per bin, and the bins' labels. */
 function histogram(lists: number[][]): { labels: string[]; counts: number[][] } {
-  const all = lists.flat();
-  if (all.length === 0) return { labels: [], counts: lists.map(() => []) };
-  const lo = Math.min(...all);
-  const hi = Math.max(...all);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const l of lists) for (const v of l) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)]; // (no spread: 10^5 lengths)
+  if (lo > hi) return { labels: [], counts: lists.map(() => []) };
   if (hi - lo < 20) {
     // One bar per length: whole numbers read better than matplotlib's 10 fractional bins.
     const labels = Array.from({ length: hi - lo + 1 }, (_, k) => String(lo + k));
-    return { labels, counts: lists.map((l) => labels.map((_, k) => l.filter((v) => v === lo + k).length)) };
+    return { labels, counts: lists.map((l) => count(l, labels.length, (v) => v - lo)) };
   }
   const width = (hi - lo) / 10; // matplotlib's default: 10 equal bins over the range
-  const bin = (v: number): number => Math.min(9, Math.floor((v - lo) / width));
   const labels = Array.from({ length: 10 }, (_, k) => `${Math.ceil(lo + k * width)}-${k === 9 ? hi : Math.ceil(lo + (k + 1) * width) - 1}`);
-  return { labels, counts: lists.map((l) => labels.map((_, k) => l.filter((v) => bin(v) === k).length)) };
+  return { labels, counts: lists.map((l) => count(l, 10, (v) => Math.min(9, Math.floor((v - lo) / width)))) };
 }
 
 /**
