@@ -40,7 +40,7 @@ export interface TrainSeq2seqResult {
 }
 
 /** The book's `xavier_init_weights`: Xavier-uniform kernels for every dense and GRU layer. */
-function xavierInitWeights(net: EncoderDecoder): void {
+function xavierInitWeights<E, S>(net: EncoderDecoder<E, S>): void {
   for (const layer of net.layers) {
     const kind = layer.getClassName();
     if (kind !== "Dense" && kind !== "GRU" && kind !== "D2lFusedGRU") continue;
@@ -149,8 +149,8 @@ function indexOf(vocab: Vocab, token: string, which: string): number {
  * const net = new d2l.EncoderDecoder(encoder, decoder);
  * const { loss, tokensPerSec } = await d2l.trainSeq2seq(net, trainIter, 0.005, 300, tgtVocab, d2l.tryGpu());
  */
-export async function trainSeq2seq(
-  net: EncoderDecoder<[tf.Tensor, tf.Tensor], [tf.Tensor, tf.Tensor]> | EncoderDecoder,
+export async function trainSeq2seq<E, S>(
+  net: EncoderDecoder<E, S>,
   dataIter: BatchIter,
   lr: number,
   numEpochs: number,
