@@ -27,8 +27,9 @@
  *    error that says to restart the process.
  * 4. `wasm`: `@tensorflow/tfjs-backend-wasm` with SIMD, and with threads where
  *    its threaded build loads (`D2L_WASM_THREADS=N` sets how many; 1 turns the
- *    threaded build off). Kernels the wasm backend lacks (`unsortedSegmentSum`,
- *    which the gradient of `gather` needs, ...) run on the cpu backend's.
+ *    threaded build off). Kernels the wasm backend lacks (the ragged-tensor
+ *    ops, ...) run on the cpu backend's; `unsortedSegmentSum`, which the
+ *    gradient of `gather` (embeddings) needs, is d2l's (lib/kernels/).
  * 5. `cpu`: plain JavaScript, always there.
  *
  * On cpu the filter gradient of a convolution (`Conv2DBackpropFilter`) is

@@ -158,6 +158,7 @@ class Progress {
 
   finish(bytes: number, ok: boolean): void {
     if (this.quiet) return;
+    if (!ok && !this.started) return; // no connection at all: the error says so; a "failed" line for a bar never shown is noise
     const line = ok ? `downloaded ${this.label} (${formatBytes(bytes)})` : `download of ${this.label} failed`;
     if (this.live) this.live.show({ "text/plain": line });
     else if (this.tty) process.stderr.write(`\r${line}${" ".repeat(20)}\n`);

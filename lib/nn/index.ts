@@ -2,3 +2,4 @@
 // Public names are re-exported by lib/index.ts.
 export { corr2d, corr2dMultiIn, corr2dMultiInOut, corr2dMultiInOut1x1, pool2d, lenet } from "./cnn";
 export type { PoolMode } from "./cnn";
+export { Encoder, Decoder, EncoderDecoder, Seq2SeqEncoder, Seq2SeqDecoder, sequenceMask, MaskedSoftmaxCELoss } from "./encoderDecoder";

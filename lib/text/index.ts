@@ -2,3 +2,18 @@
 // Public names are re-exported by lib/index.ts.
 export { tokenize, countCorpus, Vocab } from "./vocab";
 export type { TokenType, VocabOptions } from "./vocab";
+export {
+  readDataNmt,
+  readNmtText,
+  preprocessNmt,
+  tokenizeNmt,
+  showListLenPairHist,
+  truncatePad,
+  buildArrayNmt,
+  loadDataNmt,
+  NmtDataLoader,
+  FRA_ENG_URL,
+  FRA_ENG_SHA1,
+} from "./nmt";
+export type { NmtCorpus, NmtOptions, NmtText, NmtBatch } from "./nmt";
+export { bleu } from "./bleu";

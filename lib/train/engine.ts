@@ -24,6 +24,11 @@
  * the loss finite, and puts it back before the error: a NaN never spoils the
  * model. After each epoch the engine evaluates the test iterator, if any,
  * then calls `onEpochEnd`.
+ *
+ * Batches that are not `[X, y]`, or nets that take more than `X` (seq2seq's
+ * `[X, XValidLen, Y, YValidLen]` with teacher forcing), train through
+ * `batchLoss`: the engine hands it the whole batch inside the gradient tape
+ * and averages the epoch's loss over what it counts (tokens, for seq2seq).
  */
 import * as tf from "@tensorflow/tfjs";
 import { interruptGuard, type InterruptGuard } from "../interrupt";
@@ -60,6 +65,8 @@ export interface EpochLog {
   testLoss?: number;
   /** Training examples in the epoch. */
   examples: number;
+  /** What the epoch's loss is averaged over: its examples, or the units `batchLoss` counts (seq2seq's tokens). */
+  count: number;
   /** Seconds spent in training steps this epoch (data loading and evaluation excluded, as the book's Timer). */
   seconds: number;
 }
@@ -71,12 +78,12 @@ export interface EpochLog {
 export interface TrainState {
   /** The engine running. */
   readonly engine: Engine;
-  /** The net being trained. */
-  readonly net: Net;
+  /** The net being trained (undefined for an engine that trains with `batchLoss` and was given no net). */
+  readonly net: Net | undefined;
   /** The updater (a scheduler changes an optimizer's learning rate through it). */
   readonly updater: Updater;
   /** The training data. */
-  readonly trainIter: DataIter;
+  readonly trainIter: BatchIter;
   /** The test data, evaluated after each epoch, if any. */
   readonly testIter: DataIter | undefined;
   /** Epochs asked for. */
@@ -107,6 +114,11 @@ export interface TrainState {
   examples: number;
   /** Examples trained on, all epochs. */
   totalExamples: number;
+  /**
+   * What the epoch's loss is averaged over, up to the last read: examples, or
+   * the units `batchLoss` counts (seq2seq's tokens).
+   */
+  count: number;
   /** Latest test accuracy (set after each epoch when a test iterator is given). */
   testAcc: number | undefined;
   /** Latest mean test loss (set after each epoch when a test iterator is given and accuracy is off). */
@@ -171,12 +183,57 @@ export interface Callback {
 
 type Hook = Exclude<keyof Callback, "order" | "needsValues">;
 
+/**
+ * A data iterator of any batches of tensors: `[X, y]` pairs (a {@link DataIter}),
+ * or longer tuples for an engine with `batchLoss` (seq2seq's
+ * `[X, XValidLen, Y, YValidLen]`). The consumer owns and disposes each batch's tensors.
+ */
+export type BatchIter = AsyncIterable<tf.Tensor[]> & {
+  readonly numExamples?: number;
+  readonly numBatches?: number;
+  readonly batchSize?: number;
+};
+
+/** What {@link EngineOptions.batchLoss} returns for a batch. */
+export interface BatchLossResult {
+  /** Per-example losses (shape `[batch]`), or their mean as a scalar. */
+  loss: tf.Tensor;
+  /**
+   * What the epoch's loss is averaged over for this batch (a scalar tensor or
+   * a number): the book's `num_tokens` for seq2seq. Default: the batch's examples.
+   */
+  count?: tf.Tensor | number;
+}
+
+/**
+ * The loss of a whole batch, for batches that are not `[X, y]` or nets that
+ * take more than `X`; runs inside the gradient tape, in place of `loss(net(X), y)`.
+ */
+export type BatchLoss = (batch: tf.Tensor[]) => BatchLossResult;
+
 /** What the engine trains with. */
 export interface EngineOptions {
-  /** A tf.LayersModel or a function `(X) => yHat`. */
-  net: Net;
-  /** Per-example loss `(yHat, y) => l` (shape `[batch]`). For a LayersModel the model's compiled loss is not used. */
-  loss: Loss;
+  /** A tf.LayersModel or a function `(X) => yHat` (may be left out with `batchLoss`). */
+  net?: Net;
+  /**
+   * Per-example loss `(yHat, y) => l` (shape `[batch]`). For a LayersModel the
+   * model's compiled loss is not used. Not used (and may be left out) with `batchLoss`.
+   */
+  loss?: Loss;
+  /**
+   * The batch's loss from the whole batch (any number of tensors), in place of
+   * `loss(net(X), y)`: for seq2seq's `[X, XValidLen, Y, YValidLen]` batches
+   * with teacher forcing (`trainSeq2seq`). The engine then takes no test
+   * iterator, computes no accuracy, and needs `params` (or a LayersModel `net`).
+   */
+  batchLoss?: BatchLoss;
+  /**
+   * With a `tf.Optimizer`, differentiate the batch's mean loss (default, the
+   * book's `l.mean().backward()`) or its sum (the book's `train_seq2seq`:
+   * `l.sum().backward()`; it matters with gradient clipping). A function
+   * updater always gets the sum's gradients.
+   */
+  gradientOf?: "mean" | "sum";
   /** A tf.Optimizer, or a function `(batchSize) => void` such as `(n) => d2l.sgd([W, b], lr, n)`. */
   updater: Updater;
   /**
@@ -253,8 +310,10 @@ export interface FitResult {
  * r.testAcc // 0.83
  */
 export class Engine {
-  readonly net: Net;
-  readonly loss: Loss;
+  readonly net: Net | undefined;
+  readonly loss: Loss | undefined;
+  readonly batchLoss: BatchLoss | undefined;
+  readonly gradientOf: "mean" | "sum";
   readonly updater: Updater;
   readonly params: Param[] | undefined;
   readonly accuracy: boolean;
@@ -263,19 +322,30 @@ export class Engine {
 
   constructor(opts: EngineOptions) {
     if (opts === null || typeof opts !== "object") throw new Error("new Engine(opts) expects { net, loss, updater }");
-    const { net, loss, updater } = opts;
-    if (!isLayersModel(net) && typeof net !== "function") {
+    const { net, loss, updater, batchLoss } = opts;
+    if (batchLoss !== undefined && typeof batchLoss !== "function") {
+      throw new Error(`expected batchLoss to be a function (batch: tf.Tensor[]) => { loss, count? }, got ${batchLoss === null ? "null" : typeof batchLoss}`);
+    }
+    if (!(batchLoss && net === undefined) && !isLayersModel(net) && typeof net !== "function") {
       throw new Error(`expected the net to be a tf.LayersModel or a function (X: tf.Tensor) => tf.Tensor, got ${net === null ? "null" : typeof net}`);
     }
-    if (typeof loss !== "function") throw new Error(`expected the loss to be a function (yHat, y) => per-example losses, got ${typeof loss}`);
+    if (!batchLoss && typeof loss !== "function") throw new Error(`expected the loss to be a function (yHat, y) => per-example losses, got ${typeof loss}`);
+    if (batchLoss && opts.params === undefined && !isLayersModel(net)) {
+      throw new Error("an engine with batchLoss needs the parameters to train: pass params (e.g. net.trainableWeights), or a tf.LayersModel as net");
+    }
+    const gradientOf = opts.gradientOf ?? "mean";
+    if (gradientOf !== "mean" && gradientOf !== "sum") throw new Error(`gradientOf must be "mean" or "sum", got ${JSON.stringify(gradientOf)}`);
     if (!isOptimizer(updater) && typeof updater !== "function") {
       throw new Error(`expected the updater to be a tf.Optimizer (e.g. tf.train.sgd(0.1)) or a function (batchSize) => void, got ${updater === null ? "null" : typeof updater}`);
     }
     this.net = net;
     this.loss = loss;
+    this.batchLoss = batchLoss;
+    this.gradientOf = gradientOf;
     this.updater = updater;
     this.params = opts.params;
-    this.accuracy = opts.accuracy ?? true;
+    if (batchLoss && opts.accuracy === true) throw new Error("an engine with batchLoss computes no accuracy; leave accuracy out");
+    this.accuracy = batchLoss ? false : (opts.accuracy ?? true);
     this.callbacks = [...(opts.callbacks ?? [])];
     this.readEvery = checkReadEvery(opts.readEvery);
   }
@@ -287,11 +357,14 @@ export class Engine {
    * const r = await engine.fit(trainIter, { numEpochs: 5, testIter });
    * console.log(r.trainLoss, r.trainAcc, r.testAcc, r.examplesPerSec);
    */
-  async fit(trainIter: DataIter, opts: FitOptions = {}): Promise<FitResult> {
+  async fit(trainIter: BatchIter, opts: FitOptions = {}): Promise<FitResult> {
     const numEpochs = opts.numEpochs ?? 1;
     if (!Number.isInteger(numEpochs) || numEpochs < 1) throw new Error(`numEpochs must be a positive integer, got ${numEpochs}`);
     checkIter(trainIter, "training");
     if (opts.testIter !== undefined) checkIter(opts.testIter, "test");
+    if (opts.testIter !== undefined && this.batchLoss) {
+      throw new Error("an engine with batchLoss takes no test iterator (it would not know how to run the net on it); evaluate after training instead");
+    }
     const cbs = this.orderedCallbacks(opts.callbacks ?? []);
     const readEvery = checkReadEvery(opts.readEvery) ?? this.readEvery;
     const wanting = cbs.filter((c) => typeof c.needsValues === "function");
@@ -313,6 +386,7 @@ export class Engine {
       trainAcc: undefined,
       examples: 0,
       totalExamples: 0,
+      count: 0,
       testAcc: undefined,
       testLoss: undefined,
       grads: undefined,
@@ -322,11 +396,10 @@ export class Engine {
       stopTraining: false,
       error: undefined,
     };
-    const metric = new Accumulator(3); // loss sum, correct, examples (as read back)
+    const metric = new Accumulator(3); // loss sum, correct, count (examples, or batchLoss' units), as read back
     const yielder = new Yielder();
     const good = new GoodWeights();
-    let pending: tf.Tensor | undefined; // loss sum and correct count since the last read, on the device
-    let pendingExamples = 0;
+    let pending: tf.Tensor | undefined; // loss sum, correct and count since the last read, on the device
     const readBack = async (): Promise<void> => {
       if (pending === undefined) return;
       const sums = pending;
@@ -339,13 +412,13 @@ export class Engine {
         state.timer.stop();
         sums.dispose();
       }
-      const n = pendingExamples;
-      pendingExamples = 0;
+      const n = v[2];
       metric.add(v[0], this.accuracy ? v[1] : 0, n);
       state.batchLoss = v[0] / n;
       state.batchAcc = this.accuracy ? v[1] / n : undefined;
       state.trainLoss = metric.get(0) / metric.get(2);
       state.trainAcc = this.accuracy ? metric.get(1) / metric.get(2) : undefined;
+      state.count = metric.get(2);
       if (Number.isFinite(v[0])) await good.keep(this.weightsToKeep(), this.updater);
       else await good.putBack(this.updater);
       await call(cbs, "onValues", state); // the NaN check throws here
@@ -360,17 +433,18 @@ export class Engine {
         state.readFrom = 0;
         metric.reset();
         state.examples = 0;
+        state.count = 0;
         state.trainLoss = NaN;
         state.trainAcc = undefined;
         const secondsBefore = state.timer.sum();
         await call(cbs, "onEpochBegin", state);
         let i = 0;
         for await (const batch of trainIter) {
-          const [X, y] = unpackBatch(batch, "training");
+          const tensors = this.batchLoss ? unpackTensors(batch) : unpackBatch(batch, "training");
           try {
             state.batch = i;
             await call(cbs, "onBatchBegin", state);
-            const stats = await this.step(X, y, state, cbs);
+            const stats = await this.step(tensors, state, cbs);
             if (pending === undefined) pending = stats;
             else {
               const sum = tf.add(pending, stats);
@@ -378,10 +452,8 @@ export class Engine {
               stats.dispose();
               pending = sum;
             }
-            pendingExamples += y.shape[0] as number;
           } finally {
-            X.dispose();
-            y.dispose();
+            for (const t of tensors) t.dispose();
           }
           i++;
           const lastOfEpoch = state.numBatches !== undefined && i === state.numBatches;
@@ -398,7 +470,7 @@ export class Engine {
           throw new Error(`the training data iterator yielded no batches in epoch ${epoch + 1}; it must yield [X, y] batches in every epoch (is it a one-shot generator? pass an iterable that starts over, like a d2l DataLoader)`);
         }
         if (state.numBatches === undefined && !state.stopTraining) state.numBatches = i;
-        if (opts.testIter !== undefined) {
+        if (opts.testIter !== undefined && this.net !== undefined) {
           // Classifiers: test accuracy (the book's train_ch3); regression (accuracy off): test loss.
           const ev = await evaluate(this.net, opts.testIter, {
             accuracy: this.accuracy,
@@ -416,6 +488,7 @@ export class Engine {
           testAcc: state.testAcc,
           testLoss: state.testLoss,
           examples: state.examples,
+          count: state.count,
           seconds: state.timer.sum() - secondsBefore,
         });
         await call(cbs, "onEpochEnd", state);
@@ -481,16 +554,19 @@ export class Engine {
 
   /**
    * One batch: forward, backward, `onAfterBackward`, update. Returns the
-   * batch's loss sum and correct count as a tensor (the caller disposes it);
-   * nothing is read back here.
+   * batch's loss sum, correct count and count (examples, or `batchLoss`'
+   * units) as a tensor (the caller disposes it); nothing is read back here.
    */
-  private async step(X: tf.Tensor, y: tf.Tensor, state: TrainState, cbs: Callback[]): Promise<tf.Tensor> {
-    if (X.rank === 0 || y.rank === 0 || X.shape[0] !== y.shape[0]) {
+  private async step(batch: tf.Tensor[], state: TrainState, cbs: Callback[]): Promise<tf.Tensor> {
+    const [X, y] = batch;
+    const custom = this.batchLoss;
+    if (!custom && (X.rank === 0 || y.rank === 0 || X.shape[0] !== y.shape[0])) {
       throw new Error(`the training data iterator gave X of shape ${shapeStr(X.shape)} and y of shape ${shapeStr(y.shape)}; they must hold the same number of examples (first dimension)`);
     }
-    const n = y.shape[0] as number;
+    if (custom && X.rank === 0) throw new Error("the training data iterator gave a scalar as the batch's first tensor; its first dimension must count the examples");
+    const n = X.shape[0] as number;
     state.batchSize = n;
-    const byMean = isOptimizer(this.updater);
+    const byMean = isOptimizer(this.updater) && this.gradientOf === "mean";
     const vars = this.variables();
     const wantAcc = this.accuracy;
     state.timer.start();
@@ -501,16 +577,31 @@ export class Engine {
     try {
       ({ value, grads: gradList } = gradientsOrClean(
         () => {
-          const yHat = forward(this.net, X, true);
-          checkOutputFitsLabels(yHat, y);
-          const l = this.loss(yHat, y);
+          let l: tf.Tensor;
+          let count: tf.Tensor | number = n;
+          let yHat: tf.Tensor | undefined;
+          if (custom) {
+            const r = custom(batch);
+            if (r === null || typeof r !== "object" || !(r.loss instanceof tf.Tensor)) {
+              throw new Error("batchLoss must return { loss, count? } with loss a tf.Tensor of per-example losses");
+            }
+            l = r.loss;
+            if (r.count !== undefined) count = r.count;
+          } else {
+            yHat = forward(this.net as Net, X, true);
+            checkOutputFitsLabels(yHat, y);
+            l = (this.loss as Loss)(yHat, y);
+          }
           if (!(l instanceof tf.Tensor)) throw new Error(`the loss must return a tf.Tensor of per-example losses, got ${typeof l}`);
           if (l.rank > 0 && l.shape[0] !== n) {
             throw new Error(`the loss returned shape ${shapeStr(l.shape)} for a batch of ${n} examples; it must return one loss per example (shape [${n}]), the book's reduction='none'`);
           }
           const lossSum = l.rank === 0 ? tf.mul(l, n) : tf.sum(l);
-          const parts = [tf.cast(lossSum, "float32")];
-          if (wantAcc) parts.push(correctCount(yHat, y));
+          const parts = [
+            tf.cast(lossSum, "float32"),
+            wantAcc && yHat ? correctCount(yHat, y) : tf.scalar(0),
+            tf.cast(typeof count === "number" ? tf.scalar(count) : tf.reshape(count, []), "float32"),
+          ];
           stats = tf.keep(tf.stack(parts));
           const objective = byMean ? tf.div(lossSum, n) : lossSum;
           // A LayersModel's regularizers (kernelRegularizer etc.) count in the objective, as model.fit adds them;
@@ -558,6 +649,13 @@ export class Engine {
       state.grads = undefined;
     }
   }
+}
+
+/** Take a yielded batch apart for `batchLoss`: any non-empty array of tensors. */
+function unpackTensors(batch: unknown): tf.Tensor[] {
+  if (Array.isArray(batch) && batch.length > 0 && batch.every((t) => t instanceof tf.Tensor)) return batch as tf.Tensor[];
+  if (Array.isArray(batch)) for (const t of batch) if (t instanceof tf.Tensor) t.dispose();
+  throw new Error(`the training data iterator must yield arrays of tensors, but it yielded ${Array.isArray(batch) ? "an array with something other than tensors" : typeof batch}`);
 }
 
 /**
@@ -628,6 +726,6 @@ async function call(cbs: Callback[], hook: Hook, state: TrainState): Promise<voi
  * @example
  * const r = await d2l.fit({ net, loss: d2l.crossEntropy, updater: tf.train.sgd(0.1), trainIter, testIter, numEpochs: 3 });
  */
-export function fit(opts: EngineOptions & FitOptions & { trainIter: DataIter }): Promise<FitResult> {
+export function fit(opts: EngineOptions & FitOptions & { trainIter: BatchIter }): Promise<FitResult> {
   return new Engine(opts).fit(opts.trainIter, opts);
 }

@@ -741,3 +741,87 @@ describe("regression with the engine (accuracy off)", () => {
     assert.equal(r.history.length, 10);
   });
 });
+
+describe("batchLoss: batches that are not [X, y] (seq2seq's [X, XValidLen, Y, YValidLen])", () => {
+  /** Batches [X, weight, y] of a weighted regression: the loss of an example is weight * (x·v - y)², averaged over the weights. */
+  const rows = [
+    [1, 0],
+    [0, 1],
+    [1, 1],
+    [2, 1],
+    [1, -1],
+  ];
+  const weights = [1, 2, 0, 3, 1];
+  const ys = [1, 0, 2, -1, 0.5];
+  const iter = {
+    numBatches: 2,
+    async *[Symbol.asyncIterator](): AsyncGenerator<tf.Tensor[]> {
+      for (const [a, b] of [
+        [0, 3],
+        [3, 5],
+      ]) {
+        yield [tf.tensor2d(rows.slice(a, b)), tf.tensor1d(weights.slice(a, b)), tf.tensor1d(ys.slice(a, b))];
+      }
+    },
+  };
+  const lossOf = (v: tf.Variable) => (batch: tf.Tensor[]) => {
+    const [X, wt, y] = batch;
+    const err = tf.sub(tf.reshape(tf.matMul(X, v), [-1]), y);
+    return { loss: tf.mul(wt, tf.square(err)), count: tf.sum(wt) };
+  };
+
+  test("the epoch's loss is the loss sum over the count batchLoss reports (worked out by hand)", async () => {
+    const v = tf.variable(tf.tensor2d([[1], [2]]));
+    const r = await new d2l.Engine({ batchLoss: lossOf(v), updater: tf.train.sgd(0), params: [v] }).fit(iter, { numEpochs: 1 });
+    // x·v = [1, 2, 3, 4, -1]; errors [0, 2, 1, 5, -1.5]; weighted squares [0, 8, 0, 75, 2.25]; weights sum to 7
+    assert.ok(Math.abs(r.trainLoss - 85.25 / 7) < 1e-5, `loss ${r.trainLoss}`);
+    assert.equal(r.history[0].count, 7);
+    assert.equal(r.history[0].examples, 5);
+    assert.equal(r.trainAcc, undefined);
+    v.dispose();
+  });
+
+  test("gradientOf 'sum' differentiates the batch's summed loss with a tf.Optimizer, 'mean' its mean", async () => {
+    const one = {
+      numBatches: 1,
+      async *[Symbol.asyncIterator](): AsyncGenerator<tf.Tensor[]> {
+        yield [tf.tensor2d(rows.slice(0, 3)), tf.tensor1d(weights.slice(0, 3)), tf.tensor1d(ys.slice(0, 3))];
+      },
+    };
+    const stepWith = async (gradientOf: "sum" | "mean"): Promise<number[]> => {
+      const v = tf.variable(tf.tensor2d([[1], [2]]));
+      await new d2l.Engine({ batchLoss: lossOf(v), updater: tf.train.sgd(0.01), params: [v], gradientOf }).fit(one, { numEpochs: 1 });
+      const got = Array.from(v.dataSync());
+      v.dispose();
+      return got;
+    };
+    // d/dv Σ w (x·v - y)² = Σ 2 w err x: errors [0, 2, 1] with weights [1, 2, 0]: 2*2*2*[0, 1] = [0, 8]
+    const sum = await stepWith("sum");
+    const mean = await stepWith("mean");
+    assert.ok(Math.abs(sum[0] - 1) < 1e-6 && Math.abs(sum[1] - (2 - 0.08)) < 1e-6, `sum ${sum}`);
+    assert.ok(Math.abs(mean[0] - 1) < 1e-6 && Math.abs(mean[1] - (2 - 0.08 / 3)) < 1e-6, `mean ${mean}`);
+  });
+
+  test("no tensor leaks across epochs", async () => {
+    const v = tf.variable(tf.tensor2d([[0], [0]]));
+    const counts: number[] = [];
+    await new d2l.Engine({ batchLoss: lossOf(v), updater: tf.train.adam(0.01), params: [v] }).fit(iter, {
+      numEpochs: 4,
+      callbacks: [{ onEpochEnd: () => void counts.push(tf.memory().numTensors) }],
+    });
+    assert.equal(counts[3], counts[0]);
+    v.dispose();
+  });
+
+  test("wrong arguments get clear errors", async () => {
+    const v = tf.variable(tf.tensor2d([[0], [0]]));
+    assert.throws(() => new d2l.Engine({ batchLoss: lossOf(v), updater: tf.train.sgd(0.1) }), /needs the parameters to train: pass params/);
+    assert.throws(() => new d2l.Engine({ batchLoss: lossOf(v), updater: tf.train.sgd(0.1), params: [v], accuracy: true }), /computes no accuracy/);
+    assert.throws(() => new d2l.Engine({ updater: tf.train.sgd(0.1), params: [v] }), /expected the net to be/);
+    await assert.rejects(
+      new d2l.Engine({ batchLoss: lossOf(v), updater: tf.train.sgd(0.1), params: [v] }).fit(iter, { testIter: new ArrayIter([[0, 0]], [0], 1) }),
+      /takes no test iterator/,
+    );
+    v.dispose();
+  });
+});
