@@ -2,3 +2,7 @@
 // Public names are re-exported by lib/index.ts.
 export { tokenize, countCorpus, Vocab } from "./vocab";
 export type { TokenType, VocabOptions } from "./vocab";
+export { readTimeMachine, loadCorpusTimeMachine, TIME_MACHINE_URL, TIME_MACHINE_SHA1 } from "./timeMachine";
+export type { TimeMachineOptions } from "./timeMachine";
+export { seqDataIterRandom, seqDataIterSequential, SeqDataLoader, loadDataTimeMachine } from "./sequence";
+export type { SeqDataLoaderOptions } from "./sequence";

@@ -11,3 +11,5 @@ export type { AnimatorLike, AnimatorSpec, ProgressBarLike } from "./ui";
 export { trainEpochCh3, trainCh3, predictCh3 } from "./ch3";
 export type { TrainCh3Options, TrainCh3Result, PredictCh3Result } from "./ch3";
 export type { Net, Loss, Updater, Param } from "./types";
+export { gradClipping, GradClippingCallback, predictCh8, trainEpochCh8, trainCh8 } from "./ch8";
+export type { TrainCh8Options, TrainCh8Result } from "./ch8";
