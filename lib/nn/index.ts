@@ -3,3 +3,5 @@
 export { corr2d, corr2dMultiIn, corr2dMultiInOut, corr2dMultiInOut1x1, pool2d, lenet } from "./cnn";
 export type { PoolMode } from "./cnn";
 export { Encoder, Decoder, EncoderDecoder, Seq2SeqEncoder, Seq2SeqDecoder, sequenceMask, MaskedSoftmaxCELoss } from "./encoderDecoder";
+export { RNNModelScratch, RNNModel } from "./rnn";
+export type { RecurrentNet, GetParams, InitState, ForwardFn } from "./rnn";

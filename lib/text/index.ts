@@ -17,3 +17,7 @@ export {
 } from "./nmt";
 export type { NmtCorpus, NmtOptions, NmtText, NmtBatch } from "./nmt";
 export { bleu } from "./bleu";
+export { readTimeMachine, loadCorpusTimeMachine, TIME_MACHINE_URL, TIME_MACHINE_SHA1 } from "./timeMachine";
+export type { TimeMachineOptions } from "./timeMachine";
+export { seqDataIterRandom, seqDataIterSequential, SeqDataLoader, loadDataTimeMachine } from "./sequence";
+export type { SeqDataLoaderOptions } from "./sequence";

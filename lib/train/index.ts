@@ -17,3 +17,5 @@ export { logRmse, train, getKFoldData, kFold } from "./kfold";
 export type { HouseTrainOptions, KFoldOptions } from "./kfold";
 export { trainSeq2seq, predictSeq2seq, predictSeq2seqBeam } from "./seq2seq";
 export type { TrainSeq2seqOptions, TrainSeq2seqResult, BeamSearchOptions, BeamCandidate, BeamSearchResult } from "./seq2seq";
+export { gradClipping, GradClippingCallback, predictCh8, trainEpochCh8, trainCh8 } from "./ch8";
+export type { TrainCh8Options, TrainCh8Result } from "./ch8";
