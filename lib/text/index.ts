@@ -2,3 +2,7 @@
 // Public names are re-exported by lib/index.ts.
 export { tokenize, countCorpus, Vocab } from "./vocab";
 export type { TokenType, VocabOptions } from "./vocab";
+export { PaddedLoader } from "./padded";
+export type { PaddedLoaderOptions } from "./padded";
+export { preprocessEmail, readSpamAssassin, loadDataSpamAssassin, SPAM_ASSASSIN_LABELS } from "./spamAssassin";
+export type { SpamAssassinCorpus, SpamAssassinOptions, SpamAssassinData } from "./spamAssassin";
