@@ -3,12 +3,14 @@
  * convolution gradients (convGrads.ts) on cpu and wasm; on wasm also the
  * matrix product with a transposed factor (matMul.ts), which dense layers'
  * gradients use, and Tile (tile.ts), which batch normalization's gradient uses;
- * on both, UnsortedSegmentSum (segmentSum.ts), which embeddings' gradients use.
+ * on both UnsortedSegmentSum (segmentSum.ts), the gradient of gather (embeddings);
+ * on wasm Slice, Unpack, SplitV and GatherV2 (slice.ts), which read their input in place.
  */
 import { useConvGradKernels } from "./convGrads";
 import { useFastBatchMatMul } from "./matMul";
 import { useFastTile } from "./tile";
 import { useFastSegmentSum } from "./segmentSum";
+import { useFastSlice } from "./slice";
 
 export { D2L_CONV_GRAD_KERNELS, isD2lKernel } from "./convGrads";
 
@@ -18,4 +20,5 @@ export function useD2lKernels(backendName: string): void {
   useFastBatchMatMul(backendName);
   useFastTile(backendName);
   useFastSegmentSum(backendName);
+  useFastSlice(backendName);
 }

@@ -21,3 +21,9 @@ export { readTimeMachine, loadCorpusTimeMachine, TIME_MACHINE_URL, TIME_MACHINE_
 export type { TimeMachineOptions } from "./timeMachine";
 export { seqDataIterRandom, seqDataIterSequential, SeqDataLoader, loadDataTimeMachine } from "./sequence";
 export type { SeqDataLoaderOptions } from "./sequence";
+export { PaddedLoader } from "./padded";
+export type { PaddedLoaderOptions } from "./padded";
+export { preprocessEmail, readSpamAssassin, loadDataSpamAssassin, SPAM_ASSASSIN_LABELS } from "./spamAssassin";
+export type { SpamAssassinCorpus, SpamAssassinOptions, SpamAssassinData } from "./spamAssassin";
+export { readImdb, loadDataImdb, IMDB_URL, IMDB_CHECKSUMS } from "./imdb";
+export type { ImdbOptions } from "./imdb";

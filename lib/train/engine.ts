@@ -727,5 +727,7 @@ async function call(cbs: Callback[], hook: Hook, state: TrainState): Promise<voi
  * const r = await d2l.fit({ net, loss: d2l.crossEntropy, updater: tf.train.sgd(0.1), trainIter, testIter, numEpochs: 3 });
  */
 export function fit(opts: EngineOptions & FitOptions & { trainIter: BatchIter }): Promise<FitResult> {
-  return new Engine(opts).fit(opts.trainIter, opts);
+  // The callbacks (and readEvery) go to the fit only: given to the engine too, each would run twice.
+  const { callbacks: _callbacks, readEvery: _readEvery, ...engineOpts } = opts;
+  return new Engine(engineOpts).fit(opts.trainIter, opts);
 }
