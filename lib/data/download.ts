@@ -274,9 +274,13 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
         cb(null, chunk);
       },
     });
+    const sink = fs.createWriteStream(tmp, { flags: "wx" });
     try {
-      await pipeline(res, meter, fs.createWriteStream(tmp, { flags: "wx" }));
+      await pipeline(res, meter, sink);
     } catch (e) {
+      // A failed pipeline destroys the file stream, but its open may still be pending: wait until it is
+      // closed, or the temporary file would appear after the cleanup below removed it.
+      if (!sink.closed) await new Promise<void>((resolve) => sink.once("close", () => resolve()));
       const err = e as NodeJS.ErrnoException;
       if (total !== undefined && received < total) {
         throw new DownloadError(url, `the connection closed after ${received} of ${total} bytes (truncated download)`, hint);
