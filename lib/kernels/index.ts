@@ -2,11 +2,13 @@
  * d2l's own tfjs kernels, where a backend's are missing or slow: the
  * convolution gradients (convGrads.ts) on cpu and wasm; on wasm also the
  * matrix product with a transposed factor (matMul.ts), which dense layers'
- * gradients use, and Tile (tile.ts), which batch normalization's gradient uses.
+ * gradients use, Tile (tile.ts), which batch normalization's gradient uses,
+ * and Reverse (reverse.ts), which the input gradient of a convolution uses.
  */
 import { useConvGradKernels } from "./convGrads";
 import { useFastBatchMatMul } from "./matMul";
 import { useFastTile } from "./tile";
+import { useFastReverse } from "./reverse";
 
 export { D2L_CONV_GRAD_KERNELS, isD2lKernel } from "./convGrads";
 
@@ -15,4 +17,5 @@ export function useD2lKernels(backendName: string): void {
   useConvGradKernels(backendName);
   useFastBatchMatMul(backendName);
   useFastTile(backendName);
+  useFastReverse(backendName);
 }
