@@ -5,3 +5,4 @@ export {};
 export { alexnet, vggBlock, vgg, ninBlock, nin, Inception, googlenet, Residual, resnetBlock, resnet18, convBlock, DenseBlock, transitionBlock, densenet } from "./modern";
 export type { ModelOptions, ResNet18Options } from "./modern";
 export { batchNorm, BatchNorm } from "./batchNorm";
+export { initKaiming } from "./init";

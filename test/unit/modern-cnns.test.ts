@@ -14,6 +14,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { useBackend } from "../../lib/backend";
 import { DataLoader, TensorDataset } from "../../lib/data/index";
 import { initXavier, trainCh6 } from "../../lib/train/index";
+import { initKaiming } from "../../lib/nn/init";
 import {
   alexnet,
   batchNorm,
@@ -447,6 +448,26 @@ describe("training, initialization, saving", () => {
     // stem, 2 + 2 + 1 in the residuals, 6 in the inception, 2 in the dense block, the dense layer
     assert.equal(initXavier(tiny, 2), 1 + 5 + 6 + 2 + 1);
     tiny.dispose();
+    net.dispose();
+  });
+
+  test("initKaiming draws He-normal kernels (std about sqrt(2 / fanIn)) inside custom layers too, and leaves biases", () => {
+    const net = googlenet({ inputSize: 32 });
+    // 2 convolutions of the stem + 1 of b2's first, b2's 3x3, 9 Inceptions x 6, and the dense layer
+    const kernels = net.trainableWeights.filter((w) => w.originalName.endsWith("kernel"));
+    assert.equal(kernels.length, 1 + 2 + 9 * 6 + 1);
+    const biases = net.trainableWeights.filter((w) => w.originalName.endsWith("bias")).map((w) => w.read().dataSync().slice());
+    assert.equal(initKaiming(net, 3), kernels.length);
+    for (const w of [kernels[2], kernels[30]]) {
+      const fanIn = w.shape.slice(0, -1).reduce((a: number, b) => a * (b as number), 1);
+      const std = tf.tidy(() => tf.moments(w.read()).variance.sqrt().dataSync()[0]);
+      const he = Math.sqrt(2 / fanIn);
+      // tfjs draws a normal truncated at two standard deviations: its spread is 0.88 of the nominal one
+      assert.ok(std > 0.8 * he && std < 1.0 * he, `${w.originalName}: std ${std}, He ${he}`);
+    }
+    const after = net.trainableWeights.filter((w) => w.originalName.endsWith("bias")).map((w) => w.read().dataSync());
+    after.forEach((b, i) => assert.deepEqual(b, biases[i]));
+    assert.throws(() => initKaiming({} as tf.LayersModel), /re-initializes a tf.LayersModel/);
     net.dispose();
   });
 
