@@ -3,12 +3,15 @@
  * convolution gradients (convGrads.ts) on cpu and wasm; on wasm also the
  * matrix product with a transposed factor (matMul.ts), which dense layers'
  * gradients use, Tile (tile.ts), which batch normalization's gradient uses,
- * and Reverse (reverse.ts), which the input gradient of a convolution uses.
+ * and Reverse (reverse.ts) and StridedSlice (stridedSlice.ts), which the
+ * input gradient of a convolution uses to flip its filter and take a strided
+ * one's sub-filters.
  */
 import { useConvGradKernels } from "./convGrads";
 import { useFastBatchMatMul } from "./matMul";
 import { useFastTile } from "./tile";
 import { useFastReverse } from "./reverse";
+import { useFastStridedSlice } from "./stridedSlice";
 
 export { D2L_CONV_GRAD_KERNELS, isD2lKernel } from "./convGrads";
 
@@ -18,4 +21,5 @@ export function useD2lKernels(backendName: string): void {
   useFastBatchMatMul(backendName);
   useFastTile(backendName);
   useFastReverse(backendName);
+  useFastStridedSlice(backendName);
 }
