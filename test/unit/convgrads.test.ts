@@ -216,6 +216,8 @@ describe("dense layers' matrix products on wasm", () => {
       { a: [2, 5, 4], b: [1, 6, 5], ta: true, tb: true }, // ... and transposed, b broadcast
       { a: [3, 4, 5], b: [3, 5, 2], ta: false, tb: false }, // two batches: tfjs's loop
       { a: [1, 4, 5], b: [1, 5, 2], ta: false, tb: false }, // tfjs's XNNPACK case
+      { a: [3, 40], b: [64, 40], ta: false, tb: true }, // dx = dy·Wᵀ of a small minibatch: computed as (W·dyᵀ)ᵀ
+      { a: [2, 3, 40], b: [64, 40], ta: false, tb: true }, // ... with a batch of a folded into its rows
     ];
     for (const c of cases) {
       const av = randomValues(size(c.a), rand);
