@@ -11,6 +11,7 @@ import { Vocab } from "../text/vocab";
 import { Engine, type BatchIter, type Callback, type TrainState } from "./engine";
 import { ProgressCallback, backendDescription } from "./callbacks";
 import { checkIter } from "./evaluate";
+import { GradClippingCallback } from "./ch8";
 import { type AnimatorLike, type ProgressBarLike, makeAnimator } from "./ui";
 
 /** Options of {@link trainSeq2seq} beyond the book's arguments. */
@@ -50,29 +51,6 @@ function xavierInitWeights<E, S>(net: EncoderDecoder<E, S>): void {
       w.write(init);
       init.dispose();
     }
-  }
-}
-
-/**
- * Scales every gradient by min(1, theta / ‖g‖), ‖g‖ the norm of all
- * gradients together (the book's `grad_clipping(net, theta)`), on the device.
- */
-class ClipGlobalNorm implements Callback {
-  constructor(private readonly theta: number) {}
-
-  /** @internal */
-  onAfterBackward(state: TrainState): void {
-    const grads = state.grads;
-    if (!grads) return;
-    const theta = this.theta;
-    state.grads = tf.tidy(() => {
-      const gs = Object.values(grads);
-      const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
-      const factor = tf.minimum(tf.scalar(1), tf.div(tf.scalar(theta), norm)); // norm 0: inf, so 1
-      const out: tf.NamedTensorMap = {};
-      for (const [name, g] of Object.entries(grads)) out[name] = tf.mul(g, factor);
-      return out;
-    });
   }
 }
 
@@ -180,7 +158,7 @@ export async function trainSeq2seq<E, S>(
     const [YHat] = net.forward(X, decInput, XValidLen);
     return { loss: loss.forward(YHat, Y, YValidLen), count: tf.sum(YValidLen) };
   };
-  const callbacks: Callback[] = [new ClipGlobalNorm(clipNorm)];
+  const callbacks: Callback[] = [new GradClippingCallback(clipNorm)];
   if (options.animator !== false) callbacks.push(new LossEveryTen(options.animator));
   if (options.progress !== false) callbacks.push(new ProgressCallback(options.progress ? { bar: options.progress } : {}));
   if (options.verbose ?? true) callbacks.push(new Seq2seqSummary());
