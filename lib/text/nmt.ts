@@ -9,15 +9,16 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { unzipSync } from "fflate";
 import { type Checksums, DownloadError, cacheRoot, downloadFile, say } from "../data/download";
+import { DATA_HUB } from "../data/hub";
 import { mixSeed, permutation } from "../data/random";
 import { Figure, plotBundle, tryRenderPng } from "../plot/figure";
 import { Vocab } from "./vocab";
 
 /** Where the book's fra-eng archive is downloaded from (the book's `DATA_HUB['fra-eng']`), unless `D2L_FRA_ENG_URL` names another. */
-export const FRA_ENG_URL = "http://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip";
+export const FRA_ENG_URL = DATA_HUB["fra-eng"][0];
 
 /** SHA-1 of the book's fra-eng.zip; a download is checked against it. */
-export const FRA_ENG_SHA1 = "94646ad1522d915e7b0f9296181140edcf86a4f5";
+export const FRA_ENG_SHA1 = DATA_HUB["fra-eng"][1];
 
 /** The file inside fra-eng.zip that holds the tab-separated English-French pairs. */
 const FRA_TXT = "fra-eng/fra.txt";
@@ -108,8 +109,9 @@ async function readFraEng(options: NmtOptions): Promise<NmtText> {
   }
   const cached = path.join(cacheRoot(), "fra-eng.zip");
   if (!fs.existsSync(cached)) {
-    const url = options.url ?? (process.env.D2L_FRA_ENG_URL?.trim() || FRA_ENG_URL);
-    await downloadFile(url, cached, { checksums: options.checksums ?? { sha1: [FRA_ENG_SHA1] }, hint, quiet: options.quiet, label: "fra-eng.zip" });
+    const [hubUrl, hubSha1] = DATA_HUB["fra-eng"] ?? [FRA_ENG_URL, FRA_ENG_SHA1];
+    const url = options.url ?? (process.env.D2L_FRA_ENG_URL?.trim() || hubUrl);
+    await downloadFile(url, cached, { checksums: options.checksums ?? { sha1: [hubSha1.toLowerCase()] }, hint, quiet: options.quiet, label: "fra-eng.zip" });
   }
   return { text: fraFromZip(fs.readFileSync(cached), cached, "Delete it to download it again."), corpus: "fra-eng", source: cached };
 }

@@ -6,14 +6,15 @@
 import * as fs from "fs";
 import * as path from "path";
 import { cacheRoot, downloadFile } from "../data/download";
+import { DATA_HUB } from "../data/hub";
 import { tokenize } from "./vocab";
 import { Vocab } from "./vocab";
 
 /** Where the book's `DATA_HUB['time_machine']` downloads the text from. */
-export const TIME_MACHINE_URL = "http://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt";
+export const TIME_MACHINE_URL = DATA_HUB.time_machine[0];
 
 /** SHA-1 of the book's `timemachine.txt` (its `DATA_HUB` entry); downloads are checked against it. */
-export const TIME_MACHINE_SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a";
+export const TIME_MACHINE_SHA1 = DATA_HUB.time_machine[1];
 
 const FILE = "timemachine.txt";
 
@@ -56,7 +57,8 @@ export async function timeMachineFile(options: TimeMachineOptions = {}): Promise
   }
   const cached = path.join(cacheRoot(), FILE);
   if (fs.existsSync(cached)) return cached;
-  await downloadFile(options.url ?? TIME_MACHINE_URL, cached, { checksums: { sha1: [TIME_MACHINE_SHA1] }, hint, quiet: options.quiet, label: FILE });
+  const [hubUrl, hubSha1] = DATA_HUB.time_machine ?? [TIME_MACHINE_URL, TIME_MACHINE_SHA1];
+  await downloadFile(options.url ?? hubUrl, cached, { checksums: { sha1: [hubSha1.toLowerCase()] }, hint, quiet: options.quiet, label: FILE });
   return cached;
 }
 

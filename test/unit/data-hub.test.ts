@@ -12,6 +12,8 @@ import * as os from "os";
 import * as path from "path";
 import { AddressInfo } from "net";
 import { DATA_HUB, DATA_URL, DownloadError, download } from "../../lib/data/index";
+import { timeMachineFile, TIME_MACHINE_SHA1, TIME_MACHINE_URL } from "../../lib/text/timeMachine";
+import { FRA_ENG_SHA1, FRA_ENG_URL } from "../../lib/text/nmt";
 
 const BODY = Buffer.from("Id,LotArea,Street,SalePrice\n1,8450,Pave,208500\n2,9600,NA,181500\n");
 const SHA1 = crypto.createHash("sha1").update(BODY).digest("hex");
@@ -62,6 +64,29 @@ describe("DATA_HUB", () => {
   test("holds the book's Kaggle house entries with their SHA-1s, under DATA_URL", () => {
     assert.deepEqual(DATA_HUB.kaggle_house_train, [DATA_URL + "kaggle_house_pred_train.csv", "585e9cc93e70b39160e7921475f9bcd7d31219ce"]);
     assert.deepEqual(DATA_HUB.kaggle_house_test, [DATA_URL + "kaggle_house_pred_test.csv", "fa19780a7b011d9b009e8bff8e99922a8ee2eb90"]);
+  });
+
+  test("holds the text chapters' entries under the book's names, which the text loaders read", () => {
+    assert.deepEqual(DATA_HUB.time_machine, [DATA_URL + "timemachine.txt", "090b5e7e70c295757f55df93cb0a180b9691891a"]);
+    assert.deepEqual(DATA_HUB["fra-eng"], [DATA_URL + "fra-eng.zip", "94646ad1522d915e7b0f9296181140edcf86a4f5"]);
+    assert.deepEqual([TIME_MACHINE_URL, TIME_MACHINE_SHA1], DATA_HUB.time_machine);
+    assert.deepEqual([FRA_ENG_URL, FRA_ENG_SHA1], DATA_HUB["fra-eng"]);
+  });
+
+  test("timeMachineFile downloads from DATA_HUB.time_machine as it is at the call (a mirror set there is used)", async () => {
+    const original = DATA_HUB.time_machine;
+    const cache = path.join(tmp, "tm-cache");
+    process.env.D2L_CACHE_DIR = cache;
+    delete process.env.D2L_DATA_DIR;
+    DATA_HUB.time_machine = [`${base}/ok/mirror/timemachine.txt`, SHA1];
+    try {
+      const file = await timeMachineFile({ quiet: true });
+      assert.equal(file, path.join(cache, "timemachine.txt"));
+      assert.ok(hits.includes("/ok/mirror/timemachine.txt"), `the mirror was not asked: ${hits.join(", ")}`);
+      assert.deepEqual(fs.readFileSync(file), BODY);
+    } finally {
+      DATA_HUB.time_machine = original;
+    }
   });
 
   test("an unknown name, or a malformed entry, is an error that says what to do", async () => {
@@ -169,7 +194,7 @@ describe("download(name)", () => {
 
   test("the offline copies in ../shared/data (what CI's D2L_DATA_DIR points at) pass the registered SHA-1s", async () => {
     const shared = path.resolve(__dirname, "../../../../shared/data");
-    for (const name of ["kaggle_house_train", "kaggle_house_test"]) {
+    for (const name of ["kaggle_house_train", "kaggle_house_test", "time_machine"]) {
       assert.equal(await download(name, path.join(tmp, "never"), { dataDir: shared, quiet: true }), path.join(shared, path.basename(DATA_HUB[name][0])));
     }
   });
