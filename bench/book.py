@@ -60,12 +60,20 @@ def run(rel, timeout):
     result, backend = None, ""
     for cell in nb.cells:
         for o in cell.get("outputs", []):
-            if o.get("output_type") == "stream" and o.get("name") == "stdout":
-                for line in o.get("text", "").splitlines():
-                    if line.startswith("RESULT "):
-                        result = json.loads(line[len("RESULT "):])
-                    if " examples/sec on " in line or " tokens/sec on " in line:
-                        backend = line.split(" on ", 1)[1]
+            kind = o.get("output_type")
+            if kind == "stream" and o.get("name") == "stdout":
+                text = o.get("text", "")
+            elif kind in ("display_data", "execute_result"):
+                text = o.get("data", {}).get("text/plain", "")  # the trainers' summary line (d2l.showSummary)
+            else:
+                continue
+            for line in ("".join(text) if isinstance(text, list) else text).splitlines():
+                if kind == "stream" and line.startswith("RESULT "):
+                    result = json.loads(line[len("RESULT "):])
+                if " examples/sec on " in line or " tokens/sec on " in line:
+                    backend = line.split(" on ", 1)[1].strip()
+                elif line.startswith("training on ") and not backend:
+                    backend = line[len("training on "):].strip()
     return result, seconds, backend, error
 
 
