@@ -8,7 +8,7 @@
  * PyTorch. See bench/README.md. Usage:
  *
  *   npx tsc -p . && node bench/rnn.js [--epochs 500] [--models rnn,gru,lstm]
- *        [--backends native,wasm,cpu] [--torch-threads 2] [--no-torch] [--timeout 7200] [--json FILE]
+ *        [--backends native,wasm,cpu] [--torch-threads 1] [--no-torch] [--timeout 7200] [--json FILE]
  *
  * Each run is a fresh process (tfjs backends are global to a process): this
  * file re-runs itself with --child for one backend and model.
@@ -125,7 +125,7 @@ async function driver() {
   const backends = list("backends", "native,wasm,cpu", ["cpu", "native", "wasm", "webgpu", "tensorflow"]);
   const epochs = positive("epochs", "500");
   const timeout = positive("timeout", "7200");
-  const torchThreads = positive("torch-threads", "2");
+  const torchThreads = positive("torch-threads", "1");
   const torch = !flag("no-torch");
   // The text file PyTorch reads: the same one d2l finds (D2L_DATA_DIR, the cache, or a download).
   const { timeMachineFile } = require("../dist/lib/text/timeMachine");

@@ -6,7 +6,7 @@
  * ratio to PyTorch. See bench/README.md. Usage:
  *
  *   npx tsc -p . && node bench/seq2seq.js [--epochs 300] [--backends native,wasm,cpu]
- *        [--torch-threads 2] [--no-torch] [--timeout 3600] [--dataset auto|fra-eng|cmudict] [--json FILE]
+ *        [--torch-threads 1] [--no-torch] [--timeout 3600] [--dataset auto|fra-eng|cmudict] [--json FILE]
  *
  * The data: loadDataNmt(64, 10, 600) (fra-eng if it can be had, else
  * CMUdict), written once to a JSON file that every run reads, so each trains
@@ -123,7 +123,7 @@ async function main() {
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer, got ${arg("epochs", "")}`);
   const backends = arg("backends", "native,wasm,cpu").split(",").map((s) => s.trim()).filter(Boolean);
   const timeout = Number(arg("timeout", "3600"));
-  const torchThreads = arg("torch-threads", "2");
+  const torchThreads = arg("torch-threads", "1");
   const file = path.join(os.tmpdir(), `d2l-seq2seq-bench-${process.pid}.json`);
   const data = await dumpData(file, arg("dataset", "auto"));
   const torchV = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
