@@ -42,12 +42,18 @@ CHECKS = {
         "VGG (4x narrower) learns in quick mode: test acc >= 0.16 and the loss falls by 0.2",
         lambda r: _common(r) and r["testAcc"] >= 0.16 and _falls(r, 0.2) and r["size"] == 32),
     # NiN stays on its ln-10 plateau for longer than quick mode trains (with Xavier or He init, lr 0.01 to
-    # 0.1, up to 128 minibatches: test acc 0.075 to 0.24, loss 2.27 to 2.31), so quick mode checks that it
-    # builds with the book's parameter count and trains to a finite loss at the level of a uniform guess
-    # (ln 10 = 2.303), neither diverging nor stuck at a wrong constant.
+    # 0.1, up to 128 minibatches: test acc 0.075 to 0.24, loss 2.27 to 2.31), so for the book's NiN quick mode
+    # checks that it builds with the book's parameter count and trains to a finite loss at the level of a
+    # uniform guess (ln 10 = 2.303), neither diverging nor stuck at a wrong constant. Learning is asserted on
+    # the notebook's NiN with batch normalization (same 32 minibatches, 67 px, lr 0.1; dropout unseeded):
+    # test acc 0.37, 0.405, 0.36, 0.445 in 4 runs on wasm; floor 0.25, far above any constant answer (0.135).
+    # Its parameter count: NiN's 1,992,166 plus 4 x channels per batch-norm layer (gamma, beta, running
+    # mean and variance): 4 x 3 x (96 + 256 + 384 + 10) = 8,952.
     "chapter_07_modern_cnns/03_nin.ipynb": (
-        "NiN builds with 1,992,166 parameters and trains to a finite loss near ln 10",
-        lambda r: _common(r) and r["params"] == 1992166 and 2.0 < r["trainLoss"] < 2.6 and 0.0 <= r["testAcc"] <= 1.0),
+        "NiN builds with 1,992,166 parameters and trains to a finite loss near ln 10; "
+        "NiN with batch normalization learns in the same 32 minibatches: test acc >= 0.25",
+        lambda r: _common(r) and r["params"] == 1992166 and 2.0 < r["trainLoss"] < 2.6 and 0.0 <= r["testAcc"] <= 1.0
+        and r["bnParams"] == 1992166 + 8952 and r["bnTestAcc"] >= 0.25),
     # seeded, no dropout: test acc 0.345 and loss 2.298 -> 2.241 in every run (3 runs)
     "chapter_07_modern_cnns/04_googlenet.ipynb": (
         "GoogLeNet (5,977,530 parameters) learns in quick mode: test acc >= 0.2 and the loss falls by 0.02",
