@@ -11,7 +11,8 @@ import * as d2l from "../../lib/index";
 const README = path.resolve(__dirname, "../../../lib/README.md");
 
 function tableNames(): { book: string; ours: string; isType: boolean }[] {
-  const rows = fs.readFileSync(README, "utf8").split("\n").filter((l) => /^\|\s*`/.test(l));
+  // the table's rows: a d2l-ts name in backticks in the second cell (the header and the |---| line have none)
+  const rows = fs.readFileSync(README, "utf8").split("\n").filter((l) => /^\|[^|]+\|\s*`/.test(l));
   return rows.map((row) => {
     const cells = row.split("|").map((c) => c.trim());
     const ours = /`([^`]+)`/.exec(cells[2] ?? "");
@@ -26,6 +27,18 @@ test("the name table lists the book's chapter 2-3 helpers", () => {
   for (const must of ["trainCh3", "loadDataFashionMnist", "Animator", "Accumulator", "evaluateAccuracy", "tryGpu"]) {
     assert.ok(names.includes(must), `${must} missing from the table`);
   }
+});
+
+test("the name table lists the helpers of chapters 4-9 (issues 6 and 7), so a bad merge cannot drop them unnoticed", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = [
+    "DATA_HUB", "download", "readCsv", "logRmse", "kFold", "saveTensors", "loadTensors",
+    "corr2d", "pool2d", "lenet", "trainCh6", "evaluateAccuracyGpu",
+    "alexnet", "vgg", "nin", "googlenet", "batchNorm", "Residual", "resnet18", "densenet",
+    "loadDataTimeMachine", "RNNModel", "gradClipping", "predictCh8", "trainCh8",
+    "loadDataNmt", "EncoderDecoder", "MaskedSoftmaxCELoss", "trainSeq2seq", "predictSeq2seq", "bleu",
+  ];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
 });
 
 test("every d2l-ts name in the table exists in d2l", () => {
