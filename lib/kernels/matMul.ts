@@ -13,21 +13,11 @@
  * 40 ms instead of 340 for a 16-row minibatch through a 4096x4096 layer.
  */
 import * as tf from "@tensorflow/tfjs";
+import { type Info, type Kernel, replaceWasmKernel } from "./wasmKernel";
 
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
 interface BackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
 }
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}
-type Kernel = (args: KernelArgs) => tf.TensorInfo;
 
 const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
 
@@ -99,15 +89,5 @@ function batchMatMulWasm(tfjs: Kernel): Kernel {
  * it handles well). Its config carries `d2l: true`. Calling it again changes nothing.
  */
 export function useFastBatchMatMul(backendName: string): void {
-  if (backendName !== "wasm") return;
-  const current = tf.getKernel("BatchMatMul", "wasm") as (tf.KernelConfig & { d2l?: boolean }) | undefined;
-  if (!current || current.d2l) return;
-  tf.unregisterKernel("BatchMatMul", "wasm");
-  tf.registerKernel({
-    kernelName: "BatchMatMul",
-    backendName: "wasm",
-    kernelFunc: batchMatMulWasm(current.kernelFunc as unknown as Kernel) as unknown as tf.KernelFunc,
-    setupFunc: current.setupFunc,
-    d2l: true,
-  } as tf.KernelConfig);
+  if (backendName === "wasm") replaceWasmKernel<Kernel>("BatchMatMul", batchMatMulWasm);
 }

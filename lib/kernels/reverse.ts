@@ -9,24 +9,8 @@
  * the last axis itself is reversed does it go element by element.
  */
 import * as tf from "@tensorflow/tfjs";
+import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./wasmKernel";
 
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
-type HeapArray = Float32Array | Int32Array | Uint8Array;
-/** The two methods of tfjs-backend-wasm's BackendWasm that its own JavaScript kernels use. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(t: Info): HeapArray;
-}
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}
-type Kernel = (args: KernelArgs) => tf.TensorInfo;
 
 /**
  * The same reversal on fewer axes: axes of size 1 go, and neighbouring axes
@@ -89,15 +73,5 @@ function reverseWasm(tfjs: Kernel): Kernel {
 
 /** Register d2l's `Reverse` on wasm in place of tfjs's (kept for strings). Its config carries `d2l: true`. Calling it again changes nothing. */
 export function useFastReverse(backendName: string): void {
-  if (backendName !== "wasm") return;
-  const current = tf.getKernel("Reverse", "wasm") as (tf.KernelConfig & { d2l?: boolean }) | undefined;
-  if (!current || current.d2l) return;
-  tf.unregisterKernel("Reverse", "wasm");
-  tf.registerKernel({
-    kernelName: "Reverse",
-    backendName: "wasm",
-    kernelFunc: reverseWasm(current.kernelFunc as unknown as Kernel) as unknown as tf.KernelFunc,
-    setupFunc: current.setupFunc,
-    d2l: true,
-  } as tf.KernelConfig);
+  if (backendName === "wasm") replaceWasmKernel<Kernel>("Reverse", reverseWasm);
 }

@@ -10,23 +10,9 @@
  * tfjs's element by element (30 ms for 12,800 rows of 32 values).
  */
 import * as tf from "@tensorflow/tfjs";
+import { type HeapArray, type Info, type KernelArgs, type WasmBackendLike, replaceWasmKernel } from "./wasmKernel";
 
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
-type HeapArray = Float32Array | Int32Array | Uint8Array;
-/** The two methods of tfjs-backend-wasm's BackendWasm that its own JavaScript kernels use. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(t: Info): HeapArray;
-}
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}
+/** Unpack and SplitV have several outputs. */
 type Kernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
 /**
@@ -163,16 +149,5 @@ const KERNELS: Record<string, (previous: Kernel) => Kernel> = { Slice: sliceWasm
  */
 export function useFastSlice(backendName: string): void {
   if (backendName !== "wasm") return;
-  for (const [name, make] of Object.entries(KERNELS)) {
-    const current = tf.getKernel(name, "wasm") as (tf.KernelConfig & { d2l?: boolean }) | undefined;
-    if (!current || current.d2l) continue;
-    tf.unregisterKernel(name, "wasm");
-    tf.registerKernel({
-      kernelName: name,
-      backendName: "wasm",
-      kernelFunc: make(current.kernelFunc as unknown as Kernel) as unknown as tf.KernelFunc,
-      setupFunc: current.setupFunc,
-      d2l: true,
-    } as tf.KernelConfig);
-  }
+  for (const [name, make] of Object.entries(KERNELS)) replaceWasmKernel<Kernel>(name, make);
 }

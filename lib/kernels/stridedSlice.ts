@@ -10,24 +10,8 @@
  * Identity and plain slices go to tfjs' kernel, which handles them fast.
  */
 import * as tf from "@tensorflow/tfjs";
+import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./wasmKernel";
 
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
-type HeapArray = Float32Array | Int32Array | Uint8Array;
-/** The two methods of tfjs-backend-wasm's BackendWasm that its own JavaScript kernels use. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(t: Info): HeapArray;
-}
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}
-type Kernel = (args: KernelArgs) => tf.TensorInfo;
 
 interface StridedSliceAttrs {
   begin: number[];
@@ -94,15 +78,5 @@ function stridedSliceWasm(tfjs: Kernel): Kernel {
 
 /** Register d2l's `StridedSlice` on wasm in place of tfjs's (kept for plain slices and strings). Its config carries `d2l: true`. Calling it again changes nothing. */
 export function useFastStridedSlice(backendName: string): void {
-  if (backendName !== "wasm") return;
-  const current = tf.getKernel("StridedSlice", "wasm") as (tf.KernelConfig & { d2l?: boolean }) | undefined;
-  if (!current || current.d2l) return;
-  tf.unregisterKernel("StridedSlice", "wasm");
-  tf.registerKernel({
-    kernelName: "StridedSlice",
-    backendName: "wasm",
-    kernelFunc: stridedSliceWasm(current.kernelFunc as unknown as Kernel) as unknown as tf.KernelFunc,
-    setupFunc: current.setupFunc,
-    d2l: true,
-  } as tf.KernelConfig);
+  if (backendName === "wasm") replaceWasmKernel<Kernel>("StridedSlice", stridedSliceWasm);
 }

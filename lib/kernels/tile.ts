@@ -9,24 +9,8 @@
  * (`copyWithin`) until it fills its repeats.
  */
 import * as tf from "@tensorflow/tfjs";
+import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./wasmKernel";
 
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
-type HeapArray = Float32Array | Int32Array | Uint8Array;
-/** The two methods of tfjs-backend-wasm's BackendWasm that its own JavaScript kernels use. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(t: Info): HeapArray;
-}
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}
-type Kernel = (args: KernelArgs) => tf.TensorInfo;
 
 /**
  * The same tiling on fewer axes: axes of size 1 repeated once go, and an axis
@@ -93,15 +77,5 @@ function tileWasm(tfjs: Kernel): Kernel {
 
 /** Register d2l's `Tile` on wasm in place of tfjs's (kept for strings). Its config carries `d2l: true`. Calling it again changes nothing. */
 export function useFastTile(backendName: string): void {
-  if (backendName !== "wasm") return;
-  const current = tf.getKernel("Tile", "wasm") as (tf.KernelConfig & { d2l?: boolean }) | undefined;
-  if (!current || current.d2l) return;
-  tf.unregisterKernel("Tile", "wasm");
-  tf.registerKernel({
-    kernelName: "Tile",
-    backendName: "wasm",
-    kernelFunc: tileWasm(current.kernelFunc as unknown as Kernel) as unknown as tf.KernelFunc,
-    setupFunc: current.setupFunc,
-    d2l: true,
-  } as tf.KernelConfig);
+  if (backendName === "wasm") replaceWasmKernel<Kernel>("Tile", tileWasm);
 }
