@@ -4,6 +4,39 @@ import * as tf from "@tensorflow/tfjs";
 const KERNEL_LAYERS = ["Dense", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose"];
 
 /**
+ * Sets the kernel of every dense and convolution layer of `net` to fresh
+ * values from `initializer(i)`, `i` counting the kernels set so far (for
+ * seeds), and returns how many it set; biases are left as they are. Nested
+ * models are walked, and so are custom layers that hold their own dense and
+ * convolution layers and list them in `sublayers()` (d2l.Residual and friends).
+ * What initXavier (train/ch6.ts) and initKaiming share.
+ */
+export function reinitKernels(net: tf.LayersModel, initializer: (i: number) => { apply(shape: number[], dtype?: tf.DataType): tf.Tensor }): number {
+  let count = 0;
+  const walk = (layer: tf.layers.Layer): void => {
+    const inner = (layer as unknown as { layers?: tf.layers.Layer[] }).layers;
+    if (Array.isArray(inner)) {
+      for (const l of inner) walk(l);
+      return;
+    }
+    if (!KERNEL_LAYERS.includes(layer.getClassName())) {
+      const subs = (layer as unknown as { sublayers?: () => tf.layers.Layer[] }).sublayers;
+      if (typeof subs === "function") for (const l of subs.call(layer)) walk(l);
+      return;
+    }
+    const weights = layer.getWeights();
+    if (weights.length === 0) return;
+    const [kernel, ...rest] = weights;
+    const fresh = initializer(count).apply(kernel.shape, "float32") as tf.Tensor;
+    layer.setWeights([fresh, ...rest]);
+    fresh.dispose();
+    count++;
+  };
+  for (const l of net.layers) walk(l);
+  return count;
+}
+
+/**
  * Re-initialize the kernels of every dense and convolution layer of a model
  * with He (Kaiming) normal values, PyTorch's `nn.init.kaiming_normal_` and
  * tfjs' `heNormal`: standard deviation `sqrt(2 / fanIn)`, which keeps the
@@ -24,27 +57,5 @@ const KERNEL_LAYERS = ["Dense", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose"]
  */
 export function initKaiming(net: tf.LayersModel, seed?: number): number {
   if (!(net instanceof tf.LayersModel)) throw new Error("initKaiming re-initializes a tf.LayersModel (e.g. tf.sequential({ layers: [...] }) or d2l.googlenet())");
-  let count = 0;
-  const walk = (layer: tf.layers.Layer): void => {
-    const inner = (layer as unknown as { layers?: tf.layers.Layer[] }).layers;
-    if (Array.isArray(inner)) {
-      for (const l of inner) walk(l);
-      return;
-    }
-    if (!KERNEL_LAYERS.includes(layer.getClassName())) {
-      const subs = (layer as unknown as { sublayers?: () => tf.layers.Layer[] }).sublayers;
-      if (typeof subs === "function") for (const l of subs.call(layer)) walk(l);
-      return;
-    }
-    const weights = layer.getWeights();
-    if (weights.length === 0) return;
-    const [kernel, ...rest] = weights;
-    const init = tf.initializers.heNormal(seed === undefined ? {} : { seed: seed + count });
-    const fresh = init.apply(kernel.shape, "float32") as tf.Tensor;
-    layer.setWeights([fresh, ...rest]);
-    fresh.dispose();
-    count++;
-  };
-  for (const l of net.layers) walk(l);
-  return count;
+  return reinitKernels(net, (i) => tf.initializers.heNormal(seed === undefined ? {} : { seed: seed + i }));
 }

@@ -1,6 +1,7 @@
 /** Chapter 6's training helpers: `evaluate_accuracy_gpu` and `train_ch6`, thin wrappers over the {@link Engine}. */
 import * as tf from "@tensorflow/tfjs";
 import { tryGpu } from "../backend";
+import { reinitKernels } from "../nn/init";
 import { Engine, type Callback } from "./engine";
 import { AnimatorCallback, ProgressCallback, PrintSummary, backendDescription } from "./callbacks";
 import { evaluateAccuracy } from "./evaluate";
@@ -44,32 +45,7 @@ function checkDevice(device: string | undefined, who: string): void {
  * d2l.initXavier(net); // before training, as trainCh6 does
  */
 export function initXavier(net: tf.LayersModel, seed?: number): number {
-  let count = 0;
-  let k = 0;
-  const walk = (layer: tf.layers.Layer): void => {
-    const inner = (layer as unknown as { layers?: tf.layers.Layer[] }).layers;
-    if (Array.isArray(inner)) {
-      for (const l of inner) walk(l);
-      return;
-    }
-    const cls = layer.getClassName();
-    if (!["Dense", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose"].includes(cls)) {
-      // custom layers that hold their own dense/conv layers (d2l.Residual and friends) expose them as `sublayers`
-      const subs = (layer as unknown as { sublayers?: () => tf.layers.Layer[] }).sublayers;
-      if (typeof subs === "function") for (const l of subs.call(layer)) walk(l);
-      return;
-    }
-    const weights = layer.getWeights();
-    if (weights.length === 0) return;
-    const [kernel, ...rest] = weights;
-    const init = tf.initializers.glorotUniform(seed === undefined ? {} : { seed: seed + k++ });
-    const fresh = init.apply(kernel.shape, "float32") as tf.Tensor;
-    layer.setWeights([fresh, ...rest]);
-    fresh.dispose();
-    count++;
-  };
-  for (const l of net.layers) walk(l);
-  return count;
+  return reinitKernels(net, (i) => tf.initializers.glorotUniform(seed === undefined ? {} : { seed: seed + i }));
 }
 
 /**
