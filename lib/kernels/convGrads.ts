@@ -31,6 +31,7 @@
  * `d2l: true`, which tests read to tell them from tfjs's.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Info, Kernel, KernelArgs } from "./shared";
 
 type Padding = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
 type Pair = number | [number, number];
@@ -42,19 +43,6 @@ interface BackendLike {
   write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): object;
   disposeData(dataId: object, force?: boolean): boolean;
 }
-/** A backend tensor: what kernels take and return. */
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
-/** What tfjs passes a kernel function. */
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}
-type Kernel = (args: KernelArgs) => tf.TensorInfo;
 
 interface Conv2DBackpropFilterAttrs {
   strides: Pair;

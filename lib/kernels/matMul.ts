@@ -13,7 +13,7 @@
  * 40 ms instead of 340 for a 16-row minibatch through a 4096x4096 layer.
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Info, type Kernel, replaceWasmKernel } from "./wasmKernel";
+import { type Info, type Kernel, replaceWasmKernel } from "./shared";
 
 interface BackendLike {
   disposeData(dataId: object, force?: boolean): boolean;

@@ -9,7 +9,7 @@
  * the last axis itself is reversed does it go element by element.
  */
 import * as tf from "@tensorflow/tfjs";
-import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./wasmKernel";
+import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./shared";
 
 
 /**

@@ -9,23 +9,13 @@
  * a millisecond for the same batch.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Info, Kernel } from "./shared";
 
 /** The part of a tfjs KernelBackend (cpu's and wasm's both have it) this kernel uses. */
 interface BackendLike {
   readSync(dataId: object): tf.backend_util.BackendValues;
   write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): object;
 }
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  attrs?: tf.NamedAttrMap;
-  backend: unknown;
-}
-type Kernel = (args: KernelArgs) => tf.TensorInfo;
 
 /**
  * `out[s, ...] = Σ x[i, ...]` over the rows `i` whose segment id is `s`

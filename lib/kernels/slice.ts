@@ -10,7 +10,7 @@
  * tfjs's element by element (30 ms for 12,800 rows of 32 values).
  */
 import * as tf from "@tensorflow/tfjs";
-import { type HeapArray, type Info, type KernelArgs, type WasmBackendLike, replaceWasmKernel } from "./wasmKernel";
+import { type HeapArray, type Info, type KernelArgs, type WasmBackendLike, replaceWasmKernel } from "./shared";
 
 /** Unpack and SplitV have several outputs. */
 type Kernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];

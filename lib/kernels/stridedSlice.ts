@@ -10,7 +10,7 @@
  * Identity and plain slices go to tfjs' kernel, which handles them fast.
  */
 import * as tf from "@tensorflow/tfjs";
-import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./wasmKernel";
+import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./shared";
 
 
 interface StridedSliceAttrs {

@@ -9,7 +9,7 @@
  * (`copyWithin`) until it fills its repeats.
  */
 import * as tf from "@tensorflow/tfjs";
-import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./wasmKernel";
+import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./shared";
 
 
 /**

@@ -1,8 +1,9 @@
 /**
- * What d2l's replacement kernels for the wasm backend share (tile.ts,
- * reverse.ts, stridedSlice.ts, slice.ts, matMul.ts): the shapes of the
- * tfjs-backend-wasm objects they touch, and the registration that puts a
- * d2l kernel in place of tfjs's while keeping tfjs's to fall back on.
+ * What d2l's kernels share: the shapes of the tfjs objects a kernel function
+ * gets and returns, the two wasm-backend methods the wasm kernels use (tile.ts,
+ * reverse.ts, stridedSlice.ts, slice.ts, matMul.ts), and the registration
+ * that puts a d2l kernel in place of tfjs's on wasm while keeping tfjs's to
+ * fall back on.
  */
 import * as tf from "@tensorflow/tfjs";
 
