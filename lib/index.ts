@@ -8,6 +8,7 @@ export { interruptGuard, InterruptedError, atCellEnd } from "./interrupt";
 export type { InterruptGuard } from "./interrupt";
 export { inKernel, LiveOutput, showBundle } from "./output";
 export type { MimeBundle } from "./output";
+export { isQuick, quickEpochs, QUICK_EPOCHS } from "./quick";
 export * from "./data/index";
 export * from "./train/index";
 export * from "./plot/index";

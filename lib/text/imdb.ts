@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { unzipSync } from "fflate";
 import { cacheRoot, downloadFile, say, type Checksums } from "../data/download";
-import { isQuick } from "../data/fashionMnist";
+import { isQuick } from "../quick";
 import { mixSeed, permutation } from "../data/random";
 import { PaddedLoader } from "./padded";
 import { Vocab, tokenize } from "./vocab";

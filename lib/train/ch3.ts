@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { getFashionMnistLabels } from "../data/index";
 import { showImages, type Figure } from "../plot/index";
 import { Engine, type Callback } from "./engine";
+import { quickEpochs, QUICK_EPOCHS } from "../quick";
 import { AnimatorCallback, ProgressCallback, PrintSummary } from "./callbacks";
 import { unpackBatch, checkIter } from "./evaluate";
 import type { AnimatorLike, ProgressBarLike } from "./ui";
@@ -65,6 +66,7 @@ export interface TrainCh3Result {
  * Pressing stop ends training after the current batch with an
  * `InterruptedError` (the model keeps that batch's weights); a NaN loss ends
  * it with an error naming the epoch and batch (the model keeps the last good weights).
+ * In quick mode (`D2L_QUICK=1`) it trains at most `QUICK_EPOCHS.trainCh3` (2) epochs.
  *
  * @example
  * const W = tf.variable(tf.randomNormal([784, 10], 0, 0.01));
@@ -88,7 +90,8 @@ export async function trainCh3(
   if (options.progress !== false) callbacks.push(new ProgressCallback(options.progress ? { bar: options.progress } : {}));
   if (options.verbose ?? true) callbacks.push(new PrintSummary());
   callbacks.push(...(options.callbacks ?? []));
-  const r = await new Engine({ net, loss, updater, params: options.params }).fit(trainIter, { numEpochs, testIter, callbacks });
+  const epochs = quickEpochs(numEpochs, QUICK_EPOCHS.trainCh3, "trainCh3");
+  const r = await new Engine({ net, loss, updater, params: options.params }).fit(trainIter, { numEpochs: epochs, testIter, callbacks, quickEpochs: QUICK_EPOCHS.trainCh3 });
   return { trainLoss: r.trainLoss, trainAcc: r.trainAcc as number, testAcc: r.testAcc as number, examplesPerSec: r.examplesPerSec };
 }
 

@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { tryGpu } from "../backend";
 import { reinitKernels } from "../nn/init";
 import { Engine, type Callback } from "./engine";
+import { quickEpochs, QUICK_EPOCHS } from "../quick";
 import { AnimatorCallback, ProgressCallback, PrintSummary, backendDescription } from "./callbacks";
 import { evaluateAccuracy } from "./evaluate";
 import { checkIter } from "./evaluate";
@@ -99,7 +100,8 @@ export interface TrainCh6Result {
  * The model outputs logits (no softmax layer), NHWC images in. Pressing stop
  * ends training after the current batch with an `InterruptedError` (the model
  * keeps that batch's weights); a NaN loss ends it with an error naming where
- * (the model keeps the last good weights).
+ * (the model keeps the last good weights). In quick mode (`D2L_QUICK=1`)
+ * it trains at most `QUICK_EPOCHS.trainCh6` (1) epoch.
  *
  * @example
  * const [trainIter, testIter] = await d2l.loadDataFashionMnist(256);
@@ -119,6 +121,7 @@ export async function trainCh6(
     throw new Error("trainCh6 trains a tf.LayersModel (e.g. tf.sequential({ layers: [...] }) or d2l.lenet()); for a function net use d2l.trainCh3");
   }
   if (!Number.isInteger(numEpochs) || numEpochs < 1) throw new Error(`trainCh6: numEpochs must be a positive integer, got ${numEpochs}`);
+  numEpochs = quickEpochs(numEpochs, QUICK_EPOCHS.trainCh6, "trainCh6");
   if (!(typeof lr === "number" && lr > 0 && Number.isFinite(lr))) throw new Error(`trainCh6: lr must be a positive number, got ${lr}`);
   checkDevice(device, "trainCh6");
   checkIter(trainIter, "training");
@@ -142,7 +145,7 @@ export async function trainCh6(
   callbacks.push(...(options.callbacks ?? []));
   const optimizer = tf.train.sgd(lr);
   try {
-    const r = await new Engine({ net, loss: crossEntropyLogits, updater: optimizer }).fit(trainIter, { numEpochs, testIter, callbacks });
+    const r = await new Engine({ net, loss: crossEntropyLogits, updater: optimizer }).fit(trainIter, { numEpochs, testIter, callbacks, quickEpochs: QUICK_EPOCHS.trainCh6 });
     return { trainLoss: r.trainLoss, trainAcc: r.trainAcc as number, testAcc: r.testAcc as number, examplesPerSec: r.examplesPerSec };
   } finally {
     optimizer.dispose();

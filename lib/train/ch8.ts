@@ -21,6 +21,7 @@ import { RNNModel, type RecurrentNet } from "../nn/rnn";
 import { Animator } from "../plot/index";
 import { showSummary } from "../report";
 import { Engine, type Callback, type TrainState } from "./engine";
+import { quickEpochs, QUICK_EPOCHS } from "../quick";
 import { ProgressCallback, backendDescription } from "./callbacks";
 import { gradOf, setGrad, sgd } from "./scratch";
 import { type DataIter, type Loss, type Updater, type Param, isLayersModel, isOptimizer, variableOf, shapeStr } from "./types";
@@ -367,7 +368,8 @@ class PerplexityPlot implements Callback {
  *
  * Pressing stop ends training after the current batch with an
  * `InterruptedError`; a NaN loss ends it with an error (the model keeps the
- * last good weights).
+ * last good weights). In quick mode (`D2L_QUICK=1`) it trains at most
+ * `QUICK_EPOCHS.trainCh8` (3) epochs.
  *
  * @example
  * const [trainIter, vocab] = await d2l.loadDataTimeMachine(32, 35);
@@ -387,6 +389,7 @@ export async function trainCh8(
   checkNet(net, "trainCh8");
   if (typeof lr !== "number" || !(lr > 0)) throw new Error(`trainCh8: lr must be a positive number, got ${String(lr)}`);
   if (!Number.isInteger(numEpochs) || numEpochs < 1) throw new Error(`trainCh8: numEpochs must be a positive integer, got ${String(numEpochs)}`);
+  numEpochs = quickEpochs(numEpochs, QUICK_EPOCHS.trainCh8, "trainCh8");
   if (options.predictEvery !== undefined && !(Number.isInteger(options.predictEvery) && options.predictEvery >= 1)) {
     throw new Error(`trainCh8: predictEvery must be a positive integer, got ${String(options.predictEvery)}`);
   }
@@ -402,7 +405,7 @@ export async function trainCh8(
   callbacks.push(...(options.callbacks ?? []));
   const engine = new Engine({ net: carried.forward, loss: perSequence(tokenCrossEntropy), updater, params, accuracy: false });
   try {
-    const r = await engine.fit(trainIter, { numEpochs, callbacks });
+    const r = await engine.fit(trainIter, { numEpochs, callbacks, quickEpochs: QUICK_EPOCHS.trainCh8 });
     const perplexity = Math.exp(r.trainLoss);
     const tokensPerSec = r.examplesPerSec * carried.numSteps;
     if (verbose) showSummary([`perplexity ${perplexity.toFixed(1)}, ${tokensPerSec.toFixed(1)} tokens/sec on ${backendDescription()}`, predict("time traveller"), predict("traveller")]);

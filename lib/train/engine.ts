@@ -32,6 +32,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { interruptGuard, type InterruptGuard } from "../interrupt";
+import { quickEpochs } from "../quick";
 import { Accumulator, Timer } from "./accumulator";
 import { Yielder } from "./yielder";
 import { correctCount, setGrad, clearGrad, trainableVariables, noConnection, gradientsOrClean } from "./scratch";
@@ -263,6 +264,12 @@ export interface FitOptions {
   callbacks?: Callback[];
   /** As {@link EngineOptions.readEvery}, for this fit. */
   readEvery?: number;
+  /**
+   * In quick mode (`D2L_QUICK=1`), train at most this many epochs (d2l-java's
+   * `MAX_EPOCH`; default: all of them). The `trainCh*` functions pass theirs
+   * (`d2l.QUICK_EPOCHS`); outside quick mode it has no effect.
+   */
+  quickEpochs?: number;
 }
 
 /** What {@link Engine.fit} returns. */
@@ -358,8 +365,9 @@ export class Engine {
    * console.log(r.trainLoss, r.trainAcc, r.testAcc, r.examplesPerSec);
    */
   async fit(trainIter: BatchIter, opts: FitOptions = {}): Promise<FitResult> {
-    const numEpochs = opts.numEpochs ?? 1;
-    if (!Number.isInteger(numEpochs) || numEpochs < 1) throw new Error(`numEpochs must be a positive integer, got ${numEpochs}`);
+    const asked = opts.numEpochs ?? 1;
+    if (!Number.isInteger(asked) || asked < 1) throw new Error(`numEpochs must be a positive integer, got ${asked}`);
+    const numEpochs = opts.quickEpochs === undefined ? asked : quickEpochs(asked, opts.quickEpochs, "Engine.fit");
     checkIter(trainIter, "training");
     if (opts.testIter !== undefined) checkIter(opts.testIter, "test");
     if (opts.testIter !== undefined && this.batchLoss) {

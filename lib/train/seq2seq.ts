@@ -9,6 +9,7 @@ import { EncoderDecoder, MaskedSoftmaxCELoss } from "../nn/encoderDecoder";
 import { truncatePad } from "../text/nmt";
 import { Vocab } from "../text/vocab";
 import { Engine, type BatchIter, type Callback, type TrainState } from "./engine";
+import { quickEpochs, QUICK_EPOCHS } from "../quick";
 import { ProgressCallback, backendDescription } from "./callbacks";
 import { checkIter } from "./evaluate";
 import { GradClippingCallback } from "./ch8";
@@ -118,7 +119,8 @@ function indexOf(vocab: Vocab, token: string, which: string): number {
  * ({@link loadDataNmt}'s loader). `device` is accepted for the book's call
  * shape; tensors live on the backend `d2l.tryGpu()` names. Runs on the
  * training engine: stop ends after the current batch (the model keeps its
- * weights), a NaN loss puts back the weights of the last good read.
+ * weights), a NaN loss puts back the weights of the last good read. In quick
+ * mode (`D2L_QUICK=1`) it trains at most `QUICK_EPOCHS.trainSeq2seq` (12) epochs.
  *
  * @example
  * const [trainIter, srcVocab, tgtVocab] = await d2l.loadDataNmt(64, 10);
@@ -140,6 +142,7 @@ export async function trainSeq2seq<E, S>(
   checkIter(dataIter, "training");
   if (typeof lr !== "number" || !(lr > 0)) throw new Error(`trainSeq2seq: lr must be a positive number, got ${String(lr)}`);
   if (!Number.isInteger(numEpochs) || numEpochs < 1) throw new Error(`trainSeq2seq: numEpochs must be a positive integer, got ${String(numEpochs)}`);
+  numEpochs = quickEpochs(numEpochs, QUICK_EPOCHS.trainSeq2seq, "trainSeq2seq");
   if (device !== undefined && typeof device !== "string") throw new TypeError(`trainSeq2seq: device must be a string such as d2l.tryGpu() gives, got ${typeof device}`);
   const bos = indexOf(tgtVocab, "<bos>", "target");
   const clipNorm = options.clipNorm ?? 1;
@@ -164,7 +167,7 @@ export async function trainSeq2seq<E, S>(
   if (options.verbose ?? true) callbacks.push(new Seq2seqSummary());
   callbacks.push(...(options.callbacks ?? []));
   const engine = new Engine({ batchLoss, updater: tf.train.adam(lr), params: net.trainableWeights, gradientOf: "sum" });
-  const r = await engine.fit(dataIter, { numEpochs, callbacks });
+  const r = await engine.fit(dataIter, { numEpochs, callbacks, quickEpochs: QUICK_EPOCHS.trainSeq2seq });
   const tokens = r.history.reduce((n, h) => n + h.count, 0);
   return { loss: r.trainLoss, tokensPerSec: tokens / r.seconds, losses: r.history.map((h) => h.trainLoss) };
 }

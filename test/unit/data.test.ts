@@ -7,7 +7,6 @@ import {
   syntheticData,
   loadArray,
   getFashionMnistLabels,
-  isQuick,
   type DataIter,
   type Dataset,
 } from "../../lib/data/index";
@@ -409,7 +408,7 @@ describe("syntheticData and loadArray (sections 3.2-3.3)", () => {
   });
 });
 
-describe("getFashionMnistLabels and isQuick", () => {
+describe("getFashionMnistLabels", () => {
   test("class indices to the book's names, from numbers or a tensor", () => {
     assert.deepEqual(getFashionMnistLabels([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), [
       "t-shirt",
@@ -431,20 +430,5 @@ describe("getFashionMnistLabels and isQuick", () => {
     const m = tf.zeros([2, 2], "int32");
     assert.throws(() => getFashionMnistLabels(m), /1-D tensor.*\[2,2\]/);
     m.dispose();
-  });
-
-  test("isQuick follows D2L_QUICK", () => {
-    const old = process.env.D2L_QUICK;
-    try {
-      process.env.D2L_QUICK = "1";
-      assert.equal(isQuick(), true);
-      process.env.D2L_QUICK = "0";
-      assert.equal(isQuick(), false);
-      delete process.env.D2L_QUICK;
-      assert.equal(isQuick(), false);
-    } finally {
-      if (old === undefined) delete process.env.D2L_QUICK;
-      else process.env.D2L_QUICK = old;
-    }
   });
 });
