@@ -353,14 +353,32 @@ export class Executor {
 }
 
 /**
+ * Parse a cell's compiled code as a module: in a script, `await (p)` at the
+ * top level is a call of a function named `await`; in a module (where
+ * top-level await is allowed) it is the await a cell means.
+ */
+function parseCell(js: string): TS.SourceFile {
+  const ts = typescript() as unknown as typeof TS;
+  const options: TS.CreateSourceFileOptions = {
+    languageVersion: ts.ScriptTarget.Latest,
+    setExternalModuleIndicator: (file) => {
+      (file as unknown as { externalModuleIndicator: true }).externalModuleIndicator = true;
+    },
+  };
+  return ts.createSourceFile("cell.js", js, options, true, ts.ScriptKind.JS);
+}
+
+/**
  * True when compiled cell code awaits at its top level. tslab only notices a
  * top-level `await` expression (TypeScript's diagnostic 1308); a cell whose
- * only top-level await is a `for await` loop compiles cleanly, so without this
- * check it would run in a plain function and fail with "Unexpected reserved word".
+ * only top-level await is a `for await` loop, or whose await is written
+ * `await (p)` (a call of a function named `await` to a script parser),
+ * compiles cleanly, so without this check it would run in a plain function
+ * and fail ("Unexpected reserved word", "await is not defined").
  */
 export function hasTopLevelAwait(js: string): boolean {
   const ts = typescript() as unknown as typeof TS;
-  const sf = ts.createSourceFile("cell.js", js, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  const sf = parseCell(js);
   const visit = (node: TS.Node): boolean => {
     if (ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node)) return false;
     if (ts.isAwaitExpression(node)) return true;
@@ -381,7 +399,7 @@ export function cellFileName(cell: number): string {
  */
 export function instrument(js: string): { code: string; inserted: Map<number, { col: number; len: number }[]> } {
   const ts = typescript() as unknown as TsLike;
-  const sf = ts.createSourceFile("cell.js", js, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  const sf = parseCell(js) as unknown as ReturnType<TsLike["createSourceFile"]>;
   const edits: { pos: number; text: string; order: number }[] = [];
   const visit = (node: TsNode): void => {
     if (node.kind === ts.SyntaxKind.AwaitExpression) {

@@ -42,6 +42,13 @@ describe("Executor", () => {
     assert.equal(hasTopLevelAwait("if (x) { for await (const v of y) {} }"), true);
   });
 
+  test("a parenthesized top-level await runs: `f(await (p))` is an await, not a call of `await`", async () => {
+    const r = await ex.execute("const parenAwait = [await (async () => 6)()];\nMath.max(await (Promise.resolve(7)), parenAwait[0])", ++cell);
+    assert.deepEqual(r, { status: "ok", hasValue: true, value: 7 });
+    assert.equal(hasTopLevelAwait("f(await (p));"), true);
+    assert.equal(hasTopLevelAwait("const await2 = async () => f(await (p));"), false);
+  });
+
   test("a shorthand property naming an earlier cell's variable works ({ k })", async () => {
     assert.equal((await ex.execute("const shortK = 5;\nlet shortL = 'l';", ++cell)).status, "ok");
     const r = await ex.execute("const o = { shortK, shortL, inner: { shortK } };\n[o.shortK, o.shortL, o.inner.shortK]", ++cell);
