@@ -2,12 +2,15 @@
 kernel and print what each one reached next to the book's numbers.
 
     npm run bench:book                                   # the default set below
-    npm run bench:book -- --backend native chapter_06_convolutional_neural_networks/05_lenet.ipynb
+    npm run bench:book -- --backend native chapter_06_convolutional_neural_networks/06_lenet.ipynb
     /usr/bin/python3 bench/book.py --list                # what it knows the book's numbers for
 
-Each notebook prints one `RESULT {...}` line (the same line CI asserts in quick
-mode); the table shows its numbers, the book's for the same keys, the wall time
-and the backend. Executed notebooks are kept in test-artifacts/bench/ to read.
+The notebooks print nothing for this: as in CI (test/notebooks/harness.py), a
+cell of the harness' own is appended that returns, from the kernel, what the
+notebook's check reads (its `probe` in test/notebooks/checks/); no quick values
+are injected, so the notebook runs as a reader runs it. The table shows those
+numbers, the book's for the same keys, the wall time and the backend. Executed
+notebooks are kept in test-artifacts/bench/ to read.
 Needs the kernelspec registered (the npm script does it in test-artifacts/jupyter)."""
 import argparse
 import json
@@ -17,23 +20,27 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "test" / "notebooks"))
+from checks import CHECKS  # noqa: E402
+from harness import append_probe, probe_result  # noqa: E402
+
 NOTEBOOKS = ROOT / "notebooks"
 OUT = ROOT / "test-artifacts" / "bench"
 
-# The book's numbers (d2l.ai, PyTorch edition) for the RESULT keys each notebook reports.
+# The book's numbers (d2l.ai, PyTorch edition) for the keys each notebook's probe returns.
 BOOK = {
     "chapter_04_multilayer_perceptrons/03_mlp_concise.ipynb": {"testAcc": 0.83},
     "chapter_04_multilayer_perceptrons/10_kaggle_house_price.ipynb": {"avgTrainLogRmse": 0.1659, "avgValidLogRmse": 0.1709},
-    "chapter_06_convolutional_neural_networks/05_lenet.ipynb": {"trainLoss": 0.455, "trainAcc": 0.831, "testAcc": 0.789},
-    "chapter_08_recurrent_neural_networks/05_rnn_concise.ipynb": {"perplexity": 1.3},
-    "chapter_09_modern_rnns/01_gru.ipynb": {"perplexity": 1.1},
-    "chapter_09_modern_rnns/02_lstm.ipynb": {"perplexity": 1.2},
-    "chapter_09_modern_rnns/07_seq2seq.ipynb": {"loss": 0.019},
+    "chapter_06_convolutional_neural_networks/06_lenet.ipynb": {"trainLoss": 0.455, "trainAcc": 0.831, "testAcc": 0.789},
+    "chapter_08_recurrent_neural_networks/06_rnn_concise.ipynb": {"perplexity": 1.3},
+    "chapter_09_modern_rnns/01_gru.ipynb": {"perplexityConcise": 1.1},
+    "chapter_09_modern_rnns/02_lstm.ipynb": {"perplexityConcise": 1.2},
+    "chapter_09_modern_rnns/07_seq2seq.ipynb": {"lastLoss": 0.019},
 }
 # Issue 6's set; pass paths to run others.
 DEFAULT = [
     "chapter_04_multilayer_perceptrons/03_mlp_concise.ipynb",
-    "chapter_06_convolutional_neural_networks/05_lenet.ipynb",
+    "chapter_06_convolutional_neural_networks/06_lenet.ipynb",
     "chapter_04_multilayer_perceptrons/10_kaggle_house_price.ipynb",
 ]
 
@@ -45,7 +52,10 @@ def run(rel, timeout):
     path = NOTEBOOKS / rel
     if not path.exists():
         raise SystemExit(f"bench/book.py: no notebook {path}; paths are relative to notebooks/ (see --list)")
+    if rel not in CHECKS:
+        raise SystemExit(f"bench/book.py: {rel} has no check in test/notebooks/checks/, so nothing says what to read from it")
     nb = nbformat.read(path, as_version=4)
+    append_probe(nb, CHECKS[rel].probe)
     client = NotebookClient(nb, kernel_name="d2l-ts", timeout=timeout, resources={"metadata": {"path": str(path.parent)}})
     started = time.time()
     error = None
@@ -54,10 +64,11 @@ def run(rel, timeout):
     except Exception as e:  # a failing cell: report it in the table, keep going
         error = str(e).strip().splitlines()[-1][:160] if str(e).strip() else type(e).__name__
     seconds = time.time() - started
+    result = probe_result(nb) if error is None else None
     out = OUT / rel
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
-    result, backend = None, ""
+    backend = ""
     for cell in nb.cells:
         for o in cell.get("outputs", []):
             kind = o.get("output_type")
@@ -68,8 +79,6 @@ def run(rel, timeout):
             else:
                 continue
             for line in ("".join(text) if isinstance(text, list) else text).splitlines():
-                if kind == "stream" and line.startswith("RESULT "):
-                    result = json.loads(line[len("RESULT "):])
                 if " examples/sec on " in line or " tokens/sec on " in line:
                     backend = line.split(" on ", 1)[1].strip()
                 elif line.startswith("training on ") and not backend:
@@ -111,7 +120,7 @@ def main():
         name = rel.split("/")[-1].replace(".ipynb", "")
         if error or result is None:
             failed = True
-            print(f"| {name} | error | {error or 'no RESULT line'} | | {seconds:.0f} s | {backend} |")
+            print(f"| {name} | error | {error or 'the probe returned nothing'} | | {seconds:.0f} s | {backend} |")
             continue
         book = BOOK.get(rel, {})
         keys = list(book) + [k for k in result if k not in book]

@@ -33,7 +33,7 @@ import { installNbExtension } from "../../kernel/nbextension";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const ART = path.join(ROOT, "test-artifacts", "browser");
-const NOTEBOOK = path.join(ROOT, "notebooks", "chapter_03_linear_networks", "05_softmax_regression_concise.ipynb");
+const NOTEBOOK = path.join(ROOT, "notebooks", "chapter_03_linear_networks", "07_softmax_regression_concise.ipynb");
 const LEGEND = ["train loss", "train acc", "test acc"];
 /** The three series' colours: the book's fmts "-", "m--", "g-." (matplotlib tab10 blue, magenta, green). */
 const COLOURS: [number, number, number][] = [

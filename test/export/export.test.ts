@@ -21,7 +21,7 @@ import { pngSize } from "../../lib/plot/png";
 const ROOT = path.resolve(__dirname, "../../..");
 const ART = path.join(ROOT, "test-artifacts", "export");
 const CLI = path.join(ROOT, "bin", "d2l-ts.js");
-const SOFTMAX = path.join(ROOT, "notebooks", "chapter_03_linear_networks", "05_softmax_regression_concise.ipynb");
+const SOFTMAX = path.join(ROOT, "notebooks", "chapter_03_linear_networks", "07_softmax_regression_concise.ipynb");
 const VEGA = "application/vnd.vegalite.v5+json";
 /** The Animator's three series colours (the book's fmts "-", "m--", "g-."). */
 const COLOURS: [number, number, number][] = [
@@ -121,7 +121,7 @@ test("HTML: the report header, and every plot as an <img> with a data:image/png 
   assert.ok(html.includes(`<img src="data:image/png;base64,${animatorPng}"`), "the Animator's PNG is not an <img> in the HTML");
   assert.ok((html.match(/<img src="data:image\/png;base64,/g) ?? []).length >= 2, "the Animator and the predictCh3 images");
   const text = html.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ");
-  assert.match(text, /Report of 05_softmax_regression_concise\.ipynb|Report of softmax\.ipynb/);
+  assert.match(text, /Report of 07_softmax_regression_concise\.ipynb|Report of softmax\.ipynb/);
   assert.match(text, /backend wasm \(\d+ threads?\)|backend wasm /);
   assert.match(text, /TensorFlow\.js 4\.22\.0/);
   assert.match(text, /d2l-ts \d+\.\d+\.\d+/);

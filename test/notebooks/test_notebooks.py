@@ -1,11 +1,13 @@
 """Run every notebook in notebooks/ through the d2l-ts kernel in quick mode
 (D2L_QUICK=1, data from ../shared/data) and assert the result each one
-reaches. A notebook reports its result as one stdout line
-`RESULT {...json...}`; checks/ (one module per chapter) says what must hold
-for each notebook. Run one chapter with `-k chapter_06`.
+reaches. The notebooks print nothing for the tests: harness.py puts the quick
+values of a `parameters` cell after it and appends a probe cell that returns,
+from the kernel, what the notebook's check asserts (checks/, one module per
+chapter). Run one chapter with `-k chapter_06`.
 A notebook without an entry in CHECKS fails: every notebook CI runs must
 reach a result that is asserted."""
 import json
+import math
 import os
 import pathlib
 import time
@@ -15,36 +17,19 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from checks import CHECKS, Check
+from harness import VEGA, append_probe, inject_quick_parameters, plots_of, probe_result, series_of
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
 
-# notebook path (relative to notebooks/) -> (description, predicate on the RESULT dict), and the
-# notebooks whose outputs must include a plot: one module per chapter in checks/.
-from checks import CHECKS, PLOTS  # noqa: E402
 
-VEGA = "application/vnd.vegalite.v5+json"
-
-
-def plots_of(nb):
-    """Rich outputs that carry a vega-lite plot (the final state of live ones)."""
-    return [out["data"] for cell in nb.cells for out in cell.get("outputs", [])
-            if out.get("output_type") in ("display_data", "execute_result") and VEGA in out.get("data", {})]
-
-
-def results_of(nb):
-    found = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("name") == "stdout":
-                for line in out.get("text", "").splitlines():
-                    if line.startswith("RESULT "):
-                        found.append(json.loads(line[len("RESULT "):]))
-    return found
-
-
-def run_notebook(path):
+def run_notebook(path, probe):
+    """Run a notebook in quick mode with its probe appended; the executed copy goes to test-artifacts/."""
     nb = nbformat.read(path, as_version=4)
+    inject_quick_parameters(nb)
+    append_probe(nb, probe)
     client = NotebookClient(nb, kernel_name="d2l-ts", timeout=600, resources={"metadata": {"path": str(path.parent)}})
     started = time.time()
     try:
@@ -54,6 +39,17 @@ def run_notebook(path):
         out.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out)
     return nb, time.time() - started
+
+
+def rounded(v):
+    """For the log line: floats to 4 significant digits, long lists cut."""
+    if isinstance(v, float):
+        return float(f"{v:.4g}") if math.isfinite(v) else v
+    if isinstance(v, list):
+        return [rounded(x) for x in v[:8]] + (["..."] if len(v) > 8 else [])
+    if isinstance(v, dict):
+        return {k: rounded(x) for k, x in v.items()}
+    return v
 
 
 class NotebookTests(unittest.TestCase):
@@ -69,34 +65,37 @@ class NotebookTests(unittest.TestCase):
         self.assertTrue(present, "no notebooks found")
         self.assertEqual([p for p in present if p not in CHECKS], [], "notebooks without a result check")
         self.assertEqual([p for p in CHECKS if p not in present], [], "checks for notebooks that do not exist")
+        self.assertEqual([p for p, c in CHECKS.items() if not isinstance(c, Check)], [], "checks not written as Check(what, probe, ok, plot)")
 
 
-def make_test(rel, what, predicate):
+def make_test(rel, check):
     def test(self):
+        self.assertIsInstance(check, Check, f"{rel}: its check must be a Check(what, probe, ok, plot)")
         path = NOTEBOOKS / rel
         try:
-            nb, seconds = run_notebook(path)
+            nb, seconds = run_notebook(path, check.probe)
         except CellExecutionError as e:
             self.fail(f"{rel}: a cell failed:\n{str(e)[:3000]}")
-        results = results_of(nb)
-        self.assertEqual(len(results), 1, f"{rel}: expected exactly one RESULT line, got {results}")
-        result = results[0]
-        print(f"\n    {rel}: {json.dumps(result)} in {seconds:.1f} s", flush=True)
-        self.assertTrue(predicate(result), f"{rel}: {what} does not hold for {result}")
+        result = probe_result(nb)
+        self.assertIsInstance(result, dict, f"{rel}: the probe returned no object")
+        self.assertNotIn("_plots", result)
+        print(f"\n    {rel}: {json.dumps(rounded(result))} in {seconds:.1f} s", flush=True)
         plots = plots_of(nb)
         for data in plots:
             # export needs the PNG; JupyterLab would prefer text/html over the vega-lite renderer
             self.assertIn("image/png", data, f"{rel}: a plot without image/png (it would vanish on export)")
             self.assertNotIn("text/html", data, f"{rel}: a plot with text/html")
             self.assertIsInstance(data[VEGA], dict)
-        if rel in PLOTS:
+        if check.plot:
             self.assertTrue(plots, f"{rel}: expected a plot in the outputs")
+        result["_plots"] = [series_of(p) for p in plots]
+        self.assertTrue(check.ok(result), f"{rel}: {check.what} does not hold for {json.dumps(rounded({k: v for k, v in result.items() if k != '_plots'}))}")
     return test
 
 
-for _rel, (_what, _pred) in CHECKS.items():
+for _rel, _check in CHECKS.items():
     _name = "test_" + _rel.replace("/", "__").replace(".ipynb", "")
-    setattr(NotebookTests, _name, make_test(_rel, _what, _pred))
+    setattr(NotebookTests, _name, make_test(_rel, _check))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ CHECKS = {
     # the hidden weights stay exactly 0 (all units identical). Xavier and He leave that plateau (quick: 1.31 and
     # 1.13). A constant init moves the weights (by ~0.03) but keeps the units identical. With std 0.01 the
     # activations of layer 5 are ~1e-5 of He's (measured 3.7e-6 vs 0.34).
-    CH + "07_numerical_stability_init.ipynb": (
+    CH + "08_numerical_stability_init.ipynb": (
         "100 Gaussian products explode; Xavier and He train, zero init stays at ln 10 with identical hidden units",
         lambda r: r["explodedLog10MaxAbs"] > 10
         and r["finalLoss"]["he"] < r["finalLoss"]["zero"] - 0.5 and r["finalLoss"]["xavier"] < r["finalLoss"]["zero"] - 0.3
@@ -61,7 +61,7 @@ CHECKS = {
     # For N(0,1) vs N(1,1) the log density ratio is x - 0.5; 2,000 samples estimate it to ~0.05 (measured
     # 1.013, -0.523). The unweighted line has target loss ~6.8, the best line on target data ~2.0, the weighted
     # one 2.02: an improvement of 3.4x; 2 fails a correction that does not work.
-    CH + "08_environment_distribution_shift.ipynb": (
+    CH + "09_environment_distribution_shift.ipynb": (
         "logistic regression recovers the log density ratio x - 0.5; importance weights cut the target loss",
         lambda r: close(r["slope"], 1, 0.2) and close(r["intercept"], -0.5, 0.2) and r["improvement"] > 2),
     # A constant guess (the mean price) has a log-RMSE of about 0.40 (the standard deviation of
@@ -84,7 +84,7 @@ PLOTS = {
     CH + "04_underfit_overfit.ipynb",
     CH + "05_weight_decay.ipynb",
     CH + "06_dropout.ipynb",
-    CH + "07_numerical_stability_init.ipynb",
-    CH + "08_environment_distribution_shift.ipynb",
+    CH + "08_numerical_stability_init.ipynb",
+    CH + "09_environment_distribution_shift.ipynb",
     CH + "10_kaggle_house_price.ipynb",
 }

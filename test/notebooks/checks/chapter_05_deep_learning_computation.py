@@ -27,14 +27,14 @@ CHECKS = {
     # CenteredLayer centers [1..5] exactly; a 128-wide output's mean is 0 up to float32 rounding (1e-6).
     # MyLinear builds a [5,3] weight on its first call (deferred initialization); ReLU makes outputs >= 0.
     # A model with custom layers, saved through d2l.fileIO and loaded back, computes the same (max abs diff 0).
-    "chapter_05_deep_learning_computation/03_custom_layer.ipynb": (
+    "chapter_05_deep_learning_computation/04_custom_layer.ipynb": (
         "custom layers compute, build their parameters, save and load (diff 0); an unregistered class fails clearly",
         lambda r: r["centered"] == [-2, -1, 0, 1, 2] and abs(r["centeredMean"]) < 1e-6
         and r["myLinearWeightShape"] == [5, 3] and r["myLinearOutShape"] == [2, 3] and r["myLinearMin"] >= 0
         and r["netOutShape"] == [2, 1] and r["savedClassNames"] == ["MyLinear", "CenteredLayer", "MyLinear"]
         and r["reloadDiff"] == 0 and r["unregisteredError"] is True),
     # What is saved comes back bit for bit: tensors, lists, dictionaries, parameters and whole models (max abs diff 0).
-    "chapter_05_deep_learning_computation/04_read_write.ipynb": (
+    "chapter_05_deep_learning_computation/05_read_write.ipynb": (
         "tensors, parameters and models saved and loaded are equal (max abs diff 0); missing and damaged files fail clearly",
         lambda r: r["tensorDiff"] == 0 and r["listDiff"] == 0 and r["dictKeys"] == ["x", "y"] and r["dictDiff"] == 0
         and r["paramsDiff"] == 0 and r["files"] == ["model.json", "weights.bin"] and r["modelDiff"] == 0
@@ -42,7 +42,7 @@ CHECKS = {
     # The device helpers agree with each other (CI has no GPU: "cpu"); a tensor made on the starting backend
     # is usable on cpu after switching (moved lazily: [1,2,3] + 1), and the notebook ends on the backend it
     # started on. The speedup is reported, not asserted (it depends on the machine).
-    "chapter_05_deep_learning_computation/05_use_gpu.ipynb": (
+    "chapter_05_deep_learning_computation/06_use_gpu.ipynb": (
         "tryGpu/numGpus/tryAllGpus consistent; tensors follow a backend switch; the starting backend is restored",
         lambda r: r["tryGpu"] == ("gpu:0" if r["numGpus"] > 0 else "cpu")
         and r["tryGpu10"] == ("gpu:10" if r["numGpus"] > 10 else "cpu")

@@ -42,29 +42,29 @@ def _lenet(r):
 
 # notebook path (relative to notebooks/) -> (description, predicate on the RESULT dict)
 CHECKS = {
-    f"{CH}/01_conv_layer.ipynb": (
+    f"{CH}/02_conv_layer.ipynb": (
         "corr2d gives the book's [[19,25],[37,43]], finds the 6x8 image's edges, and 10 steps learn a kernel within 0.2 of [1,-1]",
         _conv_layer),
-    f"{CH}/02_padding_strides.ipynb": (
+    f"{CH}/03_padding_strides.ipynb": (
         "the book's four padding/stride examples give 8x8, 8x8, 4x4, 2x2, as the formula predicts",
         lambda r: r["shapes"] == [[8, 8], [8, 8], [4, 4], [2, 2]] and r["formulaAgrees"] and r["sameShape"] == [8, 8]),
-    f"{CH}/03_channels.ipynb": (
+    f"{CH}/04_channels.ipynb": (
         "multi-channel cross-correlation gives the book's values; the 1x1 matmul form and tf.conv2d agree",
         lambda r: r["multiIn"] == [[56, 72], [104, 120]]
         and r["multiInOut"] == [[[56, 72], [104, 120]], [[76, 100], [148, 172]], [[96, 128], [192, 224]]]
         and r["kernelShape"] == [3, 2, 2, 2]
         and r["oneByOneError"] < 1e-5 and r["conv2dError"] < 1e-5 and r["libraryError"] < 1e-5),
-    f"{CH}/04_pooling.ipynb": (
+    f"{CH}/05_pooling.ipynb": (
         "max/avg pooling, padding and stride, two channels give the book's values; pool2d agrees with tf.maxPool/avgPool",
         lambda r: r["max"] == [[4, 5], [7, 8]] and r["avg"] == [[2, 3], [5, 6]] and r["defaultStride"] == [10]
         and r["padStride"] == [5, 7, 13, 15] and r["explicitPad"] == [5, 7, 13, 15] and r["samePad"] == [10, 11, 14, 15]
         and r["channels"] == [[[5, 7], [13, 15]], [[6, 8], [14, 16]]]
         and r["maxDiff"] < 1e-6 and r["avgDiff"] < 1e-6),
-    f"{CH}/05_lenet.ipynb": (
+    f"{CH}/06_lenet.ipynb": (
         "LeNet's layer shapes and 61,706 parameters; trainCh6 runs; ReLU LeNet test acc >= 0.35 quick "
         "(sigmoid >= 0.70, ReLU >= 0.83 full)",
         _lenet),
 }
 
 # Notebooks whose outputs must include at least one plot (vega-lite + PNG for export).
-PLOTS = {f"{CH}/05_lenet.ipynb"}
+PLOTS = {f"{CH}/06_lenet.ipynb"}

@@ -28,17 +28,17 @@ CHECKS = {
         lambda r: r["topWord"] == "the" and r["topBigram"] == "of the" and r["topTrigram"] == "the time traveller"
         and r["distinct"] == [4579, 20234, 29882] and -1.3 < r["zipfSlope"] < -0.8
         and r["randomShifted"] is True and r["sequentialContinues"] is True and r["numBatches"] == 8),
-    "chapter_08_recurrent_neural_networks/04_rnn_scratch.ipynb": (
+    "chapter_08_recurrent_neural_networks/05_rnn_scratch.ipynb": (
         f"perplexity < {LEARNED} (unigram level {UNIGRAM_PERPLEXITY}) with sequential and random sampling",
         lambda r: r["perplexity"] < LEARNED and r["perplexityRandom"] < LEARNED and r["outputShape"] == [10, 28]),
-    "chapter_08_recurrent_neural_networks/05_rnn_concise.ipynb": (
+    "chapter_08_recurrent_neural_networks/06_rnn_concise.ipynb": (
         f"perplexity < {LEARNED} (unigram level {UNIGRAM_PERPLEXITY})",
         lambda r: r["perplexity"] < LEARNED and r["tokensPerSec"] > 0),
     # A linear RNN with W = lambda * Q (Q orthogonal) scales the gradient by exactly lambda^t after t steps:
     # the measured norms at T = 50 must match 0.9^50, 1, 1.1^50 to 2% (float32 over 50 products). tanh's
     # derivative is at most 1, so with it the norms can only be smaller; at lambda = 1.1 the saturated
     # state tames the explosion (measured 3.4 against 117).
-    "chapter_08_recurrent_neural_networks/06_bptt.ipynb": (
+    "chapter_08_recurrent_neural_networks/07_bptt.ipynb": (
         "gradient norms after 50 steps: lambda^50 for the linear RNN, smaller with tanh, explosion tamed by saturation",
         lambda r: all(abs(a - e) <= 0.02 * e for a, e in zip(r["linearAtT"], r["expected"]))
         and all(t <= a * 1.0001 for t, a in zip(r["tanhAtT"], r["linearAtT"])) and r["tanhAtT"][2] < r["linearAtT"][2] / 10),
@@ -48,7 +48,7 @@ CHECKS = {
 PLOTS = {
     "chapter_08_recurrent_neural_networks/01_sequence.ipynb",
     "chapter_08_recurrent_neural_networks/03_language_models.ipynb",
-    "chapter_08_recurrent_neural_networks/04_rnn_scratch.ipynb",
-    "chapter_08_recurrent_neural_networks/05_rnn_concise.ipynb",
-    "chapter_08_recurrent_neural_networks/06_bptt.ipynb",
+    "chapter_08_recurrent_neural_networks/05_rnn_scratch.ipynb",
+    "chapter_08_recurrent_neural_networks/06_rnn_concise.ipynb",
+    "chapter_08_recurrent_neural_networks/07_bptt.ipynb",
 }
