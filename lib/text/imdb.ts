@@ -1,5 +1,5 @@
 /**
- * The IMDb movie-review data set (the book's section 16.1): 25,000 training
+ * The IMDb movie-review data set (section 15.1 of the book's Chinese edition, 16.1 of d2l 1.0): 25,000 training
  * and 25,000 test reviews, half positive, in the `aclImdb/` layout
  * (`train/pos/*.txt`, `train/neg/*.txt`, `test/...`). Found in a folder you
  * name, in `D2L_DATA_DIR`, in the cache, or downloaded (84 MB) and unpacked

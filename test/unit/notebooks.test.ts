@@ -154,4 +154,12 @@ describe("notebooks", () => {
     }
     assert.deepEqual(bad, [], "references to sections the Chinese edition does not have (see notebooks/README.md)");
   });
+
+  test("the library's name table and the READMEs use the same numbering", () => {
+    const known = new Set(tableOfContents().map((r) => r.section));
+    for (const doc of ["lib/README.md", "README.md", "bench/README.md"]) {
+      const bad = sectionReferences(fs.readFileSync(path.join(ROOT, doc), "utf8")).filter((ref) => !known.has(ref));
+      assert.deepEqual(bad, [], `${doc} names sections the Chinese edition does not have`);
+    }
+  });
 });
