@@ -1,31 +1,116 @@
 """Result checks for notebooks/chapter_02_preliminaries (see test_notebooks.py)."""
-from ._util import close  # noqa: F401
+from ._util import Check, close  # noqa: F401
 
-# notebook path (relative to notebooks/) -> (description, predicate on the RESULT dict)
+CH = "chapter_02_preliminaries/"
+
 CHECKS = {
-    "chapter_02_preliminaries/01_ndarray.ipynb": (
+    # leaked: the tensors a tidy block around the notebook's X + Y, * 2, sum leaves behind (must be 0).
+    CH + "01_ndarray.ipynb": Check(
         "sum 66 of a 3x4 arange, broadcasting to 3x2, no leaked tensors",
+        """
+        const n = tf.memory().numTensors;
+        tf.tidy(() => { X.add(Y).mul(2).sum(); });
+        const leaked = tf.memory().numTensors - n;
+        const broadcastShape = tf.tidy(() => col.add(row).shape);
+        return { sumX: tf.tidy(() => X.sum().dataSync()[0]), shapeX: X.shape, broadcastShape, leaked };
+        """,
         lambda r: r["sumX"] == 66 and r["shapeX"] == [3, 4] and r["broadcastShape"] == [3, 2] and r["leaked"] == 0),
-    "chapter_02_preliminaries/02_pandas.ipynb": (
-        "house_tiny imputed (NumRooms mean 3) and one-hot encoded into a 4x3 tensor",
-        lambda r: r["shape"] == [4, 3] and r["numRoomsFilled"] == 3 and r["nanCount"] == 0 and r["targetSum"] == 551600),
-    "chapter_02_preliminaries/03_linear_algebra.ipynb": (
+    # The notebook's last code cell removes its temporary folder; the probe sees that it is gone.
+    CH + "02_pandas.ipynb": Check(
+        "house_tiny imputed (NumRooms mean 3) and one-hot encoded into a 4x3 tensor; the temporary file removed",
+        """
+        return tf.tidy(() => ({
+          shape: X.shape,
+          columns: inputs.columns,
+          numRoomsFilled: X.slice([0, 0], [1, 1]).dataSync()[0],
+          nanCount: tf.isNaN(X).sum().dataSync()[0],
+          targetSum: y.sum().dataSync()[0],
+          removed: !fs.existsSync(dataDir),
+        }));
+        """,
+        lambda r: r["shape"] == [4, 3] and r["numRoomsFilled"] == 3 and r["nanCount"] == 0 and r["targetSum"] == 551600
+        and r["removed"] is True),
+    # normError: the largest deviation of four norms and a dot product from their values by hand (float32: < 1e-5).
+    CH + "03_linear_algebra.ipynb": Check(
         "norms, matrix-vector and matrix products as defined",
+        """
+        return tf.tidy(() => {
+          const checks: [number, number][] = [
+            [tf.norm(u).dataSync()[0], 5],                 // l2 of [3, -4]
+            [tf.norm(u, 1).dataSync()[0], 7],              // l1 of [3, -4]
+            [tf.norm(tf.ones([4, 9])).dataSync()[0], 6],   // Frobenius of ones(4, 9)
+            [tf.dot(x, y).dataSync()[0], 3],               // dot(x, ones)
+          ];
+          return {
+            normError: Math.max(...checks.map(([got, want]) => Math.abs(got - want))),
+            matVec: Array.from(tf.dot(M, x).dataSync()),
+            matMulShape: tf.matMul(M, B).shape,
+            sumAxis0: Array.from(M.sum(0).dataSync()),
+          };
+        });
+        """,
         lambda r: r["normError"] < 1e-5 and r["matVec"] == [5, 14] and r["matMulShape"] == [2, 4] and r["sumAxis0"] == [3, 5, 7]),
-    "chapter_02_preliminaries/04_calculus.ipynb": (
-        "derivative of 3x^2-4x at 1 is 2, numerically and by autograd",
-        lambda r: close(r["tangentSlope"], 2, 1e-3) and close(r["autogradSlope"], 2, 1e-5) and r["quadGradError"] < 1e-4),
-    "chapter_02_preliminaries/05_autograd.ipynb": (
+    # tangentSlope: the difference quotient of the notebook's f at 1 with h = 1e-5 (float64: 2 + 3e-5).
+    CH + "04_calculus.ipynb": Check(
+        "derivative of 3x^2-4x at 1 is 2, numerically and by autograd; the gradient of x'Ax is (A + A')x",
+        """
+        const h = 1e-5;
+        return { tangentSlope: (f(1 + h) - f(1)) / h, autogradSlope: slope.dataSync()[0], quadGradError };
+        """,
+        lambda r: close(r["tangentSlope"], 2, 1e-3) and close(r["autogradSlope"], 2, 1e-5) and r["quadGradError"] < 1e-4,
+        plot=True),
+    # Exact gradients in float32 on small integers: the errors are 0 or rounding (< 1e-5).
+    CH + "05_autograd.ipynb": Check(
         "gradient of 2x'x is 4x; detach, control flow and variable gradients right",
+        """
+        return tf.tidy(() => ({
+          gradError: g.sub(x.mul(4)).abs().max().dataSync()[0],
+          detachError: detachedGrad.sub(x.mul(x)).abs().max().dataSync()[0],
+          controlFlowRelError: Math.abs(dda.dataSync()[0] - d.div(a).dataSync()[0]) / Math.abs(dda.dataSync()[0]),
+          linearGradError: grads["w"].sub(x.mul(7)).abs().max().dataSync()[0],
+        }));
+        """,
         lambda r: r["gradError"] < 1e-5 and r["detachError"] < 1e-5 and r["controlFlowRelError"] < 1e-5 and r["linearGradError"] < 1e-4),
-    "chapter_02_preliminaries/06_probability.ipynb": (
+    # 10,000 seeded rolls: each face's frequency is within 0.02 of 1/6 (its standard error is 0.0037).
+    CH + "06_probability.ipynb": Check(
         "die frequencies within 0.02 of 1/6 after 10000 draws; mean, variance, Bayes",
+        """
+        return tf.tidy(() => ({
+          maxDeviation: finalFreq.sub(1 / 6).abs().max().dataSync()[0],
+          draws: groups * perGroup,
+          meanRoll: sampleMean.dataSync()[0],
+          varRoll: sampleVar.dataSync()[0],
+          pDefectGivenFlag,
+        }));
+        """,
         lambda r: r["maxDeviation"] < 0.02 and r["draws"] == 10000 and close(r["meanRoll"], 3.5, 0.1)
-        and close(r["varRoll"], 35 / 12, 0.2) and close(r["pDefectGivenFlag"], 0.39256, 1e-4)),
-}
-
-# Notebooks whose outputs must include at least one plot (vega-lite + PNG for export).
-PLOTS = {
-    "chapter_02_preliminaries/04_calculus.ipynb",
-    "chapter_02_preliminaries/06_probability.ipynb",
+        and close(r["varRoll"], 35 / 12, 0.2) and close(r["pDefectGivenFlag"], 0.39256, 1e-4),
+        plot=True),
+    # Measured (tfjs 4.22): tf has 514 names in the kernel, 5 starting with "random" (randomGamma, randomNormal,
+    # randomStandardNormal, randomUniform, randomUniformInt); tf.losses 9; d2l 169, three ending in Ch3.
+    # The probe checks the page's lists against what it reads itself, and the book's chapter-3 helpers by their
+    # d2l-ts names (a name dropped from d2l, or a page list built wrong, fails it).
+    CH + "07_lookup_api.ipynb": Check(
+        "the page lists tf's random* functions, tf.losses and d2l's names; every chapter-3 helper is in d2l",
+        """
+        const book3 = ["Timer", "syntheticData", "linreg", "squaredLoss", "sgd", "loadArray", "getFashionMnistLabels",
+          "showImages", "loadDataFashionMnist", "softmax", "crossEntropy", "accuracy", "evaluateAccuracy",
+          "Accumulator", "Animator", "trainEpochCh3", "trainCh3", "predictCh3"];
+        return {
+          randomNames,
+          randomNamesRead: Object.keys(tf).filter((n) => n.startsWith("random")).sort(),
+          lossNames,
+          d2lNames: d2lNames.length,
+          d2lNamesRead: Object.keys(d2l).length,
+          pageChapter3: chapter3,
+          pageMissing: chapter3.filter((n) => !d2lNames.includes(n)),
+          missing: book3.filter((n) => typeof (d2l as unknown as Record<string, unknown>)[n] !== "function"),
+          onesLength: tf.ones.length,
+        };
+        """,
+        lambda r: {"randomNormal", "randomUniform", "randomGamma"} <= set(r["randomNames"])
+        and r["randomNames"] == r["randomNamesRead"] and all(n.startswith("random") for n in r["randomNames"])
+        and {"meanSquaredError", "softmaxCrossEntropy", "absoluteDifference"} <= set(r["lossNames"])
+        and r["d2lNames"] == r["d2lNamesRead"] >= 100
+        and len(r["pageChapter3"]) >= 18 and r["pageMissing"] == [] and r["missing"] == [] and r["onesLength"] == 2),
 }
