@@ -75,7 +75,7 @@ def inject_quick_parameters(nb):
 
 def append_probe(nb, body):
     """Append the probe cell: `body` is the body of an async function returning a JSON-able object."""
-    source = "display.json(await (async () => {\n" + body.strip("\n") + "\n})());"
+    source = "void display.json(await (async () => {\n" + body.strip("\n") + "\n})());"
     nb.cells.append(_code_cell(source, PROBE_TAG))
 
 
@@ -98,7 +98,7 @@ def plots_of(nb):
 
 def series_of(bundle):
     """A vega-lite plot d2l drew, as {series name: [(x, y), ...]} in the order the points were added."""
-    values = bundle[VEGA].get("data", {}).get("values", [])
+    values = [v for v in bundle[VEGA].get("data", {}).get("values", []) if "x" in v and "y" in v]  # line plots (not histograms)
     out = {}
     for v in sorted(values, key=lambda v: (v.get("s", ""), v.get("i", 0))):
         out.setdefault(v.get("s", ""), []).append((v["x"], v["y"]))
