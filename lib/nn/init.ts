@@ -47,13 +47,14 @@ export function reinitKernels(net: tf.LayersModel, initializer: (i: number) => {
  * from He values it learns at once. Biases are left as they are. Nested
  * models and the book's custom layers (`d2l.Inception`, `d2l.Residual`,
  * `d2l.DenseBlock`, through their `sublayers()`) are walked. Returns the
- * number of kernels set. Pass `{ xavier: false }` to `d2l.trainCh6` so that
- * it keeps them.
+ * number of kernels set. `d2l.trainCh6(..., { init: "kaiming" })` calls it
+ * before training; after calling it yourself, pass `{ init: "none" }` so that
+ * `trainCh6` keeps them.
  *
  * @example
  * const net = d2l.googlenet({ inputSize: 32 });
  * d2l.initKaiming(net);
- * await d2l.trainCh6(net, trainIter, testIter, 1, 0.05, d2l.tryGpu(), { xavier: false });
+ * await d2l.trainCh6(net, trainIter, testIter, 1, 0.05, d2l.tryGpu(), { init: "none" });
  */
 export function initKaiming(net: tf.LayersModel, seed?: number): number {
   if (!(net instanceof tf.LayersModel)) throw new Error("initKaiming re-initializes a tf.LayersModel (e.g. tf.sequential({ layers: [...] }) or d2l.googlenet())");

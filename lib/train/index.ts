@@ -12,7 +12,7 @@ export { trainEpochCh3, trainCh3, predictCh3 } from "./ch3";
 export type { TrainCh3Options, TrainCh3Result, PredictCh3Result } from "./ch3";
 export type { Net, Loss, Updater, Param } from "./types";
 export { evaluateAccuracyGpu, trainCh6, initXavier } from "./ch6";
-export type { TrainCh6Options, TrainCh6Result } from "./ch6";
+export type { Ch6Init, TrainCh6Options, TrainCh6Result } from "./ch6";
 export { logRmse, train, getKFoldData, kFold } from "./kfold";
 export type { HouseTrainOptions, KFoldOptions } from "./kfold";
 export { trainSeq2seq, predictSeq2seq, predictSeq2seqBeam } from "./seq2seq";

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { DataLoader, TensorDataset } from "../../lib/data/index";
 import { trainCh6, evaluateAccuracyGpu, initXavier } from "../../lib/train/index";
+import { initKaiming } from "../../lib/nn/init";
 import type { TrainState } from "../../lib/train/engine";
 
 before(async () => {
@@ -80,6 +81,43 @@ test("initXavier draws kernels within the Glorot limit and leaves biases", () =>
   const m = conv.abs().max().dataSync()[0];
   assert.ok(m <= limit && m > limit * 0.5, `conv kernel max ${m}, limit ${limit}`);
   assert.deepEqual(Array.from(net.layers[3].getWeights()[1].dataSync()), [1, 1]);
+});
+
+test("trainCh6's init option: Xavier (default), He, or the model's own kernels; the old xavier switch still works", async () => {
+  const it = halves(16, 1);
+  const kernels = (net: tf.LayersModel) => [net.layers[0], net.layers[3]].map((l) => Array.from(l.getWeights()[0].dataSync()));
+  // the kernels trainCh6 starts training from, read before the first update
+  const startOf = async (net: tf.LayersModel, options: Parameters<typeof trainCh6>[6]) => {
+    let start: number[][] = [];
+    await trainCh6(net, it, it, 1, 0.1, "cpu", {
+      animator: false, progress: false, verbose: false, ...options,
+      callbacks: [{ onTrainBegin: () => void (start = kernels(net)) }],
+    });
+    return start;
+  };
+  const initialized = (init: (net: tf.LayersModel, seed: number) => number, seed: number) => {
+    const net = smallCnn();
+    init(net, seed);
+    return kernels(net);
+  };
+  assert.deepEqual(await startOf(smallCnn(), { seed: 3 }), initialized(initXavier, 3), "default: Xavier, seeded");
+  assert.deepEqual(await startOf(smallCnn(), { init: "xavier", seed: 3 }), initialized(initXavier, 3));
+  assert.deepEqual(await startOf(smallCnn(), { init: "kaiming", seed: 5 }), initialized(initKaiming, 5));
+  assert.notDeepEqual(initialized(initKaiming, 5), initialized(initXavier, 5), "He and Xavier draw different kernels");
+  // the conv kernel (3x3, 1 channel in, 4 out): He's standard deviation sqrt(2 / fanIn) = sqrt(2 / 9) = 0.47,
+  // twice Xavier's sqrt(2 / (fanIn + fanOut)) = sqrt(2 / 45) = 0.21
+  const std = (v: number[]) => Math.sqrt(v.reduce((a, x) => a + x * x, 0) / v.length);
+  const he = std((await startOf(smallCnn(), { init: "kaiming", seed: 5 }))[0]);
+  const xavier = std((await startOf(smallCnn(), { init: "xavier", seed: 5 }))[0]);
+  assert.ok(he > 0.33 && he < 0.62 && xavier < 0.3, `std of the conv kernel: He ${he}, Xavier ${xavier}`);
+  for (const options of [{ init: "none" as const }, { xavier: false }, { xavier: false, init: "none" as const }]) {
+    const net = smallCnn();
+    const before = kernels(net);
+    assert.deepEqual(await startOf(net, options), before, `${JSON.stringify(options)} keeps the model's kernels`);
+  }
+  await assert.rejects(startOf(smallCnn(), { xavier: false, init: "kaiming" }), /xavier: false and init: "kaiming" disagree/);
+  await assert.rejects(startOf(smallCnn(), { init: "he" as never }), /init must be "xavier", "kaiming" or "none"/);
+  it.dispose();
 });
 
 test("trainCh6 says what is wrong with bad arguments", async () => {
