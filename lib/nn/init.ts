@@ -60,3 +60,17 @@ export function initKaiming(net: tf.LayersModel, seed?: number): number {
   if (!(net instanceof tf.LayersModel)) throw new Error("initKaiming re-initializes a tf.LayersModel (e.g. tf.sequential({ layers: [...] }) or d2l.googlenet())");
   return reinitKernels(net, (i) => tf.initializers.heNormal(seed === undefined ? {} : { seed: seed + i }));
 }
+
+/**
+ * Re-initialize the kernels of every dense and convolution layer of a model
+ * with Xavier (Glorot) uniform values, as the book's `train_ch6` does with
+ * `nn.init.xavier_uniform_` on `nn.Linear` and `nn.Conv2d` weights. Biases
+ * are left as they are (tfjs starts them at zero). Nested models are walked.
+ * Returns the number of kernels set.
+ *
+ * @example
+ * d2l.initXavier(net); // before training, as trainCh6 does
+ */
+export function initXavier(net: tf.LayersModel, seed?: number): number {
+  return reinitKernels(net, (i) => tf.initializers.glorotUniform(seed === undefined ? {} : { seed: seed + i }));
+}

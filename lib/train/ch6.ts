@@ -1,7 +1,7 @@
 /** Chapter 6's training helpers: `evaluate_accuracy_gpu` and `train_ch6`, thin wrappers over the {@link Engine}. */
 import * as tf from "@tensorflow/tfjs";
 import { tryGpu } from "../backend";
-import { initKaiming, reinitKernels } from "../nn/init";
+import { initKaiming, initXavier } from "../nn/init";
 import { Engine, type Callback } from "./engine";
 import { quickEpochs, QUICK_EPOCHS } from "../quick";
 import { AnimatorCallback, ProgressCallback, PrintSummary, backendDescription } from "./callbacks";
@@ -35,19 +35,6 @@ function checkDevice(device: string | undefined, who: string): void {
   }
 }
 
-/**
- * Re-initialize the kernels of every dense and convolution layer of a model
- * with Xavier (Glorot) uniform values, as the book's `train_ch6` does with
- * `nn.init.xavier_uniform_` on `nn.Linear` and `nn.Conv2d` weights. Biases
- * are left as they are (tfjs starts them at zero). Nested models are walked.
- * Returns the number of kernels set.
- *
- * @example
- * d2l.initXavier(net); // before training, as trainCh6 does
- */
-export function initXavier(net: tf.LayersModel, seed?: number): number {
-  return reinitKernels(net, (i) => tf.initializers.glorotUniform(seed === undefined ? {} : { seed: seed + i }));
-}
 
 /**
  * Per-example softmax cross-entropy on logits with int labels, the book's

@@ -1,9 +1,29 @@
 /** Evaluating a net on a data iterator: the book's `evaluate_accuracy` and `evaluate_loss`. */
 import * as tf from "@tensorflow/tfjs";
 import { InterruptedError, interruptGuard, type InterruptGuard } from "../interrupt";
-import { correctCount } from "./scratch";
 import { Yielder } from "./yielder";
-import { type DataIter, type Net, type Loss, forward, checkOutputFitsLabels } from "./types";
+import { type DataIter, type Net, type Loss, forward, checkOutputFitsLabels, checkClassLabels, shapeStr } from "./types";
+
+/**
+ * The number of correct predictions as a scalar tensor, for code that keeps
+ * sums on the device and reads them once.
+ */
+export function correctCount(yHat: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    let pred: tf.Tensor;
+    if (yHat.rank > 1 && (yHat.shape[1] as number) > 1) {
+      checkClassLabels("accuracy", yHat, y);
+      pred = tf.argMax(yHat, 1);
+    } else {
+      if (yHat.size !== y.size) {
+        throw new Error(`accuracy(yHat, y): yHat has shape ${shapeStr(yHat.shape)} but y has shape ${shapeStr(y.shape)}; expected one prediction per label`);
+      }
+      pred = tf.reshape(yHat, [-1]);
+    }
+    const cmp = tf.equal(tf.cast(pred, y.dtype), tf.reshape(y, [-1]));
+    return tf.sum(tf.cast(cmp, "float32")) as tf.Scalar;
+  });
+}
 
 /** What {@link evaluate} reports. */
 export interface Evaluation {

@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { loadArray } from "../data/index";
 import { plot } from "../plot/index";
 import { Engine, type Callback, type TrainState } from "./engine";
+import { WeightDecay } from "./callbacks/regularization";
 import { isLayersModel, shapeStr, variableOf } from "./types";
 
 function check2d(t: unknown, what: string, who: string): asserts t is tf.Tensor {
@@ -63,25 +64,6 @@ export async function logRmse(net: tf.LayersModel, features: tf.Tensor, labels: 
 /** Per-example squared error: nn.MSELoss's terms, averaged over the outputs. */
 function mse(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
   return tf.mean(tf.square(tf.sub(yHat, tf.reshape(y, yHat.shape))), -1);
-}
-
-/**
- * L2 weight decay as PyTorch's optimizers apply it: `grad += wd * w` for
- * every trained weight, before the update.
- */
-class WeightDecay implements Callback {
-  constructor(private readonly wd: number) {}
-
-  /** @internal */
-  onAfterBackward(state: TrainState): void {
-    const grads = state.grads;
-    if (!grads || this.wd === 0 || !isLayersModel(state.net)) return;
-    for (const w of state.net.trainableWeights) {
-      const v = variableOf(w);
-      const g = grads[v.name];
-      if (g) grads[v.name] = tf.tidy(() => tf.add(g, tf.mul(v, this.wd))); // the engine disposes the old gradient
-    }
-  }
 }
 
 /** Records the log-RMSE on the training and the test data after each epoch. */

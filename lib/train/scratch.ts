@@ -1,18 +1,13 @@
 /**
  * The book's from-scratch pieces (chapters 3.2–3.6): linear regression, the
- * squared loss, softmax, cross-entropy, accuracy, and minibatch SGD.
- *
- * Gradients. PyTorch keeps a parameter's gradient on the parameter
- * (`w.grad`), filled by `l.sum().backward()` and read by `sgd`. tfjs has no
- * such slot: gradients are values returned by `tf.variableGrads`. d2l-ts keeps
- * the book's shape of the code anyway: {@link backward} (and the training
- * engine, for a function updater) stores each variable's gradient in a slot
- * beside it, and {@link sgd} `(params, lr, batchSize)` reads the slot, updates
- * the parameter and clears the slot (the book's `param.grad.zero_()`). Code
- * that has the gradients in hand passes them: `sgd(params, grads, lr, batchSize)`.
+ * squared loss, softmax, cross-entropy, accuracy, and minibatch SGD. Only the
+ * book's code lives here; the gradient slots that let `sgd(params, lr,
+ * batchSize)` read gradients as the book's `param.grad` are in `grads.ts`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Param, variableOf, shapeStr } from "./types";
+import { type Param, variableOf, shapeStr, checkClassLabels } from "./types";
+import { correctCount } from "./evaluate";
+import { gradOf, clearGrad } from "./grads";
 
 /**
  * The linear regression model (the book's `linreg`): `X w + b`.
@@ -60,17 +55,6 @@ export function softmax(X: tf.Tensor): tf.Tensor {
   });
 }
 
-function checkClassLabels(fn: string, yHat: tf.Tensor, y: tf.Tensor): void {
-  if (yHat.rank !== 2) {
-    throw new Error(`${fn}(yHat, y) expects yHat of shape [examples, classes], got ${shapeStr(yHat.shape)}`);
-  }
-  if (y.rank === 2 && y.shape[1] === yHat.shape[1] && yHat.shape[1] !== 1) {
-    throw new Error(`${fn}(yHat, y): y has shape ${shapeStr(y.shape)}, which looks one-hot; pass class indices of shape [${yHat.shape[0]}] (e.g. y.argMax(1))`);
-  }
-  if (y.size !== yHat.shape[0] || (y.rank !== 1 && !(y.rank === 2 && y.shape[1] === 1))) {
-    throw new Error(`${fn}(yHat, y): yHat has shape ${shapeStr(yHat.shape)} but y has shape ${shapeStr(y.shape)}; expected y of shape [${yHat.shape[0]}] (one class index per example)`);
-  }
-}
 
 /**
  * The cross-entropy loss of every example (the book's `cross_entropy`):
@@ -91,26 +75,6 @@ export function crossEntropy(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
   });
 }
 
-/**
- * The number of correct predictions as a scalar tensor, for code that keeps
- * sums on the device and reads them once.
- */
-export function correctCount(yHat: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    let pred: tf.Tensor;
-    if (yHat.rank > 1 && (yHat.shape[1] as number) > 1) {
-      checkClassLabels("accuracy", yHat, y);
-      pred = tf.argMax(yHat, 1);
-    } else {
-      if (yHat.size !== y.size) {
-        throw new Error(`accuracy(yHat, y): yHat has shape ${shapeStr(yHat.shape)} but y has shape ${shapeStr(y.shape)}; expected one prediction per label`);
-      }
-      pred = tf.reshape(yHat, [-1]);
-    }
-    const cmp = tf.equal(tf.cast(pred, y.dtype), tf.reshape(y, [-1]));
-    return tf.sum(tf.cast(cmp, "float32")) as tf.Scalar;
-  });
-}
 
 /**
  * The number of correct predictions (the book's `accuracy`): the arg max of
@@ -130,113 +94,6 @@ export function accuracy(yHat: tf.Tensor, y: tf.Tensor): number {
   } finally {
     c.dispose();
   }
-}
-
-// --- gradient slots: the tfjs stand-in for torch's `param.grad` ---
-
-const gradSlots = new WeakMap<tf.Variable, tf.Tensor>();
-
-/** Store `grad` as the gradient of `v` (replacing, and disposing, an older one). */
-export function setGrad(v: tf.Variable, grad: tf.Tensor): void {
-  const old = gradSlots.get(v);
-  if (old && old !== grad) old.dispose();
-  gradSlots.set(v, grad);
-}
-
-/** The stored gradient of `v`, if any. */
-export function gradOf(p: Param): tf.Tensor | undefined {
-  return gradSlots.get(variableOf(p));
-}
-
-/** Dispose and forget the stored gradient of `v`. */
-export function clearGrad(v: tf.Variable): void {
-  const g = gradSlots.get(v);
-  if (g) {
-    g.dispose();
-    gradSlots.delete(v);
-  }
-}
-
-/**
- * Compute the gradients of the scalar `f()` with respect to `params` and store
- * them beside the parameters, where {@link sgd} `(params, lr, batchSize)`
- * finds them: the book's `l.sum().backward()`. Like PyTorch, gradients add up
- * until `sgd` uses (and clears) them. Without `params`, every trainable
- * variable `f` uses gets a gradient. Like PyTorch's, it returns nothing (read
- * the loss yourself if you need it: nothing is read back from the device here).
- *
- * @example
- * for await (const [X, y] of dataIter) {
- *   d2l.backward(() => d2l.squaredLoss(d2l.linreg(X, w, b), y).sum(), [w, b]);
- *   d2l.sgd([w, b], lr, batchSize);
- *   X.dispose(); y.dispose();
- * }
- */
-export function backward(f: () => tf.Tensor, params?: Param[]): void {
-  const vars = params ? params.map(variableOf) : trainableVariables();
-  if (vars.length === 0) throw new Error("backward(f): there are no trainable variables; create parameters with tf.variable(...)");
-  const { value, grads } = gradientsOrClean(
-    () => {
-      const v = f();
-      if (!(v instanceof tf.Tensor) || v.rank !== 0) {
-        throw new Error(`backward(f): f must return a scalar tensor (e.g. l.sum()), got ${v instanceof tf.Tensor ? `shape ${shapeStr(v.shape)}` : typeof v}`);
-      }
-      return v;
-    },
-    vars,
-  );
-  try {
-    if (grads.every((g) => g == null)) throw noConnection();
-    vars.forEach((v, i) => {
-      const g = grads[i];
-      if (g == null) return;
-      const old = gradSlots.get(v);
-      if (old) {
-        gradSlots.set(v, tf.add(old, g));
-        old.dispose();
-        g.dispose();
-      } else {
-        gradSlots.set(v, g);
-      }
-    });
-  } finally {
-    value.dispose();
-  }
-}
-
-interface TapeState {
-  gradientDepth: number;
-  activeTape: { saved?: tf.Tensor[] }[] | null;
-}
-
-/**
- * `tf.engine().gradients(...)`, and when `f` throws, also dispose the tensors
- * the gradient tape saved for the backward pass (tfjs keeps them otherwise,
- * a leak per failed batch).
- */
-export function gradientsOrClean(f: () => tf.Tensor, xs: tf.Variable[]): { value: tf.Tensor; grads: (tf.Tensor | null)[] } {
-  try {
-    return tf.engine().gradients(f, xs, undefined, true) as { value: tf.Tensor; grads: (tf.Tensor | null)[] };
-  } catch (e) {
-    const st = tf.engine().state as unknown as TapeState;
-    if (st.gradientDepth === 0 && Array.isArray(st.activeTape)) {
-      for (const node of st.activeTape) for (const t of node.saved ?? []) t.dispose();
-      st.activeTape = null;
-    }
-    throw e;
-  }
-}
-
-/** Every trainable variable tfjs knows. */
-export function trainableVariables(): tf.Variable[] {
-  return Object.values(tf.engine().registeredVariables).filter((v) => v.trainable);
-}
-
-/** The error for a loss that no trainable variable feeds into. */
-export function noConnection(): Error {
-  return new Error(
-    "the loss does not depend on any trainable variable: create the net's parameters with tf.variable(...) and use them inside the net function (or pass them as params)",
-  );
 }
 
 /**
@@ -273,7 +130,7 @@ export function sgd(params: Param[], a: number | tf.NamedTensorMap | tf.Tensor[]
   const vars = params.map(variableOf);
   const grads: tf.Tensor[] = vars.map((v, i) => {
     let g: tf.Tensor | null | undefined;
-    if (!explicit) g = gradSlots.get(v);
+    if (!explicit) g = gradOf(v);
     else if (Array.isArray(a)) g = a[i];
     else g = (a as tf.NamedTensorMap)[v.name];
     if (g == null) {

@@ -140,3 +140,16 @@ export function checkOutputFitsLabels(yHat: tf.Tensor, y: tf.Tensor): void {
     );
   }
 }
+
+/** Check that `y` holds one class index per row of `yHat` (`[n]` or `[n, 1]`), with a message that says what to pass. */
+export function checkClassLabels(fn: string, yHat: tf.Tensor, y: tf.Tensor): void {
+  if (yHat.rank !== 2) {
+    throw new Error(`${fn}(yHat, y) expects yHat of shape [examples, classes], got ${shapeStr(yHat.shape)}`);
+  }
+  if (y.rank === 2 && y.shape[1] === yHat.shape[1] && yHat.shape[1] !== 1) {
+    throw new Error(`${fn}(yHat, y): y has shape ${shapeStr(y.shape)}, which looks one-hot; pass class indices of shape [${yHat.shape[0]}] (e.g. y.argMax(1))`);
+  }
+  if (y.size !== yHat.shape[0] || (y.rank !== 1 && !(y.rank === 2 && y.shape[1] === 1))) {
+    throw new Error(`${fn}(yHat, y): yHat has shape ${shapeStr(yHat.shape)} but y has shape ${shapeStr(y.shape)}; expected y of shape [${yHat.shape[0]}] (one class index per example)`);
+  }
+}

@@ -13,8 +13,8 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { useBackend } from "../../lib/backend";
 import { DataLoader, TensorDataset } from "../../lib/data/index";
-import { initXavier, trainCh6 } from "../../lib/train/index";
-import { initKaiming } from "../../lib/nn/init";
+import { trainCh6 } from "../../lib/train/index";
+import { initKaiming, initXavier } from "../../lib/nn/init";
 import {
   alexnet,
   batchNorm,

@@ -3,8 +3,8 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { DataLoader, TensorDataset } from "../../lib/data/index";
-import { trainCh6, evaluateAccuracyGpu, initXavier } from "../../lib/train/index";
-import { initKaiming } from "../../lib/nn/init";
+import { trainCh6, evaluateAccuracyGpu } from "../../lib/train/index";
+import { initKaiming, initXavier } from "../../lib/nn/init";
 import type { TrainState } from "../../lib/train/engine";
 
 before(async () => {
