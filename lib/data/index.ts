@@ -23,3 +23,4 @@ export { DATA_HUB, DATA_URL, download } from "./hub";
 export type { DataHubEntry, HubDownloadOptions } from "./hub";
 export { preprocessKaggleHouse, loadDataKaggleHouse } from "./housePrices";
 export type { KaggleHouseFeatures, KaggleHouseData } from "./housePrices";
+export * from "./airfoil";

@@ -18,14 +18,22 @@ test("every public function and class of d2l has a doc comment with an @example"
   assert.ok(mod);
   const undocumented: string[] = [];
   let checked = 0;
-  for (const exported of checker.getExportsOfModule(mod)) {
-    const s = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
-    if (!(s.flags & (ts.SymbolFlags.Function | ts.SymbolFlags.Class))) continue;
-    checked++;
-    const doc = ts.displayPartsToString(s.getDocumentationComment(checker)).trim();
-    const example = s.getJsDocTags(checker).some((t) => t.name === "example");
-    if (!doc || !example) undocumented.push(`${exported.name}${doc ? "" : " (no doc)"}${example ? "" : " (no @example)"}`);
-  }
+  // Namespaces (`export * as lr from ...`: d2l.lr.StepLR) are walked too.
+  const walk = (m: ts.Symbol, prefix: string): void => {
+    for (const exported of checker.getExportsOfModule(m)) {
+      const s = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+      if (s.flags & ts.SymbolFlags.ValueModule) {
+        walk(s, `${prefix}${exported.name}.`);
+        continue;
+      }
+      if (!(s.flags & (ts.SymbolFlags.Function | ts.SymbolFlags.Class))) continue;
+      checked++;
+      const doc = ts.displayPartsToString(s.getDocumentationComment(checker)).trim();
+      const example = s.getJsDocTags(checker).some((t) => t.name === "example");
+      if (!doc || !example) undocumented.push(`${prefix}${exported.name}${doc ? "" : " (no doc)"}${example ? "" : " (no @example)"}`);
+    }
+  };
+  walk(mod, "");
   assert.ok(checked > 40, `only ${checked} public functions and classes found`);
   assert.deepEqual(undocumented, []);
 });

@@ -4,3 +4,7 @@ export { AnimatorCallback, ProgressCallback, PrintSummary, backendDescription, s
 export type { AnimatorCallbackOptions, ProgressCallbackOptions } from "./display";
 export { gradClipping, GradClippingCallback } from "./gradients";
 export { WeightDecay } from "./regularization";
+export * from "./control";
+export * from "./checkpoints";
+export * from "./logging";
+export * from "./schedules";

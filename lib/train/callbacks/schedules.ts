@@ -1,0 +1,2 @@
+// Placeholder for issue 16 (being written); filled by its owner.
+export {};
