@@ -12,8 +12,32 @@ export interface RasterPng {
   height: number;
 }
 
+/**
+ * Make `svg` safe for resvg 2.6: a group clipped by a rectangle whose
+ * content lies entirely outside that rectangle (a line of a plot whose
+ * `ylim` hides all of it) makes resvg panic, and a panic in the native
+ * module aborts the whole process (the kernel dies; thx/resvg-js#413). So
+ * each group clipped by one of the SVG's rectangular clip paths gets a
+ * fully transparent copy of that rectangle as its first child: the group's
+ * content then always meets its clip, and nothing drawn changes.
+ */
+export function guardClips(svg: string): string {
+  const rects = new Map<string, string>();
+  const clipRe = /<clipPath\s+id="([^"]+)"[^>]*>\s*<rect\s([^>]*?)\/?>\s*(?:<\/rect>\s*)?<\/clipPath>/g;
+  for (const m of svg.matchAll(clipRe)) {
+    const attrs = ["x", "y", "width", "height"].map((a) => new RegExp(`\\b${a}="([^"]*)"`).exec(m[2])?.[0]).filter((a): a is string => a !== undefined);
+    rects.set(m[1], attrs.join(" "));
+  }
+  if (rects.size === 0) return svg;
+  return svg.replace(/<g\s[^>]*clip-path="url\(#([^)"]+)\)"[^>]*>/g, (open: string, id: string) => {
+    const rect = rects.get(id);
+    return rect === undefined ? open : `${open}<rect ${rect} fill="#fff" fill-opacity="0" stroke="none"/>`;
+  });
+}
+
 /** Rasterise `svg` at `scale` device pixels per SVG unit. */
 export function rasterize(svg: string, scale: number, fonts: FontConfig): RasterPng {
+  svg = guardClips(svg);
   const family = fonts.family;
   const font =
     fonts.files.length === 0

@@ -5,7 +5,7 @@ import { plot, Figure, VEGALITE_MIME, JUPYTER_DISPLAY } from "../../lib/plot/ind
 import { parseFmt, stylesFor, resolveAxes, lineSpec, seriesNames, fmtNum } from "../../lib/plot/spec";
 import { encodePng, pngSize } from "../../lib/plot/png";
 import { resolveFonts, fontFamilyOf, loadFontMetrics } from "../../lib/plot/fonts";
-import { rasterize } from "../../lib/plot/raster";
+import { rasterize, guardClips } from "../../lib/plot/raster";
 import { renderVegaLitePng } from "../../lib/plot/render";
 
 const BRIDGE = Symbol.for("d2l-ts.output");
@@ -265,6 +265,21 @@ describe("fonts", () => {
     } else {
       assert.match(String(f.missing), /fonts-dejavu-core/);
     }
+  });
+
+  test("a line that a ylim hides entirely renders as an empty plot instead of aborting the process (resvg clip panic)", () => {
+    // resvg 2.6 panics (and a panic aborts Node) on a clipped group whose content lies wholly outside its clip
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100" fill="#fff"/>' +
+      '<defs><clipPath id="clip1"><rect x="0" y="0" width="100" height="100"/></clipPath></defs>' +
+      '<g class="mark-line" clip-path="url(#clip1)"><path d="M10,-630L50,-660" stroke="#000"/></g></svg>';
+    const guarded = guardClips(svg);
+    assert.match(guarded, /clip-path="url\(#clip1\)"><rect x="0" y="0" width="100" height="100" fill="#fff" fill-opacity="0" stroke="none"\/>/);
+    const r = rasterize(svg, 1, { files: [], family: undefined });
+    assert.deepEqual(pngSize(r.png), { width: 100, height: 100 });
+    // the plot of the report: a line far above ylim; the PNG comes back and the kernel lives
+    const bundle = plot([1.2, 1.4], [[3, 3.1]], { xlim: [1, 2], ylim: [0.3, 0.9] }).displayBundle();
+    assert.ok(typeof bundle.data["image/png"] === "string" && (bundle.data["image/png"] as string).length > 100);
   });
 
   test("without fonts, text is skipped and rendering does not fail; with fonts, text is drawn", () => {
