@@ -34,14 +34,15 @@ export function isQuick(): boolean {
  * The most epochs each training function trains in quick mode (d2l-java's
  * `MAX_EPOCH`), chosen so that every notebook's quick run still shows its
  * model learning: softmax regression and MLPs 2 of the book's 10, CNNs 1, the
- * chapter-8/9 language models 3 of 500, seq2seq 12 of 300. `d2l.fit` and
+ * chapter-8/9 language models 3 of 500, seq2seq 12 of 300; chapter 11's airfoil trainers
+ * none of the book's (at most 10 and 4 epochs: the book's settings run in seconds). `d2l.fit` and
  * `Engine.fit` cut only when given `quickEpochs`; house prices' `train` and
  * `kFold` train the book's epochs (the data set is small).
  *
  * @example
  * d2l.QUICK_EPOCHS.trainCh6; // 1
  */
-export const QUICK_EPOCHS = Object.freeze({ trainCh3: 2, trainCh6: 1, trainCh8: 3, trainSeq2seq: 12 });
+export const QUICK_EPOCHS = Object.freeze({ trainCh3: 2, trainCh6: 1, trainCh8: 3, trainSeq2seq: 12, trainCh11: 10, trainConciseCh11: 4 });
 
 /**
  * The number of epochs to train: `numEpochs`, or in quick mode at most `max`

@@ -9,13 +9,26 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { mixSeed, permutation } from "./random";
+import { type HostColumn, type HostTensor, type PlainValue, stackPlain, packForTransfer, describeValue } from "./collate";
+import { type BatchResult, type BatchTask, type PreprocessContext, type PreprocessFn, compilePreprocess, epochSeed, preprocessSource, processBatch } from "./preprocess";
+import { PreprocessPool, pooledBatches } from "./workers";
+
+/** Persistent worker pools of loaders that were dropped without dispose(): their threads end when the loader is collected. */
+const orphanPools = new FinalizationRegistry<PreprocessPool>((pool) => void pool.close());
 
 /**
  * Anything with a length and indexed examples: the book's `Dataset`
- * (`__len__` and `__getitem__`).
+ * (`__len__` and `__getitem__`). A {@link DataLoader} reads datasets of
+ * `[x, y]` pairs, as tensors or plain values (see {@link ExampleValue});
+ * `length` may be a getter.
  *
  * @example
  * const squares: d2l.Dataset<number> = { length: 10, get: (i) => i * i };
+ * class Pairs implements d2l.Dataset<[number[], number]> {
+ *   get length() { return 100; }
+ *   get(i: number): [number[], number] { return [[i, 2 * i], i % 2]; }
+ * }
+ * const loader = new d2l.DataLoader(new Pairs(), { batchSize: 10, shuffle: true }); // X [10, 2], y [10]
  */
 export interface Dataset<T> {
   /** Number of examples. */
@@ -59,6 +72,40 @@ function hasGetBatch<T>(d: Dataset<T>): d is BatchDataset<T> {
 
 function shapeText(shape: readonly number[]): string {
   return `[${shape.join(",")}]`;
+}
+
+/** A clear error for something that is not a dataset (PyTorch's `__len__` and `__getitem__`). */
+function checkDataset(dataset: unknown): void {
+  const d = dataset as Partial<Dataset<unknown>> | null;
+  const missing: string[] = [];
+  if (d === null || (typeof d !== "object" && typeof d !== "function")) {
+    throw new Error(`DataLoader: expected a dataset with a length and get(i) (e.g. new d2l.TensorDataset(X, y), or your own class), got ${describeValue(d)}`);
+  }
+  if (!(Number.isInteger(d.length) && (d.length as number) >= 0)) missing.push(`a length (the number of examples, PyTorch's __len__; got ${describeValue(d.length)})`);
+  if (typeof d.get !== "function") missing.push(`a method get(i) returning example i as [x, y] (PyTorch's __getitem__; got ${describeValue(d.get)})`);
+  if (missing.length) {
+    throw new Error(`DataLoader: the dataset needs ${missing.join(" and ")}, e.g. class MyData { get length() { return n; } get(i: number) { return [x[i], y[i]]; } }`);
+  }
+}
+
+/** A tensor's values as `{ data, shape, dtype }` (a copy). */
+function hostTensorOf(t: tf.Tensor): HostTensor {
+  if (t.dtype === "string" || t.dtype === "complex64") throw new Error(`DataLoader: cannot preprocess a ${t.dtype} tensor; expected numbers`);
+  const v = t.dataSync();
+  return { data: t.dtype === "int32" ? Int32Array.from(v as Int32Array) : Float32Array.from(v as Float32Array), shape: [...t.shape], dtype: t.dtype === "int32" ? "int32" : "float32" };
+}
+
+function tensorOfColumn(c: HostColumn): tf.Tensor {
+  return tf.tensor(c.data, c.shape, c.dtype);
+}
+
+/**
+ * One part (x or y) of a batch's examples stacked: tensors on the backend
+ * (`tf.stack`), plain values in JavaScript (PyTorch's `default_collate`).
+ */
+function stackPart(values: ExampleValue[], part: string, indices: Int32Array): tf.Tensor {
+  if (values.length > 0 && values.every((v) => v instanceof tf.Tensor)) return tf.stack(values as tf.Tensor[]);
+  return tensorOfColumn(stackPlain(values.map((v) => (v instanceof tf.Tensor ? hostTensorOf(v) : v)), part, indices));
 }
 
 type HostArray = Float32Array | Int32Array;
@@ -378,13 +425,29 @@ export class TensorDataset<T extends tf.Tensor[] = tf.Tensor[]> implements Batch
   }
 }
 
-/** Options of {@link DataLoader}. */
-export interface DataLoaderOptions {
+/**
+ * One part (features or label) of an example a {@link Dataset} gives the
+ * {@link DataLoader}: a tensor, or plain values it stacks (a number, an
+ * array of numbers, a typed array, or `{ data, shape }`; see {@link PlainValue}).
+ */
+export type ExampleValue = tf.Tensor | PlainValue;
+
+/** An example `[x, y]` a {@link DataLoader} can read. */
+export type Example = readonly [ExampleValue, ExampleValue];
+
+/** How a part of an example reaches `preprocess`: a tensor as `{ data, shape, dtype }`, anything else as is. */
+export type Plain<T> = T extends tf.Tensor ? HostTensor : T;
+
+/** Options of {@link DataLoader} (PyTorch's `DataLoader` arguments, in camelCase). */
+export interface DataLoaderOptions<E extends Example = Example> {
   /** Examples per minibatch (a positive integer). */
   batchSize: number;
   /** Visit the examples in a new random order every epoch (default false). */
   shuffle?: boolean;
-  /** Seed for the shuffle: the same seed gives the same sequence of epoch orders. */
+  /**
+   * Seed for the shuffle and `preprocess`' random numbers: the same seed gives the same sequence
+   * of epoch orders (default: drawn from `Math.random`, so `d2l.seed(n)` fixes it).
+   */
   seed?: number;
   /** Drop the last batch when it is smaller than `batchSize` (default false). */
   dropLast?: boolean;
@@ -395,6 +458,48 @@ export interface DataLoaderOptions {
   transform?: (X: tf.Tensor, y: tf.Tensor) => [tf.Tensor, tf.Tensor];
   /** The loader owns the dataset: {@link DataLoader.dispose} disposes it too (default false). */
   ownsDataset?: boolean;
+  /**
+   * Per-example preprocessing on plain values (torchvision's `transform`,
+   * run where PyTorch runs `__getitem__`: in the workers when `numWorkers` > 0):
+   * `(x, y, ctx) => [x2, y2]`, given each example as `dataset.get(i)`
+   * returns it (tensors as `{ data, shape, dtype }`), returning plain values
+   * (see {@link PlainValue}) that the loader stacks.
+   *
+   * It runs from its **source text**, on the main thread and in workers
+   * alike, so it must not use anything from outside it (notebook variables,
+   * imports, `tf`, `d2l`): pass constants in `preprocessArgs` (they arrive as
+   * `ctx.args`); a name it cannot find is an error that says so. For random
+   * augmentation use `ctx.random()` (or `Math.random`, which is the same
+   * generator while it runs): seeded per example by the loader's seed, so
+   * the batches are the same for every `numWorkers`.
+   */
+  preprocess?(x: Plain<E[0]>, y: Plain<E[1]>, ctx: PreprocessContext): readonly [PlainValue, PlainValue];
+  /** Values `preprocess` gets as `ctx.args` (anything `structuredClone` copies: numbers, arrays, typed arrays, plain objects). */
+  preprocessArgs?: unknown;
+  /**
+   * Worker threads that run `preprocess` (PyTorch's `num_workers`; default
+   * 0: on the main thread). They start with each epoch and end with it
+   * (also when the loop breaks, throws or is interrupted); batches come in
+   * the same order, with the same values, as with 0. Without `preprocess`
+   * there is nothing for them to do and none start.
+   */
+  numWorkers?: number;
+  /** Batches each worker prepares ahead (PyTorch's `prefetch_factor`, default 2). */
+  prefetchFactor?: number;
+  /**
+   * Keep the workers between epochs (PyTorch's `persistent_workers`,
+   * default false): no start-up per epoch, and their compiled code stays
+   * warm. They end at {@link DataLoader.dispose}, when an epoch breaks,
+   * throws or is interrupted, or when the loader is garbage-collected; idle,
+   * they never keep the process alive.
+   */
+  persistentWorkers?: boolean;
+  /**
+   * Makes a batch from its examples (PyTorch's `collate_fn`): given the
+   * examples as `get(i)` (or `preprocess`) returned them, return `[X, y]`
+   * tensors. Runs on the main thread inside `tf.tidy`. Default: stack each part.
+   */
+  collate?(examples: (readonly [ExampleValue, ExampleValue])[]): [tf.Tensor, tf.Tensor];
 }
 
 /**
@@ -406,16 +511,41 @@ export interface DataLoaderOptions {
  * disposes them (or runs the step inside `tf.tidy`); a batch prefetched when
  * the loop ends early is disposed by the loader.
  *
+ * Any dataset works (PyTorch's `Dataset`): an object or class with a
+ * `length` and `get(i)` returning `[x, y]` as tensors or as plain values
+ * (numbers, arrays, typed arrays, `{ data, shape }`), which the loader
+ * stacks (PyTorch's `default_collate`; `collate` replaces it). A per-example
+ * `preprocess` function runs on the plain values, in `numWorkers` worker
+ * threads when asked (PyTorch's `num_workers`), with the same batches, in
+ * the same order, as on the main thread.
+ *
  * @example
  * const loader = new d2l.DataLoader(new d2l.TensorDataset(X, y), { batchSize: 10, shuffle: true, seed: 0 });
  * for await (const [Xb, yb] of loader) {
  *   // ... one training step ...
  *   tf.dispose([Xb, yb]);
  * }
+ * @example
+ * class Images implements d2l.Dataset<[d2l.HostTensor, number]> {
+ *   constructor(readonly pixels: Uint8Array, readonly labels: Int32Array) {}
+ *   get length() { return this.labels.length; }
+ *   get(i: number): [d2l.HostTensor, number] {
+ *     return [{ data: this.pixels.subarray(i * 784, (i + 1) * 784), shape: [28, 28, 1] }, this.labels[i]];
+ *   }
+ * }
+ * const trainIter = new d2l.DataLoader(new Images(pixels, labels), {
+ *   batchSize: 256, shuffle: true, numWorkers: 2,
+ *   // runs from its source text in the workers: everything it uses is inside it or in ctx.args
+ *   preprocess: (x, y, ctx) => {
+ *     const flip = ctx.random() < 0.5, out = new Float32Array(784);
+ *     for (let r = 0; r < 28; r++) for (let c = 0; c < 28; c++) out[r * 28 + c] = x.data[r * 28 + (flip ? 27 - c : c)] / 255;
+ *     return [{ data: out, shape: [28, 28, 1] }, y];
+ *   },
+ * });
  */
-export class DataLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
+export class DataLoader<E extends Example = Example> implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
   /** The dataset read from. */
-  readonly dataset: Dataset<[tf.Tensor, tf.Tensor]>;
+  readonly dataset: Dataset<E>;
   /** Examples per minibatch. */
   readonly batchSize: number;
   /** Whether each epoch visits the examples in a new random order. */
@@ -425,13 +555,30 @@ export class DataLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
   private readonly seed: number;
   private readonly transform?: (X: tf.Tensor, y: tf.Tensor) => [tf.Tensor, tf.Tensor];
   private readonly ownsDataset: boolean;
-  private epochs = 0;
+  /** Worker threads for `preprocess` (0: on the main thread). */
+  readonly numWorkers: number;
+  private readonly prefetchFactor: number;
+  private readonly persistentWorkers: boolean;
+  /** The persistent workers, between epochs; `poolInUse` while an epoch runs on them. */
+  private pool: PreprocessPool | undefined;
+  private poolInUse = false;
+  private readonly preprocess?: { fn: PreprocessFn; source: string; args: unknown };
+  private readonly collate?: (examples: (readonly [ExampleValue, ExampleValue])[]) => [tf.Tensor, tf.Tensor];
+  /**
+   * Epochs begun so far: the next `for await` is epoch `epoch` (0-based), whose
+   * shuffle is `permutation(n, mixSeed(seed, epoch))`. Settable, so that a run
+   * resumed from a checkpoint (`d2l.resume`) continues the same sequence of orders.
+   *
+   * @example
+   * loader.epoch; // 0 before training, 3 after three epochs
+   * loader.epoch = 4; // the next epoch shuffles as the fifth did
+   */
+  epoch = 0;
   private disposed = false;
 
-  constructor(dataset: Dataset<[tf.Tensor, tf.Tensor]>, options: DataLoaderOptions) {
-    if (dataset === null || typeof dataset !== "object" || typeof dataset.get !== "function" || !Number.isInteger(dataset.length)) {
-      throw new Error("DataLoader: expected a dataset with a length and get(i), e.g. new d2l.TensorDataset(X, y)");
-    }
+  constructor(dataset: Dataset<E>, options: DataLoaderOptions<E>) {
+    checkDataset(dataset);
+    if (options === null || typeof options !== "object") throw new Error("DataLoader: expected options, e.g. new d2l.DataLoader(dataset, { batchSize: 64, shuffle: true })");
     const { batchSize } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new Error(`DataLoader: batchSize must be a positive integer, got ${String(batchSize)}`);
@@ -452,6 +599,31 @@ export class DataLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
     this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
     this.transform = options.transform;
     this.ownsDataset = options.ownsDataset ?? false;
+    const { numWorkers = 0, prefetchFactor = 2 } = options;
+    if (!Number.isInteger(numWorkers) || numWorkers < 0 || numWorkers > 256) {
+      throw new Error(`DataLoader: numWorkers must be a whole number of worker threads (0 to preprocess on the main thread), got ${String(numWorkers)}`);
+    }
+    if (!Number.isInteger(prefetchFactor) || prefetchFactor < 1) throw new Error(`DataLoader: prefetchFactor must be a positive integer, got ${String(prefetchFactor)}`);
+    this.numWorkers = numWorkers;
+    this.prefetchFactor = prefetchFactor;
+    this.persistentWorkers = options.persistentWorkers ?? false;
+    if (options.preprocess !== undefined) {
+      const source = preprocessSource(options.preprocess);
+      let args: unknown;
+      try {
+        args = structuredClone(options.preprocessArgs);
+      } catch (e) {
+        throw new Error(`DataLoader: preprocessArgs must be copyable to a worker thread (numbers, strings, arrays, typed arrays, plain objects; no functions or tensors): ${(e as Error).message}`);
+      }
+      // compiled from its source here too, so that it behaves the same with and without workers
+      this.preprocess = { fn: compilePreprocess(source), source, args };
+    } else if (options.preprocessArgs !== undefined) {
+      throw new Error("DataLoader: preprocessArgs is given without preprocess; they are the values preprocess gets as ctx.args");
+    }
+    if (options.collate !== undefined && typeof options.collate !== "function") {
+      throw new Error(`DataLoader: collate must be a function (examples) => [X, y], got ${describeValue(options.collate)}`);
+    }
+    this.collate = options.collate?.bind(options);
   }
 
   /** Number of examples in the dataset (the book's `len(loader.dataset)`). */
@@ -465,39 +637,83 @@ export class DataLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
-  /** Batch `b` of an epoch whose example order is `order` (null: in order). */
-  private makeBatch(order: Int32Array | null, b: number): [tf.Tensor, tf.Tensor] {
+  /** The dataset indices of batch `b` of an epoch whose example order is `order` (null: in order). */
+  private batchIndices(order: Int32Array | null, b: number): Int32Array {
     const start = b * this.batchSize;
     const end = Math.min(start + this.batchSize, this.dataset.length);
-    let indices: Int32Array;
-    if (order) indices = order.subarray(start, end);
-    else {
-      indices = new Int32Array(end - start);
-      for (let j = 0; j < indices.length; j++) indices[j] = start + j;
+    if (order) return order.subarray(start, end);
+    const indices = new Int32Array(end - start);
+    for (let j = 0; j < indices.length; j++) indices[j] = start + j;
+    return indices;
+  }
+
+  /** The examples at `indices`, as `dataset.get(i)` returns them, checked to be pairs. */
+  private readExamples(indices: Int32Array): (readonly [ExampleValue, ExampleValue])[] {
+    const out: (readonly [ExampleValue, ExampleValue])[] = [];
+    for (const i of indices) {
+      const item: unknown = this.dataset.get(i);
+      if (!Array.isArray(item) || item.length !== 2) {
+        throw new Error(`DataLoader: dataset.get(${i}) must return a pair [x, y] (tensors, numbers, arrays, typed arrays or { data, shape }), got ${describeValue(item)}`);
+      }
+      out.push(item as unknown as readonly [ExampleValue, ExampleValue]);
     }
+    return out;
+  }
+
+  /**
+   * The raw examples of a batch for `preprocess`: tensors read into
+   * `{ data, shape, dtype }` (and freed); for a worker, the typed arrays
+   * copied into one buffer to transfer.
+   */
+  private batchTask(indices: Int32Array, epoch: number, forWorker: boolean): BatchTask {
+    let examples: [unknown, unknown][] = [];
+    tf.tidy(() => {
+      examples = this.readExamples(indices).map(([x, y]) => {
+        const plain = (v: ExampleValue): unknown => (v instanceof tf.Tensor ? hostTensorOf(v) : v);
+        return [plain(x), plain(y)];
+      });
+    });
+    const task: BatchTask = { epoch, epochSeed: epochSeed(this.seed, epoch), indices: forWorker ? indices.slice() : indices, examples, stack: this.collate === undefined };
+    if (forWorker) ({ examples: task.examples, buffer: task.buffer } = packForTransfer(examples));
+    return task;
+  }
+
+  /** The batch's tensors from plain examples (collate, or stack each part). Call inside tf.tidy. */
+  private stackExamples(examples: (readonly [ExampleValue, ExampleValue])[], indices: Int32Array): [tf.Tensor, tf.Tensor] {
+    if (this.collate) {
+      const pair: unknown = this.collate(examples);
+      if (!Array.isArray(pair) || pair.length !== 2 || !(pair[0] instanceof tf.Tensor) || !(pair[1] instanceof tf.Tensor)) {
+        throw new Error(`DataLoader: collate must return a pair [X, y] of tensors, got ${describeValue(pair)}`);
+      }
+      return pair as [tf.Tensor, tf.Tensor];
+    }
+    return [stackPart(examples.map((e) => e[0]), "x", indices), stackPart(examples.map((e) => e[1]), "y", indices)];
+  }
+
+  /** The tensors of a preprocessed batch. Call inside tf.tidy. */
+  private fromResult(r: BatchResult, indices: Int32Array): [tf.Tensor, tf.Tensor] {
+    if (r.x) return [tensorOfColumn(r.x), tensorOfColumn(r.y)];
+    return this.stackExamples(r.examples as (readonly [ExampleValue, ExampleValue])[], indices);
+  }
+
+  /** Batch `b` of epoch `epoch`, whose example order is `order` (null: in order), made on this thread. */
+  private makeBatch(order: Int32Array | null, b: number, epoch: number): [tf.Tensor, tf.Tensor] {
+    const indices = this.batchIndices(order, b);
     const ds = this.dataset;
     const batch = tf.tidy((): [tf.Tensor, tf.Tensor] => {
       let X: tf.Tensor;
       let y: tf.Tensor;
-      if (hasGetBatch(ds)) {
+      if (this.preprocess) {
+        const p = this.preprocess;
+        [X, y] = this.fromResult(processBatch(p.fn, p.args, this.batchTask(indices, epoch, false)), indices);
+      } else if (hasGetBatch(ds) && !this.collate) {
         const pair = ds.getBatch(indices);
         if (!Array.isArray(pair) || pair.length !== 2) {
           throw new Error("DataLoader: dataset.getBatch must return a pair [X, y] of tensors");
         }
-        [X, y] = pair;
+        [X, y] = pair as unknown as [tf.Tensor, tf.Tensor];
       } else {
-        const xs: tf.Tensor[] = [];
-        const ys: tf.Tensor[] = [];
-        for (const i of indices) {
-          const item = ds.get(i);
-          if (!Array.isArray(item) || item.length !== 2 || !(item[0] instanceof tf.Tensor) || !(item[1] instanceof tf.Tensor)) {
-            throw new Error(`DataLoader: dataset.get(${i}) must return a pair [x, y] of tensors`);
-          }
-          xs.push(item[0]);
-          ys.push(item[1]);
-        }
-        X = tf.stack(xs);
-        y = tf.stack(ys);
+        [X, y] = this.stackExamples(this.readExamples(indices), indices);
       }
       return this.transform ? this.transform(X, y) : [X, y];
     });
@@ -516,26 +732,72 @@ export class DataLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
    */
   [Symbol.asyncIterator](): AsyncGenerator<[tf.Tensor, tf.Tensor], void, undefined> {
     if (this.disposed) throw new Error("DataLoader: it was disposed; make a new loader");
-    const epoch = this.epochs++;
+    if (!Number.isInteger(this.epoch) || this.epoch < 0) throw new Error(`DataLoader: epoch must be a whole number >= 0 (epochs begun so far), got ${String(this.epoch)}`);
+    const epoch = this.epoch++;
     const order = this.shuffle ? permutation(this.dataset.length, mixSeed(this.seed, epoch)) : null;
-    return this.epoch(order);
+    return this.preprocess && this.numWorkers > 0 ? this.workerBatches(order, epoch) : this.epochBatches(order, epoch);
   }
 
-  private async *epoch(order: Int32Array | null): AsyncGenerator<[tf.Tensor, tf.Tensor], void, undefined> {
+  private async *epochBatches(order: Int32Array | null, epoch: number): AsyncGenerator<[tf.Tensor, tf.Tensor], void, undefined> {
     const nb = this.numBatches;
     let next: [tf.Tensor, tf.Tensor] | null = null;
     try {
-      if (nb > 0) next = this.makeBatch(order, 0);
+      if (nb > 0) next = this.makeBatch(order, 0, epoch);
       for (let b = 0; b < nb; b++) {
         const current = next as [tf.Tensor, tf.Tensor];
         next = null;
         // Prefetch: batch b+1 is on its way before the consumer sees batch b.
-        if (b + 1 < nb) next = this.makeBatch(order, b + 1);
+        if (b + 1 < nb) next = this.makeBatch(order, b + 1, epoch);
         yield current;
       }
     } finally {
       // The consumer stopped early (break, return, throw): the prefetched batch is ours to free.
       if (next) tf.dispose(next);
+    }
+  }
+
+  /**
+   * One epoch with `preprocess` in worker threads. They end with the loop,
+   * however it ends; with `persistentWorkers` they stay for the next epoch
+   * when this one read every batch.
+   */
+  private async *workerBatches(order: Int32Array | null, epoch: number): AsyncGenerator<[tf.Tensor, tf.Tensor], void, undefined> {
+    const p = this.preprocess as NonNullable<DataLoader["preprocess"]>;
+    const init = { source: p.source, args: p.args };
+    const nb = this.numBatches;
+    if (nb === 0) return;
+    let pool: PreprocessPool;
+    let release: (pool: PreprocessPool, completed: boolean) => Promise<void>;
+    if (this.persistentWorkers && !this.poolInUse) {
+      if (this.pool === undefined || this.pool.isClosed) {
+        this.pool = new PreprocessPool(this.numWorkers, init);
+        orphanPools.register(this, this.pool, this.pool);
+      }
+      pool = this.pool;
+      this.poolInUse = true;
+      release = async (pl, completed) => {
+        this.poolInUse = false;
+        if (completed && !this.disposed) return; // kept for the next epoch
+        this.pool = undefined;
+        orphanPools.unregister(pl);
+        await pl.close();
+      };
+    } else {
+      // one epoch's workers (also a second epoch running at the same time as a persistent one)
+      pool = new PreprocessPool(Math.min(this.numWorkers, nb), init);
+      release = (pl) => pl.close();
+    }
+    const results = pooledBatches(pool, release, nb, this.prefetchFactor, (b) => this.batchTask(this.batchIndices(order, b), epoch, true));
+    let b = 0;
+    for await (const r of results) {
+      const indices = this.batchIndices(order, b++);
+      const batch = tf.tidy((): [tf.Tensor, tf.Tensor] => {
+        const [X, y] = this.fromResult(r, indices);
+        return this.transform ? this.transform(X, y) : [X, y];
+      });
+      tf.keep(batch[0]);
+      tf.keep(batch[1]);
+      yield batch;
     }
   }
 
@@ -551,6 +813,11 @@ export class DataLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.pool) {
+      orphanPools.unregister(this.pool);
+      void this.pool.close();
+      this.pool = undefined;
+    }
     if (this.ownsDataset) {
       const d = this.dataset as { dispose?: () => void };
       if (typeof d.dispose === "function") d.dispose();
@@ -561,7 +828,8 @@ export class DataLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
   toString(): string {
     return (
       `DataLoader(${this.numExamples} examples, batch size ${this.batchSize}, ${this.numBatches} batches` +
-      `${this.shuffle ? ", shuffled" : ""}${this.dropLast ? ", drop last" : ""})`
+      `${this.shuffle ? ", shuffled" : ""}${this.dropLast ? ", drop last" : ""}` +
+      `${this.preprocess ? `, preprocess${this.numWorkers > 0 ? ` in ${this.numWorkers} worker${this.numWorkers === 1 ? "" : "s"}` : ""}` : ""})`
     );
   }
 

@@ -1,7 +1,9 @@
 // lib/data: datasets, the minibatch loader, synthetic data, Fashion-MNIST and the download cache.
 // Public names are re-exported by lib/index.ts.
 export { TensorDataset, DataLoader } from "./dataset";
-export type { Dataset, BatchDataset, DataIter, DataLoaderOptions, ArrayColumn } from "./dataset";
+export type { Dataset, BatchDataset, DataIter, DataLoaderOptions, ArrayColumn, ExampleValue } from "./dataset";
+export type { HostTensor, PlainValue, TypedArray, NestedNumbers } from "./collate";
+export type { PreprocessContext } from "./preprocess";
 export { syntheticData, loadArray } from "./synthetic";
 export { parseIdx, readIdxFile, CorruptFileError } from "./idx";
 export type { IdxArray, IdxExpectation } from "./idx";

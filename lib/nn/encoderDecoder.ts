@@ -16,6 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { FusedGRU } from "./gru";
+import { crossEntropy } from "../train/losses";
 
 function shapeStr(shape: readonly (number | null)[]): string {
   return `[${shape.join(",")}]`;
@@ -384,8 +385,7 @@ export class MaskedSoftmaxCELoss {
       throw new Error(`MaskedSoftmaxCELoss expects label of shape [${pred.shape[0]}, ${pred.shape[1]}] (token indices), got ${label instanceof tf.Tensor ? shapeStr(label.shape) : typeof label}`);
     }
     return tf.tidy(() => {
-      const vocab = pred.shape[2] as number;
-      const unweighted = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(label, "int32"), vocab), pred, undefined, 0, tf.Reduction.NONE); // [batch, steps] (the 4th argument is label smoothing)
+      const unweighted = crossEntropy(pred, label, { reduction: "none" }); // [batch, steps]
       const weights = sequenceMask(tf.onesLike(unweighted), validLen);
       return tf.mean(tf.mul(unweighted, weights), 1);
     });

@@ -27,6 +27,8 @@ export interface EpochLog {
   count: number;
   /** Seconds spent in training steps this epoch (data loading and evaluation excluded, as the book's Timer). */
   seconds: number;
+  /** The learning rate the epoch started with (set by a `d2l.LRSchedulerCallback`). */
+  lr?: number;
 }
 
 /**
@@ -44,8 +46,10 @@ export interface TrainState {
   readonly trainIter: BatchIter;
   /** The test data, evaluated after each epoch, if any. */
   readonly testIter: DataIter | undefined;
-  /** Epochs asked for. */
+  /** Epochs asked for: the epoch training ends at, those before `initialEpoch` included. */
   readonly numEpochs: number;
+  /** Epochs trained before this fit (`FitOptions.initialEpoch`, from a checkpoint); 0 for a fresh run. */
+  readonly initialEpoch: number;
   /** Current epoch, 0-based. */
   epoch: number;
   /** Current batch within the epoch, 0-based (-1 before the first). */
@@ -86,7 +90,7 @@ export interface TrainState {
    * (a clipping callback may replace them; the engine disposes both).
    */
   grads: tf.NamedTensorMap | undefined;
-  /** One entry per finished epoch. */
+  /** One entry per finished epoch (those before `initialEpoch` first, when the fit was given their logs). */
   readonly history: EpochLog[];
   /** Times the training steps (the book's Timer: data loading and evaluation excluded). */
   readonly timer: Timer;

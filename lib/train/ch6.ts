@@ -4,9 +4,11 @@ import { tryGpu } from "../backend";
 import { initKaiming, initXavier } from "../nn/init";
 import { Engine, type Callback } from "./engine";
 import { quickEpochs, QUICK_EPOCHS } from "../quick";
+import { getRandomState, seed, setRandomState } from "../seed";
 import { AnimatorCallback, ProgressCallback, PrintSummary, backendDescription } from "./callbacks";
 import { evaluateAccuracy } from "./evaluate";
 import { checkIter } from "./evaluate";
+import { crossEntropy } from "./losses";
 import type { AnimatorLike, ProgressBarLike } from "./ui";
 import type { DataIter, Net } from "./types";
 
@@ -38,13 +40,10 @@ function checkDevice(device: string | undefined, who: string): void {
 
 /**
  * Per-example softmax cross-entropy on logits with int labels, the book's
- * `nn.CrossEntropyLoss(reduction='none')` for chapter 6 on.
+ * `nn.CrossEntropyLoss(reduction='none')` for chapter 6 on (`d2l.losses.crossEntropy`).
  */
 function crossEntropyLogits(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const labels = tf.oneHot(tf.cast(tf.reshape(y, [-1]), "int32"), yHat.shape[yHat.rank - 1] as number);
-    return tf.losses.softmaxCrossEntropy(labels, yHat as tf.Tensor2D, undefined, 0, tf.Reduction.NONE);
-  });
+  return crossEntropy(yHat, y, { reduction: "none" });
 }
 
 /**
@@ -71,7 +70,13 @@ export interface TrainCh6Options {
    * Giving both `xavier` and an `init` that disagrees with it is an error.
    */
   xavier?: boolean;
-  /** Seed for the initialization `init` chooses (default: unseeded). */
+  /**
+   * Seed for the run (default: unseeded): the initialization `init` chooses,
+   * and the random stream behind dropout masks and any other unseeded draw
+   * while training ({@link seed}`(n)` for the run; the stream as it was
+   * before is put back afterwards). On one backend the run then repeats
+   * exactly.
+   */
   seed?: number;
   /** The animator to draw on, or `false` for none (default: a new `d2l.Animator`, as the book's). */
   animator?: AnimatorLike | false;
@@ -171,10 +176,13 @@ export async function trainCh6(
   if (verbose) callbacks.push(new PrintSummary());
   callbacks.push(...(options.callbacks ?? []));
   const optimizer = tf.train.sgd(lr);
+  const streamBefore = options.seed === undefined ? undefined : getRandomState();
+  if (options.seed !== undefined) seed(options.seed);
   try {
     const r = await new Engine({ net, loss: crossEntropyLogits, updater: optimizer }).fit(trainIter, { numEpochs, testIter, callbacks, quickEpochs: QUICK_EPOCHS.trainCh6 });
     return { trainLoss: r.trainLoss, trainAcc: r.trainAcc as number, testAcc: r.testAcc as number, examplesPerSec: r.examplesPerSec };
   } finally {
     optimizer.dispose();
+    if (streamBefore !== undefined) setRandomState(streamBefore);
   }
 }

@@ -26,6 +26,8 @@ import { ProgressCallback, backendDescription } from "./callbacks/display";
 import { GradClippingCallback } from "./callbacks/gradients";
 export { gradClipping, GradClippingCallback } from "./callbacks/gradients";
 import { sgd } from "./scratch";
+import { withLearningRate } from "./schedules";
+import { crossEntropy } from "./losses";
 import { type DataIter, type Loss, type Updater, type Param, isLayersModel, isOptimizer, variableOf, shapeStr } from "./types";
 import type { AnimatorLike, ProgressBarLike } from "./ui";
 
@@ -102,10 +104,10 @@ function checkNet(net: RecurrentNet, who: string): void {
 
 /**
  * The per-token loss of the book's `nn.CrossEntropyLoss(reduction='none')`
- * on logits: `(yHat [N, vocab], y [N]) => [N]`.
+ * on logits: `(yHat [N, vocab], y [N]) => [N]` (`d2l.losses.crossEntropy`).
  */
 function tokenCrossEntropy(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(tf.reshape(y, [-1]), "int32"), yHat.shape[1] as number), yHat, undefined, 0, tf.Reduction.NONE));
+  return crossEntropy(yHat, y, { reduction: "none" });
 }
 
 /** A per-token loss as the engine's per-subsequence loss: mean over the subsequence's tokens. */
@@ -292,7 +294,8 @@ export async function trainCh8(
   const verbose = options.verbose ?? true;
   // The book: torch.optim.SGD for an nn.Module, d2l.sgd for the from-scratch model.
   const params = net.params;
-  const updater: Updater = net instanceof RNNModel ? tf.train.sgd(lr) : (batchSize: number) => sgd(params, lr, batchSize);
+  // (the function updater carries its rate, so a d2l.LRSchedulerCallback can change it)
+  const updater: Updater = net instanceof RNNModel ? tf.train.sgd(lr) : withLearningRate((batchSize, rate) => sgd(params, rate, batchSize), lr);
   const predict = (prefix: string): string => predictCh8(prefix, 50, net, vocab, device);
   const carried = new CarriedState(net, useRandomIter);
   const callbacks: Callback[] = [carried, new GradClippingCallback(options.theta ?? 1)];

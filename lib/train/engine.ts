@@ -116,8 +116,23 @@ export interface EngineOptions {
 
 /** Options of {@link Engine.fit}. */
 export interface FitOptions {
-  /** Epochs to train (default 1). */
+  /**
+   * Epochs to train (default 1); with {@link FitOptions.initialEpoch}, the
+   * epoch to end at (the total, as Keras' `epochs` with `initial_epoch`).
+   */
   numEpochs?: number;
+  /**
+   * Epochs already trained (default 0): the fit trains epochs
+   * `initialEpoch + 1` to `numEpochs`, as Keras' `initial_epoch`. History,
+   * `state.epoch`, the Animator's x and the schedules continue from there.
+   * `d2l.resume(folder, ...)` returns it (with {@link FitOptions.history}).
+   */
+  initialEpoch?: number;
+  /**
+   * The logs of the epochs before `initialEpoch` (from `d2l.resume`): they
+   * start `state.history` and the result's `history`, so the run's history is whole.
+   */
+  history?: EpochLog[];
   /** Evaluated after every epoch: accuracy, or the mean loss when accuracy is off. */
   testIter?: DataIter;
   /** Callbacks for this fit, with the engine's own. */
@@ -164,6 +179,12 @@ export interface FitResult {
  * (`kernelRegularizer: tf.regularizers.l2(...)`, from `net.calculateLosses()`)
  * are added to what is differentiated, as `model.fit` does; the reported loss
  * is the data loss alone.
+ *
+ * Resume: `fit(trainIter, { numEpochs: 8, initialEpoch: 4, history })`
+ * trains epochs 5-8 (numEpochs is the total, as Keras' `initial_epoch`);
+ * `d2l.resume(folder, ...)` returns `{ initialEpoch, history }` from a
+ * `ModelCheckpoint`, after putting back the weights, the optimizer's state,
+ * the loader's epoch and the random state.
  *
  * Errors: a NaN loss stops training at the next read point, with an error
  * naming the epoch and the batches since the previous read, and the weights
@@ -227,7 +248,18 @@ export class Engine {
   async fit(trainIter: BatchIter, opts: FitOptions = {}): Promise<FitResult> {
     const asked = opts.numEpochs ?? 1;
     if (!Number.isInteger(asked) || asked < 1) throw new Error(`numEpochs must be a positive integer, got ${asked}`);
-    const numEpochs = opts.quickEpochs === undefined ? asked : quickEpochs(asked, opts.quickEpochs, "Engine.fit");
+    const initialEpoch = opts.initialEpoch ?? 0;
+    if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new Error(`initialEpoch must be a whole number >= 0 (the epochs already trained), got ${String(initialEpoch)}`);
+    if (initialEpoch >= asked) {
+      throw new Error(
+        `initialEpoch is ${initialEpoch} but numEpochs is ${asked}: numEpochs counts all epochs, those already trained included (Keras' epochs with initial_epoch), so pass numEpochs > ${initialEpoch} to train more`,
+      );
+    }
+    // Quick mode caps the epochs this fit trains, not the total.
+    const numEpochs = opts.quickEpochs === undefined ? asked : initialEpoch + quickEpochs(asked - initialEpoch, opts.quickEpochs, "Engine.fit");
+    if (opts.history !== undefined && (!Array.isArray(opts.history) || opts.history.some((h) => h === null || typeof h !== "object" || typeof h.epoch !== "number"))) {
+      throw new Error("history must be an array of epoch logs ({ epoch, trainLoss, ... }), as d2l.resume returns it");
+    }
     checkIter(trainIter, "training");
     if (opts.testIter !== undefined) checkIter(opts.testIter, "test");
     if (opts.testIter !== undefined && this.batchLoss) {
@@ -243,7 +275,8 @@ export class Engine {
       trainIter,
       testIter: opts.testIter,
       numEpochs,
-      epoch: 0,
+      initialEpoch,
+      epoch: initialEpoch,
       batch: -1,
       numBatches: positiveInt(trainIter.numBatches),
       batchSize: 0,
@@ -258,7 +291,7 @@ export class Engine {
       testAcc: undefined,
       testLoss: undefined,
       grads: undefined,
-      history: [],
+      history: opts.history ? opts.history.map((h) => ({ ...h })) : [],
       timer: new Timer(),
       interrupt: interruptGuard(),
       stopTraining: false,
@@ -295,7 +328,7 @@ export class Engine {
     try {
       await call(cbs, "onTrainBegin", state);
       await good.keep(this.weightsToKeep(), this.updater);
-      for (let epoch = 0; epoch < numEpochs && !state.stopTraining; epoch++) {
+      for (let epoch = initialEpoch; epoch < numEpochs && !state.stopTraining; epoch++) {
         state.epoch = epoch;
         state.batch = -1;
         state.readFrom = 0;
@@ -489,7 +522,17 @@ export class Engine {
       if (Object.keys(named).length === 0) throw noConnection();
 
       state.grads = named;
-      await call(cbs, "onAfterBackward", state);
+      // Callbacks may replace gradients (clipping, weight decay), one after another: a
+      // gradient a callback made and the next one replaced is disposed here (the first
+      // ones, and the last, in the finally below).
+      const originals = new Set<tf.Tensor | null>(gradList);
+      for (const c of cbs) {
+        if (c.onAfterBackward === undefined) continue;
+        const before = Object.values(state.grads ?? {});
+        await call([c], "onAfterBackward", state);
+        const now = new Set(Object.values(state.grads ?? {}));
+        for (const t of before) if (!now.has(t) && !originals.has(t)) t.dispose();
+      }
       const grads = state.grads as tf.NamedTensorMap;
 
       if (isOptimizer(this.updater)) {

@@ -11,6 +11,8 @@ import { loadArray } from "../data/index";
 import { plot } from "../plot/index";
 import { Engine, type Callback, type TrainState } from "./engine";
 import { WeightDecay } from "./callbacks/regularization";
+import { ProgressCallback } from "./callbacks/display";
+import { makeProgressBar, type ProgressBarLike } from "./ui";
 import { isLayersModel, shapeStr, variableOf } from "./types";
 
 function check2d(t: unknown, what: string, who: string): asserts t is tf.Tensor {
@@ -89,6 +91,8 @@ export interface HouseTrainOptions {
   seed?: number;
   /** More engine callbacks. */
   callbacks?: Callback[];
+  /** A progress bar maker, or `false` for none (default: a `d2l.ProgressBar`, as `trainCh3`'s). */
+  progress?: ((total: number, unit: "examples" | "batches") => ProgressBarLike) | false;
 }
 
 function checkHyper(who: string, numEpochs: number, learningRate: number, weightDecay: number, batchSize: number): void {
@@ -133,6 +137,7 @@ export async function train(
   const optimizer = tf.train.adam(learningRate);
   try {
     const callbacks: Callback[] = [...(weightDecay > 0 ? [new WeightDecay(weightDecay)] : []), history, ...(options.callbacks ?? [])];
+    if (options.progress !== false) callbacks.push(new ProgressCallback(options.progress ? { bar: options.progress } : {}));
     await new Engine({ net, loss: mse, updater: optimizer, accuracy: false, callbacks }).fit(trainIter, { numEpochs });
   } finally {
     optimizer.dispose();
@@ -188,6 +193,8 @@ export interface KFoldOptions {
   seed?: number;
   /** Called after each fold with its curves, e.g. to collect them. */
   onFold?: (fold: number, trainLs: number[], validLs: number[]) => void;
+  /** A progress bar maker, or `false` for none (default: one `d2l.ProgressBar` per fold, labelled `fold i/k`). */
+  progress?: ((total: number, unit: "examples" | "batches") => ProgressBarLike) | false;
 }
 
 /**
@@ -225,7 +232,9 @@ export async function kFold(
     const net = getNet();
     try {
       const seed = options.seed === undefined ? undefined : options.seed + i;
-      const [trainLs, validLs] = await train(net, data[0], data[1], data[2], data[3], numEpochs, learningRate, weightDecay, batchSize, { seed });
+      // one bar per fold, labelled with the fold (as the book's one printed line per fold)
+      const progress = options.progress === false ? false : (options.progress ?? ((total: number, unit: string) => makeProgressBar(total, `fold ${i + 1}/${k}`, unit)));
+      const [trainLs, validLs] = await train(net, data[0], data[1], data[2], data[3], numEpochs, learningRate, weightDecay, batchSize, { seed, progress });
       trainLSum += trainLs[trainLs.length - 1];
       validLSum += validLs[validLs.length - 1];
       if (i === 0 && (options.plot ?? true)) {

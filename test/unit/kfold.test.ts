@@ -139,3 +139,49 @@ describe("kFold", () => {
     tf.dispose([X, y]);
   });
 });
+
+describe("progress bars (issue 16)", () => {
+  /** A fake bar maker that records what each bar was shown. */
+  function recorder(): { bars: { total: number; unit: string; last: number; updates: number; closed?: string }[]; make: (total: number, unit: "examples" | "batches") => { update: (done: number) => void; close: (text?: string) => void } } {
+    const bars: { total: number; unit: string; last: number; updates: number; closed?: string }[] = [];
+    const make = (total: number, unit: "examples" | "batches") => {
+      const bar: { total: number; unit: string; last: number; updates: number; closed?: string } = { total, unit, last: 0, updates: 0 };
+      bars.push(bar);
+      return {
+        update: (done: number): void => {
+          bar.last = done;
+          bar.updates++;
+        },
+        close: (text?: string): void => {
+          bar.closed = text ?? "";
+        },
+      };
+    };
+    return { bars, make };
+  }
+
+  test("train shows one bar over all epochs (examples), closed at the end; progress: false shows none", async () => {
+    const [X, y] = houses(40, 2);
+    const net = linearNet(2);
+    const r = recorder();
+    await train(net, X, y, null, null, 3, 1, 0, 10, { seed: 1, progress: r.make });
+    assert.equal(r.bars.length, 1);
+    assert.deepEqual([r.bars[0].total, r.bars[0].unit, r.bars[0].last], [120, "examples", 120]);
+    assert.match(r.bars[0].closed ?? "", /3 epochs in/);
+    const none = recorder();
+    await train(net, X, y, null, null, 1, 1, 0, 10, { progress: false });
+    assert.equal(none.bars.length, 0);
+    net.dispose();
+    tf.dispose([X, y]);
+  });
+
+  test("kFold shows one bar per fold (progress: false: none)", async () => {
+    const [X, y] = houses(40, 2);
+    const r = recorder();
+    await kFold(4, X, y, 2, 1, 0, 10, { plot: false, verbose: false, seed: 1, getNet: () => linearNet(2), progress: r.make });
+    assert.equal(r.bars.length, 4);
+    for (const b of r.bars) assert.deepEqual([b.total, b.last, typeof b.closed], [60, 60, "string"]);
+    await kFold(2, X, y, 1, 1, 0, 10, { plot: false, verbose: false, getNet: () => linearNet(2), progress: false });
+    tf.dispose([X, y]);
+  });
+});

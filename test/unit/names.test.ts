@@ -41,6 +41,60 @@ test("the name table lists the helpers of chapters 4-9 (issues 6 and 7), so a ba
   assert.deepEqual(must.filter((m) => !names.includes(m)), []);
 });
 
+test("the name table lists torch.optim's optimizers in d2l.optim (issue 16), so a bad merge cannot drop them unnoticed", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = ["optim.Optimizer", "optim.SGD", "optim.Adagrad", "optim.RMSprop", "optim.Adadelta", "optim.Adam", "optim.AdamW", "optim.Adamax"];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
+});
+
+test("the name table lists the seeds and data loading of issue 16, so a bad merge cannot drop them unnoticed", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = ["seed", "initialSeed", "getRandomState", "setRandomState", "RandomState", "Dataset", "DataLoader", "PreprocessContext", "PlainValue"];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
+});
+
+test("the name table lists the control, checkpoint, logging and regularization callbacks of issue 16, so a bad merge cannot drop them unnoticed", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = ["EarlyStopping", "ModelCheckpoint", "resume", "CSVLogger", "JsonlLogger", "readRunLog", "plotRuns", "WeightDecay", "L1Decay", "L2Decay"];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
+});
+
+test("the name table lists chapter 11's optimization helpers (issue 16), so a bad merge cannot drop them unnoticed", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = [
+    "train2d", "showTrace2d", "getDataCh11", "sgdCh11", "trainCh11", "trainConciseCh11",
+    "initMomentumStates", "sgdMomentum", "initAdagradStates", "adagrad", "initRmspropStates", "rmsprop",
+    "initAdadeltaStates", "adadelta", "initAdamStates", "adam", "yogi",
+  ];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
+});
+
+test("the name table lists the learning-rate schedules of issue 16 (torch's, Paddle's, the book's) and their callback", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = [
+    "lr.LRScheduler", "lr.LambdaLR", "lr.MultiplicativeLR", "lr.StepLR", "lr.MultiStepLR", "lr.ConstantLR", "lr.LinearLR", "lr.ExponentialLR",
+    "lr.PolynomialLR", "lr.CosineAnnealingLR", "lr.CosineAnnealingWarmRestarts", "lr.CyclicLR", "lr.OneCycleLR", "lr.SequentialLR",
+    "lr.ChainedScheduler", "lr.ReduceLROnPlateau",
+    "lr.NoamDecay", "lr.PiecewiseDecay", "lr.NaturalExpDecay", "lr.InverseTimeDecay", "lr.PolynomialDecay", "lr.LinearWarmup",
+    "lr.ExponentialDecay", "lr.MultiStepDecay", "lr.StepDecay", "lr.LambdaDecay", "lr.MultiplicativeDecay", "lr.CosineAnnealingDecay", "lr.ReduceOnPlateau",
+    "lr.SquareRootScheduler", "lr.FactorScheduler", "lr.MultiFactorScheduler", "lr.CosineScheduler",
+    "lr.plot", "lr.curve", "lr.withLearningRate", "LRSchedulerCallback",
+  ];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
+});
+
+test("the name table lists the losses of issue 16 (d2l.losses) and distillation, so a bad merge cannot drop them unnoticed", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = [
+    "losses.zeroOneLoss", "losses.crossEntropy", "losses.nllLoss", "losses.mseLoss", "losses.l1Loss", "losses.huberLoss",
+    "losses.smoothL1Loss", "losses.binaryCrossEntropy", "losses.binaryCrossEntropyWithLogits", "losses.logisticLoss",
+    "losses.softMarginLoss", "losses.sigmoidFocalLoss", "losses.focalLoss", "losses.multiMarginLoss", "losses.hingeLoss",
+    "losses.diceLoss", "losses.wingLoss", "losses.klDiv", "losses.centerLoss", "losses.CenterLoss",
+    "losses.arcFaceLogits", "losses.arcFaceLoss", "losses.ArcFace", "distillationLoss", "trainDistillation",
+  ];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
+});
+
 test("every d2l-ts name in the table exists in d2l", () => {
   // dotted names are namespaces: `lr.StepLR` is d2l.lr.StepLR
   const lookup = (name: string): unknown =>

@@ -65,7 +65,7 @@ describe("quick mode", () => {
   });
 
   test("the caps are the documented ones", () => {
-    assert.deepEqual({ ...QUICK_EPOCHS }, { trainCh3: 2, trainCh6: 1, trainCh8: 3, trainSeq2seq: 12 });
+    assert.deepEqual({ ...QUICK_EPOCHS }, { trainCh3: 2, trainCh6: 1, trainCh8: 3, trainSeq2seq: 12, trainCh11: 10, trainConciseCh11: 4 });
     assert.ok(Object.isFrozen(QUICK_EPOCHS));
   });
 

@@ -71,6 +71,39 @@ test("trainCh6 learns, prints the book's lines, and leaks no tensors across epoc
   testIter.dispose();
 });
 
+test("trainCh6's seed makes a run with dropout repeat exactly, and puts the random stream back afterwards", async () => {
+  const withDropout = () =>
+    tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: "same", activation: "relu" }),
+        tf.layers.flatten(),
+        tf.layers.dropout({ rate: 0.5 }),
+        tf.layers.dense({ units: 2 }),
+      ],
+    });
+  const run = async (seed: number | undefined) => {
+    const losses: number[] = [];
+    const net = withDropout();
+    await trainCh6(net, halves(64, 1), halves(16, 2), 2, 0.3, "cpu", {
+      animator: false,
+      progress: false,
+      verbose: false,
+      seed,
+      callbacks: [{ onEpochEnd: (s: TrainState) => void losses.push(s.trainLoss) }],
+    });
+    net.dispose();
+    return losses;
+  };
+  const random = Math.random;
+  const a = await run(5);
+  assert.equal(Math.random, random, "the unseeded Math.random is back after a seeded run");
+  const b = await run(5);
+  assert.deepEqual(a, b, "the same seed, the same losses (dropout masks included)");
+  assert.ok(a.every(Number.isFinite), `losses ${a}`);
+  const c = await run(6);
+  assert.notDeepEqual(a, c, "another seed, other losses");
+});
+
 test("initXavier draws kernels within the Glorot limit and leaves biases", () => {
   const net = smallCnn();
   const denseBias = tf.ones([2]);

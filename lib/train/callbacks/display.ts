@@ -136,9 +136,11 @@ export class ProgressCallback implements Callback {
     return parts.join(", ");
   }
 
+  /** Work done in this fit (a resumed run's earlier epochs are not counted: the bar's rate and time left are this run's). */
   private done(s: TrainState, epochDone: boolean): number {
-    if (this.unit === "examples") return s.epoch * this.perEpoch + (epochDone ? this.perEpoch : s.examples);
-    return s.epoch * this.perEpoch + (epochDone ? this.perEpoch : s.batch + 1);
+    const epochs = s.epoch - s.initialEpoch;
+    if (this.unit === "examples") return epochs * this.perEpoch + (epochDone ? this.perEpoch : s.examples);
+    return epochs * this.perEpoch + (epochDone ? this.perEpoch : s.batch + 1);
   }
 
   /** @internal */
@@ -167,7 +169,7 @@ export class ProgressCallback implements Callback {
       this.unit = "batches";
       this.perEpoch = state.numBatches;
     } else return;
-    this.bar = this.makeBar(state.numEpochs * this.perEpoch, this.unit);
+    this.bar = this.makeBar((state.numEpochs - state.initialEpoch) * this.perEpoch, this.unit);
     this.lastUpdate = -Infinity;
   }
 
