@@ -26,3 +26,4 @@ export type { DataHubEntry, HubDownloadOptions } from "./hub";
 export { preprocessKaggleHouse, loadDataKaggleHouse } from "./housePrices";
 export type { KaggleHouseFeatures, KaggleHouseData } from "./housePrices";
 export * from "./airfoil";
+export { Subset, randomSplit } from "./subset";
