@@ -49,24 +49,50 @@ export interface ReportRecord {
   summary?: string[];
 }
 
+let root: string | null | undefined;
+
+/**
+ * The folder d2l-ts is installed in (the one with its `package.json`), for
+ * a script or child process that should load the same d2l-ts and tfjs as
+ * the kernel: `require(d2l.packageRoot())`. No book equivalent (Python finds
+ * an installed package by name; a notebook's `require` resolves from the
+ * notebook's folder instead). Throws when the files were copied out of
+ * their package.
+ *
+ * @example
+ * const root = d2l.packageRoot();
+ * // in a script run with `node`: const d2l = require(root);
+ * //   const tf = require(require.resolve("@tensorflow/tfjs", { paths: [root] }));
+ */
+export function packageRoot(): string {
+  if (root === undefined) {
+    root = null;
+    for (let d = __dirname; path.dirname(d) !== d; d = path.dirname(d)) {
+      const f = path.join(d, "package.json");
+      if (!fs.existsSync(f)) continue;
+      try {
+        if ((JSON.parse(fs.readFileSync(f, "utf8")) as { name?: string }).name === "d2l-ts") {
+          root = d;
+          break;
+        }
+      } catch {
+        // an unreadable package.json on the way up: keep looking
+      }
+    }
+  }
+  if (root === null) throw new Error(`packageRoot: no package.json of d2l-ts above ${__dirname}; are d2l-ts' files outside their package?`);
+  return root;
+}
+
 let version: string | undefined;
 
-/** d2l-ts' version from the package.json above this file (dist/lib or lib). */
+/** d2l-ts' version from its package.json ("unknown" when it cannot be read). */
 function d2lVersion(): string {
   if (version !== undefined) return version;
-  version = "unknown";
-  for (let d = __dirname; path.dirname(d) !== d; d = path.dirname(d)) {
-    const f = path.join(d, "package.json");
-    if (!fs.existsSync(f)) continue;
-    try {
-      const pkg = JSON.parse(fs.readFileSync(f, "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "d2l-ts") {
-        version = String(pkg.version ?? "unknown");
-        break;
-      }
-    } catch {
-      // an unreadable package.json on the way up: keep looking
-    }
+  try {
+    version = String((JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version?: string }).version ?? "unknown");
+  } catch {
+    version = "unknown";
   }
   return version;
 }

@@ -179,7 +179,8 @@ export function packForTransfer(examples: [unknown, unknown][]): { examples: [un
   const buffer = new ArrayBuffer(total);
   let offset = 0;
   const copy = (a: TypedArray): TypedArray => {
-    const Ctor = a.constructor as new (b: ArrayBuffer, o: number, n: number) => TypedArray;
+    // the plain typed-array class, not a subclass's constructor (a Node.js Buffer's is the deprecated Buffer())
+    const Ctor = TYPED.find((T) => a instanceof T) as unknown as new (b: ArrayBuffer, o: number, n: number) => TypedArray;
     const out = new Ctor(buffer, offset, a.length);
     out.set(a);
     offset += Math.ceil(a.byteLength / 8) * 8;

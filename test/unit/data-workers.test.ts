@@ -156,6 +156,26 @@ describe("preprocess and numWorkers", () => {
     assert.equal(preprocessWorkersAlive(), 0, "the workers ended with each epoch");
   });
 
+  test("examples holding Node.js Buffers (readFashionMnist's bytes) go to the workers as plain bytes, without Buffer()'s deprecation warning", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      const bytes = { length: 4, get: (i: number): [Buffer, number] => [Buffer.alloc(4, i), i] };
+      const loader = new d2l.DataLoader(bytes, { batchSize: 2, preprocess: (x: Buffer, y: number): [Buffer, number] => [x, y], numWorkers: 1 });
+      const xs: number[][] = [];
+      for await (const [X, y] of loader) {
+        xs.push(...((await X.array()) as number[][]));
+        tf.dispose([X, y]);
+      }
+      assert.deepEqual(xs, [[0, 0, 0, 0], [1, 1, 1, 1], [2, 2, 2, 2], [3, 3, 3, 3]]);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    assert.deepEqual(warnings.filter((w) => /Buffer\(\)/.test(w)), []);
+  });
+
   test("a transform runs after the workers; tensors from get(i) reach preprocess as { data, shape, dtype }", async () => {
     const X = tf.tensor3d(Array.from({ length: 6 * 4 }, (_, k) => k), [6, 2, 2]);
     const y = tf.tensor1d([0, 1, 2, 3, 4, 5], "int32");

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { environment, describeEnvironment, recordEnvironment, showSummary, REPORT_METADATA_KEY, type ReportRecord } from "../../lib/report";
+import { environment, describeEnvironment, recordEnvironment, showSummary, packageRoot, REPORT_METADATA_KEY, type ReportRecord } from "../../lib/report";
+import { spawnSync } from "child_process";
 import { PrintSummary } from "../../lib/train/callbacks";
 import type { TrainState } from "../../lib/train/engine";
 
@@ -26,6 +27,15 @@ function installBridge(): Call[] {
   };
   return calls;
 }
+
+test("packageRoot is d2l-ts' own folder: a child process that requires it gets the same library", () => {
+  const root = packageRoot();
+  assert.equal(root, path.resolve(__dirname, "../../.."));
+  assert.equal(JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).name, "d2l-ts");
+  const r = spawnSync(process.execPath, ["-e", `const d2l = require(${JSON.stringify(root)}); console.log(typeof d2l.seed, d2l.packageRoot())`], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `function ${root}`);
+});
 
 describe("environment", () => {
   test("names d2l-ts' and tfjs' versions, the backend, Node and an ISO date", async () => {
