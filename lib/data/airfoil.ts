@@ -53,7 +53,7 @@ function parseAirfoil(text: string, file: string): number[][] {
  * featureDim; // 5
  * dataIter.numBatches; // 150
  */
-export async function getDataCh11(batchSize = 10, n = 1500, options: GetDataCh11Options = {}): Promise<[DataLoader, number]> {
+export async function getDataCh11(batchSize = 10, n = 1500, options: GetDataCh11Options = {}): Promise<[DataLoader<[tf.Tensor, tf.Tensor]>, number]> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`getDataCh11: batchSize must be a positive integer, got ${String(batchSize)}`);
   if (!Number.isInteger(n) || n < 1) throw new Error(`getDataCh11: n must be a positive integer (the number of rows to use, at most 1503), got ${String(n)}`);
   const file = await download("airfoil", options.cacheDir, options);

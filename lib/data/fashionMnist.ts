@@ -339,7 +339,7 @@ function splitDataset(split: FashionMnistSplit, limit: number | undefined): Tens
  *   break;
  * }
  */
-export async function loadDataFashionMnist(batchSize: number, options: FashionMnistOptions = {}): Promise<[DataLoader, DataLoader]> {
+export async function loadDataFashionMnist(batchSize: number, options: FashionMnistOptions = {}): Promise<[DataLoader<[tf.Tensor, tf.Tensor]>, DataLoader<[tf.Tensor, tf.Tensor]>]> {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`loadDataFashionMnist: batchSize must be a positive integer, got ${String(batchSize)}`);
   }

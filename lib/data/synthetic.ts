@@ -59,7 +59,7 @@ export function loadArray(
   batchSize: number,
   isTrain = true,
   options: { seed?: number; dropLast?: boolean } = {},
-): DataLoader {
+): DataLoader<[tf.Tensor, tf.Tensor]> {
   if (!Array.isArray(dataArrays) || dataArrays.length !== 2) {
     throw new Error("loadArray: expected [X, y], an array of two tensors with the same first dimension");
   }

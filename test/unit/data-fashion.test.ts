@@ -182,6 +182,12 @@ describe("loadDataFashionMnist from a local folder", () => {
     assert.ok(Math.abs(t.X[3][100] - pixel(1003, 100) / 255) < 1e-6);
     assert.ok(t.X.every((r) => r.every((v) => v >= 0 && v <= 1)));
 
+    // the book's `test_iter.dataset[0]`: a tensor example, typed as one (section 6.1 calls tensor methods on it)
+    const [x0, y0] = testIter.dataset.get(0);
+    assert.deepEqual(tf.tidy(() => x0.expandDims(0).shape), [1, 28, 28, 1]);
+    assert.deepEqual(Array.from(y0.dataSync()), [labelOf(1000)]);
+    tf.dispose([x0, y0]);
+
     const tr = await collect(trainIter);
     assert.notDeepEqual(tr.y, Array.from({ length: 50 }, (_, i) => labelOf(i)), "training order is shuffled");
     // each row keeps its own label
