@@ -37,6 +37,8 @@ export const DATA_HUB: Record<string, DataHubEntry> = {
   time_machine: [DATA_URL + "timemachine.txt", "090b5e7e70c295757f55df93cb0a180b9691891a"],
   // read by d2l.readDataNmt / d2l.loadDataNmt (chapter 9), which fall back to CMUdict when it cannot be had
   "fra-eng": [DATA_URL + "fra-eng.zip", "94646ad1522d915e7b0f9296181140edcf86a4f5"],
+  // read by d2l.readPtb / d2l.loadDataPtb (word2vec, chapter 14)
+  ptb: [DATA_URL + "ptb.zip", "319d85e578af0cdc590547f26231e4e31cdf1e42"],
 };
 
 /** Options of {@link download}. */

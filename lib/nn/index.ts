@@ -10,3 +10,5 @@ export { initKaiming, initXavier } from "./init";
 export { Encoder, Decoder, EncoderDecoder, Seq2SeqEncoder, Seq2SeqDecoder, sequenceMask, MaskedSoftmaxCELoss } from "./encoderDecoder";
 export { RNNModelScratch, RNNModel } from "./rnn";
 export type { RecurrentNet, GetParams, InitState, ForwardFn } from "./rnn";
+// chapter 10, attention mechanisms (lib/nn/attention.ts)
+export { maskedSoftmax, AdditiveAttention, DotProductAttention, transposeQkv, transposeOutput, MultiHeadAttention, PositionalEncoding } from "./attention";

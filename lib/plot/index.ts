@@ -10,6 +10,8 @@ export { Animator } from "./animator";
 export type { AnimatorOptions } from "./animator";
 export { showImages } from "./images";
 export type { ImageBatch, ShowImagesOptions } from "./images";
+export { showHeatmaps } from "./heatmap";
+export type { HeatmapData, ShowHeatmapsOptions } from "./heatmap";
 export { ProgressBar } from "./progress";
 export type { ProgressBarOptions } from "./progress";
 export { Figure, VEGALITE_MIME, JUPYTER_DISPLAY } from "./figure";

@@ -27,3 +27,17 @@ export { preprocessEmail, readSpamAssassin, loadDataSpamAssassin, SPAM_ASSASSIN_
 export type { SpamAssassinCorpus, SpamAssassinOptions, SpamAssassinData } from "./spamAssassin";
 export { readImdb, loadDataImdb, IMDB_URL, IMDB_CHECKSUMS } from "./imdb";
 export type { ImdbOptions } from "./imdb";
+export {
+  readPtb,
+  subsample,
+  getCentersAndContexts,
+  RandomGenerator,
+  getNegatives,
+  batchify,
+  PtbDataLoader,
+  loadDataPtb,
+  skipGram,
+  SigmoidBCELoss,
+  getSimilarTokens,
+} from "./word2vec";
+export type { PtbOptions, LoadDataPtbOptions, PtbBatch, Word2vecExample } from "./word2vec";

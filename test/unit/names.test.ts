@@ -95,6 +95,21 @@ test("the name table lists the losses of issue 16 (d2l.losses) and distillation,
   assert.deepEqual(must.filter((m) => !names.includes(m)), []);
 });
 
+test("the name table lists word2vec's helpers (issue 17, sections 14.3-14.4)", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = [
+    "readPtb", "subsample", "getCentersAndContexts", "RandomGenerator", "getNegatives", "batchify",
+    "loadDataPtb", "PtbDataLoader", "skipGram", "SigmoidBCELoss", "getSimilarTokens",
+  ];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
+});
+
+test("the name table lists the attention helpers (issue 17, sections 10.1-10.6)", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = ["showHeatmaps", "maskedSoftmax", "AdditiveAttention", "DotProductAttention", "transposeQkv", "transposeOutput", "MultiHeadAttention", "PositionalEncoding"];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
+});
+
 test("every d2l-ts name in the table exists in d2l", () => {
   // dotted names are namespaces: `lr.StepLR` is d2l.lr.StepLR
   const lookup = (name: string): unknown =>
