@@ -91,10 +91,46 @@ export abstract class Block {
     return this.weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b as number), 1), 0);
   }
 
-  /** Free the weights of its layers. @example net.dispose(); */
+  /**
+   * Free the weights of its own layers, and every block inside it through
+   * that block's own `dispose()` (which frees what it holds beyond layers,
+   * such as kept attention weights). A second call does nothing.
+   * @example net.dispose();
+   */
   dispose(): void {
-    for (const l of this.layers) if (l.built) l.dispose();
+    if (disposedBlocks.has(this)) return;
+    disposedBlocks.add(this);
+    const layers: tf.layers.Layer[] = [];
+    const blocks: Block[] = [];
+    const seen = new Set<unknown>([this]);
+    for (const v of Object.values(this)) ownParts(v, layers, blocks, seen);
+    for (const l of layers) {
+      if (l.built && !disposedLayers.has(l)) {
+        disposedLayers.add(l);
+        try {
+          l.dispose();
+        } catch (e) {
+          // built by hand and called on tensors only (d2l's FusedGRU): tfjs counts no use, so free its weights directly
+          if (!/has not been used yet/.test(String(e))) throw e;
+          for (const w of l.weights) w.dispose();
+        }
+      }
+    }
+    for (const b of blocks) b.dispose();
   }
+}
+
+/** Blocks whose dispose() has run, and layers a block has disposed (a layer shared by two blocks is disposed once). */
+const disposedBlocks = new WeakSet<Block>();
+const disposedLayers = new WeakSet<tf.layers.Layer>();
+
+/** The layers a block holds itself and the blocks directly inside it (not the layers of those blocks). */
+function ownParts(value: unknown, layers: tf.layers.Layer[], blocks: Block[], seen: Set<unknown>): void {
+  if (value === null || typeof value !== "object" || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof tf.layers.Layer) layers.push(value);
+  else if (value instanceof Block) blocks.push(value);
+  else if (Array.isArray(value)) for (const v of value) ownParts(v, layers, blocks, seen);
 }
 
 /**

@@ -12,3 +12,12 @@ export { RNNModelScratch, RNNModel } from "./rnn";
 export type { RecurrentNet, GetParams, InitState, ForwardFn } from "./rnn";
 // chapter 10, attention mechanisms (lib/nn/attention.ts)
 export { maskedSoftmax, AdditiveAttention, DotProductAttention, transposeQkv, transposeOutput, MultiHeadAttention, PositionalEncoding } from "./attention";
+// d2l 1.0's section 11.8, the Vision Transformer (lib/nn/vit.ts)
+export { PatchEmbedding, ViTMLP, ViTBlock, ViT } from "./vit";
+export type { ViTOptions } from "./vit";
+// chapter 10, decoders with attention and the Transformer (lib/nn/transformer.ts)
+export { AttentionDecoder, Seq2SeqAttentionDecoder, PositionWiseFFN, AddNorm, EncoderBlock, TransformerEncoder, DecoderBlock, TransformerDecoder } from "./transformer";
+export type { Seq2SeqAttentionState, TransformerDecoderState } from "./transformer";
+// section 15.3, textCNN (lib/nn/textcnn.ts)
+export { TextCNN } from "./textcnn";
+export type { TextCNNOptions } from "./textcnn";

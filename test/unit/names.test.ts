@@ -110,6 +110,18 @@ test("the name table lists the attention helpers (issue 17, sections 10.1-10.6)"
   assert.deepEqual(must.filter((m) => !names.includes(m)), []);
 });
 
+test("the name table lists the decoders with attention and the Transformer (issue 17, sections 10.4 and 10.7)", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = ["AttentionDecoder", "Seq2SeqAttentionDecoder", "PositionWiseFFN", "AddNorm", "EncoderBlock", "TransformerEncoder", "DecoderBlock", "TransformerDecoder"];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
+});
+
+test("the name table lists the ViT and textCNN models (issue 17; d2l 1.0 section 11.8, section 15.3)", () => {
+  const names = tableNames().map((r) => r.ours);
+  const must = ["PatchEmbedding", "ViTMLP", "ViTBlock", "ViT", "TextCNN"];
+  assert.deepEqual(must.filter((m) => !names.includes(m)), []);
+});
+
 test("every d2l-ts name in the table exists in d2l", () => {
   // dotted names are namespaces: `lr.StepLR` is d2l.lr.StepLR
   const lookup = (name: string): unknown =>
