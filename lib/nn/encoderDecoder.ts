@@ -45,6 +45,13 @@ function blocksIn(value: unknown, out: Block[], seen: Set<unknown>): void {
  * a training flag for dropout (`train()`, `eval()`), and the weights of the
  * tfjs layers it holds, found among its properties (also inside arrays and
  * nested blocks), as PyTorch finds a module's submodules.
+ *
+ * @example
+ * class TwoLayers extends d2l.Block {
+ *   hidden = tf.layers.dense({ units: 8, activation: "relu" });
+ *   out = tf.layers.dense({ units: 1 });
+ *   forward(X: tf.Tensor): tf.Tensor { return this.out.apply(this.hidden.apply(X)) as tf.Tensor; }
+ * }
  */
 export abstract class Block {
   /** True while training (dropout active): after `train()`, and at first; false after `eval()`. */

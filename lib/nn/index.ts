@@ -7,7 +7,7 @@ export { alexnet, vggBlock, vgg, ninBlock, nin, Inception, googlenet, Residual, 
 export type { ModelOptions, ResNet18Options } from "./modern";
 export { batchNorm, BatchNorm } from "./batchNorm";
 export { initKaiming, initXavier } from "./init";
-export { Encoder, Decoder, EncoderDecoder, Seq2SeqEncoder, Seq2SeqDecoder, sequenceMask, MaskedSoftmaxCELoss } from "./encoderDecoder";
+export { Block, Encoder, Decoder, EncoderDecoder, Seq2SeqEncoder, Seq2SeqDecoder, sequenceMask, MaskedSoftmaxCELoss } from "./encoderDecoder";
 export { RNNModelScratch, RNNModel } from "./rnn";
 export type { RecurrentNet, GetParams, InitState, ForwardFn } from "./rnn";
 // chapter 10, attention mechanisms (lib/nn/attention.ts)

@@ -1,0 +1,197 @@
+"""Result checks for notebooks/chapter_10_attention_mechanisms (see test_notebooks.py)."""
+from ._util import Check, close  # noqa: F401
+
+CH = "chapter_10_attention_mechanisms/"
+
+
+def _pe_ok(P, d):
+    """P[i][2j] = sin(i / 10000^(2j/d)), P[i][2j+1] = cos(...), every row and column given, within 1e-5."""
+    import math
+    return all(close(P[i][c], (math.sin if c % 2 == 0 else math.cos)(i / 10000 ** (2 * (c // 2) / d)), 1e-5)
+               for i in range(len(P)) for c in range(d))
+
+
+def _rotation_gap(P, d, delta):
+    """Largest |R(delta) P[i] - P[i + delta]| over the rows, R rotating each column pair by delta * w_j."""
+    import math
+    gap = 0.0
+    for i in range(len(P) - delta):
+        for j in range(d // 2):
+            w = 1 / 10000 ** (2 * j / d)
+            c, s = math.cos(delta * w), math.sin(delta * w)
+            a, b = P[i][2 * j], P[i][2 * j + 1]
+            gap = max(gap, abs(c * a + s * b - P[i + delta][2 * j]), abs(-s * a + c * b - P[i + delta][2 * j + 1]))
+    return gap
+
+
+def _masked_ref(scores, lens):
+    """The masked softmax of `scores` [b][q][k] worked out in Python: lens[i] (per example) or lens[i][j] (per query)."""
+    import math
+    out = []
+    for i, ex in enumerate(scores):
+        rows = []
+        for j, row in enumerate(ex):
+            n = lens[i][j] if isinstance(lens[i], list) else lens[i]
+            e = [math.exp(x) for x in row[:n]]
+            rows.append([x / sum(e) for x in e] + [0.0] * (len(row) - n))
+        out.append(rows)
+    return out
+
+
+def _all_close(a, b, tol):
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_all_close(x, y, tol) for x, y in zip(a, b))
+    return close(a, b, tol)
+
+
+CHECKS = {
+    # Section 10.6. Self-attention with the book's MultiHeadAttention(100, ..., 5, 0.5) on ones [2, 4, 100], valid lens
+    # [3, 2]: shape [2, 4, 100]. PositionalEncoding(32, 0): all 60 x 32 entries of the page's P equal
+    # sin / cos(i / 10000^(2j/32)) worked out in Python within 1e-5 (measured 1.6e-6, float32); the plotted curves "Col 6".."Col 9"
+    # are columns 6-9 of that formula over rows 0..59; forward on zeros returns P (shape [1, 60, 32]). Relative
+    # positions: rotating each column pair of row i by delta * w_j gives row i + delta within 1e-5 for delta = 1, 5, 17
+    # (Python, measured 2.2e-6, 1.9e-6, 1.4e-6), and the page's own rotation gap (delta = 5) is below 1e-5. A swapped sin/cos, a wrong
+    # exponent (j / d instead of 2j / d) or a wrong sign in the rotation fails it.
+    CH + "06_self_attention_and_positional_encoding.ipynb": Check(
+        "self-attention keeps the shape [2, 4, 100]; P[i, 2j] = sin(i / 10000^(2j/d)), P[i, 2j+1] = cos(...) within 1e-5; "
+        "the encoding at i + delta is the same rotation of that at i for every i",
+        """
+        const Pa = (await P.array())[0];
+        const encodedGap = tf.max(tf.abs(tf.sub(encoded, P))).dataSync()[0];
+        return { selfShape: selfAttended.shape, PShape: P.shape, fullShape: posEncoding.P.shape, P: Pa,
+                 encodedGap, tableGap, rotationGap, libParams: posEncoding.countParams() };
+        """,
+        lambda r: r["selfShape"] == [2, 4, 100] and r["PShape"] == [1, 60, 32] and r["fullShape"] == [1, 1000, 32]
+        and _pe_ok(r["P"], 32) and r["encodedGap"] == 0 and r["tableGap"] < 1e-5 and r["rotationGap"] < 1e-5
+        and all(_rotation_gap(r["P"], 32, delta) < 1e-5 for delta in (1, 5, 17)) and r["libParams"] == 0
+        and any(set(p) >= {"Col 6", "Col 7", "Col 8", "Col 9"} and all(
+            len(p["Col %d" % c]) == 60 and all(close(y, r["P"][int(x)][c], 1e-6) and x == i for i, (x, y) in enumerate(p["Col %d" % c]))
+            for c in (6, 7, 8, 9)) for p in r["_plots"]),
+        plot=True),
+    # Section 10.5, the book's MultiHeadAttention(100, 100, 100, 100, 5, 0.5) in eval mode on X ones [2, 4, 100], Y ones
+    # [2, 6, 100], valid lens [3, 2]: output [2, 4, 100], inner weights [10, 4, 6], 4 * 100^2 = 40,000 weights (page and
+    # library). transposeOutput(transposeQkv(X, 5), 5) == X exactly on random X [2, 4, 100] (measured difference 0);
+    # the head batch's row b * 5 + i holds features 20i..20i + 19 of example b (as the library's transposeQkv); with
+    # identical keys the output is W_o W_v 1 at every query (1e-4); the library's layer with the page's weights
+    # gives the page's output on random inputs (measured gap ~1e-7, bound 1e-5).
+    CH + "05_multihead_attention.ipynb": Check(
+        "multi-head attention maps [2, 4, 100] to [2, 4, 100] with 40,000 weights; transposeOutput undoes transposeQkv "
+        "exactly and puts head i of example b at row 5b + i; the page's layer equals d2l.MultiHeadAttention",
+        """
+        const Z = tf.randomNormal([2, 4, 100]);
+        const roundTrip = tf.max(tf.abs(tf.sub(transposeOutput(transposeQkv(Z, 5), 5), Z))).dataSync()[0];
+        const libTranspose = tf.max(tf.abs(tf.sub(transposeQkv(Z, 5), d2l.transposeQkv(Z, 5)))).dataSync()[0];
+        const numbered = tf.tile(tf.reshape(tf.range(0, 100), [1, 1, 100]), [2, 4, 1]);
+        const heads = await transposeQkv(numbered, 5).array() as number[][][];
+        const expected = (attention.Wo.apply(attention.Wv.apply(tf.ones([1, 100])) as tf.Tensor) as tf.Tensor);
+        const valueGap = tf.max(tf.abs(tf.sub(output, tf.reshape(expected, [1, 1, 100])))).dataSync()[0];
+        return { shape: output.shape, weightsShape: attention.attention.attentionWeights!.shape,
+                 params: attention.countParams(), libParams: libAttention.countParams(), roundTrip, libTranspose,
+                 headShape: [heads.length, heads[0].length, heads[0][0].length],
+                 layoutOk: heads.every((row, r) => row.every((step) => step.every((v, j) => v === 20 * (r % 5) + j))),
+                 valueGap, libGap };
+        """,
+        lambda r: r["shape"] == [2, 4, 100] and r["weightsShape"] == [10, 4, 6]
+        and r["params"] == 40000 and r["libParams"] == 40000
+        and r["roundTrip"] == 0 and r["libTranspose"] == 0 and r["headShape"] == [10, 4, 20] and r["layoutOk"] is True
+        and r["valueGap"] < 1e-4 and r["libGap"] < 1e-5),
+    # Section 10.3 on the book's examples. Masked softmax of the page's random scores [2, 2, 4]: measured exact zeros
+    # past the valid lengths (2, 3 per example; [1, 3], [2, 4] per query), rows summing to 1 within 1e-6, and every
+    # weight equal to the softmax over the valid keys worked out here in Python (1e-6). Toy data (keys all ones,
+    # values arange(40) as [1, 10, 4] twice, valid lens [2, 6]): additive (2, 20, 8, 0.1) and dot-product (0.5)
+    # attention in eval mode both print [[2, 3, 4, 5]] and [[10, 11, 12, 13]] (measured exactly), shape [2, 1, 4],
+    # weights 1/2 on two keys and 1/6 on six; the library's AdditiveAttention agrees and has 8*2 + 8*20 + 8 = 184
+    # weights. On keys 0, 3q, 0, ... the page's dot-product weights equal the softmax of 3|q|^2 / sqrt(2) (1e-5).
+    # A missing mask, an unscaled or wrongly broadcast score, or dropout left on fails it.
+    CH + "03_attention_scoring_functions.ipynb": Check(
+        "masked softmax: exact zeros past the valid length, rows sum to 1, equal to the softmax over the valid keys; "
+        "additive and scaled dot-product attention give the book's [2, 3, 4, 5] and [10, 11, 12, 13], shape [2, 1, 4]",
+        """
+        const arr = async (t: tf.Tensor) => await t.array();
+        const lib = libAdditive.forward(queries, keys, values, validLens);
+        return { scores: await arr(scores), perExample: await arr(maskedPerExample), perQuery: await arr(maskedPerQuery),
+                 libPerQuery: await arr(d2l.maskedSoftmax(scores, tf.tensor2d([[1, 3], [2, 4]]))),
+                 additiveOut: await arr(additiveOut), additiveShape: additiveOut.shape, additiveWeights: await arr(additive.attentionWeights!),
+                 dotOut: await arr(dotOut), dotShape: dotOut.shape, dotWeights: await arr(dotProduct.attentionWeights!),
+                 libOut: await arr(lib), libParams: libAdditive.countParams(), dotQ: await arr(dotQueries),
+                 distinctWeights: (dotProduct.forward(dotQueries, distinctKeys, values, validLens), await arr(dotProduct.attentionWeights!)) };
+        """,
+        lambda r: _all_close(r["perExample"], _masked_ref(r["scores"], [2, 3]), 1e-6)
+        and _all_close(r["perQuery"], _masked_ref(r["scores"], [[1, 3], [2, 4]]), 1e-6)
+        and _all_close(r["libPerQuery"], r["perQuery"], 1e-6)
+        and all(w == 0 for ex, n in zip(r["perExample"], [2, 3]) for row in ex for w in row[n:])
+        and all(w == 0 for ex, ns in zip(r["perQuery"], [[1, 3], [2, 4]]) for row, n in zip(ex, ns) for w in row[n:])
+        and all(close(sum(row), 1, 1e-6) for m in ("perExample", "perQuery") for ex in r[m] for row in ex)
+        and r["additiveShape"] == [2, 1, 4] and r["dotShape"] == [2, 1, 4]
+        and all(_all_close(r[k], [[[2, 3, 4, 5]], [[10, 11, 12, 13]]], 1e-4) for k in ("additiveOut", "dotOut", "libOut"))
+        and all(_all_close(r[k], [[[0.5] * 2 + [0.0] * 8], [[1 / 6] * 6 + [0.0] * 4]], 1e-6) for k in ("additiveWeights", "dotWeights"))
+        and r["libParams"] == 184
+        # keys 0, 3q, 0, ...: scores 0, 3|q|^2 / sqrt(2), 0, ... (an unscaled score fails this)
+        and _all_close(r["distinctWeights"], _masked_ref([[[0, 3 * sum(x * x for x in q[0]) / 2 ** 0.5] + [0] * 8] for q in r["dotQ"]], [2, 6]), 1e-5),
+        plot=True),
+    # Section 10.1: the page's weights are the 10 x 10 identity as [1, 1, 10, 10]; the heat map drawn from them
+    # (d2l.showHeatmaps on the page's tensor) has a vega-lite spec with 100 cells, value 1 exactly where the query
+    # index equals the key index and 0 elsewhere, and a PNG; every row sums to 1. The harness asserts the page's
+    # own output is a plot with its PNG.
+    CH + "01_attention_cues.ipynb": Check(
+        "the attention-weight heat map of tf.eye(10) has a spec and a PNG, and its cells are the identity",
+        """
+        const b = d2l.showHeatmaps(attentionWeights, "Keys", "Queries").bundle();
+        const spec = b[d2l.VEGALITE_MIME] as { data: { values: { r: number; c: number; q: number; k: number; v: number }[] } };
+        return { shape: attentionWeights.shape, cells: spec.data.values, png: typeof b["image/png"] === "string" && (b["image/png"] as string).length > 100,
+                 rowSums: Array.from(attentionWeights.sum(-1).dataSync()) };
+        """,
+        lambda r: r["shape"] == [1, 1, 10, 10] and r["png"] and len(r["cells"]) == 100
+        and sorted((c["q"], c["k"]) for c in r["cells"]) == [(q, k) for q in range(10) for k in range(10)]
+        and all(c["r"] == 0 and c["c"] == 0 and c["v"] == (1 if c["q"] == c["k"] else 0) for c in r["cells"])
+        and all(close(s, 1, 1e-6) for s in r["rowSums"]),
+        plot=True),
+    # Section 10.2 (seed 42, the book's data and settings, the same in quick and full runs: nothing is cut).
+    # The probe recomputes in plain JavaScript, from the page's xTrain/yTrain/xTest, the Gaussian-kernel
+    # predictions exp(-(x - x_i)^2 / 2)-weighted (and with the learned w), and the true f = 2 sin x + x^0.8,
+    # and compares them with the page's tensors (largest gaps measured 1.1e-6 and 5.2e-7). Measured: test MSE
+    # against f 0.899 for average pooling, 0.462 for the nonparametric pooling (ratio 0.51: the book's bandwidth
+    # of 1 is wide and flattens the peak; numpy over 200 seeds of the same setup gives a median ratio of 0.45,
+    # 5-95% of MSE 0.31-0.57 against 0.88-0.97), 0.071 with the learned w = 15.4; rows of both weight matrices
+    # sum to 1 within 2.4e-7; mean largest weight per row 0.049 nonparametric, 0.562 learned; summed training
+    # loss per epoch 41.53, 23.16, 23.04, 22.91, 22.78 (the Animator's curve). Wrong kernels (a sign, a
+    # missing w) fail the recomputation. Floors: MSE ratio < 0.6 (0.51), learned < 0.2 (0.08), w > 2 (15.4),
+    # concentration ratio > 3 (11.5), the loss never rises and ends below 0.8 of epoch 1's (0.55).
+    CH + "02_nadaraya_waston.ipynb": Check(
+        "Nadaraya-Watson regression: the Gaussian-kernel attention pooling's test MSE is well below average pooling's; "
+        "attention rows sum to 1; learning the bandwidth w lowers the training loss and concentrates the weights",
+        """
+        const arr = (t: tf.Tensor): number[] => Array.from(t.dataSync());
+        const [xs, ys, xt, yTr] = [arr(xTrain), arr(yTrain), arr(xTest), arr(yTruth)];
+        const w = net.w.dataSync()[0];
+        // Nadaraya-Watson with a Gaussian kernel of scale w, by hand (keys xs, values ys)
+        const nw = (x: number, scale: number): number => {
+          const k = xs.map((xi) => Math.exp(-(((x - xi) * scale) ** 2) / 2));
+          const s = k.reduce((a, b) => a + b, 0);
+          return k.reduce((a, ki, i) => a + (ki / s) * ys[i], 0);
+        };
+        const mse = (pred: number[]): number => pred.reduce((a, p, i) => a + (p - yTr[i]) ** 2, 0) / pred.length;
+        const maxGap = (a: number[], b: number[]): number => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+        const rowMax = (t: tf.Tensor): number => t.max(1).mean().dataSync()[0];
+        const [avg, pNW, pParam] = [arr(yHatAvg), arr(yHatNW), arr(yHatParam)];
+        return {
+          nTrain: xs.length, nTest: xt.length, sorted: xs.every((v, i) => i === 0 || xs[i - 1] <= v), inRange: xs.every((v) => v >= 0 && v < 5),
+          truthGap: maxGap(yTr, xt.map((x) => 2 * Math.sin(x) + x ** 0.8)),
+          noiseStd: Math.sqrt(ys.reduce((a, y, i) => a + (y - (2 * Math.sin(xs[i]) + xs[i] ** 0.8)) ** 2, 0) / xs.length),
+          nwGap: maxGap(pNW, xt.map((x) => nw(x, 1))), paramGap: maxGap(pParam, xt.map((x) => nw(x, w))),
+          mseAvg: mse(avg), mseNW: mse(pNW), mseParam: mse(pParam), w,
+          rowSumGapNW: maxGap(arr(attentionWeights.sum(1)), xt.map(() => 1)), rowSumGapParam: maxGap(arr(net.attentionWeights!.sum(1)), xt.map(() => 1)),
+          maxWeightNW: rowMax(attentionWeights), maxWeightParam: rowMax(net.attentionWeights!),
+          trainKeysShape: trainKeys.shape,
+        };
+        """,
+        lambda r: r["nTrain"] == 50 and r["nTest"] == 50 and r["sorted"] and r["inRange"] and r["truthGap"] < 1e-5
+        and 0.35 < r["noiseStd"] < 0.65 and r["trainKeysShape"] == [50, 49]
+        and r["nwGap"] < 1e-4 and r["paramGap"] < 1e-4
+        and r["mseNW"] < 0.6 * r["mseAvg"] and r["mseParam"] < 0.2 * r["mseAvg"]
+        and r["rowSumGapNW"] < 1e-5 and r["rowSumGapParam"] < 1e-5
+        and r["w"] > 2 and r["maxWeightParam"] > 3 * r["maxWeightNW"]
+        and any([x for x, _ in pts] == [1, 2, 3, 4, 5] and all(b[1] <= a[1] for a, b in zip(pts, pts[1:])) and pts[-1][1] < 0.8 * pts[0][1]
+                for plot in r["_plots"] for pts in plot.values()),
+        plot=True),
+}
