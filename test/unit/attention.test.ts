@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { maxDiff, tensorOf, type FixtureTensor } from "./torch-fixtures";
 import * as d2l from "../../lib/index";
 import { VEGALITE_MIME } from "../../lib/index";
 
@@ -17,11 +18,7 @@ before(async () => {
   await tf.setBackend("cpu");
 });
 
-interface T {
-  shape: number[];
-  dtype: "float32" | "int32";
-  data: number[];
-}
+type T = FixtureTensor;
 type Rec = Record<string, T>;
 interface Fixture {
   torch: string;
@@ -39,25 +36,11 @@ const fx = JSON.parse(fs.readFileSync(FIXTURE, "utf8")) as Fixture;
 
 const TOL = 1e-5;
 
-function t(s: T): tf.Tensor {
-  return tf.tensor(s.data, s.shape, s.dtype);
-}
+const t = tensorOf;
 
 /** tfjs kernel [in, out] from torch's nn.Linear weight [out, in]. */
 function kernel(w: T): tf.Tensor {
   return tf.transpose(t(w));
-}
-
-/** Largest |got - want|, after checking the shape. */
-function maxDiff(got: tf.Tensor, want: T, what: string): number {
-  assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-  const g = got.dataSync();
-  let worst = 0;
-  want.data.forEach((w, i) => {
-    assert.ok(Number.isFinite(g[i]), `${what}: value ${i} is ${g[i]}`);
-    worst = Math.max(worst, Math.abs(g[i] - w));
-  });
-  return worst;
 }
 
 function close(got: tf.Tensor, want: T, what: string): void {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { maxDiff as relativeDiff, tensorOf, type FixtureTensor, type FixtureValue } from "./torch-fixtures";
 import * as d2l from "../../lib/index";
 import { DataLoader, TensorDataset } from "../../lib/data/index";
 import type { TrainState } from "../../lib/train/engine";
@@ -14,12 +15,8 @@ before(async () => {
   await tf.setBackend("cpu");
 });
 
-interface Spec {
-  shape: number[];
-  dtype: "float32" | "int32";
-  data: number[];
-}
-type Out = number | { shape: number[]; data: number[] };
+type Spec = FixtureTensor;
+type Out = FixtureValue;
 interface Case {
   name: string;
   fn: string;
@@ -31,14 +28,7 @@ interface Case {
 
 const FIXTURE = path.resolve(__dirname, "../../../test/fixtures/torch/losses.json");
 const cases = (JSON.parse(fs.readFileSync(FIXTURE, "utf8")) as { cases: Case[] }).cases.filter((c) => c.fn === "distillationLoss");
-const tensorOf = (s: Spec) => tf.tensor(s.data, s.shape, s.dtype);
-
-function maxDiff(got: tf.Tensor, want: Out): number {
-  const w = typeof want === "number" ? [want] : want.data;
-  assert.deepEqual(got.shape, typeof want === "number" ? [] : want.shape);
-  const g = got.dataSync();
-  return Math.max(...w.map((v, i) => (Number.isFinite(g[i]) ? Math.abs(g[i] - v) / Math.max(1, Math.abs(v)) : Infinity)));
-}
+const maxDiff = (got: tf.Tensor, want: Out): number => relativeDiff(got, want, "distillationLoss", true);
 
 test("the fixtures hold distillation cases", () => assert.equal(cases.length, 3));
 

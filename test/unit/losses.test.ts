@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { maxDiff as relativeDiff, tensorOf, type FixtureTensor, type FixtureValue } from "./torch-fixtures";
 import * as d2l from "../../lib/index";
 import { losses } from "../../lib/index";
 
@@ -15,12 +16,8 @@ before(async () => {
   await tf.setBackend("cpu");
 });
 
-interface Spec {
-  shape: number[];
-  dtype: "float32" | "int32";
-  data: number[];
-}
-type Out = number | { shape: number[]; data: number[] };
+type Spec = FixtureTensor;
+type Out = FixtureValue;
 interface Case {
   name: string;
   fn: string;
@@ -40,23 +37,8 @@ interface Fixture {
 const FIXTURE = path.resolve(__dirname, "../../../test/fixtures/torch/losses.json");
 const fixture = JSON.parse(fs.readFileSync(FIXTURE, "utf8")) as Fixture;
 
-function tensorOf(s: Spec): tf.Tensor {
-  return tf.tensor(s.data, s.shape, s.dtype);
-}
-
 /** Largest |a - b| / max(1, |b|) over the values (the tolerance is 1e-5 of it). */
-function maxDiff(got: tf.Tensor, want: Out, what: string): number {
-  const wantShape = typeof want === "number" ? [] : want.shape;
-  const wantData = typeof want === "number" ? [want] : want.data;
-  assert.deepEqual(got.shape, wantShape, `${what}: shape`);
-  const g = got.dataSync();
-  let worst = 0;
-  wantData.forEach((w, i) => {
-    assert.ok(Number.isFinite(g[i]), `${what}: value ${i} is ${g[i]} (want ${w})`);
-    worst = Math.max(worst, Math.abs(g[i] - w) / Math.max(1, Math.abs(w)));
-  });
-  return worst;
-}
+const maxDiff = (got: tf.Tensor, want: Out, what: string): number => relativeDiff(got, want, what, true);
 
 /** Call the loss of a case: most take (input, target, options); a few take a second tensor. */
 function call(c: Case, t: Record<string, tf.Tensor>, reduction: string): tf.Tensor {

@@ -12,17 +12,14 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { maxDiff, tensorOf, type FixtureTensor } from "./torch-fixtures";
 import * as d2l from "../../lib/index";
 
 before(async () => {
   await tf.setBackend("cpu");
 });
 
-interface T {
-  shape: number[];
-  dtype: "float32" | "int32";
-  data: number[];
-}
+type T = FixtureTensor;
 type Weights = Record<string, T>;
 interface Fixture {
   torch: string;
@@ -72,18 +69,10 @@ const fx = JSON.parse(fs.readFileSync(FIXTURE, "utf8")) as Fixture;
 
 const TOL = 1e-5;
 
-function t(s: T): tf.Tensor {
-  return tf.tensor(s.data, s.shape, s.dtype);
-}
+const t = tensorOf;
 
 function close(got: tf.Tensor, want: T, what: string, tol = TOL): number {
-  assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-  const g = got.dataSync();
-  let worst = 0;
-  want.data.forEach((w, i) => {
-    assert.ok(Number.isFinite(g[i]), `${what}: value ${i} is ${g[i]}`);
-    worst = Math.max(worst, Math.abs(g[i] - w));
-  });
+  const worst = maxDiff(got, want, what);
   assert.ok(worst <= tol, `${what}: max |difference| ${worst} > ${tol}`);
   return worst;
 }
