@@ -150,7 +150,7 @@ function inDataDir(dir: string, quiet: boolean): string | undefined {
   for (const zip of ["aclImdb.zip", "aclImdb_tiny.zip"]) {
     const p = path.join(dir, zip);
     if (fs.existsSync(p)) {
-      if (zip === "aclImdb_tiny.zip" && !quiet) say(`Using ${p}: a 50-review test fixture, too small to train on.`);
+      if (zip === "aclImdb_tiny.zip" && !quiet) say(`Using ${p}: a test fixture of a few dozen reviews, too small to train on.`);
       return p;
     }
   }
@@ -182,6 +182,27 @@ async function downloadImdb(options: ImdbOptions): Promise<string> {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
   return folder;
+}
+
+/**
+ * Where IMDb is, for {@link readImdb} (the book's `d2l.download_extract('aclImdb', 'aclImdb')`):
+ * `options.root` if given, else what `D2L_DATA_DIR` holds (an `aclImdb/` folder, `aclImdb.zip`, or the
+ * test fixture `aclImdb_tiny.zip`), else the cache, where aclImdb_v1.tar.gz is downloaded (84 MB) and
+ * unpacked on first use. {@link loadDataImdb} reads from the same place.
+ *
+ * @example
+ * const dataDir = await d2l.imdbDir();
+ * const [trainData, trainLabels] = d2l.readImdb(dataDir, true);
+ * trainData.length; // 25000 with the full data
+ */
+export async function imdbDir(options: Pick<ImdbOptions, "root" | "checksums" | "quiet"> = {}): Promise<string> {
+  if (options.root !== undefined) {
+    if (typeof options.root !== "string" || options.root === "") throw new Error("imdbDir: root must be the path of an aclImdb folder, a folder holding it, or a zip of it");
+    return options.root;
+  }
+  const dataDir = process.env.D2L_DATA_DIR;
+  const found = dataDir && dataDir.trim() !== "" ? inDataDir(path.resolve(dataDir), options.quiet ?? false) : undefined;
+  return found ?? (await downloadImdb(options));
 }
 
 /** A random sample of `n` examples, as many of each label as possible, in a fixed order. */
@@ -219,12 +240,9 @@ export async function loadDataImdb(batchSize: number, numSteps = 500, options: I
   const limit = options.limit ?? (isQuick() ? 2000 : undefined);
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 2)) throw new Error(`loadDataImdb: limit must be an integer >= 2 (reviews per split), got ${String(limit)}`);
   const seed = options.seed ?? 0;
-  let location: string | undefined = options.root;
-  const dataDir = process.env.D2L_DATA_DIR;
-  if (location === undefined && dataDir && dataDir.trim() !== "") location = inDataDir(path.resolve(dataDir), options.quiet ?? false);
-  location ??= await downloadImdb(options);
+  const location = await imdbDir(options);
   const read = (isTrain: boolean) => {
-    const [data, labels] = readImdb(location as string, isTrain);
+    const [data, labels] = readImdb(location, isTrain);
     const idx = limit === undefined ? data.map((_, i) => i) : sample(labels, limit, mixSeed(seed, isTrain ? 1 : 2));
     return { tokens: tokenize(idx.map((i) => data[i])), labels: idx.map((i) => labels[i]) };
   };

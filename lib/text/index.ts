@@ -25,7 +25,7 @@ export { PaddedLoader } from "./padded";
 export type { PaddedLoaderOptions } from "./padded";
 export { preprocessEmail, readSpamAssassin, loadDataSpamAssassin, SPAM_ASSASSIN_LABELS } from "./spamAssassin";
 export type { SpamAssassinCorpus, SpamAssassinOptions, SpamAssassinData } from "./spamAssassin";
-export { readImdb, loadDataImdb, IMDB_URL, IMDB_CHECKSUMS } from "./imdb";
+export { readImdb, loadDataImdb, imdbDir, IMDB_URL, IMDB_CHECKSUMS } from "./imdb";
 export type { ImdbOptions } from "./imdb";
 export {
   readPtb,

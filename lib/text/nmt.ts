@@ -306,7 +306,8 @@ export function showListLenPairHist(
     data: { values },
     mark: { type: "bar", stroke: "#333", strokeWidth: 0.5 },
     encoding: {
-      x: { field: "bin", type: "ordinal", sort: labels, title: xlabel, axis: { labelAngle: 0 } },
+      // Range labels ("17-24") run into each other side by side: tilt them.
+      x: { field: "bin", type: "ordinal", sort: labels, title: xlabel, axis: labels.some((l) => l.includes("-")) ? { labelAngle: -45 } : { labelAngle: 0 } },
       xOffset: { field: "series", type: "nominal", sort: legend },
       y: { field: "count", type: "quantitative", title: ylabel },
       color: { field: "series", type: "nominal", sort: legend, scale: { range: ["#1f77b4", "#ff7f0e"] }, legend: { title: null } },

@@ -16,7 +16,7 @@ import * as path from "path";
 import { AddressInfo } from "net";
 import { unzipSync } from "fflate";
 import * as tf from "@tensorflow/tfjs";
-import { readImdb, loadDataImdb, PaddedLoader } from "../../lib/text/index";
+import { readImdb, loadDataImdb, imdbDir, PaddedLoader } from "../../lib/text/index";
 import { DownloadError } from "../../lib/data/index";
 
 const FIXTURE = path.resolve(__dirname, "../../../../shared/data/aclImdb_tiny.zip");
@@ -130,6 +130,20 @@ describe("loadDataImdb", () => {
     }
   });
 
+  test("imdbDir: the root given, else what D2L_DATA_DIR holds, which readImdb reads as loadDataImdb does", async () => {
+    assert.equal(await imdbDir({ root: FIXTURE }), FIXTURE);
+    await assert.rejects(imdbDir({ root: "" }), /root must be the path of an aclImdb folder/);
+    process.env.D2L_DATA_DIR = path.dirname(FIXTURE);
+    try {
+      const dir = await imdbDir({ quiet: true });
+      assert.equal(dir, FIXTURE);
+      const [trainIter] = await loadDataImdb(64, 20, { quiet: true });
+      assert.equal(readImdb(dir, true)[0].length, trainIter.numExamples);
+    } finally {
+      delete process.env.D2L_DATA_DIR;
+    }
+  });
+
   test("downloads the .tar.gz into the cache once, checks it, and unpacks it", async () => {
     process.env.D2L_CACHE_DIR = path.join(tmp, "cache");
     process.env.D2L_IMDB_URL = `${base}/aclImdb_v1.tar.gz`;
@@ -145,6 +159,9 @@ describe("loadDataImdb", () => {
       assert.equal(hits.length, before, "the second call reads the cache");
       assert.deepEqual(again.idxToToken, vocab.idxToToken);
       assert.deepEqual(fs.readdirSync(path.join(tmp, "cache", "aclImdb")).filter((f) => f.startsWith(".")), [], "no scratch folder is left");
+      assert.equal(await imdbDir({ quiet: true }), path.join(tmp, "cache", "aclImdb", "aclImdb"), "imdbDir names the cached folder");
+      assert.equal(readImdb(await imdbDir({ quiet: true }), true)[0].length, 20);
+      assert.equal(hits.length, before, "imdbDir reads the cache too");
     } finally {
       delete process.env.D2L_CACHE_DIR;
       delete process.env.D2L_IMDB_URL;

@@ -271,6 +271,18 @@ describe("showListLenPairHist", () => {
     assert.ok(VEGALITE_MIME in bundle && "image/png" in bundle && !("text/html" in bundle));
     assert.match(String(fig), /source \(3, mean length 1\.3\), target \(2, mean length 2\.0\)/);
   });
+
+  test("long ranges of lengths: 10 bins labelled low-high, tilted so that they do not run together", () => {
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => Array.from({ length: i + 1 }, () => "w"));
+    const short = d2l.showListLenPairHist(["a", "b"], "len", "count", [["a"]], [["b", "c"]]);
+    const long = d2l.showListLenPairHist(["a", "b"], "len", "count", lines(40), lines(10));
+    const axis = (f: typeof short) => (f.spec as { encoding: { x: { axis: { labelAngle: number } } } }).encoding.x.axis.labelAngle;
+    const bins = new Set((long.spec as { data: { values: { bin: string }[] } }).data.values.map((v) => v.bin));
+    assert.equal(bins.size, 10);
+    assert.ok([...bins].every((b) => /^\d+-\d+$/.test(b)), [...bins].join(", "));
+    assert.equal(axis(short), 0);
+    assert.equal(axis(long), -45);
+  });
 });
 
 describe("bleu (the book's 9.7.6)", () => {
