@@ -12,12 +12,65 @@ export interface OutputBridge {
   display(out: DisplayOutput, displayId: string | undefined, update: boolean): void;
   clearOutput(wait: boolean): void;
   input(prompt: string, password: boolean): Promise<string>;
+  /** Ask on stdin and block until the answer comes (the synchronous prompt()). */
+  inputSync(prompt: string, password: boolean): string;
+  /** Publish a message of any type on IOPub, parented to the running cell. */
+  broadcast(msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown>, buffers: Uint8Array[]): void;
   page(bundle: MimeBundle): void;
+}
+
+declare global {
+  /**
+   * Ask the user for a line of text and wait for it (the cell blocks until the
+   * front end answers). Returns `_default` when the answer is empty and a
+   * default is given. Throws when the front end does not accept input.
+   *
+   * @example
+   * const name = prompt("Your name:", "anonymous");
+   */
+  function prompt(message?: string, _default?: string): string | null;
+
+  /** Deno's Jupyter API, as far as d2l-ts provides it (its runtime: kernel/globals.ts). */
+  namespace Deno.jupyter {
+    /** A mime bundle: mime type → data. */
+    type MediaBundle = Record<string, unknown>;
+    /** The method name values implement to render themselves: `Symbol.for("Jupyter.display")`. */
+    const $display: unique symbol;
+    /** A value that renders itself. */
+    interface Displayable {
+      [$display](): MediaBundle | Promise<MediaBundle>;
+    }
+    interface DisplayOptions {
+      /** Show a plain object as a mime bundle as it is (default true). */
+      raw?: boolean;
+      /** Replace the output shown under `display_id` (update_display_data). */
+      update?: boolean;
+      display_id?: string;
+    }
+    /** Show a value (or, with `raw`, a mime bundle) as display_data. @example await Deno.jupyter.display({ "text/markdown": "# Hi" }) */
+    function display(obj: unknown, options?: DisplayOptions): Promise<void>;
+    /** The mime bundle a value renders to. */
+    function format(obj: unknown): Promise<MediaBundle>;
+    /** Publish any IOPub message, parented to the running cell. @example await Deno.jupyter.broadcast("display_data", { data: { "text/html": "<b>hi</b>" }, metadata: {}, transient: {} }) */
+    function broadcast(
+      msgType: string,
+      content: Record<string, unknown>,
+      extra?: { metadata?: Record<string, unknown>; buffers?: Uint8Array[] },
+    ): Promise<void>;
+    /** Markdown from a template literal. @example Deno.jupyter.md`# Title ${1 + 1}` */
+    function md(strings: TemplateStringsArray, ...values: unknown[]): Displayable;
+    /** HTML from a template literal. */
+    function html(strings: TemplateStringsArray, ...values: unknown[]): Displayable;
+    /** SVG from a template literal. */
+    function svg(strings: TemplateStringsArray, ...values: unknown[]): Displayable;
+    /** A PNG or JPEG image: a file path or the bytes. */
+    function image(pathOrBytes: string | Uint8Array): Displayable;
+  }
 }
 
 const BRIDGE = Symbol.for("d2l-ts.output");
 
-function bridge(): OutputBridge | undefined {
+export function bridge(): OutputBridge | undefined {
   return (globalThis as Record<symbol, unknown>)[BRIDGE] as OutputBridge | undefined;
 }
 

@@ -18,6 +18,7 @@ export type ToProtocol =
       content: Record<string, unknown>;
       parent: Header | Record<string, never>;
       metadata?: Record<string, unknown>;
+      buffers?: Uint8Array[];
     }
   | { kind: "ready" }
   | { kind: "exit" };
@@ -35,9 +36,28 @@ export interface ProtocolData {
   kernelInfo: Record<string, unknown>;
   /** [0] interrupt generation, [1] last generation the main thread acknowledged, [2] main thread in kernel-critical code. */
   shared: SharedArrayBuffer;
+  /**
+   * A synchronous prompt() waiting on the main thread: [state, byte length]
+   * as Int32 at the start, then the reply's UTF-8 bytes (PROMPT_CAPACITY at most).
+   * The protocol thread answers it here, since a blocked thread reads no postMessage.
+   */
+  prompt: SharedArrayBuffer;
 }
 
 export const SHARED_GENERATION = 0;
 export const SHARED_ACK = 1;
 export const SHARED_CRITICAL = 2;
 
+
+/** Int32 slots at the start of ProtocolData.prompt. */
+export const PROMPT_STATE = 0;
+export const PROMPT_LENGTH = 1;
+/** Where the reply's bytes start, and how many fit. */
+export const PROMPT_DATA_OFFSET = 8;
+export const PROMPT_CAPACITY = 1 << 20;
+/** PROMPT_STATE values: nothing pending; main thread waiting; answered; the reply was too long; the kernel is shutting down. */
+export const PROMPT_IDLE = 0;
+export const PROMPT_WAITING = 1;
+export const PROMPT_ANSWERED = 2;
+export const PROMPT_TOO_LONG = 3;
+export const PROMPT_CANCELLED = 4;

@@ -116,13 +116,128 @@ export interface QuickInfo {
 export interface Converter {
   convert(prevDecl: string, src: string): Conversion;
   inspect(prevDecl: string, src: string, position: number): QuickInfo | undefined;
-  complete(prevDecl: string, src: string, position: number): { start: number; end: number; candidates: string[] };
+  complete(prevDecl: string, src: string, position: number): Completion;
   close(): void;
+}
+
+/** Completion candidates at a position, with each one's kind for the front end (parallel to `candidates`). */
+export interface Completion {
+  /** The replaced span, as indices into the cell's string. */
+  start: number;
+  end: number;
+  candidates: string[];
+  /** `completionType` of each candidate's TypeScript kind: function, class, variable, property, keyword, module, ... */
+  kinds: string[];
+}
+
+/**
+ * The type JupyterLab shows beside a completion (its `_jupyter_types_experimental`
+ * type), from TypeScript's `ScriptElementKind` of the entry. Kinds with no
+ * better name (e.g. "string" for a string-literal completion) pass through.
+ */
+export function completionType(kind: string): string {
+  switch (kind) {
+    case "function":
+    case "local function":
+    case "method":
+    case "constructor":
+    case "construct":
+    case "call":
+      return "function";
+    case "class":
+    case "local class":
+    case "interface":
+    case "type":
+    case "enum":
+    case "type parameter":
+    case "primitive type":
+      return "class";
+    case "var":
+    case "let":
+    case "const":
+    case "local var":
+    case "using":
+    case "await using":
+    case "parameter":
+    case "enum member":
+      return "variable";
+    case "property":
+    case "getter":
+    case "setter":
+    case "accessor":
+    case "index":
+    case "JSX attribute":
+      return "property";
+    case "keyword":
+      return "keyword";
+    case "module":
+    case "external module name":
+    case "alias":
+      return "module";
+    default:
+      return kind || "text";
+  }
+}
+
+/**
+ * The kinds of the aliases among completion candidates (imports and re-exports:
+ * `tf`, `d2l`, and every d2l function, which the library re-exports), from the
+ * symbol each one names: "function", "class", "variable", "module", ...
+ * Member completions (`d2l.trainC`) look the names up among the exports or
+ * properties of the expression before the dot; others among the aliases in scope.
+ */
+function aliasKinds(
+  ts: typeof TS,
+  at: { program: TS.Program; sourceFile: TS.SourceFile; position: number },
+  names: Set<string>,
+): Map<string, string> {
+  const out = new Map<string, string>();
+  try {
+    const checker = at.program.getTypeChecker();
+    const findPrecedingToken = (ts as unknown as { findPrecedingToken: (pos: number, sf: TS.SourceFile) => TS.Node | undefined }).findPrecedingToken;
+    const token = findPrecedingToken(at.position, at.sourceFile);
+    const parent = token?.parent;
+    let left: TS.Node | undefined;
+    if (token && parent && ts.isPropertyAccessExpression(parent) && (parent.name === token || token.kind === ts.SyntaxKind.DotToken)) left = parent.expression;
+    else if (token && parent && ts.isQualifiedName(parent) && (parent.right === token || token.kind === ts.SyntaxKind.DotToken)) left = parent.left;
+    let symbols: readonly TS.Symbol[];
+    if (left) {
+      const target = checker.getSymbolAtLocation(left);
+      const resolved = target && target.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(target) : target;
+      symbols =
+        resolved && resolved.flags & ts.SymbolFlags.Module ? checker.getExportsOfModule(resolved) : checker.getPropertiesOfType(checker.getTypeAtLocation(left));
+    } else {
+      symbols = checker.getSymbolsInScope(token ?? at.sourceFile, ts.SymbolFlags.Alias);
+    }
+    for (const sym of symbols) {
+      if (!names.has(sym.name) || out.has(sym.name)) continue;
+      const target = sym.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(sym) : sym;
+      const kind = kindOfFlags(ts, target.flags);
+      if (kind) out.set(sym.name, kind);
+    }
+  } catch {
+    // The kinds are a hint for the front end: on any surprise, leave "alias" (shown as module).
+  }
+  return out;
+}
+
+function kindOfFlags(ts: typeof TS, f: number): string | undefined {
+  const F = ts.SymbolFlags;
+  if (f & F.Class) return "class";
+  if (f & (F.Function | F.Method | F.Constructor)) return "function";
+  if (f & (F.Interface | F.TypeAlias | F.Enum | F.TypeParameter)) return "class";
+  if (f & F.Variable) return "var";
+  if (f & (F.Property | F.Accessor)) return "property";
+  if (f & F.EnumMember) return "enum member";
+  if (f & F.Module) return "module";
+  return undefined;
 }
 
 const TSLAB_TS = "@tslab/typescript-for-tslab";
 
 let captured: { esmMap?: string; cjsMap?: string } = {};
+/** The program, file and position of the last completion tslab asked TypeScript for. */
+let lastCompletion: { program: TS.Program; sourceFile: TS.SourceFile; position: number } | undefined;
 let realTs: TsModule | undefined;
 
 /** Load TypeScript as tslab does and put the wrapped module in its place. */
@@ -236,6 +351,26 @@ function patchTypeScript(): TsModule {
   }
   Object.defineProperty(wrapped, "createWatchCompilerHost", { enumerable: true, value: createWatchCompilerHost });
   Object.defineProperty(wrapped, "transpileModule", { enumerable: true, value: transpileModule });
+  // Completion: note the program, file and position, so that entries of kind
+  // "alias" (imports and re-exports, e.g. every d2l.* function) can be resolved
+  // to what they name. tslab calls ts.Completions.getCompletionsAtPositionForTslab.
+  const completions = (ts as unknown as { Completions: Record<string, unknown> }).Completions;
+  const wrappedCompletions: Record<string, unknown> = {};
+  for (const key of Object.keys(completions)) {
+    Object.defineProperty(wrappedCompletions, key, { enumerable: true, configurable: true, get: () => completions[key] });
+  }
+  const getCompletions = completions.getCompletionsAtPositionForTslab as ((...a: unknown[]) => unknown) | undefined;
+  if (typeof getCompletions === "function") {
+    Object.defineProperty(wrappedCompletions, "getCompletionsAtPositionForTslab", {
+      enumerable: true,
+      value: (...a: unknown[]) => {
+        // (host, program, log, sourceFile, position, ...)
+        lastCompletion = { program: a[1] as TS.Program, sourceFile: a[3] as TS.SourceFile, position: a[4] as number };
+        return getCompletions(...a);
+      },
+    });
+  }
+  Object.defineProperty(wrapped, "Completions", { enumerable: true, value: wrappedCompletions });
   const cached = require.cache[tsPath];
   if (!cached) throw new Error(`d2l-ts: could not find ${TSLAB_TS} in the module cache`);
   cached.exports = wrapped;
@@ -272,7 +407,11 @@ export function createCellConverter(): Converter {
     createConverter: () => {
       convert: (p: string, s: string) => Conversion;
       inspect: (p: string, s: string, pos: number) => QuickInfo | undefined;
-      complete: (p: string, s: string, pos: number) => { start: number; end: number; candidates: string[] };
+      complete: (
+        p: string,
+        s: string,
+        pos: number,
+      ) => { start: number; end: number; candidates: string[]; original?: { entries?: { name: string; kind: string }[] } };
       close: () => void;
     };
   };
@@ -289,7 +428,18 @@ export function createCellConverter(): Converter {
       return r;
     },
     inspect: (p, s, pos) => conv.inspect(p, s, pos),
-    complete: (p, s, pos) => conv.complete(p, s, pos),
+    complete(p, s, pos) {
+      lastCompletion = undefined;
+      const r = conv.complete(p, s, pos);
+      const kindOf = new Map<string, string>();
+      for (const e of r.original?.entries ?? []) if (!kindOf.has(e.name)) kindOf.set(e.name, e.kind);
+      const aliases = new Set(r.candidates.filter((c) => kindOf.get(c) === "alias"));
+      if (aliases.size > 0 && lastCompletion) {
+        for (const [name, kind] of aliasKinds(ts as unknown as typeof TS, lastCompletion, aliases)) kindOf.set(name, kind);
+      }
+      lastCompletion = undefined;
+      return { start: r.start, end: r.end, candidates: r.candidates, kinds: r.candidates.map((c) => completionType(kindOf.get(c) ?? "")) };
+    },
     close: () => conv.close(),
   };
 }

@@ -46,7 +46,10 @@ export function kernelInfo(): Record<string, unknown> {
       version: typescript,
       mimetype: "text/typescript",
       file_extension: ".ts",
-      codemirror_mode: { name: "javascript", typescript: true },
+      // A name, not an object: JupyterLab 4 finds its TypeScript mode by name (an object's name "javascript" gave
+      // plain JavaScript), Notebook 6 maps it through CodeMirror.findModeByName to application/typescript, and
+      // strict clients (runtimed's jupyter-protocol, kernel-testbed) accept only a string or {name, version}.
+      codemirror_mode: "typescript",
       pygments_lexer: "typescript",
     },
     banner: `d2l-ts ${version}: TypeScript ${typescript}, TensorFlow.js ${tfjs}, Node.js ${process.versions.node}. tf and d2l are loaded in every cell.`,

@@ -10,7 +10,10 @@ import { parentPort, workerData } from "worker_threads";
 import * as inspector from "inspector";
 import * as zmq from "zeromq";
 import { Header, Message, Signer, WireError, decode, encode, makeHeader } from "./wire";
-import { Channel, ConnectionInfoLike, FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, ToProtocol } from "./channels";
+import {
+  Channel, ConnectionInfoLike, FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, ToProtocol,
+  PROMPT_ANSWERED, PROMPT_CANCELLED, PROMPT_CAPACITY, PROMPT_DATA_OFFSET, PROMPT_LENGTH, PROMPT_STATE, PROMPT_TOO_LONG, PROMPT_WAITING,
+} from "./channels";
 
 /** Sends on a socket one message at a time, in order (zeromq allows one send in flight). */
 class Outbox {
@@ -19,6 +22,11 @@ class Outbox {
   constructor(private readonly sock: zmq.Writable & { closed: boolean }, private readonly name: string) {}
   push(frames: Buffer[]): void {
     this.queue.push(frames);
+    if (!this.sending) void this.drain();
+  }
+  /** Send before everything still queued (the message in flight, if any, goes first). */
+  pushFirst(frames: Buffer[]): void {
+    this.queue.unshift(frames);
     if (!this.sending) void this.drain();
   }
   private async drain(): Promise<void> {
@@ -59,7 +67,10 @@ async function main(): Promise<void> {
   const shell = new zmq.Router({ linger: 0 });
   const control = new zmq.Router({ linger: 0 });
   const stdin = new zmq.Router({ linger: 0 });
-  const iopub = new zmq.Publisher({ linger: 0 });
+  // IOPub is an XPUB (JEP 65) so that each new subscriber can be welcomed; "allSubs" shows
+  // every subscription, also a second subscriber to a topic another client already has.
+  const iopub = new zmq.XPublisher({ linger: 0 });
+  iopub.verbosity = "allSubs";
   const hb = new zmq.Reply({ linger: 0 });
   await Promise.all([
     shell.bind(url(c, c.shell_port)),
@@ -95,6 +106,7 @@ async function main(): Promise<void> {
     content: Record<string, unknown>,
     parent: Header | Record<string, never>,
     metadata: Record<string, unknown> = {},
+    buffers: Buffer[] = [],
   ): void => {
     if (channel === "iopub") {
       if (msgType === "stream") {
@@ -116,7 +128,7 @@ async function main(): Promise<void> {
     } else if (channel === "shell" || channel === "control") {
       flushStream();
     }
-    out[channel].push(encode(signer, idents, makeHeader(msgType, session), parent, metadata, content));
+    out[channel].push(encode(signer, idents, makeHeader(msgType, session), parent, metadata, content, buffers));
   };
   const status = (state: string, parent: Header | Record<string, never>): void =>
     send("iopub", [], "status", { execution_state: state }, parent);
@@ -184,6 +196,7 @@ async function main(): Promise<void> {
         reply("shutdown_reply", { status: "ok", restart });
         status("idle", msg.header);
         shuttingDown = true;
+        cancelPrompt();
         port.postMessage({ kind: "shutdown", restart } satisfies FromProtocol);
         return;
       }
@@ -208,6 +221,27 @@ async function main(): Promise<void> {
     }
   };
 
+  // A synchronous prompt() blocks the main thread in Atomics.wait: its
+  // input_reply is written to shared memory here instead of posted.
+  const promptState = new Int32Array(data.prompt, 0, 2);
+  const promptBytes = new Uint8Array(data.prompt, PROMPT_DATA_OFFSET, PROMPT_CAPACITY);
+  const answerPrompt = (msg: Message): boolean => {
+    if (Atomics.load(promptState, PROMPT_STATE) !== PROMPT_WAITING) return false;
+    const bytes = Buffer.from(String(msg.content.value ?? ""), "utf8");
+    let state = PROMPT_ANSWERED;
+    if (bytes.length > PROMPT_CAPACITY) state = PROMPT_TOO_LONG;
+    else promptBytes.set(bytes);
+    Atomics.store(promptState, PROMPT_LENGTH, state === PROMPT_ANSWERED ? bytes.length : 0);
+    Atomics.store(promptState, PROMPT_STATE, state);
+    Atomics.notify(promptState, PROMPT_STATE);
+    return true;
+  };
+  const cancelPrompt = (): void => {
+    if (Atomics.compareExchange(promptState, PROMPT_STATE, PROMPT_WAITING, PROMPT_CANCELLED) === PROMPT_WAITING) {
+      Atomics.notify(promptState, PROMPT_STATE);
+    }
+  };
+
   let rejected = 0;
   const listen = async (sock: zmq.Router, channel: "shell" | "control" | "stdin"): Promise<void> => {
     for await (const frames of sock) {
@@ -221,6 +255,7 @@ async function main(): Promise<void> {
         continue;
       }
       if (channel === "stdin") {
+        if (msg.header.msg_type === "input_reply" && answerPrompt(msg)) continue;
         port.postMessage({ kind: "stdin", msg } satisfies FromProtocol);
         continue;
       }
@@ -231,6 +266,16 @@ async function main(): Promise<void> {
       }
     }
   };
+  // JEP 65: every subscription (a frame 0x01 + topic) gets a signed iopub_welcome with
+  // {subscription: topic}, routed by that topic so the new subscriber's filter lets it
+  // through, and queued before anything else so it is the first message that subscriber sees.
+  const welcome = async (): Promise<void> => {
+    for await (const [frame] of iopub) {
+      if (!frame || frame.length === 0 || frame[0] !== 1) continue;
+      const topic = Buffer.from(frame.subarray(1));
+      out.iopub.pushFirst(encode(signer, [topic], makeHeader("iopub_welcome", session), {}, {}, { subscription: topic.toString("utf8") }));
+    }
+  };
   const heartbeat = async (): Promise<void> => {
     for await (const frames of hb) await hb.send(frames);
   };
@@ -238,7 +283,7 @@ async function main(): Promise<void> {
   port.on("message", (m: ToProtocol) => {
     if (m.kind === "send") {
       const idents = (m.idents ?? []).map((b) => Buffer.from(b));
-      send(m.channel, idents, m.msgType, m.content, m.parent, m.metadata);
+      send(m.channel, idents, m.msgType, m.content, m.parent, m.metadata, (m.buffers ?? []).map((b) => Buffer.from(b)));
     } else if (m.kind === "ready") {
       ready = true;
       for (const e of early.splice(0)) port.postMessage({ kind: "request", channel: e.channel, msg: e.msg } satisfies FromProtocol);
@@ -258,7 +303,7 @@ async function main(): Promise<void> {
   watchParent();
   status("starting", {});
   port.postMessage({ kind: "listening" } satisfies FromProtocol);
-  const loops = [listen(shell, "shell"), listen(control, "control"), listen(stdin, "stdin"), heartbeat()];
+  const loops = [listen(shell, "shell"), listen(control, "control"), listen(stdin, "stdin"), heartbeat(), welcome()];
   await Promise.allSettled(loops).then((r) => {
     if (!shuttingDown) for (const x of r) if (x.status === "rejected") log(`socket loop ended: ${String(x.reason)}`);
   });

@@ -10,8 +10,10 @@ import { Executor, CellResult, InterruptedError } from "./executor";
 import { CellDiagnostic, codeCompleteness, typescript } from "./compiler";
 import { toDisplay, MimeBundle, DisplayOutput } from "./display";
 import { installBridge } from "./cellapi";
+import { installGlobals } from "./globals";
 import { ConnectionInfo, Header, Message } from "./wire";
 import { FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, ToProtocol, Channel } from "./channels";
+import { PROMPT_ANSWERED, PROMPT_CANCELLED, PROMPT_CAPACITY, PROMPT_DATA_OFFSET, PROMPT_IDLE, PROMPT_LENGTH, PROMPT_STATE, PROMPT_TOO_LONG, PROMPT_WAITING } from "./channels";
 import { kernelInfo } from "./info";
 import { preludeSource } from "./prelude";
 
@@ -48,6 +50,19 @@ export function indexToCodePoints(s: string, idx: number): number {
   return Array.from(s.slice(0, idx)).length;
 }
 
+/**
+ * A quick-info signature as a reader wants it: an import or re-export (every
+ * d2l.* name) reads "(alias) f(...): R\nexport f"; keep "f(...): R".
+ */
+export function cleanSignature(sig: string): string {
+  if (!sig.startsWith("(alias) ")) return sig;
+  return sig
+    .slice("(alias) ".length)
+    .split("\n")
+    .filter((line) => !/^(export|import) [\w$.]+$/.test(line))
+    .join("\n");
+}
+
 export interface SessionOptions {
   connection: ConnectionInfo;
   /** Directory cells resolve relative imports from (the notebook's). */
@@ -57,6 +72,8 @@ export interface SessionOptions {
 export class Session {
   private worker!: Worker;
   private readonly shared = new Int32Array(new SharedArrayBuffer(12));
+  /** A synchronous prompt()'s state and answer, written by the protocol thread (see channels.ts). */
+  private readonly promptMemory = new SharedArrayBuffer(PROMPT_DATA_OFFSET + PROMPT_CAPACITY);
   private executor!: Executor;
   private executionCount = 0;
   private unstoredCount = 0;
@@ -82,6 +99,7 @@ export class Session {
       connection: this.opts.connection,
       kernelInfo: kernelInfo(),
       shared: this.shared.buffer as SharedArrayBuffer,
+      prompt: this.promptMemory,
     };
     this.worker = new Worker(path.join(__dirname, "protocol.js"), { workerData: data });
     this.worker.on("message", (m: FromProtocol) => this.onMessage(m));
@@ -96,8 +114,14 @@ export class Session {
       display: (out, id, update) => this.display(out, id, update),
       clearOutput: (wait) => this.iopub("clear_output", { wait }),
       input: (prompt, password) => this.input(prompt, password),
+      inputSync: (prompt, password) => this.inputSync(prompt, password),
+      broadcast: (msgType, content, metadata, buffers) => {
+        const t = this.outputTarget();
+        this.post({ kind: "send", channel: "iopub", idents: [], msgType, content, parent: t ? t.parent : {}, metadata, buffers });
+      },
       page: (bundle) => this.pages.push(bundle),
     });
+    installGlobals(); // prompt() and Deno.jupyter for cells
     await new Promise((r) => setImmediate(r));
     this.critical(true);
     try {
@@ -200,6 +224,42 @@ export class Session {
     });
   }
 
+  /**
+   * The synchronous prompt(): send input_request, then block in Atomics.wait
+   * until the protocol thread writes the input_reply into shared memory. It
+   * wakes every 50 ms to notice an interrupt (acknowledged here, so the
+   * protocol thread never has to terminate the wait).
+   */
+  private inputSync(prompt: string, password: boolean): string {
+    const t = this.outputTarget();
+    if (!t || !t.allowStdin) {
+      throw new Error("prompt() is not available: this front end does not accept input (allow_stdin is false). Run the notebook in Jupyter to answer prompts, or pass the value in code.");
+    }
+    const state = new Int32Array(this.promptMemory, 0, 2);
+    const generation = Atomics.load(this.shared, SHARED_GENERATION);
+    Atomics.store(state, PROMPT_STATE, PROMPT_WAITING);
+    try {
+      this.send("stdin", t.idents, "input_request", { prompt, password }, t.parent);
+      for (;;) {
+        Atomics.wait(state, PROMPT_STATE, PROMPT_WAITING, 50);
+        const s = Atomics.load(state, PROMPT_STATE);
+        if (s === PROMPT_ANSWERED) {
+          const bytes = new Uint8Array(this.promptMemory, PROMPT_DATA_OFFSET, Atomics.load(state, PROMPT_LENGTH));
+          return Buffer.from(bytes).toString("utf8");
+        }
+        if (s === PROMPT_TOO_LONG) throw new Error(`the answer to prompt() is longer than ${PROMPT_CAPACITY} bytes`);
+        if (s === PROMPT_CANCELLED) throw new InterruptedError("The kernel is shutting down; prompt() got no answer");
+        const now = Atomics.load(this.shared, SHARED_GENERATION);
+        if (now !== generation) {
+          Atomics.store(this.shared, SHARED_ACK, Math.max(now, Atomics.load(this.shared, SHARED_ACK)));
+          throw new InterruptedError("Interrupted by the user (the kernel keeps its state; run the cell again to resume)");
+        }
+      }
+    } finally {
+      Atomics.store(state, PROMPT_STATE, PROMPT_IDLE);
+    }
+  }
+
   private onMessage(m: FromProtocol): void {
     switch (m.kind) {
       case "request":
@@ -257,7 +317,7 @@ export class Session {
           reply("complete_reply", this.complete(String(msg.content.code ?? ""), Number(msg.content.cursor_pos ?? 0)));
           break;
         case "inspect_request":
-          reply("inspect_reply", this.inspect(String(msg.content.code ?? ""), Number(msg.content.cursor_pos ?? 0)));
+          reply("inspect_reply", this.inspect(String(msg.content.code ?? ""), Number(msg.content.cursor_pos ?? 0), Number(msg.content.detail_level ?? 0)));
           break;
         case "history_request":
           reply("history_reply", this.historyReply(msg.content));
@@ -424,19 +484,27 @@ export class Session {
     this.critical(true);
     try {
       const r = this.executor.converter.complete(this.executor.declarations, code, pos);
+      const start = indexToCodePoints(code, r.start);
+      const end = indexToCodePoints(code, r.end);
       return {
         status: "ok",
         matches: r.candidates,
-        cursor_start: indexToCodePoints(code, r.start),
-        cursor_end: indexToCodePoints(code, r.end),
-        metadata: {},
+        cursor_start: start,
+        cursor_end: end,
+        // JupyterLab reads this parallel to `matches` (IPython's shape): the type labels each item.
+        metadata: { _jupyter_types_experimental: r.candidates.map((text, i) => ({ start, end, text, type: r.kinds[i] })) },
       };
     } finally {
       this.critical(false);
     }
   }
 
-  private inspect(code: string, cursorPos: number): Record<string, unknown> {
+  /**
+   * Contextual help (JupyterLab asks on every cursor move, and for each highlighted
+   * completion): the signature and TSDoc of the name at the cursor. detail_level 0
+   * is short, the signature and the doc's first paragraph; 1 adds the rest and the tags.
+   */
+  private inspect(code: string, cursorPos: number, detailLevel = 0): Record<string, unknown> {
     let pos = codePointsToIndex(code, cursorPos);
     this.critical(true);
     try {
@@ -446,9 +514,10 @@ export class Session {
       if (!info && pos > 0) info = this.executor.converter.inspect(this.executor.declarations, code, --pos);
       if (!info) return { status: "ok", found: false, data: {}, metadata: {} };
       const ts = typescript();
-      const signature = ts.displayPartsToString(info.displayParts ?? []);
-      const doc = ts.displayPartsToString(info.documentation ?? []);
-      const tags = (info.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text ?? [])}`).join("\n");
+      const signature = cleanSignature(ts.displayPartsToString(info.displayParts ?? []));
+      const fullDoc = ts.displayPartsToString(info.documentation ?? []);
+      const doc = detailLevel > 0 ? fullDoc : fullDoc.split(/\n\s*\n/)[0].trim();
+      const tags = detailLevel > 0 ? (info.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text ?? [])}`).join("\n") : "";
       const text = [signature, doc, tags].filter((s) => s).join("\n\n");
       const md = ["```typescript", signature, "```", doc, tags ? "```\n" + tags + "\n```" : ""].filter((s) => s).join("\n");
       return { status: "ok", found: true, data: { "text/plain": text, "text/markdown": md }, metadata: {} };

@@ -55,6 +55,7 @@ interface NbCellView {
   input_prompt_number?: number | string | null;
   get_text(): string;
   output_area?: { outputs: NbOutput[] };
+  code_mirror?: { getOption(name: string): unknown };
 }
 interface Pixels {
   data: ArrayLike<number>;
@@ -308,6 +309,11 @@ test("Run All in classic Notebook: the Animator is one image updated in place, w
 
   // No errors anywhere: not in the page, not in the front end's outputs.
   assert.deepEqual(await cellErrors(page), []);
+  // Highlighting: Notebook 6 resolves the kernel's codemirror_mode "typescript" through CodeMirror.findModeByName to TypeScript.
+  const modes = await page.evaluate(() =>
+    ((globalThis as unknown as Page$).Jupyter?.notebook?.get_cells() ?? []).filter((c) => c.cell_type === "code").map((c) => c.code_mirror?.getOption("mode")),
+  );
+  assert.ok(modes.length > 0 && modes.every((m) => m === "application/typescript"), `code cell CodeMirror modes: ${JSON.stringify(modes)}`);
   // trainCh3's summary line, the book's "loss 0.447, train acc 0.848, test acc 0.829"
   const summary = await page.locator(`.output_area pre:has-text("train acc ")`).first().innerText();
   const testAcc = Number(/loss [\d.]+, train acc [\d.]+, test acc ([\d.]+)/.exec(summary)?.[1]);

@@ -1,6 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { codeCompleteness } from "../../kernel/compiler";
+import { codeCompleteness, completionType } from "../../kernel/compiler";
 
 describe("codeCompleteness", () => {
   test("complete statements are complete", () => {
@@ -43,5 +43,22 @@ describe("codeCompleteness", () => {
 
   test("an empty cell is complete", () => {
     assert.deepEqual(codeCompleteness(""), { status: "complete" });
+  });
+});
+
+describe("completionType: TypeScript's completion kinds as JupyterLab's item types", () => {
+  test("functions, classes, variables, properties, keywords and modules", () => {
+    const cases: [string, string][] = [
+      ["function", "function"], ["method", "function"], ["local function", "function"], ["constructor", "function"],
+      ["class", "class"], ["interface", "class"], ["type", "class"], ["enum", "class"],
+      ["const", "variable"], ["let", "variable"], ["var", "variable"], ["parameter", "variable"], ["local var", "variable"],
+      ["property", "property"], ["getter", "property"], ["setter", "property"],
+      ["keyword", "keyword"], ["module", "module"], ["external module name", "module"], ["alias", "module"],
+    ];
+    for (const [kind, type] of cases) assert.equal(completionType(kind), type, kind);
+  });
+  test("other kinds pass through; an empty kind is text", () => {
+    assert.equal(completionType("string"), "string");
+    assert.equal(completionType(""), "text");
   });
 });

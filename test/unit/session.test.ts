@@ -1,7 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import type { CellDiagnostic } from "../../kernel/compiler";
-import { codePointsToIndex, describeDiagnostics, globToRegExp, indexToCodePoints } from "../../kernel/session";
+import { cleanSignature, codePointsToIndex, describeDiagnostics, globToRegExp, indexToCodePoints } from "../../kernel/session";
 
 describe("code points ↔ string indices", () => {
   test("plain ASCII: code points and indices are the same", () => {
@@ -159,5 +159,16 @@ describe("describeDiagnostics", () => {
 
   test("no diagnostics gives a generic evalue", () => {
     assert.deepEqual(describeDiagnostics([], code), { ename: "CompileError", evalue: "compile error", traceback: [] });
+  });
+});
+
+describe("cleanSignature", () => {
+  test("an alias's quick info loses the (alias) prefix and its export line", () => {
+    assert.equal(cleanSignature("(alias) trainCh3(net: d2l.Net): Promise<void>\nexport trainCh3"), "trainCh3(net: d2l.Net): Promise<void>");
+    assert.equal(cleanSignature("(alias) namespace tf\nimport tf"), "namespace tf");
+  });
+  test("other signatures are unchanged", () => {
+    assert.equal(cleanSignature("const x: number"), "const x: number");
+    assert.equal(cleanSignature("function f(): void\nexport f"), "function f(): void\nexport f");
   });
 });
