@@ -4,7 +4,8 @@
 #   2. the native CPU backend's build tools (g++, make, libdnnl-dev; optional),
 #   3. the npm dependencies (npm ci, when node_modules is missing or older than the lock file),
 #   4. the native backend's addon (bin/build-native.js; says why when it cannot),
-#   5. the TypeScript build (dist/).
+#   5. the TypeScript build (dist/),
+#   6. the JupyterLab app in lab/ (its own npm ci + rspack build, when lab/build is missing or stale).
 # Registering the kernelspec is left to the caller (`d2l-ts notebook` does it when missing;
 # the tests register it in a private prefix). Safe to run again: it skips what is done.
 set -euo pipefail
@@ -21,8 +22,9 @@ fi
 
 # Debian's Jupyter. Everything here is imported by /usr/bin/python3, not a pyenv python on PATH.
 # fonts-dejavu-core: the font plots are rendered to PNG with (resvg reads font files, not fontconfig).
-APT_PACKAGES=(jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel python3-jupyter-kernel-test fonts-dejavu-core)
-if ! PYDEVD_DISABLE_FILE_VALIDATION=1 /usr/bin/python3 -c 'import notebook, nbconvert, nbclient, jupyter_client, ipykernel, jupyter_kernel_test' >/dev/null 2>&1 \
+# python3-jupyterlab-server serves `d2l-ts lab` (it depends on python3-jupyter-server, which apt brings along).
+APT_PACKAGES=(jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel python3-jupyter-kernel-test python3-jupyterlab-server fonts-dejavu-core)
+if ! PYDEVD_DISABLE_FILE_VALIDATION=1 /usr/bin/python3 -c 'import notebook, nbconvert, nbclient, jupyter_client, ipykernel, jupyter_kernel_test, jupyter_server, jupyterlab_server' >/dev/null 2>&1 \
   || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then
@@ -67,4 +69,22 @@ node bin/build-native.js
 # Build (tsc is incremental enough at this size; it also type-checks everything).
 say "building (tsc)"
 npx --no-install tsc -p tsconfig.json
+
+# The JupyterLab app (`d2l-ts lab`): lab/ has its own lock file, kept out of the kernel's npm ci
+# (about 530 packages, 550 MB). npm ci when lab/node_modules is missing or older than the lock file;
+# the rspack build (lab/build, about 12 MB) when missing or older than what it is built from.
+if [ ! -f lab/node_modules/.package-lock.json ] || [ lab/package-lock.json -nt lab/node_modules/.package-lock.json ]; then
+  say "installing the JupyterLab app's npm dependencies (npm ci in lab/)"
+  npm ci --prefix lab --no-audit --no-fund --loglevel=error
+fi
+lab_stale=0
+[ -f lab/build/bundle.js ] || lab_stale=1
+for f in lab/package-lock.json lab/index.js lab/rspack.config.js lab/node_modules/.package-lock.json; do
+  [ "$lab_stale" = 1 ] || [ ! "$f" -nt lab/build/bundle.js ] || lab_stale=1
+done
+if [ "$lab_stale" = 1 ]; then
+  say "building the JupyterLab app (rspack, lab/build)"
+  rm -rf lab/build
+  npm run --prefix lab --silent build
+fi
 say "ready"

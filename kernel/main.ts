@@ -1,5 +1,5 @@
 /**
- * The `d2l-ts` command line: install, kernel, notebook, run, doctor.
+ * The `d2l-ts` command line: install, kernel, lab, notebook, run, doctor.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -16,7 +16,8 @@ const USAGE = `d2l-ts ${packageVersion()}: the TypeScript (d2l) Jupyter kernel
 Usage:
   d2l-ts install [--user | --sys-prefix | --prefix DIR]   register the kernelspec "${KERNEL_NAME}" (default --user)
   d2l-ts kernel --connection-file FILE                    run the kernel (what Jupyter starts)
-  d2l-ts notebook [--port N] [--dir DIR]                  start Jupyter Notebook on notebooks/ at 127.0.0.1
+  d2l-ts lab [--port N] [--dir DIR] [--token T]           start JupyterLab on notebooks/ at 127.0.0.1
+  d2l-ts notebook [--port N] [--dir DIR]                  start classic Jupyter Notebook on notebooks/ at 127.0.0.1
   d2l-ts run NOTEBOOK [--out FILE] [--timeout S]          execute a notebook headless; non-zero exit if a cell fails
   d2l-ts doctor                                           versions, Jupyter, backend, GPU, data cache
   d2l-ts assignment new NAME [--dir DIR]                  write an assignment template NAME/assignment.ipynb
@@ -148,6 +149,9 @@ async function cmdDoctor(): Promise<void> {
   if (py) {
     const v = spawnSync(py, ["-c", "import jupyter_client, notebook, nbconvert; print(f'jupyter_client {jupyter_client.__version__}, notebook {notebook.__version__}, nbconvert {nbconvert.__version__}')"], { encoding: "utf8", env: pythonEnv() });
     rows.push(["jupyter", `${py}: ${(v.stdout || v.stderr).trim()}`]);
+    const lab = spawnSync(py, ["-c", "import jupyter_server, jupyterlab_server; print(f'jupyter_server {jupyter_server.__version__}, jupyterlab_server {jupyterlab_server.__version__}')"], { encoding: "utf8", env: pythonEnv() });
+    const built = fs.existsSync(path.join(PROJECT_ROOT, "lab", "build", "bundle.js"));
+    rows.push(["jupyterlab", `${lab.status === 0 ? lab.stdout.trim() : "jupyterlab_server missing (apt-get install python3-jupyterlab-server)"}; app ${built ? "built (lab/build)" : "not built (npm run build:lab)"}`]);
     const spec = installedSpecDir();
     rows.push(["kernelspec", spec ? `${KERNEL_NAME} at ${spec}${specIsCurrent() ? "" : " (points elsewhere: run d2l-ts install)"}` : `not installed (run d2l-ts install)`]);
   } else {
@@ -189,6 +193,9 @@ export async function main(argv: string[]): Promise<void> {
         break;
       case "kernel":
         await cmdKernel(args);
+        break;
+      case "lab":
+        (await import("../cli/lab")).cmdLab(args);
         break;
       case "notebook":
         cmdNotebook(args);

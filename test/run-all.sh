@@ -31,7 +31,7 @@ echo "== kernel protocol tests (jupyter_client under /usr/bin/python3)"
 echo "== notebooks, quick mode, through the kernel (results asserted per notebook)"
 (cd test/notebooks && /usr/bin/python3 -m unittest -v test_notebooks) || failed+=("notebooks")
 
-echo "== export (nbconvert; PDF by headless Chromium) and real-browser tests (classic Notebook in Chromium via playwright-core)"
+echo "== export (nbconvert; PDF by headless Chromium) and real-browser tests (classic Notebook and JupyterLab in Chromium via playwright-core)"
 # Chromium prints the PDFs and is the browser; poppler-utils reads the PDFs back. Installed only when missing.
 if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

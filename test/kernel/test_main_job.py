@@ -1,7 +1,8 @@
-"""README command 1's main job: `d2l-ts notebook` serves notebooks/ at
-127.0.0.1 with the d2l-ts kernel registered, and a kernel started through the
-server (what the Notebook/Lab UI does) runs a cell over the websocket and
-shows a tensor as its result."""
+"""README command 1's main job: `d2l-ts lab` (JupyterLab; and `d2l-ts notebook`,
+classic Notebook, its alternative) serves notebooks/ at 127.0.0.1 with the
+d2l-ts kernel registered, and a kernel started through the server (what the
+Notebook/Lab UI does) runs a cell over the websocket and shows a tensor as its
+result. The browser tests (test/browser/) drive the two UIs themselves."""
 import asyncio
 import json
 import os
@@ -25,12 +26,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-class MainJobTests(unittest.TestCase):
+class MainJob:
+    COMMAND = ""
+
     def setUp(self):
         self.port = free_port()
-        self.log = open(ROOT / "test-artifacts" / "notebook-server.log", "w+")
+        self.log = open(ROOT / "test-artifacts" / f"{self.COMMAND}-server.log", "w+")
         self.proc = subprocess.Popen(
-            ["node", str(ROOT / "bin" / "d2l-ts.js"), "notebook", "--port", str(self.port)],
+            ["node", str(ROOT / "bin" / "d2l-ts.js"), self.COMMAND, "--port", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def tearDown(self):
@@ -54,7 +57,7 @@ class MainJobTests(unittest.TestCase):
             m = re.search(r"token=([0-9a-f]+)", self.log.read())
             if m:
                 return m.group(1)
-            self.assertIsNone(self.proc.poll(), "the notebook server exited:\n" + open(self.log.name).read())
+            self.assertIsNone(self.proc.poll(), f"d2l-ts {self.COMMAND}'s server exited:\n" + open(self.log.name).read())
             time.sleep(0.3)
         self.fail("no URL with a token within 60 s:\n" + open(self.log.name).read())
 
@@ -98,6 +101,24 @@ class MainJobTests(unittest.TestCase):
             self.fail("no execute_result within 90 s")
         finally:
             ws.close()
+
+
+class LabMainJobTests(MainJob, unittest.TestCase):
+    """`npm run lab`, the README's main command."""
+    COMMAND = "lab"
+
+    def test_serves_the_jupyterlab_page(self):
+        token = self.token()
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/lab?token={token}", timeout=10) as r:
+            page = r.read().decode()
+        self.assertEqual(r.status, 200)
+        self.assertIn("jupyter-config-data", page)
+        self.assertIn("bundle.js", page)
+
+
+class NotebookMainJobTests(MainJob, unittest.TestCase):
+    """`npm run notebook`: classic Notebook 6."""
+    COMMAND = "notebook"
 
 
 if __name__ == "__main__":

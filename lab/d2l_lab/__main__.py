@@ -1,0 +1,3 @@
+from d2l_lab import main
+
+main()
