@@ -11,6 +11,10 @@
  *   "typescript") and a type annotation is a `tok-typeName` token (lab/index.js's d2l:token-classes);
  * - in a second notebook: the stop button interrupts a busy cell within 1 s and the next cell still sees the
  *   earlier variables; completing `d2l.trainC` lists trainCh3/6/8 with their kind (function);
+ * - in a third notebook (render.ipynb): a `d2l.plotly` figure (plotly json + PNG; this Lab has no plotly renderer) is
+ *   shown as its PNG; a `d2l.ProgressBar` over a loop is one output the whole time, redrawn in place (one
+ *   display_data, many update_display_data) and closed to its final text; `display(...)`'s handle updated from a
+ *   later cell replaces the earlier cell's output; `clearOutput()` removes what the cell showed before it;
  * - nothing is logged as an error in the browser console.
  * Screenshots go to test-artifacts/browser-lab/.
  *
@@ -195,6 +199,27 @@ const PLAY_NOTEBOOK = JSON.stringify({
   ],
 });
 
+/** Cells for what JupyterLab renders of d2l's displays: a plotly figure, a progress bar, display handles, clearOutput. */
+const RENDER_NOTEBOOK = JSON.stringify({
+  nbformat: 4,
+  nbformat_minor: 5,
+  metadata: { kernelspec: { name: "d2l-ts", display_name: "TypeScript (d2l)", language: "typescript" } },
+  cells: [
+    { id: "plotly", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'd2l.plotly([{ type: "surface", z: [[0, 1, 2], [1, 2, 3], [2, 3, 5]] }], { title: "plotly fallback" })' },
+    {
+      id: "progress",
+      cell_type: "code",
+      metadata: {},
+      outputs: [],
+      execution_count: null,
+      source: 'const bar = new d2l.ProgressBar({ total: 24, label: "loop", unit: "steps", intervalMs: 100 });\nfor (let i = 1; i <= 24; i++) {\n  await new Promise((r) => setTimeout(r, 120));\n  bar.update(i, `step ${i}`);\n}\nbar.close("loop done: 24 steps");',
+    },
+    { id: "handle", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'const h = display("handle v1");\nconsole.log("handle shown");' },
+    { id: "update", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'h.update("handle v2");' },
+    { id: "clear", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'console.log("before clear");\ndisplay("shown before clear");\nclearOutput();\nconsole.log("after clear");' },
+  ],
+});
+
 before(async () => {
   fs.rmSync(ART, { recursive: true, force: true });
   const dir = path.join(ART, "notebooks");
@@ -205,6 +230,7 @@ before(async () => {
   for (const c of nb.cells) if (c.cell_type === "code") Object.assign(c, { outputs: [], execution_count: null });
   fs.writeFileSync(path.join(dir, "softmax.ipynb"), JSON.stringify(nb));
   fs.writeFileSync(path.join(dir, "play.ipynb"), PLAY_NOTEBOOK);
+  fs.writeFileSync(path.join(dir, "render.ipynb"), RENDER_NOTEBOOK);
   // This checkout's kernel, in a private prefix the server is pointed at.
   const prefix = path.join(ART, "jupyter-prefix");
   installKernelSpec({ kind: "prefix", dir: prefix });
@@ -417,6 +443,92 @@ test("JupyterLab: the stop button interrupts a busy cell within 1 s, variables s
   }
   await page.keyboard.press("Escape");
   await page.screenshot({ path: path.join(ART, "play.png") });
+  await page.close();
+});
+
+test("JupyterLab: plotly falls back to its PNG, a progress bar updates in place, display handles and clearOutput behave", { timeout: 150_000 }, async (t) => {
+  assert.ok(browser);
+  const errorsBefore = consoleErrors.length;
+  const page = await newPage(browser);
+  const displays: { type: string; displayId: string | undefined; text: string }[] = [];
+  page.on("websocket", (ws) => {
+    ws.on("framereceived", (f) => {
+      const m = parseV1Frame(f.payload);
+      if (!m || (m.msg_type !== "display_data" && m.msg_type !== "update_display_data")) return;
+      const transient = m.content?.transient as { display_id?: string } | undefined;
+      const data = (m.content?.data ?? {}) as Record<string, unknown>;
+      displays.push({ type: m.msg_type, displayId: transient?.display_id, text: String(data["text/plain"] ?? "") });
+    });
+  });
+  await openNotebook(page, "render.ipynb");
+  const cell = (i: number) => page.locator(".jp-CodeCell").nth(i);
+  const progressCell = cell(1);
+  // Run all; watch the progress cell every 50 ms: how many outputs it shows and what its bar reads.
+  let maxOutputs = 0;
+  const barTexts = new Set<string>();
+  await clickRunAll(page);
+  const started = Date.now();
+  for (;;) {
+    const seen = await progressCell.evaluate((el) => {
+      const outs = (el as unknown as El).querySelectorAll(".jp-OutputArea-output");
+      return { outputs: outs.length, text: outs.length > 0 ? outs[0].innerText.trim() : "" };
+    });
+    maxOutputs = Math.max(maxOutputs, seen.outputs);
+    if (/^loop \[[#-]+\] \d+\/24/.test(seen.text)) barTexts.add(seen.text.replace(/,.*$/, ""));
+    const state = await notebookState(page);
+    if (state.status === "idle" && state.counts.every((c) => typeof c === "number")) break;
+    if (Date.now() - started > 60_000) {
+      await page.screenshot({ path: path.join(ART, "render-timeout.png") });
+      assert.fail(`render.ipynb did not finish within 60 s (prompts: ${state.counts.join(", ")}, kernel ${state.status})`);
+    }
+    await page.waitForTimeout(50);
+  }
+  await page.screenshot({ path: path.join(ART, "render.png"), fullPage: true });
+  const outs = await modelOutputs(page);
+  const errors = outs.flatMap((c) => c.outputs.filter((o) => o.output_type === "error" || (o.output_type === "stream" && (o as { name?: string }).name === "stderr")));
+  assert.deepEqual(errors, [], "error outputs in render.ipynb");
+
+  // (1) plotly: the bundle carries the plotly figure and a PNG; with no plotly renderer in this Lab, the PNG is shown.
+  const plotly = outs[0].outputs;
+  assert.equal(plotly.length, 1, `the plotly cell has ${plotly.length} outputs`);
+  assert.ok(plotly[0].data && "application/vnd.plotly.v1+json" in plotly[0].data && "image/png" in plotly[0].data, `the plotly bundle: ${Object.keys(plotly[0].data ?? {}).join(", ")}`);
+  const shownPlotly = await cell(0).locator(".jp-OutputArea-output").evaluateAll((els) =>
+    els.map((el) => {
+      const e = el as unknown as El & { getAttribute(a: string): string | null };
+      const img = e.querySelector("img") as (El & { getAttribute(a: string): string | null; naturalWidth?: number }) | null;
+      return { mime: e.getAttribute("data-mime-type"), src: img?.getAttribute("src")?.slice(0, 22) ?? "", width: img?.naturalWidth ?? 0, text: e.innerText.trim() };
+    }),
+  );
+  assert.equal(shownPlotly.length, 1, `the plotly cell shows ${shownPlotly.length} outputs: ${JSON.stringify(shownPlotly)}`);
+  assert.equal(shownPlotly[0].mime, "image/png", `the plotly output is rendered as ${shownPlotly[0].mime}, not its PNG: ${JSON.stringify(shownPlotly)}`);
+  assert.equal(shownPlotly[0].src, "data:image/png;base64,", `the plotly output's img: ${JSON.stringify(shownPlotly)}`);
+  assert.ok(shownPlotly[0].width > 100, `the plotly PNG did not load (natural width ${shownPlotly[0].width})`);
+
+  // (2) the progress bar: one output the whole time, redrawn in place (one display_data, several updates), closed to its final text.
+  const firstBar = displays.find((d) => d.type === "display_data" && d.text.startsWith("loop ["));
+  assert.ok(firstBar?.displayId, `no display_data with the progress bar and a display id reached the page: ${JSON.stringify(displays.slice(0, 3))}`);
+  const bar = displays.filter((d) => d.displayId === firstBar.displayId);
+  const barUpdates = bar.filter((d) => d.type === "update_display_data");
+  assert.equal(bar.filter((d) => d.type === "display_data").length, 1, "the progress bar was displayed more than once");
+  assert.ok(barUpdates.length >= 5, `only ${barUpdates.length} update_display_data for the progress bar`);
+  assert.equal(maxOutputs, 1, `the progress cell showed ${maxOutputs} outputs at once; the bar must update one in place`);
+  assert.ok(barTexts.size >= 3, `the page showed the bar at ${barTexts.size} different point(s) (${[...barTexts].join(" | ")}); it should move as the loop runs`);
+  assert.deepEqual(
+    outs[1].outputs.map((o) => ({ type: o.output_type, text: o.data?.["text/plain"] })),
+    [{ type: "display_data", text: "loop done: 24 steps" }],
+    "the progress cell ends with its one, closed, output",
+  );
+
+  // (3) a display handle updated from a later cell changes the earlier cell's output; clearOutput() empties the current cell.
+  const texts = (i: number) => outs[i].outputs.map((o) => String(o.data?.["text/plain"] ?? (Array.isArray(o.text) ? o.text.join("") : o.text ?? "")).trim());
+  assert.deepEqual(texts(2), ["'handle v2'", "handle shown"], "the handle's cell after h.update() in the next cell (model)");
+  assert.deepEqual(await cell(2).locator(".jp-OutputArea-output").allInnerTexts().then((a) => a.map((s) => s.trim())), ["'handle v2'", "handle shown"], "the handle's cell after h.update() (page)");
+  assert.deepEqual(texts(3), [], "h.update() must not add an output to the cell that calls it");
+  assert.deepEqual(texts(4), ["after clear"], "clearOutput() must remove what the cell showed before it (model)");
+  assert.deepEqual(await cell(4).locator(".jp-OutputArea-output").allInnerTexts().then((a) => a.map((s) => s.trim())), ["after clear"], "clearOutput() (page)");
+
+  assert.deepEqual(consoleErrors.slice(errorsBefore), [], "browser console errors while rendering render.ipynb");
+  t.diagnostic(`render.ipynb: ${((Date.now() - started) / 1000).toFixed(1)} s; progress bar: 1 display_data, ${barUpdates.length} update_display_data, ${barTexts.size} distinct bars seen`);
   await page.close();
 });
 
