@@ -259,7 +259,20 @@ export function lineSpec(series: readonly SeriesData[], axes: ResolvedAxes): Veg
     }
   });
   const showLegend = axes.legend.length > 0;
-  const legend = showLegend ? { title: null } : null;
+  // Each legend entry drawn as its series is: a stroke (dashed as the line) for a line, the marker for
+  // markers only. One legend-wide symbol type would draw every entry alike.
+  const markersOnly = styles.some((st) => st.dash === null);
+  const symbolOf = (k: number): { shape: string; fill: string } => {
+    const st = styles[k];
+    if (st.dash !== null || !st.marker) return { shape: "stroke", fill: "transparent" };
+    return { shape: st.marker.shape, fill: st.marker.filled ? st.color : "transparent" };
+  };
+  const bySeries = (key: "shape" | "fill"): string => `${JSON.stringify(Object.fromEntries(names.map((n, k) => [n, symbolOf(k)[key]])))}[datum.value]`;
+  const legend = !showLegend
+    ? null
+    : markersOnly
+      ? { title: null, encode: { symbols: { update: { shape: { signal: bySeries("shape") }, fill: { signal: bySeries("fill") } } } } }
+      : { title: null };
   const lineNames = names.filter((_, k) => styles[k].dash !== null);
   const layer: Record<string, unknown>[] = [];
   if (lineNames.length > 0) {
@@ -309,7 +322,7 @@ export function lineSpec(series: readonly SeriesData[], axes: ResolvedAxes): Veg
       },
       // About as many ticks as matplotlib draws: vega's default (one per 40 px) crowds the x axis.
       axisX: { tickCount: Math.max(3, Math.round((axes.figsize[0] * PX_PER_INCH) / 50)) },
-      legend: { labelFontSize: 10, symbolType: styles.some((s) => s.dash === null) ? "circle" : "stroke", symbolStrokeWidth: 1.5, labelLimit: 200 },
+      legend: { labelFontSize: 10, symbolType: "stroke", symbolStrokeWidth: 1.5, labelLimit: 200 },
       view: { stroke: "#444" },
     },
   };

@@ -231,6 +231,23 @@ describe("plot", () => {
     assert.ok(Array.isArray(compiled.marks) && compiled.marks.length > 0);
   });
 
+  test("the legend draws each entry as its series: a stroke for a line, the marker for markers only", async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const vl = require("vega-lite") as { compile(s: object): { spec: object } };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const vega = require("vega") as { parse(s: object): object; View: new (rt: object, o: object) => { toSVG(): Promise<string> } };
+    const svgOf = (fmts: string[]) => new vega.View(vega.parse(vl.compile(plot([1, 2, 3], [[1, 2, 3], [2, 3, 4]], { fmts, legend: ["a", "b"] }).spec as object).spec), { renderer: "none" }).toSVG();
+    // the legend's symbols, in order: vega writes each as a path in the legend-symbol group
+    const symbols = (svg: string) => [...svg.matchAll(/role-legend-symbol"[^>]*><path [^>]*d="([^"]+)" fill="([^"]*)"/g)].map((m) => ({ d: m[1], fill: m[2] }));
+    const mixed = symbols(await svgOf(["-", "ro"]));
+    assert.equal(mixed.length, 2, "two legend entries");
+    assert.doesNotMatch(mixed[0].d, /A/, "the line's entry is a stroke, not a circle");
+    assert.match(mixed[1].d, /A/, "the markers' entry is a circle (an arc)");
+    assert.equal(mixed[1].fill, "#ff0000", "filled in the markers' colour");
+    const lines = symbols(await svgOf(["-", "m--"]));
+    assert.ok(lines.every((x) => !/A/.test(x.d)), "lines only: every entry a stroke");
+  });
+
   test("a spec vega cannot render is an error naming vega", () => {
     assert.throws(() => renderVegaLitePng({ mark: "nonsense-mark", data: { values: [] } }), /vega could not render the plot/);
   });
