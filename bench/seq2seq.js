@@ -13,6 +13,7 @@
  * on the same index arrays. Each run is a fresh process.
  */
 "use strict";
+const { flag, arg, shuffledBatches, runChild } = require("./seq2seq_common");
 const { spawnSync } = require("child_process");
 const fs = require("fs");
 const os = require("os");
@@ -21,13 +22,6 @@ const path = require("path");
 const PYTHON = process.env.D2L_BENCH_PYTHON || "/usr/bin/python3";
 const SETTINGS = { embedSize: 32, numHiddens: 32, numLayers: 2, dropout: 0.1, batchSize: 64, numSteps: 10, lr: 0.005, numExamples: 600 };
 
-function flag(name) {
-  return process.argv.includes(`--${name}`);
-}
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 /** Child mode: train on one backend, print one JSON line. */
 async function child(backend, dataFile, epochs) {
@@ -35,33 +29,7 @@ async function child(backend, dataFile, epochs) {
   const tf = require("@tensorflow/tfjs");
   await d2l.useBackend(backend);
   const data = JSON.parse(fs.readFileSync(dataFile, "utf8"));
-  const T = data.numSteps;
-  const n = data.srcValid.length;
-  let epoch = 0;
-  // The dumped arrays, shuffled every epoch (as load_array), [X, XValidLen, Y, YValidLen] per batch.
-  const iter = {
-    numExamples: n,
-    numBatches: Math.ceil(n / SETTINGS.batchSize),
-    async *[Symbol.asyncIterator]() {
-      let s = 12345 + epoch++;
-      const order = Array.from({ length: n }, (_, i) => i);
-      for (let i = n - 1; i > 0; i--) {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        const j = Math.floor((s / 2 ** 32) * (i + 1));
-        [order[i], order[j]] = [order[j], order[i]];
-      }
-      for (let b = 0; b < n; b += SETTINGS.batchSize) {
-        const idx = order.slice(b, b + SETTINGS.batchSize);
-        const rows = (a) => idx.flatMap((r) => a.slice(r * T, (r + 1) * T));
-        yield [
-          tf.tensor2d(rows(data.src), [idx.length, T], "int32"),
-          tf.tensor1d(idx.map((r) => data.srcValid[r]), "int32"),
-          tf.tensor2d(rows(data.tgt), [idx.length, T], "int32"),
-          tf.tensor1d(idx.map((r) => data.tgtValid[r]), "int32"),
-        ];
-      }
-    },
-  };
+  const iter = shuffledBatches(tf, data, SETTINGS.batchSize);
   const tgtVocab = new d2l.Vocab([], { reservedTokens: ["<pad>", "<bos>", "<eos>"] }); // <bos> is 2, as in the dumped vocabularies
   if (tgtVocab.toIndices("<bos>") !== data.bos) throw new Error(`<bos> is ${data.bos} in the data, ${tgtVocab.toIndices("<bos>")} here`);
   const { embedSize, numHiddens, numLayers, dropout, lr } = SETTINGS;
@@ -103,18 +71,6 @@ async function dumpData(file, dataset) {
   tf.dispose([src, srcValid, tgt, tgtValid]);
   fs.writeFileSync(file, JSON.stringify(data));
   return data;
-}
-
-function runChild(cmd, args, timeout) {
-  const t0 = Date.now();
-  const r = spawnSync(cmd, args, { encoding: "utf8", cwd: path.resolve(__dirname, ".."), env: { ...process.env, D2L_QUICK: "" }, timeout: timeout * 1000, killSignal: "SIGKILL", maxBuffer: 64 * 1024 * 1024 });
-  const wall = (Date.now() - t0) / 1000;
-  const line = (r.stdout || "").trim().split("\n").filter((l) => l.startsWith("{")).pop();
-  if (r.status === 0 && line) return JSON.parse(line);
-  if (r.error && r.error.code === "ETIMEDOUT") return { error: `timed out after ${timeout} s` };
-  const lines = ((r.stderr || "") + (r.stdout || "")).trim().split("\n").map((l) => l.trim()).filter(Boolean);
-  const msg = lines.find((l) => /^(\w*Error|Error)\b|Exception/.test(l)) || lines.slice(-1)[0] || `exit ${r.status} after ${wall.toFixed(0)} s`;
-  return { error: msg.slice(0, 200) };
 }
 
 async function main() {

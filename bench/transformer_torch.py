@@ -24,6 +24,9 @@ import time
 import torch
 from torch import nn
 
+# the book's MaskedSoftmaxCELoss and xavier_init_weights, as the seq2seq benchmark has them
+from seq2seq_torch import masked_ce, xavier
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 NUM_HIDDENS, NUM_LAYERS, DROPOUT, BATCH, LR = 32, 2, 0.1, 64, 0.005
 FFN_NUM_INPUT, FFN_NUM_HIDDENS, NUM_HEADS = 32, 64, 4
@@ -53,23 +56,6 @@ class EncoderDecoder(nn.Module):
         enc_outputs = self.encoder(enc_X, *args)
         dec_state = self.decoder.init_state(enc_outputs, *args)
         return self.decoder(dec_X, dec_state)
-
-
-def sequence_mask(X, valid_len):
-    mask = torch.arange(X.size(1), device=X.device)[None, :] < valid_len[:, None]
-    return X * mask
-
-
-def masked_ce(pred, label, valid_len):
-    """The book's MaskedSoftmaxCELoss: per-token CE, padding weighted 0, mean over the steps."""
-    unweighted = nn.functional.cross_entropy(pred.permute(0, 2, 1), label, reduction="none")
-    return sequence_mask(unweighted, valid_len).mean(dim=1)
-
-
-def xavier(m):
-    """The book's xavier_init_weights (its GRU branch has nothing to do here)."""
-    if isinstance(m, nn.Linear):
-        nn.init.xavier_uniform_(m.weight)
 
 
 def predict(net, src_row, src_valid, bos, eos, num_steps):
