@@ -1,5 +1,6 @@
 """Small helpers for driving the d2l-ts kernel from tests."""
 import time
+import unittest
 from queue import Empty
 
 from jupyter_client.manager import start_new_kernel
@@ -9,6 +10,25 @@ KERNEL = "d2l-ts"
 
 def start():
     return start_new_kernel(kernel_name=KERNEL, startup_timeout=90)
+
+
+class KernelTestCase(unittest.TestCase):
+    """One kernel for all the tests of a class (self.km, self.kc), started with
+    SETUP_CODE run in it when a class gives one, and shut down after them."""
+
+    SETUP_CODE = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.km, cls.kc = start()
+        if cls.SETUP_CODE is not None:
+            reply, _ = execute(cls.kc, cls.SETUP_CODE)
+            assert reply["status"] == "ok", reply
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kc.stop_channels()
+        cls.km.shutdown_kernel(now=True)
 
 
 def execute(kc, code, timeout=60, **kw):

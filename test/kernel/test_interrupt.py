@@ -4,20 +4,11 @@ its variables; an interrupted library loop stops between steps."""
 import time
 import unittest
 
-from helpers import collect, execute, result_text, start
+from helpers import KernelTestCase, collect, execute, result_text
 
 
-class InterruptTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.km, cls.kc = start()
-        reply, _ = execute(cls.kc, "let counter = 0; const kept = 'still here'; counter")
-        assert reply["status"] == "ok", reply
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kc.stop_channels()
-        cls.km.shutdown_kernel(now=True)
+class InterruptTests(KernelTestCase):
+    SETUP_CODE = "let counter = 0; const kept = 'still here'; counter"
 
     def counter(self):
         reply, outs = execute(self.kc, "counter")

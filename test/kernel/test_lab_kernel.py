@@ -11,7 +11,7 @@ import unittest
 
 import zmq
 
-from helpers import execute, start
+from helpers import KernelTestCase, execute, start
 
 TYPES_KEY = "_jupyter_types_experimental"
 
@@ -20,17 +20,8 @@ def code_points(s):
     return len(s)  # Python str length counts code points, as Jupyter's cursor_pos does
 
 
-class CompletionAndInspectTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.km, cls.kc = start()
-        reply, _ = execute(cls.kc, "const someCountForLab = 3;\nclass SomeClassForLab { width = 1 }\nfunction someFunctionForLab() { return 1; }")
-        assert reply["status"] == "ok", reply
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kc.stop_channels()
-        cls.km.shutdown_kernel(now=True)
+class CompletionAndInspectTests(KernelTestCase):
+    SETUP_CODE = "const someCountForLab = 3;\nclass SomeClassForLab { width = 1 }\nfunction someFunctionForLab() { return 1; }"
 
     def complete(self, code, cursor_pos=None):
         if cursor_pos is None:

@@ -4,19 +4,10 @@ comms, user_expressions, display updates, shutdown with restart."""
 import time
 import unittest
 
-from helpers import collect, drain, execute, result_text, start
+from helpers import KernelTestCase, collect, drain, execute, result_text, start
 
 
-class ProtocolTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.km, cls.kc = start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kc.stop_channels()
-        cls.km.shutdown_kernel(now=True)
-
+class ProtocolTests(KernelTestCase):
     def test_tensor_result_like_print(self):
         reply, outs = execute(self.kc, "const x = tf.ones([2, 3]); x")
         self.assertEqual(reply["status"], "ok")

@@ -46,6 +46,8 @@ from datetime import datetime, timezone
 import zmq
 from jupyter_client.kernelspec import KernelSpecManager
 
+from helpers import KernelTestCase, collect, drain, execute, result_text
+
 KERNEL = "d2l-ts"
 SUITE_COMMIT = "4927118"
 TIMEOUT = float(os.environ.get("D2L_TESTBED_TIMEOUT_MS", "10000")) / 1000.0
@@ -955,24 +957,11 @@ class StrictTypes(unittest.TestCase):
             self.wire.parse([DELIM, self.wire.sign(parts)] + parts)
 
 
-class DenoShimAndPrompt(unittest.TestCase):
+class DenoShimAndPrompt(KernelTestCase):
     """What the testbed snippets rely on, beyond the snippets: prompt()'s answer, default,
     refusal and interrupt; Deno.jupyter.display, md, format and broadcast's buffers."""
 
-    @classmethod
-    def setUpClass(cls):
-        from helpers import start
-
-        cls.km, cls.kc = start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kc.stop_channels()
-        cls.km.shutdown_kernel(now=True)
-
     def run_with_answer(self, code, answer):
-        from helpers import collect
-
         msg_id = self.kc.execute(code, allow_stdin=True)
         req = self.kc.get_stdin_msg(timeout=30)
         self.assertEqual(req["msg_type"], "input_request")
@@ -980,38 +969,28 @@ class DenoShimAndPrompt(unittest.TestCase):
         return req, collect(self.kc, msg_id)
 
     def test_prompt_blocks_until_answered(self):
-        from helpers import result_text
-
         code = "const before = Date.now(); const got = prompt('Name?'); [got, Date.now() - before >= 200]"
         msg_id = self.kc.execute(code, allow_stdin=True)
         req = self.kc.get_stdin_msg(timeout=30)
         self.assertEqual(req["content"], {"prompt": "Name?", "password": False})
         time.sleep(0.3)
         self.kc.input("ada")
-        from helpers import collect
-
         reply, outs = collect(self.kc, msg_id)
         self.assertEqual(reply["status"], "ok", reply)
         self.assertEqual(result_text(outs), "[ 'ada', true ]")
 
     def test_prompt_default_and_unicode(self):
-        from helpers import result_text
-
         _, (reply, outs) = self.run_with_answer("prompt('Size?', '42')", "")
         self.assertEqual(result_text(outs), "'42'")
         _, (reply, outs) = self.run_with_answer("prompt('Word?', 'x')", "größe ✓")
         self.assertEqual(result_text(outs), "'größe ✓'")
 
     def test_prompt_refused_without_stdin(self):
-        from helpers import execute
-
         reply, _ = execute(self.kc, "prompt('x')", allow_stdin=False)
         self.assertEqual(reply["status"], "error")
         self.assertIn("allow_stdin", reply["evalue"])
 
     def test_prompt_interrupted(self):
-        from helpers import collect, execute, result_text
-
         msg_id = self.kc.execute("prompt('never answered')", allow_stdin=True)
         self.kc.get_stdin_msg(timeout=30)
         t0 = time.time()
@@ -1026,8 +1005,6 @@ class DenoShimAndPrompt(unittest.TestCase):
         self.assertEqual(result_text(outs), "'yes'")
 
     def test_deno_jupyter_display_and_format(self):
-        from helpers import execute
-
         code = (
             'await Deno.jupyter.display({ "text/markdown": "# Hi" });\n'
             'await Deno.jupyter.display(Deno.jupyter.md`**${1 + 1}**`, { display_id: "d1" });\n'
@@ -1049,8 +1026,6 @@ class DenoShimAndPrompt(unittest.TestCase):
         self.assertIn("display_id", reply["evalue"])
 
     def test_deno_jupyter_broadcast_metadata_and_buffers(self):
-        from helpers import drain
-
         drain(self.kc)
         code = ('await Deno.jupyter.broadcast("comm_msg", { comm_id: "c1", data: { x: 1 } }, '
                 '{ metadata: { m: 2 }, buffers: [new Uint8Array([1, 2, 3])] })')
@@ -1069,8 +1044,6 @@ class DenoShimAndPrompt(unittest.TestCase):
         self.assertEqual(seen["content"], {"comm_id": "c1", "data": {"x": 1}})
         self.assertEqual(seen["metadata"], {"m": 2})
         self.assertEqual([bytes(b) for b in seen["buffers"]], [b"\x01\x02\x03"])
-        from helpers import execute
-
         reply, _ = execute(self.kc, 'await Deno.jupyter.broadcast("", {})')
         self.assertEqual(reply["status"], "error")
         self.assertIn("msgType", reply["evalue"])
