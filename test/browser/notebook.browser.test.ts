@@ -22,13 +22,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
-import * as http from "http";
 import { randomBytes } from "crypto";
 import { spawn, type ChildProcess } from "child_process";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { findChromium } from "../../kernel/export";
+import type { Browser, Page } from "playwright-core";
+import { freePort, launchBrowser, stopServer, waitForServer } from "./jupyter-server";
 import { installNbExtension } from "../../kernel/nbextension";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -72,38 +70,6 @@ interface Page$ {
 let server: ChildProcess | undefined;
 let serverLog = "";
 let browser: Browser | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function get(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("error", () => resolve(0));
-    req.setTimeout(2000, () => req.destroy());
-  });
-}
-
-async function waitForServer(base: string, token: string): Promise<void> {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    if (server?.exitCode !== null) throw new Error(`the notebook server exited (${server?.exitCode}):\n${serverLog}`);
-    if ((await get(`${base}/api/status?token=${token}`)) === 200) return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`the notebook server did not answer within 60 s:\n${serverLog}`);
-}
 
 /** Parse a websocket frame of the notebook's kernel channel (JSON text; binary frames carry buffers, not used here). */
 function parseFrame(payload: string | Buffer): { msg_type?: string; content?: Record<string, unknown> } | undefined {
@@ -253,32 +219,13 @@ before(async () => {
   });
   server.stdout?.on("data", (d: Buffer) => (serverLog += d.toString()));
   server.stderr?.on("data", (d: Buffer) => (serverLog += d.toString()));
-  await waitForServer(base, token);
-  // Network-off flags: no background requests, updates, sync or QUIC; playwright adds a fresh --user-data-dir.
-  browser = await chromium.launch({
-    executablePath: findChromium(),
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"],
-  });
+  await waitForServer(server, base, token, "notebook", () => serverLog);
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  if (server?.pid !== undefined && server.exitCode === null) {
-    const exited = new Promise((r) => server?.once("exit", r));
-    try {
-      process.kill(-server.pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-    if (server.exitCode === null) {
-      try {
-        process.kill(-server.pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-  }
+  await stopServer(server);
   fs.writeFileSync(path.join(ART, "notebook-server.log"), serverLog);
 });
 
