@@ -406,10 +406,12 @@ export function formatReport(r: GradeReport): string {
   return lines.join("\n");
 }
 
-export const GRADE_USAGE = "d2l-ts grade SUBMISSION.ipynb [--reference SOURCE.ipynb] [--timeout S] [--json FILE] [--out FILE] [--quiet]";
+export const GRADE_USAGE = "d2l-ts grade SUBMISSION.ipynb [--reference SOURCE.ipynb] [--timeout S] [--json FILE] [--out FILE] [--quiet]\n       d2l-ts grade SUBMISSIONS_DIR --reference SOURCE.ipynb [--jobs N] [--timeout S] [--out-dir DIR] [--force] [--quiet]";
 
 /** `d2l-ts grade ...`: parse the arguments, grade, print, write; exit 0 when grading finished (whatever the score). */
 export async function gradeCommand(argv: string[]): Promise<void> {
+  const batch = await import("./batch"); // a folder: every submission in it (kernel/batch.ts)
+  if (batch.batchDirectory(argv) !== null) return batch.gradeBatchCommand(argv);
   const args = [...argv];
   const take = (name: string): string | undefined => {
     const i = args.indexOf(name);
