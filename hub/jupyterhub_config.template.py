@@ -94,7 +94,7 @@ else:
     # Debian's classic Notebook 6.4
     c.Spawner.environment["JUPYTERHUB_SINGLEUSER_APP"] = "notebook.notebookapp.NotebookApp"
     c.Spawner.default_url = "/tree"
-    c.Spawner.args = []
+    c.Spawner.args = ["--MappingKernelManager.default_kernel_name=d2l-ts"]
 if AUTH == "dummy" and os.getuid() == 0:
     c.Spawner.args.append("--allow-root")  # no system users: the servers run as the hub's user, root here
 # Many students start at once on a small machine: give each server time.
