@@ -41,6 +41,15 @@ fi
 node --test --test-reporter=spec dist/test/export/ || failed+=("export")
 node --test --test-reporter=spec dist/test/browser/ || failed+=("browser")
 
+echo "== hub (d2l-ts hub: Debian's JupyterHub 3.0, users through its REST API, kernels over its proxy, limits)"
+# jupyterhub brings Debian's node-configurable-http-proxy. Installed only when missing.
+if ! /usr/bin/python3 -c 'import jupyterhub' >/dev/null 2>&1 || [ ! -x /usr/bin/configurable-http-proxy ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends jupyterhub >/dev/null \
+    || echo "could not install jupyterhub: the hub test will say what is missing"
+fi
+(cd test/hub && /usr/bin/python3 -m unittest -v test_hub) || failed+=("hub")
+
 echo "== done in $(( $(date +%s) - start )) s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"
