@@ -230,6 +230,25 @@ export class Executor {
     return { status: "ok", hasValue: false };
   }
 
+  /**
+   * Compile a cell for its declarations only: later cells see its names and
+   * types, but nothing runs. The check kernel does this with each answer
+   * cell (the instructor's version), then binds the names to the
+   * submission's values (remote.ts). Returns the names the cell declares.
+   */
+  declareOnly(src: string): { status: "ok"; names: string[] } | Extract<CellResult, { status: "compile-error" }> {
+    this.onCompile?.(true);
+    let conv: Conversion;
+    try {
+      conv = this.converter.convert(this.prevDecl, src);
+    } finally {
+      this.onCompile?.(false);
+    }
+    if (conv.diagnostics.length > 0) return { status: "compile-error", diagnostics: conv.diagnostics, code: src };
+    this.prevDecl = conv.declOutput ?? this.prevDecl;
+    return { status: "ok", names: topLevelNames(src) };
+  }
+
   private prefixLen = 0;
 
   /**
@@ -451,4 +470,20 @@ interface TsLike {
   ScriptTarget: { Latest: number };
   ScriptKind: { JS: number };
   SyntaxKind: { AwaitExpression: number; ForOfStatement: number; Block: number };
+}
+
+/** The names a cell declares at its top level (variables, destructured ones included, functions, classes, enums). */
+export function topLevelNames(src: string): string[] {
+  const ts = typescript() as unknown as typeof TS;
+  const sf = ts.createSourceFile("cell.ts", src, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const names: string[] = [];
+  const bind = (n: TS.BindingName): void => {
+    if (ts.isIdentifier(n)) names.push(n.text);
+    else for (const el of n.elements) if (!ts.isOmittedExpression(el)) bind(el.name);
+  };
+  for (const st of sf.statements) {
+    if (ts.isVariableStatement(st)) for (const d of st.declarationList.declarations) bind(d.name);
+    else if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isEnumDeclaration(st)) && st.name) names.push(st.name.text);
+  }
+  return [...new Set(names)];
 }

@@ -20,6 +20,8 @@
  */
 import * as path from "path";
 import * as fs from "fs";
+import * as os from "os";
+import { randomBytes } from "crypto";
 import type { CheckResult } from "../lib/check";
 import { KernelClient, type CellRun, type NbOutput } from "./client";
 import { CellTag, NbCell, Notebook, cellTag, notebookTags, readNotebook, releasedSource, sourceOf, writeNotebook } from "./assignment";
@@ -81,6 +83,54 @@ export interface GradeOptions {
   jsonOut?: string;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+}
+
+/** The module the student's kernel answers the check kernel's requests with. */
+const REMOTE_JS = path.join(__dirname, "remote.js");
+/** The largest answer of the submission a check reads (a tensor of ~100M floats as base64). */
+const MAX_REPLY_BYTES = 512 * 1024 * 1024;
+/** Files beside the assignment copied for the kernels: at most this many bytes in all. */
+const MAX_SCRATCH_BYTES = 200 * 1024 * 1024;
+
+/**
+ * A fresh folder for one kernel to run in, with the files the assignment ships beside its notebook
+ * (data, helper modules) copied in, but no notebook: the kernels never see the reference or a submission.
+ */
+function scratchCopy(from: string, kind: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `d2l-ts-${kind}-`));
+  let bytes = 0;
+  const copy = (src: string, dst: string, depth: number): void => {
+    for (const e of fs.readdirSync(src, { withFileTypes: true })) {
+      if (e.name.startsWith(".") || /\.ipynb$/i.test(e.name) || /\.grade\.json$/i.test(e.name)) continue;
+      const s = path.join(src, e.name);
+      const d = path.join(dst, e.name);
+      if (e.isDirectory() && depth < 3) {
+        fs.mkdirSync(d);
+        copy(s, d, depth + 1);
+      } else if (e.isFile()) {
+        bytes += fs.statSync(s).size;
+        if (bytes > MAX_SCRATCH_BYTES) throw new Error(`${from} holds more than ${MAX_SCRATCH_BYTES / 1e6} MB besides notebooks; grade from a folder with only the assignment (its notebook and the files it reads)`);
+        fs.copyFileSync(s, d);
+      }
+    }
+  };
+  try {
+    copy(from, dir, 0);
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return dir;
+}
+
+/** The kernel's sandbox (kernel/sandbox.ts), when this grader has one. */
+function sandboxOptions(_scratch: string, _hide: string[]): Record<string, never> {
+  return {};
+}
+
+/** What the sandbox could not do for this kernel, to report. */
+function sandboxNotes(_k: KernelClient): string[] {
+  return [];
 }
 
 /** lib/check.ts' CHECK_MIME (not imported from there: that would load tfjs into the grader; a unit test keeps them equal). */
@@ -221,13 +271,22 @@ function expectOutputResult(nb: Notebook, tag: CellTag): CheckResult {
 }
 
 /** Score one graded cell of the executed notebook. */
-export function scoreCell(nb: Notebook, index: number, tag: CellTag, run: CellRun | undefined, warnings: string[]): CheckReport {
+export function scoreCell(nb: Notebook, index: number, tag: CellTag, run: CellRun | undefined, warnings: string[], nonce?: string): CheckReport {
   const cell = nb.cells[index];
   const results: CheckResult[] = [];
   for (const o of outputsOf(cell)) {
     const data = o.data as Record<string, unknown> | undefined;
     if (!data || !(CHECK_MIME in data)) continue;
-    const r = data[CHECK_MIME];
+    const r = data[CHECK_MIME] as (CheckResult & { nonce?: unknown }) | null;
+    if (nonce !== undefined) {
+      // Only what lib/check.ts reported in this run's check kernel carries the nonce; it is not kept.
+      const signed = r !== null && typeof r === "object" && r.nonce === nonce;
+      if (r !== null && typeof r === "object") delete r.nonce;
+      if (!signed) {
+        warnings.push(`graded cell "${tag.id}" showed a check result that the check kernel did not make; ignored`);
+        continue;
+      }
+    }
     if (isCheckResult(r)) results.push({ name: r.name, points: r.points, maxPoints: r.maxPoints, passed: r.points >= r.maxPoints - EPS, message: String(r.message ?? "") });
     else warnings.push(`graded cell "${tag.id}" showed a malformed check result; ignored: ${JSON.stringify(r).slice(0, 200)}`);
   }
@@ -274,16 +333,36 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
     throw new Error(`${opts.reference ?? opts.submission} has no graded cells (metadata.d2l {"grade": true, "id": ..., "points": N}); is it an assignment notebook?`);
   }
 
-  const env = { ...process.env, D2L_GRADING: "1" };
-  const cwd = path.dirname(path.resolve(opts.submission));
-  const startKernel = async (): Promise<KernelClient> => {
-    const k = new KernelClient({ cwd, env, interruptGrace: opts.interruptGrace });
+  const nonce = randomBytes(16).toString("hex");
+  const refSource = new Map<string, string>();
+  if (ref && opts.reference) {
+    for (const { index, tag } of notebookTags(ref, opts.reference)) if (tag.kind === "solution") refSource.set(tag.id, sourceOf(ref.cells[index]));
+  }
+  // Neither kernel gets the grader's own secrets of this run; only the check kernel gets the nonce.
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, D2L_GRADING: "1" };
+  delete baseEnv.D2L_CHECK_NONCE;
+  delete baseEnv.D2L_CHECK_RPC_FD;
+  const assignmentDir = path.dirname(path.resolve(opts.reference ?? opts.submission));
+  const studentDir = scratchCopy(assignmentDir, "student");
+  const checkDir = scratchCopy(assignmentDir, "check");
+  const rpcDir = path.join(studentDir, ".d2l-rpc");
+  fs.mkdirSync(rpcDir);
+  const hide = [...new Set([path.resolve(opts.submission), path.dirname(path.resolve(opts.submission)), ...(opts.reference ? [path.resolve(opts.reference), assignmentDir] : [])])];
+  const startKernel = async (kind: "student" | "check"): Promise<KernelClient> => {
+    const k = new KernelClient({
+      cwd: kind === "student" ? studentDir : checkDir,
+      env: kind === "student" ? baseEnv : { ...baseEnv, D2L_CHECK_NONCE: nonce },
+      interruptGrace: opts.interruptGrace,
+      ...(kind === "check" ? { answerRemote: (line: string) => answerRemote(line) } : {}),
+      ...sandboxOptions(kind === "student" ? studentDir : checkDir, hide),
+    });
     try {
       await k.start();
     } catch (e) {
       await k.shutdown();
       throw e;
     }
+    for (const note of sandboxNotes(k)) if (!warnings.includes(note)) warnings.push(note);
     return k;
   };
 
@@ -291,28 +370,104 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
   const errors: CellError[] = [];
   const restarts: GradeReport["restarts"] = [];
   const succeeded: number[] = [];
-  let kernel: KernelClient | null = await startKernel();
+  let kernel: KernelClient | null = null;
+  let checker: KernelClient | null = null;
   let lostReason = "";
+  let checkLost = "";
+  /** What the check kernel ran before (given cells, answers declared), to run again in a fresh one. */
+  const checkSetup: { code: string; declare: boolean; cell: number }[] = [];
+  /** When the check cell now running must end: each request to the student's kernel gets what is left. */
+  let checkDeadline = 0;
+  let requests = 0;
+
+  // A request of the check kernel, answered by the student's kernel as a silent cell (remote.ts).
+  const answerRemote = async (line: string): Promise<string> => {
+    const fail = (name: string, message: string): string => JSON.stringify({ k: "e", name, message });
+    if (!kernel || !kernel.alive) return fail("KernelDied", `the submission's kernel is not running${lostReason ? ` (${lostReason})` : ""}, so its answers cannot be read`);
+    const n = ++requests;
+    const req = path.join(rpcDir, `req-${n}.json`);
+    const rep = path.join(rpcDir, `rep-${n}.json`);
+    try {
+      fs.writeFileSync(req, line);
+      const left = Math.max(1, Math.round((checkDeadline - Date.now()) / 1000));
+      const run = await kernel.execute(`await require(${JSON.stringify(REMOTE_JS)}).serve(${JSON.stringify(rpcDir)}, ${n});`, left, false, { silent: true });
+      if (run.status !== "ok") {
+        return fail(run.ename ?? "Error", run.timedOut ? `the submission's code did not answer within the cell's ${timeout} s` : `the submission's kernel could not answer: ${run.evalue ?? ""}`);
+      }
+      const size = fs.statSync(rep).size;
+      if (size > MAX_REPLY_BYTES) return fail("RangeError", `the submission's answer is ${Math.round(size / 1e6)} MB, more than a check can read`);
+      return JSON.stringify(JSON.parse(fs.readFileSync(rep, "utf8")));
+    } catch (e) {
+      return fail("SubmissionError", `the submission's kernel gave no readable answer (${(e as Error).message.split("\n")[0]})`);
+    } finally {
+      fs.rmSync(req, { force: true });
+      fs.rmSync(rep, { force: true });
+    }
+  };
+
+  /** A fresh check kernel with the given cells run and the answers declared again; null when it cannot be had. */
+  const freshChecker = async (): Promise<KernelClient | null> => {
+    if (checker) await checker.shutdown();
+    checker = null;
+    try {
+      const k = await startKernel("check");
+      for (const s of checkSetup) {
+        const r = await k.execute(s.code, timeout, true, s.declare ? { metadata: { d2l_declare_remote: true } } : {});
+        if (r.status === "dead") throw new Error(`it died running cell ${s.cell} (${r.ename}: ${r.evalue})`);
+      }
+      return k;
+    } catch (e) {
+      checkLost = `the check kernel could not be started: ${(e as Error).message.split("\n")[0]}`;
+      warnings.push(`${checkLost}; the checks from then on were not run`);
+      return null;
+    }
+  };
+
+  /** Run a cell in the check kernel (a given cell, an answer to declare, or a check cell). */
+  const inChecker = async (code: string, cell: number, what: "task" | "declare" | "grade"): Promise<CellRun | null> => {
+    if (checkLost) return null;
+    if (!checker || !checker.alive) checker = await freshChecker();
+    if (!checker) return null;
+    checkDeadline = Date.now() + timeout * 1000;
+    // The check cell's own limit leaves room for its last request to the student's kernel to time out first.
+    const limit = what === "grade" ? timeout + (opts.interruptGrace ?? 10) + 15 : timeout;
+    const run = await checker.execute(code, limit, true, what === "declare" ? { metadata: { d2l_declare_remote: true } } : {});
+    if (what !== "grade" && run.status === "ok") checkSetup.push({ code, declare: what === "declare", cell });
+    if (what !== "grade" && run.status !== "ok") {
+      warnings.push(`the check kernel could not ${what === "declare" ? "declare the answers of" : "run the given"} cell ${cell} (${run.ename}: ${(run.evalue ?? "").split("\n")[0]}); checks that use it fail`);
+    }
+    return run;
+  };
+
   try {
+    kernel = await startKernel("student");
     for (const [i, cell] of nb.cells.entries()) {
       if (cell.cell_type !== "code") continue;
       const code = sourceOf(cell);
-      if (code.trim() === "") {
+      const tag = tags.get(i);
+      if (code.trim() === "" && !(tag?.kind === "solution" && refSource.has(tag.id))) {
         cell.outputs = [];
         cell.execution_count = null;
         continue;
       }
-      const tag = tags.get(i);
       const label = tag ? `${tag.kind} "${tag.id}"` : "student cell";
+      if (tag?.kind === "grade") {
+        // Checks run in the check kernel, where no code of the submission ever ran.
+        log(`  cell ${i + 1} (${label}, in the check kernel)`);
+        const run = (await inChecker(code, i + 1, "grade")) ?? {
+          status: "dead" as const, outputs: [], executionCount: null, ename: "NotRun", evalue: checkLost || "no check kernel", timedOut: false, seconds: 0,
+        };
+        recordRun(i, cell, tag, run);
+        continue;
+      }
       if (!lostReason && (!kernel || !kernel.alive)) {
         // The last kernel hung or died: a fresh one, with the cells that had succeeded run again.
         // If that fails too, grading goes on without a kernel (the remaining cells are not run): it must end.
         kernel = null;
         try {
-          kernel = await startKernel();
+          kernel = await startKernel("student");
           let replayed = 0;
           for (const j of succeeded) {
-            if (tags.get(j)?.kind === "grade") continue;
             const again = await kernel.execute(sourceOf(nb.cells[j]), timeout);
             if (again.status === "ok") replayed++;
             else if (again.status === "dead") {
@@ -332,39 +487,44 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
         }
       }
       if (!kernel || !kernel.alive) {
-        const run: CellRun = { status: "dead", outputs: [], executionCount: null, ename: "NotRun", evalue: lostReason || "no kernel", timedOut: false, seconds: 0 };
-        runs.set(i, run);
-        errors.push({ cell: i + 1, id: tag?.id ?? null, kind: tag?.kind ?? "student", ename: "NotRun", evalue: run.evalue ?? "", timedOut: false });
-        cell.outputs = [{ output_type: "error", ename: "NotRun", evalue: run.evalue ?? "", traceback: [`NotRun: ${run.evalue}`] }];
-        cell.execution_count = null;
-        continue;
-      }
-      log(`  cell ${i + 1} (${label})`);
-      const run = await kernel.execute(code, timeout);
-      runs.set(i, run);
-      cell.outputs = run.outputs;
-      cell.execution_count = run.executionCount;
-      if (run.status === "ok") succeeded.push(i);
-      else {
-        errors.push({ cell: i + 1, id: tag?.id ?? null, kind: tag?.kind ?? "student", ename: run.ename ?? "Error", evalue: run.evalue ?? "", timedOut: run.timedOut });
-        log(`    ${run.ename}: ${(run.evalue ?? "").split("\n")[0]}`);
-        if (run.outputs.every((o) => o.output_type !== "error")) {
-          // Timeouts and deaths leave no error output of their own: add one, so the notebook shows why.
-          cell.outputs = [...run.outputs, { output_type: "error", ename: run.ename ?? "Error", evalue: run.evalue ?? "", traceback: [`${run.ename}: ${run.evalue}`] }];
+        recordRun(i, cell, tag, { status: "dead", outputs: [], executionCount: null, ename: "NotRun", evalue: lostReason || "no kernel", timedOut: false, seconds: 0 });
+      } else {
+        log(`  cell ${i + 1} (${label})`);
+        const run = await kernel.execute(code, timeout);
+        recordRun(i, cell, tag, run);
+        if (run.status === "ok") succeeded.push(i);
+        if (run.status === "dead") {
+          restarts.push({ afterCell: i + 1, reason: `${run.ename}: ${run.evalue}`, replayed: 0 });
+          await kernel.shutdown();
         }
       }
-      if (run.status === "dead") {
-        restarts.push({ afterCell: i + 1, reason: `${run.ename}: ${run.evalue}`, replayed: 0 });
-        await kernel.shutdown();
-      }
+      // The check kernel runs the given cells too, and declares the answers (the instructor's version, whose
+      // types the checks were written for) as names that read the submission's values.
+      if (tag?.kind === "task") await inChecker(code, i + 1, "task");
+      if (tag?.kind === "solution") await inChecker(refSource.get(tag.id) ?? code, i + 1, "declare");
     }
   } finally {
     if (kernel) await kernel.shutdown();
+    if (checker) await (checker as KernelClient).shutdown();
+    fs.rmSync(studentDir, { recursive: true, force: true });
+    fs.rmSync(checkDir, { recursive: true, force: true });
   }
 
+  function recordRun(i: number, cell: NbCell, tag: CellTag | undefined, run: CellRun): void {
+    runs.set(i, run);
+    cell.outputs = run.outputs;
+    cell.execution_count = run.executionCount;
+    if (run.status === "ok") return;
+    errors.push({ cell: i + 1, id: tag?.id ?? null, kind: tag?.kind ?? "student", ename: run.ename ?? "Error", evalue: run.evalue ?? "", timedOut: run.timedOut });
+    log(`    ${run.ename}: ${(run.evalue ?? "").split("\n")[0]}`);
+    if (run.outputs.every((o) => o.output_type !== "error")) {
+      // Timeouts and deaths leave no error output of their own: add one, so the notebook shows why.
+      cell.outputs = [...run.outputs, { output_type: "error", ename: run.ename ?? "Error", evalue: run.evalue ?? "", traceback: [`${run.ename}: ${run.evalue}`] }];
+    }
+  }
   const checks: CheckReport[] = [];
   for (const [i, tag] of tags) {
-    if (tag.kind === "grade") checks.push(scoreCell(nb, i, tag, runs.get(i), warnings));
+    if (tag.kind === "grade") checks.push(scoreCell(nb, i, tag, runs.get(i), warnings, nonce));
   }
   const score = round(checks.reduce((s, c) => s + c.points, 0));
   const maxScore = round(checks.reduce((s, c) => s + c.maxPoints, 0));

@@ -16,6 +16,7 @@ import { FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERAT
 import { PROMPT_ANSWERED, PROMPT_CANCELLED, PROMPT_CAPACITY, PROMPT_DATA_OFFSET, PROMPT_IDLE, PROMPT_LENGTH, PROMPT_STATE, PROMPT_TOO_LONG, PROMPT_WAITING } from "./channels";
 import { kernelInfo } from "./info";
 import { preludeSource } from "./prelude";
+import { bindToSubmission, isCheckKernel } from "./remote";
 
 type Parent = Header | Record<string, never>;
 
@@ -373,7 +374,11 @@ export class Session {
     if (!silent) this.send("iopub", [], "execute_input", { code, execution_count: count }, parent);
     this.pages = [];
     this.currentCell = cell;
-    const result = await this.runCell(code, cell);
+    // In a check kernel the grader sends each answer cell (the instructor's version) to be declared,
+    // not run: its names then read the submission's values from the student's kernel (remote.ts).
+    // A declare-only request never runs its code, in a check kernel or not (it fails where there is no grader's pipe).
+    const declareOnly = msg.metadata?.d2l_declare_remote === true;
+    const result = declareOnly ? this.declareRemote(code) : await this.runCell(code, cell);
     let failed = false;
     let output: string | null = null;
     const content: Record<string, unknown> = { execution_count: count };
@@ -428,6 +433,16 @@ export class Session {
    * own microtask; if the protocol thread has to terminate a synchronous loop,
    * that microtask dies, and the interrupt promise still settles the race.
    */
+  private declareRemote(code: string): CellResult {
+    if (!isCheckKernel()) {
+      return { status: "runtime-error", error: new Error("declare-only cells are for the grader's check kernel (D2L_CHECK_RPC_FD is not set); nothing was run") };
+    }
+    const r = this.executor.declareOnly(code);
+    if (r.status !== "ok") return r;
+    bindToSubmission(this.executor.locals, r.names);
+    return { status: "ok", hasValue: false };
+  }
+
   private runCell(code: string, cell: number): Promise<CellResult> {
     const interrupted = new Promise<CellResult>((resolve) => {
       this.cellInterrupt = (e) => resolve({ status: "runtime-error", error: e });

@@ -79,7 +79,10 @@ function checkText(r: CheckResult): string {
 }
 
 function report(r: CheckResult): void {
-  showBundle({ [CHECK_MIME]: { ...r }, "text/plain": checkText(r) });
+  // In the grader's check kernel the result carries the run's secret, so the grader counts only results
+  // this code made there (grade.ts); the student's kernel never has it.
+  const nonce = typeof process !== "undefined" ? process.env.D2L_CHECK_NONCE : undefined;
+  showBundle({ [CHECK_MIME]: nonce ? { ...r, nonce } : { ...r }, "text/plain": checkText(r) });
 }
 
 /**
