@@ -14,6 +14,7 @@ import { randomBytes, randomUUID } from "crypto";
 import { spawn, ChildProcess } from "child_process";
 import * as zmq from "zeromq";
 import { ConnectionInfo, Header, Message, Signer, decode, encode, PROTOCOL_VERSION } from "./wire";
+import { SandboxOptions, chownTree, planSandbox, treeRssMiB } from "./sandbox";
 
 /** One nbformat v4 output. */
 export type NbOutput = Record<string, unknown> & { output_type: string };
@@ -46,6 +47,13 @@ export interface KernelClientOptions {
   interruptGrace?: number;
   /** Where the kernel's own stderr goes (default: dropped). */
   onStderr?: (text: string) => void;
+  /**
+   * Run the kernel confined (kernel/sandbox.ts): allow-listed environment, no
+   * network, read-only files but the scratch, hidden paths, another user, a
+   * memory limit on its whole process tree. Omitted: the kernel runs as the
+   * grader does. What holds is in {@link KernelClient.sandboxNotes}.
+   */
+  sandbox?: SandboxOptions;
 }
 
 interface Pending {
@@ -77,6 +85,12 @@ export class KernelClient {
   private exitWaiters: (() => void)[] = [];
   private sawIopub = false;
   private stderrTail = "";
+  // --- sandbox and memory watchdog (kernel/sandbox.ts) ---
+  private notes: string[] = [];
+  private watchdog: NodeJS.Timeout | null = null;
+  /** Set when the kernel was killed or died for memory: the reason, for the report. */
+  private oomReason = "";
+  // --- end sandbox ---
 
   constructor(private readonly opts: KernelClientOptions) {}
 
@@ -88,6 +102,16 @@ export class KernelClient {
   /** The last lines the kernel wrote to stderr (for a report when it died). */
   get stderr(): string {
     return this.stderrTail.trim();
+  }
+
+  /** What the sandbox holds and what it could not do, one line each (empty without `sandbox`). */
+  get sandboxNotes(): string[] {
+    return [...this.notes];
+  }
+
+  /** Why the kernel ended ("exit code 0", "killed by SIGKILL", "out of memory: ..."), or "" while it runs. */
+  get exitReason(): string {
+    return this.exitHow;
   }
 
   /** Start the kernel and wait until it runs a cell (tf and d2l loaded). */
@@ -103,23 +127,48 @@ export class KernelClient {
     fs.writeFileSync(file, JSON.stringify(conn));
     this.signer = new Signer(key, "hmac-sha256");
     const argv = this.opts.argv ?? [process.execPath, path.join(__dirname, "..", "..", "bin", "d2l-ts.js"), "kernel"];
-    this.child = spawn(argv[0], [...argv.slice(1), "--connection-file", file], {
+    const kernelArgv = [...argv, "--connection-file", file];
+    // JPY_PARENT_PID: the kernel ends itself if this grader is killed.
+    let env: NodeJS.ProcessEnv = { ...(this.opts.env ?? process.env), JPY_PARENT_PID: String(process.pid) };
+    let command = kernelArgv;
+    // --- sandbox: wrap the kernel (unshare, setpriv) and give it its files ---
+    const sb = this.opts.sandbox;
+    let memoryMiB = 0;
+    if (sb) {
+      const plan = planSandbox(sb, kernelArgv, { cwd: this.opts.cwd, ipcDir: this.dir, baseEnv: this.opts.env ?? process.env });
+      // In its own PID namespace the kernel cannot see the grader's pid; the wrappers' parent-death signal ends it instead.
+      env = plan.env;
+      command = plan.argv;
+      this.notes = plan.notes;
+      memoryMiB = plan.memoryMiB;
+      if (plan.uid !== null) {
+        chownTree(this.dir, plan.uid);
+        chownTree(sb.scratch, plan.uid);
+      }
+    }
+    // --- end sandbox ---
+    this.child = spawn(command[0], command.slice(1), {
       cwd: this.opts.cwd,
-      // JPY_PARENT_PID: the kernel ends itself if this grader is killed.
-      env: { ...(this.opts.env ?? process.env), JPY_PARENT_PID: String(process.pid) },
+      env,
       stdio: ["ignore", "ignore", "pipe"],
       // Its own process group, so that killing it also ends what a student's cell started (execSync, servers).
+      // The sandbox's wrappers exec into each other, so the group's leader is the kernel's first ancestor.
       detached: true,
     });
+    if (memoryMiB > 0) this.startWatchdog(memoryMiB);
     process.on("exit", this.killGroup);
     this.child.stderr?.on("data", (d: Buffer) => {
       const s = d.toString("utf8");
       this.stderrTail = (this.stderrTail + s).slice(-4000);
+      if (this.opts.sandbox && !this.oomReason && /JavaScript heap out of memory/.test(this.stderrTail)) {
+        this.oomReason = "out of memory: the kernel's JavaScript heap reached its V8 limit (--max-old-space-size)";
+      }
       this.opts.onStderr?.(s);
     });
     this.child.on("exit", (code, signal) => {
       this.exited = true;
-      this.exitHow = signal ? `killed by ${signal}${signal === "SIGKILL" ? ", e.g. for running out of memory" : ""}` : `exit code ${code}`;
+      this.stopWatchdog();
+      this.exitHow = this.oomReason ? this.oomReason : signal ? `killed by ${signal}${signal === "SIGKILL" ? ", e.g. for running out of memory" : ""}` : `exit code ${code}`;
       for (const w of this.exitWaiters.splice(0)) w();
       this.pending?.wake();
     });
@@ -304,6 +353,7 @@ export class KernelClient {
       const why = timedOut
         ? `the cell ran past its ${timeout} s limit and did not stop when interrupted; the kernel was killed`
         : `the kernel died while running this cell (${this.exitHow || "it stopped answering"})`;
+      if (this.oomReason && !timedOut) return { ...base, status: "dead", ename: "OutOfMemory", evalue: this.oomReason };
       return { ...base, status: "dead", ename: timedOut ? "Timeout" : "KernelDied", evalue: why };
     }
     const r = p.reply;
@@ -313,6 +363,28 @@ export class KernelClient {
     if (r.status === "ok") return { ...base, status: "ok" };
     return { ...base, status: "error", ename: String(r.ename ?? "Error"), evalue: String(r.evalue ?? r.status) };
   }
+
+  // --- memory watchdog (sandbox only) ---
+  /** Every 250 ms, sum the RSS of the kernel's process tree; above the limit, kill the group and keep the reason. */
+  private startWatchdog(limitMiB: number): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    this.watchdog = setInterval(() => {
+      if (this.exited) return this.stopWatchdog();
+      const used = treeRssMiB(pid);
+      if (used <= limitMiB) return;
+      this.oomReason = `out of memory: the kernel used ${Math.round(used)} MiB, the limit is ${limitMiB} MiB`;
+      this.stopWatchdog();
+      this.killGroup();
+    }, 250);
+    this.watchdog.unref();
+  }
+
+  private stopWatchdog(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+  }
+  // --- end memory watchdog ---
 
   /** SIGKILL to the kernel's process group (the kernel and whatever its cells started). */
   private readonly killGroup = (): void => {
@@ -341,6 +413,7 @@ export class KernelClient {
       await this.kill();
     }
     this.killGroup();
+    this.stopWatchdog();
     process.removeListener("exit", this.killGroup);
     for (const s of [this.shell, this.control, this.iopub]) {
       try {

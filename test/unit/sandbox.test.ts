@@ -1,0 +1,198 @@
+// The grading sandbox (kernel/sandbox.ts) with real kernels: KernelClient starts
+// this checkout's kernel inside it, cells try what a hostile submission would
+// (read the reference, list the submissions, rewrite the project, reach the
+// network, read the grader's secrets, kill the grader, exhaust memory), and
+// each attempt must fail while an honest cell (tf, d2l, the data folder) works.
+import { test, before, after } from "node:test";
+import * as assert from "node:assert/strict";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { KernelClient, type CellRun } from "../../kernel/client";
+import { sandboxEnv, sandboxSupport, treeRssMiB, planSandbox } from "../../kernel/sandbox";
+
+const ROOT = path.resolve(__dirname, "..", "..", "..");
+const DATA = process.env.D2L_DATA_DIR ?? path.resolve(ROOT, "..", "shared", "data");
+const SECRET = `grader-secret-${crypto.randomBytes(8).toString("hex")}`;
+const CHECK_JS = path.join(ROOT, "dist", "lib", "check.js");
+
+let work = "";
+let scratch = "";
+let hiddenDir = "";
+let hiddenFile = "";
+let kernel: KernelClient;
+let server: http.Server;
+let port = 0;
+let connections = 0;
+
+/** The text a cell printed to stdout. */
+function stdout(run: CellRun): string {
+  return run.outputs.filter((o) => o.output_type === "stream" && o.name === "stdout").map((o) => String(o.text)).join("");
+}
+
+/** Run a cell that prints one JSON value, and return the value. */
+async function json(k: KernelClient, code: string, timeout = 60): Promise<unknown> {
+  const run = await k.execute(code, timeout);
+  assert.equal(run.status, "ok", `the cell failed: ${run.ename}: ${run.evalue}\n${JSON.stringify(run.outputs)}`);
+  const out = stdout(run).trim().split("\n").pop() ?? "";
+  return JSON.parse(out);
+}
+
+const sha1 = (file: string): string => crypto.createHash("sha1").update(fs.readFileSync(file)).digest("hex");
+
+before(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "d2l-sandbox-test-"));
+  scratch = path.join(work, "scratch");
+  hiddenDir = path.join(work, "submissions");
+  hiddenFile = path.join(work, "reference.ipynb");
+  fs.mkdirSync(scratch);
+  fs.mkdirSync(hiddenDir);
+  fs.writeFileSync(path.join(hiddenDir, "alice.ipynb"), "alice's answers");
+  fs.writeFileSync(hiddenFile, "the reference solution");
+  fs.writeFileSync(path.join(scratch, "student.ipynb"), "{}");
+  server = http.createServer((_req, res) => res.end("reached"));
+  server.on("connection", () => connections++);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  port = (server.address() as net.AddressInfo).port;
+  kernel = new KernelClient({
+    cwd: scratch,
+    env: { ...process.env, D2L_DATA_DIR: DATA, D2L_GRADING_TEST_SECRET: SECRET, AWS_SECRET_ACCESS_KEY: SECRET },
+    sandbox: { scratch, hide: [hiddenDir, hiddenFile], readOnly: [ROOT, DATA] },
+  });
+  await kernel.start();
+});
+
+after(async () => {
+  await kernel?.shutdown();
+  server?.close();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+test("this machine can make the namespaces the sandbox needs (else every check below would be void)", () => {
+  const s = sandboxSupport();
+  assert.notEqual(s.mode, "none", `no namespaces here: ${s.reason}`);
+  const notes = kernel.sandboxNotes.join("\n");
+  assert.match(notes, /network: isolated/);
+  assert.doesNotMatch(notes, /NOT/);
+});
+
+test("reading a hidden file fails", async () => {
+  const r = await json(kernel, `
+    let r: string;
+    try { r = "read: " + require("fs").readFileSync(${JSON.stringify(hiddenFile)}, "utf8"); } catch (e) { r = (e as NodeJS.ErrnoException).code ?? String(e); }
+    console.log(JSON.stringify(r));`);
+  assert.ok(!String(r).startsWith("read"), `the kernel read the hidden reference: ${r}`);
+  assert.match(String(r), /EACCES|ENOENT/);
+});
+
+test("listing a hidden folder shows nothing of it", async () => {
+  const r = await json(kernel, `
+    let r: string[] | string;
+    try { r = require("fs").readdirSync(${JSON.stringify(hiddenDir)}); } catch (e) { r = (e as NodeJS.ErrnoException).code ?? String(e); }
+    console.log(JSON.stringify(r));`);
+  assert.ok(!JSON.stringify(r).includes("alice"), `the kernel listed the submissions: ${JSON.stringify(r)}`);
+  assert.ok(Array.isArray(r) ? r.length === 0 : /EACCES|ENOENT/.test(r as string), JSON.stringify(r));
+});
+
+test("writing into the project fails and the file is unchanged", async () => {
+  const before = sha1(CHECK_JS);
+  const r = await json(kernel, `
+    let r = "written";
+    try { require("fs").writeFileSync(${JSON.stringify(CHECK_JS)}, "module.exports = { check: () => true };"); } catch (e) { r = (e as NodeJS.ErrnoException).code ?? String(e); }
+    try { require("fs").writeFileSync(${JSON.stringify(path.join(ROOT, "dist", "planted.js"))}, "x"); r += " planted"; } catch (e) { r += " " + (e as NodeJS.ErrnoException).code; }
+    console.log(JSON.stringify(r));`);
+  assert.match(String(r), /^(EROFS|EACCES) (EROFS|EACCES)$/);
+  assert.equal(sha1(CHECK_JS), before);
+  assert.ok(!fs.existsSync(path.join(ROOT, "dist", "planted.js")));
+});
+
+test("writing in the scratch works, and HOME and TMPDIR are the scratch", async () => {
+  const r = (await json(kernel, `
+    const fs = require("fs"), os = require("os");
+    fs.writeFileSync("answer.txt", "42");
+    fs.writeFileSync(require("path").join(os.tmpdir(), "tmp.txt"), "t");
+    console.log(JSON.stringify({ home: os.homedir(), tmp: os.tmpdir(), cwd: process.cwd() }));`)) as Record<string, string>;
+  assert.equal(fs.readFileSync(path.join(scratch, "answer.txt"), "utf8"), "42");
+  assert.equal(fs.readFileSync(path.join(scratch, "tmp.txt"), "utf8"), "t");
+  assert.deepEqual(r, { home: fs.realpathSync(scratch), tmp: fs.realpathSync(scratch), cwd: fs.realpathSync(scratch) });
+});
+
+test("fetch and net.connect to a server on 127.0.0.1 fail", async () => {
+  const r = (await json(kernel, `
+    const out: Record<string, string> = {};
+    try { out.fetch = "reached: " + await (await fetch("http://127.0.0.1:${port}/")).text(); } catch (e) { out.fetch = String((e as { cause?: { code?: string } }).cause?.code ?? e); }
+    out.connect = await new Promise<string>((resolve) => {
+      const s = require("net").connect(${port}, "127.0.0.1", () => { s.end(); resolve("connected"); });
+      s.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? String(e)));
+    });
+    console.log(JSON.stringify(out));`)) as Record<string, string>;
+  assert.ok(!r.fetch.startsWith("reached"), `fetch reached the grader's server: ${r.fetch}`);
+  assert.notEqual(r.connect, "connected");
+  assert.match(r.connect, /ENETUNREACH|ECONNREFUSED|EACCES/);
+  assert.equal(connections, 0, "the server saw a connection from the kernel");
+});
+
+test("the grader's secret environment variables are absent", async () => {
+  const r = (await json(kernel, `console.log(JSON.stringify({ keys: Object.keys(process.env), all: JSON.stringify(process.env) }));`)) as { keys: string[]; all: string };
+  assert.ok(!r.all.includes(SECRET), "the secret reached the kernel");
+  assert.ok(!r.keys.includes("D2L_GRADING_TEST_SECRET") && !r.keys.includes("AWS_SECRET_ACCESS_KEY"));
+  assert.ok(!r.keys.includes("JPY_PARENT_PID"));
+  assert.ok(r.keys.includes("PATH") && r.keys.includes("HOME"));
+});
+
+test("a normal cell works: tf, d2l and the data folder", async () => {
+  const r = (await json(kernel, `
+    const s = tf.tensor([1, 2, 3]).sum().arraySync();
+    const files = require("fs").readdirSync(process.env.D2L_DATA_DIR!);
+    console.log(JSON.stringify({ s, d2l: typeof d2l.trainCh3, files }));`, 120)) as { s: number; d2l: string; files: string[] };
+  assert.equal(r.s, 6);
+  assert.equal(r.d2l, "function");
+  assert.deepEqual([...r.files].sort(), fs.readdirSync(DATA).sort());
+});
+
+test("process.kill(process.ppid) and a kill of the grader's pid leave the grader alive", async () => {
+  const run = await kernel.execute(`
+    for (const pid of [process.ppid, ${process.pid}]) { try { process.kill(pid, "SIGKILL"); } catch (e) { console.log((e as NodeJS.ErrnoException).code); } }
+    try { process.kill(-${process.pid}, "SIGKILL"); } catch (e) { console.log((e as NodeJS.ErrnoException).code); }`, 30);
+  // Reaching this line is the test: the grader (this process) was not killed.
+  assert.ok(["ok", "error", "dead"].includes(run.status));
+  process.kill(process.pid, 0);
+});
+
+test("allocating past the memory limit kills the kernel with the out-of-memory reason", async () => {
+  const limit = 1200;
+  const dir = path.join(work, "oom");
+  fs.mkdirSync(dir);
+  const k = new KernelClient({ cwd: dir, env: { ...process.env, D2L_DATA_DIR: DATA }, sandbox: { scratch: dir, hide: [], readOnly: [ROOT, DATA], memoryMiB: limit } });
+  try {
+    await k.start();
+    assert.ok(treeRssMiB((k as unknown as { child: { pid: number } }).child.pid) > 50, "the watchdog would read no memory");
+    const run = await k.execute(`
+      const keep: Buffer[] = [];
+      for (let i = 0; i < 30; i++) { keep.push(Buffer.alloc(100 * 2 ** 20, 1)); await new Promise((r) => setTimeout(r, 30)); }
+      console.log("allocated", keep.length);`, 60);
+    assert.equal(run.status, "dead", JSON.stringify(run));
+    assert.equal(run.ename, "OutOfMemory");
+    assert.match(run.evalue ?? "", new RegExp(`^out of memory: the kernel used (\\d+) MiB, the limit is ${limit} MiB$`));
+    assert.ok(Number(/used (\d+)/.exec(run.evalue ?? "")?.[1]) > limit);
+    assert.ok(!stdout(run).includes("allocated 30"));
+    assert.equal(k.alive, false);
+    assert.match(k.exitReason, /^out of memory/);
+  } finally {
+    await k.shutdown();
+  }
+});
+
+test("sandboxEnv keeps only the allow-list, HOME, TMPDIR and a V8 heap limit", () => {
+  const env = sandboxEnv({ PATH: "/usr/bin", LC_ALL: "C", D2L_QUICK: "1", GITHUB_TOKEN: "t", NODE_OPTIONS: "--require /evil.js", EXTRA: "e" }, { scratch: "/s", hide: [], readOnly: [], memoryMiB: 2000, envAllow: ["EXTRA"] });
+  assert.deepEqual(env, { PATH: "/usr/bin", LC_ALL: "C", D2L_QUICK: "1", EXTRA: "e", HOME: "/s", TMPDIR: "/s", NODE_OPTIONS: "--max-old-space-size=1500" });
+});
+
+test("bad sandbox options get an error that says what to fix", () => {
+  assert.throws(() => planSandbox({ scratch: path.join(work, "missing"), hide: [], readOnly: [] }, ["node"], { cwd: work, ipcDir: work, baseEnv: {} }), /does not exist; give an existing path/);
+  assert.throws(() => planSandbox({ scratch: work, hide: [], readOnly: [], memoryMiB: 10 }, ["node"], { cwd: work, ipcDir: work, baseEnv: {} }), /at least 256/);
+  assert.throws(() => planSandbox({ scratch, hide: [work], readOnly: [] }, ["node"], { cwd: scratch, ipcDir: scratch, baseEnv: {} }), /lies inside the hidden path/);
+});
