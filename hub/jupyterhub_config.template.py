@@ -89,7 +89,8 @@ if UI == "lab":
     c.Spawner.environment["JUPYTERHUB_SINGLEUSER_APP"] = "jupyter_server.serverapp.ServerApp"
     c.Spawner.environment["PYTHONPATH"] = os.path.join(PROJECT, "lab")
     c.Spawner.default_url = "/lab"
-    c.Spawner.args = ["--ServerApp.jpserver_extensions={'d2l_lab': True}", "--ServerApp.terminals_enabled=False"]
+    # (d2l-ts hub enabled the extension in KERNEL_PREFIX/etc/jupyter/jupyter_server_config.d/d2l_lab.json)
+    c.Spawner.args = ["--ServerApp.terminals_enabled=False", "--MappingKernelManager.default_kernel_name=d2l-ts"]
 else:
     # Debian's classic Notebook 6.4
     c.Spawner.environment["JUPYTERHUB_SINGLEUSER_APP"] = "notebook.notebookapp.NotebookApp"
