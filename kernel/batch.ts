@@ -236,7 +236,7 @@ export function feedbackNotebook(nb: Notebook, report: GradeReport): Notebook {
     for (const e of report.errors) summary.push(`- cell ${e.cell}${e.id ? ` ("${e.id}")` : ""}: ${e.ename}: ${e.evalue.split("\n")[0]}`);
   }
   summary.push("", "Under each check cell, the **Grader** line is what counts.");
-  const head: NbCell = { cell_type: "markdown", metadata: { d2l_feedback: true }, source: toSourceLines(summary.join("\n")) };
+  const head: NbCell = { cell_type: "markdown", id: "d2l-grade-summary", metadata: { d2l_feedback: true }, source: toSourceLines(summary.join("\n")) };
   return { ...nb, cells: [head, ...cells] };
 }
 
@@ -437,7 +437,10 @@ export async function gradeBatch(opts: BatchOptions): Promise<BatchResult> {
   for (const sub of subs) {
     const sha = sub.error ? null : sha256Of(path.join(dir, sub.file));
     const old = previous.get(sub.student);
-    if (!opts.force && sha && old && old.sha256 === sha && old.referenceSha256 === book.referenceSha256 && old.file === sub.file) {
+    // Up to date: the same bytes graded against the same reference (or the same problem with the folder, which needs no kernel).
+    const same = old && old.referenceSha256 === book.referenceSha256 && old.file === sub.file
+      && (sha ? old.sha256 === sha : old.status === "failed" && old.errors[0] === sub.error);
+    if (!opts.force && same && old) {
       entries.set(sub.student, old);
       skipped.push(sub.student);
     } else todo.push({ sub, sha });
