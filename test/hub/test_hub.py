@@ -9,6 +9,7 @@ import asyncio
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
@@ -139,6 +140,32 @@ class HubTest(unittest.TestCase):
         finally:
             self.assertEqual(hub.stop(), 0)
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+    def test_cli(self):
+        """Bad flags get a clear message and exit 2; --write-config-only writes a config Python compiles."""
+        d2l = ["node", str(ROOT / "bin" / "d2l-ts.js"), "hub"]
+        cases = [
+            ([], "needs a shared password"),
+            (["--password-env", "X", "--mem-limit", "lots"], "--mem-limit needs a size such as 2G"),
+            (["--password-env", "X", "--auth", "ldap"], "--auth is dummy"),
+            (["--password-env", "X", "--users", "ann,b b"], "is not a user name"),
+            (["--password-env", "X", "--assignment", "nope.ipynb"], "--assignment needs a student notebook"),
+        ]
+        for args, message in cases:
+            r = subprocess.run(d2l + args, capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(message, r.stderr)
+        with tempfile.TemporaryDirectory() as tmp:
+            r = subprocess.run(d2l + ["--dir", tmp, "--password-env", "HUB_PW", "--users", "ann,bob", "--mem-limit", "1G",
+                                      "--assignment", str(ASSIGNMENT), "--write-config-only"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            cfg = Path(tmp) / "jupyterhub_config.py"
+            text = cfg.read_text()
+            compile(text, str(cfg), "exec")
+            for line in ['AUTH = "dummy"', 'USERS = ["ann", "bob"]', "MEM_LIMIT = 1073741824", f'ASSIGNMENTS = ["{ASSIGNMENT}"]']:
+                self.assertIn(line, text)
+            self.assertTrue((Path(tmp) / "jupyter" / "share" / "jupyter" / "kernels" / "d2l-ts" / "kernel.json").is_file())
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
