@@ -11,6 +11,7 @@ import { spawn, spawnSync } from "child_process";
 import { PROJECT_ROOT } from "../kernel/info";
 import { UsageError, takeFlag, takeOption } from "../kernel/args";
 import { installKernelSpec, requireJupyterPython } from "../kernel/install";
+import { labProblem } from "./lab";
 import { installNbExtension } from "../kernel/nbextension";
 
 /** The Debian packages the hub needs (jupyterhub depends on node-configurable-http-proxy). */
@@ -90,7 +91,7 @@ export function parseHubArgs(args: string[]): HubSettings {
     cpuLimit = Number(cpu);
     if (!Number.isFinite(cpuLimit) || cpuLimit < 0.05) throw new UsageError(`--cpu-limit needs a number of cores such as 1 or 0.5 (or none), got ${JSON.stringify(cpu)}`);
   }
-  const ui = takeOption(args, "--ui") ?? "notebook";
+  const ui = takeOption(args, "--ui") ?? "lab";
   if (ui !== "notebook" && ui !== "lab") throw new UsageError(`--ui is notebook (the classic Notebook) or lab (JupyterLab), got ${JSON.stringify(ui)}`);
   const assignments: string[] = [];
   for (let a = takeOption(args, "--assignment"); a !== undefined; a = takeOption(args, "--assignment")) {
@@ -189,8 +190,8 @@ export function cmdHub(args: string[]): void {
     console.log(`start it with:  cd ${s.dir} && NODE_PATH=/usr/share/nodejs jupyterhub -f jupyterhub_config.py`);
     return;
   }
-  const problem = hubProblem(py);
-  if (problem) throw new Error(problem);
+  const problem = hubProblem(py) ?? (s.ui === "lab" ? labProblem(py) : null);
+  if (problem) throw new Error(s.ui === "lab" ? `${problem}\n(or serve the classic Notebook instead: --ui notebook)` : problem);
   console.log(`Starting JupyterHub on http://${s.ip}:${s.port}/ (${s.auth} login, ${s.ui} UI); Ctrl-C stops it and every student's server.`);
   const child = spawn(py, ["-m", "jupyterhub", "-f", cfg], {
     cwd: s.dir,

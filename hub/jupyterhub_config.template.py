@@ -21,7 +21,7 @@ ADMINS = @ADMINS@                    # users with the hub's admin page
 MEM_LIMIT = @MEM_LIMIT@              # per user (server + kernels), e.g. "2G"; None for no limit
 CPU_LIMIT = @CPU_LIMIT@              # per user, in cores (a quota under cgroups); None for no limit
 ASSIGNMENTS = @ASSIGNMENTS@          # student notebooks copied into each home as <folder>/<file> at spawn
-UI = @UI@                            # "notebook": the classic Notebook; "lab": d2l-ts's JupyterLab (lab/)
+UI = @UI@                            # "lab": d2l-ts's JupyterLab 4.6 (lab/, the default); "notebook": the classic Notebook 6.4
 
 sys.path.insert(0, os.path.join(PROJECT, "hub"))
 import d2l_hub  # noqa: E402  (hub/d2l_hub.py: spawners with limits, the assignment hook)

@@ -19,7 +19,7 @@ Usage:
   d2l-ts lab [--port N] [--dir DIR] [--token T]           start JupyterLab on notebooks/ at 127.0.0.1
   d2l-ts notebook [--port N] [--dir DIR]                  start classic Jupyter Notebook on notebooks/ at 127.0.0.1
   d2l-ts hub [--dir DIR] [--port N] [--users a,b] [--password-env VAR | --auth pam] [--mem-limit 2G] [--cpu-limit 1]
-            [--assignment NB ...] [--ui notebook|lab] [--write-config-only]
+            [--assignment NB ...] [--ui lab|notebook] [--write-config-only]
                                                           JupyterHub for a class (docs/hub.md)
   d2l-ts run NOTEBOOK [--out FILE] [--timeout S]          execute a notebook headless; non-zero exit if a cell fails
   d2l-ts doctor                                           versions, Jupyter, backend, GPU, data cache

@@ -180,6 +180,11 @@ async def run_cells(hub, user, kernel_id, cells, cell_timeout=600):
                 break
     finally:
         ws.close()
+        try:  # wait for the close handshake, so the socket is closed before the event loop is
+            while await asyncio.wait_for(ws.read_message(), 5) is not None:
+                pass
+        except (asyncio.TimeoutError, Exception):
+            pass
     return results
 
 

@@ -1,7 +1,7 @@
-"""`d2l-ts hub` end to end (CI, about a minute): the hub on 127.0.0.1 on a free port, the shared
+"""`d2l-ts hub` end to end (CI, about 1.5 minutes): the hub on 127.0.0.1 on a free port, the shared
 password of the dummy authenticator checked at the login form, two users created through the REST
-API with an admin token, their servers started, a cell run in each user's d2l-ts kernel over the
-proxy's websocket, the assignment released into each home (and a student's own copy kept), the
+API with an admin token, their servers started (JupyterLab by default, the classic Notebook with
+--ui notebook), a cell run in each user's d2l-ts kernel over the proxy's websocket, the assignment released into each home (and a student's own copy kept), the
 per-user memory limit killing a kernel that exceeds it while the other user's kernel runs on, and
 the hub stopping every server and kernel when it is told to stop.
 """
@@ -69,6 +69,11 @@ class HubTest(unittest.TestCase):
             servers = {u: hub.start_server(u) for u in ("ann", "bob")}
             pids = {u: s["state"]["pid"] for u, s in servers.items()}
 
+            # the default interface: d2l-ts's JupyterLab
+            url, page = landing(hub, "ann")
+            self.assertTrue(url.endswith("/user/ann/lab"), url)
+            self.assertIn("<title>JupyterLab (d2l-ts)</title>", page)
+
             # the assignment, released at spawn; bob's own copy untouched
             released = hub_dir / "homes" / "ann" / "ch3-softmax" / "student.ipynb"
             self.assertEqual(released.read_bytes(), ASSIGNMENT.read_bytes())
@@ -123,11 +128,14 @@ class HubTest(unittest.TestCase):
     def test_watchdog_limit(self):
         """Where no cgroup is writable the hub's RSS watchdog enforces the memory limit (forced here)."""
         tmp = Path(tempfile.mkdtemp(prefix="d2l-hub-test-"))
-        hub = Hub(tmp / "hub", ["--mem-limit", "768M"], env={**os.environ, "D2L_HUB_LIMITS": "watchdog"}, log=tmp / "hub.log")
+        hub = Hub(tmp / "hub", ["--mem-limit", "768M", "--ui", "notebook"], env={**os.environ, "D2L_HUB_LIMITS": "watchdog"}, log=tmp / "hub.log")
         try:
             hub.wait_up(90)
             hub.create_users(["cy"])
             pid = hub.start_server("cy")["state"]["pid"]
+            url, page = landing(hub, "cy")  # --ui notebook: the classic Notebook
+            self.assertTrue(url.endswith("/user/cy/tree"), url)
+            self.assertIn("<title>Home Page - Select or create a notebook</title>", page)  # notebook 6.4 tree.html
             kid = start_kernel(hub, "cy")
             res = asyncio.run(run_cells(hub, "cy", kid, ["const small: Buffer[] = []; for (let i = 0; i < 4; i++) small.push(Buffer.alloc(64 * 2 ** 20, 1)); small.length * 64", "await new Promise((r) => setTimeout(r, 4000)); small.length"], 60))
             self.assertEqual([r[0]["status"] for r in res], ["ok", "ok"], res)
@@ -166,6 +174,13 @@ class HubTest(unittest.TestCase):
             for line in ['AUTH = "dummy"', 'USERS = ["ann", "bob"]', "MEM_LIMIT = 1073741824", f'ASSIGNMENTS = ["{ASSIGNMENT}"]']:
                 self.assertIn(line, text)
             self.assertTrue((Path(tmp) / "jupyter" / "share" / "jupyter" / "kernels" / "d2l-ts" / "kernel.json").is_file())
+
+
+def landing(hub, user):
+    """(final URL, page) of a user's server root, opened with the admin token through the proxy."""
+    req = urllib.request.Request(f"{hub.base}/user/{user}/", headers={"Authorization": f"token {hub.token}"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.geturl().split("?")[0], r.read().decode()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
