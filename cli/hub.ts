@@ -176,7 +176,12 @@ export function writeHub(s: HubSettings): string {
   return cfg;
 }
 
-/** `d2l-ts hub [flags]`: write the config and run the hub until Ctrl-C or SIGTERM (which stop every server). */
+/**
+ * `d2l-ts hub [flags]`: write the config and run the hub until Ctrl-C or SIGTERM (which stop every server).
+ * @example
+ * // HUB_PASSWORD=... d2l-ts hub --dir ~/class --users ann,bob --password-env HUB_PASSWORD
+ * cmdHub(["--dir", "/tmp/class", "--users", "ann,bob", "--password-env", "HUB_PASSWORD"]);
+ */
 export function cmdHub(args: string[]): void {
   const writeOnly = takeFlag(args, "--write-config-only");
   const s = parseHubArgs(args);
@@ -192,6 +197,9 @@ export function cmdHub(args: string[]): void {
   }
   const problem = hubProblem(py) ?? (s.ui === "lab" ? labProblem(py) : null);
   if (problem) throw new Error(s.ui === "lab" ? `${problem}\n(or serve the classic Notebook instead: --ui notebook)` : problem);
+  if (s.auth === "dummy" && process.getuid?.() === 0) {
+    console.log("note: with the dummy login every student's server runs as this user, root: anyone with the password can do what root can. For a class, use --auth pam (docs/hub.md).");
+  }
   console.log(`Starting JupyterHub on http://${s.ip}:${s.port}/ (${s.auth} login, ${s.ui} UI); Ctrl-C stops it and every student's server.`);
   const child = spawn(py, ["-m", "jupyterhub", "-f", cfg], {
     cwd: s.dir,
