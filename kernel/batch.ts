@@ -358,6 +358,8 @@ function gradeInChild(submission: string, reference: string, timeout: number, de
 function workerMain(): void {
   // Signals end it through process.exit, so that its kernels' exit hooks kill them.
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => process.exit(143));
+  // The batch that started it is gone (killed): nobody will read the result.
+  process.on("disconnect", () => process.exit(143));
   process.once("message", (m: { submission: string; reference: string; timeout: number }) => {
     void (async (): Promise<void> => {
       let reply: WorkerReply;

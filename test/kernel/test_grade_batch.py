@@ -305,6 +305,28 @@ class BatchCommandLineTests(unittest.TestCase):
             self.assertEqual(p.returncode, 1)
             self.assertIn("--out-dir", p.stderr)
 
+    def test_a_student_found_twice_and_a_formula_for_a_name(self):
+        """No kernel needed: both fail before grading starts a kernel."""
+        with tempfile.TemporaryDirectory(prefix="d2l-batch-cli-") as tmp:
+            tmp = pathlib.Path(tmp)
+            (tmp / "class" / "hank").mkdir(parents=True)
+            for f in ("hank.ipynb", "hank/hw1.ipynb"):
+                shutil.copy(TINY, tmp / "class" / f)
+            (tmp / "class" / '=HYPERLINK("x","y").ipynb').write_text("not a notebook")
+            p = cli("grade", tmp / "class", "--reference", TINY, "--out-dir", tmp / "out", "--quiet")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            book = json.loads((tmp / "out" / "gradebook.json").read_text())
+            entries = {e["student"]: e for e in book["entries"]}
+            self.assertEqual(sorted(entries), ['=HYPERLINK("x","y")', "hank"])
+            self.assertEqual([e["status"] for e in entries.values()], ["failed", "failed"])
+            self.assertIn('2 submissions for the student "hank" (hank/hw1.ipynb, hank.ipynb)', entries["hank"]["errors"][0])
+            self.assertIn("is not a notebook", entries['=HYPERLINK("x","y")']["errors"][0])
+            with open(tmp / "out" / "gradebook.csv", newline="", encoding="utf-8") as f:
+                rows = list(csv.reader(f))
+            # a spreadsheet shows the name as text, not a formula
+            self.assertEqual(rows[1][:3], ["'=HYPERLINK(\"x\",\"y\")", "'=HYPERLINK(\"x\",\"y\").ipynb", "failed"])
+            self.assertEqual(rows[2][:5], ["hank", "", "failed", "0", "6"])
+
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--make"]:
