@@ -63,7 +63,13 @@ def _v1_dir(controller):
 def _cgroup_dirs():
     """{'memory': dir, 'cpu': dir} where per-user cgroups go; raises OSError when not writable."""
     if os.path.isfile(os.path.join(CGROUP_ROOT, "cgroup.controllers")):  # cgroup v2, unified
-        base = os.path.join(CGROUP_ROOT, (_own_cgroup(None) or "/").lstrip("/"), "d2l-hub")
+        own = os.path.join(CGROUP_ROOT, (_own_cgroup(None) or "/").lstrip("/"))
+        try:  # a container's root cgroup may hold processes and still delegate (allowed at the root only)
+            with open(os.path.join(own, "cgroup.subtree_control"), "w") as f:
+                f.write("+memory +cpu")
+        except OSError:
+            pass
+        base = os.path.join(own, "d2l-hub")
         os.makedirs(base, exist_ok=True)
         # the parent must delegate memory and cpu to d2l-hub's children (fails where the hub's own
         # cgroup holds processes and is not the root: then the watchdog takes over)
