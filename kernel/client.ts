@@ -48,6 +48,11 @@ export interface KernelClientOptions {
   /** Where the kernel's own stderr goes (default: dropped). */
   onStderr?: (text: string) => void;
   /**
+   * A check kernel (remote.ts): the kernel gets a pipe on fd 3 (D2L_CHECK_RPC_FD)
+   * and each line it writes there is answered with the line this returns.
+   */
+  answerRemote?: (request: string) => Promise<string>;
+  /**
    * Run the kernel confined (kernel/sandbox.ts): allow-listed environment, no
    * network, read-only files but the scratch, hidden paths, another user, a
    * memory limit on its whole process tree. Omitted: the kernel runs as the
@@ -147,16 +152,19 @@ export class KernelClient {
       }
     }
     // --- end sandbox ---
+    // A check kernel's pipe (remote.ts) on fd 3; it passes through the sandbox's wrappers, which keep open descriptors.
+    if (this.opts.answerRemote) env = { ...env, D2L_CHECK_RPC_FD: "3" };
     this.child = spawn(command[0], command.slice(1), {
       cwd: this.opts.cwd,
       env,
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: this.opts.answerRemote ? ["ignore", "ignore", "pipe", "pipe"] : ["ignore", "ignore", "pipe"],
       // Its own process group, so that killing it also ends what a student's cell started (execSync, servers).
       // The sandbox's wrappers exec into each other, so the group's leader is the kernel's first ancestor.
       detached: true,
     });
     if (memoryMiB > 0) this.startWatchdog(memoryMiB);
     process.on("exit", this.killGroup);
+    if (this.opts.answerRemote) this.relayRemote(this.opts.answerRemote);
     this.child.stderr?.on("data", (d: Buffer) => {
       const s = d.toString("utf8");
       this.stderrTail = (this.stderrTail + s).slice(-4000);
@@ -197,12 +205,12 @@ export class KernelClient {
     if (first.status !== "ok") throw new Error(`the kernel could not run an empty cell: ${first.ename}: ${first.evalue}\n${this.stderr}`);
   }
 
-  private request(sock: zmq.Dealer, msgType: string, content: Record<string, unknown>): string {
+  private request(sock: zmq.Dealer, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown> = {}): string {
     const header: Header = {
       msg_id: randomUUID(), session: this.session, username: "d2l-ts-grade",
       date: new Date().toISOString(), msg_type: msgType, version: PROTOCOL_VERSION,
     };
-    const frames = encode(this.signer, [], header, {}, {}, content);
+    const frames = encode(this.signer, [], header, {}, metadata, content);
     sock.send(frames).catch(() => undefined);
     return header.msg_id;
   }
@@ -315,7 +323,7 @@ export class KernelClient {
    * seconds; then interrupt it, and kill it if it does not stop within the
    * grace period. Never throws for what the cell does.
    */
-  async execute(code: string, timeout: number, storeHistory = true): Promise<CellRun> {
+  async execute(code: string, timeout: number, storeHistory = true, extra: { metadata?: Record<string, unknown>; silent?: boolean } = {}): Promise<CellRun> {
     const t0 = Date.now();
     const seconds = (): number => Math.round((Date.now() - t0) / 100) / 10;
     if (!this.alive) {
@@ -328,8 +336,8 @@ export class KernelClient {
     };
     this.pending = p;
     p.msgId = this.request(this.shell, "execute_request", {
-      code, silent: false, store_history: storeHistory, user_expressions: {}, allow_stdin: false, stop_on_error: false,
-    });
+      code, silent: extra.silent === true, store_history: storeHistory, user_expressions: {}, allow_stdin: false, stop_on_error: false,
+    }, extra.metadata);
     const done = (): boolean => (p.idle && p.reply !== null) || this.exited;
     const waitUntil = async (deadline: number): Promise<void> => {
       while (!done() && Date.now() < deadline) {
@@ -362,6 +370,27 @@ export class KernelClient {
     }
     if (r.status === "ok") return { ...base, status: "ok" };
     return { ...base, status: "error", ename: String(r.ename ?? "Error"), evalue: String(r.evalue ?? r.status) };
+  }
+
+  /** Answer the check kernel's requests on fd 3, one at a time, in order (it waits for each answer). */
+  private relayRemote(answer: (request: string) => Promise<string>): void {
+    const pipe = this.child?.stdio[3] as import("net").Socket | undefined;
+    if (!pipe) return;
+    let buffered = "";
+    let chain = Promise.resolve();
+    pipe.setEncoding("utf8");
+    pipe.on("error", () => undefined);
+    pipe.on("data", (text: string) => {
+      buffered += text;
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        chain = chain.then(async () => {
+          const reply = await answer(line);
+          if (!pipe.destroyed) pipe.write(reply.replace(/\n/g, " ") + "\n");
+        });
+      }
+    });
   }
 
   // --- memory watchdog (sandbox only) ---

@@ -24,6 +24,8 @@ import * as os from "os";
 import { randomBytes } from "crypto";
 import type { CheckResult } from "../lib/check";
 import { KernelClient, type CellRun, type NbOutput } from "./client";
+import type { SandboxOptions } from "./sandbox";
+import { PROJECT_ROOT } from "./info";
 import { CellTag, NbCell, Notebook, cellTag, notebookTags, readNotebook, releasedSource, sourceOf, writeNotebook } from "./assignment";
 
 /** One graded cell in the report. */
@@ -65,6 +67,8 @@ export interface GradeReport {
   restarts: { afterCell: number; reason: string; replayed: number }[];
   /** Things the grader fixed or noticed about the submission. */
   warnings: string[];
+  /** What confined the student's kernel, and what could not be done on this machine (kernel/sandbox.ts). */
+  sandbox: string[];
   timeoutSeconds: number;
   seconds: number;
 }
@@ -83,6 +87,10 @@ export interface GradeOptions {
   jsonOut?: string;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /** MiB the student's kernel (and the check kernel) may use, all its processes together (default 4096). */
+  memoryMiB?: number;
+  /** false: run the kernels without the sandbox (for a grader who trusts the submissions; said in the report). */
+  sandbox?: boolean;
 }
 
 /** The module the student's kernel answers the check kernel's requests with. */
@@ -123,14 +131,24 @@ function scratchCopy(from: string, kind: string): string {
   return dir;
 }
 
-/** The kernel's sandbox (kernel/sandbox.ts), when this grader has one. */
-function sandboxOptions(_scratch: string, _hide: string[]): Record<string, never> {
-  return {};
-}
-
-/** What the sandbox could not do for this kernel, to report. */
-function sandboxNotes(_k: KernelClient): string[] {
-  return [];
+/**
+ * What the kernels must not read: the reference, the other notebooks beside it (a solution), and the
+ * submissions' folder (other students' work), or only its notebooks when the project or the data lie inside it.
+ */
+function hiddenPaths(submission: string, reference: string | undefined): string[] {
+  const hide = new Set<string>();
+  const notebooksIn = (dir: string): string[] =>
+    fs.readdirSync(dir).filter((f) => /\.ipynb$/i.test(f)).map((f) => path.join(dir, f));
+  const needed = [PROJECT_ROOT, process.env.D2L_DATA_DIR].filter((p): p is string => !!p).map((p) => path.resolve(p));
+  const inside = (dir: string): boolean => needed.some((p) => p === dir || p.startsWith(dir + path.sep));
+  if (reference) {
+    hide.add(path.resolve(reference));
+    for (const f of notebooksIn(path.dirname(path.resolve(reference)))) hide.add(f);
+  }
+  const subDir = path.dirname(path.resolve(submission));
+  if (inside(subDir)) for (const f of notebooksIn(subDir)) hide.add(f);
+  else hide.add(subDir);
+  return [...hide];
 }
 
 /** lib/check.ts' CHECK_MIME (not imported from there: that would load tfjs into the grader; a unit test keeps them equal). */
@@ -334,6 +352,7 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
   }
 
   const nonce = randomBytes(16).toString("hex");
+  const sandboxNotes: string[] = [];
   const refSource = new Map<string, string>();
   if (ref && opts.reference) {
     for (const { index, tag } of notebookTags(ref, opts.reference)) if (tag.kind === "solution") refSource.set(tag.id, sourceOf(ref.cells[index]));
@@ -347,14 +366,20 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
   const checkDir = scratchCopy(assignmentDir, "check");
   const rpcDir = path.join(studentDir, ".d2l-rpc");
   fs.mkdirSync(rpcDir);
-  const hide = [...new Set([path.resolve(opts.submission), path.dirname(path.resolve(opts.submission)), ...(opts.reference ? [path.resolve(opts.reference), assignmentDir] : [])])];
+  const hide = hiddenPaths(opts.submission, opts.reference);
+  const readOnly = [PROJECT_ROOT, ...(process.env.D2L_DATA_DIR ? [path.resolve(process.env.D2L_DATA_DIR)] : [])];
+  const sandboxFor = (kind: "student" | "check"): { sandbox?: SandboxOptions } =>
+    opts.sandbox === false
+      ? {}
+      : { sandbox: { scratch: kind === "student" ? studentDir : checkDir, hide, readOnly, memoryMiB: opts.memoryMiB ?? 4096, envAllow: kind === "check" ? ["D2L_CHECK_NONCE"] : [] } };
+  if (opts.sandbox === false) warnings.push("graded without the sandbox (--no-sandbox): the submission's code could read and write whatever the grader can");
   const startKernel = async (kind: "student" | "check"): Promise<KernelClient> => {
     const k = new KernelClient({
       cwd: kind === "student" ? studentDir : checkDir,
       env: kind === "student" ? baseEnv : { ...baseEnv, D2L_CHECK_NONCE: nonce },
       interruptGrace: opts.interruptGrace,
       ...(kind === "check" ? { answerRemote: (line: string) => answerRemote(line) } : {}),
-      ...sandboxOptions(kind === "student" ? studentDir : checkDir, hide),
+      ...sandboxFor(kind),
     });
     try {
       await k.start();
@@ -362,7 +387,7 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
       await k.shutdown();
       throw e;
     }
-    for (const note of sandboxNotes(k)) if (!warnings.includes(note)) warnings.push(note);
+    if (kind === "student") for (const note of k.sandboxNotes) if (!sandboxNotes.includes(note)) sandboxNotes.push(note);
     return k;
   };
 
@@ -539,6 +564,7 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
     errors,
     restarts,
     warnings,
+    sandbox: sandboxNotes,
     timeoutSeconds: timeout,
     seconds: Math.round((Date.now() - t0) / 100) / 10,
   };
@@ -566,9 +592,32 @@ export function formatReport(r: GradeReport): string {
   return lines.join("\n");
 }
 
-export const GRADE_USAGE = "d2l-ts grade SUBMISSION.ipynb [--reference SOURCE.ipynb] [--timeout S] [--json FILE] [--out FILE] [--quiet]\n       d2l-ts grade SUBMISSIONS_DIR --reference SOURCE.ipynb [--jobs N] [--timeout S] [--out-dir DIR] [--force] [--quiet]";
+export const GRADE_USAGE = "d2l-ts grade SUBMISSION.ipynb [--reference SOURCE.ipynb] [--timeout S] [--memory MiB] [--no-sandbox] [--json FILE] [--out FILE] [--quiet]\n       d2l-ts grade SUBMISSIONS_DIR --reference SOURCE.ipynb [--jobs N] [--timeout S] [--out-dir DIR] [--force] [--quiet]";
 
 /** `d2l-ts grade ...`: parse the arguments, grade, print, write; exit 0 when grading finished (whatever the score). */
+/**
+ * Take `--memory MiB` and `--no-sandbox` out of `args` (shared by one submission and a folder of them).
+ *
+ * @example
+ * parseLimitFlags(["a.ipynb", "--memory", "2048"]); // { memoryMiB: 2048, sandbox: true }; args is now ["a.ipynb"]
+ */
+export function parseLimitFlags(args: string[]): { memoryMiB?: number; sandbox: boolean } {
+  const out: { memoryMiB?: number; sandbox: boolean } = { sandbox: true };
+  const m = args.indexOf("--memory");
+  if (m >= 0) {
+    const v = Number(args[m + 1]);
+    if (!(Number.isFinite(v) && v >= 256)) throw new Error(`--memory must be a number of MiB ≥ 256 (what each submission's kernel may use); got ${JSON.stringify(args[m + 1] ?? "")}\nusage: ${GRADE_USAGE}`);
+    out.memoryMiB = v;
+    args.splice(m, 2);
+  }
+  const n = args.indexOf("--no-sandbox");
+  if (n >= 0) {
+    out.sandbox = false;
+    args.splice(n, 1);
+  }
+  return out;
+}
+
 export async function gradeCommand(argv: string[]): Promise<void> {
   const batch = await import("./batch"); // a folder: every submission in it (kernel/batch.ts)
   if (batch.batchDirectory(argv) !== null) return batch.gradeBatchCommand(argv);
@@ -591,6 +640,7 @@ export async function gradeCommand(argv: string[]): Promise<void> {
   const jsonOut = take("--json");
   const notebookOut = take("--out");
   const quiet = flag("--quiet");
+  const limits = parseLimitFlags(args);
   const submission = args.shift();
   if (!submission || args.length > 0) {
     throw new Error(`${submission ? `unexpected argument(s): ${args.join(" ")}` : "grade needs a SUBMISSION.ipynb"}\nusage: ${GRADE_USAGE}`);
@@ -603,7 +653,7 @@ export async function gradeCommand(argv: string[]): Promise<void> {
   const out = notebookOut ?? `${stem}.graded.ipynb`;
   const log = quiet ? undefined : (line: string): void => console.error(line);
   log?.(`d2l-ts grade: running ${submission} (each cell at most ${timeout} s)`);
-  const { report, notebook } = await grade({ submission, reference, timeout, log });
+  const { report, notebook } = await grade({ submission, reference, timeout, log, ...limits });
   writeNotebook(out, notebook);
   fs.mkdirSync(path.dirname(path.resolve(json)), { recursive: true });
   fs.writeFileSync(json, JSON.stringify(report, null, 2) + "\n");

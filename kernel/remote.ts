@@ -34,7 +34,7 @@ export type Wire =
   | { k: "p"; v: string | number | boolean | null }
   | { k: "num"; v: "NaN" | "Infinity" | "-Infinity" | "-0" }
   | { k: "big"; v: string }
-  | { k: "t"; dtype: "float32" | "int32" | "bool" | "string"; shape: number[]; b64?: string; strings?: string[]; variable?: boolean; trainable?: boolean }
+  | { k: "t"; dtype: "float32" | "int32" | "bool" | "string"; shape: number[]; b64?: string; strings?: string[]; variable?: boolean; trainable?: boolean; id?: number }
   | { k: "a"; v: Wire[] }
   | { k: "o"; v: [string, Wire][] }
   | { k: "h"; id: number; callable: boolean; cls: string }
@@ -111,7 +111,7 @@ function encodeNumber(x: number): Wire {
  * A value as wire data. `handle` is asked for what cannot go as data (it
  * returns a handle on the student's side and throws on the check's side).
  */
-function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = { elements: 0 }, depth = 0, seen = new Set<unknown>()): Wire {
+function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = { elements: 0 }, depth = 0, seen = new Set<unknown>(), link?: (v: unknown) => number): Wire {
   if (v === undefined) return { k: "u" };
   if (v === null || typeof v === "boolean") return { k: "p", v };
   if (typeof v === "number") return encodeNumber(v);
@@ -128,7 +128,8 @@ function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = {
     if (t.isDisposed) throw new Error("a tensor that was disposed (tf.dispose or tf.tidy) cannot be read");
     budget.elements += t.size;
     if (budget.elements > MAX_ELEMENTS) throw new RangeError(`more than ${MAX_ELEMENTS} tensor elements in one value`);
-    const variable = v instanceof tf.Variable ? { variable: true, trainable: t.trainable !== false } : {};
+    // A variable also keeps a handle, so a check can change the submission's own (lib/check.ts' inSubmission).
+    const variable = v instanceof tf.Variable ? { variable: true, trainable: t.trainable !== false, ...(link ? { id: link(v) } : {}) } : {};
     if (t.dtype === "string") {
       const flat = ([] as unknown[]).concat(t.arraySync() as unknown[]).flat(Infinity).map(String);
       return { k: "t", dtype: "string", shape: [...t.shape], strings: flat, ...variable };
@@ -144,7 +145,7 @@ function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = {
     budget.elements += v.length;
     if (budget.elements > MAX_ELEMENTS) throw new RangeError(`more than ${MAX_ELEMENTS} elements in one value`);
     seen.add(v);
-    const out = { k: "a" as const, v: Array.from(v, (x) => encode(x, tf, handle, budget, depth + 1, seen)) };
+    const out = { k: "a" as const, v: Array.from(v, (x) => encode(x, tf, handle, budget, depth + 1, seen, link)) };
     seen.delete(v);
     return out;
   }
@@ -152,7 +153,7 @@ function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = {
     const keys = Object.keys(v);
     if (keys.length > MAX_KEYS) return handle(v);
     seen.add(v);
-    const out = { k: "o" as const, v: keys.map((key): [string, Wire] => [key, encode(v[key], tf, handle, budget, depth + 1, seen)]) };
+    const out = { k: "o" as const, v: keys.map((key): [string, Wire] => [key, encode(v[key], tf, handle, budget, depth + 1, seen, link)]) };
     seen.delete(v);
     return out;
   }
@@ -165,10 +166,19 @@ function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = {
 const handles = new Map<number, unknown>();
 let nextHandle = 1;
 
-function studentHandle(v: unknown): Wire {
+function studentLink(v: unknown): number {
   const id = nextHandle++;
   handles.set(id, v);
-  return { k: "h", id, callable: typeof v === "function", cls: className(v) };
+  return id;
+}
+
+function studentHandle(v: unknown): Wire {
+  return { k: "h", id: studentLink(v), callable: typeof v === "function", cls: className(v) };
+}
+
+/** A value of the submission as wire data: handles for what is not data, and for variables besides their values. */
+function studentEncode(v: unknown, tf: TfLike): Wire {
+  return encode(v, tf, studentHandle, undefined, 0, undefined, studentLink);
 }
 
 function studentDecode(w: Wire, tf: TfLike, depth = 0): unknown {
@@ -204,14 +214,14 @@ async function answer(req: RemoteRequest): Promise<Wire> {
     if (!Object.prototype.hasOwnProperty.call(scope, req.name)) {
       return { k: "e", name: "ReferenceError", message: `${req.name} is not defined in the submission (the check needs it)` };
     }
-    return encode(await settle(scope[req.name]), tf, studentHandle);
+    return studentEncode(await settle(scope[req.name]), tf);
   }
   if (!handles.has(req.target)) throw new Error(`no value with handle ${req.target}`);
   const target = handles.get(req.target) as Record<string, unknown> & ((...a: unknown[]) => unknown);
-  if (req.op === "prop") return encode(await settle(target[req.key]), tf, studentHandle);
+  if (req.op === "prop") return studentEncode(await settle(target[req.key]), tf);
   const self = req.self === undefined ? undefined : handles.get(req.self);
   const args = req.args.map((a) => studentDecode(a, tf));
-  return encode(await settle(Reflect.apply(target, self, args)), tf, studentHandle);
+  return studentEncode(await settle(Reflect.apply(target, self, args)), tf);
 }
 
 /** A promise's value (so an async answer reads like a synchronous one); anything else as it is. */
@@ -244,6 +254,8 @@ export async function serve(dir: string, n: number): Promise<void> {
 // The check kernel's side.
 
 const REMOTE_ID = Symbol("d2l-ts.remote");
+/** On a variable that came from the submission: a handle to the submission's own (lib/check.ts reads it). */
+const SUBMISSION = Symbol.for("d2l-ts.submission");
 const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 
 function remoteIdOf(v: unknown): number | undefined {
@@ -264,7 +276,7 @@ function isShape(s: unknown): s is number[] {
   return Array.isArray(s) && s.length <= 16 && s.every((d) => Number.isSafeInteger(d) && d >= 0);
 }
 
-function decodeTensor(w: Extract<Wire, { k: "t" }>, tf: TfLike): TensorLike {
+function decodeTensor(w: Extract<Wire, { k: "t" }>, tf: TfLike, call?: (r: RemoteRequest) => unknown): TensorLike {
   if (!isShape(w.shape)) throw new TypeError("a tensor's shape must be a list of at most 16 sizes ≥ 0");
   const size = w.shape.reduce((a, b) => a * b, 1);
   if (size > MAX_ELEMENTS) throw new RangeError(`a tensor of ${size} elements is too large to compare`);
@@ -283,7 +295,12 @@ function decodeTensor(w: Extract<Wire, { k: "t" }>, tf: TfLike): TensorLike {
     const values = w.dtype === "float32" ? new Float32Array(copy.buffer) : w.dtype === "int32" ? new Int32Array(copy.buffer) : copy;
     t = tf.tensor(values, w.shape, w.dtype);
   }
-  return w.variable === true ? tf.variable(t, w.trainable !== false) : t;
+  if (w.variable !== true) return t;
+  const v = tf.variable(t, w.trainable !== false);
+  if (call && Number.isSafeInteger(w.id)) {
+    Object.defineProperty(v, SUBMISSION, { value: handleProxy(w.id as number, false, "Variable", call), enumerable: false });
+  }
+  return v;
 }
 
 /** Read a wire value coming from the student's kernel: validated, then rebuilt with the check kernel's own tf. */
@@ -304,7 +321,7 @@ export function decodeFromSubmission(w: unknown, tf: TfLike, call: (r: RemoteReq
       if (typeof x.v !== "string" || !/^-?\d{1,4000}$/.test(x.v)) throw new TypeError("bad bigint");
       return BigInt(x.v);
     case "t":
-      return decodeTensor(x, tf);
+      return decodeTensor(x, tf, call);
     case "a":
       if (!Array.isArray(x.v) || x.v.length > MAX_ARRAY) throw new TypeError("bad array");
       return x.v.map((y) => decodeFromSubmission(y, tf, call, depth + 1));

@@ -220,3 +220,28 @@ export function checkClose(
     return compareOwned(v);
   });
 }
+
+/**
+ * The submission's own copy of a value a check received, to change it: in
+ * `d2l-ts grade`'s check kernel a variable of the student's (a weight in
+ * `rnnWeights`, say) arrives as a fresh copy of its values, and assigning to
+ * the copy would change nothing the student's `net` reads; this gives the
+ * handle that assigns to the student's variable itself. Anywhere else (the
+ * student running the checks in their own notebook) the value is the
+ * student's already, and comes back as it is. (No counterpart in the book:
+ * it belongs to the grader, `assignments/README.md`.)
+ *
+ * @param value a variable (or other value) a check got from the submission
+ * @returns what assigns to the submission's own value
+ * @example
+ * // does net's output depend on weight w? nudge the student's w, compare, put it back
+ * const before = net(X).arraySync();
+ * const saved = w.clone();
+ * d2l.inSubmission(w).assign(w.add(1));
+ * const changed = JSON.stringify(net(X).arraySync()) !== JSON.stringify(before);
+ * d2l.inSubmission(w).assign(saved);
+ */
+export function inSubmission<T extends object>(value: T): T {
+  const linked = (value as Record<symbol, unknown>)[Symbol.for("d2l-ts.submission")];
+  return (linked ?? value) as T;
+}

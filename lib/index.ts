@@ -18,7 +18,7 @@ export * from "./train/ch11";
 export * from "./data/index";
 export * from "./train/index";
 export * from "./plot/index";
-export { check, checkClose, CHECK_MIME, type CheckResult, type CheckCondition, type CheckOutcome, type CheckCloseOptions, type Numeric } from "./check";
+export { check, checkClose, inSubmission, CHECK_MIME, type CheckResult, type CheckCondition, type CheckOutcome, type CheckCloseOptions, type Numeric } from "./check";
 export { REPORT_METADATA_KEY, environment, describeEnvironment, recordEnvironment, showSummary, packageRoot } from "./report";
 export type { RunEnvironment, ReportRecord } from "./report";
 export * from "./nn/index";

@@ -145,9 +145,9 @@ class TemplateTests(unittest.TestCase):
 
     def test_a_kernel_that_dies_again_when_cells_are_rerun_ends_grading(self):
         nb = nbformat.read(self.tmp / "demo" / "solution.ipynb", as_version=4)
-        marker = self.tmp / "ran-once"
-        # fine the first time; kills the kernel when the fresh kernel runs it again
-        insert_after(nb, "given", f'import * as fs from "fs";\nif (fs.existsSync({json.dumps(str(marker))})) process.exit(4);\nfs.writeFileSync({json.dumps(str(marker))}, "1");')
+        # fine the first time; kills the kernel when the fresh kernel runs it again (the marker is in the
+        # kernel's scratch folder, the one place it may write, which a restarted kernel keeps)
+        insert_after(nb, "given", 'import * as fs from "fs";\nif (fs.existsSync("ran-once")) process.exit(4);\nfs.writeFileSync("ran-once", "1");')
         insert_after(nb, "check-relu", "process.exit(3);")
         sub = self.tmp / "demo" / "dies-again.ipynb"
         nbformat.write(nb, sub)
