@@ -61,6 +61,7 @@ before(async () => {
     cwd: scratch,
     env: { ...process.env, D2L_DATA_DIR: DATA, D2L_GRADING_TEST_SECRET: SECRET, AWS_SECRET_ACCESS_KEY: SECRET },
     sandbox: { scratch, hide: [hiddenDir, hiddenFile], readOnly: [ROOT, DATA] },
+    interruptGrace: 2,
   });
   await kernel.start();
 });
@@ -165,6 +166,25 @@ test("process.kill(process.ppid) and a kill of the grader's pid leave the grader
   // Reaching this line is the test: the grader (this process) was not killed.
   assert.ok(["ok", "error", "dead"].includes(run.status));
   process.kill(process.pid, 0);
+});
+
+test("a cell blocked in a child process past its limit is killed through the wrappers, with what it started", async () => {
+  // The last use of this kernel: it does not survive.
+  const marker = `sleep ${90 + Math.floor(Math.random() * 9)}.${process.pid % 1000}`;
+  const sleepers = (): number => fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, "latin1").replace(/\0/g, " ").trim() === marker;
+    } catch {
+      return false;
+    }
+  }).length;
+  const run = await kernel.execute(`require("child_process").execSync(${JSON.stringify(marker)});`, 2);
+  assert.equal(run.status, "dead", JSON.stringify(run));
+  assert.equal(run.ename, "Timeout");
+  assert.match(run.evalue ?? "", /did not stop when interrupted; the kernel was killed/);
+  assert.equal(kernel.alive, false);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(sleepers(), 0, `${marker} outlived its kernel`);
 });
 
 test("allocating past the memory limit kills the kernel with the out-of-memory reason", async () => {
