@@ -139,6 +139,7 @@ export class KernelClient {
     // --- sandbox: wrap the kernel (unshare, setpriv) and give it its files ---
     const sb = this.opts.sandbox;
     let memoryMiB = 0;
+    let heapMiB = 0;
     if (sb) {
       const plan = planSandbox(sb, kernelArgv, { cwd: this.opts.cwd, ipcDir: this.dir, baseEnv: this.opts.env ?? process.env });
       // In its own PID namespace the kernel cannot see the grader's pid; the wrappers' parent-death signal ends it instead.
@@ -146,6 +147,7 @@ export class KernelClient {
       command = plan.argv;
       this.notes = plan.notes;
       memoryMiB = plan.memoryMiB;
+      heapMiB = plan.heapMiB;
       if (plan.uid !== null) {
         chownTree(this.dir, plan.uid);
         chownTree(sb.scratch, plan.uid);
@@ -169,7 +171,7 @@ export class KernelClient {
       const s = d.toString("utf8");
       this.stderrTail = (this.stderrTail + s).slice(-4000);
       if (this.opts.sandbox && !this.oomReason && /JavaScript heap out of memory/.test(this.stderrTail)) {
-        this.oomReason = "out of memory: the kernel's JavaScript heap reached its V8 limit (--max-old-space-size)";
+        this.oomReason = `out of memory: the kernel's JavaScript heap reached its limit of ${heapMiB} MiB (the whole kernel may use ${memoryMiB} MiB)`;
       }
       this.opts.onStderr?.(s);
     });

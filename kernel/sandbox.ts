@@ -72,6 +72,8 @@ export interface SandboxPlan {
   uid: number | null;
   /** The limit the watchdog enforces, in MiB. */
   memoryMiB: number;
+  /** V8's heap limit (--max-old-space-size in NODE_OPTIONS), in MiB. */
+  heapMiB: number;
 }
 
 /** The uid and gid of `nobody`, which a root grader's kernels run as. */
@@ -262,7 +264,7 @@ export function planSandbox(
     notes.push(`network: NOT isolated (${support.reason})`);
     notes.push(`files: NOT isolated: the kernel can read and write whatever user ${process.getuid?.() ?? "?"} can, the hidden paths included (${support.reason})`);
     notes.push("user: NOT changed: the kernel runs as the grader's user");
-    return { argv: kernelArgv, env, notes, uid: null, memoryMiB };
+    return { argv: kernelArgv, env, notes, uid: null, memoryMiB, heapMiB: heap };
   }
   const asNobody = support.mode === "root";
   if (!inside(cwd, scratch) && !readOnly.some((r) => inside(cwd, r))) {
@@ -306,7 +308,7 @@ export function planSandbox(
     ? `user: nobody (${NOBODY}), no capabilities, no_new_privs; files only their owner may read stay closed`
     : `user: the grader's own uid ${process.getuid?.() ?? "?"} (not root, so there is no other user to switch to), inside a user namespace, no capabilities, no_new_privs`);
   notes.push("processes: a PID namespace of its own (the grader and other kernels are invisible; everything the kernel starts ends with it)");
-  return { argv, env, notes, uid: asNobody ? NOBODY : null, memoryMiB };
+  return { argv, env, notes, uid: asNobody ? NOBODY : null, memoryMiB, heapMiB: heap };
 }
 
 /**

@@ -212,6 +212,21 @@ test("allocating past the memory limit kills the kernel with the out-of-memory r
   }
 });
 
+test("a JavaScript heap past V8's limit (three quarters of the memory limit) is reported as out of memory too", async () => {
+  const dir = path.join(work, "heap");
+  fs.mkdirSync(dir);
+  const k = new KernelClient({ cwd: dir, env: { ...process.env, D2L_DATA_DIR: DATA }, sandbox: { scratch: dir, hide: [], readOnly: [ROOT, DATA], memoryMiB: 2000 } });
+  try {
+    await k.start();
+    const run = await k.execute("const rows: number[][] = []; while (true) rows.push(new Array(1e6).fill(1.5));", 90);
+    assert.equal(run.status, "dead", JSON.stringify(run));
+    assert.equal(run.ename, "OutOfMemory");
+    assert.equal(run.evalue, "out of memory: the kernel's JavaScript heap reached its limit of 1500 MiB (the whole kernel may use 2000 MiB)");
+  } finally {
+    await k.shutdown();
+  }
+});
+
 test("sandboxEnv keeps only the allow-list, HOME, TMPDIR and a V8 heap limit", () => {
   const env = sandboxEnv({ PATH: "/usr/bin", LC_ALL: "C", D2L_QUICK: "1", GITHUB_TOKEN: "t", NODE_OPTIONS: "--require /evil.js", EXTRA: "e" }, { scratch: "/s", hide: [], readOnly: [], memoryMiB: 2000, envAllow: ["EXTRA"] });
   assert.deepEqual(env, { PATH: "/usr/bin", LC_ALL: "C", D2L_QUICK: "1", EXTRA: "e", HOME: "/s", TMPDIR: "/s", NODE_OPTIONS: "--max-old-space-size=1500" });
