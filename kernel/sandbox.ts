@@ -221,7 +221,8 @@ function heapMiB(memoryMiB: number): number {
  * Plan a sandboxed kernel: the wrapper command around `kernelArgv`, its
  * environment, and notes on what holds. `cwd` must lie inside the scratch or
  * a read-only path; `ipcDir` is the folder of the kernel's ipc sockets and
- * connection file (it stays writable). Throws with what to fix for a path
+ * connection file (it stays writable). `support` is what {@link sandboxSupport}
+ * found (tests pass another to see each machine's plan). Throws with what to fix for a path
  * that does not exist or a scratch that lies inside a hidden path.
  *
  * @example
@@ -233,6 +234,7 @@ export function planSandbox(
   opts: SandboxOptions,
   kernelArgv: string[],
   ctx: { cwd: string; ipcDir: string; baseEnv: NodeJS.ProcessEnv },
+  support: SandboxSupport = sandboxSupport(),
 ): SandboxPlan {
   if (!opts || typeof opts.scratch !== "string" || !Array.isArray(opts.hide) || !Array.isArray(opts.readOnly)) {
     throw new Error("sandbox: expected { scratch: string, hide: string[], readOnly: string[] } (memoryMiB and envAllow optional)");
@@ -256,7 +258,6 @@ export function planSandbox(
   }
   const env = sandboxEnv(ctx.baseEnv, { ...opts, scratch });
   if (env.D2L_CACHE_DIR) readOnly.push(real(env.D2L_CACHE_DIR, "D2L_CACHE_DIR"));
-  const support = sandboxSupport();
   const heap = heapMiB(memoryMiB);
   notes.push(`environment: only ${Object.keys(env).sort().join(", ")} (HOME and TMPDIR are the scratch folder)`);
   notes.push(`memory: ${memoryMiB} MiB for the kernel's whole process tree (RSS polled every 250 ms), V8 heap ${heap} MiB`);

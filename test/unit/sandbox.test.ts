@@ -12,7 +12,8 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { KernelClient, type CellRun } from "../../kernel/client";
-import { sandboxEnv, sandboxSupport, treeRssMiB, planSandbox } from "../../kernel/sandbox";
+import { sandboxEnv, sandboxSupport, treeRssMiB, planSandbox, NOBODY } from "../../kernel/sandbox";
+import { spawnSync } from "child_process";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const DATA = process.env.D2L_DATA_DIR ?? path.resolve(ROOT, "..", "shared", "data");
@@ -225,6 +226,68 @@ test("a JavaScript heap past V8's limit (three quarters of the memory limit) is 
   } finally {
     await k.shutdown();
   }
+});
+
+test("a grader that is not root gets the same confinement inside a user namespace", () => {
+  // As root, run a second grader as nobody; as any other user, this grader is such a grader already.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "d2l-sandbox-userns-"));
+  fs.chmodSync(dir, 0o777);
+  // A folder the kernel may read, with one file in it hidden.
+  const ro = path.join(dir, "assignment");
+  fs.mkdirSync(ro, { mode: 0o755 });
+  const secret = path.join(ro, "reference.txt");
+  fs.writeFileSync(secret, "the reference", { mode: 0o644 });
+  fs.writeFileSync(path.join(ro, "data.txt"), "open", { mode: 0o644 });
+  const script = `
+    const { KernelClient } = require(${JSON.stringify(path.join(ROOT, "dist", "kernel", "client.js"))});
+    const fs = require("fs"), path = require("path");
+    (async () => {
+      const scratch = fs.mkdtempSync(path.join(${JSON.stringify(dir)}, "scratch-"));
+      const k = new KernelClient({ cwd: scratch, env: { PATH: process.env.PATH, D2L_DATA_DIR: ${JSON.stringify(DATA)} },
+        sandbox: { scratch, hide: [${JSON.stringify(secret)}], readOnly: [${JSON.stringify(ROOT)}, ${JSON.stringify(DATA)}, ${JSON.stringify(ro)}] } });
+      await k.start();
+      const run = await k.execute(\`
+        const fs = require("fs"); const r: Record<string, unknown> = { uid: process.getuid!() };
+        const code = (f: () => unknown) => { try { f(); return "ok"; } catch (e) { return (e as NodeJS.ErrnoException).code; } };
+        r.read = code(() => fs.readFileSync(${JSON.stringify(secret)}, "utf8"));
+        r.open = fs.readFileSync(${JSON.stringify(path.join(ro, "data.txt"))}, "utf8");
+        r.project = code(() => fs.writeFileSync(${JSON.stringify(CHECK_JS)}, "x"));
+        r.scratch = code(() => fs.writeFileSync("mine.txt", "x"));
+        r.net = await new Promise((res) => require("net").connect(${port}, "127.0.0.1").on("connect", () => res("connected")).on("error", (e: NodeJS.ErrnoException) => res(e.code)));
+        r.sum = tf.tensor([1, 2, 3]).sum().arraySync();
+        console.log(JSON.stringify(r));\`, 60);
+      const out = run.outputs.filter((o) => o.name === "stdout").map((o) => o.text).join("").trim();
+      console.log(JSON.stringify({ notes: k.sandboxNotes, status: run.status, evalue: run.evalue, cell: out ? JSON.parse(out) : null }));
+      await k.shutdown();
+    })().catch((e) => { console.log(JSON.stringify({ error: String(e.stack || e) })); process.exit(1); });`;
+  try {
+    const asRoot = process.getuid?.() === 0;
+    const argv = asRoot ? ["setpriv", "--reuid", String(NOBODY), "--regid", String(NOBODY), "--clear-groups", process.execPath] : [process.execPath];
+    const before = sha1(CHECK_JS);
+    const r = spawnSync(argv[0], [...argv.slice(1), "-e", script], { encoding: "utf8", timeout: 120_000, cwd: dir, env: { PATH: process.env.PATH } });
+    const result = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { notes: string[]; status: string; evalue?: string; cell: Record<string, unknown> | null; error?: string };
+    assert.equal(result.error, undefined, `${result.error}\n${r.stderr}`);
+    assert.equal(result.status, "ok", result.evalue);
+    assert.match(result.notes.join("\n"), /user: the grader's own uid \d+ .*inside a user namespace/);
+    assert.match(result.notes.join("\n"), /network: isolated/);
+    assert.deepEqual(result.cell, { uid: 0, read: "EACCES", open: "open", project: "EROFS", scratch: "ok", net: "ENETUNREACH", sum: 6 });
+    assert.equal(sha1(CHECK_JS), before);
+    assert.equal(connections, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("where no namespace can be made, the kernel still runs, and the notes say plainly what is not isolated", () => {
+  const plan = planSandbox({ scratch, hide: [hiddenFile], readOnly: [ROOT] }, ["node", "kernel"], { cwd: scratch, ipcDir: scratch, baseEnv: { PATH: "/usr/bin", API_TOKEN: "t" } },
+    { mode: "none", reason: "unshare failed (Operation not permitted)", unshare: "", setpriv: "", bash: "" });
+  assert.deepEqual(plan.argv, ["node", "kernel"]);
+  assert.equal(plan.env.API_TOKEN, undefined);
+  assert.equal(plan.uid, null);
+  const notes = plan.notes.join("\n");
+  assert.match(notes, /network: NOT isolated \(unshare failed \(Operation not permitted\)\)/);
+  assert.match(notes, /files: NOT isolated/);
+  assert.match(notes, /memory: 4096 MiB/);
 });
 
 test("sandboxEnv keeps only the allow-list, HOME, TMPDIR and a V8 heap limit", () => {
