@@ -19,6 +19,7 @@
   the user's home as <assignment folder>/<file> (e.g. ch3-softmax/student.ipynb), never over a
   copy the student already has.
 """
+import asyncio
 import os
 import pwd
 import shutil
@@ -119,11 +120,16 @@ def _user_cgroups(username):
 
 
 def _remove_cgroups(groups):
+    """Remove a user's cgroups; True when all are gone (a cgroup whose processes are exiting stays)."""
+    gone = True
     for d in set(groups.values()):
         try:
             os.rmdir(d)
+        except FileNotFoundError:
+            pass
         except OSError:
-            pass  # still has processes (a kernel that outlived its server); the next start reuses it
+            gone = False  # processes still inside (kernels a moment behind their server); the next start reuses it
+    return gone
 
 
 def _proc_table():
@@ -233,7 +239,10 @@ class D2lLimitsMixin:
             self._watchdog = None
         await super().stop(now=now)
         if getattr(self, "_groups", None):
-            _remove_cgroups(self._groups)
+            for _ in range(20):  # the server has exited; its kernels follow within moments
+                if _remove_cgroups(self._groups):
+                    break
+                await asyncio.sleep(0.25)
 
 
 class D2lSimpleSpawner(D2lLimitsMixin, SimpleLocalProcessSpawner):

@@ -96,6 +96,7 @@ class HubTest(unittest.TestCase):
             mode = re.search(r"limits for ann by (\w+): memory (\d+), cpu ([\d.]+)", log)
             self.assertIsNotNone(mode, log[-2000:])
             self.assertEqual((int(mode.group(2)), float(mode.group(3))), (MEM_LIMIT, 1.0))
+            mem_dir = cpu_dir = None
             if mode.group(1) == "cgroup1":
                 groups = dict(line.split(":", 2)[1:] for line in Path(f"/proc/{kpids['ann'][0]}/cgroup").read_text().splitlines())
                 mem_dir = Path("/sys/fs/cgroup/memory") / groups["memory"].lstrip("/")
@@ -122,6 +123,8 @@ class HubTest(unittest.TestCase):
         time.sleep(0.5)
         left = [p for p in list(pids.values()) + [k for ks in kpids.values() for k in ks] if alive(p)]
         self.assertEqual(left, [], "servers or kernels outlived the hub")
+        if mode.group(1) == "cgroup1":
+            self.assertFalse(mem_dir.exists() or cpu_dir.exists(), "the users' cgroups outlived the hub")
         print(f"hub test: {time.time() - t0:.1f} s, limits by {mode.group(1)}, stop {stop_s:.1f} s")
 
 
