@@ -145,7 +145,7 @@ def tree(folder):
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(pathlib.Path(folder).rglob("*")) if p.is_file()}
 
 
-def batch(folder, out, *extra, timeout=300):
+def batch(folder, out, *extra, timeout=900):
     started = time.time()
     p = cli("grade", folder, "--reference", folder.parent / "tiny" / "assignment.ipynb", "--timeout", CELL_TIMEOUT, "--out-dir", out, *extra, timeout=timeout)
     seconds = time.time() - started
