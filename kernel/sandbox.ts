@@ -8,13 +8,15 @@
  * - network: a network namespace of its own (only a loopback that is down);
  * - files: a private mount namespace in which every mount is read-only, a
  *   fresh /tmp, /var/tmp and /dev/shm (small tmpfs), the scratch folder the
- *   only writable place, and the `hide` paths covered by an unreadable empty
- *   tmpfs (folders) or an unreadable empty file (files);
+ *   only writable place, an empty /run (the machine's named sockets), and
+ *   the `hide` paths covered by an unreadable empty tmpfs (folders) or an
+ *   unreadable empty file (files);
  * - user: `nobody` when the grader is root (so files only their owner may
  *   read stay closed as well), otherwise the grader's uid inside a user
  *   namespace, with every capability dropped and no_new_privs set;
- * - processes: a PID namespace of its own (the grader cannot be seen or
- *   signalled; when the kernel, its PID 1, ends, everything it started ends).
+ * - processes: PID and IPC namespaces of its own (the grader cannot be seen or
+ *   signalled; when the kernel, its PID 1, ends, everything it started ends);
+ *   as nobody, RLIMIT_NPROC stops a fork bomb.
  *
  * Memory is limited by an RSS watchdog in KernelClient ({@link treeRssMiB});
  * RLIMIT_AS is not used because the wasm backend reserves large address
@@ -78,6 +80,9 @@ export interface SandboxPlan {
 
 /** The uid and gid of `nobody`, which a root grader's kernels run as. */
 export const NOBODY = 65534;
+
+/** RLIMIT_NPROC of a root grader's kernels: nobody's processes and threads, all its kernels together. */
+export const NOBODY_MAX_PROCESSES = 4096;
 
 /** Variables a kernel may see from the grader's environment, besides {@link SandboxOptions.envAllow}. */
 export const ENV_ALLOW: readonly string[] = [
@@ -279,6 +284,8 @@ export function planSandbox(
   s.push("mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev d2l-tmp /tmp");
   s.push("[ -d /var/tmp ] && mount -t tmpfs -o mode=1777,size=16m,nosuid,nodev d2l-tmp /var/tmp || true");
   s.push("[ -d /dev/shm ] && mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev d2l-shm /dev/shm || true");
+  // /run holds the machine's named sockets (a read-only mount does not stop connect()); the kernel needs none of them.
+  s.push("[ -d /run ] && mount -t tmpfs -o mode=755,size=1m,nosuid,nodev d2l-run /run || true");
   keep.forEach((k, i) => {
     const t = q(k.p);
     s.push(`if [ -d /proc/self/fd/${10 + i} ]; then mkdir -p ${t}; else mkdir -p "$(dirname ${t})"; [ -e ${t} ] || : > ${t}; fi`);
@@ -293,14 +300,18 @@ export function planSandbox(
     s.push(`if [ -d ${t} ]; then mount -t tmpfs -o ro,mode=000,size=4k,nosuid,nodev d2l-hidden ${t}; elif [ -e ${t} ]; then mount --bind "$H" ${t}; fi`);
   }
   s.push("rm -f \"$H\"");
+  // mount(8) kept its notes in /run/mount; the kernel gets /run empty and read-only.
+  s.push("if mountpoint -q /run; then rm -rf /run/mount; mount -n -o remount,bind,ro /run; fi");
   s.push(`cd ${q(cwd)}`);
+  // A fork bomb stops at this many processes (threads count too) of nobody's, all its kernels together; a kernel uses about 30.
+  if (asNobody) s.push(`ulimit -u ${NOBODY_MAX_PROCESSES}`);
   const drop = ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--pdeathsig", "KILL"];
   if (asNobody) drop.unshift("--reuid", String(NOBODY), "--regid", String(NOBODY), "--clear-groups");
   s.push(`exec ${q(support.setpriv)} ${drop.join(" ")} -- "$@"`);
   const argv = [
     support.setpriv, "--pdeathsig", "KILL", "--",
     support.unshare, ...(asNobody ? [] : ["--user", "--map-root-user"]),
-    "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
+    "--net", "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--mount-proc",
     support.bash, "-c", s.join("\n"), "d2l-sandbox", ...kernelArgv,
   ];
   notes.push("network: isolated (a network namespace of its own: no interface but a loopback that is down)");
@@ -308,7 +319,7 @@ export function planSandbox(
   notes.push(asNobody
     ? `user: nobody (${NOBODY}), no capabilities, no_new_privs; files only their owner may read stay closed`
     : `user: the grader's own uid ${process.getuid?.() ?? "?"} (not root, so there is no other user to switch to), inside a user namespace, no capabilities, no_new_privs`);
-  notes.push("processes: a PID namespace of its own (the grader and other kernels are invisible; everything the kernel starts ends with it)");
+  notes.push(`processes: PID and IPC namespaces of their own (the grader and other kernels are invisible; everything the kernel starts ends with it)${asNobody ? `; at most ${NOBODY_MAX_PROCESSES} processes and threads of nobody's` : ""}`);
   return { argv, env, notes, uid: asNobody ? NOBODY : null, memoryMiB, heapMiB: heap };
 }
 

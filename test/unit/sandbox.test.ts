@@ -12,7 +12,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { KernelClient, type CellRun } from "../../kernel/client";
-import { sandboxEnv, sandboxSupport, treeRssMiB, planSandbox, NOBODY } from "../../kernel/sandbox";
+import { sandboxEnv, sandboxSupport, treeRssMiB, planSandbox, NOBODY, NOBODY_MAX_PROCESSES } from "../../kernel/sandbox";
 import { spawnSync } from "child_process";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -143,6 +143,15 @@ test("the grader's secret environment variables are absent", async () => {
   assert.ok(!r.keys.includes("D2L_GRADING_TEST_SECRET") && !r.keys.includes("AWS_SECRET_ACCESS_KEY"));
   assert.ok(!r.keys.includes("JPY_PARENT_PID"));
   assert.ok(r.keys.includes("PATH") && r.keys.includes("HOME"));
+});
+
+test("the machine's named sockets in /run are out of sight, and a root grader's kernels have a process limit", async () => {
+  const r = (await json(kernel, `
+    const fs = require("fs");
+    console.log(JSON.stringify({ run: fs.readdirSync("/run"), nproc: /Max processes +(\\S+)/.exec(fs.readFileSync("/proc/self/limits", "utf8"))![1] }));`)) as { run: string[]; nproc: string };
+  assert.deepEqual(r.run, []);
+  const own = /Max processes +(\S+)/.exec(fs.readFileSync("/proc/self/limits", "utf8"))![1];
+  assert.equal(r.nproc, process.getuid?.() === 0 ? String(NOBODY_MAX_PROCESSES) : own);
 });
 
 test("a normal cell works: tf, d2l and the data loaders on the read-only data folder", async () => {
