@@ -315,7 +315,7 @@ export function planSandbox(
     support.bash, "-c", s.join("\n"), "d2l-sandbox", ...kernelArgv,
   ];
   notes.push("network: isolated (a network namespace of its own: no interface but a loopback that is down)");
-  notes.push(`files: a private mount namespace: every mount read-only, a fresh /tmp, /var/tmp and /dev/shm; writable: ${scratch}; hidden: ${hide.length ? hide.join(", ") : "nothing"}`);
+  notes.push(`files: a private mount namespace: every mount read-only, a fresh /tmp, /var/tmp and /dev/shm, an empty /run; writable: ${scratch}; hidden: ${hide.length ? hide.join(", ") : "nothing"}`);
   notes.push(asNobody
     ? `user: nobody (${NOBODY}), no capabilities, no_new_privs; files only their owner may read stay closed`
     : `user: the grader's own uid ${process.getuid?.() ?? "?"} (not root, so there is no other user to switch to), inside a user namespace, no capabilities, no_new_privs`);
