@@ -178,6 +178,10 @@ export class KernelClient {
     this.child.on("exit", (code, signal) => {
       this.exited = true;
       this.stopWatchdog();
+      // In the sandbox, the kernel's parent (bash, PID 1 of its namespace) exits with 128 + the signal that killed it.
+      if (this.opts.sandbox && !signal && code !== null && code > 128 && code < 160) {
+        signal = (Object.entries(os.constants.signals).find(([, n]) => n === code - 128)?.[0] as NodeJS.Signals | undefined) ?? null;
+      }
       this.exitHow = this.oomReason ? this.oomReason : signal ? `killed by ${signal}${signal === "SIGKILL" ? ", e.g. for running out of memory" : ""}` : `exit code ${code}`;
       for (const w of this.exitWaiters.splice(0)) w();
       this.pending?.wake();

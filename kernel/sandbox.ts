@@ -15,7 +15,8 @@
  *   read stay closed as well), otherwise the grader's uid inside a user
  *   namespace, with every capability dropped and no_new_privs set;
  * - processes: PID and IPC namespaces of its own (the grader cannot be seen or
- *   signalled; when the kernel, its PID 1, ends, everything it started ends);
+ *   signalled; bash is its PID 1 and the kernel's parent, and when the
+ *   kernel ends, so does everything it started);
  *   as nobody, RLIMIT_NPROC stops a fork bomb.
  *
  * Memory is limited by an RSS watchdog in KernelClient ({@link treeRssMiB});
@@ -307,7 +308,11 @@ export function planSandbox(
   if (asNobody) s.push(`ulimit -u ${NOBODY_MAX_PROCESSES}`);
   const drop = ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--pdeathsig", "KILL"];
   if (asNobody) drop.unshift("--reuid", String(NOBODY), "--regid", String(NOBODY), "--clear-groups");
-  s.push(`exec ${q(support.setpriv)} ${drop.join(" ")} -- "$@"`);
+  // bash stays as the namespace's PID 1 and the kernel is its child: a PID 1 ignores its own signals (abort() would end
+  // in SIGSEGV, kill(own pid) would do nothing) and must reap orphans. bash reaps them; the kernel's end is its exit
+  // status, 128 + the signal when killed (KernelClient reads that back as the signal).
+  s.push(`${q(support.setpriv)} ${drop.join(" ")} -- "$@" &`);
+  s.push("wait $! || exit $?");
   const argv = [
     support.setpriv, "--pdeathsig", "KILL", "--",
     support.unshare, ...(asNobody ? [] : ["--user", "--map-root-user"]),

@@ -197,6 +197,22 @@ test("a cell blocked in a child process past its limit is killed through the wra
   assert.equal(sleepers(), 0, `${marker} outlived its kernel`);
 });
 
+test("a kernel that signals itself dies as outside the sandbox, and the report names the signal", async () => {
+  const dir = path.join(work, "abort");
+  fs.mkdirSync(dir);
+  const k = new KernelClient({ cwd: dir, env: { ...process.env, D2L_DATA_DIR: DATA }, sandbox: { scratch: dir, hide: [], readOnly: [ROOT, DATA] } });
+  try {
+    await k.start();
+    // Were the kernel PID 1 of its namespace, it would ignore this (and abort() would end in SIGSEGV).
+    const run = await k.execute(`process.kill(process.pid, "SIGTERM"); await new Promise((r) => setTimeout(r, 5000));`, 20);
+    assert.equal(run.status, "dead", JSON.stringify(run));
+    assert.equal(run.evalue, "the kernel died while running this cell (killed by SIGTERM)");
+    assert.equal(k.exitReason, "killed by SIGTERM");
+  } finally {
+    await k.shutdown();
+  }
+});
+
 test("allocating past the memory limit kills the kernel with the out-of-memory reason", async () => {
   const limit = 1200;
   const dir = path.join(work, "oom");
