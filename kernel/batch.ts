@@ -91,6 +91,10 @@ export interface BatchOptions {
   outDir?: string;
   /** Grade again students whose entry is up to date. */
   force?: boolean;
+  /** MiB each submission's kernels may use (grade()'s default when absent). */
+  memoryMiB?: number;
+  /** false: grade without the sandbox (only for submissions you trust). */
+  sandbox?: boolean;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -314,8 +318,17 @@ function deadlineSeconds(submission: string, reference: Notebook, timeout: numbe
 /** What a grader process sends back. */
 type WorkerReply = { ok: true; report: GradeReport; notebook: Notebook } | { ok: false; error: string };
 
+/** What the batch asks a grader process to grade. */
+interface WorkerJob {
+  submission: string;
+  reference: string;
+  timeout: number;
+  memoryMiB?: number;
+  sandbox?: boolean;
+}
+
 /** Grade one submission in a grader process of its own; never throws. */
-function gradeInChild(submission: string, reference: string, timeout: number, deadline: number): Promise<WorkerReply> {
+function gradeInChild(job: WorkerJob, deadline: number): Promise<WorkerReply> {
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
@@ -350,7 +363,7 @@ function gradeInChild(submission: string, reference: string, timeout: number, de
         resolve({ ok: false, error: `the grader process ${how} before it reported${stderr.trim() ? `: ${stderr.trim().split("\n").slice(-3).join(" / ")}` : ""}` });
       }
     });
-    child.send({ submission, reference, timeout });
+    child.send(job);
   });
 }
 
@@ -360,12 +373,12 @@ function workerMain(): void {
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => process.exit(143));
   // The batch that started it is gone (killed): nobody will read the result.
   process.on("disconnect", () => process.exit(143));
-  process.once("message", (m: { submission: string; reference: string; timeout: number }) => {
+  process.once("message", (m: WorkerJob) => {
     void (async (): Promise<void> => {
       let reply: WorkerReply;
       try {
         const { grade } = await import("./grade");
-        const { report, notebook } = await grade({ submission: m.submission, reference: m.reference, timeout: m.timeout });
+        const { report, notebook } = await grade({ ...m });
         reply = { ok: true, report, notebook };
       } catch (e) {
         reply = { ok: false, error: `grading stopped: ${(e as Error).message ?? String(e)}` };
@@ -459,7 +472,8 @@ export async function gradeBatch(opts: BatchOptions): Promise<BatchResult> {
       entry = failedEntry(sub, book, sub.error ?? "no notebook", null, 0, timeout);
     } else {
       const file = path.join(dir, sub.file);
-      const r = await gradeInChild(file, reference, timeout, deadlineSeconds(file, ref, timeout));
+      const job: WorkerJob = { submission: file, reference, timeout, memoryMiB: opts.memoryMiB, sandbox: opts.sandbox };
+      const r = await gradeInChild(job, deadlineSeconds(file, ref, timeout));
       if (r.ok) {
         entry = entryOf(sub, book, r.report, sha, secs());
         writeAtomic(path.join(outDir, "feedback", `${sub.student}.ipynb`), JSON.stringify(feedbackNotebook(r.notebook, r.report), null, 1) + "\n");
@@ -505,7 +519,7 @@ export function formatGradebook(book: Gradebook, skipped: string[] = []): string
 }
 
 /** The value-taking flags of `d2l-ts grade`, single and batch. */
-const VALUE_FLAGS = new Set(["--reference", "--timeout", "--json", "--out", "--jobs", "--out-dir"]);
+const VALUE_FLAGS = new Set(["--reference", "--timeout", "--json", "--out", "--jobs", "--out-dir", "--memory"]);
 
 /**
  * The submissions folder when `d2l-ts grade`'s positional argument is a
@@ -525,8 +539,9 @@ export function batchDirectory(argv: string[]): string | null {
 
 /** `d2l-ts grade SUBMISSIONS_DIR ...`: parse, grade the batch, print the table; exit 0 when the batch finished. */
 export async function gradeBatchCommand(argv: string[]): Promise<void> {
-  const { GRADE_USAGE } = await import("./grade");
+  const { GRADE_USAGE, parseLimitFlags } = await import("./grade");
   const args = [...argv];
+  const { memoryMiB, sandbox } = parseLimitFlags(args);
   const take = (name: string): string | undefined => {
     const i = args.indexOf(name);
     if (i < 0) return undefined;
@@ -562,7 +577,7 @@ export async function gradeBatchCommand(argv: string[]): Promise<void> {
     throw new Error(`--jobs must be a whole number >= 1 (submissions graded at a time; this machine has ${os.cpus().length} cores); got ${JSON.stringify(jobsText)}`);
   }
   const log = quiet ? undefined : (line: string): void => console.error(line);
-  const result = await gradeBatch({ dir, reference, jobs, timeout, outDir, force, log });
+  const result = await gradeBatch({ dir, reference, jobs, timeout, outDir, force, log, memoryMiB, sandbox });
   console.log(formatGradebook(result.gradebook, result.skipped));
   console.log(`graded ${result.graded.length}, up to date ${result.skipped.length}, in ${result.seconds} s\ngradebook: ${path.join(result.outDir, "gradebook.csv")} (and .json); feedback notebooks: ${path.join(result.outDir, "feedback")}`);
   process.exit(0);

@@ -592,7 +592,7 @@ export function formatReport(r: GradeReport): string {
   return lines.join("\n");
 }
 
-export const GRADE_USAGE = "d2l-ts grade SUBMISSION.ipynb [--reference SOURCE.ipynb] [--timeout S] [--memory MiB] [--no-sandbox] [--json FILE] [--out FILE] [--quiet]\n       d2l-ts grade SUBMISSIONS_DIR --reference SOURCE.ipynb [--jobs N] [--timeout S] [--out-dir DIR] [--force] [--quiet]";
+export const GRADE_USAGE = "d2l-ts grade SUBMISSION.ipynb [--reference SOURCE.ipynb] [--timeout S] [--memory MiB] [--no-sandbox] [--json FILE] [--out FILE] [--quiet]\n       d2l-ts grade SUBMISSIONS_DIR --reference SOURCE.ipynb [--jobs N] [--timeout S] [--memory MiB] [--no-sandbox] [--out-dir DIR] [--force] [--quiet]";
 
 /** `d2l-ts grade ...`: parse the arguments, grade, print, write; exit 0 when grading finished (whatever the score). */
 /**
