@@ -34,9 +34,15 @@ class MeHandler(APIHandler):
 
     @web.authenticated
     def get(self):
-        # With a token, jupyter-server 1.x's user is an anonymous id: show a plain name instead.
-        username = self.current_user if isinstance(self.current_user, str) else "d2l"
-        identity = {"username": username, "name": "d2l-ts", "display_name": "d2l-ts", "initials": "D", "avatar_url": None, "color": None}
+        # Under JupyterHub the user is the hub's model (a dict with the student's name); with a token,
+        # jupyter-server 1.x's user is an anonymous id: show a plain name instead.
+        user = self.current_user
+        student = user.get("name") if isinstance(user, dict) else os.environ.get("JUPYTERHUB_USER")
+        if isinstance(student, str) and student:
+            identity = {"username": student, "name": student, "display_name": student, "initials": student[:1].upper(), "avatar_url": None, "color": None}
+        else:
+            username = user if isinstance(user, str) else "d2l"
+            identity = {"username": username, "name": "d2l-ts", "display_name": "d2l-ts", "initials": "D", "avatar_url": None, "color": None}
         self.finish(json.dumps({"identity": identity, "permissions": {}}))
 
 

@@ -73,6 +73,11 @@ class HubTest(unittest.TestCase):
             url, page = landing(hub, "ann")
             self.assertTrue(url.endswith("/user/ann/lab"), url)
             self.assertIn("<title>JupyterLab (d2l-ts)</title>", page)
+            # JupyterLab's user menu names whoever the hub says is asking (here the admin token's owner), not "d2l-ts"
+            me = hub.user_api("ann", "GET", "/me")["identity"]
+            print(f"\n    /user/ann/api/me with the admin token: {me['name']}", flush=True)
+            self.assertEqual(me["username"], me["name"])
+            self.assertNotEqual(me["name"], "d2l-ts")
 
             # the assignment, released at spawn; bob's own copy untouched
             released = hub_dir / "homes" / "ann" / "ch3-softmax" / "student.ipynb"
