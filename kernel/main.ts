@@ -25,8 +25,10 @@ Usage:
   d2l-ts doctor                                           versions, Jupyter, backend, GPU, data cache
   d2l-ts assignment new NAME [--dir DIR]                  write an assignment template NAME/assignment.ipynb
   d2l-ts assignment release SRC [--out F] [--solutions]   the student's copy (or the reference solution)
-  d2l-ts grade SUBMISSION [--reference SOURCE] [--timeout S] [--json F] [--out F]
-                                                          run a submission in a fresh kernel, score its checks
+  d2l-ts grade SUBMISSION [--reference SOURCE] [--timeout S] [--memory MiB] [--no-sandbox] [--json F] [--out F]
+                                                          run a submission in a sandboxed kernel, its checks in a clean one
+  d2l-ts grade DIR --reference SOURCE [--jobs N] [--out-dir D] [--force] [--timeout S] [--memory MiB]
+                                                          grade a folder of submissions: gradebook and feedback
   d2l-ts export NOTEBOOK [--to html|pdf|md] [--execute] [--out F]
                                                           a report: nbconvert HTML/Markdown, PDF via headless Chromium
 `;
