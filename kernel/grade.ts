@@ -436,6 +436,7 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
     checker = null;
     try {
       const k = await startKernel("check");
+      checker = k; // so that it is shut down whatever happens next
       for (const s of checkSetup) {
         const r = await k.execute(s.code, timeout, true, s.declare ? { metadata: { d2l_declare_remote: true } } : {});
         if (r.status === "dead") throw new Error(`it died running cell ${s.cell} (${r.ename}: ${r.evalue})`);
@@ -444,6 +445,9 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
     } catch (e) {
       checkLost = `the check kernel could not be started: ${(e as Error).message.split("\n")[0]}`;
       warnings.push(`${checkLost}; the checks from then on were not run`);
+      const c = checker as KernelClient | null;
+      checker = null;
+      if (c) await c.shutdown();
       return null;
     }
   };
@@ -465,7 +469,8 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
   };
 
   try {
-    kernel = await startKernel("student");
+    // Both kernels load tf and d2l at the same time.
+    [kernel, checker] = await Promise.all([startKernel("student"), freshChecker()]);
     for (const [i, cell] of nb.cells.entries()) {
       if (cell.cell_type !== "code") continue;
       const code = sourceOf(cell);
