@@ -278,9 +278,16 @@ export function planSandbox(
     throw new Error(`sandbox: the kernel's folder ${cwd} is neither inside the scratch ${scratch} nor a read-only path; run it in the scratch copy`);
   }
   // Everything that must stay reachable is opened before the new /tmp covers it, then bound back from the open descriptor.
-  const keep = [...readOnly.map((p) => ({ p, rw: false })), { p: scratch, rw: true }, { p: ipcDir, rw: true }];
+  // A read-only path given through a symlink (a data folder linked under /tmp, say) is bound back at the given
+  // path too, so that the environment's D2L_DATA_DIR still names it once the new /tmp hides the link.
+  const given = [...opts.readOnly, ...(env.D2L_CACHE_DIR ? [env.D2L_CACHE_DIR] : [])].map((p) => path.resolve(p));
+  const aliases = given.filter((g) => !readOnly.includes(g)).map((g) => ({ p: g, src: fs.realpathSync(g), rw: false }));
+  const keep = [
+    ...readOnly.map((p) => ({ p, src: p, rw: false })), ...aliases,
+    { p: scratch, src: scratch, rw: true }, { p: ipcDir, src: ipcDir, rw: true },
+  ];
   const s: string[] = ["set -e", "mount --make-rprivate /"];
-  keep.forEach((k, i) => s.push(`exec ${10 + i}<${q(k.p)}`));
+  keep.forEach((k, i) => s.push(`exec ${10 + i}<${q(k.src)}`));
   for (const mp of mountPoints()) s.push(`mount -o remount,bind,ro ${q(mp)} 2>/dev/null || true`);
   s.push("mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev d2l-tmp /tmp");
   s.push("[ -d /var/tmp ] && mount -t tmpfs -o mode=1777,size=16m,nosuid,nodev d2l-tmp /var/tmp || true");
