@@ -93,8 +93,9 @@ export interface GradeOptions {
   sandbox?: boolean;
 }
 
-/** The module the student's kernel answers the check kernel's requests with. */
+/** The module the student's kernel answers the check kernel's requests with, and the mime type it answers under. */
 const REMOTE_JS = path.join(__dirname, "remote.js");
+const RPC_MIME = "application/vnd.d2l-ts.rpc+json";
 /** The largest answer of the submission a check reads (a tensor of ~100M floats as base64). */
 const MAX_REPLY_BYTES = 512 * 1024 * 1024;
 /** Files beside the assignment copied for the kernels: at most this many bytes in all. */
@@ -364,14 +365,17 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
   const assignmentDir = path.dirname(path.resolve(opts.reference ?? opts.submission));
   const studentDir = scratchCopy(assignmentDir, "student");
   const checkDir = scratchCopy(assignmentDir, "check");
-  const rpcDir = path.join(studentDir, ".d2l-rpc");
-  fs.mkdirSync(rpcDir);
+  // Requests go to a folder the grader owns, outside the student's scratch: the student's kernel may read it
+  // (bound read-only into its sandbox) but cannot plant links there for the grader to write through.
+  const rpcDir = fs.mkdtempSync(path.join(os.tmpdir(), "d2l-ts-rpc-"));
+  fs.chmodSync(rpcDir, 0o755);
   const hide = hiddenPaths(opts.submission, opts.reference);
   const readOnly = [PROJECT_ROOT, ...(process.env.D2L_DATA_DIR ? [path.resolve(process.env.D2L_DATA_DIR)] : [])];
+  const studentReadOnly = [...readOnly, rpcDir];
   const sandboxFor = (kind: "student" | "check"): { sandbox?: SandboxOptions } =>
     opts.sandbox === false
       ? {}
-      : { sandbox: { scratch: kind === "student" ? studentDir : checkDir, hide, readOnly, memoryMiB: opts.memoryMiB ?? 4096, envAllow: kind === "check" ? ["D2L_CHECK_NONCE"] : [] } };
+      : { sandbox: { scratch: kind === "student" ? studentDir : checkDir, hide, readOnly: kind === "student" ? studentReadOnly : readOnly, memoryMiB: opts.memoryMiB ?? 4096, envAllow: kind === "check" ? ["D2L_CHECK_NONCE"] : [] } };
   if (opts.sandbox === false) warnings.push("graded without the sandbox (--no-sandbox): the submission's code could read and write whatever the grader can");
   const startKernel = async (kind: "student" | "check"): Promise<KernelClient> => {
     const k = new KernelClient({
@@ -411,22 +415,22 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
     if (!kernel || !kernel.alive) return fail("KernelDied", `the submission's kernel is not running${lostReason ? ` (${lostReason})` : ""}, so its answers cannot be read`);
     const n = ++requests;
     const req = path.join(rpcDir, `req-${n}.json`);
-    const rep = path.join(rpcDir, `rep-${n}.json`);
     try {
-      fs.writeFileSync(req, line);
+      fs.writeFileSync(req, line, { flag: "wx", mode: 0o644 });
       const left = Math.max(1, Math.round((checkDeadline - Date.now()) / 1000));
       const run = await kernel.execute(`await require(${JSON.stringify(REMOTE_JS)}).serve(${JSON.stringify(rpcDir)}, ${n});`, left, false, { silent: true });
       if (run.status !== "ok") {
         return fail(run.ename ?? "Error", run.timedOut ? `the submission's code did not answer within the cell's ${timeout} s` : `the submission's kernel could not answer: ${run.evalue ?? ""}`);
       }
-      const size = fs.statSync(rep).size;
-      if (size > MAX_REPLY_BYTES) return fail("RangeError", `the submission's answer is ${Math.round(size / 1e6)} MB, more than a check can read`);
-      return JSON.stringify(JSON.parse(fs.readFileSync(rep, "utf8")));
+      const shown = [...run.outputs].reverse().find((o) => typeof o.data === "object" && o.data !== null && RPC_MIME in (o.data as Record<string, unknown>));
+      if (!shown) return fail("SubmissionError", "the submission's kernel showed no answer (was the kernel's display replaced?)");
+      const text = JSON.stringify((shown.data as Record<string, unknown>)[RPC_MIME]);
+      if (text.length > MAX_REPLY_BYTES) return fail("RangeError", `the submission's answer is ${Math.round(text.length / 1e6)} MB, more than a check can read`);
+      return text;
     } catch (e) {
       return fail("SubmissionError", `the submission's kernel gave no readable answer (${(e as Error).message.split("\n")[0]})`);
     } finally {
       fs.rmSync(req, { force: true });
-      fs.rmSync(rep, { force: true });
     }
   };
 
@@ -538,6 +542,7 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
     if (checker) await (checker as KernelClient).shutdown();
     fs.rmSync(studentDir, { recursive: true, force: true });
     fs.rmSync(checkDir, { recursive: true, force: true });
+    fs.rmSync(rpcDir, { recursive: true, force: true });
   }
 
   function recordRun(i: number, cell: NbCell, tag: CellTag | undefined, run: CellRun): void {

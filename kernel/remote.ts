@@ -229,25 +229,35 @@ async function settle(v: unknown): Promise<unknown> {
   return v instanceof Promise ? await v : v;
 }
 
+/** The mime type the student's kernel shows its answer under (only the grader reads it). */
+export const RPC_MIME = "application/vnd.d2l-ts.rpc+json";
+
 /**
- * Answer request `n` in `dir` (req-n.json) with rep-n.json: run by the grader
- * in the student's kernel as a silent cell.
+ * Answer request `n`, read from `dir`/req-n.json (a folder the grader owns and
+ * the student's kernel can only read), by showing the answer as a display
+ * output under {@link RPC_MIME}: run by the grader in the student's kernel as
+ * a silent cell. Nothing is written to disk, so no file the student's code
+ * could plant (a link to a project file, say) is ever written or read by the
+ * grader.
  *
- * @param dir the folder the grader writes requests to
+ * @param dir the grader's request folder
  * @param n the request's number
  * @example
- * await require("/path/to/dist/kernel/remote.js").serve("/tmp/scratch/.d2l-rpc", 1);
+ * await require("/path/to/dist/kernel/remote.js").serve("/tmp/d2l-ts-rpc-x1y2", 1);
  */
 export async function serve(dir: string, n: number): Promise<void> {
-  const req = JSON.parse(fs.readFileSync(path.join(dir, `req-${n}.json`), "utf8")) as RemoteRequest;
   let reply: Wire;
   try {
+    const req = JSON.parse(fs.readFileSync(path.join(dir, `req-${n}.json`), "utf8")) as RemoteRequest;
     reply = await answer(req);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     reply = { k: "e", name: err.name || "Error", message: err.message };
   }
-  fs.writeFileSync(path.join(dir, `rep-${n}.json`), JSON.stringify(reply));
+  const show = cellScope().display;
+  if (typeof show !== "function") throw new Error("remote checks need the kernel's display in the cell scope");
+  const bundle = { [RPC_MIME]: reply, "text/plain": "(an answer for the grader)" };
+  await (show as (value: unknown) => unknown)({ [Symbol.for("Jupyter.display")]: () => bundle });
 }
 
 // ---------------------------------------------------------------------------

@@ -189,13 +189,22 @@ console.log("TOKEN", process.env.GRADER_SECRET_TOKEN ?? "absent");
 const fs = require("fs") as typeof import("fs");
 try {{ fs.writeFileSync({json.dumps(str(target))}, "module.exports = {{}};"); console.log("WROTE"); }} catch (e) {{ console.log("DENIED", (e as Error).message); }}
 try {{ fs.writeFileSync({json.dumps(str(ROOT / "pwned.txt"))}, "x"); console.log("WROTE"); }} catch (e) {{ console.log("DENIED", (e as Error).message); }}
+// the folder the grader writes its requests to: a link planted there would make the grader write through it
+for (const d of fs.readdirSync("/tmp").filter((n) => n.startsWith("d2l-ts-rpc-"))) {{
+  console.log("FOUND the request folder");
+  for (let n = 1; n <= 50; n++) {{
+    try {{ fs.symlinkSync({json.dumps(str(target))}, `/tmp/${{d}}/req-${{n}}.json`); console.log("PLANTED"); }} catch (e) {{ if (n === 1) console.log("DENIED", (e as Error).message); }}
+  }}
+}}
 fs.writeFileSync("scratch.txt", "the scratch folder is writable");
 console.log("SCRATCH", fs.readFileSync("scratch.txt", "utf8"));
 """
         report, nb = self.grade(self.submission("write", {"double": DOUBLE}, [attack]))
         out = self.student_outputs(nb)
         self.assertNotIn("WROTE", out)
-        self.assertEqual(out.count("DENIED"), 2, out)
+        self.assertIn("FOUND the request folder", out)
+        self.assertNotIn("PLANTED", out)
+        self.assertEqual(out.count("DENIED"), 3, out)
         self.assertIn("SCRATCH the scratch folder is writable", out)
         self.assertEqual(sha256(target), before)
         self.assertFalse((ROOT / "pwned.txt").exists())
