@@ -27,6 +27,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { bridge, type OutputBridge } from "./cellapi";
 
 /** A value on the wire. */
 export type Wire =
@@ -254,10 +255,27 @@ export async function serve(dir: string, n: number): Promise<void> {
     const err = e instanceof Error ? e : new Error(String(e));
     reply = { k: "e", name: err.name || "Error", message: err.message };
   }
-  const show = cellScope().display;
-  if (typeof show !== "function") throw new Error("remote checks need the kernel's display in the cell scope");
-  const bundle = { [RPC_MIME]: reply, "text/plain": "(an answer for the grader)" };
-  await (show as (value: unknown) => unknown)({ [Symbol.for("Jupyter.display")]: () => bundle });
+  const show = answerChannel ?? bridge()?.display;
+  if (!show) throw new Error("remote checks need the d2l-ts kernel's output bridge");
+  show({ data: { [RPC_MIME]: reply, "text/plain": "(an answer for the grader)" }, metadata: {} }, undefined, false);
+}
+
+/** The kernel's own display, kept before any cell runs (see {@link keepAnswerChannel}). */
+let answerChannel: OutputBridge["display"] | null = null;
+
+/**
+ * Keep the output bridge's display function for {@link serve}, before any
+ * cell runs: the kernel does this when the grader starts it (D2L_GRADING=1),
+ * so a student's cell that replaces `display` or the bridge's methods (a
+ * function of their own named display, say) does not cut the answers off
+ * from the checks.
+ *
+ * @example
+ * installBridge(b);
+ * if (process.env.D2L_GRADING === "1") keepAnswerChannel();
+ */
+export function keepAnswerChannel(): void {
+  answerChannel = bridge()?.display ?? null;
 }
 
 // ---------------------------------------------------------------------------
