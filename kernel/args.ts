@@ -20,3 +20,27 @@ export function takeFlag(args: string[], name: string): boolean {
   args.splice(i, 1);
   return true;
 }
+
+/**
+ * {@link takeOption} and {@link takeFlag} on `args` for a command that reports
+ * its own mistakes: a missing value is a plain error (exit 1) whose message
+ * ends with `usageLine` (the command's usage), as `grade` and `assignment` do.
+ *
+ * @example
+ * const { take, flag } = argsWithUsage(args, `usage: ${GRADE_USAGE}`);
+ * const reference = take("--reference");
+ * const quiet = flag("--quiet");
+ */
+export function argsWithUsage(args: string[], usageLine: string): { take(name: string): string | undefined; flag(name: string): boolean } {
+  return {
+    take(name: string): string | undefined {
+      try {
+        return takeOption(args, name);
+      } catch (e) {
+        if (e instanceof UsageError) throw new Error(`${e.message}\n${usageLine}`);
+        throw e;
+      }
+    },
+    flag: (name: string): boolean => takeFlag(args, name),
+  };
+}

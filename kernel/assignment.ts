@@ -20,6 +20,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { argsWithUsage } from "./args";
 
 /** One nbformat v4 cell (only what we read; everything else is kept as it is). */
 export interface NbCell {
@@ -361,19 +362,7 @@ d2l-ts assignment release SOURCE.ipynb [--out FILE] [--solutions]`;
 export function assignmentCommand(argv: string[]): void {
   const args = [...argv];
   const sub = args.shift();
-  const take = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    if (i < 0) return undefined;
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new Error(`${name} needs a value\nusage:\n${ASSIGNMENT_USAGE}`);
-    args.splice(i, 2);
-    return v;
-  };
-  const flag = (name: string): boolean => {
-    const i = args.indexOf(name);
-    if (i >= 0) args.splice(i, 1);
-    return i >= 0;
-  };
+  const { take, flag } = argsWithUsage(args, `usage:\n${ASSIGNMENT_USAGE}`);
   const onlyOne = (what: string): string => {
     const v = args.shift();
     if (!v || args.length > 0) throw new Error(`${v ? `unexpected argument(s): ${args.join(" ")}` : `assignment ${sub} needs ${what}`}\nusage:\n${ASSIGNMENT_USAGE}`);

@@ -27,6 +27,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { NbCell, Notebook, notebookTags, readNotebook, toSourceLines } from "./assignment";
+import { argsWithUsage } from "./args";
 import type { CheckReport, GradeReport } from "./grade";
 
 /** One notebook to grade, found in the submissions folder. */
@@ -542,19 +543,7 @@ export async function gradeBatchCommand(argv: string[]): Promise<void> {
   const { GRADE_USAGE, parseLimitFlags } = await import("./grade");
   const args = [...argv];
   const { memoryMiB, sandbox } = parseLimitFlags(args);
-  const take = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    if (i < 0) return undefined;
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new Error(`${name} needs a value\nusage: ${GRADE_USAGE}`);
-    args.splice(i, 2);
-    return v;
-  };
-  const flag = (name: string): boolean => {
-    const i = args.indexOf(name);
-    if (i >= 0) args.splice(i, 1);
-    return i >= 0;
-  };
+  const { take, flag } = argsWithUsage(args, `usage: ${GRADE_USAGE}`);
   const reference = take("--reference");
   const timeoutText = take("--timeout");
   const jobsText = take("--jobs");

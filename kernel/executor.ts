@@ -177,14 +177,18 @@ export class Executor {
     if (timer) realClearTimeout(timer);
   }
 
-  private async executeCell(src: string, cell: number): Promise<CellResult> {
+  /** Compile a cell against the declarations so far (compiling must not be terminated: onCompile says when it runs). */
+  private compile(src: string): Conversion {
     this.onCompile?.(true);
-    let conv: Conversion;
     try {
-      conv = this.converter.convert(this.prevDecl, src);
+      return this.converter.convert(this.prevDecl, src);
     } finally {
       this.onCompile?.(false);
     }
+  }
+
+  private async executeCell(src: string, cell: number): Promise<CellResult> {
+    const conv = this.compile(src);
     if (conv.sideOutputs) {
       for (const o of conv.sideOutputs) {
         this.sideModules.delete(o.path);
@@ -237,13 +241,7 @@ export class Executor {
    * submission's values (remote.ts). Returns the names the cell declares.
    */
   declareOnly(src: string): { status: "ok"; names: string[] } | Extract<CellResult, { status: "compile-error" }> {
-    this.onCompile?.(true);
-    let conv: Conversion;
-    try {
-      conv = this.converter.convert(this.prevDecl, src);
-    } finally {
-      this.onCompile?.(false);
-    }
+    const conv = this.compile(src);
     if (conv.diagnostics.length > 0) return { status: "compile-error", diagnostics: conv.diagnostics, code: src };
     this.prevDecl = conv.declOutput ?? this.prevDecl;
     return { status: "ok", names: topLevelNames(src) };

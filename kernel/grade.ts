@@ -26,6 +26,7 @@ import type { CheckResult } from "../lib/check";
 import { KernelClient, type CellRun, type NbOutput } from "./client";
 import type { SandboxOptions } from "./sandbox";
 import { PROJECT_ROOT } from "./info";
+import { argsWithUsage } from "./args";
 import { CellTag, NbCell, Notebook, cellTag, notebookTags, readNotebook, releasedSource, sourceOf, writeNotebook } from "./assignment";
 
 /** One graded cell in the report. */
@@ -632,19 +633,7 @@ export async function gradeCommand(argv: string[]): Promise<void> {
   const batch = await import("./batch"); // a folder: every submission in it (kernel/batch.ts)
   if (batch.batchDirectory(argv) !== null) return batch.gradeBatchCommand(argv);
   const args = [...argv];
-  const take = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    if (i < 0) return undefined;
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new Error(`${name} needs a value\nusage: ${GRADE_USAGE}`);
-    args.splice(i, 2);
-    return v;
-  };
-  const flag = (name: string): boolean => {
-    const i = args.indexOf(name);
-    if (i >= 0) args.splice(i, 1);
-    return i >= 0;
-  };
+  const { take, flag } = argsWithUsage(args, `usage: ${GRADE_USAGE}`);
   const reference = take("--reference");
   const timeoutText = take("--timeout");
   const jsonOut = take("--json");

@@ -209,23 +209,22 @@ def kernel_pids(server_pid):
     return out
 
 
-def rss_bytes(pid):
-    """Resident memory of a process now (VmRSS), 0 if it is gone."""
+def _status_bytes(pid, field):
+    """A kB field of /proc/PID/status in bytes, 0 if the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def rss_bytes(pid):
+    """Resident memory of a process now (VmRSS), 0 if it is gone."""
+    return _status_bytes(pid, "VmRSS")
 
 
 def peak_rss_bytes(pid):
     """Peak resident memory of a process so far (VmHWM), 0 if it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _status_bytes(pid, "VmHWM")

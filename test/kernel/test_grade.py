@@ -53,16 +53,19 @@ def scores(report):
 
 
 def edit(nb, cell_id, source):
+    """The notebook with cell `cell_id`'s source replaced (so edits chain)."""
     for c in nb.cells:
         if c.metadata.get("d2l", {}).get("id") == cell_id:
             c.source = source
-            return c
+            return nb
     raise KeyError(cell_id)
 
 
 def insert_after(nb, cell_id, source):
+    """The notebook with a new code cell after cell `cell_id`."""
     i = next(k for k, c in enumerate(nb.cells) if c.metadata.get("d2l", {}).get("id") == cell_id)
     nb.cells.insert(i + 1, nbformat.v4.new_code_cell(source))
+    return nb
 
 
 class TemplateTests(unittest.TestCase):

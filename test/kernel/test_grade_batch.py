@@ -25,6 +25,8 @@ import unittest
 
 import nbformat
 
+from test_grade import edit, insert_after  # one copy of the notebook-editing helpers
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLI = ["node", str(ROOT / "bin" / "d2l-ts.js")]
 TINY = ROOT / "test" / "fixtures" / "assignments" / "tiny" / "assignment.ipynb"
@@ -62,20 +64,6 @@ def release(folder):
         p = cli("assignment", "release", ref, *extra)
         assert p.returncode == 0, p.stderr
     return ref
-
-
-def edit(nb, cell_id, source):
-    for c in nb.cells:
-        if c.metadata.get("d2l", {}).get("id") == cell_id:
-            c.source = source
-            return nb
-    raise KeyError(cell_id)
-
-
-def insert_after(nb, cell_id, source):
-    i = next(k for k, c in enumerate(nb.cells) if c.metadata.get("d2l", {}).get("id") == cell_id)
-    nb.cells.insert(i + 1, nbformat.v4.new_code_cell(source))
-    return nb
 
 
 def make_class(folder, ref):
