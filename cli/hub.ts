@@ -9,10 +9,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { PROJECT_ROOT } from "../kernel/info";
-import { UsageError, takeFlag, takeOption } from "../kernel/args";
-import { installKernelSpec, requireJupyterPython } from "../kernel/install";
+import { UsageError, takeFlag, takeOption } from "./args";
+import { installKernelSpec, requireJupyterPython } from "./install";
 import { labProblem } from "./lab";
-import { installNbExtension } from "../kernel/nbextension";
+import { installNbExtension } from "./nbextension";
 
 /** The Debian packages the hub needs (jupyterhub depends on node-configurable-http-proxy). */
 export const HUB_APT_HINT = "sudo apt-get install -y --no-install-recommends jupyterhub";

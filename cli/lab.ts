@@ -6,8 +6,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { PROJECT_ROOT } from "../kernel/info";
-import { UsageError, takeOption } from "../kernel/args";
-import { installKernelSpec, requireJupyterPython, specIsCurrent } from "../kernel/install";
+import { UsageError, takeOption } from "./args";
+import { installKernelSpec, requireJupyterPython, specIsCurrent } from "./install";
 
 /** Where the app lives: lab/ (package.json, rspack config, the server glue d2l_lab/, and build/). */
 export const LAB_DIR = path.join(PROJECT_ROOT, "lab");

@@ -19,7 +19,7 @@ not change the exit status); 130 when interrupted.
 Kernels are started with jupyter_client's KernelManager from kernelspecs
 written to a temporary directory (nothing is installed or changed):
   d2l-ts  node <repo>/bin/d2l-ts.js kernel --connection-file {connection_file}
-          (the same argv `d2l-ts install` writes, see kernel/install.ts)
+          (the same argv `d2l-ts install` writes, see cli/install.ts)
   tslab   node <repo>/node_modules/tslab/bin/tslab kernel --config-path {connection_file}
           (the argv tslab's own python/install.py writes), cwd = repo root
   python3 <this python> -m ipykernel_launcher -f {connection_file}
@@ -103,8 +103,8 @@ def kernel_defs():
     missing = None
     if not node:
         missing = "node not found on PATH"
-    elif not os.path.exists(os.path.join(ROOT, "dist", "kernel", "main.js")):
-        missing = "d2l-ts is not built (no dist/kernel/main.js); run `npx tsc -p .` in %s" % ROOT
+    elif not os.path.exists(os.path.join(ROOT, "dist", "cli", "main.js")):
+        missing = "d2l-ts is not built (no dist/cli/main.js); run `npx tsc -p .` in %s" % ROOT
     defs.append(KernelDef(
         "d2l-ts", "bench-d2l-ts",
         [node or "node", d2l_entry, "kernel", "--connection-file", "{connection_file}"],

@@ -7,7 +7,7 @@ import * as http from "http";
 import * as net from "net";
 import type { ChildProcess } from "child_process";
 import { chromium, type Browser } from "playwright-core";
-import { findChromium } from "../../kernel/export";
+import { findChromium } from "../../notebook/export";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -29,7 +29,7 @@ import { randomBytes } from "crypto";
 import { spawn, type ChildProcess } from "child_process";
 import type { Browser, Page } from "playwright-core";
 import { freePort, launchBrowser, stopServer, waitForServer } from "./jupyter-server";
-import { installKernelSpec } from "../../kernel/install";
+import { installKernelSpec } from "../../cli/install";
 import { LAB_DIR, labProblem, labPythonPath, labServerArgs } from "../../cli/lab";
 
 const ROOT = path.resolve(__dirname, "../../..");

@@ -27,7 +27,7 @@ import { randomBytes } from "crypto";
 import { spawn, type ChildProcess } from "child_process";
 import type { Browser, Page } from "playwright-core";
 import { freePort, launchBrowser, stopServer, waitForServer } from "./jupyter-server";
-import { installNbExtension } from "../../kernel/nbextension";
+import { installNbExtension } from "../../cli/nbextension";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const ART = path.join(ROOT, "test-artifacts", "browser");

@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { chromium, type Browser } from "playwright-core";
-import { findChromium } from "../../kernel/export";
+import { findChromium } from "../../notebook/export";
 import { pngSize } from "../../lib/plot/png";
 
 const ROOT = path.resolve(__dirname, "../../..");

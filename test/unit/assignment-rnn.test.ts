@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
-import { Notebook, notebookTags, readNotebook, releaseNotebook, sourceOf, validateAssignment } from "../../kernel/assignment";
+import { Notebook, notebookTags, readNotebook, releaseNotebook, sourceOf, validateAssignment } from "../../notebook/assignment";
 
 const CH9 = path.resolve(__dirname, "../../..", "assignments", "ch9-rnn-classification");
 

@@ -12,9 +12,9 @@ import * as os from "os";
 import * as path from "path";
 import {
   NbCell, Notebook, assignmentTemplate, cellTag, newAssignment, readNotebook, releaseNotebook, releasedSource, sourceOf, toSourceLines, validateAssignment,
-} from "../../kernel/assignment";
-import { CHECK_MIME as GRADER_MIME, mergeWithReference, scoreCell } from "../../kernel/grade";
-import type { CellRun } from "../../kernel/client";
+} from "../../notebook/assignment";
+import { CHECK_MIME as GRADER_MIME, mergeWithReference, scoreCell } from "../../notebook/grade";
+import type { CellRun } from "../../notebook/client";
 import { CHECK_MIME } from "../../lib/check";
 
 const ROOT = path.resolve(__dirname, "../../..");

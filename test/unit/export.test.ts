@@ -1,4 +1,4 @@
-// Tests of kernel/export.ts' parts that need no Jupyter or browser: what the report says, the notebook nbconvert gets, plotly inlining, arguments.
+// Tests of notebook/export.ts' parts that need no Jupyter or browser: what the report says, the notebook nbconvert gets, plotly inlining, arguments.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
@@ -15,7 +15,7 @@ import {
   ExportUsageError,
   type Notebook,
   type NbCell,
-} from "../../kernel/export";
+} from "../../notebook/export";
 
 const ENV = { d2lTs: "0.1.0", tfjs: "4.22.0", backend: "wasm", device: "cpu", adapter: "WebAssembly SIMD, 2 threads", threads: 2, node: "v20.1.0", platform: "linux x64", date: "2025-03-01T14:05:09+01:00" };
 const SUMMARY = ["loss 0.447, train acc 0.848, test acc 0.829", "12345.6 examples/sec on wasm (2 threads)"];

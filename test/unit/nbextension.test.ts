@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { installNbExtension, nbExtensionIsCurrent, nbextensionDirs } from "../../kernel/nbextension";
+import { installNbExtension, nbExtensionIsCurrent, nbextensionDirs } from "../../cli/nbextension";
 
 test("installNbExtension --prefix: main.js and plotly.min.js under share/jupyter/nbextensions/d2l-ts, enabled in etc/jupyter/nbconfig", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "d2l-nbext-"));

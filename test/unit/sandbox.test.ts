@@ -1,4 +1,4 @@
-// The grading sandbox (kernel/sandbox.ts) with real kernels: KernelClient starts
+// The grading sandbox (notebook/sandbox.ts) with real kernels: KernelClient starts
 // this checkout's kernel inside it, cells try what a hostile submission would
 // (read the reference, list the submissions, rewrite the project, reach the
 // network, read the grader's secrets, kill the grader, exhaust memory), and
@@ -11,8 +11,8 @@ import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { KernelClient, type CellRun } from "../../kernel/client";
-import { sandboxEnv, sandboxSupport, treeRssMiB, planSandbox, NOBODY, NOBODY_MAX_PROCESSES } from "../../kernel/sandbox";
+import { KernelClient, type CellRun } from "../../notebook/client";
+import { sandboxEnv, sandboxSupport, treeRssMiB, planSandbox, NOBODY, NOBODY_MAX_PROCESSES } from "../../notebook/sandbox";
 import { spawnSync } from "child_process";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");

@@ -30,9 +30,9 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { randomBytes } from "crypto";
-import { PROJECT_ROOT, packageVersion, dependencyVersion } from "./info";
-import { KERNEL_NAME, installKernelSpec, requireJupyterPython, specIsCurrent } from "./install";
-import { UsageError, takeFlag, takeOption } from "./args";
+import { PROJECT_ROOT, packageVersion, dependencyVersion } from "../kernel/info";
+import { KERNEL_NAME, installKernelSpec, requireJupyterPython, specIsCurrent } from "../cli/install";
+import { UsageError, takeFlag, takeOption } from "../cli/args";
 
 /** What `--to` takes. */
 export type ExportFormat = "html" | "pdf" | "md";

@@ -20,7 +20,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { argsWithUsage } from "./args";
+import { argsWithUsage } from "../cli/args";
 
 /** One nbformat v4 cell (only what we read; everything else is kept as it is). */
 export interface NbCell {

@@ -27,7 +27,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { NbCell, Notebook, notebookTags, readNotebook, toSourceLines } from "./assignment";
-import { argsWithUsage } from "./args";
+import { argsWithUsage } from "../cli/args";
 import type { CheckReport, GradeReport } from "./grade";
 
 /** One notebook to grade, found in the submissions folder. */

@@ -13,7 +13,7 @@ import * as path from "path";
 import { randomBytes, randomUUID } from "crypto";
 import { spawn, ChildProcess } from "child_process";
 import * as zmq from "zeromq";
-import { ConnectionInfo, Header, Message, Signer, decode, encode, PROTOCOL_VERSION } from "./wire";
+import { ConnectionInfo, Header, Message, Signer, decode, encode, PROTOCOL_VERSION } from "../kernel/wire";
 import { SandboxOptions, chownTree, planSandbox, treeRssMiB } from "./sandbox";
 
 /** One nbformat v4 output. */
@@ -53,7 +53,7 @@ export interface KernelClientOptions {
    */
   answerRemote?: (request: string) => Promise<string>;
   /**
-   * Run the kernel confined (kernel/sandbox.ts): allow-listed environment, no
+   * Run the kernel confined (notebook/sandbox.ts): allow-listed environment, no
    * network, read-only files but the scratch, hidden paths, another user, a
    * memory limit on its whole process tree. Omitted: the kernel runs as the
    * grader does. What holds is in {@link KernelClient.sandboxNotes}.
@@ -90,7 +90,7 @@ export class KernelClient {
   private exitWaiters: (() => void)[] = [];
   private sawIopub = false;
   private stderrTail = "";
-  // --- sandbox and memory watchdog (kernel/sandbox.ts) ---
+  // --- sandbox and memory watchdog (notebook/sandbox.ts) ---
   private notes: string[] = [];
   private watchdog: NodeJS.Timeout | null = null;
   /** Set when the kernel was killed or died for memory: the reason, for the report. */

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { PROJECT_ROOT } from "./info";
+import { PROJECT_ROOT } from "../kernel/info";
 
 export const KERNEL_NAME = "d2l-ts";
 export const DISPLAY_NAME = "TypeScript (d2l)";

@@ -11,7 +11,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { PROJECT_ROOT } from "./info";
+import { PROJECT_ROOT } from "../kernel/info";
 import { type InstallScope, requireJupyterPython } from "./install";
 
 /** The folder name under nbextensions/ and the extension's require path ("d2l-ts/main"). */

@@ -25,8 +25,8 @@ import { randomBytes } from "crypto";
 import type { CheckResult } from "../lib/check";
 import { KernelClient, type CellRun, type NbOutput } from "./client";
 import type { SandboxOptions } from "./sandbox";
-import { PROJECT_ROOT } from "./info";
-import { argsWithUsage } from "./args";
+import { PROJECT_ROOT } from "../kernel/info";
+import { argsWithUsage } from "../cli/args";
 import { CellTag, NbCell, Notebook, cellTag, notebookTags, readNotebook, releasedSource, sourceOf, writeNotebook } from "./assignment";
 
 /** One graded cell in the report. */
@@ -68,7 +68,7 @@ export interface GradeReport {
   restarts: { afterCell: number; reason: string; replayed: number }[];
   /** Things the grader fixed or noticed about the submission. */
   warnings: string[];
-  /** What confined the student's kernel, and what could not be done on this machine (kernel/sandbox.ts). */
+  /** What confined the student's kernel, and what could not be done on this machine (notebook/sandbox.ts). */
   sandbox: string[];
   timeoutSeconds: number;
   seconds: number;
@@ -95,7 +95,7 @@ export interface GradeOptions {
 }
 
 /** The module the student's kernel answers the check kernel's requests with, and the mime type it answers under. */
-const REMOTE_JS = path.join(__dirname, "remote.js");
+const REMOTE_JS = path.join(__dirname, "..", "kernel", "remote.js");
 const RPC_MIME = "application/vnd.d2l-ts.rpc+json";
 /** The largest answer of the submission a check reads (a tensor of ~100M floats as base64). */
 const MAX_REPLY_BYTES = 512 * 1024 * 1024;
@@ -630,7 +630,7 @@ export function parseLimitFlags(args: string[]): { memoryMiB?: number; sandbox: 
 }
 
 export async function gradeCommand(argv: string[]): Promise<void> {
-  const batch = await import("./batch"); // a folder: every submission in it (kernel/batch.ts)
+  const batch = await import("./batch"); // a folder: every submission in it (notebook/batch.ts)
   if (batch.batchDirectory(argv) !== null) return batch.gradeBatchCommand(argv);
   const args = [...argv];
   const { take, flag } = argsWithUsage(args, `usage: ${GRADE_USAGE}`);

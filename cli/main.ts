@@ -5,8 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
-import { ConnectionInfo } from "./wire";
-import { PROJECT_ROOT, packageVersion, dependencyVersion } from "./info";
+import { ConnectionInfo } from "../kernel/wire";
+import { PROJECT_ROOT, packageVersion, dependencyVersion } from "../kernel/info";
 import { UsageError, takeFlag, takeOption } from "./args";
 import { installNbExtension, nbExtensionIsCurrent } from "./nbextension";
 import { APT_HINT, InstallScope, KERNEL_NAME, findJupyterPython, installKernelSpec, installedSpecDir, requireJupyterPython, specIsCurrent } from "./install";
@@ -86,7 +86,7 @@ async function cmdKernel(args: string[]): Promise<void> {
   if (!file) throw new UsageError("kernel needs --connection-file FILE");
   noMore(args);
   const connection = readConnectionFile(file);
-  const { Session } = await import("./session");
+  const { Session } = await import("../kernel/session");
   const session = new Session({ connection, cwd: process.cwd() });
   await session.start();
 }
@@ -200,10 +200,10 @@ export async function main(argv: string[]): Promise<void> {
         await cmdKernel(args);
         break;
       case "lab":
-        (await import("../cli/lab")).cmdLab(args);
+        (await import("./lab")).cmdLab(args);
         break;
       case "hub":
-        (await import("../cli/hub")).cmdHub(args);
+        (await import("./hub")).cmdHub(args);
         break;
       case "notebook":
         cmdNotebook(args);
@@ -215,13 +215,13 @@ export async function main(argv: string[]): Promise<void> {
         await cmdDoctor();
         break;
       case "assignment":
-        (await import("./assignment")).assignmentCommand(args);
+        (await import("../notebook/assignment")).assignmentCommand(args);
         break;
       case "grade":
-        await (await import("./grade")).gradeCommand(args);
+        await (await import("../notebook/grade")).gradeCommand(args);
         break;
       case "export":
-        await (await import("./export")).cmdExport(args);
+        await (await import("../notebook/export")).cmdExport(args);
         break;
       case undefined:
       case "help":
