@@ -1,17 +1,21 @@
 /**
  * Downloading data files into the cache: progress bar, checksum, atomic
  * rename. A failed download leaves nothing behind in the cache (the bytes go
- * to a temporary file beside the target, renamed only once complete and
- * verified).
+ * to a temporary file beside the target, named with this process's id and
+ * renamed only once complete, verified and flushed to disk); the leftovers of
+ * a killed download are removed by the next one into the same folder.
+ * Requests go through `fetch` with the proxy of the environment
+ * (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, or their lower-case forms).
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as http from "http";
-import * as https from "https";
 import * as os from "os";
 import * as path from "path";
-import { Transform } from "stream";
+import { Readable, Transform } from "stream";
 import { pipeline } from "stream/promises";
+import type { ReadableStream as WebReadableStream } from "stream/web";
+import { EnvHttpProxyAgent, fetch, type Dispatcher, type Response } from "undici";
+import { removeStaleTemporaries, syncFolder, temporaryName, writeFailureReason } from "../files";
 import { LiveOutput, inKernel, showBundle } from "../output";
 
 /** Accepted digests of a file (lower-case hex); a file passes when any one matches. */
@@ -166,51 +170,69 @@ class Progress {
   }
 }
 
-function networkReason(e: NodeJS.ErrnoException, url: URL): string {
-  switch (e.code) {
-    case "ECONNREFUSED":
-      return `connection refused by ${url.host} (nothing is listening there)`;
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return `the host name ${url.hostname} could not be resolved (no network, or no DNS)`;
-    case "ECONNRESET":
-      return `the connection to ${url.host} was reset`;
-    case "ETIMEDOUT":
-      return `the connection to ${url.host} timed out`;
-    default:
-      return e.message || String(e);
+/** The codes of a network failure, from an error and its causes (fetch wraps them: `fetch failed` <- `ECONNREFUSED`). */
+function errorChain(e: unknown): NodeJS.ErrnoException[] {
+  const out: NodeJS.ErrnoException[] = [];
+  let cur: unknown = e;
+  while (cur instanceof Error && out.length < 5) {
+    out.push(cur as NodeJS.ErrnoException);
+    cur = (cur as Error & { cause?: unknown }).cause;
   }
+  return out;
 }
 
-/** GET `url`, following up to 5 redirects; resolves with a 200 response. */
-function get(url: URL, timeoutMs: number, redirects = 5): Promise<http.IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const mod = url.protocol === "https:" ? https : url.protocol === "http:" ? http : undefined;
-    if (!mod) {
-      reject(new Error(`unsupported URL scheme ${url.protocol}; use http: or https:`));
-      return;
-    }
-    const req = mod.get(url, { headers: { "user-agent": "d2l-ts" } }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location) {
-        res.resume();
-        if (redirects <= 0) {
-          reject(new Error("too many redirects"));
-          return;
-        }
-        get(new URL(res.headers.location, url), timeoutMs, redirects - 1).then(resolve, reject);
-        return;
-      }
-      if (status !== 200) {
-        res.resume();
-        reject(new Error(`HTTP ${status} ${res.statusMessage ?? ""}`.trim()));
-        return;
-      }
-      resolve(res);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no data for ${Math.round(timeoutMs / 1000)} s`), { code: "D2L_TIMEOUT" })));
-    req.on("error", (e: NodeJS.ErrnoException) => reject(new Error(networkReason(e, url))));
-  });
+/** The proxy variable that applies to `url`'s scheme and its value, if one is set (NO_PROXY may still exclude the host). */
+function proxySetting(url: URL): string | undefined {
+  const names = url.protocol === "https:" ? ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"] : ["http_proxy", "HTTP_PROXY"];
+  for (const n of names) {
+    const v = process.env[n];
+    if (v) return `${n} is set to ${v}`;
+  }
+  return undefined;
+}
+
+function networkReason(e: unknown, url: URL, timeoutMs: number): string {
+  const chain = errorChain(e);
+  const codes = chain.map((c) => c.code ?? "");
+  const proxy = proxySetting(url);
+  const via = proxy ? ` (${proxy}; check it, or name the host in NO_PROXY)` : "";
+  const has = (...cs: string[]): boolean => codes.some((c) => cs.includes(c));
+  if (has("ECONNREFUSED")) return `connection refused by ${proxy ? "the proxy or " : ""}${url.host} (nothing is listening there)${via}`;
+  if (has("ENOTFOUND", "EAI_AGAIN")) return `the host name ${url.hostname} could not be resolved (no network, or no DNS)${via}`;
+  if (has("ECONNRESET")) return `the connection to ${url.host} was reset${via}`;
+  if (has("ETIMEDOUT", "UND_ERR_CONNECT_TIMEOUT")) return `the connection to ${url.host} timed out${via}`;
+  if (has("UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT")) return `no data for ${Math.round(timeoutMs / 1000)} s${via}`;
+  const proxyRefusal = chain.find((c) => /^Proxy response/.test(c.message));
+  if (proxyRefusal) return `the proxy refused the connection (${proxyRefusal.message})${via}`;
+  const last = chain[chain.length - 1];
+  const text = chain.map((c) => c.message).filter((m) => m && m !== "fetch failed").join(": ");
+  return (text || last?.message || String(e)) + via;
+}
+
+/**
+ * GET `url` with `fetch` through `dispatcher` (the proxy, if any, is taken from the environment), following
+ * redirects; resolves with a 200 response whose body is not yet read.
+ */
+async function get(url: URL, dispatcher: Dispatcher, timeoutMs: number): Promise<Response> {
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`unsupported URL scheme ${url.protocol}; use http: or https:`);
+  let res: Response;
+  try {
+    // identity: the checksum and the announced length are those of the file as stored, not of a re-encoding
+    res = await fetch(url, { dispatcher, redirect: "follow", headers: { "user-agent": "d2l-ts", "accept-encoding": "identity" } });
+  } catch (e) {
+    throw new Error(networkReason(e, url, timeoutMs));
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new Error(`HTTP ${res.status} ${res.statusText ?? ""}`.trim());
+  }
+  return res;
+}
+
+/** What to do about a full or unwritable disk: D2L_CACHE_DIR when `dest` is in the cache, and the caller's hint. */
+function diskHint(dest: string, hint: string): string {
+  const inCache = !path.relative(cacheRoot(), path.resolve(dest)).startsWith("..");
+  return [inCache ? "Set D2L_CACHE_DIR to a writable folder with free space." : "", hint].filter((s) => s).join(" ");
 }
 
 /** Options of {@link downloadFile}. */
@@ -249,19 +271,24 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new DownloadError(url, `cannot create the folder ${dir} (${(e as Error).message}); set D2L_CACHE_DIR to a writable folder`, hint);
+    const why = writeFailureReason(e, dest) ?? `cannot create the folder ${dir} (${(e as Error).message})`;
+    throw new DownloadError(url, why, diskHint(dest, hint));
   }
-  const tmp = path.join(dir, `.${path.basename(dest)}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.part`);
+  removeStaleTemporaries(dir);
+  const tmp = temporaryName(dest, "part");
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const progress = new Progress(options.label ?? path.basename(dest), url, options.quiet ?? false);
+  // A new agent per download: it reads the proxy variables now, and closing it frees its sockets.
+  const agent = new EnvHttpProxyAgent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs } });
   let received = 0;
   try {
-    let res: http.IncomingMessage;
+    let res: Response;
     try {
-      res = await get(parsed, options.timeoutMs ?? 60_000);
+      res = await get(parsed, agent, timeoutMs);
     } catch (e) {
       throw new DownloadError(url, (e as Error).message, hint);
     }
-    const lengthHeader = res.headers["content-length"];
+    const lengthHeader = res.headers.get("content-length") ?? undefined;
     const total = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const sha1 = crypto.createHash("sha1");
     const md5 = crypto.createHash("md5");
@@ -274,18 +301,27 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
         cb(null, chunk);
       },
     });
+    let diskError: unknown;
     const sink = fs.createWriteStream(tmp, { flags: "wx" });
+    sink.on("error", (e) => (diskError ??= e));
     try {
-      await pipeline(res, meter, sink);
+      if (!res.body) throw new Error("the response has no body");
+      await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>), meter, sink);
     } catch (e) {
       // A failed pipeline destroys the file stream, but its open may still be pending: wait until it is
       // closed, or the temporary file would appear after the cleanup below removed it.
       if (!sink.closed) await new Promise<void>((resolve) => sink.once("close", () => resolve()));
-      const err = e as NodeJS.ErrnoException;
+      const diskReason = diskError !== undefined ? writeFailureReason(diskError, dest) : undefined;
+      if (diskReason) throw new DownloadError(url, diskReason, diskHint(dest, hint));
+      // the file stream also reports the network's errors (the pipeline destroys it with them): only a file call's is the disk's
+      const syscall = (diskError as NodeJS.ErrnoException | undefined)?.syscall;
+      if (syscall && ["open", "write", "writev", "close", "fsync"].includes(syscall)) {
+        throw new DownloadError(url, `writing ${tmp} failed: ${(diskError as Error).message}`, diskHint(dest, hint));
+      }
       if (total !== undefined && received < total) {
         throw new DownloadError(url, `the connection closed after ${received} of ${total} bytes (truncated download)`, hint);
       }
-      throw new DownloadError(url, networkReason(err, parsed), hint);
+      throw new DownloadError(url, networkReason(e, parsed, timeoutMs), hint);
     }
     if (total !== undefined && received !== total) {
       throw new DownloadError(url, `received ${received} bytes but the server announced ${total} (truncated download)`, hint);
@@ -299,12 +335,27 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
         hint,
       );
     }
-    fs.renameSync(tmp, dest);
+    try {
+      // on disk before the rename: after a power cut the cache holds the whole file or none
+      const fd = fs.openSync(tmp, "r+");
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, dest);
+    } catch (e) {
+      const why = writeFailureReason(e, dest) ?? `writing ${dest} failed: ${(e as Error).message}`;
+      throw new DownloadError(url, why, diskHint(dest, hint));
+    }
+    syncFolder(dir);
     progress.finish(received, true);
     return digests;
   } catch (e) {
     progress.finish(received, false);
     fs.rmSync(tmp, { force: true });
     throw e;
+  } finally {
+    await agent.destroy().catch(() => undefined);
   }
 }
