@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { unzipSync } from "fflate";
 import { cacheRoot, downloadFile, say, type Checksums } from "../data/download";
+import { removeStaleTemporaries, temporaryName } from "../files";
 import { isQuick } from "../quick";
 import { mixSeed, permutation } from "../data/random";
 import { PaddedLoader } from "./padded";
@@ -167,7 +168,10 @@ async function downloadImdb(options: ImdbOptions): Promise<string> {
   const hint = "To work offline, extract aclImdb_v1.tar.gz into a folder and set D2L_DATA_DIR to it (or pass { root: folder }).";
   if (!fs.existsSync(archive)) await downloadFile(url, archive, { checksums: options.checksums ?? IMDB_CHECKSUMS, hint, quiet: options.quiet, label: "aclImdb_v1.tar.gz" });
   // Unpack beside the archive into a scratch folder, then rename: the cache holds a complete folder or none.
-  const scratch = fs.mkdtempSync(path.join(root, ".unpack-"));
+  // .unpack-<pid>-<hex>: a folder left by a killed unpack is removed by the next one (removeStaleTemporaries)
+  removeStaleTemporaries(root);
+  const scratch = temporaryName(folder, "unpack");
+  fs.mkdirSync(scratch);
   try {
     if (!options.quiet) say(`Unpacking ${archive} ...`);
     execFileSync("tar", ["-xzf", archive, "-C", scratch], { stdio: ["ignore", "ignore", "pipe"] });
