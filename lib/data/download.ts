@@ -278,8 +278,10 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
   const tmp = temporaryName(dest, "part");
   const timeoutMs = options.timeoutMs ?? 60_000;
   const progress = new Progress(options.label ?? path.basename(dest), url, options.quiet ?? false);
-  // A new agent per download: it reads the proxy variables now, and closing it frees its sockets.
-  const agent = new EnvHttpProxyAgent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs } });
+  // A new agent per download: it reads the proxy variables now, and closing it frees its sockets. An http:
+  // URL is asked of the proxy in absolute form, as curl does (many proxies allow CONNECT to port 443 only);
+  // an https: URL goes through a CONNECT tunnel.
+  const agent = new EnvHttpProxyAgent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs }, proxyTunnel: false });
   let received = 0;
   try {
     let res: Response;

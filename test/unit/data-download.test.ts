@@ -6,8 +6,12 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
+import * as net from "net";
+import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import { AddressInfo } from "net";
+// the fs module object itself (not an import-star copy), so a test can make its calls fail
+import realFs = require("fs");
 import {
   DownloadError,
   FASHION_MNIST_FILES,
@@ -43,23 +47,28 @@ const GOOD: Record<string, Checksums> = Object.fromEntries(
   Object.entries(FILES).map(([name, bytes], k) => [name, k % 2 === 0 ? { sha1: [sha1(bytes)] } : { md5: [md5(bytes)] }]),
 );
 
+/** 1 MB: larger than a write stream's buffer, so a write fails while the download is still arriving. */
+const BIG = crypto.randomBytes(1 << 20);
+
 let server: http.Server;
 let base: string;
 let deadUrl: string;
 const hits: string[] = [];
 let tmp: string;
-const ENV = ["D2L_DATA_DIR", "D2L_CACHE_DIR", "D2L_QUICK", "D2L_FASHION_MNIST_URL"];
+const PROXY_ENV = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"];
+const ENV = ["D2L_DATA_DIR", "D2L_CACHE_DIR", "D2L_QUICK", "D2L_FASHION_MNIST_URL", ...PROXY_ENV];
 const savedEnv: Record<string, string | undefined> = {};
 
 before(async () => {
   await tf.setBackend("cpu");
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "d2l-data-download-"));
   for (const k of ENV) savedEnv[k] = process.env[k];
+  for (const k of PROXY_ENV) delete process.env[k]; // the machine's own proxy must not take the tests' requests
   server = http.createServer((req, res) => {
     const url = req.url ?? "/";
     hits.push(url);
     const [, mode, name] = url.split("/");
-    const body = FILES[name];
+    const body = name === "big.bin" ? BIG : FILES[name];
     if (!body || mode === "missing") {
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found");
@@ -90,14 +99,20 @@ before(async () => {
   await new Promise<void>((r) => dead.close(() => r()));
 });
 
-afterEach(() => {
-  for (const k of ENV) {
+function restoreEnv(keys: string[]): void {
+  for (const k of keys) {
     if (savedEnv[k] === undefined) delete process.env[k];
     else process.env[k] = savedEnv[k];
   }
+}
+
+afterEach(() => {
+  restoreEnv(ENV.filter((k) => !PROXY_ENV.includes(k)));
+  for (const k of PROXY_ENV) delete process.env[k];
 });
 
 after(async () => {
+  restoreEnv(PROXY_ENV);
   await new Promise<void>((r) => server.close(() => r()));
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -235,5 +250,251 @@ describe("downloadFile", () => {
     assert.equal(formatBytes(4_422_102), "4.4 MB");
     assert.equal(formatBytes(29_515), "30 kB");
     assert.equal(formatBytes(512), "512 B");
+  });
+});
+
+// ---- a tiny HTTP proxy on 127.0.0.1: forwards plain-HTTP requests (absolute-form GET), records CONNECTs ----
+
+interface Proxy {
+  url: string;
+  seen: string[];
+  close(): Promise<void>;
+}
+
+/** A forwarding proxy; a CONNECT (what HTTPS through a proxy sends) is recorded and refused with 403. */
+async function startProxy(): Promise<Proxy> {
+  const seen: string[] = [];
+  const proxy = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const target = new URL(req.url ?? "/");
+    const up = http.request(
+      { host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on("error", () => res.destroy());
+    req.pipe(up);
+  });
+  proxy.on("connect", (req, socket: net.Socket) => {
+    seen.push(`CONNECT ${req.url}`);
+    socket.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise<void>((r) => proxy.close(() => r())),
+  };
+}
+
+describe("downloads through the proxy of the environment", () => {
+  const name = FASHION_MNIST_FILES.testLabels;
+  const body = FILES[name];
+
+  for (const variable of ["HTTP_PROXY", "http_proxy"]) {
+    test(`${variable} set: the proxy on 127.0.0.1 sees the request and the download succeeds through it`, async () => {
+      const proxy = await startProxy();
+      try {
+        process.env[variable] = proxy.url;
+        const dest = path.join(tmp, `proxy-${variable}`, name);
+        const d = await downloadFile(`${base}/ok/${name}`, dest, { checksums: { md5: [md5(body)] }, quiet: true });
+        assert.deepEqual(proxy.seen, [`GET ${base}/ok/${name}`], "the request went to the proxy, in absolute form");
+        assert.equal(d.sha1, sha1(body));
+        assert.ok(fs.readFileSync(dest).equals(body));
+        assert.deepEqual(listing(path.dirname(dest)), [name]);
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
+
+  test("NO_PROXY naming the host: the download bypasses the proxy", async () => {
+    const proxy = await startProxy();
+    try {
+      process.env.HTTP_PROXY = proxy.url;
+      process.env.NO_PROXY = "localhost,127.0.0.1";
+      hits.length = 0;
+      const dest = path.join(tmp, "no-proxy", name);
+      await downloadFile(`${base}/ok/${name}`, dest, { checksums: { md5: [md5(body)] }, quiet: true });
+      assert.deepEqual(proxy.seen, []);
+      assert.deepEqual(hits, [`/ok/${name}`], "the server was asked directly");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  for (const variable of ["HTTPS_PROXY", "https_proxy"]) {
+    test(`${variable} set: an https: download opens its tunnel through the proxy; a refusal names the proxy, nothing is left`, async () => {
+      const proxy = await startProxy();
+      try {
+        process.env[variable] = proxy.url;
+        const dest = path.join(tmp, `proxy-${variable}`, "data.gz");
+        const url = "https://d2l-ts-proxy-test.invalid/data.gz";
+        await assert.rejects(downloadFile(url, dest, { quiet: true }), (e: Error) => {
+          assert.ok(e instanceof DownloadError, `a DownloadError, got ${e.name}: ${e.message}`);
+          assert.ok(e.message.startsWith(`Downloading ${url} failed: the proxy refused the connection`), e.message);
+          assert.ok(e.message.includes(`${variable} is set to ${proxy.url}`), e.message);
+          return true;
+        });
+        assert.deepEqual(proxy.seen, ["CONNECT d2l-ts-proxy-test.invalid:443"]);
+        assert.deepEqual(listing(path.dirname(dest)), []);
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
+});
+
+// ---- the disk: full, not writable; what a killed download leaves ----
+
+/** An errno-style error as fs gives it. */
+function sysError(code: string, syscall: string, file?: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: simulated, ${syscall}${file ? ` '${file}'` : ""}`), { code, syscall, errno: -1, ...(file ? { path: file } : {}) });
+}
+
+type FsCallback = (err: NodeJS.ErrnoException | null, ...rest: unknown[]) => void;
+
+/**
+ * Make fs's callback `open`/`write`/`writev` fail for temporary download files (names with `.part-`):
+ * `open` with `openCode`, or the writes after the first with `writeCode`. Returns the undo.
+ */
+function failPartFiles(how: { openCode?: string; writeCode?: string }): () => void {
+  const fsAny = realFs as unknown as Record<string, unknown>;
+  const saved = { open: realFs.open, write: realFs.write, writev: realFs.writev };
+  const partFds = new Set<number>();
+  let writes = 0;
+  fsAny.open = (file: fs.PathLike, ...args: unknown[]): void => {
+    const cb = args[args.length - 1] as FsCallback;
+    if (!String(file).includes(".part-")) return (saved.open as (...a: unknown[]) => void)(file, ...args);
+    if (how.openCode) return void process.nextTick(cb, sysError(how.openCode, "open", String(file)));
+    (saved.open as (...a: unknown[]) => void)(file, ...args.slice(0, -1), (err: NodeJS.ErrnoException | null, fd: number) => {
+      if (!err) partFds.add(fd);
+      cb(err, fd);
+    });
+  };
+  const failing =
+    (orig: (...a: unknown[]) => void, syscall: string) =>
+    (fd: number, ...args: unknown[]): void => {
+      if (partFds.has(fd) && how.writeCode && writes++ > 0) {
+        const cb = args[args.length - 1] as FsCallback;
+        return void process.nextTick(cb, sysError(how.writeCode, syscall));
+      }
+      orig(fd, ...args);
+    };
+  fsAny.write = failing(saved.write as (...a: unknown[]) => void, "write");
+  fsAny.writev = failing(saved.writev as (...a: unknown[]) => void, "write");
+  return () => Object.assign(fsAny, saved);
+}
+
+describe("downloads and the disk", () => {
+  test("a full disk (simulated ENOSPC on write) says so, with the path and what to do; nothing is left behind", async () => {
+    const cache = setup("enospc", `${base}/ok/`);
+    const dest = path.join(cache, "big.bin");
+    const undo = failPartFiles({ writeCode: "ENOSPC" });
+    try {
+      await assert.rejects(downloadFile(`${base}/ok/big.bin`, dest, { quiet: true, hint: "Or else." }), (e: Error) => {
+        assert.ok(e instanceof DownloadError, `a DownloadError, got ${e.name}: ${e.message}`);
+        assert.match(e.message, /failed: the disk holding .* is full \(ENOSPC\) while writing /);
+        assert.ok(e.message.includes(`the disk holding ${cache} is full`), e.message);
+        assert.ok(e.message.includes(`while writing ${dest}`), e.message);
+        assert.match(e.message, /free some space there or write to another disk\. Set D2L_CACHE_DIR to a writable folder with free space\. Or else\.$/);
+        assert.doesNotMatch(e.message, /truncated|connection/);
+        return true;
+      });
+    } finally {
+      undo();
+    }
+    assert.deepEqual(listing(cache), [], "no temporary file left");
+  });
+
+  test("a full tmpfs: the download says the disk is full and leaves nothing (ENOSPC at fsync where mounting is not allowed)", async (t) => {
+    const mnt = path.join(tmp, "small-tmpfs");
+    fs.mkdirSync(mnt);
+    // a real full disk where this process may mount (root with CAP_SYS_ADMIN, as in CI's container)
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt]).status === 0;
+    t.diagnostic(mounted ? `a 256 kB tmpfs on ${mnt}` : "mount not allowed: a simulated ENOSPC at fsync");
+    const dest = path.join(mnt, "cache", "big.bin");
+    // otherwise the write succeeds and the flush fails, as on a disk that allocates late (NFS, XFS)
+    const saved = realFs.fsyncSync;
+    if (!mounted) {
+      (realFs as { fsyncSync: (fd: number) => void }).fsyncSync = (): void => {
+        throw sysError("ENOSPC", "fsync");
+      };
+    }
+    try {
+      await assert.rejects(downloadFile(`${base}/ok/big.bin`, dest, { quiet: true }), (e: Error) => {
+        assert.ok(e instanceof DownloadError, `a DownloadError, got ${e.name}: ${e.message}`);
+        assert.ok(e.message.includes(`failed: the disk holding ${path.dirname(dest)} is full (ENOSPC) while writing ${dest}`), e.message);
+        return true;
+      });
+      assert.deepEqual(listing(path.dirname(dest)), [], "no temporary file left");
+      if (mounted) assert.equal(fs.statfsSync(mnt).bfree, fs.statfsSync(mnt).blocks, "the tmpfs is empty again");
+    } finally {
+      realFs.fsyncSync = saved;
+      if (mounted) spawnSync("umount", [mnt]);
+    }
+  });
+
+  test("a folder that is not writable (EACCES) says so; a file where a folder should be says so", async () => {
+    const cache = setup("eacces", `${base}/ok/`);
+    const dest = path.join(cache, FASHION_MNIST_FILES.testLabels);
+    const undo = failPartFiles({ openCode: "EACCES" });
+    try {
+      await assert.rejects(downloadFile(`${base}/ok/${FASHION_MNIST_FILES.testLabels}`, dest, { quiet: true }), (e: Error) => {
+        assert.ok(e instanceof DownloadError, `a DownloadError, got ${e.name}: ${e.message}`);
+        assert.ok(e.message.includes(`failed: the folder ${cache} is not writable by this user (EACCES)`), e.message);
+        assert.match(e.message, /make it writable or write to another folder\. Set D2L_CACHE_DIR to a writable folder/);
+        return true;
+      });
+    } finally {
+      undo();
+    }
+    assert.deepEqual(listing(cache), []);
+
+    // root is not stopped by chmod: a file in place of the folder is a folder nobody can write to
+    const blocker = path.join(tmp, "a-file");
+    fs.writeFileSync(blocker, "");
+    const under = path.join(blocker, "sub", "x.gz");
+    await assert.rejects(downloadFile(`${base}/ok/${FASHION_MNIST_FILES.testLabels}`, under, { quiet: true }), (e: Error) => {
+      assert.ok(e instanceof DownloadError);
+      assert.match(e.message, /a part of its folder .* is a file, not a folder \((ENOTDIR|EEXIST)\); remove that file or write to another folder/);
+      assert.ok(e.message.includes(under), e.message);
+      return true;
+    });
+  });
+
+  test("a leftover .part of a dead process is gone after the next download; those of live processes stay", async () => {
+    const cache = setup("stale", `${base}/ok/`);
+    fs.mkdirSync(cache, { recursive: true });
+    const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+    const dead = Number(child.stdout);
+    assert.ok(dead > 0, "the child's pid");
+    const hourAgo = new Date(Date.now() - 3600_000);
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600_000);
+    const make = (name: string, when: Date, folder = false): string => {
+      const p = path.join(cache, name);
+      if (folder) fs.mkdirSync(path.join(p, "inner"), { recursive: true });
+      else fs.writeFileSync(p, "half a file");
+      fs.utimesSync(p, when, when);
+      return name;
+    };
+    const killedPart = make(`.${FASHION_MNIST_FILES.trainImages}.part-${dead}-0badc0de`, hourAgo);
+    const killedOld = make(`.${FASHION_MNIST_FILES.trainLabels}.${dead}.0badc0de.part`, hourAgo); // the names before this change
+    const killedUnpack = make(`.unpack-${dead}-0badc0de`, hourAgo, true);
+    const oldUnpack = make(".unpack-Ab12Cd", twoDaysAgo, true); // mkdtemp's name: no pid, removed after a day
+    const recentOldUnpack = make(".unpack-Xy34Zw", hourAgo, true);
+    const livePart = make(`.${FASHION_MNIST_FILES.testImages}.part-${process.pid}-0000beef`, hourAgo);
+    const otherLive = make(`.${FASHION_MNIST_FILES.testImages}.part-1-0000feed`, hourAgo); // pid 1 is always alive
+    const freshDead = make(`.${FASHION_MNIST_FILES.testLabels}.part-${dead}-00c0ffee`, new Date()); // within the grace time
+    const userFile = make("notes.part-1-2", twoDaysAgo);
+    const [a, b] = await loadDataFashionMnist(4, { checksums: GOOD, offlinePackage: false, quiet: true });
+    a.dispose();
+    b.dispose();
+    const left = listing(cache);
+    for (const gone of [killedPart, killedOld, killedUnpack, oldUnpack]) assert.ok(!left.includes(gone), `${gone} removed`);
+    for (const kept of [recentOldUnpack, livePart, otherLive, freshDead, userFile]) assert.ok(left.includes(kept), `${kept} kept`);
+    for (const f of Object.values(FASHION_MNIST_FILES)) assert.ok(left.includes(f), `${f} downloaded`);
   });
 });
