@@ -357,7 +357,8 @@ function sysError(code: string, syscall: string, file?: string): NodeJS.ErrnoExc
 type FsCallback = (err: NodeJS.ErrnoException | null, ...rest: unknown[]) => void;
 
 /**
- * Make fs's callback `open`/`write`/`writev` fail for temporary download files (names with `.part-`):
+ * Make fs's callback `open`/`write`/`writev` fail for temporary download files (`.part-<pid>-<hex>`, or
+ * the older `.part` ending):
  * `open` with `openCode`, or the writes after the first with `writeCode`. Returns the undo.
  */
 function failPartFiles(how: { openCode?: string; writeCode?: string }): () => void {
@@ -367,7 +368,7 @@ function failPartFiles(how: { openCode?: string; writeCode?: string }): () => vo
   let writes = 0;
   fsAny.open = (file: fs.PathLike, ...args: unknown[]): void => {
     const cb = args[args.length - 1] as FsCallback;
-    if (!String(file).includes(".part-")) return (saved.open as (...a: unknown[]) => void)(file, ...args);
+    if (!/\.part(-|$)/.test(path.basename(String(file)))) return (saved.open as (...a: unknown[]) => void)(file, ...args);
     if (how.openCode) return void process.nextTick(cb, sysError(how.openCode, "open", String(file)));
     (saved.open as (...a: unknown[]) => void)(file, ...args.slice(0, -1), (err: NodeJS.ErrnoException | null, fd: number) => {
       if (!err) partFds.add(fd);
