@@ -117,7 +117,9 @@ export interface WriteFileAtomicOptions {
  * complete new one; a crash or a full disk leaves the old file as it was and
  * no temporary file behind (one left by a killed process is removed by
  * {@link removeStaleTemporaries}). A string is written as UTF-8. An existing
- * file keeps its permission bits. Disk errors (`ENOSPC`, `EACCES`, `EROFS`,
+ * file keeps its permission bits. A symbolic link at `file` is replaced by
+ * the file, not followed (a link planted in a folder the writer does not own
+ * cannot redirect the write elsewhere). Disk errors (`ENOSPC`, `EACCES`, `EROFS`,
  * ...) are thrown as {@link WriteError}s that say what to do.
  *
  * @example
