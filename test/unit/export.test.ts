@@ -1,4 +1,5 @@
-// Tests of notebook/export.ts' parts that need no Jupyter or browser: what the report says, the notebook nbconvert gets, plotly inlining, arguments.
+// Tests of notebook/export.ts' parts that need no Jupyter or browser: what the report says, the notebook nbconvert gets, plotly inlining,
+// the page MathJax renders in, Chromium's flags; and cli/export.ts' arguments.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
@@ -9,13 +10,17 @@ import {
   headerMarkdown,
   prepareForExport,
   inlinePlotly,
-  parseExportArgs,
   findChromium,
   chromiumFlags,
-  ExportUsageError,
+  stripLoaders,
+  mathRenderPage,
+  finishRendered,
+  hasMath,
   type Notebook,
   type NbCell,
 } from "../../notebook/export";
+import { parseExportArgs } from "../../cli/export";
+import { UsageError } from "../../cli/args";
 
 const ENV = { d2lTs: "0.1.0", tfjs: "4.22.0", backend: "wasm", device: "cpu", adapter: "WebAssembly SIMD, 2 threads", threads: 2, node: "v20.1.0", platform: "linux x64", date: "2025-03-01T14:05:09+01:00" };
 const SUMMARY = ["loss 0.447, train acc 0.848, test acc 0.829", "12345.6 examples/sec on wasm (2 threads)"];
@@ -152,22 +157,30 @@ describe("inlinePlotly", () => {
 });
 
 describe("arguments and Chromium", () => {
-  test("parseExportArgs", () => {
-    assert.deepEqual(parseExportArgs(["a.ipynb"]), { notebook: "a.ipynb", to: "html", out: undefined, execute: false, timeout: 1800, allowErrors: false });
-    assert.deepEqual(parseExportArgs(["--to", "markdown", "a.ipynb", "--execute", "--out", "r.md", "--timeout", "60", "--allow-errors"]), {
-      notebook: "a.ipynb",
-      to: "md",
-      out: "r.md",
-      execute: true,
-      timeout: 60,
-      allowErrors: true,
-    });
-    assert.throws(() => parseExportArgs(["--to", "docx", "a.ipynb"]), (e: Error) => e instanceof ExportUsageError && /--to must be html, pdf or md; got "docx"/.test(e.message));
-    assert.throws(() => parseExportArgs([]), /export needs a NOTEBOOK/);
-    assert.throws(() => parseExportArgs(["a.ipynb", "b.ipynb"]), /one NOTEBOOK/);
-    assert.throws(() => parseExportArgs(["a.ipynb", "--timeout", "soon"]), /--timeout takes whole seconds/);
-    assert.throws(() => parseExportArgs(["a.ipynb", "--allow-errors"]), /--allow-errors goes with --execute/);
-    assert.throws(() => parseExportArgs(["a.ipynb", "--pdf"]), /unknown option\(s\): --pdf/);
+  const base = { out: undefined, execute: false, timeout: 1800, allowErrors: false, help: false };
+  test("parseExportArgs: --opt value and --opt=value alike", () => {
+    assert.deepEqual(parseExportArgs(["a.ipynb"]), { notebook: "a.ipynb", to: "html", ...base });
+    const full = { notebook: "a.ipynb", to: "md", out: "r.md", execute: true, timeout: 60, allowErrors: true, help: false };
+    assert.deepEqual(parseExportArgs(["--to", "markdown", "a.ipynb", "--execute", "--out", "r.md", "--timeout", "60", "--allow-errors"]), full);
+    assert.deepEqual(parseExportArgs(["--to=markdown", "a.ipynb", "--execute", "--out=r.md", "--timeout=60", "--allow-errors"]), full);
+    assert.deepEqual(parseExportArgs(["--to=PDF", "week[1] #2 ?.ipynb"]), { notebook: "week[1] #2 ?.ipynb", to: "pdf", ...base });
+    assert.deepEqual(parseExportArgs(["--", "-odd name.ipynb"]).notebook, "-odd name.ipynb");
+    assert.equal(parseExportArgs(["--help"]).help, true);
+  });
+
+  test("parseExportArgs: mistakes are usage errors that carry export's usage", () => {
+    const usage = (re: RegExp) => (e: Error) => e instanceof UsageError && re.test(e.message) && /Usage: d2l-ts export NOTEBOOK/.test(e.usage ?? "");
+    assert.throws(() => parseExportArgs(["--to", "docx", "a.ipynb"]), usage(/--to must be html, pdf or md; got "docx"/));
+    assert.throws(() => parseExportArgs(["--to=docx", "a.ipynb"]), usage(/--to must be html, pdf or md; got "docx"/));
+    assert.throws(() => parseExportArgs([]), usage(/export needs a NOTEBOOK/));
+    assert.throws(() => parseExportArgs(["a.ipynb", "b.ipynb"]), usage(/unexpected argument\(s\): b\.ipynb/));
+    assert.throws(() => parseExportArgs(["a.ipynb", "--timeout", "soon"]), usage(/--timeout must be a whole number ≥ 1 .*got "soon"/));
+    assert.throws(() => parseExportArgs(["a.ipynb", "--timeout=0"]), usage(/--timeout must be a whole number ≥ 1/));
+    assert.throws(() => parseExportArgs(["a.ipynb", "--timeout=1.5"]), usage(/--timeout must be a whole number/));
+    assert.throws(() => parseExportArgs(["a.ipynb", "--allow-errors"]), usage(/--allow-errors goes with --execute/));
+    assert.throws(() => parseExportArgs(["a.ipynb", "--pdf"]), usage(/unknown option --pdf/));
+    assert.throws(() => parseExportArgs(["a.ipynb", "--execute=yes"]), usage(/--execute is a flag and takes no value/));
+    assert.throws(() => parseExportArgs(["a.ipynb", "--out"]), usage(/--out needs a value/));
   });
 
   test("findChromium: D2L_CHROMIUM, then PATH; missing says apt-get install chromium", () => {
@@ -184,10 +197,76 @@ describe("arguments and Chromium", () => {
     }
   });
 
-  test("Chromium runs off the network, in a fresh profile", () => {
-    const f = chromiumFlags("/tmp/profile-x");
-    for (const flag of ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run", "--user-data-dir=/tmp/profile-x"]) {
-      assert.ok(f.includes(flag), `missing ${flag}`);
+  test("Chromium runs off the network, in a fresh profile, sandboxed unless root", () => {
+    const user = chromiumFlags("/tmp/profile-x", false, {});
+    for (const flag of ["--headless", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-bypass-list=<-loopback>", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run", "--user-data-dir=/tmp/profile-x"]) {
+      assert.ok(user.includes(flag), `missing ${flag}`);
     }
+    assert.ok(user.some((f) => /^--proxy-server=http:\/\/127\.0\.0\.1:\d+$/.test(f)), "a proxy where nothing listens");
+    assert.ok(!user.includes("--no-sandbox"), "the sandbox stays on for a normal user");
+    assert.ok(chromiumFlags("/p", true, {}).includes("--no-sandbox"), "root: Chromium cannot start sandboxed");
+    assert.ok(chromiumFlags("/p", false, { D2L_CHROMIUM_NO_SANDBOX: "1" }).includes("--no-sandbox"));
+  });
+});
+
+describe("self-contained HTML: loaders out, formulas rendered at export time", () => {
+  const NBCONVERT = `<!DOCTYPE html>
+<html>
+<head><meta charset="utf-8">
+<title>d2l_export_report</title><script src="file:///usr/share/javascript/requirejs/require.min.js"></script>
+<style>p{}</style>
+<!-- Load mathjax -->
+    <script src="file:///usr/share/javascript/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"> </script>
+    <!-- MathJax configuration -->
+    <script type="text/x-mathjax-config">
+    init_mathjax = function() { MathJax.Hub.Config({}); }
+    init_mathjax();
+    </script>
+    <!-- End of mathjax configuration --></head>
+<body class="jp-Notebook"><p>$x^2$</p><script type="text/x-mathjax-config">/* the notebook's own */</script></body>
+</html>`;
+
+  test("stripLoaders removes nbconvert's file:// scripts and MathJax configuration from the head only, and sets the title", () => {
+    const out = stripLoaders(NBCONVERT, "week <1> & 2");
+    assert.ok(!/file:\/\//.test(out), out);
+    assert.ok(!/init_mathjax/.test(out));
+    assert.match(out, /<title>week &lt;1&gt; &amp; 2<\/title>/);
+    assert.match(out, /<style>p\{\}<\/style>/);
+    assert.match(out, /<body class="jp-Notebook"><p>\$x\^2\$<\/p><script type="text\/x-mathjax-config">\/\* the notebook's own \*\/<\/script><\/body>/, "the body is left alone");
+  });
+
+  test("mathRenderPage: the policy first in the head, only scripts with the nonce run, MathJax in SVG", () => {
+    const page = mathRenderPage(stripLoaders(NBCONVERT, "t"), "file:///usr/share/javascript/mathjax/MathJax.js", "n0nce");
+    const head = page.slice(0, page.indexOf("<body"));
+    assert.ok(head.indexOf("Content-Security-Policy") < head.indexOf("<style>"), "the policy precedes everything else");
+    assert.match(head, /content="script-src 'nonce-n0nce' 'strict-dynamic'/);
+    assert.equal((head.match(/nonce="n0nce"/g) ?? []).length, 2);
+    assert.match(head, /"output\/SVG"/);
+    assert.match(head, /"useGlobalCache":false/);
+    assert.match(head, /src="file:\/\/\/usr\/share\/javascript\/mathjax\/MathJax\.js"/);
+    assert.ok(!page.slice(page.indexOf("<body")).includes("n0nce"), "the notebook's own scripts get no nonce");
+  });
+
+  test("finishRendered removes the policy and every script from MathJax's folder, keeps the rest; an unfinished page is an error", () => {
+    const dom =
+      `<!DOCTYPE html><html data-d2l-math-rendered="2"><head><meta http-equiv="Content-Security-Policy" id="d2l-math-csp" content="x">` +
+      `<script data-d2l-math="" nonce="n" type="text/x-mathjax-config;executed=true">MathJax.Hub.Config({});</script>` +
+      `<script data-d2l-math="" nonce="n" src="file:///usr/share/javascript/mathjax/MathJax.js"></script>` +
+      `<script type="text/javascript" src="file:///usr/share/javascript/mathjax/jax/output/SVG/jax.js"></script>` +
+      `<script src="https://example.org/user.js"></script><style>.MathJax_SVG{}</style></head>` +
+      `<body><span class="MathJax_SVG"><svg><path d="M0 0"></path></svg></span><script type="math/tex">x^2</script></body></html>`;
+    const { html, formulas } = finishRendered(dom, "file:///usr/share/javascript/mathjax");
+    assert.equal(formulas, 2);
+    assert.ok(!/Content-Security-Policy|data-d2l-math=|file:\/\//.test(html), html);
+    assert.match(html, /<script src="https:\/\/example\.org\/user\.js"><\/script>/, "the notebook's own scripts stay");
+    assert.match(html, /<span class="MathJax_SVG"><svg><path d="M0 0"><\/path><\/svg><\/span>/);
+    assert.throws(() => finishRendered("<html><head></head><body></body></html>", "file:///m"), /MathJax did not finish/);
+  });
+
+  test("hasMath: TeX in Markdown or in LaTeX/Markdown/HTML outputs, not in code", () => {
+    assert.equal(hasMath(nb([md("Euler: $e^{i\\pi}$")])), true);
+    assert.equal(hasMath(nb([md("\\begin{align}a\\end{align}")])), true);
+    assert.equal(hasMath(nb([code(1, [{ output_type: "display_data", data: { "text/latex": "\\(x\\)" }, metadata: {} }])])), true);
+    assert.equal(hasMath(nb([md("# plain"), code(1, [{ output_type: "stream", name: "stdout", text: "costs $5" }], "const s = `${x}`;")])), false);
   });
 });
