@@ -181,6 +181,11 @@ function errorChain(e: unknown): NodeJS.ErrnoException[] {
   return out;
 }
 
+/** A timeout in words: "60 s", "0.3 s". */
+function seconds(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${Number((ms / 1000).toFixed(1))} s`;
+}
+
 /** The proxy variable that applies to `url`'s scheme and its value, if one is set (NO_PROXY may still exclude the host). */
 function proxySetting(url: URL): string | undefined {
   const names = url.protocol === "https:" ? ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"] : ["http_proxy", "HTTP_PROXY"];
@@ -201,7 +206,7 @@ function networkReason(e: unknown, url: URL, timeoutMs: number): string {
   if (has("ENOTFOUND", "EAI_AGAIN")) return `the host name ${url.hostname} could not be resolved (no network, or no DNS)${via}`;
   if (has("ECONNRESET")) return `the connection to ${url.host} was reset${via}`;
   if (has("ETIMEDOUT", "UND_ERR_CONNECT_TIMEOUT")) return `the connection to ${url.host} timed out${via}`;
-  if (has("UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT")) return `no data for ${Math.round(timeoutMs / 1000)} s${via}`;
+  if (has("UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT")) return `no data for ${seconds(timeoutMs)}${via}`;
   const proxyRefusal = chain.find((c) => /^Proxy response/.test(c.message));
   if (proxyRefusal) return `the proxy refused the connection (${proxyRefusal.message})${via}`;
   const last = chain[chain.length - 1];
@@ -320,6 +325,8 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
       if (syscall && ["open", "write", "writev", "close", "fsync"].includes(syscall)) {
         throw new DownloadError(url, `writing ${tmp} failed: ${(diskError as Error).message}`, diskHint(dest, hint));
       }
+      const stalled = errorChain(e).some((c) => c.code === "UND_ERR_BODY_TIMEOUT");
+      if (stalled) throw new DownloadError(url, `no data for ${seconds(timeoutMs)} after ${received}${total !== undefined ? ` of ${total}` : ""} bytes`, hint);
       if (total !== undefined && received < total) {
         throw new DownloadError(url, `the connection closed after ${received} of ${total} bytes (truncated download)`, hint);
       }

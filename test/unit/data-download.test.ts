@@ -82,6 +82,10 @@ before(async () => {
       // announce the whole file, send half of it, hang up
       res.writeHead(200, { "content-length": body.length });
       res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
+    } else if (mode === "stall") {
+      // a part of the file, then silence (the client's timeout must end it)
+      res.writeHead(200, { "content-length": body.length });
+      res.write(body.subarray(0, 10));
     } else if (mode === "chunked-short") {
       // no content-length: only the checksum can tell the body is short
       res.writeHead(200);
@@ -243,6 +247,18 @@ describe("downloadFile", () => {
     assert.ok(lines.some((l) => l.includes("labels.gz")), "a progress line names the file");
     await assert.rejects(downloadFile("not a url", dest), /Downloading not a url failed: it is not a valid URL/);
     await assert.rejects(downloadFile("ftp://127.0.0.1/x", path.join(tmp, "direct", "x")), /unsupported URL scheme ftp:/);
+  });
+
+  test("a server that stops sending: the timeout ends the download with how much came; nothing is left", async () => {
+    const dest = path.join(tmp, "stall", "labels.gz");
+    const total = FILES[FASHION_MNIST_FILES.testLabels].length;
+    const url = `${base}/stall/${FASHION_MNIST_FILES.testLabels}`;
+    await assert.rejects(downloadFile(url, dest, { timeoutMs: 300, quiet: true }), (e: Error) => {
+      assert.ok(e instanceof DownloadError);
+      assert.equal(e.message, `Downloading ${url} failed: no data for 0.3 s after 10 of ${total} bytes.`);
+      return true;
+    });
+    assert.deepEqual(listing(path.dirname(dest)), []);
   });
 
   test("formatBytes", () => {
