@@ -14,7 +14,7 @@ import * as path from "path";
 import { Readable, Transform } from "stream";
 import { pipeline } from "stream/promises";
 import type { ReadableStream as WebReadableStream } from "stream/web";
-import { EnvHttpProxyAgent, fetch, type Dispatcher, type Response } from "undici";
+import type { Dispatcher, Response } from "undici";
 import { removeStaleTemporaries, syncFolder, temporaryName, writeFailureReason } from "../files";
 import { LiveOutput, inKernel, showBundle } from "../output";
 
@@ -181,6 +181,11 @@ function errorChain(e: unknown): NodeJS.ErrnoException[] {
   return out;
 }
 
+/** undici, loaded on the first download: it takes about 100 ms to load, which a kernel that never downloads should not pay. */
+function undici(): Promise<typeof import("undici")> {
+  return import("undici");
+}
+
 /** A timeout in words: "60 s", "0.3 s". */
 function seconds(ms: number): string {
   return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${Number((ms / 1000).toFixed(1))} s`;
@@ -223,6 +228,7 @@ async function get(url: URL, dispatcher: Dispatcher, timeoutMs: number): Promise
   let res: Response;
   try {
     // identity: the checksum and the announced length are those of the file as stored, not of a re-encoding
+    const { fetch } = await undici();
     res = await fetch(url, { dispatcher, redirect: "follow", headers: { "user-agent": "d2l-ts", "accept-encoding": "identity" } });
   } catch (e) {
     throw new Error(networkReason(e, url, timeoutMs));
@@ -286,6 +292,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
   // A new agent per download: it reads the proxy variables now, and closing it frees its sockets. An http:
   // URL is asked of the proxy in absolute form, as curl does (many proxies allow CONNECT to port 443 only);
   // an https: URL goes through a CONNECT tunnel.
+  const { EnvHttpProxyAgent } = await undici();
   const agent = new EnvHttpProxyAgent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs }, proxyTunnel: false });
   let received = 0;
   try {
