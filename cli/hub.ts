@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { PROJECT_ROOT } from "../kernel/info";
-import { UsageError, takeFlag, takeOption } from "./args";
+import { UsageError, flagOption, parseCommand, stringOption, type OptionSpec, type Parsed } from "./args";
 import { installKernelSpec, requireJupyterPython } from "./install";
 import { labProblem } from "./lab";
 import { installNbExtension } from "./nbextension";
@@ -43,10 +43,10 @@ export interface HubSettings {
  */
 export function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`--mem-limit needs a size such as 2G or 512M, got ${JSON.stringify(text)}`);
+  if (!m) throw new UsageError(`--mem-limit needs a size such as 2G or 512M, got ${JSON.stringify(text)}`, HUB_USAGE);
   const mult: Record<string, number> = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
   const bytes = Math.round(Number(m[1]) * mult[m[2].toUpperCase()]);
-  if (bytes < 64 * 2 ** 20) throw new UsageError(`--mem-limit ${text} is below 64M: a d2l-ts kernel alone needs about 200M`);
+  if (bytes < 64 * 2 ** 20) throw new UsageError(`--mem-limit ${text} is below 64M: a d2l-ts kernel alone needs about 200M`, HUB_USAGE);
   return bytes;
 }
 
@@ -54,49 +54,66 @@ function names(text: string | undefined, flag: string): string[] {
   if (text === undefined) return [];
   const list = text.split(",").map((s) => s.trim()).filter(Boolean);
   for (const n of list) {
-    if (!/^[a-z0-9][a-z0-9._-]*$/i.test(n)) throw new UsageError(`${flag}: ${JSON.stringify(n)} is not a user name (letters, digits, . _ -)`);
+    if (!/^[a-z0-9][a-z0-9._-]*$/i.test(n)) throw new UsageError(`${flag}: ${JSON.stringify(n)} is not a user name (letters, digits, . _ -)`, HUB_USAGE);
   }
   return list;
 }
 
+/** `d2l-ts hub`'s options (util.parseArgs, through cli/args.ts). */
+export const HUB_OPTIONS: OptionSpec = {
+  dir: { type: "string" }, ip: { type: "string" }, port: { type: "string" }, auth: { type: "string" },
+  "password-env": { type: "string" }, "api-token-env": { type: "string" }, users: { type: "string" }, admins: { type: "string" },
+  "mem-limit": { type: "string" }, "cpu-limit": { type: "string" }, ui: { type: "string" },
+  assignment: { type: "string", multiple: true }, "write-config-only": { type: "boolean" },
+};
+
+export const HUB_USAGE = `d2l-ts hub [--dir DIR] [--ip IP] [--port N] [--users a,b] [--admins a] [--password-env VAR | --auth pam]
+           [--api-token-env VAR] [--mem-limit 2G|none] [--cpu-limit 1|none] [--assignment NB ...] [--ui lab|notebook]
+           [--write-config-only]`;
+
 /**
- * Parse `d2l-ts hub`'s flags (removing them from `args`) into settings; UsageError on bad input.
+ * Parse `d2l-ts hub`'s arguments (`--opt value` or `--opt=value`) into settings; UsageError on bad input.
  * @example
- * const s = parseHubArgs(["--port", "8000", "--users", "ann,bob", "--password-env", "HUB_PW"]);
+ * const s = parseHubArgs(["--port", "8000", "--users=ann,bob", "--password-env", "HUB_PW"]);
  * s.users; // ["ann", "bob"]
  */
 export function parseHubArgs(args: string[]): HubSettings {
-  const dir = path.resolve(takeOption(args, "--dir") ?? "d2l-hub");
-  const ip = takeOption(args, "--ip") ?? "127.0.0.1";
-  const portText = takeOption(args, "--port") ?? "8000";
+  return hubSettings(parseCommand("hub", args, HUB_OPTIONS, HUB_USAGE, [0, 0, ""]));
+}
+
+function hubSettings(p: Parsed): HubSettings {
+  const dir = path.resolve(stringOption(p, "dir") ?? "d2l-hub");
+  const ip = stringOption(p, "ip") ?? "127.0.0.1";
+  const portText = stringOption(p, "port") ?? "8000";
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port needs a port number (1-65535), got ${JSON.stringify(portText)}`);
-  const auth = takeOption(args, "--auth") ?? "dummy";
-  if (auth !== "dummy" && auth !== "pam") throw new UsageError(`--auth is dummy (a shared password, for tests) or pam (system users, for a course), got ${JSON.stringify(auth)}`);
-  const passwordEnv = takeOption(args, "--password-env") ?? null;
-  const apiTokenEnv = takeOption(args, "--api-token-env") ?? null;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port needs a port number (1-65535), got ${JSON.stringify(portText)}`, HUB_USAGE);
+  const auth = stringOption(p, "auth") ?? "dummy";
+  if (auth !== "dummy" && auth !== "pam") throw new UsageError(`--auth is dummy (a shared password, for tests) or pam (system users, for a course), got ${JSON.stringify(auth)}`, HUB_USAGE);
+  const passwordEnv = stringOption(p, "password-env") ?? null;
+  const apiTokenEnv = stringOption(p, "api-token-env") ?? null;
   for (const [flag, v] of [["--password-env", passwordEnv], ["--api-token-env", apiTokenEnv]] as const) {
-    if (v !== null && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) throw new UsageError(`${flag} names an environment variable (such as HUB_PASSWORD), got ${JSON.stringify(v)}`);
+    if (v !== null && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) throw new UsageError(`${flag} names an environment variable (such as HUB_PASSWORD), got ${JSON.stringify(v)}`, HUB_USAGE);
   }
   if (auth === "dummy" && passwordEnv === null) {
-    throw new UsageError("the dummy authenticator needs a shared password: export HUB_PASSWORD=... and pass --password-env HUB_PASSWORD (or use --auth pam)");
+    throw new UsageError("the dummy authenticator needs a shared password: export HUB_PASSWORD=... and pass --password-env HUB_PASSWORD (or use --auth pam)", HUB_USAGE);
   }
-  const users = names(takeOption(args, "--users"), "--users");
-  const admins = names(takeOption(args, "--admins"), "--admins");
-  const mem = takeOption(args, "--mem-limit") ?? "2G";
+  const users = names(stringOption(p, "users"), "--users");
+  const admins = names(stringOption(p, "admins"), "--admins");
+  const mem = stringOption(p, "mem-limit") ?? "2G";
   const memLimit = mem === "none" ? null : parseSize(mem);
-  const cpu = takeOption(args, "--cpu-limit") ?? "1";
+  const cpu = stringOption(p, "cpu-limit") ?? "1";
   let cpuLimit: number | null = null;
   if (cpu !== "none") {
     cpuLimit = Number(cpu);
-    if (!Number.isFinite(cpuLimit) || cpuLimit < 0.05) throw new UsageError(`--cpu-limit needs a number of cores such as 1 or 0.5 (or none), got ${JSON.stringify(cpu)}`);
+    if (!Number.isFinite(cpuLimit) || cpuLimit < 0.05) throw new UsageError(`--cpu-limit needs a number of cores such as 1 or 0.5 (or none), got ${JSON.stringify(cpu)}`, HUB_USAGE);
   }
-  const ui = takeOption(args, "--ui") ?? "lab";
-  if (ui !== "notebook" && ui !== "lab") throw new UsageError(`--ui is notebook (the classic Notebook) or lab (JupyterLab), got ${JSON.stringify(ui)}`);
+  const ui = stringOption(p, "ui") ?? "lab";
+  if (ui !== "notebook" && ui !== "lab") throw new UsageError(`--ui is notebook (the classic Notebook) or lab (JupyterLab), got ${JSON.stringify(ui)}`, HUB_USAGE);
   const assignments: string[] = [];
-  for (let a = takeOption(args, "--assignment"); a !== undefined; a = takeOption(args, "--assignment")) {
+  const given = p.values.assignment;
+  for (const a of Array.isArray(given) ? given.map(String) : []) {
     const file = path.resolve(a);
-    if (!fs.existsSync(file) || !file.endsWith(".ipynb")) throw new UsageError(`--assignment needs a student notebook (such as assignments/ch3-softmax/student.ipynb); ${a} is not one`);
+    if (!fs.existsSync(file) || !file.endsWith(".ipynb")) throw new UsageError(`--assignment needs a student notebook (such as assignments/ch3-softmax/student.ipynb); ${a} is not one`, HUB_USAGE);
     assignments.push(file);
   }
   return { dir, ip, port, auth, passwordEnv, apiTokenEnv, users, admins, memLimit, cpuLimit, assignments, ui };
@@ -183,9 +200,9 @@ export function writeHub(s: HubSettings): string {
  * cmdHub(["--dir", "/tmp/class", "--users", "ann,bob", "--password-env", "HUB_PASSWORD"]);
  */
 export function cmdHub(args: string[]): void {
-  const writeOnly = takeFlag(args, "--write-config-only");
-  const s = parseHubArgs(args);
-  if (args.length > 0) throw new UsageError(`unexpected argument(s): ${args.join(" ")}`);
+  const p = parseCommand("hub", args, HUB_OPTIONS, HUB_USAGE, [0, 0, ""]);
+  const writeOnly = flagOption(p, "write-config-only");
+  const s = hubSettings(p);
   if (s.auth === "pam" && process.getuid?.() !== 0) throw new Error("--auth pam runs each student's server as their system user, which needs the hub to run as root");
   if (s.passwordEnv && !process.env[s.passwordEnv] && !writeOnly) throw new Error(`--password-env ${s.passwordEnv}: $${s.passwordEnv} is empty; export the shared password in it first`);
   const py = requireJupyterPython();

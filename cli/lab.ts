@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { PROJECT_ROOT } from "../kernel/info";
-import { UsageError, takeOption } from "./args";
+import { UsageError, parseCommand, stringOption } from "./args";
 import { installKernelSpec, requireJupyterPython, specIsCurrent } from "./install";
 
 /** Where the app lives: lab/ (package.json, rspack config, the server glue d2l_lab/, and build/). */
@@ -46,13 +46,16 @@ export function labPythonPath(existing: string | undefined): string {
   return existing ? `${LAB_DIR}${path.delimiter}${existing}` : LAB_DIR;
 }
 
+export const LAB_USAGE = "d2l-ts lab [--port N] [--dir DIR] [--token T]";
+
+/** `d2l-ts lab`: JupyterLab with the d2l-ts kernel on notebooks/ (or --dir), at 127.0.0.1. */
 export function cmdLab(args: string[]): void {
-  const portText = takeOption(args, "--port") ?? "8888";
-  const dir = path.resolve(takeOption(args, "--dir") ?? path.join(PROJECT_ROOT, "notebooks"));
-  const token = takeOption(args, "--token");
-  if (args.length > 0) throw new UsageError(`unexpected argument(s): ${args.join(" ")}`);
+  const p = parseCommand("lab", args, { port: { type: "string" }, dir: { type: "string" }, token: { type: "string" } }, LAB_USAGE, [0, 0, ""]);
+  const portText = stringOption(p, "port") ?? "8888";
+  const dir = path.resolve(stringOption(p, "dir") ?? path.join(PROJECT_ROOT, "notebooks"));
+  const token = stringOption(p, "token");
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port needs a port number (1-65535), got ${JSON.stringify(portText)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port needs a port number (1-65535), got ${JSON.stringify(portText)}`, LAB_USAGE);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`--dir: no such folder: ${dir}`);
   const py = requireJupyterPython();
   const problem = labProblem(py);

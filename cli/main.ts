@@ -7,7 +7,7 @@ import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import { ConnectionInfo } from "../kernel/wire";
 import { PROJECT_ROOT, packageVersion, dependencyVersion } from "../kernel/info";
-import { UsageError, takeFlag, takeOption } from "./args";
+import { UsageError, flagOption, numberOption, parseCommand, stringOption, type OptionSpec } from "./args";
 import { installNbExtension, nbExtensionIsCurrent } from "./nbextension";
 import { APT_HINT, InstallScope, KERNEL_NAME, findJupyterPython, installKernelSpec, installedSpecDir, requireJupyterPython, specIsCurrent } from "./install";
 
@@ -21,7 +21,8 @@ Usage:
   d2l-ts hub [--dir DIR] [--port N] [--users a,b] [--password-env VAR | --auth pam] [--mem-limit 2G] [--cpu-limit 1]
             [--assignment NB ...] [--ui lab|notebook] [--write-config-only]
                                                           JupyterHub for a class (docs/hub.md)
-  d2l-ts run NOTEBOOK [--out FILE] [--timeout S]          execute a notebook headless; non-zero exit if a cell fails
+  d2l-ts run NOTEBOOK [--out FILE] [--timeout S] [--allow-errors]
+                                                          execute a notebook headless; exit 1 if a cell fails
   d2l-ts doctor                                           versions, Jupyter, backend, GPU, data cache
   d2l-ts assignment new NAME [--dir DIR]                  write an assignment template NAME/assignment.ipynb
   d2l-ts assignment release SRC [--out F] [--solutions]   the student's copy (or the reference solution)
@@ -31,11 +32,9 @@ Usage:
                                                           grade a folder of submissions: gradebook and feedback
   d2l-ts export NOTEBOOK [--to html|pdf|md] [--execute] [--out F]
                                                           a report: nbconvert HTML/Markdown, PDF via headless Chromium
-`;
 
-function noMore(args: string[]): void {
-  if (args.length > 0) throw new UsageError(`unexpected argument(s): ${args.join(" ")}`);
-}
+Options take their value as --opt VALUE or --opt=VALUE. Mistakes on the command line exit with code 2.
+`;
 
 /** Read and check a Jupyter connection file. */
 export function readConnectionFile(file: string): ConnectionInfo {
@@ -67,11 +66,14 @@ export function readConnectionFile(file: string): ConnectionInfo {
   };
 }
 
+const INSTALL_USAGE = "d2l-ts install [--user | --sys-prefix | --prefix DIR]";
+
 function scopeFrom(args: string[]): InstallScope {
-  const prefix = takeOption(args, "--prefix");
-  const user = takeFlag(args, "--user");
-  const sys = takeFlag(args, "--sys-prefix");
-  if ([prefix !== undefined, user, sys].filter(Boolean).length > 1) throw new UsageError("choose one of --user, --sys-prefix, --prefix DIR");
+  const p = parseCommand("install", args, { user: { type: "boolean" }, "sys-prefix": { type: "boolean" }, prefix: { type: "string" } }, INSTALL_USAGE, [0, 0, ""]);
+  const prefix = stringOption(p, "prefix");
+  const user = flagOption(p, "user");
+  const sys = flagOption(p, "sys-prefix");
+  if ([prefix !== undefined, user, sys].filter(Boolean).length > 1) throw new UsageError("choose one of --user, --sys-prefix, --prefix DIR", INSTALL_USAGE);
   if (prefix !== undefined) return { kind: "prefix", dir: path.resolve(prefix) };
   if (sys) return { kind: "sys-prefix" };
   return { kind: "user" };
@@ -81,20 +83,27 @@ function pythonEnv(): NodeJS.ProcessEnv {
   return { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" };
 }
 
+const KERNEL_USAGE = "d2l-ts kernel --connection-file FILE";
+/** The kernel's options (Jupyter starts it with the kernelspec's argv, cli/install.ts). */
+const KERNEL_OPTIONS: OptionSpec = { "connection-file": { type: "string", short: "f" } };
+
 async function cmdKernel(args: string[]): Promise<void> {
-  const file = takeOption(args, "--connection-file") ?? (args.length === 1 && !args[0].startsWith("-") ? args.shift() : undefined);
-  if (!file) throw new UsageError("kernel needs --connection-file FILE");
-  noMore(args);
+  const p = parseCommand("kernel", args, KERNEL_OPTIONS, KERNEL_USAGE, [0, 1, "a connection file"]);
+  const file = stringOption(p, "connection-file") ?? p.positionals[0];
+  if (!file) throw new UsageError("kernel needs --connection-file FILE (Jupyter passes it; see d2l-ts install)", KERNEL_USAGE);
   const connection = readConnectionFile(file);
   const { Session } = await import("../kernel/session");
   const session = new Session({ connection, cwd: process.cwd() });
   await session.start();
 }
 
+const NOTEBOOK_USAGE = "d2l-ts notebook [--port N] [--dir DIR]";
+
 function cmdNotebook(args: string[]): void {
-  const port = takeOption(args, "--port") ?? "8888";
-  const dir = path.resolve(takeOption(args, "--dir") ?? path.join(PROJECT_ROOT, "notebooks"));
-  noMore(args);
+  const p = parseCommand("notebook", args, { port: { type: "string" }, dir: { type: "string" } }, NOTEBOOK_USAGE, [0, 0, ""]);
+  const port = String(numberOption(p, "port", { fallback: 8888, min: 1, max: 65535, integer: true, what: "the port to listen on" }, NOTEBOOK_USAGE));
+  const dir = path.resolve(stringOption(p, "dir") ?? path.join(PROJECT_ROOT, "notebooks"));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`--dir: no such folder: ${dir}`);
   const py = requireJupyterPython();
   if (!specIsCurrent()) console.log(installKernelSpec({ kind: "user" }));
   if (!nbExtensionIsCurrent({ kind: "user" })) console.log(installNbExtension({ kind: "user" }));
@@ -111,31 +120,43 @@ function cmdNotebook(args: string[]): void {
   process.on("SIGINT", () => child.kill("SIGINT"));
 }
 
-function cmdRun(args: string[]): void {
-  const out = takeOption(args, "--out");
-  const timeout = takeOption(args, "--timeout") ?? "1800";
-  const nb = args.shift();
-  if (!nb) throw new UsageError("run needs a NOTEBOOK");
-  noMore(args);
-  if (!fs.existsSync(nb)) throw new Error(`no such notebook: ${nb}`);
-  const py = requireJupyterPython();
-  if (!specIsCurrent()) installKernelSpec({ kind: "user" });
-  const output = path.resolve(out ?? nb.replace(/\.ipynb$/, "") + ".out.ipynb");
-  const r = spawnSync(
-    py,
-    [
-      "-m", "nbconvert", "--to", "notebook", "--execute",
-      `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
-      `--ExecutePreprocessor.timeout=${timeout}`,
-      "--output", path.basename(output), "--output-dir", path.dirname(output), nb,
-    ],
-    { stdio: "inherit", env: pythonEnv(), cwd: process.cwd() },
-  );
-  if (r.status !== 0) {
-    console.error(`d2l-ts run: ${nb} failed (exit ${r.status}); see the error above.`);
-    process.exit(r.status ?? 1);
+const RUN_USAGE = "d2l-ts run NOTEBOOK [--out FILE] [--timeout S] [--allow-errors]";
+
+/**
+ * `d2l-ts run`: execute a notebook in a fresh kernel (notebook/runner.ts) and
+ * write it with its outputs. A failing cell stops the run (exit 1) unless
+ * --allow-errors; Ctrl-C interrupts the running cell and writes what ran
+ * (exit 130). The notebook is written either way, atomically.
+ */
+async function cmdRun(args: string[]): Promise<void> {
+  const p = parseCommand("run", args, { out: { type: "string" }, timeout: { type: "string" }, "allow-errors": { type: "boolean" } }, RUN_USAGE, [1, 1, "a NOTEBOOK"]);
+  const nbPath = p.positionals[0];
+  const timeout = numberOption(p, "timeout", { fallback: 1800, min: 0, above: true, what: "seconds each cell may run" }, RUN_USAGE);
+  const output = path.resolve(stringOption(p, "out") ?? nbPath.replace(/\.ipynb$/, "") + ".out.ipynb");
+  const { readNotebook, writeNotebook } = await import("../notebook/nbformat");
+  const { runNotebook } = await import("../notebook/runner");
+  const nb = readNotebook(nbPath);
+  if (path.resolve(nbPath) === output) throw new UsageError(`--out is the notebook itself (${nbPath}); choose another file`, RUN_USAGE);
+  const abort = new AbortController();
+  const onSigint = (): void => {
+    console.error("d2l-ts run: interrupted; stopping the running cell and writing what ran");
+    abort.abort();
+  };
+  process.once("SIGINT", onSigint);
+  console.error(`d2l-ts run: running ${nbPath} (each cell at most ${timeout} s)`);
+  const r = await runNotebook(nb, { cwd: path.dirname(path.resolve(nbPath)), timeout, allowErrors: flagOption(p, "allow-errors"), signal: abort.signal, log: (line) => console.error(`d2l-ts run: ${line}`) });
+  process.removeListener("SIGINT", onSigint);
+  writeNotebook(output, r.notebook);
+  if (r.interrupted) {
+    console.error(`d2l-ts run: interrupted after ${r.cellsRun} cell(s); what ran is in ${output}`);
+    process.exit(130);
   }
-  console.log(`d2l-ts run: executed ${nb} → ${output}`);
+  if (r.failed) {
+    const at = `cell ${r.failed.index + 1}: ${r.failed.ename}: ${r.failed.evalue.split("\n")[0]}`;
+    console.error(`d2l-ts run: ${nbPath} failed at ${at}\n  the notebook with its outputs up to there: ${output}`);
+    if (!flagOption(p, "allow-errors")) process.exit(1);
+  }
+  console.log(`d2l-ts run: executed ${nbPath} → ${output} (${r.cellsRun} cells, ${Math.round(r.seconds)} s)`);
 }
 
 async function cmdDoctor(): Promise<void> {
@@ -191,7 +212,6 @@ export async function main(argv: string[]): Promise<void> {
       case "install":
         {
           const scope = scopeFrom(args);
-          noMore(args);
           console.log(installKernelSpec(scope));
           console.log(installNbExtension(scope));
         }
@@ -209,19 +229,22 @@ export async function main(argv: string[]): Promise<void> {
         cmdNotebook(args);
         break;
       case "run":
-        cmdRun(args);
+        await cmdRun(args);
+        process.exit(0);
         break;
       case "doctor":
+        parseCommand("doctor", args, {}, "d2l-ts doctor", [0, 0, ""]);
         await cmdDoctor();
         break;
       case "assignment":
-        (await import("../notebook/assignment")).assignmentCommand(args);
+        (await import("./assignment")).cmdAssignment(args);
         break;
       case "grade":
-        await (await import("../notebook/grade")).gradeCommand(args);
+        await (await import("./grade")).cmdGrade(args);
+        process.exit(0); // the kernels' sockets are closed, but zeromq's context can keep Node alive
         break;
       case "export":
-        await (await import("../notebook/export")).cmdExport(args);
+        await (await import("./export")).cmdExport(args);
         break;
       case undefined:
       case "help":
@@ -237,7 +260,7 @@ export async function main(argv: string[]): Promise<void> {
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`d2l-ts: ${e.message}\n\n${USAGE}`);
+      console.error(`d2l-ts: ${e.message}\n\n${e.usage ? `usage:\n${e.usage}` : USAGE}`);
       process.exit(2);
     }
     console.error(`d2l-ts: ${(e as Error).message}`);

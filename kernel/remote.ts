@@ -28,6 +28,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { bridge, type OutputBridge } from "./cellapi";
+import { RPC_MIME } from "../lib/names";
 
 /** A value on the wire. */
 export type Wire =
@@ -231,7 +232,7 @@ async function settle(v: unknown): Promise<unknown> {
 }
 
 /** The mime type the student's kernel shows its answer under (only the grader reads it). */
-export const RPC_MIME = "application/vnd.d2l-ts.rpc+json";
+export { RPC_MIME };
 
 /**
  * Answer request `n`, read from `dir`/req-n.json (a folder the grader owns and

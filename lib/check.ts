@@ -11,8 +11,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { showBundle } from "./output";
 
-/** The mime type of a check's machine-readable result. */
-export const CHECK_MIME = "application/vnd.d2l-ts.check+json";
+import { CHECK_MIME } from "./names";
+
+export { CHECK_MIME };
 
 /** What one check reports (the JSON under {@link CHECK_MIME}). */
 export interface CheckResult {

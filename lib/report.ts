@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { backendInfo } from "./backend";
 import { inKernel, showBundle } from "./output";
+import { REPORT_METADATA_KEY } from "./names";
 
 /**
  * The key under which d2l records report data in an output's metadata:
@@ -18,7 +19,7 @@ import { inKernel, showBundle } from "./output";
  * @example
  * const rec = output.metadata[d2l.REPORT_METADATA_KEY]; // in a saved notebook's output
  */
-export const REPORT_METADATA_KEY = "d2l-ts";
+export { REPORT_METADATA_KEY };
 
 /** The environment a notebook ran in, as {@link environment} reports it. */
 export interface RunEnvironment {

@@ -20,26 +20,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { argsWithUsage } from "../cli/args";
+import { type NbCell, type Notebook, readNotebook, sourceOf, toSourceLines, writeNotebook } from "./nbformat";
 
-/** One nbformat v4 cell (only what we read; everything else is kept as it is). */
-export interface NbCell {
-  cell_type: "code" | "markdown" | "raw";
-  source: string | string[];
-  metadata: Record<string, unknown>;
-  outputs?: Record<string, unknown>[];
-  execution_count?: number | null;
-  id?: string;
-  [key: string]: unknown;
-}
-
-/** An nbformat v4 notebook. */
-export interface Notebook {
-  nbformat: number;
-  nbformat_minor: number;
-  metadata: Record<string, unknown>;
-  cells: NbCell[];
-}
+// The notebook model is nbformat.ts'; these names stay importable from here for the tools that use both.
+export { type NbCell, type Notebook, readNotebook, sourceOf, toSourceLines, writeNotebook };
 
 /** What `d2l-ts grade` reads from a graded cell about another cell's outputs. */
 export interface ExpectOutput {
@@ -67,51 +51,6 @@ export const CODE_MARKERS = { solution: "SOLUTION", hidden: "HIDDEN" } as const;
 const STUB_CODE = ["// YOUR CODE HERE", 'throw new Error("not implemented yet: replace this line with your code");'];
 const STUB_MARKDOWN = "YOUR ANSWER HERE";
 const HIDDEN_NOTE = "// (hidden checks run here when the notebook is graded)";
-
-/** A cell's source as one string. */
-export function sourceOf(cell: NbCell): string {
-  return Array.isArray(cell.source) ? cell.source.join("") : cell.source;
-}
-
-/** A source string in nbformat's usual list-of-lines form. */
-export function toSourceLines(text: string): string[] {
-  const lines = text.split("\n");
-  return lines.map((l, i) => (i < lines.length - 1 ? `${l}\n` : l)).filter((l, i, a) => !(i === a.length - 1 && l === ""));
-}
-
-/** Read a notebook file and check it is an nbformat 4 notebook; errors say what is wrong. */
-export function readNotebook(file: string): Notebook {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
-  }
-  let nb: unknown;
-  try {
-    nb = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file} is not a notebook: not valid JSON (${(e as Error).message})`);
-  }
-  const o = nb as Partial<Notebook>;
-  if (o === null || typeof o !== "object" || o.nbformat !== 4 || !Array.isArray(o.cells)) {
-    throw new Error(`${file} is not an nbformat 4 notebook (expected a JSON object with "nbformat": 4 and a "cells" list); open and save it in Jupyter to convert it`);
-  }
-  o.cells.forEach((c, i) => {
-    if (c === null || typeof c !== "object" || !["code", "markdown", "raw"].includes(c.cell_type) || (typeof c.source !== "string" && !Array.isArray(c.source))) {
-      throw new Error(`${file}: cell ${i + 1} is not a notebook cell (expected cell_type code/markdown/raw and a source)`);
-    }
-    c.metadata = c.metadata && typeof c.metadata === "object" ? c.metadata : {};
-  });
-  o.metadata = o.metadata && typeof o.metadata === "object" ? o.metadata : {};
-  return o as Notebook;
-}
-
-/** Write a notebook as Jupyter does (one-space indent, trailing newline). */
-export function writeNotebook(file: string, nb: Notebook): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(nb, null, 1) + "\n");
-}
 
 /** The cell's d2l tag, or null for an ordinary cell; throws, naming the cell, when the tag is malformed. */
 export function cellTag(cell: NbCell, where: string): CellTag | null {
@@ -353,47 +292,4 @@ export function newAssignment(name: string, dir: string): string {
   validateAssignment(nb, file);
   writeNotebook(file, nb);
   return file;
-}
-
-export const ASSIGNMENT_USAGE = `d2l-ts assignment new NAME [--dir DIR]
-d2l-ts assignment release SOURCE.ipynb [--out FILE] [--solutions]`;
-
-/** `d2l-ts assignment new|release ...`. */
-export function assignmentCommand(argv: string[]): void {
-  const args = [...argv];
-  const sub = args.shift();
-  const { take, flag } = argsWithUsage(args, `usage:\n${ASSIGNMENT_USAGE}`);
-  const onlyOne = (what: string): string => {
-    const v = args.shift();
-    if (!v || args.length > 0) throw new Error(`${v ? `unexpected argument(s): ${args.join(" ")}` : `assignment ${sub} needs ${what}`}\nusage:\n${ASSIGNMENT_USAGE}`);
-    return v;
-  };
-  if (sub === "new") {
-    const dir = take("--dir") ?? ".";
-    const file = newAssignment(onlyOne("a NAME"), dir);
-    console.log(`wrote ${file}
-Edit it in Jupyter (kernel "TypeScript (d2l)"); each cell's metadata.d2l says what it is:
-  {"id": ..., "task": true}                 given text or code (the grader puts the original back)
-  {"id": ..., "solution": true}             the student's answer; yours goes between // BEGIN SOLUTION and // END SOLUTION
-  {"id": ..., "grade": true, "points": N}   checks with d2l.check / d2l.checkClose; // BEGIN HIDDEN ... // END HIDDEN are hidden checks
-Then:
-  d2l-ts assignment release ${file}              the student's copy (student.ipynb beside it)
-  d2l-ts assignment release ${file} --solutions  your answers as a student would hand them in (solution.ipynb)
-  d2l-ts grade SUBMISSION.ipynb --reference ${file}              score a submission`);
-    return;
-  }
-  if (sub === "release") {
-    const out = take("--out");
-    const solutions = flag("--solutions");
-    const source = onlyOne("the instructor's SOURCE.ipynb");
-    const nb = readNotebook(source);
-    const released = releaseNotebook(nb, source, { solutions });
-    const file = out ?? path.join(path.dirname(source), solutions ? "solution.ipynb" : "student.ipynb");
-    if (path.resolve(file) === path.resolve(source)) throw new Error(`--out is the source notebook itself (${source}); choose another file`);
-    writeNotebook(file, released);
-    const total = validateAssignment(nb, source);
-    console.log(`wrote ${file} (${solutions ? "with the answers" : "answers replaced by stubs"}, hidden checks removed; ${total} points)`);
-    return;
-  }
-  throw new Error(`${sub === undefined ? "assignment needs a subcommand" : `unknown assignment subcommand ${JSON.stringify(sub)}`}\nusage:\n${ASSIGNMENT_USAGE}`);
 }

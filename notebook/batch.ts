@@ -26,8 +26,8 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { NbCell, Notebook, notebookTags, readNotebook, toSourceLines } from "./assignment";
-import { argsWithUsage } from "../cli/args";
+import { type NbCell, type NbOutput, type Notebook, readNotebook, toSourceLines } from "./nbformat";
+import { notebookTags } from "./assignment";
 import type { CheckReport, GradeReport } from "./grade";
 
 /** One notebook to grade, found in the submissions folder. */
@@ -231,7 +231,7 @@ export function feedbackNotebook(nb: Notebook, report: GradeReport): Notebook {
     const c = report.checks.find((x) => x.cell === i + 1);
     if (!c || cell.cell_type !== "code") return cell;
     const md = checkMarkdown(c);
-    const verdict = { output_type: "display_data", data: { "text/markdown": md, "text/plain": plain(md) }, metadata: { d2l_grader: true } };
+    const verdict: NbOutput = { output_type: "display_data", data: { "text/markdown": md, "text/plain": plain(md) }, metadata: { d2l_grader: true } };
     return { ...cell, outputs: [...(cell.outputs ?? []), verdict] };
   });
   const summary = [`# Grade: ${report.score}/${report.maxScore}`, "", "| check | points |", "|---|---|"];
@@ -519,57 +519,5 @@ export function formatGradebook(book: Gradebook, skipped: string[] = []): string
   return lines.join("\n");
 }
 
-/** The value-taking flags of `d2l-ts grade`, single and batch. */
-const VALUE_FLAGS = new Set(["--reference", "--timeout", "--json", "--out", "--jobs", "--out-dir", "--memory"]);
-
-/**
- * The submissions folder when `d2l-ts grade`'s positional argument is a
- * folder (a batch), else null.
- *
- * @example
- * batchDirectory(["class/hw1", "--reference", "hw1/assignment.ipynb"]); // → "class/hw1" (a folder)
- * batchDirectory(["alice.ipynb", "--reference", "hw1/assignment.ipynb"]); // → null
- */
-export function batchDirectory(argv: string[]): string | null {
-  for (let i = 0; i < argv.length; i++) {
-    if (VALUE_FLAGS.has(argv[i])) i++;
-    else if (!argv[i].startsWith("--")) return fs.existsSync(argv[i]) && fs.statSync(argv[i]).isDirectory() ? argv[i] : null;
-  }
-  return null;
-}
-
-/** `d2l-ts grade SUBMISSIONS_DIR ...`: parse, grade the batch, print the table; exit 0 when the batch finished. */
-export async function gradeBatchCommand(argv: string[]): Promise<void> {
-  const { GRADE_USAGE, parseLimitFlags } = await import("./grade");
-  const args = [...argv];
-  const { memoryMiB, sandbox } = parseLimitFlags(args);
-  const { take, flag } = argsWithUsage(args, `usage: ${GRADE_USAGE}`);
-  const reference = take("--reference");
-  const timeoutText = take("--timeout");
-  const jobsText = take("--jobs");
-  const outDir = take("--out-dir");
-  const force = flag("--force");
-  const quiet = flag("--quiet");
-  for (const single of ["--json", "--out"]) {
-    if (args.includes(single)) throw new Error(`${single} is for one submission; a folder's results go to --out-dir DIR (gradebook.csv, gradebook.json, feedback/, reports/)\nusage: ${GRADE_USAGE}`);
-  }
-  const dir = args.shift();
-  if (!dir || args.length > 0) throw new Error(`${dir ? `unexpected argument(s): ${args.join(" ")}` : "grade needs a SUBMISSIONS_DIR"}\nusage: ${GRADE_USAGE}`);
-  if (!reference) {
-    throw new Error(`grading a folder needs --reference NAME/assignment.ipynb (the instructor's notebook): without it each student's own, possibly edited, check cells would be run\nusage: ${GRADE_USAGE}`);
-  }
-  if (!fs.existsSync(reference)) throw new Error(`no such notebook: ${reference}`);
-  const timeout = timeoutText === undefined ? 300 : Number(timeoutText);
-  if (!(Number.isFinite(timeout) && timeout > 0)) throw new Error(`--timeout must be a number of seconds > 0 (the limit for each cell); got ${JSON.stringify(timeoutText)}`);
-  const jobs = jobsText === undefined ? 1 : Number(jobsText);
-  if (!(Number.isInteger(jobs) && jobs >= 1)) {
-    throw new Error(`--jobs must be a whole number >= 1 (submissions graded at a time; this machine has ${os.cpus().length} cores); got ${JSON.stringify(jobsText)}`);
-  }
-  const log = quiet ? undefined : (line: string): void => console.error(line);
-  const result = await gradeBatch({ dir, reference, jobs, timeout, outDir, force, log, memoryMiB, sandbox });
-  console.log(formatGradebook(result.gradebook, result.skipped));
-  console.log(`graded ${result.graded.length}, up to date ${result.skipped.length}, in ${result.seconds} s\ngradebook: ${path.join(result.outDir, "gradebook.csv")} (and .json); feedback notebooks: ${path.join(result.outDir, "feedback")}`);
-  process.exit(0);
-}
-
+// Started by gradeBatch with --d2l-batch-worker: grade one submission in this process.
 if (require.main === module && process.argv[2] === "--d2l-batch-worker") workerMain();

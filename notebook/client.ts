@@ -16,8 +16,8 @@ import * as zmq from "zeromq";
 import { ConnectionInfo, Header, Message, Signer, decode, encode, PROTOCOL_VERSION } from "../kernel/wire";
 import { SandboxOptions, chownTree, planSandbox, treeRssMiB } from "./sandbox";
 
-/** One nbformat v4 output. */
-export type NbOutput = Record<string, unknown> & { output_type: string };
+import type { NbOutput } from "./nbformat";
+export type { NbOutput };
 
 /** How a cell run ended. */
 export interface CellRun {
@@ -69,6 +69,11 @@ interface Pending {
   reply: Record<string, unknown> | null;
   clearOnNext: boolean;
   wake: () => void;
+}
+
+/** A message field that should be an object, as one (a malformed field becomes {}). */
+function asRecord(v: unknown): Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -266,8 +271,8 @@ export class KernelClient {
     if (type === "update_display_data") {
       const id = (c.transient as { display_id?: string } | undefined)?.display_id;
       for (const out of (id && this.displays.get(id)) || []) {
-        out.data = c.data;
-        out.metadata = c.metadata ?? {};
+        out.data = asRecord(c.data);
+        out.metadata = asRecord(c.metadata);
       }
       return;
     }
@@ -296,14 +301,14 @@ export class KernelClient {
         add({ output_type: "stream", name: String(c.name), text: String(c.text) });
         break;
       case "display_data": {
-        const out: NbOutput = { output_type: "display_data", data: c.data, metadata: c.metadata ?? {} };
+        const out: NbOutput = { output_type: "display_data", data: asRecord(c.data), metadata: asRecord(c.metadata) };
         add(out);
         const id = (c.transient as { display_id?: string } | undefined)?.display_id;
         if (id) this.displays.set(id, [...(this.displays.get(id) ?? []), out]);
         break;
       }
       case "execute_result":
-        add({ output_type: "execute_result", execution_count: c.execution_count, data: c.data, metadata: c.metadata ?? {} });
+        add({ output_type: "execute_result", execution_count: typeof c.execution_count === "number" ? c.execution_count : null, data: asRecord(c.data), metadata: asRecord(c.metadata) });
         break;
       case "error":
         add({ output_type: "error", ename: String(c.ename), evalue: String(c.evalue), traceback: (c.traceback as string[]) ?? [] });
@@ -376,6 +381,11 @@ export class KernelClient {
     }
     if (r.status === "ok") return { ...base, status: "ok" };
     return { ...base, status: "error", ename: String(r.ename ?? "Error"), evalue: String(r.evalue ?? r.status) };
+  }
+
+  /** Ask the kernel to stop the running cell, as a front end's interrupt button does (the cell ends with an error). */
+  interrupt(): void {
+    if (this.alive) this.request(this.control, "interrupt_request", {});
   }
 
   /** Answer the check kernel's requests on fd 3, one at a time, in order (it waits for each answer). */

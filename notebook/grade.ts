@@ -23,10 +23,10 @@ import * as fs from "fs";
 import * as os from "os";
 import { randomBytes } from "crypto";
 import type { CheckResult } from "../lib/check";
+import { CHECK_MIME, RPC_MIME } from "../lib/names";
 import { KernelClient, type CellRun, type NbOutput } from "./client";
 import type { SandboxOptions } from "./sandbox";
 import { PROJECT_ROOT } from "../kernel/info";
-import { argsWithUsage } from "../cli/args";
 import { CellTag, NbCell, Notebook, cellTag, notebookTags, readNotebook, releasedSource, sourceOf, writeNotebook } from "./assignment";
 
 /** One graded cell in the report. */
@@ -96,7 +96,6 @@ export interface GradeOptions {
 
 /** The module the student's kernel answers the check kernel's requests with, and the mime type it answers under. */
 const REMOTE_JS = path.join(__dirname, "..", "kernel", "remote.js");
-const RPC_MIME = "application/vnd.d2l-ts.rpc+json";
 /** The largest answer of the submission a check reads (a tensor of ~100M floats as base64). */
 const MAX_REPLY_BYTES = 512 * 1024 * 1024;
 /** Files beside the assignment copied for the kernels: at most this many bytes in all. */
@@ -153,8 +152,6 @@ function hiddenPaths(submission: string, reference: string | undefined): string[
   return [...hide];
 }
 
-/** lib/check.ts' CHECK_MIME (not imported from there: that would load tfjs into the grader; a unit test keeps them equal). */
-export const CHECK_MIME = "application/vnd.d2l-ts.check+json";
 const EPS = 1e-9;
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
@@ -601,62 +598,4 @@ export function formatReport(r: GradeReport): string {
   for (const w of r.warnings) lines.push(`  note: ${w}`);
   lines.push(`score ${r.score}/${r.maxScore} (${r.seconds} s)`);
   return lines.join("\n");
-}
-
-export const GRADE_USAGE = "d2l-ts grade SUBMISSION.ipynb [--reference SOURCE.ipynb] [--timeout S] [--memory MiB] [--no-sandbox] [--json FILE] [--out FILE] [--quiet]\n       d2l-ts grade SUBMISSIONS_DIR --reference SOURCE.ipynb [--jobs N] [--timeout S] [--memory MiB] [--no-sandbox] [--out-dir DIR] [--force] [--quiet]";
-
-/** `d2l-ts grade ...`: parse the arguments, grade, print, write; exit 0 when grading finished (whatever the score). */
-/**
- * Take `--memory MiB` and `--no-sandbox` out of `args` (shared by one submission and a folder of them).
- *
- * @example
- * parseLimitFlags(["a.ipynb", "--memory", "2048"]); // { memoryMiB: 2048, sandbox: true }; args is now ["a.ipynb"]
- */
-export function parseLimitFlags(args: string[]): { memoryMiB?: number; sandbox: boolean } {
-  const out: { memoryMiB?: number; sandbox: boolean } = { sandbox: true };
-  const m = args.indexOf("--memory");
-  if (m >= 0) {
-    const v = Number(args[m + 1]);
-    if (!(Number.isFinite(v) && v >= 256)) throw new Error(`--memory must be a number of MiB ≥ 256 (what each submission's kernel may use); got ${JSON.stringify(args[m + 1] ?? "")}\nusage: ${GRADE_USAGE}`);
-    out.memoryMiB = v;
-    args.splice(m, 2);
-  }
-  const n = args.indexOf("--no-sandbox");
-  if (n >= 0) {
-    out.sandbox = false;
-    args.splice(n, 1);
-  }
-  return out;
-}
-
-export async function gradeCommand(argv: string[]): Promise<void> {
-  const batch = await import("./batch"); // a folder: every submission in it (notebook/batch.ts)
-  if (batch.batchDirectory(argv) !== null) return batch.gradeBatchCommand(argv);
-  const args = [...argv];
-  const { take, flag } = argsWithUsage(args, `usage: ${GRADE_USAGE}`);
-  const reference = take("--reference");
-  const timeoutText = take("--timeout");
-  const jsonOut = take("--json");
-  const notebookOut = take("--out");
-  const quiet = flag("--quiet");
-  const limits = parseLimitFlags(args);
-  const submission = args.shift();
-  if (!submission || args.length > 0) {
-    throw new Error(`${submission ? `unexpected argument(s): ${args.join(" ")}` : "grade needs a SUBMISSION.ipynb"}\nusage: ${GRADE_USAGE}`);
-  }
-  const timeout = timeoutText === undefined ? 300 : Number(timeoutText);
-  if (!(Number.isFinite(timeout) && timeout > 0)) throw new Error(`--timeout must be a number of seconds > 0 (the limit for each cell); got ${JSON.stringify(timeoutText)}`);
-  for (const f of [submission, reference]) if (f !== undefined && !fs.existsSync(f)) throw new Error(`no such notebook: ${f}`);
-  const stem = submission.replace(/\.ipynb$/, "");
-  const json = jsonOut ?? `${stem}.grade.json`;
-  const out = notebookOut ?? `${stem}.graded.ipynb`;
-  const log = quiet ? undefined : (line: string): void => console.error(line);
-  log?.(`d2l-ts grade: running ${submission} (each cell at most ${timeout} s)`);
-  const { report, notebook } = await grade({ submission, reference, timeout, log, ...limits });
-  writeNotebook(out, notebook);
-  fs.mkdirSync(path.dirname(path.resolve(json)), { recursive: true });
-  fs.writeFileSync(json, JSON.stringify(report, null, 2) + "\n");
-  console.log(formatReport(report));
-  console.log(`report: ${json}\nexecuted notebook: ${out}`);
-  process.exit(0);
 }

@@ -209,16 +209,22 @@ class CommandLineTests(unittest.TestCase):
             junk.write_text("{ not json")
             p = cli("grade", junk)
             self.assertEqual(p.returncode, 1)
-            self.assertIn("is not a notebook: not valid JSON", p.stderr)
+            self.assertIn("junk.ipynb: not a notebook: not valid JSON", p.stderr)
             chapter = ROOT / "notebooks" / "chapter_02_preliminaries" / "01_ndarray.ipynb"
             p = cli("grade", chapter, "--json", pathlib.Path(tmp) / "x.json")
             self.assertEqual(p.returncode, 1)
             self.assertIn("has no graded cells", p.stderr)
-            p = cli("grade", CH3 / "solution.ipynb", "--timeout", "soon")
-            self.assertEqual(p.returncode, 1)
-            self.assertIn("--timeout must be a number of seconds > 0", p.stderr)
+            # mistakes on the command line: exit 2 with the usage, whichever way the option is written
+            for way in (("--timeout", "soon"), ("--timeout=soon",)):
+                p = cli("grade", CH3 / "solution.ipynb", *way)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn("--timeout must be a number > 0 (seconds each cell may run)", p.stderr)
+                self.assertIn("d2l-ts grade SUBMISSION.ipynb", p.stderr)
+            p = cli("grade", CH3 / "solution.ipynb", "--frobnicate")
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("unknown option --frobnicate", p.stderr)
             p = cli("assignment", "frobnicate")
-            self.assertEqual(p.returncode, 1)
+            self.assertEqual(p.returncode, 2)
             self.assertIn('unknown assignment subcommand "frobnicate"', p.stderr)
             self.assertIn("d2l-ts assignment new NAME", p.stderr)
 

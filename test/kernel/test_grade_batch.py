@@ -282,18 +282,18 @@ class BatchCommandLineTests(unittest.TestCase):
             tmp = pathlib.Path(tmp)
             (tmp / "class").mkdir()
             p = cli("grade", tmp / "class")
-            self.assertEqual(p.returncode, 1)
+            self.assertEqual(p.returncode, 2)
             self.assertIn("needs --reference", p.stderr)
             p = cli("grade", tmp / "class", "--reference", TINY, "--out-dir", tmp / "class" / "out")
             self.assertEqual(p.returncode, 1)
             self.assertIn("inside the submissions folder", p.stderr)
             self.assertFalse((tmp / "class" / "out").exists())
             for bad in ("0", "two", "1.5"):
-                p = cli("grade", tmp / "class", "--reference", TINY, "--jobs", bad)
-                self.assertEqual(p.returncode, 1)
-                self.assertIn("--jobs must be a whole number >= 1", p.stderr)
+                p = cli("grade", tmp / "class", f"--reference={TINY}", f"--jobs={bad}")
+                self.assertEqual(p.returncode, 2)
+                self.assertIn("--jobs must be a whole number ≥ 1", p.stderr)
             p = cli("grade", tmp / "class", "--reference", TINY, "--json", tmp / "x.json")
-            self.assertEqual(p.returncode, 1)
+            self.assertEqual(p.returncode, 2)
             self.assertIn("--out-dir", p.stderr)
 
     def test_a_student_found_twice_and_a_formula_for_a_name(self):
