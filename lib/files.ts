@@ -174,7 +174,14 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
   syncFolder(dir);
 }
 
-/** Flush a folder's entries (the rename) to disk; a file system that cannot is no error. */
+/**
+ * Flush a folder's entries (a rename into it, say) to disk; a file system
+ * that cannot is no error.
+ *
+ * @example
+ * fs.renameSync(tmp, target);
+ * syncFolder(path.dirname(target));
+ */
 export function syncFolder(dir: string): void {
   let fd: number | undefined;
   try {

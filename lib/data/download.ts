@@ -65,7 +65,12 @@ export function cacheRoot(): string {
   return path.join(os.homedir(), ".cache", "d2l-ts");
 }
 
-/** One line of information: a display in the kernel, stderr elsewhere. */
+/**
+ * One line of information: a display in the kernel, stderr elsewhere.
+ *
+ * @example
+ * say("Unpacking aclImdb_v1.tar.gz ...");
+ */
 export function say(line: string): void {
   if (inKernel()) showBundle({ "text/plain": line });
   else process.stderr.write(line + "\n");
@@ -98,7 +103,12 @@ export function checksumMatches(d: FileDigests, c: Checksums | undefined): boole
   return sha1.some((h) => h.toLowerCase() === d.sha1) || md5.some((h) => h.toLowerCase() === d.md5);
 }
 
-/** "SHA-1 one of a, b or MD5 c", for messages. */
+/**
+ * The accepted digests in words, for messages.
+ *
+ * @example
+ * describeChecksums({ sha1: ["ab12", "cd34"], md5: ["ef56"] }); // "SHA-1 ab12 or cd34, or MD5 ef56"
+ */
 export function describeChecksums(c: Checksums): string {
   const parts: string[] = [];
   if (c.sha1?.length) parts.push(`SHA-1 ${c.sha1.join(" or ")}`);
