@@ -12,6 +12,7 @@ import { PROJECT_ROOT } from "../kernel/info";
 import { UsageError, flagOption, parseCommand, stringOption, type OptionSpec, type Parsed } from "./args";
 import { installKernelSpec, requireJupyterPython } from "./install";
 import { labProblem } from "./lab";
+import { writeFileAtomic } from "../lib/files";
 import { installNbExtension } from "./nbextension";
 
 /** The Debian packages the hub needs (jupyterhub depends on node-configurable-http-proxy). */
@@ -186,10 +187,10 @@ export function writeHub(s: HubSettings): string {
     // jupyter-server loads d2l-ts's JupyterLab as an extension (lab/d2l_lab), found by PYTHONPATH
     const d = path.join(s.dir, "jupyter", "etc", "jupyter", "jupyter_server_config.d");
     fs.mkdirSync(d, { recursive: true });
-    fs.writeFileSync(path.join(d, "d2l_lab.json"), JSON.stringify({ ServerApp: { jpserver_extensions: { d2l_lab: true } } }, null, 2));
+    writeFileAtomic(path.join(d, "d2l_lab.json"), JSON.stringify({ ServerApp: { jpserver_extensions: { d2l_lab: true } } }, null, 2));
   }
   const cfg = path.join(s.dir, "jupyterhub_config.py");
-  fs.writeFileSync(cfg, renderHubConfig(s));
+  writeFileAtomic(cfg, renderHubConfig(s));
   return cfg;
 }
 

@@ -28,6 +28,7 @@ import * as os from "os";
 import * as path from "path";
 import { type NbCell, type NbOutput, type Notebook, readNotebook, toSourceLines } from "./nbformat";
 import { notebookTags } from "./assignment";
+import { writeFileAtomic } from "../lib/files";
 import type { CheckReport, GradeReport } from "./grade";
 
 /** One notebook to grade, found in the submissions folder. */
@@ -119,12 +120,10 @@ function sha256Of(file: string): string {
   return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }
 
-/** Write a file whole or not at all: a temporary file in the same folder, then a rename. */
+/** Write a file whole or not at all (lib/files.ts), its folder created first. */
 function writeAtomic(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, text);
 }
 
 /** True when `inner` is `outer` or lies inside it. */

@@ -118,6 +118,22 @@ class TemplateTests(unittest.TestCase):
         self.assertTrue(all(c["status"] == "failed" for c in report["checks"]))
         self.assertIn("not implemented yet", json.dumps(report["checks"]))
 
+    def test_any_file_name(self):
+        """[ ] # ? spaces and non-ASCII letters in the folder and the file: the sandbox binds, reports and
+        graded notebook all land beside the submission, and the options work written --opt=value."""
+        odd = self.tmp / "class [a] #é"
+        odd.mkdir()
+        sub = odd / "wk[1] #?é ü.ipynb"
+        shutil.copy(self.tmp / "demo" / "solution.ipynb", sub)
+        p = cli("grade", sub, f"--reference={self.source}", "--timeout=60", "--quiet", timeout=180)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("score 3/3", p.stdout)
+        report = json.loads((odd / "wk[1] #?é ü.grade.json").read_text())
+        self.assertEqual(report["score"], 3)
+        nb = nbformat.read(odd / "wk[1] #?é ü.graded.ipynb", as_version=4)
+        self.assertTrue(any(c.get("outputs") for c in nb.cells))
+        self.assertEqual(sorted(x.name for x in odd.iterdir()), ["wk[1] #?é ü.grade.json", "wk[1] #?é ü.graded.ipynb", "wk[1] #?é ü.ipynb"])
+
     def test_endless_loops_native_blocking_and_a_dying_kernel_cost_only_their_checks(self):
         nb = nbformat.read(self.tmp / "demo" / "solution.ipynb", as_version=4)
         insert_after(nb, "relu", "let spins = 0;\nwhile (true) { spins++; }")  # interruptible
