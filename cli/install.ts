@@ -35,7 +35,9 @@ export type InstallScope = { kind: "user" } | { kind: "sys-prefix" } | { kind: "
 /** The kernel.json this project installs. */
 export function kernelSpec(): Record<string, unknown> {
   return {
-    argv: [process.execPath, path.join(PROJECT_ROOT, "bin", "d2l-ts.js"), "kernel", "--connection-file", "{connection_file}"],
+    // V8's heap may grow to the machine's memory (Node's default is about 4 GiB, where V8 aborts the kernel
+    // with no word of why): the kernel's own memory limit (kernel/memory.ts), below it, stops a cell first.
+    argv: [process.execPath, `--max-old-space-size=${Math.max(4096, Math.ceil(os.totalmem() / 2 ** 20))}`, path.join(PROJECT_ROOT, "bin", "d2l-ts.js"), "kernel", "--connection-file", "{connection_file}"],
     display_name: DISPLAY_NAME,
     language: "typescript",
     interrupt_mode: "message",

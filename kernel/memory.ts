@@ -45,8 +45,12 @@ export const MIN_MEMORY_LIMIT = 256 * 2 ** 20;
 
 /** How often the watchdog reads the resident memory. Reading it costs a few microseconds. */
 const POLL_MS = 5;
-/** Stop a cell at this share of V8's own heap limit, where V8 would soon abort. */
+/** Stop a cell at this share of V8's old generation limit, where V8 would soon abort. */
 const HEAP_SHARE = 0.9;
+/** After a stop, cells may keep memory up to this share of it (beyond, V8's last-ditch collections come first). */
+const HEAP_CAP = 0.95;
+/** V8's heap limit counts the young generation too (48 MiB on 64-bit); it aborts when the old one is full. */
+const YOUNG_GENERATION = 64 * 2 ** 20;
 
 /** A memory limit and the words that say where it came from. */
 export interface MemoryLimit {
@@ -193,7 +197,7 @@ export function memoryErrorMessage(over: MemoryOverrun, limit: MemoryLimit, heap
   if (over.reason === "heap") {
     lines.push(
       `The kernel's JavaScript heap reached ${formatBytes(over.heapUsed ?? 0)} of V8's heap limit of ${formatBytes(heapLimit)} ` +
-        `(node --max-old-space-size=${Math.round(heapLimit / 2 ** 20)}; past it the kernel would abort), so the cell was stopped. ` +
+        `(node's --max-old-space-size; past it V8 would abort the kernel), so the cell was stopped. ` +
         `The kernel used ${formatBytes(over.rss)} in all; its own limit is ${formatBytes(limit.bytes)} (set by ${limit.source}).`,
     );
   } else {
@@ -211,6 +215,9 @@ export function memoryErrorMessage(over: MemoryOverrun, limit: MemoryLimit, heap
       "use a smaller batch; or raise the limit: d2l-ts kernel --memory-limit 8G, or D2L_MEMORY_LIMIT=8G in the kernel's environment " +
       "(the kernelspec's \"env\"). The kernel keeps its other state; the next cell runs.",
   );
+  if (over.reason === "heap") {
+    lines.push("V8's heap limit is set when node starts: the kernelspec that d2l-ts install writes raises it to the machine's memory (reinstall it if this kernel was started otherwise).");
+  }
   return lines.join("\n");
 }
 
@@ -296,10 +303,11 @@ function runWatch(d: WatchData): void {
   const port = parentPort as NonNullable<typeof parentPort>;
   const shared = new Int32Array(d.shared);
   const slack = Math.max(64 * 2 ** 20, Math.floor(d.limit / 10));
-  const watchHeap = d.heapLimit * HEAP_SHARE < d.limit;
-  const heapSlack = Math.max(16 * 2 ** 20, Math.floor(d.heapLimit / 50));
+  const oldLimit = Math.max(d.heapLimit / 2, d.heapLimit - YOUNG_GENERATION);
+  const watchHeap = oldLimit * HEAP_SHARE < d.limit;
+  const heapSlack = Math.max(16 * 2 ** 20, Math.floor(oldLimit / 50));
   let rssThreshold = d.limit;
-  let heapThreshold = d.heapLimit * HEAP_SHARE;
+  let heapThreshold = oldLimit * HEAP_SHARE;
   let heapUsed: number | undefined;
   let heapPending = false;
   let tripped = false;
@@ -340,14 +348,16 @@ function runWatch(d: WatchData): void {
     rssThreshold = Math.max(d.limit, rss + slack);
     if (watchHeap) {
       const used = await readHeap();
-      if (used !== undefined) heapThreshold = Math.min(d.heapLimit * 0.97, Math.max(d.heapLimit * HEAP_SHARE, used + heapSlack));
+      // What the cells keep may grow a little, never far into V8's last-ditch collections;
+      // kept past the cap already, only a little room is left (for `x = undefined`, say).
+      if (used !== undefined) heapThreshold = Math.max(Math.min(oldLimit * HEAP_CAP, Math.max(oldLimit * HEAP_SHARE, used + heapSlack)), used + heapSlack / 4);
     }
     tripped = false;
   };
 
   const readHeap = (): Promise<number | undefined> =>
     new Promise((resolve) => {
-      inspectorSession().post("Runtime.getHeapUsage", (err, r) => resolve(err || !r ? undefined : r.usedSize));
+      inspectorSession().post("Runtime.getHeapUsage", (err, r) => resolve(err || !r ? undefined : (r as { usedSize: number }).usedSize));
     });
 
   setInterval(() => {
@@ -365,7 +375,7 @@ function runWatch(d: WatchData): void {
         heapPending = false;
         if (used === undefined || tripped) return;
         heapUsed = used;
-        if (used + heapSlack < heapThreshold) heapThreshold = Math.max(d.heapLimit * HEAP_SHARE, used + heapSlack);
+        if (used + heapSlack < heapThreshold) heapThreshold = Math.max(oldLimit * HEAP_SHARE, used + heapSlack);
         if (used > heapThreshold) void trip({ rss: process.memoryUsage.rss(), reason: "heap", heapUsed: used });
       });
     }
