@@ -32,11 +32,12 @@ echo "== notebooks, quick mode, through the kernel (results asserted per noteboo
 (cd test/notebooks && /usr/bin/python3 -m unittest -v test_notebooks) || failed+=("notebooks")
 
 echo "== export (nbconvert; PDF by headless Chromium) and real-browser tests (classic Notebook and JupyterLab in Chromium via playwright-core)"
-# Chromium prints the PDFs and is the browser; poppler-utils reads the PDFs back. Installed only when missing.
-if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
+# Chromium prints the PDFs, renders the HTML's formulas with Debian's MathJax (libjs-mathjax) and is the browser;
+# poppler-utils reads the PDFs back. Installed only when missing.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1 || [ ! -f /usr/share/javascript/mathjax/MathJax.js ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium poppler-utils >/dev/null \
-    || echo "could not install chromium and poppler-utils: the export and browser tests will say what is missing"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium poppler-utils libjs-mathjax >/dev/null \
+    || echo "could not install chromium, poppler-utils and libjs-mathjax: the export and browser tests will say what is missing"
 fi
 node --test --test-reporter=spec dist/test/export/ || failed+=("export")
 node --test --test-reporter=spec dist/test/browser/ || failed+=("browser")
