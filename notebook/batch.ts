@@ -24,7 +24,6 @@
 import { fork, type ChildProcess } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { type NbCell, type NbOutput, type Notebook, readNotebook, toSourceLines } from "./nbformat";
 import { notebookTags } from "./assignment";

@@ -27,7 +27,7 @@ import { CHECK_MIME, RPC_MIME } from "../lib/names";
 import { KernelClient, type CellRun, type NbOutput } from "./client";
 import type { SandboxOptions } from "./sandbox";
 import { PROJECT_ROOT } from "../kernel/info";
-import { CellTag, NbCell, Notebook, cellTag, notebookTags, readNotebook, releasedSource, sourceOf, writeNotebook } from "./assignment";
+import { CellTag, NbCell, Notebook, cellTag, notebookTags, readNotebook, releasedSource, sourceOf } from "./assignment";
 
 /** One graded cell in the report. */
 export interface CheckReport {

@@ -114,14 +114,20 @@ async function render(req: RenderRequest): Promise<RenderReply> {
 /** Serve requests on the port render.ts handed over; do nothing when loaded any other way. */
 function serve(port: MessagePort, flag: SharedArrayBuffer): void {
   const signal = new Int32Array(flag);
+  const answer = (reply: RenderReply): void => {
+    port.postMessage(reply);
+    Atomics.store(signal, 0, 1);
+    Atomics.notify(signal, 0);
+  };
+  const reason = (e: unknown): string => (e as Error)?.message ?? String(e);
   port.on("message", (req: RenderRequest) => {
     render(req)
-      .catch((e: unknown): RenderReply => ({ id: req.id, ok: false, error: (e as Error)?.message ?? String(e) }))
-      .then((reply) => {
-        port.postMessage(reply);
-        Atomics.store(signal, 0, 1);
-        Atomics.notify(signal, 0);
-      });
+      .catch((e: unknown): RenderReply => ({ id: req.id, ok: false, error: reason(e) }))
+      .then(answer)
+      // Posting the reply threw (it could not be cloned): answer with why, so the caller does not wait out its timeout.
+      .catch((e: unknown) => answer({ id: req.id, ok: false, error: `the render worker could not send its reply: ${reason(e)}` }))
+      // Posting threw again: the port is closed and nobody is waiting for an answer.
+      .catch(() => undefined);
   });
 }
 

@@ -28,7 +28,7 @@ export { gradClipping, GradClippingCallback } from "./callbacks/gradients";
 import { sgd } from "./scratch";
 import { withLearningRate } from "./schedules";
 import { crossEntropy } from "./losses";
-import { type DataIter, type Loss, type Updater, type Param, isLayersModel, isOptimizer, variableOf, shapeStr } from "./types";
+import { type DataIter, type Loss, type Updater, isOptimizer, shapeStr } from "./types";
 import type { AnimatorLike, ProgressBarLike } from "./ui";
 
 /**

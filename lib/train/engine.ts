@@ -31,7 +31,7 @@
  * and averages the epoch's loss over what it counts (tokens, for seq2seq).
  */
 import * as tf from "@tensorflow/tfjs";
-import { interruptGuard, type InterruptGuard } from "../interrupt";
+import { interruptGuard } from "../interrupt";
 import { quickEpochs } from "../quick";
 import { Accumulator, Timer } from "./accumulator";
 import { Yielder } from "./yielder";

@@ -9,11 +9,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { loadArray } from "../data/index";
 import { plot } from "../plot/index";
-import { Engine, type Callback, type TrainState } from "./engine";
+import { Engine, type Callback } from "./engine";
 import { WeightDecay } from "./callbacks/regularization";
 import { ProgressCallback } from "./callbacks/display";
 import { makeProgressBar, type ProgressBarLike } from "./ui";
-import { isLayersModel, shapeStr, variableOf } from "./types";
+import { isLayersModel, shapeStr } from "./types";
 
 function check2d(t: unknown, what: string, who: string): asserts t is tf.Tensor {
   if (!(t instanceof tf.Tensor) || t.rank !== 2) {
