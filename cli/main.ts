@@ -15,7 +15,9 @@ const USAGE = `d2l-ts ${packageVersion()}: the TypeScript (d2l) Jupyter kernel
 
 Usage:
   d2l-ts install [--user | --sys-prefix | --prefix DIR]   register the kernelspec "${KERNEL_NAME}" (default --user)
-  d2l-ts kernel --connection-file FILE                    run the kernel (what Jupyter starts)
+  d2l-ts kernel --connection-file FILE [--memory-limit 6G]
+                                                          run the kernel (what Jupyter starts); a cell over the memory
+                                                          limit (default: D2L_MEMORY_LIMIT, else 3/4 of memory) is stopped
   d2l-ts lab [--port N] [--dir DIR] [--token T]           start JupyterLab on notebooks/ at 127.0.0.1
   d2l-ts notebook [--port N] [--dir DIR]                  start classic Jupyter Notebook on notebooks/ at 127.0.0.1
   d2l-ts hub [--dir DIR] [--port N] [--users a,b] [--password-env VAR | --auth pam] [--mem-limit 2G] [--cpu-limit 1]
@@ -83,17 +85,25 @@ function pythonEnv(): NodeJS.ProcessEnv {
   return { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" };
 }
 
-const KERNEL_USAGE = "d2l-ts kernel --connection-file FILE";
+const KERNEL_USAGE = "d2l-ts kernel --connection-file FILE [--memory-limit SIZE (6G, 600M, 50%; default D2L_MEMORY_LIMIT, else 3/4 of the memory)]";
 /** The kernel's options (Jupyter starts it with the kernelspec's argv, cli/install.ts). */
-const KERNEL_OPTIONS: OptionSpec = { "connection-file": { type: "string", short: "f" } };
+const KERNEL_OPTIONS: OptionSpec = { "connection-file": { type: "string", short: "f" }, "memory-limit": { type: "string" } };
 
 async function cmdKernel(args: string[]): Promise<void> {
   const p = parseCommand("kernel", args, KERNEL_OPTIONS, KERNEL_USAGE, [0, 1, "a connection file"]);
   const file = stringOption(p, "connection-file") ?? p.positionals[0];
   if (!file) throw new UsageError("kernel needs --connection-file FILE (Jupyter passes it; see d2l-ts install)", KERNEL_USAGE);
+  // Memory limit (kernel/memory.ts): the option, else D2L_MEMORY_LIMIT, else 3/4 of the memory.
+  const { resolveMemoryLimit } = await import("../kernel/memory");
+  let memoryLimit;
+  try {
+    memoryLimit = resolveMemoryLimit(stringOption(p, "memory-limit"));
+  } catch (e) {
+    throw new UsageError((e as Error).message, KERNEL_USAGE);
+  }
   const connection = readConnectionFile(file);
   const { Session } = await import("../kernel/session");
-  const session = new Session({ connection, cwd: process.cwd() });
+  const session = new Session({ connection, cwd: process.cwd(), memoryLimit });
   await session.start();
 }
 
