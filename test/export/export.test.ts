@@ -116,7 +116,7 @@ after(async () => {
 test("HTML: the report header, and every plot as an <img> with a data:image/png URL", () => {
   const out = path.join(ART, "softmax.html");
   const said = ok(["export", executed, "--to", "html", "--out", out]);
-  assert.match(said, /wrote .*softmax\.html \(html; 1 plot\(s\); 1 training summary\(ies\); environment recorded\)/);
+  assert.match(said, /wrote .*softmax\.html \(html; 1 plot\(s\); 1 training summary\(ies\); environment recorded(; \d+ formula\(s\) rendered)?\)/);
   const html = fs.readFileSync(out, "utf8");
   assert.ok(html.includes(`<img src="data:image/png;base64,${animatorPng}"`), "the Animator's PNG is not an <img> in the HTML");
   assert.ok((html.match(/<img src="data:image\/png;base64,/g) ?? []).length >= 2, "the Animator and the predictCh3 images");
