@@ -305,7 +305,10 @@ export function prepareForExport(
 
 /** JSON inside a <script> element: `</` (and `<!--`) cannot end or comment it out. */
 function scriptJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(v)
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 }
 
 /**
@@ -569,7 +572,12 @@ function runChromium(chromium: string, tmp: string, args: string[], what: string
   const r = spawnSync(chromium, [...chromiumFlags(profile), ...args], { encoding: "utf8", timeout: 180_000, maxBuffer: 1 << 30 });
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : `exit ${r.status ?? r.signal}`;
-    const log = (r.stderr || "").trim().split("\n").filter((l) => !/dbus|Fontconfig/i.test(l)).slice(-10).join("\n");
+    const log = (r.stderr || "")
+      .trim()
+      .split("\n")
+      .filter((l) => !/dbus|Fontconfig/i.test(l))
+      .slice(-10)
+      .join("\n");
     throw new Error(`headless Chromium failed while ${what} (${why})${log ? `:\n${log}` : ""}`);
   }
   return { stdout: r.stdout };
@@ -621,8 +629,14 @@ export function verifyPdf(file: string, mustContain: string[]): PdfCheck {
   const squash = (s: string): string => s.normalize("NFC").replace(/\s+/g, "");
   const missing = mustContain.filter((m) => !squash(text.stdout).includes(squash(m)));
   if (missing.length > 0) {
-    const start = text.stdout.trim().split(/\s*\n\s*/).slice(0, 6).join(" / ");
-    throw new Error(`the PDF Chromium printed is not the report: ${missing.map((m) => JSON.stringify(m)).join(" and ")} not in its text (it begins: ${JSON.stringify(start.slice(0, 200))})`);
+    const start = text.stdout
+      .trim()
+      .split(/\s*\n\s*/)
+      .slice(0, 6)
+      .join(" / ");
+    throw new Error(
+      `the PDF Chromium printed is not the report: ${missing.map((m) => JSON.stringify(m)).join(" and ")} not in its text (it begins: ${JSON.stringify(start.slice(0, 200))})`,
+    );
   }
   return { pages, textChecked: true };
 }
@@ -809,16 +823,4 @@ export async function exportNotebook(nbPath: string, opts: ExportOptions): Promi
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-/**
- * Forwards to cli/export.ts' `cmdExport` (the command line lives in cli/),
- * for a cli/main.ts that still imports it from here; remove once it imports
- * cli/export.
- *
- * @example
- * await cmdExport(["week1.ipynb", "--to=md"]);
- */
-export async function cmdExport(args: string[]): Promise<void> {
-  return (await import("../cli/export")).cmdExport(args);
 }

@@ -145,7 +145,11 @@ test("PDF (headless Chromium): the header's text, and the page with the plot is 
   const size = pngSizeOf(animatorPng);
   const list = spawnSync("pdfimages", ["-list", out], { encoding: "utf8" });
   assert.equal(list.status, 0, `pdfimages failed (apt-get install poppler-utils): ${list.stderr}`);
-  const embedded = list.stdout.split("\n").slice(2).map((l) => l.trim().split(/\s+/)).filter((f) => f.length > 4 && f[2] === "image");
+  const embedded = list.stdout
+    .split("\n")
+    .slice(2)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length > 4 && f[2] === "image");
   const mine = embedded.find((f) => Number(f[3]) === size.width && Number(f[4]) === size.height);
   assert.ok(mine, `no ${size.width}x${size.height} image (the Animator's PNG) in the PDF:\n${list.stdout}`);
   const pageNo = Number(mine[0]);
@@ -179,10 +183,11 @@ test("PDF (headless Chromium): the header's text, and the page with the plot is 
   counts.forEach((n, k) => assert.ok(n >= 10, `only ${n} pixels of series ${k}'s colour where the plot is; counts ${counts.join(", ")}`));
   // Control: the same count on a blank stretch of the page finds nothing, so the check can fail.
   let blankDark = 0;
-  for (let y = img.height - 40; y < img.height - 10; y++) for (let x = 0; x < img.width; x++) {
-    const i = (y * img.width + x) * 3;
-    if (img.rgb[i] + img.rgb[i + 1] + img.rgb[i + 2] < 3 * 235) blankDark++;
-  }
+  for (let y = img.height - 40; y < img.height - 10; y++)
+    for (let x = 0; x < img.width; x++) {
+      const i = (y * img.width + x) * 3;
+      if (img.rgb[i] + img.rgb[i + 1] + img.rgb[i + 2] < 3 * 235) blankDark++;
+    }
   assert.equal(blankDark, 0, "the page's bottom margin is not white");
 });
 
@@ -231,10 +236,21 @@ test("--execute asks the kernel for the environment; plotly figures are interact
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(`file://${htmlFile}`);
-  await page.waitForFunction(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll("div.d2l-plotly[data-d2l-plotly-ready]").length === 2, undefined, { timeout: 60_000 });
+  await page.waitForFunction(
+    () =>
+      (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll("div.d2l-plotly[data-d2l-plotly-ready]").length === 2,
+    undefined,
+    { timeout: 60_000 },
+  );
   const state = await page.evaluate(() => {
-    const d = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ querySelectorAll(s: string): { length: number }; getAttribute(a: string): string | null }> } }).document;
-    return Array.from(d.querySelectorAll("div.d2l-plotly")).map((div) => ({ imgs: div.querySelectorAll("img").length, plots: div.querySelectorAll(".main-svg").length, error: div.getAttribute("data-d2l-plotly-error") }));
+    const d = (
+      globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ querySelectorAll(s: string): { length: number }; getAttribute(a: string): string | null }> } }
+    ).document;
+    return Array.from(d.querySelectorAll("div.d2l-plotly")).map((div) => ({
+      imgs: div.querySelectorAll("img").length,
+      plots: div.querySelectorAll(".main-svg").length,
+      error: div.getAttribute("data-d2l-plotly-error"),
+    }));
   });
   for (const s of state) {
     assert.equal(s.error, null);

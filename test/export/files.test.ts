@@ -60,11 +60,21 @@ function plotPng(): string {
 
 type Cell = Record<string, unknown>;
 const md = (source: string, id: string): Cell => ({ id, cell_type: "markdown", metadata: {}, source });
-const code = (source: string, id: string, outputs: unknown[] = [], count: number | null = null): Cell => ({ id, cell_type: "code", metadata: {}, source, outputs, execution_count: count });
+const code = (source: string, id: string, outputs: unknown[] = [], count: number | null = null): Cell => ({
+  id,
+  cell_type: "code",
+  metadata: {},
+  source,
+  outputs,
+  execution_count: count,
+});
 
 function writeNotebook(file: string, cells: Cell[]): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: "d2l-ts", display_name: "TypeScript (d2l)", language: "typescript" } }, cells }, null, 1));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: "d2l-ts", display_name: "TypeScript (d2l)", language: "typescript" } }, cells }, null, 1),
+  );
   return file;
 }
 
@@ -77,7 +87,19 @@ function reportCells(): Cell[] {
     md("Euler's identity $e^{i\\pi}+1=0$ inline.\n\nBEFOREFORMULA\n\n$$\\int_0^1 x^2\\,dx=\\frac{1}{3}$$\n\nAFTERFORMULA", "m"),
     md("| metric | value |\n|---|---|\n| alpha | 17 |\n| beta | 42 |", "tbl"),
     code("plot()", "p", [{ output_type: "display_data", data: { "image/png": PNG, "text/plain": "<plot>" }, metadata: { "image/png": { width: PLOT_W, height: PLOT_H } } }], 1),
-    code("table()", "h", [{ output_type: "execute_result", execution_count: 2, data: { "text/html": "<table><tr><th>name</th><th>score</th></tr><tr><td>gamma</td><td>99</td></tr></table>", "text/plain": "table" }, metadata: {} }], 2),
+    code(
+      "table()",
+      "h",
+      [
+        {
+          output_type: "execute_result",
+          execution_count: 2,
+          data: { "text/html": "<table><tr><th>name</th><th>score</th></tr><tr><td>gamma</td><td>99</td></tr></table>", "text/plain": "table" },
+          metadata: {},
+        },
+      ],
+      2,
+    ),
   ];
 }
 
@@ -196,13 +218,25 @@ test("the PDF of a notebook with a formula, a plot and a table has them on its p
   const text = pdftotext(pdf);
   assert.match(text, /Formula, plot and table/, "the title");
   assert.match(text, /Report of report\.ipynb/, "the report header");
-  for (const [k, v] of [["alpha", "17"], ["beta", "42"], ["gamma", "99"]]) assert.match(text, new RegExp(`${k}\\s+${v}`), `the table row ${k} ${v}`);
+  for (const [k, v] of [
+    ["alpha", "17"],
+    ["beta", "42"],
+    ["gamma", "99"],
+  ])
+    assert.match(text, new RegExp(`${k}\\s+${v}`), `the table row ${k} ${v}`);
   assert.ok(!/\\int|\\frac|\$\$/.test(text), "the formula is not printed as TeX source");
 
   const list = spawnSync("pdfimages", ["-list", pdf], { encoding: "utf8" });
   assert.equal(list.status, 0, list.stderr);
-  const images = list.stdout.split("\n").slice(2).map((l) => l.trim().split(/\s+/)).filter((f) => f.length > 4 && f[2] === "image");
-  assert.ok(images.some((f) => Number(f[3]) === PLOT_W && Number(f[4]) === PLOT_H), `the ${PLOT_W}x${PLOT_H} plot is in the PDF:\n${list.stdout}`);
+  const images = list.stdout
+    .split("\n")
+    .slice(2)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length > 4 && f[2] === "image");
+  assert.ok(
+    images.some((f) => Number(f[3]) === PLOT_W && Number(f[4]) === PLOT_H),
+    `the ${PLOT_W}x${PLOT_H} plot is in the PDF:\n${list.stdout}`,
+  );
 
   // The formula: ink between the words around it, at 72 dpi (pdftotext -bbox's points are pixels then).
   const bbox = pdftotext(pdf, "-bbox");
@@ -263,7 +297,11 @@ test("the PDF check: a printed error page is not taken for the report", () => {
   // What the old export could save: the URL file://DIR/week#1.html, made by pasting a path holding "#", is cut at the "#" and
   // names the folder DIR/week, whose listing Chromium prints.
   fs.mkdirSync(path.join(dir, "week"));
-  const r = spawnSync(findChromium(), [...chromiumFlags(path.join(dir, "profile")), `--print-to-pdf=${pdf}`, "--no-pdf-header-footer", `${pathToFileURL(path.join(dir, "week")).href}#1.html`], { encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(
+    findChromium(),
+    [...chromiumFlags(path.join(dir, "profile")), `--print-to-pdf=${pdf}`, "--no-pdf-header-footer", `${pathToFileURL(path.join(dir, "week")).href}#1.html`],
+    { encoding: "utf8", timeout: 120_000 },
+  );
   assert.equal(fs.readFileSync(pdf).subarray(0, 5).toString("latin1"), "%PDF-", `Chromium printed something (${r.status}): ${r.stderr.slice(-500)}`);
   assert.throws(() => verifyPdf(pdf, ["Report of", "by d2l-ts"]), /the PDF Chromium printed is not the report: "Report of" and "by d2l-ts" not in its text/);
 });
@@ -278,8 +316,16 @@ test("malformed notebooks: one line naming the cell and the field, exit 1", () =
       { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [md("# T", "t"), code("x", "c2", [{ output_type: "stream", text: "hi" }])] },
       /cell 2 \(id "c2"\): outputs\[0\]\.name must be "stdout" or "stderr"; got undefined/,
     ],
-    ["bad-type", { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: "picture", source: "", metadata: {} }] }, /cell 1: cell_type must be code, markdown or raw; got "picture"/],
-    ["bad-data", { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [code("x", "c", [{ output_type: "display_data", data: { "image/png": 7 }, metadata: {} }])] }, /cell 1 \(id "c"\): outputs\[0\]\.data\["image\/png"\] must be a string/],
+    [
+      "bad-type",
+      { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: "picture", source: "", metadata: {} }] },
+      /cell 1: cell_type must be code, markdown or raw; got "picture"/,
+    ],
+    [
+      "bad-data",
+      { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [code("x", "c", [{ output_type: "display_data", data: { "image/png": 7 }, metadata: {} }])] },
+      /cell 1 \(id "c"\): outputs\[0\]\.data\["image\/png"\] must be a string/,
+    ],
   ];
   for (const [name, content, re] of cases) {
     const file = path.join(dir, `${name}.ipynb`);

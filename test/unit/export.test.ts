@@ -22,7 +22,17 @@ import {
 import { parseExportArgs } from "../../cli/export";
 import { UsageError } from "../../cli/args";
 
-const ENV = { d2lTs: "0.1.0", tfjs: "4.22.0", backend: "wasm", device: "cpu", adapter: "WebAssembly SIMD, 2 threads", threads: 2, node: "v20.1.0", platform: "linux x64", date: "2025-03-01T14:05:09+01:00" };
+const ENV = {
+  d2lTs: "0.1.0",
+  tfjs: "4.22.0",
+  backend: "wasm",
+  device: "cpu",
+  adapter: "WebAssembly SIMD, 2 threads",
+  threads: 2,
+  node: "v20.1.0",
+  platform: "linux x64",
+  date: "2025-03-01T14:05:09+01:00",
+};
 const SUMMARY = ["loss 0.447, train acc 0.848, test acc 0.829", "12345.6 examples/sec on wasm (2 threads)"];
 
 function nb(cells: NbCell[]): Notebook {
@@ -41,7 +51,13 @@ describe("collectReport", () => {
       nb([
         md("# T"),
         code(3, [{ output_type: "display_data", data: { "text/plain": SUMMARY.join("\n") }, metadata: { "d2l-ts": { environment: ENV, summary: SUMMARY } } }]),
-        code(5, [{ output_type: "display_data", data: { "text/plain": "x" }, metadata: { "d2l-ts": { environment: { ...ENV, backend: "cpu" }, summary: ["loss 1.000", "1.0 examples/sec on cpu"] } } }]),
+        code(5, [
+          {
+            output_type: "display_data",
+            data: { "text/plain": "x" },
+            metadata: { "d2l-ts": { environment: { ...ENV, backend: "cpu" }, summary: ["loss 1.000", "1.0 examples/sec on cpu"] } },
+          },
+        ]),
       ]),
     );
     assert.equal(r.source, "outputs");
@@ -53,7 +69,10 @@ describe("collectReport", () => {
   });
 
   test("the environment the kernel reported with --execute wins over earlier records", () => {
-    const envCell: NbCell = { ...code(9, [{ output_type: "display_data", data: {}, metadata: { "d2l-ts": { environment: { ...ENV, backend: "tensorflow" } } } }]), metadata: { "d2l-ts": { role: "export-environment" } } };
+    const envCell: NbCell = {
+      ...code(9, [{ output_type: "display_data", data: {}, metadata: { "d2l-ts": { environment: { ...ENV, backend: "tensorflow" } } } }]),
+      metadata: { "d2l-ts": { role: "export-environment" } },
+    };
     const r = collectReport(nb([envCell, code(2, [{ output_type: "display_data", data: {}, metadata: { "d2l-ts": { environment: ENV, summary: SUMMARY } } }])]));
     assert.equal(r.source, "kernel");
     assert.equal(r.environment?.backend, "tensorflow");
@@ -102,7 +121,10 @@ describe("prepareForExport", () => {
     const before = JSON.stringify(src);
     const p = prepareForExport(src, "HEADER", { interactivePlotly: false });
     assert.equal(JSON.stringify(src), before);
-    assert.deepEqual(p.nb.cells.map((c) => (c.cell_type === "markdown" ? String(c.source).slice(0, 7) : "code")), ["# Title", "HEADER", "code"]);
+    assert.deepEqual(
+      p.nb.cells.map((c) => (c.cell_type === "markdown" ? String(c.source).slice(0, 7) : "code")),
+      ["# Title", "HEADER", "code"],
+    );
     assert.match(String(p.nb.cells[1].id), /^d2l-[0-9a-f]{12}$/, "nbformat 4.5 cells need an id");
     const old = prepareForExport({ ...nb([code(1, [])]), nbformat_minor: 4 }, "H", { interactivePlotly: false });
     assert.equal(old.nb.cells[0].source, "H", "no title: the header comes first");
@@ -111,7 +133,10 @@ describe("prepareForExport", () => {
 
   test("a vega-lite plot without a PNG gets one; plots with one keep theirs", () => {
     const spec = { mark: "line" };
-    const src = nb([code(1, [{ output_type: "display_data", data: { [VL]: spec, "text/plain": "p" }, metadata: {} }]), code(2, [{ output_type: "display_data", data: { [VL]: spec, "image/png": "OLD", "text/plain": "q" }, metadata: {} }])]);
+    const src = nb([
+      code(1, [{ output_type: "display_data", data: { [VL]: spec, "text/plain": "p" }, metadata: {} }]),
+      code(2, [{ output_type: "display_data", data: { [VL]: spec, "image/png": "OLD", "text/plain": "q" }, metadata: {} }]),
+    ]);
     const seen: object[] = [];
     const p = prepareForExport(src, "H", { interactivePlotly: false, renderPng: (s) => (seen.push(s), { base64: "NEW", width: 10, height: 7 }) });
     assert.equal(p.plots, 2);
@@ -125,7 +150,11 @@ describe("prepareForExport", () => {
 
   test("plotly outputs become placeholder divs holding their PNG (HTML only)", () => {
     const fig = { data: [{ type: "surface", z: [[1]] }], layout: {}, config: {} };
-    const src = nb([code(1, [{ output_type: "display_data", data: { [PL]: fig, "image/png": "PNGDATA", "text/plain": '<plotly figure "a<b">' }, metadata: { "image/png": { width: 300, height: 200 } } }])]);
+    const src = nb([
+      code(1, [
+        { output_type: "display_data", data: { [PL]: fig, "image/png": "PNGDATA", "text/plain": '<plotly figure "a<b">' }, metadata: { "image/png": { width: 300, height: 200 } } },
+      ]),
+    ]);
     const html = prepareForExport(src, "H", { interactivePlotly: true });
     assert.deepEqual(html.plotly, [{ figure: fig, width: 300, height: 200 }]);
     const out = html.nb.cells[1].outputs?.[0];
@@ -199,10 +228,24 @@ describe("arguments and Chromium", () => {
 
   test("Chromium runs off the network, in a fresh profile, sandboxed unless root", () => {
     const user = chromiumFlags("/tmp/profile-x", false, {});
-    for (const flag of ["--headless", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-bypass-list=<-loopback>", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run", "--user-data-dir=/tmp/profile-x"]) {
+    for (const flag of [
+      "--headless",
+      "--disable-gpu",
+      "--host-resolver-rules=MAP * ~NOTFOUND",
+      "--proxy-bypass-list=<-loopback>",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-quic",
+      "--no-first-run",
+      "--user-data-dir=/tmp/profile-x",
+    ]) {
       assert.ok(user.includes(flag), `missing ${flag}`);
     }
-    assert.ok(user.some((f) => /^--proxy-server=http:\/\/127\.0\.0\.1:\d+$/.test(f)), "a proxy where nothing listens");
+    assert.ok(
+      user.some((f) => /^--proxy-server=http:\/\/127\.0\.0\.1:\d+$/.test(f)),
+      "a proxy where nothing listens",
+    );
     assert.ok(!user.includes("--no-sandbox"), "the sandbox stays on for a normal user");
     assert.ok(chromiumFlags("/p", true, {}).includes("--no-sandbox"), "root: Chromium cannot start sandboxed");
     assert.ok(chromiumFlags("/p", false, { D2L_CHROMIUM_NO_SANDBOX: "1" }).includes("--no-sandbox"));
