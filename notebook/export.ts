@@ -578,7 +578,11 @@ function runChromium(chromium: string, tmp: string, args: string[], what: string
       .filter((l) => !/dbus|Fontconfig/i.test(l))
       .slice(-10)
       .join("\n");
-    throw new Error(`headless Chromium failed while ${what} (${why})${log ? `:\n${log}` : ""}`);
+    const hint =
+      !runningAsRoot() && /sandbox|namespace/i.test(r.stderr || "")
+        ? "\n(Chromium's sandbox could not start here; where unprivileged user namespaces are off, D2L_CHROMIUM_NO_SANDBOX=1 runs it without)"
+        : "";
+    throw new Error(`headless Chromium failed while ${what} (${why})${log ? `:\n${log}` : ""}${hint}`);
   }
   return { stdout: r.stdout };
 }
