@@ -17,6 +17,9 @@ export PYDEVD_DISABLE_FILE_VALIDATION=1
 failed=()
 start=$(date +%s)
 
+echo "== lint and format (eslint: floating promises, unused variables, no any in lib/; prettier --check)"
+(npm run lint && npm run format:check) || failed+=("lint")
+
 echo "== unit tests (node --test)"
 D2L_REQUIRE_NATIVE=1 node --test --test-reporter=spec dist/test/unit/ || failed+=("unit")
 
