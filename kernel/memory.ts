@@ -43,8 +43,15 @@ export const DEFAULT_MEMORY_SHARE = 0.75;
 /** The smallest limit accepted: a kernel with tf and d2l loaded already uses about 250 MiB. */
 export const MIN_MEMORY_LIMIT = 256 * 2 ** 20;
 
-/** How often the watchdog reads the resident memory. Reading it costs a few microseconds. */
-const POLL_MS = 5;
+/**
+ * How often the watchdog reads the resident memory: often near the limit, less
+ * often far below it (each read costs a few microseconds; every 5 ms, that is
+ * about 2% of a core for an idle kernel).
+ */
+const POLL_NEAR_MS = 5;
+const POLL_FAR_MS = 25;
+/** At most this often the main thread's heap is read through the inspector (which interrupts it). */
+const HEAP_POLL_MS = 20;
 /** Stop a cell at this share of V8's old generation limit, where V8 would soon abort. */
 const HEAP_SHARE = 0.9;
 /** After a stop, cells may keep memory up to this share of it (beyond, V8's last-ditch collections come first). */
@@ -140,15 +147,16 @@ export function resolveMemoryLimit(
 }
 
 /**
- * Bytes as a reader wants them: "612 MiB", "4.0 GiB".
+ * Bytes as a reader wants them: "612 MiB", "4.0 GiB". MiB and KiB are rounded
+ * up, so memory just over a limit never reads as equal to it.
  *
  * @example
  * formatBytes(629145600); // "600 MiB"
  */
 export function formatBytes(n: number): string {
   if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
-  if (n >= 2 ** 20) return `${Math.round(n / 2 ** 20)} MiB`;
-  if (n >= 2 ** 10) return `${Math.round(n / 2 ** 10)} KiB`;
+  if (n >= 2 ** 20) return `${Math.ceil(n / 2 ** 20)} MiB`;
+  if (n >= 2 ** 10) return `${Math.ceil(n / 2 ** 10)} KiB`;
   return `${n} B`;
 }
 
@@ -360,17 +368,27 @@ function runWatch(d: WatchData): void {
       inspectorSession().post("Runtime.getHeapUsage", (err, r) => resolve(err || !r ? undefined : (r as { usedSize: number }).usedSize));
     });
 
-  setInterval(() => {
-    if (tripped) return;
+  let lastHeapRead = 0;
+  const poll = (): void => {
+    const rss = check();
+    const near = Math.min(rssThreshold, watchHeap ? heapThreshold : Infinity) * 0.75;
+    setTimeout(poll, rss > near ? POLL_NEAR_MS : POLL_FAR_MS);
+  };
+  /** One look at the memory; returns the resident memory seen. */
+  const check = (): number => {
     const rss = process.memoryUsage.rss();
+    if (tripped) return rss;
     // Memory freed: the threshold comes back down towards the limit.
     if (rss + slack < rssThreshold) rssThreshold = Math.max(d.limit, rss + slack);
     if (rss > rssThreshold) {
       void trip({ rss, reason: "rss", heapUsed });
-      return;
+      return rss;
     }
-    if (watchHeap && !heapPending) {
+    // The heap in use is part of the resident memory: only when that is high enough
+    // is the heap worth reading (through the inspector, which interrupts the main thread).
+    if (watchHeap && !heapPending && rss > heapThreshold && Date.now() - lastHeapRead >= HEAP_POLL_MS) {
       heapPending = true;
+      lastHeapRead = Date.now();
       void readHeap().then((used) => {
         heapPending = false;
         if (used === undefined || tripped) return;
@@ -379,7 +397,9 @@ function runWatch(d: WatchData): void {
         if (used > heapThreshold) void trip({ rss: process.memoryUsage.rss(), reason: "heap", heapUsed: used });
       });
     }
-  }, POLL_MS);
+    return rss;
+  };
+  poll();
 }
 
 if (!isMainThread && (workerData as Partial<WatchData> | null)?.marker === WATCH_MARKER) runWatch(workerData as WatchData);

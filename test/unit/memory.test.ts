@@ -115,6 +115,7 @@ describe("the memory error", () => {
     assert.equal(formatBytes(512), "512 B");
     assert.equal(formatBytes(3 * 1024), "3 KiB");
     assert.equal(formatBytes(600 * MiB), "600 MiB");
+    assert.equal(formatBytes(600 * MiB + 1000), "601 MiB");
     assert.equal(formatBytes(4.25 * GiB), "4.3 GiB");
   });
 });
