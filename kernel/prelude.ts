@@ -26,5 +26,7 @@ export function preludeSource(): string {
     `  configurable: true,`,
     `});`,
     `await d2l.ready();`,
+    // D2L_SEED=n: every kernel starts seeded, as if its first cell were d2l.seed(n).
+    `d2l.seedFromEnvironment();`,
   ].join("\n");
 }

@@ -128,6 +128,26 @@ export function seed(n: number | null): void {
 }
 
 /**
+ * Seed from the environment: with `D2L_SEED=n` set (an integer), call
+ * {@link seed}(n) and return n; unset or empty, do nothing and return null.
+ * The kernel calls it once as it starts, so every notebook run with
+ * `D2L_SEED=0` is reproducible without a seed in its cells (as the notebook
+ * tests run them). A value that is not an integer is an error that says so.
+ *
+ * @example
+ * // D2L_SEED=0 node train.js
+ * d2l.seedFromEnvironment(); // 0, and Math.random is now seeded
+ */
+export function seedFromEnvironment(env: NodeJS.ProcessEnv = process.env): number | null {
+  const text = (env.D2L_SEED ?? "").trim();
+  if (text === "") return null;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error(`D2L_SEED must be an integer such as 0 (the seed every kernel starts with); got ${JSON.stringify(env.D2L_SEED)}. Unset it for unseeded runs.`);
+  seed(n);
+  return n;
+}
+
+/**
  * The seed last given to {@link seed} while it is in force, else `null`:
  * PyTorch's `torch.initial_seed()`.
  *

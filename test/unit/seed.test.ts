@@ -86,6 +86,21 @@ describe("seed", () => {
     assert.equal(d2l.initialSeed(), null);
   });
 
+  test("D2L_SEED=n seeds as seed(n) does; unset or empty leaves Math.random alone; a non-integer is a clear error", () => {
+    d2l.seed(7);
+    const want = draws();
+    d2l.seed(null);
+    assert.equal(d2l.seedFromEnvironment({ D2L_SEED: " 7 " }), 7);
+    assert.deepEqual(draws(), want);
+    d2l.seed(null);
+    assert.equal(d2l.seedFromEnvironment({}), null);
+    assert.equal(d2l.seedFromEnvironment({ D2L_SEED: "" }), null);
+    assert.equal(Math.random, nativeRandom);
+    assert.throws(() => d2l.seedFromEnvironment({ D2L_SEED: "zero" }), /D2L_SEED must be an integer such as 0 .*got "zero"/);
+    assert.throws(() => d2l.seedFromEnvironment({ D2L_SEED: "1.5" }), /D2L_SEED must be an integer/);
+    assert.equal(Math.random, nativeRandom, "a bad value seeds nothing");
+  });
+
   test("the seeded Math.random looks uniform: [0, 1), mean 1/2, 53-bit resolution", () => {
     d2l.seed(123);
     let sum = 0;
