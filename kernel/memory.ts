@@ -26,6 +26,12 @@ import { Worker, isMainThread, parentPort, workerData } from "worker_threads";
 import { SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION } from "./channels";
 import { InterruptedError } from "../lib/interrupt";
 
+/** The kernel's log, written before the session captures process.stderr for cells. */
+const logWrite = process.stderr.write.bind(process.stderr) as (s: string) => boolean;
+function log(text: string): void {
+  logWrite(`[d2l-ts kernel] ${text}\n`);
+}
+
 /** The environment variable read when `--memory-limit` is not given (a kernelspec's `env` can set it). */
 export const MEMORY_LIMIT_ENV = "D2L_MEMORY_LIMIT";
 
@@ -40,8 +46,8 @@ export const MEMORY_LIMIT_ENV = "D2L_MEMORY_LIMIT";
  */
 export const DEFAULT_MEMORY_SHARE = 0.75;
 
-/** The smallest limit accepted: a kernel with tf and d2l loaded already uses about 250 MiB. */
-export const MIN_MEMORY_LIMIT = 256 * 2 ** 20;
+/** The smallest limit accepted: a kernel with tf and d2l loaded already uses about 260 MiB. */
+export const MIN_MEMORY_LIMIT = 384 * 2 ** 20;
 
 /**
  * How often the watchdog reads the resident memory: often near the limit, less
@@ -97,7 +103,7 @@ export function parseMemorySize(text: string, what = "--memory-limit", available
     bytes = Math.floor(Number(m[1]) * unit[m[2].toUpperCase()]);
   }
   if (bytes < MIN_MEMORY_LIMIT) {
-    throw new RangeError(`${what} ${text} is below 256M: a kernel with tf and d2l loaded already uses about 250M; give at least 256M`);
+    throw new RangeError(`${what} ${text} is below 384M: a kernel with tf and d2l loaded already uses about 260M; give at least 384M`);
   }
   return bytes;
 }
@@ -260,7 +266,7 @@ interface WatchData {
 }
 const WATCH_MARKER = "d2l-ts memory watch";
 
-type FromWatch = { kind: "over"; generation: number } & MemoryOverrun;
+type FromWatch = ({ kind: "over"; generation: number } & MemoryOverrun) | { kind: "log"; text: string };
 type ToWatch = { kind: "settled" };
 
 /**
@@ -279,7 +285,7 @@ export function watchMemory(opts: { limit: MemoryLimit; shared: SharedArrayBuffe
   worker.unref();
   let gc: (() => void) | null = null;
   worker.on("message", (m: FromWatch) => {
-    if (m.kind !== "over") return;
+    if (m.kind === "log") return void log(m.text);
     const error = new MemoryLimitError(memoryErrorMessage(m, opts.limit, heapLimit, tensorCount()));
     opts.onOver(m.generation, error);
     // Once the stopped cell has unwound, collect its garbage so the watchdog re-arms on what is really kept.
@@ -292,7 +298,7 @@ export function watchMemory(opts: { limit: MemoryLimit; shared: SharedArrayBuffe
       }
     });
   });
-  worker.on("error", (e) => process.stderr.write(`[d2l-ts kernel] the memory watchdog failed: ${e.stack ?? e}\n`));
+  worker.on("error", (e) => log(`the memory watchdog failed: ${e.stack ?? e}`));
   return { limit: opts.limit, stop: () => void worker.terminate() };
 }
 
@@ -314,7 +320,15 @@ function runWatch(d: WatchData): void {
   const oldLimit = Math.max(d.heapLimit / 2, d.heapLimit - YOUNG_GENERATION);
   const watchHeap = oldLimit * HEAP_SHARE < d.limit;
   const heapSlack = Math.max(16 * 2 ** 20, Math.floor(oldLimit / 50));
-  let rssThreshold = d.limit;
+  // Kept at start past the limit already (a low limit, data loaded at import): cells may add a little.
+  const rss0 = process.memoryUsage.rss();
+  let rssThreshold = Math.max(d.limit, rss0 + slack);
+  if (rss0 > d.limit) {
+    port.postMessage({
+      kind: "log",
+      text: `the kernel uses ${formatBytes(rss0)} at start, over its memory limit of ${formatBytes(d.limit)}: cells are stopped past ${formatBytes(rssThreshold)}`,
+    } satisfies FromWatch);
+  }
   let heapThreshold = oldLimit * HEAP_SHARE;
   let heapUsed: number | undefined;
   let heapPending = false;
