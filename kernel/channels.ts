@@ -34,7 +34,12 @@ export type FromProtocol =
 export interface ProtocolData {
   connection: ConnectionInfo;
   kernelInfo: Record<string, unknown>;
-  /** [0] interrupt generation, [1] last generation the main thread acknowledged, [2] main thread in kernel-critical code. */
+  /**
+   * [0] interrupt generation, [1] last generation the main thread acknowledged, [2] main thread in
+   * kernel-critical code, [3] how many times a thread asked V8 to terminate the main thread's JavaScript
+   * (a terminate may land after the loop it was meant for, in kernel code: the session's watchdog ends
+   * the requests it cut off). 16 bytes.
+   */
   shared: SharedArrayBuffer;
   /**
    * A synchronous prompt() waiting on the main thread: [state, byte length]
@@ -47,6 +52,7 @@ export interface ProtocolData {
 export const SHARED_GENERATION = 0;
 export const SHARED_ACK = 1;
 export const SHARED_CRITICAL = 2;
+export const SHARED_TERMINATIONS = 3;
 
 
 /** Int32 slots at the start of ProtocolData.prompt. */
@@ -55,9 +61,14 @@ export const PROMPT_LENGTH = 1;
 /** Where the reply's bytes start, and how many fit. */
 export const PROMPT_DATA_OFFSET = 8;
 export const PROMPT_CAPACITY = 1 << 20;
-/** PROMPT_STATE values: nothing pending; main thread waiting; answered; the reply was too long; the kernel is shutting down. */
+/**
+ * PROMPT_STATE values: nothing pending; main thread waiting; answered; the
+ * reply was too long; the kernel is shutting down; the input_reply was
+ * malformed (its data bytes then say why).
+ */
 export const PROMPT_IDLE = 0;
 export const PROMPT_WAITING = 1;
 export const PROMPT_ANSWERED = 2;
 export const PROMPT_TOO_LONG = 3;
 export const PROMPT_CANCELLED = 4;
+export const PROMPT_INVALID = 5;

@@ -7,12 +7,14 @@
  * through the inspector (`Runtime.terminateExecution`).
  */
 import { parentPort, workerData } from "worker_threads";
+import * as fs from "fs";
 import * as inspector from "inspector";
 import * as zmq from "zeromq";
 import { Header, Message, Signer, WireError, decode, encode, makeHeader } from "./wire";
+import { RequestProblem, checkRequest, replyType } from "./messages";
 import {
-  Channel, ConnectionInfoLike, FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, ToProtocol,
-  PROMPT_ANSWERED, PROMPT_CANCELLED, PROMPT_CAPACITY, PROMPT_DATA_OFFSET, PROMPT_LENGTH, PROMPT_STATE, PROMPT_TOO_LONG, PROMPT_WAITING,
+  Channel, ConnectionInfoLike, FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, SHARED_TERMINATIONS, ToProtocol,
+  PROMPT_ANSWERED, PROMPT_CANCELLED, PROMPT_CAPACITY, PROMPT_DATA_OFFSET, PROMPT_INVALID, PROMPT_LENGTH, PROMPT_STATE, PROMPT_TOO_LONG, PROMPT_WAITING,
 } from "./channels";
 
 /** Sends on a socket one message at a time, in order (zeromq allows one send in flight). */
@@ -47,8 +49,18 @@ class Outbox {
   }
 }
 
+/**
+ * The kernel's own log: written straight to file descriptor 2, which Jupyter
+ * keeps as the kernel's log. Never through process.stderr: a worker's stderr
+ * is relayed by the main thread, whose stderr a running cell captures, and a
+ * line about a rejected message must never land in a user's cell.
+ */
 function log(text: string): void {
-  process.stderr.write(`[d2l-ts kernel] ${text}\n`);
+  try {
+    fs.writeSync(2, `[d2l-ts kernel] ${text}\n`);
+  } catch {
+    // a closed or full stderr: nothing better to do
+  }
 }
 
 function url(c: ConnectionInfoLike, port: number): string {
@@ -139,12 +151,19 @@ async function main(): Promise<void> {
       inspectorSession = new inspector.Session();
       inspectorSession.connectToMainThread();
     }
+    Atomics.add(shared, SHARED_TERMINATIONS, 1);
     inspectorSession.post("Runtime.terminateExecution", (err) => {
       if (err) log(`terminateExecution failed: ${err.message}`);
     });
   };
 
   const interrupt = async (): Promise<void> => {
+    if (!ready) {
+      // Still loading the prelude: no cell runs yet, and stopping the load would leave a kernel
+      // that never gets ready (every request after it waiting for good).
+      log("interrupt_request before the kernel was ready: nothing runs yet, so nothing was interrupted");
+      return;
+    }
     const generation = Atomics.add(shared, SHARED_GENERATION, 1) + 1;
     port.postMessage({ kind: "interrupt", generation } satisfies FromProtocol);
     // The main thread acknowledges as soon as its event loop is free. If it
@@ -173,11 +192,38 @@ async function main(): Promise<void> {
     else port.postMessage({ kind: "request", channel, msg } satisfies FromProtocol);
   };
 
+  let refused = 0;
+  /**
+   * A request the kernel will not handle: an error reply on the channel it came
+   * on, between busy and idle. A message that gets no reply (comm_*, unknown
+   * types not named *_request) gets busy and idle, and a line in the log.
+   */
+  const refuse = (channel: "shell" | "control", msg: Message, problem: RequestProblem): void => {
+    const t = msg.header.msg_type;
+    // Every refusal is logged (the sender holds the key); unsigned garbage is what the rate limit in listen() is for.
+    log(`refused ${JSON.stringify(t).slice(0, 100)} on ${channel}: ${problem.ename}: ${problem.evalue.slice(0, 300)} (${++refused} so far)`);
+    status("busy", msg.header);
+    const r = replyType(t);
+    if (r) send(channel, msg.idents, r, { status: "error", ename: problem.ename, evalue: problem.evalue, traceback: [`${problem.ename}: ${problem.evalue}`] }, msg.header);
+    status("idle", msg.header);
+  };
+
   let shuttingDown = false;
   const handle = async (channel: "shell" | "control", msg: Message): Promise<void> => {
     const t = msg.header.msg_type;
     const reply = (type: string, content: Record<string, unknown>): void =>
       send(channel, msg.idents, type, content, msg.header);
+    let problem = msg.problem ?? checkRequest(t, msg.content);
+    if (!problem && channel === "control" && t === "execute_request") {
+      problem = { ename: "WrongChannel", evalue: "execute_request is not taken on the control channel; send it on shell" };
+    }
+    if (problem) {
+      // An execute_request's error reply carries the execution count and keeps its place
+      // in the queue of cells: the main thread sends it.
+      if (t === "execute_request" && channel === "shell") forward(channel, { ...msg, problem });
+      else refuse(channel, msg, problem);
+      return;
+    }
     switch (t) {
       case "kernel_info_request":
         status("busy", msg.header);
@@ -227,11 +273,13 @@ async function main(): Promise<void> {
   const promptBytes = new Uint8Array(data.prompt, PROMPT_DATA_OFFSET, PROMPT_CAPACITY);
   const answerPrompt = (msg: Message): boolean => {
     if (Atomics.load(promptState, PROMPT_STATE) !== PROMPT_WAITING) return false;
-    const bytes = Buffer.from(String(msg.content.value ?? ""), "utf8");
-    let state = PROMPT_ANSWERED;
-    if (bytes.length > PROMPT_CAPACITY) state = PROMPT_TOO_LONG;
+    const problem = msg.problem ?? checkRequest("input_reply", msg.content);
+    // A malformed reply ends the prompt with an error whose text is in the data bytes.
+    const bytes = Buffer.from(problem ? problem.evalue : (msg.content.value as string), "utf8");
+    let state = problem ? PROMPT_INVALID : PROMPT_ANSWERED;
+    if (bytes.length > PROMPT_CAPACITY) state = problem ? PROMPT_INVALID : PROMPT_TOO_LONG;
     else promptBytes.set(bytes);
-    Atomics.store(promptState, PROMPT_LENGTH, state === PROMPT_ANSWERED ? bytes.length : 0);
+    Atomics.store(promptState, PROMPT_LENGTH, state !== PROMPT_TOO_LONG && bytes.length <= PROMPT_CAPACITY ? bytes.length : 0);
     Atomics.store(promptState, PROMPT_STATE, state);
     Atomics.notify(promptState, PROMPT_STATE);
     return true;
@@ -255,8 +303,13 @@ async function main(): Promise<void> {
         continue;
       }
       if (channel === "stdin") {
-        if (msg.header.msg_type === "input_reply" && answerPrompt(msg)) continue;
-        port.postMessage({ kind: "stdin", msg } satisfies FromProtocol);
+        if (msg.header.msg_type !== "input_reply") {
+          log(`ignored a ${JSON.stringify(msg.header.msg_type)} on stdin (only input_reply is taken there)`);
+          continue;
+        }
+        if (answerPrompt(msg)) continue;
+        const problem = msg.problem ?? checkRequest("input_reply", msg.content) ?? undefined;
+        port.postMessage({ kind: "stdin", msg: { ...msg, problem } } satisfies FromProtocol);
         continue;
       }
       try {

@@ -6,17 +6,20 @@
 import * as path from "path";
 import * as util from "util";
 import { Worker } from "worker_threads";
+import { setTimeout as realSetTimeout } from "timers";
 import { Executor, CellResult, InterruptedError } from "./executor";
 import { CellDiagnostic, codeCompleteness, typescript } from "./compiler";
 import { toDisplay, MimeBundle, DisplayOutput } from "./display";
 import { installBridge } from "./cellapi";
 import { installGlobals } from "./globals";
 import { ConnectionInfo, Header, Message } from "./wire";
-import { FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, ToProtocol, Channel } from "./channels";
-import { PROMPT_ANSWERED, PROMPT_CANCELLED, PROMPT_CAPACITY, PROMPT_DATA_OFFSET, PROMPT_IDLE, PROMPT_LENGTH, PROMPT_STATE, PROMPT_TOO_LONG, PROMPT_WAITING } from "./channels";
+import { FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, SHARED_TERMINATIONS, ToProtocol, Channel } from "./channels";
+import { PROMPT_ANSWERED, PROMPT_CANCELLED, PROMPT_CAPACITY, PROMPT_DATA_OFFSET, PROMPT_IDLE, PROMPT_INVALID, PROMPT_LENGTH, PROMPT_STATE, PROMPT_TOO_LONG, PROMPT_WAITING } from "./channels";
 import { kernelInfo } from "./info";
+import { RequestProblem } from "./messages";
 import { preludeSource } from "./prelude";
 import { bindToSubmission, isCheckKernel, keepAnswerChannel } from "./remote";
+import { MemoryLimit, resolveMemoryLimit, watchMemory } from "./memory"; // memory limit (issue 20)
 
 type Parent = Header | Record<string, never>;
 
@@ -24,6 +27,35 @@ interface HistoryEntry {
   line: number;
   input: string;
   output: string | null;
+}
+
+/** A request between its busy and its idle (Session.track). */
+interface InFlight {
+  /** The interrupt generation when it started: an interrupt after it ends it. */
+  since: number;
+  /** SHARED_TERMINATIONS when it started: a terminate asked for later may have cut it off. */
+  terms: number;
+  /** Its guarded work settled (set synchronously): only its synchronous ending is left. */
+  settled: boolean;
+  /** Its last messages went out (idle may not have). */
+  replied: boolean;
+  /** The watchdog saw it settled and not ended once already. */
+  seenSettled?: boolean;
+  finished: boolean;
+  /** Send the request's last messages (given), then idle; only the first call does anything. */
+  end: (last: () => void) => void;
+  /** End it with this error (an interrupt cut off the code that would have ended it). */
+  lost: (e: Error) => void;
+}
+
+/** The execute_request being run. */
+interface RunningCell {
+  msg: Message;
+  failed: boolean;
+  entry: InFlight;
+  /** When the watchdog first saw it finished without the queue moving on. */
+  finishedCheck: number;
+  after: boolean;
 }
 
 interface PendingInput {
@@ -68,11 +100,13 @@ export interface SessionOptions {
   connection: ConnectionInfo;
   /** Directory cells resolve relative imports from (the notebook's). */
   cwd: string;
+  /** Memory limit (kernel/memory.ts); default: D2L_MEMORY_LIMIT, else 3/4 of the machine's memory. */
+  memoryLimit?: MemoryLimit;
 }
 
 export class Session {
   private worker!: Worker;
-  private readonly shared = new Int32Array(new SharedArrayBuffer(12));
+  private readonly shared = new Int32Array(new SharedArrayBuffer(16));
   /** A synchronous prompt()'s state and answer, written by the protocol thread (see channels.ts). */
   private readonly promptMemory = new SharedArrayBuffer(PROMPT_DATA_OFFSET + PROMPT_CAPACITY);
   private executor!: Executor;
@@ -85,6 +119,16 @@ export class Session {
   private readonly cellParents = new Map<number, { parent: Parent; idents: Buffer[]; allowStdin: boolean }>();
   private currentCell: number | undefined;
   private cellInterrupt: ((e: unknown) => void) | null = null;
+  /** Kernel work in flight (guarded()): an interrupt rejects each, so its request still ends. */
+  private readonly interruptWaiters = new Set<(e: unknown) => void>();
+  /** Requests between busy and idle, and the cell that runs (see watch()). */
+  private readonly inFlight = new Set<InFlight>();
+  private runningCell: RunningCell | undefined;
+  private watchedAck = 0;
+  private watchedAckAt = 0;
+  private unackedSince = 0;
+  private watchedTerms = 0;
+  private watchedTermsAt = 0;
   private pendingInputs: PendingInput[] = [];
   private pages: MimeBundle[] = [];
   private readonly ready: Promise<void>;
@@ -102,7 +146,9 @@ export class Session {
       shared: this.shared.buffer as SharedArrayBuffer,
       prompt: this.promptMemory,
     };
-    this.worker = new Worker(path.join(__dirname, "protocol.js"), { workerData: data });
+    // stderr: true keeps the protocol thread's writes out of process.stderr, which a running cell captures.
+    this.worker = new Worker(path.join(__dirname, "protocol.js"), { workerData: data, stderr: true });
+    this.worker.stderr.on("data", (d: Buffer) => realStderr(d.toString("utf8")));
     this.worker.on("message", (m: FromProtocol) => this.onMessage(m));
     this.worker.on("error", (e) => {
       log(`protocol thread crashed: ${e.stack ?? e}`);
@@ -138,6 +184,10 @@ export class Session {
       this.critical(false);
     }
     this.ownProcessErrors();
+    this.watch();
+    // Memory limit (kernel/memory.ts), armed once the prelude has loaded (never stopping the kernel's own start):
+    // a cell over it is interrupted and ends with a MemoryError.
+    watchMemory({ limit: this.opts.memoryLimit ?? resolveMemoryLimit(), shared: this.shared.buffer as SharedArrayBuffer, onOver: (generation, error) => this.onInterrupt(generation, error) });
     this.markReady();
     this.post({ kind: "ready" });
   }
@@ -251,6 +301,10 @@ export class Session {
           return Buffer.from(bytes).toString("utf8");
         }
         if (s === PROMPT_TOO_LONG) throw new Error(`the answer to prompt() is longer than ${PROMPT_CAPACITY} bytes`);
+        if (s === PROMPT_INVALID) {
+          const why = Buffer.from(new Uint8Array(this.promptMemory, PROMPT_DATA_OFFSET, Atomics.load(state, PROMPT_LENGTH))).toString("utf8");
+          throw new Error(`prompt() got a malformed input_reply from the front end: ${why}`);
+        }
         if (s === PROMPT_CANCELLED) throw new InterruptedError("The kernel is shutting down; prompt() got no answer");
         const now = Atomics.load(this.shared, SHARED_GENERATION);
         if (now !== generation) {
@@ -271,7 +325,10 @@ export class Session {
       case "stdin": {
         if (m.msg.header.msg_type !== "input_reply") break;
         const p = this.pendingInputs.shift();
-        p?.resolve(String(m.msg.content.value ?? ""));
+        const value = m.msg.content.value;
+        // protocol.ts checked it: a malformed reply ends the waiting input() with that error, never silently.
+        if (m.msg.problem || typeof value !== "string") p?.reject(new Error(`input() got a malformed input_reply from the front end: ${m.msg.problem?.evalue ?? "value must be a string"}`));
+        else p?.resolve(value);
         break;
       }
       case "interrupt":
@@ -285,14 +342,54 @@ export class Session {
     }
   }
 
-  private onInterrupt(generation: number): void {
+  private onInterrupt(generation: number, error?: Error): void {
     // Acknowledge first: the protocol thread stops waiting for the main thread.
     Atomics.store(this.shared, SHARED_ACK, Math.max(generation, Atomics.load(this.shared, SHARED_ACK)));
     this.executor?.interrupt();
     const r = this.cellInterrupt;
     this.cellInterrupt = null;
-    r?.(new InterruptedError("Interrupted by the user (the kernel keeps its state; run the cell again to resume)"));
+    r?.(error ?? new InterruptedError("Interrupted by the user (the kernel keeps its state; run the cell again to resume)"));
+    if (error && !r) log(error.message); // memory limit: no cell was running
     for (const p of this.pendingInputs.splice(0)) p.reject(new InterruptedError("Interrupted by the user (the kernel keeps its state; run the cell again to resume)"));
+    const waiters = [...this.interruptWaiters];
+    this.interruptWaiters.clear();
+    for (const w of waiters) w(error ?? new InterruptedError("Interrupted by the user (the kernel keeps its state; run the cell again to resume)"));
+  }
+
+  /**
+   * Run kernel work (a cell and what follows it, a completion, is_complete)
+   * so that an interrupt always ends the request: the work starts in its own
+   * microtask, raced against the next interrupt. If the protocol thread has to
+   * terminate a synchronous loop in it (a user_expressions entry, a display
+   * method, a huge is_complete), that microtask dies with everything it would
+   * have done, and this promise still rejects with the interrupt, so the caller
+   * sends a reply and idle. Whatever the dead work would have sent is lost,
+   * never sent late: callers send only after this settles.
+   */
+  private guarded<T>(entry: InFlight, work: () => T | Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      // entry.settled is set in the same task as the outcome, never in a later microtask that a terminate could drop.
+      const stop = (e: unknown): void => {
+        entry.settled = true;
+        reject(e);
+      };
+      this.interruptWaiters.add(stop);
+      const settle = (ok: boolean, v: unknown): void => {
+        this.interruptWaiters.delete(stop);
+        entry.settled = true;
+        if (ok) resolve(v as T);
+        else reject(v);
+      };
+      queueMicrotask(() => {
+        try {
+          const r = work();
+          if (r instanceof Promise) r.then((v) => settle(true, v), (e) => settle(false, e));
+          else settle(true, r);
+        } catch (e) {
+          settle(false, e);
+        }
+      });
+    });
   }
 
   private shutdown(): void {
@@ -300,56 +397,154 @@ export class Session {
     setTimeout(() => process.exit(0), 2000).unref();
   }
 
+  /**
+   * Note a request from its busy to its idle. `end` sends its last messages
+   * and idle, once: from its own code, or from the watchdog when an interrupt
+   * cut that code off (see watch()).
+   */
+  private track(msg: Message, onLost: (e: Error) => void): InFlight {
+    const entry: InFlight = {
+      since: Atomics.load(this.shared, SHARED_GENERATION),
+      terms: Atomics.load(this.shared, SHARED_TERMINATIONS),
+      settled: false,
+      replied: false,
+      finished: false,
+      // A terminate skips finally blocks: the flags say how far an ending got, so the
+      // watchdog's second try sends what is missing (a late reply may repeat an output; none is lost).
+      end: (last) => {
+        if (entry.finished) return;
+        if (!entry.replied) {
+          last();
+          entry.replied = true;
+        }
+        this.send("iopub", [], "status", { execution_state: "idle" }, msg.header);
+        entry.finished = true;
+        this.inFlight.delete(entry);
+      },
+      lost: (e) => entry.end(() => onLost(e)),
+    };
+    this.inFlight.add(entry);
+    return entry;
+  }
+
+  /**
+   * The watchdog (every 200 ms, on Node's own timers, which cells cannot
+   * cancel). Terminating a synchronous loop drops every microtask V8 had
+   * queued, and the protocol thread's terminate may land after the loop it was
+   * meant for has ended, in the kernel's own code. So a request may lose the
+   * continuation that would have sent its reply, and the interrupt message
+   * itself may die before it is acknowledged. Here: an interrupt nobody
+   * acknowledged is handled; a request that started before an acknowledged
+   * interrupt and is still open a tick later ends with the interrupt as its
+   * error; a cell queue whose loop was cut off goes on.
+   */
+  private watch(): void {
+    realSetTimeout(() => this.watch(), 200).unref(); // armed first: a check cut short still runs again
+    // An interrupt (or the memory watchdog's stop) left unacknowledged for a second: its message died with a terminated task.
+    const generation = Atomics.load(this.shared, SHARED_GENERATION);
+    if (Atomics.load(this.shared, SHARED_ACK) >= generation) this.unackedSince = 0;
+    else if (this.unackedSince === 0) this.unackedSince = Date.now();
+    else if (Date.now() - this.unackedSince > 1000) this.onInterrupt(generation);
+    const ack = Atomics.load(this.shared, SHARED_ACK);
+    const now = Date.now();
+    if (ack !== this.watchedAck) {
+      this.watchedAck = ack;
+      this.watchedAckAt = now;
+    }
+    const terms = Atomics.load(this.shared, SHARED_TERMINATIONS);
+    if (terms !== this.watchedTerms) {
+      this.watchedTerms = terms;
+      this.watchedTermsAt = now;
+    }
+    const interrupted = (): Error => new InterruptedError("Interrupted by the user (the kernel keeps its state; run the cell again to resume)");
+    for (const e of [...this.inFlight]) {
+      // Settled but not ended at a task boundary: the microtask that would end it was dropped.
+      if (e.settled && e.seenSettled) e.lost(interrupted());
+      else if (e.settled) e.seenSettled = true;
+      // Begun before an interrupt that was acknowledged a while ago, or before a terminate was asked for.
+      else if (now - this.watchedAckAt >= 300 && e.since < ack) e.lost(interrupted());
+      else if (now - this.watchedTermsAt >= 500 && e.terms < terms) e.lost(interrupted());
+    }
+    if (now - this.watchedAckAt < 300) return;
+    const cell = this.runningCell;
+    if (cell && cell.entry.finished && now - cell.finishedCheck > 300) this.afterCell(cell);
+    else if (cell && cell.entry.finished) cell.finishedCheck = Math.min(cell.finishedCheck, now);
+    else if (!cell && this.queue.length > 0 && !this.running) this.pump();
+  }
+
   private async onRequest(channel: "shell" | "control", msg: Message): Promise<void> {
     const type = msg.header.msg_type;
     if (type === "execute_request") {
       this.queue.push(msg);
-      if (!this.running) await this.drainQueue();
+      await this.ready;
+      this.pump();
       return;
     }
     await this.ready;
     const reply = (t: string, content: Record<string, unknown>): void => this.send(channel, msg.idents, t, content, msg.header);
-    const status = (s: string): void => this.send("iopub", [], "status", { execution_state: s }, msg.header);
-    status("busy");
-    try {
-      switch (type) {
-        case "is_complete_request":
-          reply("is_complete_reply", codeCompleteness(String(msg.content.code ?? "")));
-          break;
-        case "complete_request":
-          reply("complete_reply", this.complete(String(msg.content.code ?? ""), Number(msg.content.cursor_pos ?? 0)));
-          break;
-        case "inspect_request":
-          reply("inspect_reply", this.inspect(String(msg.content.code ?? ""), Number(msg.content.cursor_pos ?? 0), Number(msg.content.detail_level ?? 0)));
-          break;
-        case "history_request":
-          reply("history_reply", this.historyReply(msg.content));
-          break;
-        default:
-          if (++this.unknownCount <= 10 || this.unknownCount % 1000 === 0) log(`unknown message type ${JSON.stringify(type)} ignored (${this.unknownCount} so far)`);
-      }
-    } catch (e) {
+    const replyError = (e: unknown): void => {
       const err = e instanceof Error ? e : new Error(String(e));
       reply(type.replace(/_request$/, "_reply"), { status: "error", ename: err.name, evalue: err.message, traceback: [] });
-    } finally {
-      status("idle");
+    };
+    this.send("iopub", [], "status", { execution_state: "busy" }, msg.header);
+    const entry = this.track(msg, replyError);
+    try {
+      // protocol.ts checked the content against the spec (messages.ts): the fields have their types.
+      const c = msg.content;
+      const answer = await this.guarded(entry, (): [string, Record<string, unknown>] | null => {
+        switch (type) {
+          case "is_complete_request":
+            return ["is_complete_reply", codeCompleteness(c.code as string)];
+          case "complete_request":
+            return ["complete_reply", this.complete(c.code as string, c.cursor_pos as number)];
+          case "inspect_request":
+            return ["inspect_reply", this.inspect(c.code as string, c.cursor_pos as number, (c.detail_level as number | undefined) ?? 0)];
+          case "history_request":
+            return ["history_reply", this.historyReply(c)];
+          default:
+            return null;
+        }
+      });
+      entry.end(() => {
+        if (answer) reply(...answer);
+        else if (++this.unknownCount <= 10 || this.unknownCount % 1000 === 0) log(`unknown message type ${JSON.stringify(type)} ignored (${this.unknownCount} so far)`);
+      });
+    } catch (e) {
+      entry.end(() => replyError(e));
     }
   }
 
-  private async drainQueue(): Promise<void> {
+  /**
+   * Run the next queued cell unless one runs. Each cell's end calls
+   * afterCell(), which starts the next; the watchdog does it if an interrupt
+   * cut that call off.
+   */
+  private pump(): void {
+    if (this.running || this.runningCell) return;
+    const msg = this.queue.shift();
+    if (!msg) return;
     this.running = true;
-    try {
-      await this.ready;
-      while (this.queue.length > 0) {
-        const msg = this.queue.shift() as Message;
-        const failed = await this.execute(msg);
-        if (failed && msg.content.stop_on_error !== false) {
-          for (const aborted of this.queue.splice(0)) this.abort(aborted);
-        }
-      }
-    } finally {
-      this.running = false;
+    const cell: RunningCell = { msg, failed: false, entry: undefined as unknown as InFlight, finishedCheck: Infinity, after: false };
+    this.runningCell = cell;
+    void this.execute(msg, cell).then(
+      () => this.afterCell(cell),
+      (e) => {
+        log(`a cell's request failed in the kernel: ${(e as Error).stack ?? e}`);
+        this.afterCell(cell);
+      },
+    );
+  }
+
+  /** A cell ended: abort the queue if it failed (and stop_on_error holds), then run the next. Once per cell. */
+  private afterCell(cell: RunningCell): void {
+    if (cell.after) return;
+    cell.after = true;
+    if (this.runningCell === cell) this.runningCell = undefined;
+    this.running = false;
+    if (cell.failed && cell.msg.content.stop_on_error !== false) {
+      for (const aborted of this.queue.splice(0)) this.abort(aborted);
     }
+    this.pump();
   }
 
   private abort(msg: Message): void {
@@ -358,15 +553,20 @@ export class Session {
     this.send("iopub", [], "status", { execution_state: "idle" }, msg.header);
   }
 
-  /** Run one execute_request; true when the cell failed. */
-  private async execute(msg: Message): Promise<boolean> {
+  /** Run one execute_request; cell.failed says whether it failed. */
+  private async execute(msg: Message, running: RunningCell): Promise<void> {
     const c = msg.content;
-    const code = String(c.code ?? "");
+    const parent = msg.header;
+    if (msg.problem) {
+      // Malformed (protocol.ts said why): an error reply in its turn, nothing run, nothing counted.
+      running.entry = { since: 0, terms: 0, settled: true, replied: true, finished: true, end: () => undefined, lost: () => undefined };
+      this.refuseExecute(msg, msg.problem);
+      return;
+    }
+    const code = c.code as string;
     const silent = c.silent === true;
     const storeHistory = c.store_history === undefined ? !silent : c.store_history === true;
-    const parent = msg.header;
-    const status = (s: string): void => this.send("iopub", [], "status", { execution_state: s }, parent);
-    status("busy");
+    this.send("iopub", [], "status", { execution_state: "busy" }, parent);
     if (storeHistory) this.executionCount++;
     const count = this.executionCount;
     const cell = storeHistory ? count : UNSTORED_CELL_BASE + ++this.unstoredCount;
@@ -376,47 +576,79 @@ export class Session {
     if (!silent) this.send("iopub", [], "execute_input", { code, execution_count: count }, parent);
     this.pages = [];
     this.currentCell = cell;
+    const content: Record<string, unknown> = { execution_count: count };
+    /** The end of the request: history, reply (idle follows from end()). */
+    const finish = (output: string | null): void => {
+      if (this.currentCell === cell) this.currentCell = undefined;
+      this.lastCell = cell;
+      this.ownProcessErrors();
+      if (storeHistory) this.history.push({ line: count, input: code, output });
+      this.send("shell", msg.idents, "execute_reply", content, parent);
+    };
+    const fail = (err: { ename: string; evalue: string; traceback: string[] }): void => {
+      if (!silent) this.send("iopub", [], "error", err, parent);
+      Object.assign(content, { status: "error", ...err });
+      running.failed = true;
+    };
+    const entry = this.track(msg, (e) => {
+      fail(this.describe({ status: "runtime-error", error: e }));
+      finish(null);
+    });
+    running.entry = entry;
+    try {
+      // Everything that runs user code (the cell, its value's display methods, user_expressions)
+      // is guarded: an interrupt ends this request even where it lands in kernel code.
+      const done = await this.guarded(entry, () => this.runForReply(msg, code, cell, silent));
+      entry.end(() => {
+        let output: string | null = null;
+        if (done.status === "ok") {
+          if (done.value) {
+            output = String(done.value.data["text/plain"] ?? "");
+            this.send("iopub", [], "execute_result", { execution_count: count, data: done.value.data, metadata: done.value.metadata }, parent);
+          }
+          Object.assign(content, { status: "ok", payload: this.pages.map((data) => ({ source: "page", data, start: 0 })), user_expressions: done.userExpressions });
+        } else fail(done.error);
+        finish(output);
+      });
+    } catch (e) {
+      entry.lost(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** A malformed execute_request's answer: busy, an error reply with the execution count, idle. */
+  private refuseExecute(msg: Message, problem: RequestProblem): void {
+    const error = { ename: problem.ename, evalue: problem.evalue, traceback: [`${problem.ename}: ${problem.evalue}`] };
+    this.send("iopub", [], "status", { execution_state: "busy" }, msg.header);
+    this.send("shell", msg.idents, "execute_reply", { status: "error", execution_count: this.executionCount, ...error }, msg.header);
+    this.send("iopub", [], "status", { execution_state: "idle" }, msg.header);
+  }
+
+  /**
+   * The part of an execute_request that runs user code: the cell, the display
+   * of its value (a Symbol.for("Jupyter.display") method is user code) and the
+   * user_expressions. It sends nothing; execute() does, once this settles.
+   */
+  private async runForReply(
+    msg: Message,
+    code: string,
+    cell: number,
+    silent: boolean,
+  ): Promise<{ status: "ok"; value?: DisplayOutput; userExpressions: Record<string, unknown> } | { status: "error"; error: { ename: string; evalue: string; traceback: string[] } }> {
     // In a check kernel the grader sends each answer cell (the instructor's version) to be declared,
     // not run: its names then read the submission's values from the student's kernel (remote.ts).
     // A declare-only request never runs its code, in a check kernel or not (it fails where there is no grader's pipe).
     const declareOnly = msg.metadata?.d2l_declare_remote === true;
     const result = declareOnly ? this.declareRemote(code) : await this.runCell(code, cell);
-    let failed = false;
-    let output: string | null = null;
-    const content: Record<string, unknown> = { execution_count: count };
-    if (result.status === "ok") {
-      if (result.hasValue && !silent) {
-        try {
-          const out = toDisplay(result.value);
-          output = String(out.data["text/plain"] ?? "");
-          this.send("iopub", [], "execute_result", { execution_count: count, data: out.data, metadata: out.metadata }, parent);
-        } catch (e) {
-          const err = this.describe({ status: "runtime-error", error: e });
-          this.send("iopub", [], "error", err, parent);
-          Object.assign(content, { status: "error", ...err });
-          failed = true;
-        }
+    if (result.status !== "ok") return { status: "error", error: this.describe(result) };
+    let value: DisplayOutput | undefined;
+    if (result.hasValue && !silent) {
+      try {
+        value = toDisplay(result.value);
+      } catch (e) {
+        return { status: "error", error: this.describe({ status: "runtime-error", error: e }) };
       }
-      if (!failed) {
-        Object.assign(content, {
-          status: "ok",
-          payload: this.pages.map((data) => ({ source: "page", data, start: 0 })),
-          user_expressions: await this.userExpressions(c.user_expressions),
-        });
-      }
-    } else {
-      const err = this.describe(result);
-      if (!silent) this.send("iopub", [], "error", err, parent);
-      Object.assign(content, { status: "error", ...err });
-      failed = true;
     }
-    this.currentCell = undefined;
-    this.lastCell = cell;
-    this.ownProcessErrors();
-    if (storeHistory) this.history.push({ line: count, input: code, output });
-    this.send("shell", msg.idents, "execute_reply", content, parent);
-    status("idle");
-    return failed;
+    return { status: "ok", value, userExpressions: await this.userExpressions(msg.content.user_expressions) };
   }
 
   private pruneParents(): void {
@@ -559,8 +791,8 @@ export class Session {
         rows = this.history.filter((h) => h.line >= start && h.line < stop);
       }
     } else if (type === "search") {
-      const re = globToRegExp(String(c.pattern ?? "*"));
-      rows = this.history.filter((h) => re.test(h.input));
+      const pattern = typeof c.pattern === "string" ? c.pattern : "*";
+      rows = this.history.filter((h) => globMatch(pattern, h.input));
       if (c.unique === true) {
         const seen = new Set<string>();
         rows = rows.reverse().filter((h) => (seen.has(h.input) ? false : (seen.add(h.input), true))).reverse();
@@ -574,10 +806,41 @@ export class Session {
   }
 }
 
-/** IPython's history search pattern: glob with * and ?, matched against the whole input. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, "[\\s\\S]");
-  return new RegExp(`^${body}$`);
+/**
+ * IPython's history search pattern: a glob with `*` (any run of characters,
+ * newlines included) and `?` (any one character), matched against the whole
+ * input. Matched without regular expressions, by the greedy scan that returns
+ * to the last `*` on a mismatch: at most pattern length × text length steps,
+ * so a pattern like `"*".repeat(40) + "#"` cannot backtrack for ever.
+ *
+ * @example
+ * globMatch("import*tf*", "import * as tf from '@tensorflow/tfjs'"); // true
+ * globMatch("a?c", "abd"); // false
+ */
+export function globMatch(pattern: string, text: string): boolean {
+  const p = Array.from(pattern);
+  const t = Array.from(text);
+  let pi = 0;
+  let ti = 0;
+  let star = -1; // index in p of the last * seen
+  let mark = 0; // where in t that * started matching
+  while (ti < t.length) {
+    if (pi < p.length && p[pi] === "*") {
+      // Runs of * are one *.
+      while (pi < p.length && p[pi] === "*") pi++;
+      star = pi;
+      mark = ti;
+    } else if (pi < p.length && (p[pi] === "?" || p[pi] === t[ti])) {
+      pi++;
+      ti++;
+    } else if (star >= 0) {
+      // Let the last * take one more character and try again from there.
+      pi = star;
+      ti = ++mark;
+    } else return false;
+  }
+  while (pi < p.length && p[pi] === "*") pi++;
+  return pi === p.length;
 }
 
 /** Compile errors as Jupyter errors: every diagnostic with its line, column and the code under it. */

@@ -1,7 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "crypto";
-import { Header, PROTOCOL_VERSION, Signer, WireError, decode, encode, makeHeader } from "../../kernel/wire";
+import { Header, MAX_JSON_DEPTH, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Signer, WireError, decode, encode, jsonDepth, makeHeader } from "../../kernel/wire";
 
 const KEY = "5ca1ab1e-0000-4000-8000-c0ffee000000";
 const DELIM = Buffer.from("<IDS|MSG>");
@@ -175,21 +175,57 @@ describe("encode / decode", () => {
     expectWireError(() => decode([DELIM], signer), /truncated message: 0 frames/);
   });
 
-  test("a part that is not JSON is refused, naming the part", () => {
+  /** Decode frames that must come back with a problem (answered with an error reply), not a WireError. */
+  function expectProblem(parts: Buffer[], ename: string, evalue: RegExp): void {
+    const msg = decode(signedFrames(signer, parts), signer);
+    assert.ok(msg.problem, "expected a problem to answer");
+    assert.equal(msg.problem.ename, ename);
+    assert.match(msg.problem.evalue, evalue);
+    assert.deepEqual(msg.content, {});
+    assert.deepEqual(msg.metadata, {});
+    assert.equal(msg.header.msg_id, "id-1", "the header is kept, so the error reply has its parent");
+  }
+
+  test("a header that is not JSON is refused; a bad other part is a problem to answer, naming the part", () => {
     const bad = [Buffer.from("{not json"), ...jsonParts({}, {}, {})];
     expectWireError(() => decode(signedFrames(signer, bad), signer), /header is not valid JSON/);
-    const badContent = [...jsonParts(header(), {}, {}), Buffer.from("")];
-    expectWireError(() => decode(signedFrames(signer, badContent), signer), /content is not valid JSON/);
-    const badParent = [...jsonParts(header()), Buffer.from("{'single': 'quotes'}"), ...jsonParts({}, {})];
-    expectWireError(() => decode(signedFrames(signer, badParent), signer), /parent_header is not valid JSON/);
+    expectProblem([...jsonParts(header(), {}, {}), Buffer.from("")], "InvalidMessage", /content is not valid JSON/);
+    expectProblem([...jsonParts(header()), Buffer.from("{'single': 'quotes'}"), ...jsonParts({}, {})], "InvalidMessage", /parent_header is not valid JSON/);
   });
 
-  test("a part that is JSON but not an object is refused", () => {
+  test("a header that is JSON but not an object is refused; other parts are problems", () => {
     for (const h of [[header()], "header", 42, null]) {
       expectWireError(() => decode(signedFrames(signer, jsonParts(h, {}, {}, {})), signer), /header is not a JSON object/);
     }
-    expectWireError(() => decode(signedFrames(signer, jsonParts(header(), {}, [], {})), signer), /metadata is not a JSON object/);
-    expectWireError(() => decode(signedFrames(signer, jsonParts(header(), {}, {}, null)), signer), /content is not a JSON object/);
+    expectProblem(jsonParts(header(), {}, [], {}), "InvalidMessage", /metadata is not a JSON object/);
+    expectProblem(jsonParts(header(), {}, {}, null), "InvalidMessage", /content is not a JSON object/);
+  });
+
+  test("a part nested deeper than MAX_JSON_DEPTH is a problem naming the depth, before anything is copied", () => {
+    const deep = (n: number): string => "[".repeat(n) + "]".repeat(n);
+    const content = Buffer.from(`{"code": "1", "x": ${deep(100_000)}}`);
+    expectProblem([...jsonParts(header(), {}, {}), content], "MessageTooDeep", /content is nested 100001 deep; the kernel takes at most 100 levels/);
+    expectProblem([...jsonParts(header(), {}), Buffer.from(`{"x": ${deep(500)}}`), ...jsonParts({})], "MessageTooDeep", /metadata is nested 501 deep/);
+    // At the limit is fine.
+    const ok = decode(signedFrames(signer, [...jsonParts(header(), {}, {}), Buffer.from(`{"x": ${deep(MAX_JSON_DEPTH - 1)}}`)]), signer);
+    assert.equal(ok.problem, undefined);
+    // A deep header is answered with its plain fields only (safe to echo as a parent).
+    const h = Buffer.from(JSON.stringify(header()).slice(0, -1) + `, "x": ${deep(100_000)}}`);
+    const msg = decode(signedFrames(signer, [h, ...jsonParts({}, {}, { code: "1" })]), signer);
+    assert.equal(msg.problem?.ename, "MessageTooDeep");
+    assert.deepEqual(msg.header, header());
+  });
+
+  test("a message over MAX_MESSAGE_BYTES is a problem that says the limit in MiB", () => {
+    const big = jsonParts(header(), {}, {}, { code: "x".repeat(MAX_MESSAGE_BYTES) });
+    expectProblem(big, "MessageTooLarge", /the message is 64\.0 MiB; the kernel takes at most 64\.0 MiB/);
+  });
+
+  test("jsonDepth counts brackets outside strings only", () => {
+    assert.equal(jsonDepth(Buffer.from("{}")), 1);
+    assert.equal(jsonDepth(Buffer.from('{"a": [[1], "[[[\\\\"]}')), 3);
+    assert.equal(jsonDepth(Buffer.from('{"a": "\\"[[[[", "b": [1]}')), 2);
+    assert.equal(jsonDepth(Buffer.from("1")), 0);
   });
 
   test("a header without a string msg_type or msg_id is refused", () => {
