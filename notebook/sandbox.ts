@@ -30,6 +30,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
+import { MIN_MEMORY_LIMIT } from "../kernel/memory";
 
 /** Where and how a grader's kernel is confined. */
 export interface SandboxOptions {
@@ -187,15 +188,16 @@ function mountPoints(): string[] {
 
 /**
  * The kernel's environment: the allow-listed variables of `base` (plus
- * `envAllow`), HOME and TMPDIR set to the scratch folder, and NODE_OPTIONS
- * with a V8 heap limit (the grader's own NODE_OPTIONS is never passed on).
+ * `envAllow`), HOME and TMPDIR set to the scratch folder, NODE_OPTIONS
+ * with a V8 heap limit (the grader's own NODE_OPTIONS is never passed on), and
+ * D2L_MEMORY_LIMIT, the kernel's own limit, at 90% of the sandbox's.
  * D2L_CACHE_DIR is passed on when it names an existing folder (mounted
  * read-only: cached data sets load, nothing new can be stored); otherwise the
  * cache is `$HOME/.cache/d2l-ts` inside the scratch.
  *
  * @example
  * sandboxEnv({ PATH: "/usr/bin", AWS_SECRET: "x" }, { scratch: "/tmp/s", hide: [], readOnly: [] });
- * // { PATH: "/usr/bin", HOME: "/tmp/s", TMPDIR: "/tmp/s", NODE_OPTIONS: "--max-old-space-size=3072" }
+ * // { PATH: "/usr/bin", HOME: "/tmp/s", TMPDIR: "/tmp/s", NODE_OPTIONS: "--max-old-space-size=3072", D2L_MEMORY_LIMIT: "3686M" }
  */
 export function sandboxEnv(base: NodeJS.ProcessEnv, opts: SandboxOptions): NodeJS.ProcessEnv {
   const allow = new Set([...ENV_ALLOW, ...(opts.envAllow ?? [])]);
@@ -209,8 +211,16 @@ export function sandboxEnv(base: NodeJS.ProcessEnv, opts: SandboxOptions): NodeJ
   env.HOME = opts.scratch;
   env.TMPDIR = opts.scratch;
   env.NODE_OPTIONS = `--max-old-space-size=${heapMiB(memoryOf(opts))}`;
+  // The kernel's own limit (kernel/memory.ts) a little under the grader's hard one: a runaway cell ends
+  // with a MemoryError that names memory and the tensors alive, and the kernel goes on, before the
+  // grader's watchdog has to kill the whole tree. Below the kernel's smallest limit, only the hard one.
+  const own = Math.floor(memoryOf(opts) * 0.9);
+  if (own >= KERNEL_MIN_LIMIT_MIB) env.D2L_MEMORY_LIMIT = `${own}M`;
   return env;
 }
+
+/** The smallest limit the kernel accepts (tf and d2l loaded take about 260 MiB). */
+const KERNEL_MIN_LIMIT_MIB = MIN_MEMORY_LIMIT / 2 ** 20;
 
 function memoryOf(opts: SandboxOptions): number {
   const m = opts.memoryMiB ?? 4096;

@@ -222,9 +222,18 @@ try {{ const r = await fetch("http://127.0.0.1:{self.port}/"); console.log("REAC
         self.assertEqual(Hits.count, 0)
         self.assertScores(report, 0, 1)
 
-    def test_exhausting_memory_kills_only_that_kernel_and_costs_only_its_checks(self):
+    def test_exhausting_memory_costs_only_its_checks(self):
+        """In the kernel: its own limit (90% of --memory) stops the cell with a MemoryError and the kernel
+        goes on. In a child process, which that limit does not see: the grader's watchdog kills the tree
+        and the kernel is restarted."""
         hog = "const hog: Buffer[] = [];\nfor (;;) hog.push(Buffer.alloc(64 * 1024 * 1024, 1));\n" + SOFTMAX
         report, _ = self.grade(self.submission("memory", {"softmax": hog, "double": DOUBLE}), "--memory", "1500")
+        self.assertScores(report, 0, 1)
+        self.assertTrue(any(e["ename"] == "MemoryError" and "set by D2L_MEMORY_LIMIT=1350M" in e["evalue"] for e in report["errors"]), report["errors"])
+        self.assertEqual(report["restarts"], [])
+        child = ('require("child_process").execFileSync(process.execPath, ["-e", '
+                 '"const k = []; for (;;) k.push(Buffer.alloc(64 * 2 ** 20, 1));"]);\n' + SOFTMAX)
+        report, _ = self.grade(self.submission("memory-child", {"softmax": child, "double": DOUBLE}), "--memory", "1500")
         self.assertScores(report, 0, 1)
         self.assertTrue(any("memory" in r["reason"] for r in report["restarts"]), report["restarts"])
 

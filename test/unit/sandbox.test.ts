@@ -213,7 +213,30 @@ test("a kernel that signals itself dies as outside the sandbox, and the report n
   }
 });
 
-test("allocating past the memory limit kills the kernel with the out-of-memory reason", async () => {
+test("allocating past the memory limit in the kernel: the kernel's own limit (90%) stops the cell with a MemoryError, and the kernel goes on", async () => {
+  const limit = 1200;
+  const dir = path.join(work, "own-limit");
+  fs.mkdirSync(dir);
+  const k = new KernelClient({ cwd: dir, env: { ...process.env, D2L_DATA_DIR: DATA }, sandbox: { scratch: dir, hide: [], readOnly: [ROOT, DATA], memoryMiB: limit } });
+  try {
+    await k.start();
+    const run = await k.execute(`
+      const keep: Buffer[] = [];
+      for (let i = 0; i < 30; i++) { keep.push(Buffer.alloc(100 * 2 ** 20, 1)); await new Promise((r) => setTimeout(r, 30)); }
+      console.log("allocated", keep.length);`, 60);
+    assert.equal(run.status, "error", JSON.stringify(run));
+    assert.equal(run.ename, "MemoryError");
+    assert.match(run.evalue ?? "", /over its limit of 1\.1 GiB \(set by D2L_MEMORY_LIMIT=1080M\), so the cell was stopped/);
+    assert.ok(!stdout(run).includes("allocated 30"));
+    assert.equal(k.alive, true);
+    const again = await k.execute("1 + 1", 30);
+    assert.equal(again.status, "ok", JSON.stringify(again));
+  } finally {
+    await k.shutdown();
+  }
+});
+
+test("memory the kernel's own limit does not see (a child process's) kills the kernel's tree with the out-of-memory reason", async () => {
   const limit = 1200;
   const dir = path.join(work, "oom");
   fs.mkdirSync(dir);
@@ -223,9 +246,9 @@ test("allocating past the memory limit kills the kernel with the out-of-memory r
     // The kernels are this process's descendants: the watchdog's reader sees them (tf loaded: well over 100 MiB).
     assert.ok(treeRssMiB(process.pid) - process.memoryUsage().rss / 2 ** 20 > 150, "the watchdog would read no memory");
     const run = await k.execute(`
-      const keep: Buffer[] = [];
-      for (let i = 0; i < 30; i++) { keep.push(Buffer.alloc(100 * 2 ** 20, 1)); await new Promise((r) => setTimeout(r, 30)); }
-      console.log("allocated", keep.length);`, 60);
+      const { execFileSync } = require("child_process");
+      execFileSync(process.execPath, ["-e", "const keep = []; for (let i = 0; i < 30; i++) keep.push(Buffer.alloc(100 * 2 ** 20, 1)); setTimeout(() => {}, 60000);"]);
+      console.log("allocated 30");`, 60);
     assert.equal(run.status, "dead", JSON.stringify(run));
     assert.equal(run.ename, "OutOfMemory");
     assert.match(run.evalue ?? "", new RegExp(`^out of memory: the kernel used (\\d+) MiB, the limit is ${limit} MiB$`));
@@ -238,16 +261,18 @@ test("allocating past the memory limit kills the kernel with the out-of-memory r
   }
 });
 
-test("a JavaScript heap past V8's limit (three quarters of the memory limit) is reported as out of memory too", async () => {
+test("a JavaScript heap near V8's limit (three quarters of the memory limit) stops the cell with a MemoryError naming the heap", async () => {
   const dir = path.join(work, "heap");
   fs.mkdirSync(dir);
   const k = new KernelClient({ cwd: dir, env: { ...process.env, D2L_DATA_DIR: DATA }, sandbox: { scratch: dir, hide: [], readOnly: [ROOT, DATA], memoryMiB: 2000 } });
   try {
     await k.start();
     const run = await k.execute("const rows: number[][] = []; while (true) rows.push(new Array(1e6).fill(1.5));", 90);
-    assert.equal(run.status, "dead", JSON.stringify(run));
-    assert.equal(run.ename, "OutOfMemory");
-    assert.equal(run.evalue, "out of memory: the kernel's JavaScript heap reached its limit of 1500 MiB (the whole kernel may use 2000 MiB)");
+    assert.equal(run.status, "error", JSON.stringify(run));
+    assert.equal(run.ename, "MemoryError");
+    assert.match(run.evalue ?? "", /JavaScript heap reached .* of V8's heap limit/);
+    const again = await k.execute("1 + 1", 30);
+    assert.equal(again.status, "ok", JSON.stringify(again));
   } finally {
     await k.shutdown();
   }
@@ -315,9 +340,11 @@ test("where no namespace can be made, the kernel still runs, and the notes say p
   assert.match(notes, /memory: 4096 MiB/);
 });
 
-test("sandboxEnv keeps only the allow-list, HOME, TMPDIR and a V8 heap limit", () => {
+test("sandboxEnv keeps only the allow-list, HOME, TMPDIR, a V8 heap limit and the kernel's own memory limit", () => {
   const env = sandboxEnv({ PATH: "/usr/bin", LC_ALL: "C", D2L_QUICK: "1", GITHUB_TOKEN: "t", NODE_OPTIONS: "--require /evil.js", EXTRA: "e" }, { scratch: "/s", hide: [], readOnly: [], memoryMiB: 2000, envAllow: ["EXTRA"] });
-  assert.deepEqual(env, { PATH: "/usr/bin", LC_ALL: "C", D2L_QUICK: "1", EXTRA: "e", HOME: "/s", TMPDIR: "/s", NODE_OPTIONS: "--max-old-space-size=1500" });
+  assert.deepEqual(env, { PATH: "/usr/bin", LC_ALL: "C", D2L_QUICK: "1", EXTRA: "e", HOME: "/s", TMPDIR: "/s", NODE_OPTIONS: "--max-old-space-size=1500", D2L_MEMORY_LIMIT: "1800M" });
+  // a sandbox too small for the kernel's own limit keeps only the grader's hard one
+  assert.equal(sandboxEnv({}, { scratch: "/s", hide: [], readOnly: [], memoryMiB: 300 }).D2L_MEMORY_LIMIT, undefined);
 });
 
 test("bad sandbox options get an error that says what to fix", () => {
