@@ -217,6 +217,7 @@ async function main(): Promise<void> {
     if (!problem && channel === "control" && t === "execute_request") {
       problem = { ename: "WrongChannel", evalue: "execute_request is not taken on the control channel; send it on shell" };
     }
+    if (!problem && t === "input_reply") problem = { ename: "WrongChannel", evalue: `input_reply is taken on the stdin channel only, not on ${channel}` };
     if (problem) {
       // An execute_request's error reply carries the execution count and keeps its place
       // in the queue of cells: the main thread sends it.

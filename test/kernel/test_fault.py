@@ -182,6 +182,8 @@ class FaultTests(unittest.TestCase):
         kc.wait_for_ready(timeout=90)
         kc.stop_channels()
         cls.h = Harness(cls.km.get_connection_info())
+        # kernel_info is answered before the prelude has loaded: wait for a cell, so each test starts on a ready kernel
+        cls.h.assert_runs(unittest.TestCase())
 
     @classmethod
     def tearDownClass(cls):
@@ -219,7 +221,10 @@ class FaultTests(unittest.TestCase):
             for t in ("comm_open", "comm_msg", "comm_close"):
                 with self.subTest(t=t, content=content):
                     self.h.wait(self.h.send("shell", t, content), reply=False)
+        # an input_reply belongs on stdin: on shell it is logged and left
+        self.h.wait(self.h.send("shell", "input_reply", {"value": "x"}), reply=False)
         self.assertIn("comm_id", self.kernel_log())
+        self.assertIn("input_reply is taken on the stdin channel only", self.kernel_log())
         self.h.assert_runs(self)
 
     def test_code_not_a_string_and_user_expression_not_a_string(self):
@@ -271,8 +276,11 @@ class FaultTests(unittest.TestCase):
     # --- rejected messages go to the log, not to a cell
 
     def test_bad_signature_is_logged_not_shown_in_cell(self):
+        self.h.assert_runs(self)  # the kernel is ready: a message now lands while a cell runs
         msg_id = self.h.send("shell", "execute_request", {"code": "await new Promise((r) => setTimeout(r, 1500)); 'done'", "silent": False})
-        time.sleep(0.5)
+        deadline = time.time() + 10
+        while not any(t == "execute_input" for _, t, _ in self.h.seen.get(msg_id, [])) and time.time() < deadline:
+            self.h.pump(0.05)
         for _ in range(3):
             self.h.send("shell", "kernel_info_request", {}, key=b"wrong key")
             self.h.socks["shell"].send_multipart([b"garbage, no delimiter"])
@@ -280,6 +288,11 @@ class FaultTests(unittest.TestCase):
         self.assertEqual(c["status"], "ok")
         self.assertNotIn("signature", outputs_text(self.h, msg_id))
         self.assertNotIn("delimiter", outputs_text(self.h, msg_id))
+        # and none after it, when output would go to the last cell
+        for _ in range(3):
+            self.h.send("shell", "kernel_info_request", {}, key=b"wrong key")
+        time.sleep(0.5)
+        self.h.pump(0.3)
         for _, t, m in self.h.all_iopub:
             self.assertNotIn("bad signature", json.dumps(m))
         time.sleep(0.3)
