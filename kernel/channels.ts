@@ -25,7 +25,12 @@ export type ToProtocol =
 
 /** Protocol thread → main thread. */
 export type FromProtocol =
-  | { kind: "request"; channel: "shell" | "control"; msg: Message }
+  /**
+   * A request for the main thread. `resend`: sent again because a terminate was asked for
+   * while it was unanswered (it may have died on arrival); the main thread takes it only if it
+   * never started it.
+   */
+  | { kind: "request"; channel: "shell" | "control"; msg: Message; resend?: boolean }
   | { kind: "stdin"; msg: Message }
   | { kind: "interrupt"; generation: number }
   | { kind: "shutdown"; restart: boolean }

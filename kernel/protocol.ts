@@ -137,6 +137,7 @@ async function main(): Promise<void> {
       }
       flushStream();
       idents = [Buffer.from(msgType)];
+      if (msgType === "status" && content.execution_state === "idle") outstanding.delete((parent as Header).msg_id);
     } else if (channel === "shell" || channel === "control") {
       flushStream();
     }
@@ -152,6 +153,10 @@ async function main(): Promise<void> {
       inspectorSession.connectToMainThread();
     }
     Atomics.add(shared, SHARED_TERMINATIONS, 1);
+    // The terminate may land as a request arrives on the main thread and drop it unseen.
+    const issued = Date.now();
+    setTimeout(() => resendBefore(issued), 1000);
+    setTimeout(() => resendBefore(issued), 3000);
     inspectorSession.post("Runtime.terminateExecution", (err) => {
       if (err) log(`terminateExecution failed: ${err.message}`);
     });
@@ -187,9 +192,18 @@ async function main(): Promise<void> {
 
   let ready = false;
   const early: { channel: "shell" | "control"; msg: Message }[] = [];
+  /** Requests handed to the main thread whose idle has not gone out yet, by msg_id. */
+  const outstanding = new Map<string, { channel: "shell" | "control"; msg: Message; at: number }>();
   const forward = (channel: "shell" | "control", msg: Message): void => {
+    outstanding.set(msg.header.msg_id, { channel, msg, at: Date.now() });
     if (!ready) early.push({ channel, msg });
     else port.postMessage({ kind: "request", channel, msg } satisfies FromProtocol);
+  };
+  /** After a terminate: hand again what was outstanding before it (the main thread skips what it had started). */
+  const resendBefore = (t: number): void => {
+    for (const o of outstanding.values()) {
+      if (o.at <= t) port.postMessage({ kind: "request", channel: o.channel, msg: o.msg, resend: true } satisfies FromProtocol);
+    }
   };
 
   let refused = 0;

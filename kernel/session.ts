@@ -41,6 +41,9 @@ interface InFlight {
   replied: boolean;
   /** The watchdog saw it settled and not ended once already. */
   seenSettled?: boolean;
+  /** In the synchronous part of its work (which cannot span two tasks: if a task boundary sees this, a terminate cut it). */
+  working?: boolean;
+  seenWorking?: boolean;
   finished: boolean;
   /** Send the request's last messages (given), then idle; only the first call does anything. */
   end: (last: () => void) => void;
@@ -320,6 +323,7 @@ export class Session {
   private onMessage(m: FromProtocol): void {
     switch (m.kind) {
       case "request":
+        if (m.resend && this.started.has(m.msg.header.msg_id)) break;
         void this.onRequest(m.channel, m.msg).catch((e) => log(`failed on ${m.msg.header.msg_type}: ${(e as Error).stack ?? e}`));
         break;
       case "stdin": {
@@ -382,10 +386,13 @@ export class Session {
       };
       queueMicrotask(() => {
         try {
+          entry.working = true;
           const r = work();
+          entry.working = false;
           if (r instanceof Promise) r.then((v) => settle(true, v), (e) => settle(false, e));
           else settle(true, r);
         } catch (e) {
+          entry.working = false;
           settle(false, e);
         }
       });
@@ -461,6 +468,9 @@ export class Session {
       // Settled but not ended at a task boundary: the microtask that would end it was dropped.
       if (e.settled && e.seenSettled) e.lost(interrupted());
       else if (e.settled) e.seenSettled = true;
+      // Its synchronous work (is_complete, a completion) was cut off by a terminate meant for an earlier loop.
+      else if (e.working && e.seenWorking) e.lost(interrupted());
+      else if (e.working) e.seenWorking = true;
       // Begun before an interrupt that was acknowledged a while ago, or before a terminate was asked for.
       else if (now - this.watchedAckAt >= 300 && e.since < ack) e.lost(interrupted());
       else if (now - this.watchedTermsAt >= 500 && e.terms < terms) e.lost(interrupted());
@@ -472,9 +482,17 @@ export class Session {
     else if (!cell && this.queue.length > 0 && !this.running) this.pump();
   }
 
+  /** Requests this thread started (queued or busy), by msg_id: a resent one is taken only if it is not here. */
+  private readonly started = new Set<string>();
+  private markStarted(msg: Message): void {
+    this.started.add(msg.header.msg_id);
+    if (this.started.size > 10_000) this.started.delete(this.started.values().next().value as string);
+  }
+
   private async onRequest(channel: "shell" | "control", msg: Message): Promise<void> {
     const type = msg.header.msg_type;
     if (type === "execute_request") {
+      this.markStarted(msg);
       this.queue.push(msg);
       await this.ready;
       this.pump();
@@ -486,6 +504,7 @@ export class Session {
       const err = e instanceof Error ? e : new Error(String(e));
       reply(type.replace(/_request$/, "_reply"), { status: "error", ename: err.name, evalue: err.message, traceback: [] });
     };
+    this.markStarted(msg);
     this.send("iopub", [], "status", { execution_state: "busy" }, msg.header);
     const entry = this.track(msg, replyError);
     try {
