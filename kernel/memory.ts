@@ -23,7 +23,7 @@ import * as v8 from "v8";
 import * as vm from "vm";
 import * as inspector from "inspector";
 import { Worker, isMainThread, parentPort, workerData } from "worker_threads";
-import { SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION } from "./channels";
+import { SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, SHARED_TERMINATIONS } from "./channels";
 import { InterruptedError } from "../lib/interrupt";
 
 /** The kernel's log, written before the session captures process.stderr for cells. */
@@ -361,6 +361,8 @@ function runWatch(d: WatchData): void {
       const now = Date.now();
       if (now - t0 > 50 && Atomics.load(shared, SHARED_CRITICAL) === 0 && now - lastTerminate > 1000) {
         lastTerminate = now;
+        // counted, as the protocol thread's terminates are: the session then ends any request this cut off
+        Atomics.add(shared, SHARED_TERMINATIONS, 1);
         inspectorSession().post("Runtime.terminateExecution");
       }
     }
