@@ -46,7 +46,10 @@ function num(name, fallback) {
   return v;
 }
 function list(name, fallback, known) {
-  const items = arg(name, fallback).split(",").map((s) => s.trim()).filter(Boolean);
+  const items = arg(name, fallback)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of items) {
     if (!known.includes(s)) {
       console.error(`bench/cnn.js: unknown ${name.replace(/s$/, "")} "${s}"; expected some of ${known.join(",")}`);
@@ -177,11 +180,19 @@ function runChild(cmd, args, timeoutS) {
   const wall = (Date.now() - t0) / 1000;
   const epochLines = (r.stderr || "").split("\n").filter((l) => /^ {4}\S+ epoch \d+:/.test(l));
   for (const l of epochLines) process.stderr.write(l + "\n");
-  const line = (r.stdout || "").trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  const line = (r.stdout || "")
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .pop();
   if (r.status === 0 && line) return { ...JSON.parse(line), wall };
   if (r.error && r.error.code === "ETIMEDOUT") return { error: `timed out after ${timeoutS} s`, wall };
   if (r.signal) return { error: `killed by ${r.signal} after ${wall.toFixed(0)} s`, wall };
-  const lines = ((r.stderr || "") + (r.stdout || "")).trim().split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = ((r.stderr || "") + (r.stdout || ""))
+    .trim()
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const msg = lines.find((l) => /^(\w*Error|Error)\b|Exception|Traceback/.test(l) && !l.startsWith("Traceback")) || lines.slice(-1)[0] || `exit ${r.status}`;
   return { error: msg.slice(0, 200), wall };
 }
@@ -194,7 +205,11 @@ function median(xs) {
 
 function table(rows, header, rightFrom) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const fmt = (r) => r.map((c, i) => (i >= rightFrom && i < header.length - 1 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join("  ").trimEnd();
+  const fmt = (r) =>
+    r
+      .map((c, i) => (i >= rightFrom && i < header.length - 1 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n");
 }
 
@@ -213,7 +228,10 @@ function header(opts) {
     }
   };
   const lines = [
-    `machine: ${os.cpus().length} logical cores, ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+    `machine: ${os.cpus().length} logical cores, ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
     `node ${process.version}; @tensorflow/tfjs ${version("@tensorflow/tfjs")}; wasm threads: D2L_WASM_THREADS=${process.env.D2L_WASM_THREADS || "(default)"}`,
   ];
   if (opts.torch) {
@@ -263,7 +281,12 @@ function parent() {
     if (opts.torch) {
       runs.push({
         label: "pytorch",
-        go: () => runChild(PYTHON, [path.join(__dirname, "cnn_torch.py"), "--mode", "full", "--epochs", String(opts.epochs), "--threads", String(opts.torchThreads), ...limits], opts.fullTimeout),
+        go: () =>
+          runChild(
+            PYTHON,
+            [path.join(__dirname, "cnn_torch.py"), "--mode", "full", "--epochs", String(opts.epochs), "--threads", String(opts.torchThreads), ...limits],
+            opts.fullTimeout,
+          ),
       });
     }
     for (const r of runs) {
@@ -304,12 +327,43 @@ function parent() {
         go: () =>
           runChild(
             process.execPath,
-            [__filename, "--child", "throughput", "--backend", b, "--model", m, "--batch", String(batch), "--steps", String(opts.steps), "--warmup", String(opts.warmup), "--max-seconds", String(opts.maxSeconds)],
+            [
+              __filename,
+              "--child",
+              "throughput",
+              "--backend",
+              b,
+              "--model",
+              m,
+              "--batch",
+              String(batch),
+              "--steps",
+              String(opts.steps),
+              "--warmup",
+              String(opts.warmup),
+              "--max-seconds",
+              String(opts.maxSeconds),
+            ],
             opts.timeout,
           ),
       }));
       if (opts.torch) {
-        const torchArgs = ["--mode", "throughput", "--model", m, "--batch", String(batch), "--steps", String(opts.steps), "--warmup", String(opts.warmup), "--max-seconds", String(opts.maxSeconds), "--threads", String(opts.torchThreads)];
+        const torchArgs = [
+          "--mode",
+          "throughput",
+          "--model",
+          m,
+          "--batch",
+          String(batch),
+          "--steps",
+          String(opts.steps),
+          "--warmup",
+          String(opts.warmup),
+          "--max-seconds",
+          String(opts.maxSeconds),
+          "--threads",
+          String(opts.torchThreads),
+        ];
         runs.splice(Math.min(1, runs.length), 0, { label: "pytorch", go: () => runChild(PYTHON, [path.join(__dirname, "cnn_torch.py"), ...torchArgs], opts.timeout) });
       }
       raw.throughput[m] = Object.fromEntries(runs.map((r) => [r.label, []]));
@@ -318,7 +372,11 @@ function parent() {
           if (raw.throughput[m][r.label][0]?.unavailable) continue; // said once is enough
           const res = r.go();
           raw.throughput[m][r.label].push(res);
-          const what = res.unavailable ? "not available" : res.error ? `ERROR ${res.error}` : `${res.examplesPerSec.toFixed(1)} ex/s (${res.steps} steps, ${res.seconds.toFixed(2)} s)`;
+          const what = res.unavailable
+            ? "not available"
+            : res.error
+              ? `ERROR ${res.error}`
+              : `${res.examplesPerSec.toFixed(1)} ex/s (${res.steps} steps, ${res.seconds.toFixed(2)} s)`;
           process.stderr.write(`  ${m} ${r.label} #${rep + 1}: ${what} [${res.wall.toFixed(1)} s wall]\n`);
         }
       }

@@ -31,7 +31,10 @@ function flag(name) {
   return process.argv.includes(`--${name}`);
 }
 function list(name, fallback, known) {
-  const items = arg(name, fallback).split(",").map((s) => s.trim()).filter(Boolean);
+  const items = arg(name, fallback)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of items) {
     if (!known.includes(s)) {
       console.error(`bench/rnn.js: unknown ${name.replace(/s$/, "")} "${s}"; expected some of ${known.join(",")}`);
@@ -105,18 +108,30 @@ function runChild(cmd, args, timeout) {
     maxBuffer: 64 * 1024 * 1024,
   });
   const wall = (Date.now() - t0) / 1000;
-  const line = (r.stdout || "").trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  const line = (r.stdout || "")
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .pop();
   if (r.status === 0 && line) return { ...JSON.parse(line), wall };
   if (r.error && r.error.code === "ETIMEDOUT") return { error: `timed out after ${timeout} s`, wall };
   if (r.signal) return { error: `killed by ${r.signal} after ${wall.toFixed(0)} s`, wall };
-  const lines = ((r.stderr || "") + (r.stdout || "")).trim().split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = ((r.stderr || "") + (r.stdout || ""))
+    .trim()
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const msg = lines.find((l) => /^(\w*Error|Error)\b|Exception/.test(l)) || lines.slice(-1)[0] || `exit ${r.status}`;
   return { error: msg.slice(0, 160), wall };
 }
 
 function pad(rows, header) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const fmt = (r) => r.map((c, i) => (i >= 2 && i <= 5 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join("  ").trimEnd();
+  const fmt = (r) =>
+    r
+      .map((c, i) => (i >= 2 && i <= 5 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n");
 }
 
@@ -132,7 +147,10 @@ async function driver() {
   const data = await timeMachineFile({ quiet: true });
   const { batchSize, numSteps, numHiddens, lr, maxTokens } = SETTINGS;
   console.log(
-    `machine: ${os.cpus().length} logical cores, ${(os.cpus()[0] || {}).model || "unknown CPU"}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; node ${process.version}`,
+    `machine: ${os.cpus().length} logical cores, ${(os.cpus()[0] || {}).model || "unknown CPU"}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}; node ${process.version}`,
   );
   console.log(
     `settings: The Time Machine (first ${maxTokens} characters, ${data}), batch ${batchSize}, ${numSteps} steps, ${numHiddens} hidden units, ` +
@@ -141,16 +159,22 @@ async function driver() {
   const rows = [];
   const all = [];
   for (const model of models) {
-    const runs = backends.map((b) => ({ label: `tfjs ${b}`, go: () => runChild(process.execPath, [__filename, "--child", "--backend", b, "--model", model, "--epochs", String(epochs)], timeout) }));
+    const runs = backends.map((b) => ({
+      label: `tfjs ${b}`,
+      go: () => runChild(process.execPath, [__filename, "--child", "--backend", b, "--model", model, "--epochs", String(epochs)], timeout),
+    }));
     if (torch) {
       runs.push({
         label: "pytorch",
-        go: () => runChild(PYTHON, [path.join(__dirname, "rnn_torch.py"), "--model", model, "--epochs", String(epochs), "--threads", String(torchThreads), "--data", data], timeout),
+        go: () =>
+          runChild(PYTHON, [path.join(__dirname, "rnn_torch.py"), "--model", model, "--epochs", String(epochs), "--threads", String(torchThreads), "--data", data], timeout),
       });
     }
     const results = runs.map((r) => {
       const res = r.go();
-      process.stderr.write(`  ${model} ${r.label}: ${res.error ? "ERROR " + res.error : `perplexity ${res.perplexity.toFixed(2)}, ${res.tokensPerSec.toFixed(0)} tokens/s`} [${res.wall.toFixed(1)} s wall]\n`);
+      process.stderr.write(
+        `  ${model} ${r.label}: ${res.error ? "ERROR " + res.error : `perplexity ${res.perplexity.toFixed(2)}, ${res.tokensPerSec.toFixed(0)} tokens/s`} [${res.wall.toFixed(1)} s wall]\n`,
+      );
       all.push({ model, run: r.label, ...res });
       return { label: r.label, res };
     });

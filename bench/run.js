@@ -33,7 +33,10 @@ function arg(name, fallback) {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 function list(name, fallback, known) {
-  const items = arg(name, fallback).split(",").map((s) => s.trim()).filter(Boolean);
+  const items = arg(name, fallback)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of items) {
     if (known && !known.includes(s)) {
       console.error(`bench: unknown ${name.replace(/s$/, "")} "${s}"; expected some of ${known.join(",")}`);
@@ -69,11 +72,19 @@ function runChild(cmd, args) {
     maxBuffer: 64 * 1024 * 1024,
   });
   const wall = (Date.now() - t0) / 1000;
-  const line = (r.stdout || "").trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  const line = (r.stdout || "")
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .pop();
   if (r.status === 0 && line) return { ...JSON.parse(line), wall };
   if (r.error && r.error.code === "ETIMEDOUT") return { error: `timed out after ${opts.timeout} s`, wall };
   if (r.signal) return { error: `killed by ${r.signal} after ${wall.toFixed(0)} s`, wall };
-  const lines = ((r.stderr || "") + (r.stdout || "")).trim().split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = ((r.stderr || "") + (r.stdout || ""))
+    .trim()
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   // The error message, not the stack under it.
   const msg = lines.find((l) => /^(\w*Error|Error)\b|Exception|Traceback/.test(l) && !l.startsWith("Traceback")) || lines.slice(-1)[0] || `exit ${r.status}`;
   return { error: msg.slice(0, 160), wall };
@@ -82,15 +93,31 @@ function runChild(cmd, args) {
 function tfjsRun(backend, workload) {
   return runChild(process.execPath, [
     path.join(__dirname, "tfjs_workloads.js"),
-    "--backend", backend, "--workload", workload,
-    "--steps", String(opts.steps), "--warmup", String(opts.warmup), "--max-seconds", String(opts.maxSeconds),
+    "--backend",
+    backend,
+    "--workload",
+    workload,
+    "--steps",
+    String(opts.steps),
+    "--warmup",
+    String(opts.warmup),
+    "--max-seconds",
+    String(opts.maxSeconds),
   ]);
 }
 function torchRun(workload) {
   return runChild(PYTHON, [
     path.join(__dirname, "torch_workloads.py"),
-    "--workload", workload, "--threads", String(opts.torchThreads),
-    "--steps", String(opts.steps), "--warmup", String(opts.warmup), "--max-seconds", String(opts.maxSeconds),
+    "--workload",
+    workload,
+    "--threads",
+    String(opts.torchThreads),
+    "--steps",
+    String(opts.steps),
+    "--warmup",
+    String(opts.warmup),
+    "--max-seconds",
+    String(opts.maxSeconds),
   ]);
 }
 
@@ -123,9 +150,14 @@ function machine() {
   const torchV = spawnSync(PYTHON, ["-c", "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.get_num_threads())"], { encoding: "utf8" });
   const [py, tv, tthreads] = (torchV.stdout || "").trim().split(" ");
   return [
-    `machine: ${os.cpus().length} logical cores (available parallelism ${os.availableParallelism()}), ${model}${mem}, ${os.type()} ${os.release()}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+    `machine: ${os.cpus().length} logical cores (available parallelism ${os.availableParallelism()}), ${model}${mem}, ${os.type()} ${os.release()}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
     `node ${process.version}; @tensorflow/tfjs ${version("@tensorflow/tfjs")}, tfjs-backend-wasm ${version("@tensorflow/tfjs-backend-wasm")}; wasm threads: D2L_WASM_THREADS=${process.env.D2L_WASM_THREADS || "(default: cores, at most 4)"}`,
-    tv ? `python ${py} (${PYTHON}), torch ${tv} (default threads ${tthreads}; benchmark sets ${opts.torchThreads}); ${blas()}` : `pytorch: not available (${PYTHON}: ${(torchV.stderr || "").trim().split("\n").pop()})`,
+    tv
+      ? `python ${py} (${PYTHON}), torch ${tv} (default threads ${tthreads}; benchmark sets ${opts.torchThreads}); ${blas()}`
+      : `pytorch: not available (${PYTHON}: ${(torchV.stderr || "").trim().split("\n").pop()})`,
   ];
 }
 
@@ -147,7 +179,11 @@ function blas() {
 
 function pad(rows, header) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const fmt = (r) => r.map((c, i) => (i >= 3 && i <= 6 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join("  ").trimEnd();
+  const fmt = (r) =>
+    r
+      .map((c, i) => (i >= 3 && i <= 6 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n");
 }
 

@@ -22,7 +22,6 @@ const path = require("path");
 const PYTHON = process.env.D2L_BENCH_PYTHON || "/usr/bin/python3";
 const SETTINGS = { embedSize: 32, numHiddens: 32, numLayers: 2, dropout: 0.1, batchSize: 64, numSteps: 10, lr: 0.005, numExamples: 600 };
 
-
 /** Child mode: train on one backend, print one JSON line. */
 async function child(backend, dataFile, epochs) {
   const d2l = require(path.resolve(__dirname, "../dist/lib/index.js"));
@@ -77,14 +76,24 @@ async function main() {
   if (flag("child")) return child(arg("child", "wasm"), arg("data", ""), Number(arg("epochs", "300")));
   const epochs = Number(arg("epochs", "300"));
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer, got ${arg("epochs", "")}`);
-  const backends = arg("backends", "native,wasm,cpu").split(",").map((s) => s.trim()).filter(Boolean);
+  const backends = arg("backends", "native,wasm,cpu")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const timeout = Number(arg("timeout", "3600"));
   const torchThreads = arg("torch-threads", "1");
   const file = path.join(os.tmpdir(), `d2l-seq2seq-bench-${process.pid}.json`);
   const data = await dumpData(file, arg("dataset", "auto"));
   const torchV = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
-  console.log(`machine: ${os.cpus().length} logical cores, ${os.cpus()[0]?.model ?? "unknown CPU"}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-  console.log(`node ${process.version}; torch ${(torchV.stdout || "").trim() || "not available"} (${PYTHON}, ${torchThreads} threads); D2L_WASM_THREADS=${process.env.D2L_WASM_THREADS || "(default)"}`);
+  console.log(
+    `machine: ${os.cpus().length} logical cores, ${os.cpus()[0]?.model ?? "unknown CPU"}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
+  console.log(
+    `node ${process.version}; torch ${(torchV.stdout || "").trim() || "not available"} (${PYTHON}, ${torchThreads} threads); D2L_WASM_THREADS=${process.env.D2L_WASM_THREADS || "(default)"}`,
+  );
   console.log(
     `data: ${data.corpus} (${data.source}), ${data.srcValid.length} pairs, vocabularies ${data.srcVocabSize} / ${data.tgtVocabSize}; ` +
       `model: embed ${SETTINGS.embedSize}, hidden ${SETTINGS.numHiddens}, ${SETTINGS.numLayers} GRU layers, dropout ${SETTINGS.dropout}; ` +
@@ -121,7 +130,11 @@ async function main() {
   }
   const header = ["run", "tokens/sec", "vs pytorch", "epoch-1 loss", "last loss", "note"]; // (a note only for errors)
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const fmt = (r) => r.map((c, i) => (i >= 1 && i <= 4 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join("  ").trimEnd();
+  const fmt = (r) =>
+    r
+      .map((c, i) => (i >= 1 && i <= 4 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   console.log("");
   console.log([fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n"));
   console.log("tokens/sec: target tokens (the book's num_tokens) per second of training; loss: the book's, summed sequence losses over tokens.");

@@ -40,9 +40,15 @@ function shuffledBatches(tf, data, batchSize) {
         const rows = (a) => idx.flatMap((r) => a.slice(r * T, (r + 1) * T));
         yield [
           tf.tensor2d(rows(data.src), [idx.length, T], "int32"),
-          tf.tensor1d(idx.map((r) => data.srcValid[r]), "int32"),
+          tf.tensor1d(
+            idx.map((r) => data.srcValid[r]),
+            "int32",
+          ),
           tf.tensor2d(rows(data.tgt), [idx.length, T], "int32"),
-          tf.tensor1d(idx.map((r) => data.tgtValid[r]), "int32"),
+          tf.tensor1d(
+            idx.map((r) => data.tgtValid[r]),
+            "int32",
+          ),
         ];
       }
     },
@@ -52,12 +58,27 @@ function shuffledBatches(tf, data, batchSize) {
 /** One measurement in a fresh process: its last JSON line, or { error } with the first error line. */
 function runChild(cmd, args, timeout) {
   const t0 = Date.now();
-  const r = spawnSync(cmd, args, { encoding: "utf8", cwd: path.resolve(__dirname, ".."), env: { ...process.env, D2L_QUICK: "" }, timeout: timeout * 1000, killSignal: "SIGKILL", maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(cmd, args, {
+    encoding: "utf8",
+    cwd: path.resolve(__dirname, ".."),
+    env: { ...process.env, D2L_QUICK: "" },
+    timeout: timeout * 1000,
+    killSignal: "SIGKILL",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const wall = (Date.now() - t0) / 1000;
-  const line = (r.stdout || "").trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  const line = (r.stdout || "")
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .pop();
   if (r.status === 0 && line) return JSON.parse(line);
   if (r.error && r.error.code === "ETIMEDOUT") return { error: `timed out after ${timeout} s` };
-  const lines = ((r.stderr || "") + (r.stdout || "")).trim().split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = ((r.stderr || "") + (r.stdout || ""))
+    .trim()
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const msg = lines.find((l) => /^(\w*Error|Error)\b|Exception/.test(l)) || lines.slice(-1)[0] || `exit ${r.status} after ${wall.toFixed(0)} s`;
   return { error: msg.slice(0, 200) };
 }

@@ -96,8 +96,7 @@ async function main() {
   const info = d2l.backendInfo();
   const w = WORKLOADS[name]();
   const optimizer = tf.train.sgd(0.1);
-  const step = () =>
-    optimizer.minimize(() => tf.losses.softmaxCrossEntropy(w.y, w.model.apply(w.x, { training: true })), true);
+  const step = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(w.y, w.model.apply(w.x, { training: true })), true);
 
   // Warm-up: up to `warmup` steps, stopping early once half the time cap is spent (at least one step).
   let t0 = performance.now();

@@ -27,9 +27,13 @@ const path = require("path");
 const PYTHON = process.env.D2L_BENCH_PYTHON || "/usr/bin/python3";
 // The book's 10.7 settings (ffnNumInput, keySize, querySize, valueSize and normShape follow numHiddens).
 const SETTINGS = { numHiddens: 32, numLayers: 2, dropout: 0.1, batchSize: 64, numSteps: 10, lr: 0.005, ffnNumHiddens: 64, numHeads: 4, numExamples: 600 };
-const BOOK_PAIRS = [["go .", "va !"], ["i lost .", "j'ai perdu ."], ["he's calm .", "il est calme ."], ["i'm home .", "je suis chez moi ."]];
+const BOOK_PAIRS = [
+  ["go .", "va !"],
+  ["i lost .", "j'ai perdu ."],
+  ["he's calm .", "il est calme ."],
+  ["i'm home .", "je suis chez moi ."],
+];
 const RESERVED = ["<pad>", "<bos>", "<eos>"];
-
 
 /** The encoder-decoder of the notebook (07_transformer.ipynb), with the Chinese edition's constructor arguments. */
 function makeNet(d2l, srcVocabSize, tgtVocabSize) {
@@ -62,7 +66,20 @@ async function child(backend, dataFile, epochs) {
   for (const [src] of data.evalPairs) translations.push((await d2l.predictSeq2seq(net, src, srcVocab, tgtVocab, T))[0]);
   const wall = (performance.now() - t0) / 1000;
   const info = d2l.backendInfo();
-  console.log(JSON.stringify({ backend, threads: info.threads, epochs, params: net.countParams(), tokensPerSec: r.tokensPerSec, loss: r.loss, firstLoss: r.losses[0], trainWall, wall, translations }));
+  console.log(
+    JSON.stringify({
+      backend,
+      threads: info.threads,
+      epochs,
+      params: net.countParams(),
+      tokensPerSec: r.tokensPerSec,
+      loss: r.loss,
+      firstLoss: r.losses[0],
+      trainWall,
+      wall,
+      translations,
+    }),
+  );
 }
 
 /** The data every run trains on: loadDataNmt's arrays and the evaluation pairs, dumped as JSON. */
@@ -112,7 +129,10 @@ async function dumpData(file, dataset) {
 }
 
 function loadavg() {
-  return os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 }
 
 async function main() {
@@ -120,16 +140,26 @@ async function main() {
   const d2l = require(path.resolve(__dirname, "../dist/lib/index.js"));
   const epochs = Number(arg("epochs", "200"));
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer, got ${arg("epochs", "")}`);
-  const backends = arg("backends", "native,wasm,cpu").split(",").map((s) => s.trim()).filter(Boolean);
+  const backends = arg("backends", "native,wasm,cpu")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const timeout = Number(arg("timeout", "3600"));
-  const torchThreads = flag("no-torch") ? [] : arg("torch-threads", "1,2").split(",").map((s) => s.trim()).filter(Boolean);
+  const torchThreads = flag("no-torch")
+    ? []
+    : arg("torch-threads", "1,2")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
   for (const t of torchThreads) if (!/^[1-9]\d*$/.test(t)) throw new Error(`--torch-threads takes positive integers separated by commas, got ${arg("torch-threads", "")}`);
   const file = path.join(os.tmpdir(), `d2l-transformer-bench-${process.pid}.json`);
   const data = await dumpData(file, arg("dataset", "auto"));
   const torchV = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
   const S = SETTINGS;
   console.log(`machine: ${os.cpus().length} logical cores, ${os.cpus()[0]?.model ?? "unknown CPU"}, load ${loadavg()}`);
-  console.log(`node ${process.version}; torch ${(torchV.stdout || "").trim() || "not available"} (${PYTHON}, threads ${torchThreads.join(" and ") || "-"}); D2L_WASM_THREADS=${process.env.D2L_WASM_THREADS || "(default)"}`);
+  console.log(
+    `node ${process.version}; torch ${(torchV.stdout || "").trim() || "not available"} (${PYTHON}, threads ${torchThreads.join(" and ") || "-"}); D2L_WASM_THREADS=${process.env.D2L_WASM_THREADS || "(default)"}`,
+  );
   console.log(
     `data: ${data.corpus} (${data.source}), ${data.srcValid.length} pairs, vocabularies ${data.srcVocabSize} / ${data.tgtVocabSize}; ` +
       `model: Transformer, ${S.numLayers} encoder and ${S.numLayers} decoder blocks, hidden ${S.numHiddens}, ${S.numHeads} heads, FFN ${S.ffnNumHiddens}, dropout ${S.dropout}; ` +
@@ -147,7 +177,9 @@ async function main() {
   for (const r of runs) {
     const res = r.go();
     if (!res.error) res.bleu = meanBleu(res.translations);
-    process.stderr.write(`  ${r.label}: ${res.error ? "ERROR " + res.error : `${res.tokensPerSec.toFixed(1)} tokens/sec, loss ${res.loss.toFixed(3)}, BLEU ${res.bleu.toFixed(3)}, ${res.wall.toFixed(0)} s`}\n`);
+    process.stderr.write(
+      `  ${r.label}: ${res.error ? "ERROR " + res.error : `${res.tokensPerSec.toFixed(1)} tokens/sec, loss ${res.loss.toFixed(3)}, BLEU ${res.bleu.toFixed(3)}, ${res.wall.toFixed(0)} s`}\n`,
+    );
     results.push({ label: r.label, torch: !!r.torch, ...res });
   }
   fs.rmSync(file, { force: true });
@@ -171,7 +203,11 @@ async function main() {
   }
   const header = ["run", "params", "tokens/sec", "vs best pytorch", "epoch-1 loss", "last loss", "BLEU", "note"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const fmt = (r) => r.map((c, i) => (i >= 1 && i <= 6 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join("  ").trimEnd();
+  const fmt = (r) =>
+    r
+      .map((c, i) => (i >= 1 && i <= 6 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   console.log("");
   console.log([fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n"));
   console.log(`load average at the end: ${loadavg()}`);
@@ -179,7 +215,7 @@ async function main() {
   console.log("loss: the book's, summed sequence losses over tokens;");
   console.log(
     data.corpus === "fra-eng"
-      ? "BLEU (k = 2): mean over the book's four sentences, greedy translation; the book: 1.000 on \"go .\" and \"i'm home .\"."
+      ? 'BLEU (k = 2): mean over the book\'s four sentences, greedy translation; the book: 1.000 on "go ." and "i\'m home .".'
       : `BLEU (k = 2): mean over the ${data.evalPairs.length} held-out ${data.corpus} pairs, greedy translation (as the notebook's held-out BLEU).`,
   );
   const params = new Set(results.filter((r) => !r.error).map((r) => r.params));

@@ -51,7 +51,12 @@ function perTapFilterGrad(x, dy, info) {
     const { top, bottom, left, right } = info.padInfo;
     const N = B * Ho * Wo;
     const dyM = dy.transpose([3, 0, 1, 2]).reshape([1, Co, N]);
-    const xp = x.pad([[0, 0], [top, bottom], [left, right], [0, 0]]);
+    const xp = x.pad([
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ]);
     const taps = [];
     for (let i = 0; i < Kh; i++) {
       for (let j = 0; j < Kw; j++) {
@@ -64,7 +69,18 @@ function perTapFilterGrad(x, dy, info) {
 }
 
 const CONVS = [
-  { name: "LeNet conv1", x: [256, 28, 28, 1], f: [5, 5, 1, 6], s: 1, pad: [[0, 0], [2, 2], [2, 2], [0, 0]] },
+  {
+    name: "LeNet conv1",
+    x: [256, 28, 28, 1],
+    f: [5, 5, 1, 6],
+    s: 1,
+    pad: [
+      [0, 0],
+      [2, 2],
+      [2, 2],
+      [0, 0],
+    ],
+  },
   { name: "LeNet conv2", x: [256, 14, 14, 6], f: [5, 5, 6, 16], s: 1, pad: "valid" },
   { name: "ResNet 3x3 64->64", x: [32, 28, 28, 64], f: [3, 3, 64, 64], s: 1, pad: "same" },
   { name: "ResNet 3x3/2 64->128", x: [32, 28, 28, 64], f: [3, 3, 64, 128], s: 2, pad: "same" },
@@ -95,16 +111,34 @@ async function main() {
     const ci = tf.backend_util.computeConv2DInfo(c.x, c.f, c.s, 1, c.pad, undefined, false, "channelsLast");
     const [x, w, dy] = [tf.randomNormal(c.x), tf.randomNormal(c.f), tf.randomNormal(ci.outShape)];
     const attrs = { strides: c.s, pad: c.pad, dataFormat: "NHWC" };
-    row(c.name, "forward conv2d", null, time(() => tf.conv2d(x, w, c.s, c.pad)));
-    row(c.name, "Conv2DBackpropFilter", time(() => perTapFilterGrad(x, dy, ci)), time(() => e.runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: c.f })));
-    row(c.name, "Conv2DBackpropInput", time(() => direct(TFJS.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: c.x })), time(() => e.runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: c.x })));
+    row(
+      c.name,
+      "forward conv2d",
+      null,
+      time(() => tf.conv2d(x, w, c.s, c.pad)),
+    );
+    row(
+      c.name,
+      "Conv2DBackpropFilter",
+      time(() => perTapFilterGrad(x, dy, ci)),
+      time(() => e.runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: c.f })),
+    );
+    row(
+      c.name,
+      "Conv2DBackpropInput",
+      time(() => direct(TFJS.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: c.x })),
+      time(() => e.runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: c.x })),
+    );
     tf.dispose([x, w, dy]);
   }
   for (const c of DEPTHWISE) {
     const ci = tf.backend_util.computeConv2DInfo(c.x, c.f, c.s, 1, c.pad, undefined, true);
     const values = [c.x, c.f, ci.outShape].map((s) => tf.randomNormal(s).dataSync());
     const attrs = { strides: c.s, pad: c.pad, dilations: 1 };
-    const run = (name, xs) => (name === "filter" ? time(() => e.runKernel("DepthwiseConv2dNativeBackpropFilter", { x: xs[0], dy: xs[2] }, { ...attrs, filterShape: c.f })) : time(() => e.runKernel("DepthwiseConv2dNativeBackpropInput", { dy: xs[2], filter: xs[1] }, { ...attrs, inputShape: c.x })));
+    const run = (name, xs) =>
+      name === "filter"
+        ? time(() => e.runKernel("DepthwiseConv2dNativeBackpropFilter", { x: xs[0], dy: xs[2] }, { ...attrs, filterShape: c.f }))
+        : time(() => e.runKernel("DepthwiseConv2dNativeBackpropInput", { dy: xs[2], filter: xs[1] }, { ...attrs, inputShape: c.x }));
     const on = async (backend) => {
       await tf.setBackend(backend);
       const xs = [tf.tensor(values[0], c.x), tf.tensor(values[1], c.f), tf.tensor(values[2], ci.outShape)];
@@ -120,18 +154,37 @@ async function main() {
   for (const c of MATMULS) {
     const [a, b] = [tf.randomNormal(c.a), tf.randomNormal(c.b)];
     const attrs = { transposeA: c.ta, transposeB: c.tb };
-    row(c.name, "BatchMatMul", time(() => direct(TFJS.BatchMatMul, { a, b }, attrs)), time(() => tf.matMul(a, b, c.ta, c.tb)));
+    row(
+      c.name,
+      "BatchMatMul",
+      time(() => direct(TFJS.BatchMatMul, { a, b }, attrs)),
+      time(() => tf.matMul(a, b, c.ta, c.tb)),
+    );
     tf.dispose([a, b]);
   }
-  for (const [name, shape] of [["LeNet pool1 2x2/2", [256, 28, 28, 6]], ["LeNet pool2 2x2/2", [256, 10, 10, 16]], ["DenseNet transition", [32, 28, 28, 64]]]) {
+  for (const [name, shape] of [
+    ["LeNet pool1 2x2/2", [256, 28, 28, 6]],
+    ["LeNet pool2 2x2/2", [256, 10, 10, 16]],
+    ["DenseNet transition", [32, 28, 28, 64]],
+  ]) {
     const x = tf.randomNormal(shape);
     const dy = tf.randomNormal([shape[0], shape[1] / 2, shape[2] / 2, shape[3]]);
     const attrs = { filterSize: 2, strides: 2, pad: "valid" };
-    row(name, "AvgPoolGrad", time(() => direct(TFJS.AvgPoolGrad, { dy, input: x }, attrs)), time(() => e.runKernel("AvgPoolGrad", { dy, input: x }, attrs)));
+    row(
+      name,
+      "AvgPoolGrad",
+      time(() => direct(TFJS.AvgPoolGrad, { dy, input: x }, attrs)),
+      time(() => e.runKernel("AvgPoolGrad", { dy, input: x }, attrs)),
+    );
     tf.dispose([x, dy]);
   }
   const v = tf.randomNormal([1, 1, 1, 64]);
-  row("BatchNorm grad", "Tile [1,1,1,64]->32x28x28", time(() => direct(TFJS.Tile, { x: v }, { reps: [32, 28, 28, 1] })), time(() => tf.tile(v, [32, 28, 28, 1])));
+  row(
+    "BatchNorm grad",
+    "Tile [1,1,1,64]->32x28x28",
+    time(() => direct(TFJS.Tile, { x: v }, { reps: [32, 28, 28, 1] })),
+    time(() => tf.tile(v, [32, 28, 28, 1])),
+  );
   v.dispose();
 }
 

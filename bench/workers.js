@@ -51,7 +51,9 @@ function int(name, fallback) {
 }
 
 // "2p": 2 workers with persistentWorkers (kept, warm, between epochs)
-const WORKERS = arg("workers", "0,1,2,2p").split(",").map((w) => ({ numWorkers: parseInt(w, 10), persistent: w.endsWith("p"), label: w.endsWith("p") ? `${parseInt(w, 10)} (persistent)` : w }));
+const WORKERS = arg("workers", "0,1,2,2p")
+  .split(",")
+  .map((w) => ({ numWorkers: parseInt(w, 10), persistent: w.endsWith("p"), label: w.endsWith("p") ? `${parseInt(w, 10)} (persistent)` : w }));
 const WORKLOAD_NAMES = arg("workloads", "crop96,elastic28").split(",");
 const EPOCHS = Math.max(1, int("epochs", 3));
 const WARMUP = int("warmup", 1);
@@ -59,7 +61,10 @@ const BACKEND = arg("backend", "cpu");
 const JSON_OUT = arg("json", undefined);
 
 function load() {
-  return os.loadavg().map((v) => v.toFixed(2)).join(", ");
+  return os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(", ");
 }
 
 async function waitIdle() {

@@ -124,10 +124,14 @@ function main() {
   }
   if (r.error || r.status !== 0 || !fs.existsSync(ADDON)) {
     const lines = output.split("\n").map((l) => l.trim());
-    const firstError = lines.find((l) => /error:|cannot find -l|undefined reference|No such file/.test(l) && !l.startsWith("gyp")) || lines.find((l) => l.startsWith("gyp ERR!")) || (r.error ? r.error.message : `node-gyp exited ${r.status}`);
+    const firstError =
+      lines.find((l) => /error:|cannot find -l|undefined reference|No such file/.test(l) && !l.startsWith("gyp")) ||
+      lines.find((l) => l.startsWith("gyp ERR!")) ||
+      (r.error ? r.error.message : `node-gyp exited ${r.status}`);
     let fix = APT;
     if (/cannot find -ldnnl|dnnl/.test(firstError)) fix = "apt-get install libdnnl-dev";
-    else if (/node_api\.h|gyp.*(download|ENOTFOUND|EAI_AGAIN)/i.test(output) && !args.some((a) => a.startsWith("--nodedir"))) fix = "install Node's headers (Debian: apt-get install libnode-dev, or use Node's official tarball)";
+    else if (/node_api\.h|gyp.*(download|ENOTFOUND|EAI_AGAIN)/i.test(output) && !args.some((a) => a.startsWith("--nodedir")))
+      fix = "install Node's headers (Debian: apt-get install libnode-dev, or use Node's official tarball)";
     skip(`the build failed: ${firstError.slice(0, 200)} (log: ${path.relative(ROOT, LOG)})`, fix);
   }
   try {

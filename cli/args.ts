@@ -74,7 +74,9 @@ function parseArgsMessage(e: Error & { code?: string }, options: OptionSpec): st
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
       const name = quoted?.replace(/^-+/, "").split("=")[0];
       const spec = name !== undefined ? options[name] : undefined;
-      return spec?.type === "boolean" ? `${quoted} is a flag and takes no value` : `${quoted ?? "an option"} needs a value (${quoted ?? "--opt"} VALUE or ${quoted ?? "--opt"}=VALUE)`;
+      return spec?.type === "boolean"
+        ? `${quoted} is a flag and takes no value`
+        : `${quoted ?? "an option"} needs a value (${quoted ?? "--opt"} VALUE or ${quoted ?? "--opt"}=VALUE)`;
     }
     default:
       return e.message;

@@ -43,5 +43,8 @@ Then:
     console.log(`wrote ${file} (${solutions ? "with the answers" : "answers replaced by stubs"}, hidden checks removed; ${total} points)`);
     return;
   }
-  throw new UsageError(sub === undefined ? "assignment needs a subcommand: new or release" : `unknown assignment subcommand ${JSON.stringify(sub)} (new or release)`, ASSIGNMENT_USAGE);
+  throw new UsageError(
+    sub === undefined ? "assignment needs a subcommand: new or release" : `unknown assignment subcommand ${JSON.stringify(sub)} (new or release)`,
+    ASSIGNMENT_USAGE,
+  );
 }

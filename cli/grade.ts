@@ -11,9 +11,16 @@ export const GRADE_USAGE = `d2l-ts grade SUBMISSION.ipynb [--reference SOURCE.ip
 d2l-ts grade SUBMISSIONS_DIR --reference SOURCE.ipynb [--jobs N] [--timeout S] [--memory MiB] [--no-sandbox] [--out-dir DIR] [--force] [--quiet]`;
 
 const GRADE_OPTIONS: OptionSpec = {
-  reference: { type: "string" }, timeout: { type: "string" }, memory: { type: "string" }, "no-sandbox": { type: "boolean" },
-  json: { type: "string" }, out: { type: "string" }, quiet: { type: "boolean" },
-  jobs: { type: "string" }, "out-dir": { type: "string" }, force: { type: "boolean" },
+  reference: { type: "string" },
+  timeout: { type: "string" },
+  memory: { type: "string" },
+  "no-sandbox": { type: "boolean" },
+  json: { type: "string" },
+  out: { type: "string" },
+  quiet: { type: "boolean" },
+  jobs: { type: "string" },
+  "out-dir": { type: "string" },
+  force: { type: "boolean" },
 };
 
 function common(p: Parsed): { timeout: number; memoryMiB?: number; sandbox: boolean; log?: (line: string) => void } {
@@ -63,7 +70,10 @@ async function gradeFolder(dir: string, p: Parsed): Promise<void> {
   }
   const reference = stringOption(p, "reference");
   if (!reference) {
-    throw new UsageError("grading a folder needs --reference NAME/assignment.ipynb (the instructor's notebook): without it each student's own, possibly edited, check cells would be run", GRADE_USAGE);
+    throw new UsageError(
+      "grading a folder needs --reference NAME/assignment.ipynb (the instructor's notebook): without it each student's own, possibly edited, check cells would be run",
+      GRADE_USAGE,
+    );
   }
   if (!fs.existsSync(reference)) throw new Error(`no such notebook: ${reference}`);
   const { timeout, memoryMiB, sandbox, log } = common(p);

@@ -53,7 +53,10 @@ export function parseSize(text: string): number {
 
 function names(text: string | undefined, flag: string): string[] {
   if (text === undefined) return [];
-  const list = text.split(",").map((s) => s.trim()).filter(Boolean);
+  const list = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const n of list) {
     if (!/^[a-z0-9][a-z0-9._-]*$/i.test(n)) throw new UsageError(`${flag}: ${JSON.stringify(n)} is not a user name (letters, digits, . _ -)`, HUB_USAGE);
   }
@@ -62,10 +65,19 @@ function names(text: string | undefined, flag: string): string[] {
 
 /** `d2l-ts hub`'s options (util.parseArgs, through cli/args.ts). */
 export const HUB_OPTIONS: OptionSpec = {
-  dir: { type: "string" }, ip: { type: "string" }, port: { type: "string" }, auth: { type: "string" },
-  "password-env": { type: "string" }, "api-token-env": { type: "string" }, users: { type: "string" }, admins: { type: "string" },
-  "mem-limit": { type: "string" }, "cpu-limit": { type: "string" }, ui: { type: "string" },
-  assignment: { type: "string", multiple: true }, "write-config-only": { type: "boolean" },
+  dir: { type: "string" },
+  ip: { type: "string" },
+  port: { type: "string" },
+  auth: { type: "string" },
+  "password-env": { type: "string" },
+  "api-token-env": { type: "string" },
+  users: { type: "string" },
+  admins: { type: "string" },
+  "mem-limit": { type: "string" },
+  "cpu-limit": { type: "string" },
+  ui: { type: "string" },
+  assignment: { type: "string", multiple: true },
+  "write-config-only": { type: "boolean" },
 };
 
 export const HUB_USAGE = `d2l-ts hub [--dir DIR] [--ip IP] [--port N] [--users a,b] [--admins a] [--password-env VAR | --auth pam]
@@ -89,11 +101,16 @@ function hubSettings(p: Parsed): HubSettings {
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port needs a port number (1-65535), got ${JSON.stringify(portText)}`, HUB_USAGE);
   const auth = stringOption(p, "auth") ?? "dummy";
-  if (auth !== "dummy" && auth !== "pam") throw new UsageError(`--auth is dummy (a shared password, for tests) or pam (system users, for a course), got ${JSON.stringify(auth)}`, HUB_USAGE);
+  if (auth !== "dummy" && auth !== "pam")
+    throw new UsageError(`--auth is dummy (a shared password, for tests) or pam (system users, for a course), got ${JSON.stringify(auth)}`, HUB_USAGE);
   const passwordEnv = stringOption(p, "password-env") ?? null;
   const apiTokenEnv = stringOption(p, "api-token-env") ?? null;
-  for (const [flag, v] of [["--password-env", passwordEnv], ["--api-token-env", apiTokenEnv]] as const) {
-    if (v !== null && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) throw new UsageError(`${flag} names an environment variable (such as HUB_PASSWORD), got ${JSON.stringify(v)}`, HUB_USAGE);
+  for (const [flag, v] of [
+    ["--password-env", passwordEnv],
+    ["--api-token-env", apiTokenEnv],
+  ] as const) {
+    if (v !== null && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v))
+      throw new UsageError(`${flag} names an environment variable (such as HUB_PASSWORD), got ${JSON.stringify(v)}`, HUB_USAGE);
   }
   if (auth === "dummy" && passwordEnv === null) {
     throw new UsageError("the dummy authenticator needs a shared password: export HUB_PASSWORD=... and pass --password-env HUB_PASSWORD (or use --auth pam)", HUB_USAGE);
@@ -106,7 +123,8 @@ function hubSettings(p: Parsed): HubSettings {
   let cpuLimit: number | null = null;
   if (cpu !== "none") {
     cpuLimit = Number(cpu);
-    if (!Number.isFinite(cpuLimit) || cpuLimit < 0.05) throw new UsageError(`--cpu-limit needs a number of cores such as 1 or 0.5 (or none), got ${JSON.stringify(cpu)}`, HUB_USAGE);
+    if (!Number.isFinite(cpuLimit) || cpuLimit < 0.05)
+      throw new UsageError(`--cpu-limit needs a number of cores such as 1 or 0.5 (or none), got ${JSON.stringify(cpu)}`, HUB_USAGE);
   }
   const ui = stringOption(p, "ui") ?? "lab";
   if (ui !== "notebook" && ui !== "lab") throw new UsageError(`--ui is notebook (the classic Notebook) or lab (JupyterLab), got ${JSON.stringify(ui)}`, HUB_USAGE);
@@ -114,7 +132,8 @@ function hubSettings(p: Parsed): HubSettings {
   const given = p.values.assignment;
   for (const a of Array.isArray(given) ? given.map(String) : []) {
     const file = path.resolve(a);
-    if (!fs.existsSync(file) || !file.endsWith(".ipynb")) throw new UsageError(`--assignment needs a student notebook (such as assignments/ch3-softmax/student.ipynb); ${a} is not one`, HUB_USAGE);
+    if (!fs.existsSync(file) || !file.endsWith(".ipynb"))
+      throw new UsageError(`--assignment needs a student notebook (such as assignments/ch3-softmax/student.ipynb); ${a} is not one`, HUB_USAGE);
     assignments.push(file);
   }
   return { dir, ip, port, auth, passwordEnv, apiTokenEnv, users, admins, memLimit, cpuLimit, assignments, ui };
@@ -205,7 +224,8 @@ export function cmdHub(args: string[]): void {
   const writeOnly = flagOption(p, "write-config-only");
   const s = hubSettings(p);
   if (s.auth === "pam" && process.getuid?.() !== 0) throw new Error("--auth pam runs each student's server as their system user, which needs the hub to run as root");
-  if (s.passwordEnv && !process.env[s.passwordEnv] && !writeOnly) throw new Error(`--password-env ${s.passwordEnv}: $${s.passwordEnv} is empty; export the shared password in it first`);
+  if (s.passwordEnv && !process.env[s.passwordEnv] && !writeOnly)
+    throw new Error(`--password-env ${s.passwordEnv}: $${s.passwordEnv} is empty; export the shared password in it first`);
   const py = requireJupyterPython();
   const cfg = writeHub(s);
   console.log(`wrote ${cfg} (the d2l-ts kernel for every user: ${path.join(s.dir, "jupyter")})`);
@@ -216,7 +236,9 @@ export function cmdHub(args: string[]): void {
   const problem = hubProblem(py) ?? (s.ui === "lab" ? labProblem(py) : null);
   if (problem) throw new Error(s.ui === "lab" ? `${problem}\n(or serve the classic Notebook instead: --ui notebook)` : problem);
   if (s.auth === "dummy" && process.getuid?.() === 0) {
-    console.log("note: with the dummy login every student's server runs as this user, root: anyone with the password can do what root can. For a class, use --auth pam (docs/hub.md).");
+    console.log(
+      "note: with the dummy login every student's server runs as this user, root: anyone with the password can do what root can. For a class, use --auth pam (docs/hub.md).",
+    );
   }
   console.log(`Starting JupyterHub on http://${s.ip}:${s.port}/ (${s.auth} login, ${s.ui} UI); Ctrl-C stops it and every student's server.`);
   const child = spawn(py, ["-m", "jupyterhub", "-f", cfg], {

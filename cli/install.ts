@@ -9,8 +9,7 @@ import { PROJECT_ROOT } from "../kernel/info";
 
 export const KERNEL_NAME = "d2l-ts";
 export const DISPLAY_NAME = "TypeScript (d2l)";
-export const APT_HINT =
-  "sudo apt-get install -y --no-install-recommends jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel";
+export const APT_HINT = "sudo apt-get install -y --no-install-recommends jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel";
 
 /** The Python that has Jupyter: Debian's /usr/bin/python3 first (the pyenv one on PATH lacks it). */
 export function findJupyterPython(): string | null {
@@ -37,7 +36,14 @@ export function kernelSpec(): Record<string, unknown> {
   return {
     // V8's heap may grow to the machine's memory (Node's default is about 4 GiB, where V8 aborts the kernel
     // with no word of why): the kernel's own memory limit (kernel/memory.ts), below it, stops a cell first.
-    argv: [process.execPath, `--max-old-space-size=${Math.max(4096, Math.ceil(os.totalmem() / 2 ** 20))}`, path.join(PROJECT_ROOT, "bin", "d2l-ts.js"), "kernel", "--connection-file", "{connection_file}"],
+    argv: [
+      process.execPath,
+      `--max-old-space-size=${Math.max(4096, Math.ceil(os.totalmem() / 2 ** 20))}`,
+      path.join(PROJECT_ROOT, "bin", "d2l-ts.js"),
+      "kernel",
+      "--connection-file",
+      "{connection_file}",
+    ],
     display_name: DISPLAY_NAME,
     language: "typescript",
     interrupt_mode: "message",

@@ -26,7 +26,8 @@ export function labProblem(py: string): string | null {
 /** The server's command line (for `d2l-ts lab` and the browser test). */
 export function labServerArgs(opts: { port: number | string; token?: string; dir: string; asRoot: boolean }): string[] {
   const a = [
-    "-m", "d2l_lab",
+    "-m",
+    "d2l_lab",
     "--ServerApp.ip=127.0.0.1",
     `--ServerApp.port=${opts.port}`,
     // Without one the server makes a random token and prints it in its URL; one given here it prints as "...".

@@ -154,7 +154,13 @@ async function cmdRun(args: string[]): Promise<void> {
   };
   process.once("SIGINT", onSigint);
   console.error(`d2l-ts run: running ${nbPath} (each cell at most ${timeout} s)`);
-  const r = await runNotebook(nb, { cwd: path.dirname(path.resolve(nbPath)), timeout, allowErrors: flagOption(p, "allow-errors"), signal: abort.signal, log: (line) => console.error(`d2l-ts run: ${line}`) });
+  const r = await runNotebook(nb, {
+    cwd: path.dirname(path.resolve(nbPath)),
+    timeout,
+    allowErrors: flagOption(p, "allow-errors"),
+    signal: abort.signal,
+    log: (line) => console.error(`d2l-ts run: ${line}`),
+  });
   process.removeListener("SIGINT", onSigint);
   writeNotebook(output, r.notebook);
   if (r.interrupted) {
@@ -183,11 +189,25 @@ async function cmdDoctor(): Promise<void> {
   rows.push(["zeromq", dependencyVersion("zeromq")]);
   const py = findJupyterPython();
   if (py) {
-    const v = spawnSync(py, ["-c", "import jupyter_client, notebook, nbconvert; print(f'jupyter_client {jupyter_client.__version__}, notebook {notebook.__version__}, nbconvert {nbconvert.__version__}')"], { encoding: "utf8", env: pythonEnv() });
+    const v = spawnSync(
+      py,
+      [
+        "-c",
+        "import jupyter_client, notebook, nbconvert; print(f'jupyter_client {jupyter_client.__version__}, notebook {notebook.__version__}, nbconvert {nbconvert.__version__}')",
+      ],
+      { encoding: "utf8", env: pythonEnv() },
+    );
     rows.push(["jupyter", `${py}: ${(v.stdout || v.stderr).trim()}`]);
-    const lab = spawnSync(py, ["-c", "import jupyter_server, jupyterlab_server; print(f'jupyter_server {jupyter_server.__version__}, jupyterlab_server {jupyterlab_server.__version__}')"], { encoding: "utf8", env: pythonEnv() });
+    const lab = spawnSync(
+      py,
+      ["-c", "import jupyter_server, jupyterlab_server; print(f'jupyter_server {jupyter_server.__version__}, jupyterlab_server {jupyterlab_server.__version__}')"],
+      { encoding: "utf8", env: pythonEnv() },
+    );
     const built = fs.existsSync(path.join(PROJECT_ROOT, "lab", "build", "bundle.js"));
-    rows.push(["jupyterlab", `${lab.status === 0 ? lab.stdout.trim() : "jupyterlab_server missing (apt-get install python3-jupyterlab-server)"}; app ${built ? "built (lab/build)" : "not built (npm run build:lab)"}`]);
+    rows.push([
+      "jupyterlab",
+      `${lab.status === 0 ? lab.stdout.trim() : "jupyterlab_server missing (apt-get install python3-jupyterlab-server)"}; app ${built ? "built (lab/build)" : "not built (npm run build:lab)"}`,
+    ]);
     const spec = installedSpecDir();
     rows.push(["kernelspec", spec ? `${KERNEL_NAME} at ${spec}${specIsCurrent() ? "" : " (points elsewhere: run d2l-ts install)"}` : `not installed (run d2l-ts install)`]);
   } else {

@@ -52,11 +52,7 @@ declare global {
     /** The mime bundle a value renders to. */
     function format(obj: unknown): Promise<MediaBundle>;
     /** Publish any IOPub message, parented to the running cell. @example await Deno.jupyter.broadcast("display_data", { data: { "text/html": "<b>hi</b>" }, metadata: {}, transient: {} }) */
-    function broadcast(
-      msgType: string,
-      content: Record<string, unknown>,
-      extra?: { metadata?: Record<string, unknown>; buffers?: Uint8Array[] },
-    ): Promise<void>;
+    function broadcast(msgType: string, content: Record<string, unknown>, extra?: { metadata?: Record<string, unknown>; buffers?: Uint8Array[] }): Promise<void>;
     /** Markdown from a template literal. @example Deno.jupyter.md`# Title ${1 + 1}` */
     function md(strings: TemplateStringsArray, ...values: unknown[]): Displayable;
     /** HTML from a template literal. */

@@ -59,7 +59,6 @@ export const SHARED_ACK = 1;
 export const SHARED_CRITICAL = 2;
 export const SHARED_TERMINATIONS = 3;
 
-
 /** Int32 slots at the start of ProtocolData.prompt. */
 export const PROMPT_STATE = 0;
 export const PROMPT_LENGTH = 1;

@@ -17,7 +17,10 @@ import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 /** The subset of TypeScript's API this module touches. */
 interface TsModule {
   createWatchCompilerHost: (...args: unknown[]) => WatchHost;
-  transpileModule: (input: string, options: { compilerOptions?: Record<string, unknown>; fileName?: string }) => {
+  transpileModule: (
+    input: string,
+    options: { compilerOptions?: Record<string, unknown>; fileName?: string },
+  ) => {
     outputText: string;
     sourceMapText?: string;
   };
@@ -63,16 +66,11 @@ function withShorthandFix(ts: typeof TS, b: Builder, given: unknown): unknown {
   if (!program) return given;
   const checker = program.getTypeChecker();
   const fromEarlierCell = (node: TS.ShorthandPropertyAssignment): boolean =>
-    (checker.getShorthandAssignmentValueSymbol(node)?.declarations ?? []).some((d) =>
-      d.getSourceFile().fileName.endsWith("__prev__.d.ts"),
-    );
+    (checker.getShorthandAssignmentValueSymbol(node)?.declarations ?? []).some((d) => d.getSourceFile().fileName.endsWith("__prev__.d.ts"));
   const fix: TS.TransformerFactory<TS.SourceFile> = (context) => (root) => {
     const visit = (node: TS.Node): TS.Node => {
       if (ts.isShorthandPropertyAssignment(node) && !node.objectAssignmentInitializer && fromEarlierCell(node)) {
-        return ts.factory.createPropertyAssignment(
-          node.name.text,
-          ts.factory.createPropertyAccessExpression(ts.factory.createIdentifier("exports"), node.name.text),
-        );
+        return ts.factory.createPropertyAssignment(node.name.text, ts.factory.createPropertyAccessExpression(ts.factory.createIdentifier("exports"), node.name.text));
       }
       return ts.visitEachChild(node, visit, context);
     };
@@ -186,11 +184,7 @@ export function completionType(kind: string): string {
  * Member completions (`d2l.trainC`) look the names up among the exports or
  * properties of the expression before the dot; others among the aliases in scope.
  */
-function aliasKinds(
-  ts: typeof TS,
-  at: { program: TS.Program; sourceFile: TS.SourceFile; position: number },
-  names: Set<string>,
-): Map<string, string> {
+function aliasKinds(ts: typeof TS, at: { program: TS.Program; sourceFile: TS.SourceFile; position: number }, names: Set<string>): Map<string, string> {
   const out = new Map<string, string>();
   try {
     const checker = at.program.getTypeChecker();
@@ -204,8 +198,7 @@ function aliasKinds(
     if (left) {
       const target = checker.getSymbolAtLocation(left);
       const resolved = target && target.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(target) : target;
-      symbols =
-        resolved && resolved.flags & ts.SymbolFlags.Module ? checker.getExportsOfModule(resolved) : checker.getPropertiesOfType(checker.getTypeAtLocation(left));
+      symbols = resolved && resolved.flags & ts.SymbolFlags.Module ? checker.getExportsOfModule(resolved) : checker.getPropertiesOfType(checker.getTypeAtLocation(left));
     } else {
       symbols = checker.getSymbolsInScope(token ?? at.sourceFile, ts.SymbolFlags.Alias);
     }
@@ -407,11 +400,7 @@ export function createCellConverter(): Converter {
     createConverter: () => {
       convert: (p: string, s: string) => Conversion;
       inspect: (p: string, s: string, pos: number) => QuickInfo | undefined;
-      complete: (
-        p: string,
-        s: string,
-        pos: number,
-      ) => { start: number; end: number; candidates: string[]; original?: { entries?: { name: string; kind: string }[] } };
+      complete: (p: string, s: string, pos: number) => { start: number; end: number; candidates: string[]; original?: { entries?: { name: string; kind: string }[] } };
       close: () => void;
     };
   };

@@ -43,9 +43,7 @@ function isJsonMime(mime: string): boolean {
 /** Check and normalise a bundle a value produced for itself. */
 export function normaliseBundle(raw: unknown): DisplayOutput {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new TypeError(
-      `[Symbol.for("Jupyter.display")]() must return a mime bundle object such as { "text/plain": "..." }; it returned ${util.inspect(raw)}`,
-    );
+    throw new TypeError(`[Symbol.for("Jupyter.display")]() must return a mime bundle object such as { "text/plain": "..." }; it returned ${util.inspect(raw)}`);
   }
   let data = raw as Record<string, unknown>;
   let metadata: Record<string, unknown> = {};

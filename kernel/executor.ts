@@ -29,9 +29,7 @@ export type InterruptedError = LibInterruptedError;
 const KERNEL_INTERRUPT_MESSAGE = "Interrupted by the user (the kernel keeps its state; run the cell again to resume)";
 
 export type CellResult =
-  | { status: "ok"; hasValue: boolean; value?: unknown }
-  | { status: "compile-error"; diagnostics: CellDiagnostic[]; code: string }
-  | { status: "runtime-error"; error: unknown };
+  { status: "ok"; hasValue: boolean; value?: unknown } | { status: "compile-error"; diagnostics: CellDiagnostic[]; code: string } | { status: "runtime-error"; error: unknown };
 
 /** Global the instrumented cell code calls; short to keep stacks readable. */
 const HOOK = "__d2l_k";
@@ -59,7 +57,10 @@ export class Executor {
   private rejectRunning: ((e: unknown) => void) | null = null;
   private readonly req: NodeJS.Require;
 
-  constructor(private readonly rootDir: string, private readonly getGeneration?: () => number) {
+  constructor(
+    private readonly rootDir: string,
+    private readonly getGeneration?: () => number,
+  ) {
     this.converter = createCellConverter();
     const target = this.exportsTarget;
     this.exportsProxy = new Proxy(target, {
@@ -104,10 +105,7 @@ export class Executor {
     const self = this;
     return {
       [Symbol.asyncIterator](): AsyncIterator<T> {
-        const it =
-          Symbol.asyncIterator in source
-            ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
-            : (source as Iterable<T>)[Symbol.iterator]();
+        const it = Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
         return {
           async next(): Promise<IteratorResult<T>> {
             const since = self.generation();
@@ -351,7 +349,11 @@ export class Executor {
     const wrappedInterval = function (fn: unknown, ms?: number, ...args: unknown[]) {
       if (typeof fn !== "function") return origInterval(fn as Fn, ms, ...args);
       let handle: NodeJS.Timeout | undefined = undefined;
-      handle = origInterval(guard(fn as Fn, () => origClearInterval(handle)), ms, ...args);
+      handle = origInterval(
+        guard(fn as Fn, () => origClearInterval(handle)),
+        ms,
+        ...args,
+      );
       return handle;
     };
     const wrappedImmediate = function (fn: unknown, ...args: unknown[]) {
@@ -461,7 +463,13 @@ interface TsNode {
   getStart(sf?: unknown): number;
 }
 interface TsLike {
-  createSourceFile(n: string, t: string, target: number, setParents: boolean, kind: number): TsNode & {
+  createSourceFile(
+    n: string,
+    t: string,
+    target: number,
+    setParents: boolean,
+    kind: number,
+  ): TsNode & {
     getLineAndCharacterOfPosition(p: number): { line: number; character: number };
   };
   forEachChild(n: TsNode, cb: (n: TsNode) => void): void;

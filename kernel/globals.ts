@@ -60,12 +60,8 @@ async function display(obj: unknown, options: Deno.jupyter.DisplayOptions = {}):
   b.display(out, options.display_id, options.update === true);
 }
 
-async function broadcast(
-  msgType: string,
-  content: Record<string, unknown>,
-  extra: { metadata?: Record<string, unknown>; buffers?: Uint8Array[] } = {},
-): Promise<void> {
-  if (typeof msgType !== "string" || msgType === "") throw new TypeError("Deno.jupyter.broadcast(msgType, content): msgType must be a message type such as \"display_data\"");
+async function broadcast(msgType: string, content: Record<string, unknown>, extra: { metadata?: Record<string, unknown>; buffers?: Uint8Array[] } = {}): Promise<void> {
+  if (typeof msgType !== "string" || msgType === "") throw new TypeError('Deno.jupyter.broadcast(msgType, content): msgType must be a message type such as "display_data"');
   if (!isPlainObject(content)) throw new TypeError(`Deno.jupyter.broadcast("${msgType}", content): content must be a plain object`);
   const metadata = extra?.metadata ?? {};
   if (!isPlainObject(metadata)) throw new TypeError(`Deno.jupyter.broadcast("${msgType}", content, { metadata }): metadata must be a plain object`);

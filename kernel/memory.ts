@@ -95,9 +95,7 @@ export function parseMemorySize(text: string, what = "--memory-limit", available
   } else {
     const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(t);
     if (!m) {
-      throw new RangeError(
-        `${what} needs a size such as 6G, 600M or 50% (of the machine's memory), got ${JSON.stringify(text)}`,
-      );
+      throw new RangeError(`${what} needs a size such as 6G, 600M or 50% (of the machine's memory), got ${JSON.stringify(text)}`);
     }
     const unit: Record<string, number> = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
     bytes = Math.floor(Number(m[1]) * unit[m[2].toUpperCase()]);
@@ -122,7 +120,7 @@ export function availableMemory(total = os.totalmem(), constrained = constrained
 
 function constrainedMemory(): number {
   const f = (process as unknown as { constrainedMemory?: () => number | undefined }).constrainedMemory;
-  return f ? f() ?? 0 : 0;
+  return f ? (f() ?? 0) : 0;
 }
 
 /**
@@ -136,12 +134,7 @@ function constrainedMemory(): number {
  * resolveMemoryLimit(undefined, { D2L_MEMORY_LIMIT: "2G" }).bytes; // 2147483648
  * resolveMemoryLimit(undefined, {}, 8 * 2 ** 30, 0).source; // "the default, 3/4 of this machine's 8.0 GiB"
  */
-export function resolveMemoryLimit(
-  option?: string,
-  env: NodeJS.ProcessEnv = process.env,
-  total = os.totalmem(),
-  constrained = constrainedMemory(),
-): MemoryLimit {
+export function resolveMemoryLimit(option?: string, env: NodeJS.ProcessEnv = process.env, total = os.totalmem(), constrained = constrainedMemory()): MemoryLimit {
   const available = availableMemory(total, constrained);
   if (option !== undefined) return { bytes: parseMemorySize(option, "--memory-limit", available), source: `--memory-limit ${option}` };
   const fromEnv = env[MEMORY_LIMIT_ENV];
@@ -215,22 +208,18 @@ export function memoryErrorMessage(over: MemoryOverrun, limit: MemoryLimit, heap
         `The kernel used ${formatBytes(over.rss)} in all; its own limit is ${formatBytes(limit.bytes)} (set by ${limit.source}).`,
     );
   } else {
-    lines.push(
-      `The kernel used ${formatBytes(over.rss)} of memory, over its limit of ${formatBytes(limit.bytes)} (set by ${limit.source}), so the cell was stopped.`,
-    );
+    lines.push(`The kernel used ${formatBytes(over.rss)} of memory, over its limit of ${formatBytes(limit.bytes)} (set by ${limit.source}), so the cell was stopped.`);
   }
-  lines.push(
-    tensors
-      ? `Tensors alive: ${tensors.numTensors} holding ${formatBytes(tensors.numBytes)} (tf.memory()).`
-      : "Tensors alive: none (tfjs is not loaded).",
-  );
+  lines.push(tensors ? `Tensors alive: ${tensors.numTensors} holding ${formatBytes(tensors.numBytes)} (tf.memory()).` : "Tensors alive: none (tfjs is not loaded).");
   lines.push(
     "What to do: free what the cells keep (tf.dispose(x) for tensors, x = undefined for big arrays), wrap each step in tf.tidy(() => ...) so its intermediate tensors are freed, " +
       "use a smaller batch; or raise the limit: d2l-ts kernel --memory-limit 8G, or D2L_MEMORY_LIMIT=8G in the kernel's environment " +
-      "(the kernelspec's \"env\"). The kernel keeps its other state; the next cell runs.",
+      '(the kernelspec\'s "env"). The kernel keeps its other state; the next cell runs.',
   );
   if (over.reason === "heap") {
-    lines.push("V8's heap limit is set when node starts: the kernelspec that d2l-ts install writes raises it to the machine's memory (reinstall it if this kernel was started otherwise).");
+    lines.push(
+      "V8's heap limit is set when node starts: the kernelspec that d2l-ts install writes raises it to the machine's memory (reinstall it if this kernel was started otherwise).",
+    );
   }
   return lines.join("\n");
 }

@@ -26,26 +26,36 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Field checkers: each returns the problem with one field, or null. Optional fields may be absent. */
-const str = (field: string, optional = false): Check => (c) =>
-  (optional && c[field] === undefined) || typeof c[field] === "string" ? null : `${field} must be a string, got ${kind(c[field])}`;
-const bool = (field: string): Check => (c) =>
-  c[field] === undefined || typeof c[field] === "boolean" ? null : `${field} must be true or false, got ${kind(c[field])}`;
+const str =
+  (field: string, optional = false): Check =>
+  (c) =>
+    (optional && c[field] === undefined) || typeof c[field] === "string" ? null : `${field} must be a string, got ${kind(c[field])}`;
+const bool =
+  (field: string): Check =>
+  (c) =>
+    c[field] === undefined || typeof c[field] === "boolean" ? null : `${field} must be true or false, got ${kind(c[field])}`;
 /** An integer; `nullable` also takes null (history's n, stop and session may be null). */
-const int = (field: string, opts: { optional?: boolean; nullable?: boolean; min?: number } = {}): Check => (c) => {
-  const v = c[field];
-  if (v === undefined && opts.optional) return null;
-  if (v === null && opts.nullable) return null;
-  if (typeof v !== "number" || !Number.isSafeInteger(v)) return `${field} must be an integer, got ${kind(v)}`;
-  if (opts.min !== undefined && v < opts.min) return `${field} must be at least ${opts.min}, got ${v}`;
-  return null;
-};
-const obj = (field: string, optional = false): Check => (c) =>
-  (optional && c[field] === undefined) || isObject(c[field]) ? null : `${field} must be an object, got ${kind(c[field])}`;
-const oneOf = (field: string, values: readonly string[], optional = false): Check => (c) => {
-  const v = c[field];
-  if (optional && v === undefined) return null;
-  return typeof v === "string" && values.includes(v) ? null : `${field} must be one of ${values.join(", ")}, got ${kind(v)}`;
-};
+const int =
+  (field: string, opts: { optional?: boolean; nullable?: boolean; min?: number } = {}): Check =>
+  (c) => {
+    const v = c[field];
+    if (v === undefined && opts.optional) return null;
+    if (v === null && opts.nullable) return null;
+    if (typeof v !== "number" || !Number.isSafeInteger(v)) return `${field} must be an integer, got ${kind(v)}`;
+    if (opts.min !== undefined && v < opts.min) return `${field} must be at least ${opts.min}, got ${v}`;
+    return null;
+  };
+const obj =
+  (field: string, optional = false): Check =>
+  (c) =>
+    (optional && c[field] === undefined) || isObject(c[field]) ? null : `${field} must be an object, got ${kind(c[field])}`;
+const oneOf =
+  (field: string, values: readonly string[], optional = false): Check =>
+  (c) => {
+    const v = c[field];
+    if (optional && v === undefined) return null;
+    return typeof v === "string" && values.includes(v) ? null : `${field} must be one of ${values.join(", ")}, got ${kind(v)}`;
+  };
 /** cursor_pos: an integer from 0 to the code's length in unicode code points. */
 const cursor: Check = (c) => {
   const bad = int("cursor_pos", { min: 0 })(c);
@@ -66,7 +76,11 @@ const userExpressions: Check = (c) => {
 /** The checks of each message type the kernel takes on shell or control (in order: the first problem is reported). */
 const REQUESTS: Record<string, Check[]> = {
   execute_request: [str("code"), bool("silent"), bool("store_history"), userExpressions, bool("allow_stdin"), bool("stop_on_error")],
-  inspect_request: [str("code"), cursor, (c) => (c.detail_level === undefined || c.detail_level === 0 || c.detail_level === 1 ? null : `detail_level must be 0 or 1, got ${kind(c.detail_level)}`)],
+  inspect_request: [
+    str("code"),
+    cursor,
+    (c) => (c.detail_level === undefined || c.detail_level === 0 || c.detail_level === 1 ? null : `detail_level must be 0 or 1, got ${kind(c.detail_level)}`),
+  ],
   complete_request: [str("code"), cursor],
   history_request: [
     oneOf("hist_access_type", ["tail", "range", "search"]),

@@ -13,15 +13,34 @@ import * as zmq from "zeromq";
 import { Header, Message, Signer, WireError, decode, encode, makeHeader } from "./wire";
 import { RequestProblem, checkRequest, replyType } from "./messages";
 import {
-  Channel, ConnectionInfoLike, FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, SHARED_TERMINATIONS, ToProtocol,
-  PROMPT_ANSWERED, PROMPT_CANCELLED, PROMPT_CAPACITY, PROMPT_DATA_OFFSET, PROMPT_INVALID, PROMPT_LENGTH, PROMPT_STATE, PROMPT_TOO_LONG, PROMPT_WAITING,
+  Channel,
+  ConnectionInfoLike,
+  FromProtocol,
+  ProtocolData,
+  SHARED_ACK,
+  SHARED_CRITICAL,
+  SHARED_GENERATION,
+  SHARED_TERMINATIONS,
+  ToProtocol,
+  PROMPT_ANSWERED,
+  PROMPT_CANCELLED,
+  PROMPT_CAPACITY,
+  PROMPT_DATA_OFFSET,
+  PROMPT_INVALID,
+  PROMPT_LENGTH,
+  PROMPT_STATE,
+  PROMPT_TOO_LONG,
+  PROMPT_WAITING,
 } from "./channels";
 
 /** Sends on a socket one message at a time, in order (zeromq allows one send in flight). */
 class Outbox {
   private queue: Buffer[][] = [];
   private sending = false;
-  constructor(private readonly sock: zmq.Writable & { closed: boolean }, private readonly name: string) {}
+  constructor(
+    private readonly sock: zmq.Writable & { closed: boolean },
+    private readonly name: string,
+  ) {}
   push(frames: Buffer[]): void {
     this.queue.push(frames);
     if (!this.sending) void this.drain();
@@ -143,8 +162,7 @@ async function main(): Promise<void> {
     }
     out[channel].push(encode(signer, idents, makeHeader(msgType, session), parent, metadata, content, buffers));
   };
-  const status = (state: string, parent: Header | Record<string, never>): void =>
-    send("iopub", [], "status", { execution_state: state }, parent);
+  const status = (state: string, parent: Header | Record<string, never>): void => send("iopub", [], "status", { execution_state: state }, parent);
 
   let inspectorSession: inspector.Session | null = null;
   const terminateMain = (): void => {
@@ -225,8 +243,7 @@ async function main(): Promise<void> {
   let shuttingDown = false;
   const handle = async (channel: "shell" | "control", msg: Message): Promise<void> => {
     const t = msg.header.msg_type;
-    const reply = (type: string, content: Record<string, unknown>): void =>
-      send(channel, msg.idents, type, content, msg.header);
+    const reply = (type: string, content: Record<string, unknown>): void => send(channel, msg.idents, type, content, msg.header);
     let problem = msg.problem ?? checkRequest(t, msg.content);
     if (!problem && channel === "control" && t === "execute_request") {
       problem = { ename: "WrongChannel", evalue: "execute_request is not taken on the control channel; send it on shell" };
@@ -351,7 +368,15 @@ async function main(): Promise<void> {
   port.on("message", (m: ToProtocol) => {
     if (m.kind === "send") {
       const idents = (m.idents ?? []).map((b) => Buffer.from(b));
-      send(m.channel, idents, m.msgType, m.content, m.parent, m.metadata, (m.buffers ?? []).map((b) => Buffer.from(b)));
+      send(
+        m.channel,
+        idents,
+        m.msgType,
+        m.content,
+        m.parent,
+        m.metadata,
+        (m.buffers ?? []).map((b) => Buffer.from(b)),
+      );
     } else if (m.kind === "ready") {
       ready = true;
       for (const e of early.splice(0)) port.postMessage({ kind: "request", channel: e.channel, msg: e.msg } satisfies FromProtocol);

@@ -44,10 +44,7 @@ export type Wire =
   | { k: "e"; name: string; message: string };
 
 /** A request from the check kernel. */
-export type RemoteRequest =
-  | { op: "get"; name: string }
-  | { op: "prop"; target: number; key: string }
-  | { op: "call"; target: number; self?: number; args: Wire[] };
+export type RemoteRequest = { op: "get"; name: string } | { op: "prop"; target: number; key: string } | { op: "call"; target: number; self?: number; args: Wire[] };
 
 /** The slice of tfjs both sides use (the kernel's own `tf`). */
 interface TfLike {
@@ -133,7 +130,10 @@ function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = {
     // A variable also keeps a handle, so a check can change the submission's own (lib/check.ts' inSubmission).
     const variable = v instanceof tf.Variable ? { variable: true, trainable: t.trainable !== false, ...(link ? { id: link(v) } : {}) } : {};
     if (t.dtype === "string") {
-      const flat = ([] as unknown[]).concat(t.arraySync() as unknown[]).flat(Infinity).map(String);
+      const flat = ([] as unknown[])
+        .concat(t.arraySync() as unknown[])
+        .flat(Infinity)
+        .map(String);
       return { k: "t", dtype: "string", shape: [...t.shape], strings: flat, ...variable };
     }
     if (!(t.dtype in BYTES)) throw new TypeError(`a ${t.dtype} tensor cannot be compared (float32, int32, bool and string can)`);

@@ -14,7 +14,18 @@ import { installBridge } from "./cellapi";
 import { installGlobals } from "./globals";
 import { ConnectionInfo, Header, Message } from "./wire";
 import { FromProtocol, ProtocolData, SHARED_ACK, SHARED_CRITICAL, SHARED_GENERATION, SHARED_TERMINATIONS, ToProtocol, Channel } from "./channels";
-import { PROMPT_ANSWERED, PROMPT_CANCELLED, PROMPT_CAPACITY, PROMPT_DATA_OFFSET, PROMPT_IDLE, PROMPT_INVALID, PROMPT_LENGTH, PROMPT_STATE, PROMPT_TOO_LONG, PROMPT_WAITING } from "./channels";
+import {
+  PROMPT_ANSWERED,
+  PROMPT_CANCELLED,
+  PROMPT_CAPACITY,
+  PROMPT_DATA_OFFSET,
+  PROMPT_IDLE,
+  PROMPT_INVALID,
+  PROMPT_LENGTH,
+  PROMPT_STATE,
+  PROMPT_TOO_LONG,
+  PROMPT_WAITING,
+} from "./channels";
 import { kernelInfo } from "./info";
 import { RequestProblem } from "./messages";
 import { preludeSource } from "./prelude";
@@ -190,7 +201,11 @@ export class Session {
     this.watch();
     // Memory limit (kernel/memory.ts), armed once the prelude has loaded (never stopping the kernel's own start):
     // a cell over it is interrupted and ends with a MemoryError.
-    watchMemory({ limit: this.opts.memoryLimit ?? resolveMemoryLimit(), shared: this.shared.buffer as SharedArrayBuffer, onOver: (generation, error) => this.onInterrupt(generation, error) });
+    watchMemory({
+      limit: this.opts.memoryLimit ?? resolveMemoryLimit(),
+      shared: this.shared.buffer as SharedArrayBuffer,
+      onOver: (generation, error) => this.onInterrupt(generation, error),
+    });
     this.markReady();
     this.post({ kind: "ready" });
   }
@@ -272,7 +287,11 @@ export class Session {
   private input(prompt: string, password: boolean): Promise<string> {
     const t = this.outputTarget();
     if (!t || !t.allowStdin) {
-      return Promise.reject(new Error("input() is not available: this front end does not accept input (allow_stdin is false). Run the notebook in Jupyter to answer prompts, or pass the value in code."));
+      return Promise.reject(
+        new Error(
+          "input() is not available: this front end does not accept input (allow_stdin is false). Run the notebook in Jupyter to answer prompts, or pass the value in code.",
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
       this.pendingInputs.push({ resolve, reject });
@@ -289,7 +308,9 @@ export class Session {
   private inputSync(prompt: string, password: boolean): string {
     const t = this.outputTarget();
     if (!t || !t.allowStdin) {
-      throw new Error("prompt() is not available: this front end does not accept input (allow_stdin is false). Run the notebook in Jupyter to answer prompts, or pass the value in code.");
+      throw new Error(
+        "prompt() is not available: this front end does not accept input (allow_stdin is false). Run the notebook in Jupyter to answer prompts, or pass the value in code.",
+      );
     }
     const state = new Int32Array(this.promptMemory, 0, 2);
     const generation = Atomics.load(this.shared, SHARED_GENERATION);
@@ -331,7 +352,8 @@ export class Session {
         const p = this.pendingInputs.shift();
         const value = m.msg.content.value;
         // protocol.ts checked it: a malformed reply ends the waiting input() with that error, never silently.
-        if (m.msg.problem || typeof value !== "string") p?.reject(new Error(`input() got a malformed input_reply from the front end: ${m.msg.problem?.evalue ?? "value must be a string"}`));
+        if (m.msg.problem || typeof value !== "string")
+          p?.reject(new Error(`input() got a malformed input_reply from the front end: ${m.msg.problem?.evalue ?? "value must be a string"}`));
         else p?.resolve(value);
         break;
       }
@@ -389,7 +411,11 @@ export class Session {
           entry.working = true;
           const r = work();
           entry.working = false;
-          if (r instanceof Promise) r.then((v) => settle(true, v), (e) => settle(false, e));
+          if (r instanceof Promise)
+            r.then(
+              (v) => settle(true, v),
+              (e) => settle(false, e),
+            );
           else settle(true, r);
         } catch (e) {
           entry.working = false;
@@ -652,7 +678,9 @@ export class Session {
     code: string,
     cell: number,
     silent: boolean,
-  ): Promise<{ status: "ok"; value?: DisplayOutput; userExpressions: Record<string, unknown> } | { status: "error"; error: { ename: string; evalue: string; traceback: string[] } }> {
+  ): Promise<
+    { status: "ok"; value?: DisplayOutput; userExpressions: Record<string, unknown> } | { status: "error"; error: { ename: string; evalue: string; traceback: string[] } }
+  > {
     // In a check kernel the grader sends each answer cell (the instructor's version) to be declared,
     // not run: its names then read the submission's values from the student's kernel (remote.ts).
     // A declare-only request never runs its code, in a check kernel or not (it fails where there is no grader's pipe).
@@ -723,14 +751,14 @@ export class Session {
       const where = e.stack ? this.executor.firstCellFrame(e.stack) : null;
       if (where) {
         const line = this.cellSources.get(where.cell)?.split("\n")[where.line - 1];
-        if (line !== undefined) tb.push("", `  ${where.line} | ${line}`, `  ${" ".repeat(String(where.line).length)} | ${" ".repeat(Math.max(0, where.column - 1))}\x1b[31m^\x1b[0m`);
+        if (line !== undefined)
+          tb.push("", `  ${where.line} | ${line}`, `  ${" ".repeat(String(where.line).length)} | ${" ".repeat(Math.max(0, where.column - 1))}\x1b[31m^\x1b[0m`);
       }
       return { ename, evalue, traceback: tb };
     }
     const text = util.inspect(e);
     return { ename: "Uncaught", evalue: text, traceback: [`Uncaught ${text}`] };
   }
-
 
   private async userExpressions(raw: unknown): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
@@ -814,7 +842,10 @@ export class Session {
       rows = this.history.filter((h) => globMatch(pattern, h.input));
       if (c.unique === true) {
         const seen = new Set<string>();
-        rows = rows.reverse().filter((h) => (seen.has(h.input) ? false : (seen.add(h.input), true))).reverse();
+        rows = rows
+          .reverse()
+          .filter((h) => (seen.has(h.input) ? false : (seen.add(h.input), true)))
+          .reverse();
       }
       const n = c.n == null ? 0 : Number(c.n);
       if (n > 0) rows = rows.slice(-n);

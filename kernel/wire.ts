@@ -60,7 +60,10 @@ export class WireError extends Error {}
 
 export class Signer {
   private readonly algorithm: string | null;
-  constructor(private readonly key: string, scheme: string) {
+  constructor(
+    private readonly key: string,
+    scheme: string,
+  ) {
     if (!key) {
       this.algorithm = null;
       return;
@@ -99,7 +102,8 @@ export function jsonDepth(b: Uint8Array): number {
   for (let i = 0; i < b.length; i++) {
     const ch = b[i];
     if (inString) {
-      if (ch === 0x5c) i++; // backslash: skip the escaped byte
+      if (ch === 0x5c)
+        i++; // backslash: skip the escaped byte
       else if (ch === 0x22) inString = false;
     } else if (ch === 0x22) inString = true;
     else if (ch === 0x5b || ch === 0x7b) {

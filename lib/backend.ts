@@ -660,7 +660,10 @@ async function load(name: BackendName, explicit: boolean, options: UseBackendOpt
       break;
     case "wasm":
       if (nativeStarted()) {
-        throw new LoadError("the native backend already started in this process, and wasm cannot start beside it (they share the wasm kernels' state)", "restart the process (in a notebook: restart the kernel) and ask for wasm first (D2L_BACKEND=wasm)");
+        throw new LoadError(
+          "the native backend already started in this process, and wasm cannot start beside it (they share the wasm kernels' state)",
+          "restart the process (in a notebook: restart the kernel) and ask for wasm first (D2L_BACKEND=wasm)",
+        );
       }
       d = await loadWasm(options.threads);
       break;

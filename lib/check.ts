@@ -66,7 +66,7 @@ function settle(name: string, maxPoints: number, outcome: unknown, message: stri
     if (share !== outcome) note = `${note ? `${note}; ` : ""}the condition gave ${outcome}, taken as ${share} (a share of the points must be in [0, 1])`;
   } else {
     share = 0;
-    note = `the condition gave ${typeof outcome === "object" ? JSON.stringify(outcome) ?? String(outcome) : String(outcome)}; it must give true/false or a share of the points in [0, 1]`;
+    note = `the condition gave ${typeof outcome === "object" ? (JSON.stringify(outcome) ?? String(outcome)) : String(outcome)}; it must give true/false or a share of the points in [0, 1]`;
   }
   const points = round(maxPoints * share);
   return { name, points, maxPoints, passed: points >= maxPoints, message: points >= maxPoints && note === message ? "" : note };
@@ -145,7 +145,8 @@ function numeric(v: unknown, what: string): { shape: number[]; values: number[] 
     const parts = v.map((x, i) => numeric(x, `${what}[${i}]`));
     const inner = parts[0]?.shape ?? [];
     for (const [i, p] of parts.entries()) {
-      if (p.shape.join(",") !== inner.join(",")) throw new Error(`${what} is a ragged array: ${what}[0] has shape [${inner.join(", ")}] but ${what}[${i}] has [${p.shape.join(", ")}]`);
+      if (p.shape.join(",") !== inner.join(","))
+        throw new Error(`${what} is a ragged array: ${what}[0] has shape [${inner.join(", ")}] but ${what}[${i}] has [${p.shape.join(", ")}]`);
     }
     return { shape: [v.length, ...inner], values: parts.flatMap((p) => p.values) };
   }
@@ -169,17 +170,14 @@ function fmt(values: number[], max = 6): string {
  *   () => crossEntropy(tf.tensor2d([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]]), tf.tensor1d([0, 2], "int32")),
  *   [2.3026, 0.6931], { rtol: 1e-3 });
  */
-export function checkClose(
-  name: string,
-  points: number,
-  actual: Numeric | (() => Numeric | Promise<Numeric>),
-  expected: Numeric,
-  options: CheckCloseOptions = {},
-): Promise<void> {
+export function checkClose(name: string, points: number, actual: Numeric | (() => Numeric | Promise<Numeric>), expected: Numeric, options: CheckCloseOptions = {}): Promise<void> {
   checkArgs("checkClose", name, points);
   const rtol = options.rtol ?? 1e-5;
   const atol = options.atol ?? 1e-6;
-  for (const [k, v] of [["rtol", rtol], ["atol", atol]] as const) {
+  for (const [k, v] of [
+    ["rtol", rtol],
+    ["atol", atol],
+  ] as const) {
     if (typeof v !== "number" || !(v >= 0)) throw new Error(`d2l.checkClose("${name}", ...): ${k} must be a number >= 0; got ${JSON.stringify(v)}`);
   }
   const exp = numeric(expected, "expected");

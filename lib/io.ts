@@ -109,8 +109,7 @@ export async function saveTensors(tensors: TensorTree, file: string): Promise<vo
   let offset = 0;
   for (const [name, t] of named) {
     const values = await t.data();
-    const bytes =
-      t.dtype === "bool" ? Uint8Array.from(values as Uint8Array) : new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength).slice();
+    const bytes = t.dtype === "bool" ? Uint8Array.from(values as Uint8Array) : new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength).slice();
     header[name] = { dtype: DTYPE_TO_ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);
     offset += bytes.length;
@@ -165,7 +164,9 @@ export async function loadTensors(file: string): Promise<TensorTree> {
     const [begin, end] = offs as number[];
     const size = (shape as number[]).reduce((a, b) => a * b, 1);
     if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end > data.length || end - begin !== size * bytesPer) {
-      throw damaged(`tensor "${name}" of shape [${(shape as number[]).join(",")}] needs ${size * bytesPer} bytes at ${String(begin)}..${String(end)}, but the data part has ${data.length} bytes`);
+      throw damaged(
+        `tensor "${name}" of shape [${(shape as number[]).join(",")}] needs ${size * bytesPer} bytes at ${String(begin)}..${String(end)}, but the data part has ${data.length} bytes`,
+      );
     }
     entries.push({ name, dtype: e.dtype, shape: shape as number[], begin, end });
   }
@@ -174,8 +175,7 @@ export async function loadTensors(file: string): Promise<TensorTree> {
   const make = (e: (typeof entries)[number]): tf.Tensor => {
     const bytes = data.subarray(e.begin, e.end);
     const copy = new Uint8Array(bytes); // aligned, and not shared with the file buffer
-    const values =
-      e.dtype === "F32" ? new Float32Array(copy.buffer) : e.dtype === "I32" ? new Int32Array(copy.buffer) : e.dtype === "U8" ? Int32Array.from(copy) : copy;
+    const values = e.dtype === "F32" ? new Float32Array(copy.buffer) : e.dtype === "I32" ? new Int32Array(copy.buffer) : e.dtype === "U8" ? Int32Array.from(copy) : copy;
     return tf.tensor(values, e.shape, ST_TO_DTYPE[e.dtype]);
   };
   const structure = meta.format === "d2l-ts" ? meta.structure : "dict";
@@ -285,8 +285,10 @@ export function fileIO(target: string): tf.io.IOHandler {
           const need = specs.reduce((a, s, i) => a + (sizes[i] as number) * s.shape.reduce((x, y) => x * y, 1), 0);
           if (need !== all.length) {
             const files = manifest.flatMap((g) => g.paths).join(", ");
-            throw new TensorFileError(path.resolve(path.dirname(json), manifest[0]?.paths[0] ?? "weights.bin"),
-              `holds ${all.length} bytes of weights but ${path.basename(json)} describes ${need} (${specs.length} weights); the files (${files}) are damaged or do not belong together: save the model again`);
+            throw new TensorFileError(
+              path.resolve(path.dirname(json), manifest[0]?.paths[0] ?? "weights.bin"),
+              `holds ${all.length} bytes of weights but ${path.basename(json)} describes ${need} (${specs.length} weights); the files (${files}) are damaged or do not belong together: save the model again`,
+            );
           }
         }
         return [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer];

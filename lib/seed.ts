@@ -42,7 +42,10 @@ export interface RandomState {
 class Xoshiro128 {
   readonly s = new Uint32Array(4);
 
-  constructor(readonly seed: number, state?: readonly number[]) {
+  constructor(
+    readonly seed: number,
+    state?: readonly number[],
+  ) {
     if (state) this.s.set(state);
     else {
       // splitmix32 spreads the seed (both 32-bit halves) over the four words
@@ -142,7 +145,8 @@ export function seedFromEnvironment(env: NodeJS.ProcessEnv = process.env): numbe
   const text = (env.D2L_SEED ?? "").trim();
   if (text === "") return null;
   const n = Number(text);
-  if (!Number.isSafeInteger(n)) throw new Error(`D2L_SEED must be an integer such as 0 (the seed every kernel starts with); got ${JSON.stringify(env.D2L_SEED)}. Unset it for unseeded runs.`);
+  if (!Number.isSafeInteger(n))
+    throw new Error(`D2L_SEED must be an integer such as 0 (the seed every kernel starts with); got ${JSON.stringify(env.D2L_SEED)}. Unset it for unseeded runs.`);
   seed(n);
   return n;
 }

@@ -112,7 +112,8 @@ function regions(lines: string[], where: string): Region[] {
     if (!m) return;
     const [, indent, edge, marker] = m as unknown as [string, string, "BEGIN" | "END", "SOLUTION" | "HIDDEN"];
     if (edge === "BEGIN") {
-      if (open) throw new Error(`${where}, line ${i + 1}: BEGIN ${marker} inside the ${open.marker} region opened on line ${open.begin + 1}; close it first with END ${open.marker}`);
+      if (open)
+        throw new Error(`${where}, line ${i + 1}: BEGIN ${marker} inside the ${open.marker} region opened on line ${open.begin + 1}; close it first with END ${open.marker}`);
       open = { marker, begin: i, end: -1, indent };
     } else {
       if (!open || open.marker !== marker) throw new Error(`${where}, line ${i + 1}: END ${marker} without a BEGIN ${marker} before it`);
@@ -245,35 +246,43 @@ export function assignmentTemplate(name: string): Notebook {
       d2l: { assignment: name },
     },
     cells: [
-      cell("markdown", [
-        `# ${name}`,
-        "",
-        "Fill in the cells marked `YOUR CODE HERE`, then run the check cells below them: each check prints ✓ or ✗ with its points. More checks run when the notebook is graded.",
-      ].join("\n"), { id: "intro", task: true }),
+      cell(
+        "markdown",
+        [
+          `# ${name}`,
+          "",
+          "Fill in the cells marked `YOUR CODE HERE`, then run the check cells below them: each check prints ✓ or ✗ with its points. More checks run when the notebook is graded.",
+        ].join("\n"),
+        { id: "intro", task: true },
+      ),
       cell("code", "const X = tf.tensor2d([[1, -2], [3, -4]]);", { id: "given", task: true }),
-      cell("markdown", "## Task 1 (2 points)\n\nWrite `relu(X)`, which keeps the positive entries of a tensor and sets the others to 0, for a tensor of any shape.", { id: "task-relu", task: true }),
-      cell("code", [
-        "function relu(X: tf.Tensor): tf.Tensor {",
-        "  // BEGIN SOLUTION",
-        "  return tf.maximum(X, 0);",
-        "  // END SOLUTION",
-        "}",
-      ].join("\n"), { id: "relu", solution: true }),
-      cell("code", [
-        'await d2l.checkClose("relu of X", 1, () => relu(X), [[1, 0], [3, 0]]);',
-        "// BEGIN HIDDEN",
-        'await d2l.checkClose("relu of a 3-d tensor keeps its shape", 1, () => relu(tf.tensor3d([[[-1, 2, -3]]])), [[[0, 2, 0]]]);',
-        "// END HIDDEN",
-      ].join("\n"), { id: "check-relu", grade: true, points: 2 }),
+      cell("markdown", "## Task 1 (2 points)\n\nWrite `relu(X)`, which keeps the positive entries of a tensor and sets the others to 0, for a tensor of any shape.", {
+        id: "task-relu",
+        task: true,
+      }),
+      cell("code", ["function relu(X: tf.Tensor): tf.Tensor {", "  // BEGIN SOLUTION", "  return tf.maximum(X, 0);", "  // END SOLUTION", "}"].join("\n"), {
+        id: "relu",
+        solution: true,
+      }),
+      cell(
+        "code",
+        [
+          'await d2l.checkClose("relu of X", 1, () => relu(X), [[1, 0], [3, 0]]);',
+          "// BEGIN HIDDEN",
+          'await d2l.checkClose("relu of a 3-d tensor keeps its shape", 1, () => relu(tf.tensor3d([[[-1, 2, -3]]])), [[[0, 2, 0]]]);',
+          "// END HIDDEN",
+        ].join("\n"),
+        { id: "check-relu", grade: true, points: 2 },
+      ),
       cell("markdown", "## Task 2 (1 point)\n\nPlot `relu` on [-3, 3] with `d2l.plot`, so that the plot is this cell's output.", { id: "task-plot", task: true }),
-      cell("code", [
-        "// BEGIN SOLUTION",
-        "const x = tf.linspace(-3, 3, 61);",
-        'd2l.plot(x, relu(x), { xlabel: "x", ylabel: "relu(x)" })',
-        "// END SOLUTION",
-      ].join("\n"), { id: "plot", solution: true }),
+      cell("code", ["// BEGIN SOLUTION", "const x = tf.linspace(-3, 3, 61);", 'd2l.plot(x, relu(x), { xlabel: "x", ylabel: "relu(x)" })', "// END SOLUTION"].join("\n"), {
+        id: "plot",
+        solution: true,
+      }),
       cell("code", "// Graded from the outputs of the cell above: it must show a plot.", {
-        id: "check-plot", grade: true, points: 1,
+        id: "check-plot",
+        grade: true,
+        points: 1,
         expectOutput: { cell: "plot", mime: "application/vnd.vegalite.v5+json", name: "the cell above shows a plot" },
       }),
     ],

@@ -172,10 +172,13 @@ export function findSubmissions(dir: string, skip: string[] = []): Submission[] 
     if (st.isFile() && name.endsWith(".ipynb") && !OUR_OUTPUT.test(name)) {
       add({ student: name.slice(0, -".ipynb".length), file: name, error: null });
     } else if (st.isDirectory()) {
-      const notebooks = fs.readdirSync(full).sort().filter((n) => {
-        const s = n.endsWith(".ipynb") && !OUR_OUTPUT.test(n) ? usable(path.join(full, n), n) : null;
-        return s !== null && s.isFile();
-      });
+      const notebooks = fs
+        .readdirSync(full)
+        .sort()
+        .filter((n) => {
+          const s = n.endsWith(".ipynb") && !OUR_OUTPUT.test(n) ? usable(path.join(full, n), n) : null;
+          return s !== null && s.isFile();
+        });
       if (notebooks.length === 1) add({ student: name, file: path.join(name, notebooks[0]), error: null });
       else if (notebooks.length > 1) {
         add({
@@ -298,7 +301,15 @@ function csvField(v: string | number): string {
 export function gradebookCsv(book: Gradebook): string {
   const header = ["student", "file", "status", "score", "maxScore", ...book.checks.map((c) => c.id), "seconds", "errors", "sha256"];
   const rows = book.entries.map((e) => [
-    e.student, e.file, e.status, e.score, e.maxScore, ...book.checks.map((c) => e.points[c.id] ?? 0), e.seconds, e.errors.join(" | "), e.sha256 ?? "",
+    e.student,
+    e.file,
+    e.status,
+    e.score,
+    e.maxScore,
+    ...book.checks.map((c) => e.points[c.id] ?? 0),
+    e.seconds,
+    e.errors.join(" | "),
+    e.sha256 ?? "",
   ]);
   return [header, ...rows].map((r) => r.map(csvField).join(",")).join("\n") + "\n";
 }
@@ -415,7 +426,8 @@ export async function gradeBatch(opts: BatchOptions): Promise<BatchResult> {
   const reference = path.resolve(opts.reference);
   const ref = readNotebook(reference);
   const tags = notebookTags(ref, opts.reference).filter(({ tag }) => tag.kind === "grade");
-  if (tags.length === 0) throw new Error(`${opts.reference} has no graded cells (metadata.d2l {"grade": true, "id": ..., "points": N}); --reference must be the instructor's assignment notebook`);
+  if (tags.length === 0)
+    throw new Error(`${opts.reference} has no graded cells (metadata.d2l {"grade": true, "id": ..., "points": N}); --reference must be the instructor's assignment notebook`);
   const outDir = path.resolve(opts.outDir ?? defaultOutDir(dir));
   if (isInside(outDir, dir)) {
     throw new Error(`the output folder ${outDir} is inside the submissions folder ${dir}; give --out-dir a folder outside it (the default is ${defaultOutDir(dir)})`);
@@ -452,14 +464,16 @@ export async function gradeBatch(opts: BatchOptions): Promise<BatchResult> {
     const sha = sub.error ? null : sha256Of(path.join(dir, sub.file));
     const old = previous.get(sub.student);
     // Up to date: the same bytes graded against the same reference (or the same problem with the folder, which needs no kernel).
-    const same = old && old.referenceSha256 === book.referenceSha256 && old.file === sub.file
-      && (sha ? old.sha256 === sha : old.status === "failed" && old.errors[0] === sub.error);
+    const same =
+      old && old.referenceSha256 === book.referenceSha256 && old.file === sub.file && (sha ? old.sha256 === sha : old.status === "failed" && old.errors[0] === sub.error);
     if (!opts.force && same && old) {
       entries.set(sub.student, old);
       skipped.push(sub.student);
     } else todo.push({ sub, sha });
   }
-  log(`d2l-ts grade: ${subs.length} submission(s) in ${dir}: ${todo.length} to grade, ${skipped.length} up to date${skipped.length ? " (--force grades them again)" : ""}; ${jobs} at a time, each cell at most ${timeout} s; results in ${outDir}`);
+  log(
+    `d2l-ts grade: ${subs.length} submission(s) in ${dir}: ${todo.length} to grade, ${skipped.length} up to date${skipped.length ? " (--force grades them again)" : ""}; ${jobs} at a time, each cell at most ${timeout} s; results in ${outDir}`,
+  );
   save();
 
   let done = 0;
@@ -479,7 +493,10 @@ export async function gradeBatch(opts: BatchOptions): Promise<BatchResult> {
         writeAtomic(path.join(outDir, "reports", `${sub.student}.json`), JSON.stringify({ student: sub.student, file: sub.file, ...r.report }, null, 2) + "\n");
       } else {
         entry = failedEntry(sub, book, r.error, sha, secs(), timeout);
-        writeAtomic(path.join(outDir, "reports", `${sub.student}.json`), JSON.stringify({ student: sub.student, file: sub.file, status: "failed", error: r.error }, null, 2) + "\n");
+        writeAtomic(
+          path.join(outDir, "reports", `${sub.student}.json`),
+          JSON.stringify({ student: sub.student, file: sub.file, status: "failed", error: r.error }, null, 2) + "\n",
+        );
       }
     }
     entries.set(sub.student, entry);
@@ -490,9 +507,11 @@ export async function gradeBatch(opts: BatchOptions): Promise<BatchResult> {
     log(`[${done}/${todo.length}] ${sub.student}: ${what} (${entry.seconds} s)`);
   };
   const queue = [...todo];
-  await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) await one(next);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await one(next);
+    }),
+  );
   save();
   return { gradebook: book, outDir, graded, skipped, seconds: Math.round((Date.now() - t0) / 100) / 10 };
 }
@@ -509,7 +528,9 @@ export function formatGradebook(book: Gradebook, skipped: string[] = []): string
   const skip = new Set(skipped);
   for (const e of book.entries) {
     const note = e.status === "failed" ? e.errors[0] : e.errors.length ? `${e.errors.length} cell error(s): ${e.errors[0]}` : "";
-    lines.push(`${e.student.padEnd(w)}  ${`${e.score}/${e.maxScore}`.padStart(9)}  ${e.status.padEnd(6)}  ${String(e.seconds).padStart(8)}  ${skip.has(e.student) ? "(up to date, not graded again) " : ""}${note.split("\n")[0].slice(0, 100)}`);
+    lines.push(
+      `${e.student.padEnd(w)}  ${`${e.score}/${e.maxScore}`.padStart(9)}  ${e.status.padEnd(6)}  ${String(e.seconds).padStart(8)}  ${skip.has(e.student) ? "(up to date, not graded again) " : ""}${note.split("\n")[0].slice(0, 100)}`,
+    );
   }
   const ok = book.entries.filter((e) => e.status === "ok");
   const mean = ok.length ? Math.round((ok.reduce((s, e) => s + e.score, 0) / ok.length) * 100) / 100 : 0;

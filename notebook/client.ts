@@ -130,8 +130,15 @@ export class KernelClient {
     const key = randomBytes(32).toString("hex");
     const base = path.join(this.dir, "k");
     const conn: ConnectionInfo = {
-      transport: "ipc", ip: base, key, signature_scheme: "hmac-sha256",
-      shell_port: 1, iopub_port: 2, stdin_port: 3, control_port: 4, hb_port: 5,
+      transport: "ipc",
+      ip: base,
+      key,
+      signature_scheme: "hmac-sha256",
+      shell_port: 1,
+      iopub_port: 2,
+      stdin_port: 3,
+      control_port: 4,
+      hb_port: 5,
     };
     const file = path.join(this.dir, "connection.json");
     fs.writeFileSync(file, JSON.stringify(conn));
@@ -218,8 +225,12 @@ export class KernelClient {
 
   private request(sock: zmq.Dealer, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown> = {}): string {
     const header: Header = {
-      msg_id: randomUUID(), session: this.session, username: "d2l-ts-grade",
-      date: new Date().toISOString(), msg_type: msgType, version: PROTOCOL_VERSION,
+      msg_id: randomUUID(),
+      session: this.session,
+      username: "d2l-ts-grade",
+      date: new Date().toISOString(),
+      msg_type: msgType,
+      version: PROTOCOL_VERSION,
     };
     const frames = encode(this.signer, [], header, {}, metadata, content);
     sock.send(frames).catch(() => undefined);
@@ -308,7 +319,12 @@ export class KernelClient {
         break;
       }
       case "execute_result":
-        add({ output_type: "execute_result", execution_count: typeof c.execution_count === "number" ? c.execution_count : null, data: asRecord(c.data), metadata: asRecord(c.metadata) });
+        add({
+          output_type: "execute_result",
+          execution_count: typeof c.execution_count === "number" ? c.execution_count : null,
+          data: asRecord(c.data),
+          metadata: asRecord(c.metadata),
+        });
         break;
       case "error":
         add({ output_type: "error", ename: String(c.ename), evalue: String(c.evalue), traceback: (c.traceback as string[]) ?? [] });
@@ -325,7 +341,11 @@ export class KernelClient {
   private clear(p: Pending): void {
     p.clearOnNext = false;
     const gone = new Set(p.outputs);
-    for (const [id, outs] of this.displays) this.displays.set(id, outs.filter((o) => !gone.has(o)));
+    for (const [id, outs] of this.displays)
+      this.displays.set(
+        id,
+        outs.filter((o) => !gone.has(o)),
+      );
     p.outputs.length = 0;
   }
 
@@ -342,13 +362,28 @@ export class KernelClient {
     }
     let wake: () => void = () => undefined;
     const p: Pending = {
-      msgId: "", outputs: [], executionCount: null, idle: false, reply: null, clearOnNext: false,
+      msgId: "",
+      outputs: [],
+      executionCount: null,
+      idle: false,
+      reply: null,
+      clearOnNext: false,
       wake: () => wake(),
     };
     this.pending = p;
-    p.msgId = this.request(this.shell, "execute_request", {
-      code, silent: extra.silent === true, store_history: storeHistory, user_expressions: {}, allow_stdin: false, stop_on_error: false,
-    }, extra.metadata);
+    p.msgId = this.request(
+      this.shell,
+      "execute_request",
+      {
+        code,
+        silent: extra.silent === true,
+        store_history: storeHistory,
+        user_expressions: {},
+        allow_stdin: false,
+        stop_on_error: false,
+      },
+      extra.metadata,
+    );
     const done = (): boolean => (p.idle && p.reply !== null) || this.exited;
     const waitUntil = async (deadline: number): Promise<void> => {
       while (!done() && Date.now() < deadline) {

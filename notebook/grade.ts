@@ -118,7 +118,10 @@ function scratchCopy(from: string, kind: string): string {
         copy(s, d, depth + 1);
       } else if (e.isFile()) {
         bytes += fs.statSync(s).size;
-        if (bytes > MAX_SCRATCH_BYTES) throw new Error(`${from} holds more than ${MAX_SCRATCH_BYTES / 1e6} MB besides notebooks; grade from a folder with only the assignment (its notebook and the files it reads)`);
+        if (bytes > MAX_SCRATCH_BYTES)
+          throw new Error(
+            `${from} holds more than ${MAX_SCRATCH_BYTES / 1e6} MB besides notebooks; grade from a folder with only the assignment (its notebook and the files it reads)`,
+          );
         fs.copyFileSync(s, d);
       }
     }
@@ -139,7 +142,10 @@ function scratchCopy(from: string, kind: string): string {
 function hiddenPaths(submission: string, reference: string | undefined): string[] {
   const hide = new Set<string>();
   const notebooksIn = (dir: string): string[] =>
-    fs.readdirSync(dir).filter((f) => /\.ipynb$/i.test(f)).map((f) => path.join(dir, f));
+    fs
+      .readdirSync(dir)
+      .filter((f) => /\.ipynb$/i.test(f))
+      .map((f) => path.join(dir, f));
   const needed = [PROJECT_ROOT, process.env.D2L_DATA_DIR].filter((p): p is string => !!p).map((p) => path.resolve(p));
   const inside = (dir: string): boolean => needed.some((p) => p === dir || p.startsWith(dir + path.sep));
   if (reference) {
@@ -262,8 +268,17 @@ function untag(cell: NbCell): NbCell {
 
 function isCheckResult(v: unknown): v is CheckResult {
   const r = v as CheckResult;
-  return !!r && typeof r === "object" && typeof r.name === "string" && typeof r.points === "number" && typeof r.maxPoints === "number"
-    && Number.isFinite(r.points) && Number.isFinite(r.maxPoints) && r.points >= 0 && r.points <= r.maxPoints + EPS;
+  return (
+    !!r &&
+    typeof r === "object" &&
+    typeof r.name === "string" &&
+    typeof r.points === "number" &&
+    typeof r.maxPoints === "number" &&
+    Number.isFinite(r.points) &&
+    Number.isFinite(r.maxPoints) &&
+    r.points >= 0 &&
+    r.points <= r.maxPoints + EPS
+  );
 }
 
 function outputsOf(cell: NbCell): NbOutput[] {
@@ -321,7 +336,12 @@ export function scoreCell(nb: Notebook, index: number, tag: CellTag, run: CellRu
   } else if (reported > tag.points + EPS) {
     warnings.push(`graded cell "${tag.id}" reported checks worth ${round(reported)} points, more than its ${tag.points}; capped at ${tag.points}`);
   }
-  const points = round(Math.min(tag.points, results.reduce((s, r) => s + r.points, 0)));
+  const points = round(
+    Math.min(
+      tag.points,
+      results.reduce((s, r) => s + r.points, 0),
+    ),
+  );
   return {
     id: tag.id,
     cell: index + 1,
@@ -373,7 +393,15 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
   const sandboxFor = (kind: "student" | "check"): { sandbox?: SandboxOptions } =>
     opts.sandbox === false
       ? {}
-      : { sandbox: { scratch: kind === "student" ? studentDir : checkDir, hide, readOnly: kind === "student" ? studentReadOnly : readOnly, memoryMiB: opts.memoryMiB ?? 4096, envAllow: kind === "check" ? ["D2L_CHECK_NONCE"] : [] } };
+      : {
+          sandbox: {
+            scratch: kind === "student" ? studentDir : checkDir,
+            hide,
+            readOnly: kind === "student" ? studentReadOnly : readOnly,
+            memoryMiB: opts.memoryMiB ?? 4096,
+            envAllow: kind === "check" ? ["D2L_CHECK_NONCE"] : [],
+          },
+        };
   if (opts.sandbox === false) warnings.push("graded without the sandbox (--no-sandbox): the submission's code could read and write whatever the grader can");
   const startKernel = async (kind: "student" | "check"): Promise<KernelClient> => {
     const k = new KernelClient({
@@ -418,7 +446,10 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
       const left = Math.max(1, Math.round((checkDeadline - Date.now()) / 1000));
       const run = await kernel.execute(`await require(${JSON.stringify(REMOTE_JS)}).serve(${JSON.stringify(rpcDir)}, ${n});`, left, false, { silent: true });
       if (run.status !== "ok") {
-        return fail(run.ename ?? "Error", run.timedOut ? `the submission's code did not answer within the cell's ${timeout} s` : `the submission's kernel could not answer: ${run.evalue ?? ""}`);
+        return fail(
+          run.ename ?? "Error",
+          run.timedOut ? `the submission's code did not answer within the cell's ${timeout} s` : `the submission's kernel could not answer: ${run.evalue ?? ""}`,
+        );
       }
       const shown = [...run.outputs].reverse().find((o) => typeof o.data === "object" && o.data !== null && RPC_MIME in (o.data as Record<string, unknown>));
       if (!shown) return fail("SubmissionError", "the submission's kernel showed no answer (was the kernel's display replaced?)");
@@ -465,7 +496,9 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
     const run = await checker.execute(code, limit, true, what === "declare" ? { metadata: { d2l_declare_remote: true } } : {});
     if (what !== "grade" && run.status === "ok") checkSetup.push({ code, declare: what === "declare", cell });
     if (what !== "grade" && run.status !== "ok") {
-      warnings.push(`the check kernel could not ${what === "declare" ? "declare the answers of" : "run the given"} cell ${cell} (${run.ename}: ${(run.evalue ?? "").split("\n")[0]}); checks that use it fail`);
+      warnings.push(
+        `the check kernel could not ${what === "declare" ? "declare the answers of" : "run the given"} cell ${cell} (${run.ename}: ${(run.evalue ?? "").split("\n")[0]}); checks that use it fail`,
+      );
     }
     return run;
   };
@@ -487,7 +520,13 @@ export async function grade(opts: GradeOptions): Promise<{ report: GradeReport; 
         // Checks run in the check kernel, where no code of the submission ever ran.
         log(`  cell ${i + 1} (${label}, in the check kernel)`);
         const run = (await inChecker(code, i + 1, "grade")) ?? {
-          status: "dead" as const, outputs: [], executionCount: null, ename: "NotRun", evalue: checkLost || "no check kernel", timedOut: false, seconds: 0,
+          status: "dead" as const,
+          outputs: [],
+          executionCount: null,
+          ename: "NotRun",
+          evalue: checkLost || "no check kernel",
+          timedOut: false,
+          seconds: 0,
         };
         recordRun(i, cell, tag, run);
         continue;

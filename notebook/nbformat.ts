@@ -139,7 +139,8 @@ function validateCell(cell: unknown, i: number, file: string): void {
       if (!isMultiline(o.text)) throw new NotebookError(file, `${f}.text must be a string or a list of strings; got ${describe(o.text)}`);
     } else if (o.output_type === "error") {
       for (const k of ["ename", "evalue"]) if (typeof o[k] !== "string") throw new NotebookError(file, `${f}.${k} must be a string; got ${describe(o[k])}`);
-      if (!Array.isArray(o.traceback) || !o.traceback.every((t) => typeof t === "string")) throw new NotebookError(file, `${f}.traceback must be a list of strings; got ${describe(o.traceback)}`);
+      if (!Array.isArray(o.traceback) || !o.traceback.every((t) => typeof t === "string"))
+        throw new NotebookError(file, `${f}.traceback must be a list of strings; got ${describe(o.traceback)}`);
     } else {
       if (!isObject(o.data)) throw new NotebookError(file, `${f}.data must be an object of mime type → value; got ${describe(o.data)}`);
       for (const [mime, v] of Object.entries(o.data)) {

@@ -88,9 +88,21 @@ export const NOBODY_MAX_PROCESSES = 4096;
 
 /** Variables a kernel may see from the grader's environment, besides {@link SandboxOptions.envAllow}. */
 export const ENV_ALLOW: readonly string[] = [
-  "PATH", "LANG", "LANGUAGE", "TZ", "TERM",
-  "D2L_QUICK", "D2L_DATA_DIR", "D2L_BACKEND", "D2L_WASM_THREADS", "D2L_GRADING",
-  "D2L_NATIVE_ADDON", "D2L_CONV_GRAD_KERNELS", "D2L_FONT", "D2L_NMT_DATASET", "D2L_TIMEOUT",
+  "PATH",
+  "LANG",
+  "LANGUAGE",
+  "TZ",
+  "TERM",
+  "D2L_QUICK",
+  "D2L_DATA_DIR",
+  "D2L_BACKEND",
+  "D2L_WASM_THREADS",
+  "D2L_GRADING",
+  "D2L_NATIVE_ADDON",
+  "D2L_CONV_GRAD_KERNELS",
+  "D2L_FONT",
+  "D2L_NMT_DATASET",
+  "D2L_TIMEOUT",
 ];
 
 /** Names matched by prefix (the locale's LC_ALL, LC_CTYPE, ...). */
@@ -129,12 +141,24 @@ export function sandboxSupport(): SandboxSupport {
   const bash = which("bash", sys);
   const base = { unshare, setpriv, bash };
   if (process.platform !== "linux") return (cached = { ...base, mode: "none", reason: `namespaces are a Linux feature and this is ${process.platform}` });
-  const missing = [["unshare", unshare], ["setpriv", setpriv], ["bash", bash]].filter(([, p]) => !p).map(([n]) => n);
+  const missing = [
+    ["unshare", unshare],
+    ["setpriv", setpriv],
+    ["bash", bash],
+  ]
+    .filter(([, p]) => !p)
+    .map(([n]) => n);
   if (missing.length) return (cached = { ...base, mode: "none", reason: `${missing.join(" and ")} not found (Debian's util-linux and bash provide them)` });
   const probe = (flags: string[]): string => {
-    const r = spawnSync(unshare, [...flags, "--net", "--mount", "--pid", "--fork", "--kill-child", bash, "-c", "mount --make-rprivate / && mount -t tmpfs -o size=4k d2l-probe /tmp"], {
-      encoding: "utf8", timeout: 10_000, stdio: ["ignore", "ignore", "pipe"],
-    });
+    const r = spawnSync(
+      unshare,
+      [...flags, "--net", "--mount", "--pid", "--fork", "--kill-child", bash, "-c", "mount --make-rprivate / && mount -t tmpfs -o size=4k d2l-probe /tmp"],
+      {
+        encoding: "utf8",
+        timeout: 10_000,
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     return r.status === 0 ? "" : (r.stderr || r.error?.message || `exit ${r.status}`).trim().split("\n")[0];
   };
   const errors: string[] = [];
@@ -269,7 +293,8 @@ export function planSandbox(
       continue;
     }
     const r = fs.realpathSync(abs);
-    if (inside(scratch, r) || inside(ipcDir, r)) throw new Error(`sandbox: the scratch ${scratch} (or the kernel's socket folder) lies inside the hidden path ${r}; put the scratch copy elsewhere`);
+    if (inside(scratch, r) || inside(ipcDir, r))
+      throw new Error(`sandbox: the scratch ${scratch} (or the kernel's socket folder) lies inside the hidden path ${r}; put the scratch copy elsewhere`);
     hide.push(r);
   }
   const env = sandboxEnv(ctx.baseEnv, { ...opts, scratch });
@@ -292,10 +317,7 @@ export function planSandbox(
   // path too, so that the environment's D2L_DATA_DIR still names it once the new /tmp hides the link.
   const given = [...opts.readOnly, ...(env.D2L_CACHE_DIR ? [env.D2L_CACHE_DIR] : [])].map((p) => path.resolve(p));
   const aliases = given.filter((g) => !readOnly.includes(g)).map((g) => ({ p: g, src: fs.realpathSync(g), rw: false }));
-  const keep = [
-    ...readOnly.map((p) => ({ p, src: p, rw: false })), ...aliases,
-    { p: scratch, src: scratch, rw: true }, { p: ipcDir, src: ipcDir, rw: true },
-  ];
+  const keep = [...readOnly.map((p) => ({ p, src: p, rw: false })), ...aliases, { p: scratch, src: scratch, rw: true }, { p: ipcDir, src: ipcDir, rw: true }];
   const s: string[] = ["set -e", "mount --make-rprivate /"];
   keep.forEach((k, i) => s.push(`exec ${10 + i}<${q(k.src)}`));
   for (const mp of mountPoints()) s.push(`mount -o remount,bind,ro ${q(mp)} 2>/dev/null || true`);
@@ -312,12 +334,12 @@ export function planSandbox(
     s.push(`exec ${10 + i}<&-`);
   });
   // Hidden: folders under an empty tmpfs nobody may open; files under an empty file nobody may read.
-  s.push("H=$(mktemp /tmp/.d2l-hidden.XXXXXX) && chmod 000 \"$H\"");
+  s.push('H=$(mktemp /tmp/.d2l-hidden.XXXXXX) && chmod 000 "$H"');
   for (const h of hide) {
     const t = q(h);
     s.push(`if [ -d ${t} ]; then mount -t tmpfs -o ro,mode=000,size=4k,nosuid,nodev d2l-hidden ${t}; elif [ -e ${t} ]; then mount --bind "$H" ${t}; fi`);
   }
-  s.push("rm -f \"$H\"");
+  s.push('rm -f "$H"');
   // mount(8) kept its notes in /run/mount; the kernel gets /run empty and read-only.
   s.push("if mountpoint -q /run; then rm -rf /run/mount; mount -n -o remount,bind,ro /run; fi");
   s.push(`cd ${q(cwd)}`);
@@ -331,17 +353,38 @@ export function planSandbox(
   s.push(`${q(support.setpriv)} ${drop.join(" ")} -- "$@" &`);
   s.push("wait $! || exit $?");
   const argv = [
-    support.setpriv, "--pdeathsig", "KILL", "--",
-    support.unshare, ...(asNobody ? [] : ["--user", "--map-root-user"]),
-    "--net", "--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--mount-proc",
-    support.bash, "-c", s.join("\n"), "d2l-sandbox", ...kernelArgv,
+    support.setpriv,
+    "--pdeathsig",
+    "KILL",
+    "--",
+    support.unshare,
+    ...(asNobody ? [] : ["--user", "--map-root-user"]),
+    "--net",
+    "--mount",
+    "--pid",
+    "--ipc",
+    "--uts",
+    "--fork",
+    "--kill-child",
+    "--mount-proc",
+    support.bash,
+    "-c",
+    s.join("\n"),
+    "d2l-sandbox",
+    ...kernelArgv,
   ];
   notes.push("network: isolated (a network namespace of its own: no interface but a loopback that is down)");
-  notes.push(`files: a private mount namespace: every mount read-only, a fresh /tmp, /var/tmp and /dev/shm, an empty /run; writable: ${scratch}; hidden: ${hide.length ? hide.join(", ") : "nothing"}`);
-  notes.push(asNobody
-    ? `user: nobody (${NOBODY}), no capabilities, no_new_privs; files only their owner may read stay closed`
-    : `user: the grader's own uid ${process.getuid?.() ?? "?"} (not root, so there is no other user to switch to), inside a user namespace, no capabilities, no_new_privs`);
-  notes.push(`processes: PID and IPC namespaces of their own (the grader and other kernels are invisible; everything the kernel starts ends with it)${asNobody ? `; at most ${NOBODY_MAX_PROCESSES} processes and threads of nobody's` : ""}`);
+  notes.push(
+    `files: a private mount namespace: every mount read-only, a fresh /tmp, /var/tmp and /dev/shm, an empty /run; writable: ${scratch}; hidden: ${hide.length ? hide.join(", ") : "nothing"}`,
+  );
+  notes.push(
+    asNobody
+      ? `user: nobody (${NOBODY}), no capabilities, no_new_privs; files only their owner may read stay closed`
+      : `user: the grader's own uid ${process.getuid?.() ?? "?"} (not root, so there is no other user to switch to), inside a user namespace, no capabilities, no_new_privs`,
+  );
+  notes.push(
+    `processes: PID and IPC namespaces of their own (the grader and other kernels are invisible; everything the kernel starts ends with it)${asNobody ? `; at most ${NOBODY_MAX_PROCESSES} processes and threads of nobody's` : ""}`,
+  );
   return { argv, env, notes, uid: asNobody ? NOBODY : null, memoryMiB, heapMiB: heap };
 }
 

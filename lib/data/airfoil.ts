@@ -31,7 +31,9 @@ function parseAirfoil(text: string, file: string): number[][] {
     const fields = line.split("\t");
     const row = fields.map(Number);
     if (row.length !== 6 || row.some((v) => !Number.isFinite(v))) {
-      throw new Error(`${file}, line ${i + 1}: expected 6 tab-separated numbers (the airfoil data), got ${JSON.stringify(line.slice(0, 80))}; the file is damaged: delete it to download it again`);
+      throw new Error(
+        `${file}, line ${i + 1}: expected 6 tab-separated numbers (the airfoil data), got ${JSON.stringify(line.slice(0, 80))}; the file is damaged: delete it to download it again`,
+      );
     }
     rows.push(row);
   });

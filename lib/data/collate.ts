@@ -46,7 +46,15 @@ export interface HostColumn {
 }
 
 const TYPED: readonly (abstract new (...a: never[]) => TypedArray)[] = [
-  Float32Array, Float64Array, Int32Array, Int16Array, Int8Array, Uint32Array, Uint16Array, Uint8Array, Uint8ClampedArray,
+  Float32Array,
+  Float64Array,
+  Int32Array,
+  Int16Array,
+  Int8Array,
+  Uint32Array,
+  Uint16Array,
+  Uint8Array,
+  Uint8ClampedArray,
 ];
 
 /** True for the typed arrays an example may hold (not DataView, not BigInt arrays). */
@@ -115,7 +123,8 @@ export function toFlat(v: unknown, where: () => string): Flat {
   if (Array.isArray(v)) return flatten(v, where);
   if (isHostTensor(v)) {
     const { data, shape } = v;
-    if (!(isTypedArray(data) || Array.isArray(data))) throw new Error(`${where()} is { data, shape } whose data is ${describeValue(data)}; expected a typed array or an array of numbers`);
+    if (!(isTypedArray(data) || Array.isArray(data)))
+      throw new Error(`${where()} is { data, shape } whose data is ${describeValue(data)}; expected a typed array or an array of numbers`);
     if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
       throw new Error(`${where()} is { data, shape } with shape ${JSON.stringify(shape)}; expected an array of non-negative integers`);
     }

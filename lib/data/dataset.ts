@@ -92,7 +92,11 @@ function checkDataset(dataset: unknown): void {
 function hostTensorOf(t: tf.Tensor): HostTensor {
   if (t.dtype === "string" || t.dtype === "complex64") throw new Error(`DataLoader: cannot preprocess a ${t.dtype} tensor; expected numbers`);
   const v = t.dataSync();
-  return { data: t.dtype === "int32" ? Int32Array.from(v as Int32Array) : Float32Array.from(v as Float32Array), shape: [...t.shape], dtype: t.dtype === "int32" ? "int32" : "float32" };
+  return {
+    data: t.dtype === "int32" ? Int32Array.from(v as Int32Array) : Float32Array.from(v as Float32Array),
+    shape: [...t.shape],
+    dtype: t.dtype === "int32" ? "int32" : "float32",
+  };
 }
 
 function tensorOfColumn(c: HostColumn): tf.Tensor {
@@ -105,7 +109,13 @@ function tensorOfColumn(c: HostColumn): tf.Tensor {
  */
 function stackPart(values: ExampleValue[], part: string, indices: Int32Array): tf.Tensor {
   if (values.length > 0 && values.every((v) => v instanceof tf.Tensor)) return tf.stack(values as tf.Tensor[]);
-  return tensorOfColumn(stackPlain(values.map((v) => (v instanceof tf.Tensor ? hostTensorOf(v) : v)), part, indices));
+  return tensorOfColumn(
+    stackPlain(
+      values.map((v) => (v instanceof tf.Tensor ? hostTensorOf(v) : v)),
+      part,
+      indices,
+    ),
+  );
 }
 
 type HostArray = Float32Array | Int32Array;
@@ -588,8 +598,7 @@ export class DataLoader<E extends Example = Example> implements AsyncIterable<[t
     }
     if (dataset instanceof TensorDataset && dataset.numTensors !== 2) {
       throw new Error(
-        `DataLoader: the dataset must hold two tensors (features X and labels y), but it holds ${dataset.numTensors} ` +
-          `(shapes ${dataset.shapes.map(shapeText).join(", ")})`,
+        `DataLoader: the dataset must hold two tensors (features X and labels y), but it holds ${dataset.numTensors} ` + `(shapes ${dataset.shapes.map(shapeText).join(", ")})`,
       );
     }
     this.dataset = dataset;
@@ -613,7 +622,9 @@ export class DataLoader<E extends Example = Example> implements AsyncIterable<[t
       try {
         args = structuredClone(options.preprocessArgs);
       } catch (e) {
-        throw new Error(`DataLoader: preprocessArgs must be copyable to a worker thread (numbers, strings, arrays, typed arrays, plain objects; no functions or tensors): ${(e as Error).message}`);
+        throw new Error(
+          `DataLoader: preprocessArgs must be copyable to a worker thread (numbers, strings, arrays, typed arrays, plain objects; no functions or tensors): ${(e as Error).message}`,
+        );
       }
       // compiled from its source here too, so that it behaves the same with and without workers
       this.preprocess = { fn: compilePreprocess(source), source, args };
@@ -687,7 +698,18 @@ export class DataLoader<E extends Example = Example> implements AsyncIterable<[t
       }
       return pair as [tf.Tensor, tf.Tensor];
     }
-    return [stackPart(examples.map((e) => e[0]), "x", indices), stackPart(examples.map((e) => e[1]), "y", indices)];
+    return [
+      stackPart(
+        examples.map((e) => e[0]),
+        "x",
+        indices,
+      ),
+      stackPart(
+        examples.map((e) => e[1]),
+        "y",
+        indices,
+      ),
+    ];
   }
 
   /** The tensors of a preprocessed batch. Call inside tf.tidy. */

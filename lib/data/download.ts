@@ -225,7 +225,10 @@ function networkReason(e: unknown, url: URL, timeoutMs: number): string {
   const proxyRefusal = chain.find((c) => /^Proxy response/.test(c.message));
   if (proxyRefusal) return `the proxy refused the connection (${proxyRefusal.message})${via}`;
   const last = chain[chain.length - 1];
-  const text = chain.map((c) => c.message).filter((m) => m && m !== "fetch failed").join(": ");
+  const text = chain
+    .map((c) => c.message)
+    .filter((m) => m && m !== "fetch failed")
+    .join(": ");
   return (text || last?.message || String(e)) + via;
 }
 

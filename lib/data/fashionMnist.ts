@@ -129,8 +129,7 @@ function completeSetIn(dir: string, origin: string): string | undefined {
     if (present.length > 0) {
       const missing = FILE_NAMES.filter((f) => !present.includes(f));
       throw new Error(
-        `${origin} ${candidate} holds only some of the Fashion-MNIST files: missing ${missing.join(", ")}. ` +
-          `Put all four files (${FILE_NAMES.join(", ")}) there.`,
+        `${origin} ${candidate} holds only some of the Fashion-MNIST files: missing ${missing.join(", ")}. ` + `Put all four files (${FILE_NAMES.join(", ")}) there.`,
       );
     }
   }
@@ -143,9 +142,7 @@ function checkDigests(dir: string, table: Readonly<Record<string, Checksums>>, a
     const d = fileDigests(p);
     const want = table[f];
     if (want && !checksumMatches(d, want)) {
-      throw new Error(
-        `${p} failed the checksum check: SHA-1 ${d.sha1} (MD5 ${d.md5}), expected ${describeChecksums(want)}. ${advice}`,
-      );
+      throw new Error(`${p} failed the checksum check: SHA-1 ${d.sha1} (MD5 ${d.md5}), expected ${describeChecksums(want)}. ${advice}`);
     }
   }
 }
@@ -339,7 +336,10 @@ function splitDataset(split: FashionMnistSplit, limit: number | undefined): Tens
  *   break;
  * }
  */
-export async function loadDataFashionMnist(batchSize: number, options: FashionMnistOptions = {}): Promise<[DataLoader<[tf.Tensor, tf.Tensor]>, DataLoader<[tf.Tensor, tf.Tensor]>]> {
+export async function loadDataFashionMnist(
+  batchSize: number,
+  options: FashionMnistOptions = {},
+): Promise<[DataLoader<[tf.Tensor, tf.Tensor]>, DataLoader<[tf.Tensor, tf.Tensor]>]> {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`loadDataFashionMnist: batchSize must be a positive integer, got ${String(batchSize)}`);
   }
@@ -362,9 +362,7 @@ export async function loadDataFashionMnist(batchSize: number, options: FashionMn
   const train = splitDataset(raw.train, limit?.train);
   const test = splitDataset(raw.test, limit?.test);
   const target = size;
-  const transform = target
-    ? (X: tf.Tensor, y: tf.Tensor): [tf.Tensor, tf.Tensor] => [tf.image.resizeBilinear(X as tf.Tensor4D, target), y]
-    : undefined;
+  const transform = target ? (X: tf.Tensor, y: tf.Tensor): [tf.Tensor, tf.Tensor] => [tf.image.resizeBilinear(X as tf.Tensor4D, target), y] : undefined;
   return [
     new DataLoader(train, { batchSize, shuffle: true, seed: options.seed, transform, ownsDataset: true }),
     new DataLoader(test, { batchSize, shuffle: false, transform, ownsDataset: true }),

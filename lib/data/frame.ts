@@ -51,7 +51,8 @@ export class CsvError extends Error {
  * d2l.parseCsv('a,b\n1,"x, y"\n').map((r) => r.fields); // [["a","b"],["1","x, y"]]
  */
 export function parseCsv(text: string, sep = ",", source = "CSV text"): { fields: string[]; line: number }[] {
-  if (sep.length !== 1 || sep === '"' || sep === "\n" || sep === "\r") throw new Error(`parseCsv: the separator must be one character other than a quote or line break, got ${JSON.stringify(sep)}`);
+  if (sep.length !== 1 || sep === '"' || sep === "\n" || sep === "\r")
+    throw new Error(`parseCsv: the separator must be one character other than a quote or line break, got ${JSON.stringify(sep)}`);
   const rows: { fields: string[]; line: number }[] = [];
   let fields: string[] = [];
   let field = "";
@@ -232,7 +233,11 @@ export class DataFrame {
     const raw: string[][] = header.map(() => []);
     for (const { fields, line } of rows.slice(1)) {
       if (fields.length !== header.length) {
-        throw new CsvError(source, line, `${fields.length} fields, but the header has ${header.length} columns; the file is damaged or not ${options.sep === undefined || options.sep === "," ? "comma" : JSON.stringify(options.sep)}-separated`);
+        throw new CsvError(
+          source,
+          line,
+          `${fields.length} fields, but the header has ${header.length} columns; the file is damaged or not ${options.sep === undefined || options.sep === "," ? "comma" : JSON.stringify(options.sep)}-separated`,
+        );
       }
       fields.forEach((f, j) => raw[j].push(f));
     }
@@ -490,9 +495,16 @@ export class DataFrame {
       for (const cat of cats) {
         const key = `${name}${sep}${cat}`;
         if (out.has(key)) throw new Error(`DataFrame.getDummies: the dummy column "${key}" clashes with an existing column`);
-        out.set(key, Float64Array.from(values, (v) => (v === cat ? 1 : 0)));
+        out.set(
+          key,
+          Float64Array.from(values, (v) => (v === cat ? 1 : 0)),
+        );
       }
-      if (options.dummyNa) out.set(`${name}${sep}nan`, Float64Array.from(values, (v) => (v === null ? 1 : 0)));
+      if (options.dummyNa)
+        out.set(
+          `${name}${sep}nan`,
+          Float64Array.from(values, (v) => (v === null ? 1 : 0)),
+        );
     }
     return new DataFrame(out);
   }
@@ -508,7 +520,9 @@ export class DataFrame {
   toTensor(): tf.Tensor2D {
     const strings = this.columns.filter((c) => !isNumberColumn(this.col(c)));
     if (strings.length > 0) {
-      throw new Error(`DataFrame.toTensor: ${strings.length} column(s) hold strings (${strings.slice(0, 5).join(", ")}${strings.length > 5 ? ", ..." : ""}); one-hot encode them first with getDummies()`);
+      throw new Error(
+        `DataFrame.toTensor: ${strings.length} column(s) hold strings (${strings.slice(0, 5).join(", ")}${strings.length > 5 ? ", ..." : ""}); one-hot encode them first with getDummies()`,
+      );
     }
     const [n, m] = this.shape;
     const flat = new Float32Array(n * m);
@@ -533,7 +547,12 @@ export class DataFrame {
    */
   toCsv(sep = ","): string {
     const lines = [this.columns.map((c) => csvField(c, sep)).join(sep)];
-    for (let i = 0; i < this.numRows; i++) lines.push(this.row(i).map((v) => csvField(v, sep)).join(sep));
+    for (let i = 0; i < this.numRows; i++)
+      lines.push(
+        this.row(i)
+          .map((v) => csvField(v, sep))
+          .join(sep),
+      );
     return lines.join("\n") + "\n";
   }
 
@@ -560,7 +579,12 @@ export class DataFrame {
     const body = rows.map((i) => (i === null ? ["...", ...cols.map(() => "...")] : [String(i), ...cols.map((j) => (j === null ? "..." : fmtValue(this.col(this.columns[j])[i])))]));
     const table = [header, ...body];
     const widths = header.map((_, k) => Math.max(...table.map((r) => r[k].length)));
-    const text = table.map((r) => r.map((v, k) => (k === 0 ? v.padEnd(widths[k]) : v.padStart(widths[k]))).join("  ").trimEnd());
+    const text = table.map((r) =>
+      r
+        .map((v, k) => (k === 0 ? v.padEnd(widths[k]) : v.padStart(widths[k])))
+        .join("  ")
+        .trimEnd(),
+    );
     if (rows.includes(null) || cols.includes(null)) text.push("", `[${this.numRows} rows x ${this.columns.length} columns]`);
     return text.join("\n");
   }
@@ -577,7 +601,11 @@ export class DataFrame {
     const td = (s: string): string => `<td>${escapeHtml(s)}</td>`;
     const head = `<tr>${th("")}${cols.map((j) => th(j === null ? "..." : this.columns[j])).join("")}</tr>`;
     const body = rows
-      .map((i) => (i === null ? `<tr>${th("...")}${cols.map(() => td("...")).join("")}</tr>` : `<tr>${th(String(i))}${cols.map((j) => td(j === null ? "..." : fmtValue(this.col(this.columns[j])[i]))).join("")}</tr>`))
+      .map((i) =>
+        i === null
+          ? `<tr>${th("...")}${cols.map(() => td("...")).join("")}</tr>`
+          : `<tr>${th(String(i))}${cols.map((j) => td(j === null ? "..." : fmtValue(this.col(this.columns[j])[i]))).join("")}</tr>`,
+      )
       .join("");
     const foot = rows.includes(null) || cols.includes(null) ? `<p>${this.numRows} rows × ${this.columns.length} columns</p>` : "";
     return { "text/plain": this.toString(), "text/html": `<table class="dataframe"><thead>${head}</thead><tbody>${body}</tbody></table>${foot}` };
@@ -600,7 +628,9 @@ export function concat(frames: readonly DataFrame[]): DataFrame {
     if (!same) {
       const missing = names.filter((c) => !f.columns.includes(c));
       const extra = f.columns.filter((c) => !names.includes(c));
-      throw new Error(`concat: frame ${k} has different columns than frame 0 (missing: ${missing.join(", ") || "none"}; extra: ${extra.join(", ") || "none"}); select the same columns, in the same order, first`);
+      throw new Error(
+        `concat: frame ${k} has different columns than frame 0 (missing: ${missing.join(", ") || "none"}; extra: ${extra.join(", ") || "none"}); select the same columns, in the same order, first`,
+      );
     }
   });
   const out = new Map<string, FrameColumn>();
@@ -615,7 +645,10 @@ export function concat(frames: readonly DataFrame[]): DataFrame {
     } else {
       const bad = parts.find((p) => isNumberColumn(p) && p.some((v) => !Number.isNaN(v)));
       if (bad) throw new Error(`concat: column "${name}" holds numbers in one frame and strings in another`);
-      out.set(name, parts.flatMap((p) => (isNumberColumn(p) ? Array.from(p, () => null) : p)));
+      out.set(
+        name,
+        parts.flatMap((p) => (isNumberColumn(p) ? Array.from(p, () => null) : p)),
+      );
     }
   }
   return new DataFrame(out);

@@ -135,7 +135,9 @@ export function processBatch(fn: PreprocessFn, args: unknown, task: BatchTask): 
         throw preprocessError(e, index, fn);
       }
       if (!Array.isArray(r) || r.length !== 2) {
-        throw new Error(`DataLoader: preprocess must return a pair [x, y], but on example ${index} it returned ${describeValue(r)}${r instanceof Promise ? " (a Promise: preprocess must not be async)" : ""}`);
+        throw new Error(
+          `DataLoader: preprocess must return a pair [x, y], but on example ${index} it returned ${describeValue(r)}${r instanceof Promise ? " (a Promise: preprocess must not be async)" : ""}`,
+        );
       }
       out.push(r as [unknown, unknown]);
     }
@@ -144,7 +146,15 @@ export function processBatch(fn: PreprocessFn, args: unknown, task: BatchTask): 
   }
   if (!task.stack) return { examples: out };
   return {
-    x: stackPlain(out.map((e) => e[0]), "x", task.indices),
-    y: stackPlain(out.map((e) => e[1]), "y", task.indices),
+    x: stackPlain(
+      out.map((e) => e[0]),
+      "x",
+      task.indices,
+    ),
+    y: stackPlain(
+      out.map((e) => e[1]),
+      "y",
+      task.indices,
+    ),
   };
 }

@@ -21,9 +21,7 @@ export interface WorkerRequest {
 }
 
 /** The answer: the batch's result, or the error as text. */
-export type WorkerReply =
-  | { id: number; ok: true; result: ReturnType<typeof processBatch> }
-  | { id: number; ok: false; message: string; stack?: string };
+export type WorkerReply = { id: number; ok: true; result: ReturnType<typeof processBatch> } | { id: number; ok: false; message: string; stack?: string };
 
 if (parentPort) {
   const port = parentPort;
@@ -50,7 +48,11 @@ if (parentPort) {
       port.postMessage(reply, transfer);
     } catch (e) {
       // a result that cannot be cloned (a function, a class instance with methods, ...)
-      port.postMessage({ id: req.id, ok: false, message: `DataLoader: preprocess returned values that cannot be sent back from a worker (${(e as Error).message}); return numbers, arrays, typed arrays or { data, shape }` });
+      port.postMessage({
+        id: req.id,
+        ok: false,
+        message: `DataLoader: preprocess returned values that cannot be sent back from a worker (${(e as Error).message}); return numbers, arrays, typed arrays or { data, shape }`,
+      });
     }
   });
 }

@@ -82,7 +82,9 @@ export function randomSplit<T>(dataset: Dataset<T>, lengths: readonly number[], 
   }
   const n = dataset.length;
   if (!Array.isArray(lengths) || lengths.length === 0 || !lengths.every((l) => typeof l === "number" && Number.isFinite(l) && l >= 0)) {
-    throw new Error(`randomSplit: lengths must be a non-empty list of counts or fractions ≥ 0, e.g. [0.8, 0.2] or [${Math.round(0.8 * n)}, ${n - Math.round(0.8 * n)}]; got ${JSON.stringify(lengths)}`);
+    throw new Error(
+      `randomSplit: lengths must be a non-empty list of counts or fractions ≥ 0, e.g. [0.8, 0.2] or [${Math.round(0.8 * n)}, ${n - Math.round(0.8 * n)}]; got ${JSON.stringify(lengths)}`,
+    );
   }
   const total = lengths.reduce((a, b) => a + b, 0);
   let counts: number[];

@@ -34,7 +34,10 @@ export function syntheticData(w: tf.Tensor, b: number, numExamples: number, seed
   return tf.tidy(() => {
     const X = tf.randomNormal([numExamples, d], 0, 1, "float32", seed);
     const noise = tf.randomNormal([numExamples, 1], 0, 0.01, "float32", seed === undefined ? undefined : seed + 1);
-    const y = tf.matMul(X, w.reshape([d, 1])).add(b).add(noise);
+    const y = tf
+      .matMul(X, w.reshape([d, 1]))
+      .add(b)
+      .add(noise);
     return [X, y] as [tf.Tensor2D, tf.Tensor2D];
   });
 }

@@ -87,7 +87,11 @@ export class PreprocessPool {
       } catch (e) {
         this.pending.delete(id);
         if (--this.busy[i] === 0) w.unref();
-        reject(new Error(`DataLoader: cannot send the examples to a worker (${(e as Error).message}); dataset.get(i) must return numbers, arrays, typed arrays, { data, shape } or tensors`));
+        reject(
+          new Error(
+            `DataLoader: cannot send the examples to a worker (${(e as Error).message}); dataset.get(i) must return numbers, arrays, typed arrays, { data, shape } or tensors`,
+          ),
+        );
       }
     });
   }

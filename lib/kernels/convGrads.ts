@@ -189,7 +189,16 @@ function planAxis(n: number, step: number, first: number, length: number): AxisP
  * of a column `rows` long (and the same for columns). Null when no value lies
  * inside (the gradient is zero).
  */
-function spread(s: Scratch, dy: Info, sh: number, sw: number, firstRow: number, rows: number, firstCol: number, cols: number): { z: Info; pad: tf.backend_util.ExplicitPadding } | null {
+function spread(
+  s: Scratch,
+  dy: Info,
+  sh: number,
+  sw: number,
+  firstRow: number,
+  rows: number,
+  firstCol: number,
+  cols: number,
+): { z: Info; pad: tf.backend_util.ExplicitPadding } | null {
   const [B, Ho, Wo, C] = dy.shape;
   const ph = planAxis(Ho, sh, firstRow, rows);
   const pw = planAxis(Wo, sw, firstCol, cols);
@@ -197,16 +206,35 @@ function spread(s: Scratch, dy: Info, sh: number, sw: number, firstRow: number, 
   let z = dy;
   if (sh > 1 || sw > 1) {
     const six = s.reshape(dy, [B, Ho, 1, Wo, 1, C]);
-    const padded = s.run("PadV2", { x: six }, {
-      paddings: [[0, 0], [0, 0], [ph.phase, sh - 1 - ph.phase], [0, 0], [pw.phase, sw - 1 - pw.phase], [0, 0]],
-      constantValue: 0,
-    });
+    const padded = s.run(
+      "PadV2",
+      { x: six },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [ph.phase, sh - 1 - ph.phase],
+          [0, 0],
+          [pw.phase, sw - 1 - pw.phase],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     z = s.reshape(padded, [B, Ho * sh, Wo * sw, C]);
   }
   if (ph.cropBegin > 0 || pw.cropBegin > 0 || ph.cropEnd < Ho * sh || pw.cropEnd < Wo * sw) {
     z = s.crop(z, [0, ph.cropBegin, pw.cropBegin, 0], [B, ph.cropEnd, pw.cropEnd, C]);
   }
-  return { z, pad: [[0, 0], [ph.before, ph.after], [pw.before, pw.after], [0, 0]] };
+  return {
+    z,
+    pad: [
+      [0, 0],
+      [ph.before, ph.after],
+      [pw.before, pw.after],
+      [0, 0],
+    ],
+  };
 }
 
 /**
@@ -225,7 +253,15 @@ function filterGradInput(s: Scratch, x: Info, info: tf.backend_util.Conv2DInfo):
     bottom = Math.max(0, bottom);
     right = Math.max(0, right);
   }
-  return { x: xc, pad: [[0, 0], [top, bottom], [left, right], [0, 0]] };
+  return {
+    x: xc,
+    pad: [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ],
+  };
 }
 
 // ------------------------------------------------------------------ wasm
@@ -241,7 +277,16 @@ function conv2dBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   if ((attrs.dataFormat ?? "NHWC") !== "NHWC") return conv2dBackpropFilterLoops(args); // the wasm Conv2D is NHWC only
   const x = args.inputs.x as Info;
   const dy = args.inputs.dy as Info;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast");
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
   return withScratch(args.backend, "wasm", (s) => {
     const { x: xc, pad } = filterGradInput(s, x, info);
     const xt = s.transpose(xc, [3, 1, 2, 0]); // [Ci, H, W, B]
@@ -266,7 +311,16 @@ function conv2dBackpropInputWasm(nchw: Kernel | undefined): Kernel {
     }
     const dy = args.inputs.dy as Info;
     const filter = args.inputs.filter as Info;
-    const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast");
+    const info = tf.backend_util.computeConv2DInfo(
+      attrs.inputShape,
+      filter.shape as [number, number, number, number],
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      false,
+      "channelsLast",
+    );
     if (info.strideHeight > 1 || info.strideWidth > 1) return withScratch(args.backend, "wasm", (s) => conv2dBackpropInputByPhases(s, dy, filter, info));
     return withScratch(args.backend, "wasm", (s) => {
       const { inHeight: H, inWidth: W, effectiveFilterHeight: KeH, effectiveFilterWidth: KeW } = info;
@@ -277,7 +331,11 @@ function conv2dBackpropInputWasm(nchw: Kernel | undefined): Kernel {
         // One output channel wastes most of XNNPACK's convolution (it computes 8 at a time): a depthwise
         // convolution over the Co channels and a sum over them is about twice as fast (a first layer's
         // input gradient, which tf.layers computes though nothing uses it).
-        const perChannel = s.run("DepthwiseConv2dNative", { x: sp.z, filter: s.reshape(flipped, [info.filterHeight, info.filterWidth, info.outChannels, 1]) }, { strides: 1, pad: sp.pad, dataFormat: "NHWC", dilations: 1 });
+        const perChannel = s.run(
+          "DepthwiseConv2dNative",
+          { x: sp.z, filter: s.reshape(flipped, [info.filterHeight, info.filterWidth, info.outChannels, 1]) },
+          { strides: 1, pad: sp.pad, dataFormat: "NHWC", dilations: 1 },
+        );
         return s.result(s.run("Sum", { x: perChannel }, { axis: [3], keepDims: true }));
       }
       const swapped = s.transpose(flipped, [0, 1, 3, 2]); // [Kh, Kw, Co, Ci]
@@ -309,18 +367,27 @@ function conv2dBackpropInputByPhases(s: Scratch, dy: Info, filter: Info, info: t
     const th = Math.ceil((Kh - ph) / sh); // filter rows ph, ph + sh, ... that exist
     const tw = Math.ceil((Kw - pw) / sw);
     if (th <= 0 || tw <= 0) return s.run("Fill", {}, { shape: [1, B * Qh * Qw, Ci], value: 0, dtype: "float32" });
-    const sub = s.run("StridedSlice", { x: filter }, {
-      begin: [ph, pw, 0, 0],
-      end: [ph + (th - 1) * sh + 1, pw + (tw - 1) * sw + 1, Ci, Co],
-      strides: [sh, sw, 1, 1],
-      beginMask: 0,
-      endMask: 0,
-      ellipsisMask: 0,
-      newAxisMask: 0,
-      shrinkAxisMask: 0,
-    });
+    const sub = s.run(
+      "StridedSlice",
+      { x: filter },
+      {
+        begin: [ph, pw, 0, 0],
+        end: [ph + (th - 1) * sh + 1, pw + (tw - 1) * sw + 1, Ci, Co],
+        strides: [sh, sw, 1, 1],
+        beginMask: 0,
+        endMask: 0,
+        ellipsisMask: 0,
+        newAxisMask: 0,
+        shrinkAxisMask: 0,
+      },
+    );
     const f = s.transpose(s.run("Reverse", { x: sub }, { dims: [0, 1] }), [0, 1, 3, 2]); // [th, tw, Co, Ci]
-    const pad: tf.backend_util.ExplicitPadding = [[0, 0], [th - 1, Qh - hc], [tw - 1, Qw - wc], [0, 0]];
+    const pad: tf.backend_util.ExplicitPadding = [
+      [0, 0],
+      [th - 1, Qh - hc],
+      [tw - 1, Qw - wc],
+      [0, 0],
+    ];
     const out = s.run("Conv2D", { x: dyc, filter: f }, { strides: 1, pad, dataFormat: "NHWC", dilations: 1 }); // [B, Qh, Qw, Ci]
     return s.reshape(out, [1, B * Qh * Qw, Ci]);
   };
@@ -347,19 +414,31 @@ function depthwiseBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
   const attrs = args.attrs as unknown as DepthwiseBackpropInputAttrs;
   const dy = args.inputs.dy as Info;
   const filter = args.inputs.filter as Info;
-  const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true);
+  const info = tf.backend_util.computeConv2DInfo(
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
   const [Kh, Kw, C, m] = filter.shape;
   return withScratch(args.backend, "wasm", (s) => {
     const { batchSize: B, inHeight: H, inWidth: W, effectiveFilterHeight: KeH, effectiveFilterWidth: KeW } = info;
     const sp = spread(s, dy, info.strideHeight, info.strideWidth, KeH - 1 - info.padInfo.top, H + KeH - 1, KeW - 1 - info.padInfo.left, W + KeW - 1);
     if (!sp) return zeros(s, info.inShape);
     const flipped = s.reshape(s.run("Reverse", { x: filter }, { dims: [0, 1] }), [Kh, Kw, C * m, 1]);
-    const dx = s.run("DepthwiseConv2dNative", { x: sp.z, filter: flipped }, {
-      strides: 1,
-      pad: sp.pad,
-      dataFormat: "NHWC",
-      dilations: [info.dilationHeight, info.dilationWidth],
-    });
+    const dx = s.run(
+      "DepthwiseConv2dNative",
+      { x: sp.z, filter: flipped },
+      {
+        strides: 1,
+        pad: sp.pad,
+        dataFormat: "NHWC",
+        dilations: [info.dilationHeight, info.dilationWidth],
+      },
+    );
     if (m === 1) return s.result(dx);
     return s.result(s.run("Sum", { x: s.reshape(dx, [B, H, W, C, m]) }, { axis: [4], keepDims: false }));
   });
@@ -376,7 +455,15 @@ function depthwiseBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   const attrs = args.attrs as unknown as DepthwiseBackpropFilterAttrs;
   const x = args.inputs.x as Info;
   const dy = args.inputs.dy as Info;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
   const [Kh, Kw, C, m] = attrs.filterShape;
   const { batchSize: B, outHeight: Ho, outWidth: Wo } = info;
   return withScratch(args.backend, "wasm", (s) => {
@@ -384,12 +471,16 @@ function depthwiseBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
     const [, H, W] = xc.shape;
     const xt = s.reshape(s.transpose(xc, [1, 2, 0, 3]), [1, H, W, B * C]);
     const f = s.reshape(s.transpose(dy, [1, 2, 0, 3]), [Ho, Wo, B * C, m]);
-    const o = s.run("DepthwiseConv2dNative", { x: xt, filter: f }, {
-      strides: [info.dilationHeight, info.dilationWidth],
-      pad,
-      dataFormat: "NHWC",
-      dilations: [info.strideHeight, info.strideWidth],
-    }); // [1, Kh, Kw, B·C·m]
+    const o = s.run(
+      "DepthwiseConv2dNative",
+      { x: xt, filter: f },
+      {
+        strides: [info.dilationHeight, info.dilationWidth],
+        pad,
+        dataFormat: "NHWC",
+        dilations: [info.strideHeight, info.strideWidth],
+      },
+    ); // [1, Kh, Kw, B·C·m]
     if (B === 1) return s.result(s.reshape(o, [Kh, Kw, C, m]));
     const perTap = s.transpose(s.reshape(o, [Kh * Kw, B, C * m]), [0, 2, 1]);
     const summed = s.run("Sum", { x: perTap }, { axis: [2], keepDims: false });

@@ -47,7 +47,11 @@ function batchMatMulWasm(tfjs: Kernel): Kernel {
     const run = (name: string, inputs: Record<string, Info>, attrs: Record<string, unknown>): Info => {
       const k = tf.getKernel(name, "wasm");
       if (!k) throw new Error(`the wasm backend has no ${name} kernel`);
-      const out = k.kernelFunc({ inputs: inputs as unknown as tf.NamedTensorInfoMap, attrs: attrs as tf.NamedAttrMap, backend: backend as unknown as tf.KernelBackend }) as unknown as Info;
+      const out = k.kernelFunc({
+        inputs: inputs as unknown as tf.NamedTensorInfoMap,
+        attrs: attrs as tf.NamedAttrMap,
+        backend: backend as unknown as tf.KernelBackend,
+      }) as unknown as Info;
       made.push(out);
       return out;
     };

@@ -11,7 +11,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./shared";
 
-
 /**
  * The same reversal on fewer axes: axes of size 1 go, and neighbouring axes
  * that are both reversed or both kept merge into one (reversing `[a, b]` on

@@ -44,7 +44,9 @@ function unsortedSegmentSum(tfjs: Kernel | undefined): Kernel {
     const fits = prefix.length <= x.shape.length && prefix.every((d, i) => d === x.shape[i]);
     if ((x.dtype !== "float32" && x.dtype !== "int32") || !fits || !Number.isInteger(numSegments)) {
       if (tfjs) return tfjs(args); // tfjs's own (its checks and errors)
-      throw new Error(`UnsortedSegmentSum: expected float32 or int32 x whose shape starts with the segment ids' shape; got x ${JSON.stringify(x.shape)} ${x.dtype}, ids ${JSON.stringify(prefix)}`);
+      throw new Error(
+        `UnsortedSegmentSum: expected float32 or int32 x whose shape starts with the segment ids' shape; got x ${JSON.stringify(x.shape)} ${x.dtype}, ids ${JSON.stringify(prefix)}`,
+      );
     }
     const backend = args.backend as BackendLike;
     const inner = x.shape.slice(prefix.length);

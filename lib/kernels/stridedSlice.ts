@@ -12,7 +12,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./shared";
 
-
 interface StridedSliceAttrs {
   begin: number[];
   end: number[];

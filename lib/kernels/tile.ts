@@ -11,7 +11,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { type HeapArray, type Info, type Kernel, type WasmBackendLike, replaceWasmKernel } from "./shared";
 
-
 /**
  * The same tiling on fewer axes: axes of size 1 repeated once go, and an axis
  * repeated once merges into the one before it (longer contiguous runs).
@@ -45,7 +44,7 @@ function tileInto(src: HeapArray, shapeIn: readonly number[], repsIn: readonly n
   const copy = (from: number, to: number, n: number): void => dst.set(src.subarray(from, from + n), to);
   const repeat = (at: number, block: number, times: number): void => {
     const total = block * times;
-    for (let done = block; done < total; ) {
+    for (let done = block; done < total;) {
       const n = Math.min(done, total - done);
       dst.copyWithin(at + done, at, at + n);
       done += n;

@@ -81,10 +81,7 @@ export function loadAddon(): NativeAddon {
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0].trim();
     const lib = /lib(dnnl|gomp|openblas)[^:]*/.exec(msg)?.[0];
-    throw new NativeUnavailable(
-      `the native addon does not load: ${msg}`,
-      lib ? `apt-get install libdnnl2 (oneDNN; libdnnl-dev to build), then npm run build:native` : NATIVE_FIX,
-    );
+    throw new NativeUnavailable(`the native addon does not load: ${msg}`, lib ? `apt-get install libdnnl2 (oneDNN; libdnnl-dev to build), then npm run build:native` : NATIVE_FIX);
   } finally {
     if (setWait) delete process.env.OMP_WAIT_POLICY;
   }

@@ -59,7 +59,10 @@ function requireWasm(): { pkg: WasmPackage; version: string } {
     return { pkg, version };
   } catch (e) {
     if (e instanceof NativeUnavailable) throw e;
-    throw new NativeUnavailable(`the native backend runs on ${WASM}, which does not load: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`, `npm install ${WASM}@${tf.version.tfjs}`);
+    throw new NativeUnavailable(
+      `the native backend runs on ${WASM}, which does not load: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+      `npm install ${WASM}@${tf.version.tfjs}`,
+    );
   }
 }
 
@@ -71,7 +74,11 @@ function requireWasm(): { pkg: WasmPackage; version: string } {
 function register(addon: NativeAddon, pkg: WasmPackage): void {
   if (tf.findBackendFactory("native")) return;
   const wasmFactory = tf.findBackendFactory("wasm");
-  if (!wasmFactory) throw new NativeUnavailable(`${WASM} is loaded but registered no "wasm" backend (a second copy of @tensorflow/tfjs-core?)`, `npm ls @tensorflow/tfjs-core; npm install ${WASM}@${tf.version.tfjs}`);
+  if (!wasmFactory)
+    throw new NativeUnavailable(
+      `${WASM} is loaded but registered no "wasm" backend (a second copy of @tensorflow/tfjs-core?)`,
+      `npm ls @tensorflow/tfjs-core; npm install ${WASM}@${tf.version.tfjs}`,
+    );
   const wasmKernels = new Map(tf.getKernelsForBackend("wasm").map((k) => [k.kernelName, k]));
   const base = (name: string) => {
     const k = wasmKernels.get(name);
@@ -83,7 +90,13 @@ function register(addon: NativeAddon, pkg: WasmPackage): void {
     if (tf.getKernel(name, "native")) tf.unregisterKernel(name, "native");
     // wasm's setup stays: it readies wasm's kernel for the cases left to it.
     const wasmKernel = wasmKernels.get(name);
-    tf.registerKernel({ setupFunc: wasmKernel?.setupFunc, disposeFunc: wasmKernel?.disposeFunc, kernelName: name, backendName: "native", kernelFunc: own[name] as unknown as tf.KernelFunc });
+    tf.registerKernel({
+      setupFunc: wasmKernel?.setupFunc,
+      disposeFunc: wasmKernel?.disposeFunc,
+      kernelName: name,
+      backendName: "native",
+      kernelFunc: own[name] as unknown as tf.KernelFunc,
+    });
   }
   for (const k of wasmKernels.values()) {
     if (!tf.getKernel(k.kernelName, "native")) tf.registerKernel({ ...k, backendName: "native" });

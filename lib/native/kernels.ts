@@ -107,7 +107,16 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
   };
 
   /** act(op(a)·op(b) + bias) into a new float32 output; null for int32 (or more than 12 dims). */
-  function matmul(backend: WasmBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean, bias: tf.TensorInfo | null, act: number, alpha: number): tf.TensorInfo | null {
+  function matmul(
+    backend: WasmBackendLike,
+    a: tf.TensorInfo,
+    b: tf.TensorInfo,
+    transposeA: boolean,
+    transposeB: boolean,
+    bias: tf.TensorInfo | null,
+    act: number,
+    alpha: number,
+  ): tf.TensorInfo | null {
     if (a.dtype !== "float32" || b.dtype !== "float32" || (bias && bias.dtype !== "float32")) return null;
     const ra = a.shape.length;
     const rb = b.shape.length;
@@ -167,7 +176,9 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     const backend = args.backend as WasmBackendLike;
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
-    return matmul(backend, a, b, Boolean(attrs.transposeA), Boolean(attrs.transposeB), null, 0, 0) ?? (a.dtype === "float32" ? base("BatchMatMul")(args) : onCpu("BatchMatMul", args));
+    return (
+      matmul(backend, a, b, Boolean(attrs.transposeA), Boolean(attrs.transposeB), null, 0, 0) ?? (a.dtype === "float32" ? base("BatchMatMul")(args) : onCpu("BatchMatMul", args))
+    );
   };
 
   const FusedMatMul: Kernel = (args) => {
@@ -196,9 +207,26 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
   function convParams(info: tf.backend_util.Conv2DInfo, act: number, alpha: number): number[] {
     const p = info.padInfo;
     return [
-      info.batchSize, info.inChannels, info.inHeight, info.inWidth, info.outChannels, info.filterHeight, info.filterWidth, info.outHeight, info.outWidth,
-      info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, p.top, p.left, p.bottom, p.right,
-      info.dataFormat === "channelsFirst" ? 1 : 0, act, alpha,
+      info.batchSize,
+      info.inChannels,
+      info.inHeight,
+      info.inWidth,
+      info.outChannels,
+      info.filterHeight,
+      info.filterWidth,
+      info.outHeight,
+      info.outWidth,
+      info.strideHeight,
+      info.strideWidth,
+      info.dilationHeight,
+      info.dilationWidth,
+      p.top,
+      p.left,
+      p.bottom,
+      p.right,
+      info.dataFormat === "channelsFirst" ? 1 : 0,
+      act,
+      alpha,
     ];
   }
 
@@ -221,7 +249,12 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     if (size(info.outShape) === 0) return out;
     try {
       call("conv2d", `x [${x.shape}], filter [${filter.shape}]`, () =>
-        addon.conv2d(heap(backend), 0, [offset(backend, x, "x"), offset(backend, filter, "filter"), offset(backend, out, "output"), bias ? offset(backend, bias, "bias") : -1], convParams(info, act, alpha)),
+        addon.conv2d(
+          heap(backend),
+          0,
+          [offset(backend, x, "x"), offset(backend, filter, "filter"), offset(backend, out, "output"), bias ? offset(backend, bias, "bias") : -1],
+          convParams(info, act, alpha),
+        ),
       );
     } catch (e) {
       backend.disposeData(out.dataId);
@@ -242,7 +275,8 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     const attrs = args.attrs as unknown as ConvAttrs & { activation?: string; leakyreluAlpha?: number };
     const outChannels = filter.shape[3];
     // A bias per output channel: [O], or [1, ..., 1, O] in NHWC. Other shapes go to the wasm kernel.
-    const channelBias = !bias || (size(bias.shape) === outChannels && (bias.shape.length === 1 || ((attrs.dataFormat ?? "NHWC") === "NHWC" && bias.shape[bias.shape.length - 1] === outChannels)));
+    const channelBias =
+      !bias || (size(bias.shape) === outChannels && (bias.shape.length === 1 || ((attrs.dataFormat ?? "NHWC") === "NHWC" && bias.shape[bias.shape.length - 1] === outChannels)));
     if (!channelBias || size(x.shape) === 0 || size(filter.shape) === 0) return base("FusedConv2D")(args);
     const out = convForward(backend, x, filter, bias ?? null, attrs, activationCode(attrs.activation), attrs.leakyreluAlpha ?? 0.2);
     if (attrs.activation === "prelu") {
@@ -304,16 +338,38 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
       const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
       const attrs = args.attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: Pad; dimRoundingMode?: "floor" | "round" | "ceil" };
       // cpu's AvgPoolGrad sizes the windows without the rounding mode; MaxPoolGrad with it.
-      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, kind === 1 ? attrs.dimRoundingMode : undefined);
+      const info = tf.backend_util.computePool2DInfo(
+        input.shape as [number, number, number, number],
+        attrs.filterSize,
+        attrs.strides,
+        1,
+        attrs.pad,
+        kind === 1 ? attrs.dimRoundingMode : undefined,
+      );
       if (input.dtype !== "float32" || dy.dtype !== "float32" || size(dy.shape) !== size(info.outShape) || input.shape.length !== 4) return base(name)(args);
       const dx = backend.makeOutput([...input.shape], "float32");
       if (size(input.shape) === 0) return dx;
       try {
         call(name, `x [${input.shape}], dy [${dy.shape}]`, () =>
-          addon.poolGrad(heap(backend), kind, [offset(backend, dy, "dy"), offset(backend, input, "input"), offset(backend, dx, "dx")], [
-            info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
-            info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
-          ]),
+          addon.poolGrad(
+            heap(backend),
+            kind,
+            [offset(backend, dy, "dy"), offset(backend, input, "input"), offset(backend, dx, "dx")],
+            [
+              info.batchSize,
+              info.inHeight,
+              info.inWidth,
+              info.inChannels,
+              info.outHeight,
+              info.outWidth,
+              info.filterHeight,
+              info.filterWidth,
+              info.strideHeight,
+              info.strideWidth,
+              info.padInfo.top,
+              info.padInfo.left,
+            ],
+          ),
         );
       } catch (e) {
         backend.disposeData(dx.dataId);

@@ -75,7 +75,10 @@ export function maskedSoftmax(X: tf.Tensor, validLens?: tf.Tensor | null): tf.Te
   check3d("maskedSoftmax", "X", X);
   if (validLens === undefined || validLens === null) return tf.softmax(X, -1);
   const [b, q, k] = X.shape;
-  if (!(validLens instanceof tf.Tensor) || !((validLens.rank === 1 && validLens.shape[0] === b) || (validLens.rank === 2 && validLens.shape[0] === b && validLens.shape[1] === q))) {
+  if (
+    !(validLens instanceof tf.Tensor) ||
+    !((validLens.rank === 1 && validLens.shape[0] === b) || (validLens.rank === 2 && validLens.shape[0] === b && validLens.shape[1] === q))
+  ) {
     throw new Error(
       `maskedSoftmax: validLens must be [${b}] (one valid length per example) or [${b}, ${q}] (one per query) for X of shape ${shapeStr(X.shape)}, got ${describe(validLens)}`,
     );
@@ -323,7 +326,10 @@ export class MultiHeadAttention extends Block {
     checkQkv("MultiHeadAttention.forward", queries, keys, values, { q: this.querySize, k: this.keySize, v: this.valueSize });
     const [b, nq] = queries.shape;
     if (validLens !== undefined && validLens !== null) {
-      if (!(validLens instanceof tf.Tensor) || !((validLens.rank === 1 && validLens.shape[0] === b) || (validLens.rank === 2 && validLens.shape[0] === b && validLens.shape[1] === nq))) {
+      if (
+        !(validLens instanceof tf.Tensor) ||
+        !((validLens.rank === 1 && validLens.shape[0] === b) || (validLens.rank === 2 && validLens.shape[0] === b && validLens.shape[1] === nq))
+      ) {
         throw new Error(`MultiHeadAttention.forward: validLens must be [${b}] (one per example) or [${b}, ${nq}] (one per query), got ${describe(validLens)}`);
       }
     }
@@ -332,7 +338,13 @@ export class MultiHeadAttention extends Block {
       const k = transposeQkv(applyDense(this.Wk, keys), this.numHeads);
       const v = transposeQkv(applyDense(this.Wv, values), this.numHeads);
       // the book's torch.repeat_interleave(valid_lens, num_heads, dim=0): each example's lengths once per head
-      const lens = validLens === undefined || validLens === null ? validLens : tf.reshape(tf.tile(tf.expandDims(validLens, 1), validLens.rank === 1 ? [1, this.numHeads] : [1, this.numHeads, 1]), validLens.rank === 1 ? [b * this.numHeads] : [b * this.numHeads, nq]);
+      const lens =
+        validLens === undefined || validLens === null
+          ? validLens
+          : tf.reshape(
+              tf.tile(tf.expandDims(validLens, 1), validLens.rank === 1 ? [1, this.numHeads] : [1, this.numHeads, 1]),
+              validLens.rank === 1 ? [b * this.numHeads] : [b * this.numHeads, nq],
+            );
       const output = this.attention.forward(q, k, v, lens);
       return applyDense(this.Wo, transposeOutput(output, this.numHeads));
     });

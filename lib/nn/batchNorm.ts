@@ -49,7 +49,12 @@ export function batchNorm(
   }
   const features = X.shape[X.rank - 1];
   const want = X.rank === 2 ? [1, features] : [1, 1, 1, features];
-  for (const [name, t] of [["gamma", gamma], ["beta", beta], ["movingMean", movingMean], ["movingVar", movingVar]] as const) {
+  for (const [name, t] of [
+    ["gamma", gamma],
+    ["beta", beta],
+    ["movingMean", movingMean],
+    ["movingVar", movingVar],
+  ] as const) {
     if (t.rank !== want.length || t.shape.some((d, i) => d !== want[i])) {
       throw new Error(`batchNorm: ${name} must have shape ${shapeText(want)} for X of shape ${shapeText(X.shape)}, got ${shapeText(t.shape)}`);
     }
@@ -156,10 +161,7 @@ export class BatchNorm extends tf.layers.Layer {
   }
 
   /** Rebuilds the layer from its `getConfig()` (loading a saved model). */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    _cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(_cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     const { numFeatures, numDims, ...args } = config;
     return new BatchNorm(numFeatures as number, numDims as number, args as LayerArgs) as unknown as T;
   }

@@ -94,8 +94,7 @@ export function corr2dMultiIn(X: tf.Tensor, K: tf.Tensor): tf.Tensor2D {
   expectRank(K, 3, "corr2dMultiIn", "K", "[channels, kh, kw]");
   if (X.shape[0] !== K.shape[0]) {
     throw new Error(
-      `corr2dMultiIn: X has ${X.shape[0]} input channels (shape ${shapeOf(X)}) but K has ${K.shape[0]} (shape ${shapeOf(K)}); ` +
-        `K needs one [kh, kw] kernel per input channel`,
+      `corr2dMultiIn: X has ${X.shape[0]} input channels (shape ${shapeOf(X)}) but K has ${K.shape[0]} (shape ${shapeOf(K)}); ` + `K needs one [kh, kw] kernel per input channel`,
     );
   }
   return tf.tidy(() => {

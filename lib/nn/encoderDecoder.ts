@@ -398,7 +398,9 @@ export class Seq2SeqDecoder extends Decoder<[tf.Tensor, tf.Tensor], [tf.Tensor, 
 export function sequenceMask(X: tf.Tensor, validLen: tf.Tensor, value = 0): tf.Tensor {
   if (!(X instanceof tf.Tensor) || X.rank < 2) throw new Error(`sequenceMask expects X of shape [batch, steps, ...], got ${X instanceof tf.Tensor ? shapeStr(X.shape) : typeof X}`);
   if (!(validLen instanceof tf.Tensor) || validLen.rank !== 1 || validLen.shape[0] !== X.shape[0]) {
-    throw new Error(`sequenceMask expects validLen of shape [${X.shape[0]}] (one length per sequence), got ${validLen instanceof tf.Tensor ? shapeStr(validLen.shape) : typeof validLen}`);
+    throw new Error(
+      `sequenceMask expects validLen of shape [${X.shape[0]}] (one length per sequence), got ${validLen instanceof tf.Tensor ? shapeStr(validLen.shape) : typeof validLen}`,
+    );
   }
   return tf.tidy(() => {
     const maxlen = X.shape[1] as number;
@@ -423,9 +425,12 @@ export function sequenceMask(X: tf.Tensor, validLen: tf.Tensor, value = 0): tf.T
 export class MaskedSoftmaxCELoss {
   /** Per-sequence losses; see the class. */
   forward(pred: tf.Tensor, label: tf.Tensor, validLen: tf.Tensor): tf.Tensor {
-    if (!(pred instanceof tf.Tensor) || pred.rank !== 3) throw new Error(`MaskedSoftmaxCELoss expects pred of shape [batch, steps, vocab], got ${pred instanceof tf.Tensor ? shapeStr(pred.shape) : typeof pred}`);
+    if (!(pred instanceof tf.Tensor) || pred.rank !== 3)
+      throw new Error(`MaskedSoftmaxCELoss expects pred of shape [batch, steps, vocab], got ${pred instanceof tf.Tensor ? shapeStr(pred.shape) : typeof pred}`);
     if (!(label instanceof tf.Tensor) || label.rank !== 2 || label.shape[0] !== pred.shape[0] || label.shape[1] !== pred.shape[1]) {
-      throw new Error(`MaskedSoftmaxCELoss expects label of shape [${pred.shape[0]}, ${pred.shape[1]}] (token indices), got ${label instanceof tf.Tensor ? shapeStr(label.shape) : typeof label}`);
+      throw new Error(
+        `MaskedSoftmaxCELoss expects label of shape [${pred.shape[0]}, ${pred.shape[1]}] (token indices), got ${label instanceof tf.Tensor ? shapeStr(label.shape) : typeof label}`,
+      );
     }
     return tf.tidy(() => {
       const unweighted = crossEntropy(pred, label, { reduction: "none" }); // [batch, steps]

@@ -101,7 +101,10 @@ export class FusedGRU extends tf.layers.Layer {
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape[] {
     const x = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    return [[x[0], x[1], this.units], [x[0], this.units]];
+    return [
+      [x[0], x[1], this.units],
+      [x[0], this.units],
+    ];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {

@@ -149,7 +149,9 @@ export function vggBlock(numConvs: number, outChannels: number): Layer[] {
  */
 export function vgg(convArch: readonly (readonly [number, number])[], options: ModelOptions = {}): tf.Sequential {
   if (!Array.isArray(convArch) || convArch.length === 0 || !convArch.every((p) => Array.isArray(p) && p.length === 2)) {
-    throw new Error(`vgg: convArch must be a non-empty list of [numConvs, outChannels] pairs, e.g. [[1, 64], [1, 128], [2, 256], [2, 512], [2, 512]], got ${JSON.stringify(convArch)}`);
+    throw new Error(
+      `vgg: convArch must be a non-empty list of [numConvs, outChannels] pairs, e.g. [[1, 64], [1, 128], [2, 256], [2, 512], [2, 512]], got ${JSON.stringify(convArch)}`,
+    );
   }
   const { inputShape, numClasses } = resolve(options, 224, "vgg");
   const convBlks = convArch.flatMap(([numConvs, outChannels]) => vggBlock(numConvs, outChannels));
@@ -241,8 +243,7 @@ export class Inception extends CompositeLayer {
     this.c2 = checkPair(c2, "Inception: c2");
     this.c3 = checkPair(c3, "Inception: c3");
     this.c4 = checkPositiveInt(c4, "Inception: c4");
-    const c = (filters: number, kernelSize: number, name: string): Layer =>
-      tf.layers.conv2d({ filters, kernelSize, padding: "same", activation: "relu", name });
+    const c = (filters: number, kernelSize: number, name: string): Layer => tf.layers.conv2d({ filters, kernelSize, padding: "same", activation: "relu", name });
     this.paths = [
       [c(this.c1, 1, "p1_1")],
       [c(this.c2[0], 1, "p2_1"), c(this.c2[1], 3, "p2_2")],
@@ -268,7 +269,12 @@ export class Inception extends CompositeLayer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     const X = single(inputs, this.name);
-    return tf.tidy(() => tf.concat(this.paths.map((p) => applyChain(p, X, kwargs)), -1));
+    return tf.tidy(() =>
+      tf.concat(
+        this.paths.map((p) => applyChain(p, X, kwargs)),
+        -1,
+      ),
+    );
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -276,10 +282,7 @@ export class Inception extends CompositeLayer {
   }
 
   /** Rebuilds the layer from its `getConfig()` (loading a saved model). */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    _cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(_cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     const { c1, c2, c3, c4, ...args } = config;
     return new Inception(c1 as number, c2 as [number, number], c3 as [number, number], c4 as number, args as LayerArgs) as unknown as T;
   }
@@ -398,10 +401,7 @@ export class Residual extends CompositeLayer {
   }
 
   /** Rebuilds the layer from its `getConfig()` (loading a saved model). */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    _cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(_cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     const { numChannels, use1x1conv, strides, ...args } = config;
     return new Residual(numChannels as number, use1x1conv as boolean, strides as number, args as LayerArgs) as unknown as T;
   }
@@ -558,10 +558,7 @@ export class DenseBlock extends CompositeLayer {
   }
 
   /** Rebuilds the layer from its `getConfig()` (loading a saved model). */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    _cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(_cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     const { numConvs, numChannels, ...args } = config;
     return new DenseBlock(numConvs as number, numChannels as number, args as LayerArgs) as unknown as T;
   }
@@ -585,12 +582,7 @@ function concatChannels(a: Shape, b: Shape): Shape {
  */
 export function transitionBlock(numChannels: number): Layer[] {
   checkPositiveInt(numChannels, "transitionBlock: numChannels");
-  return [
-    bookBatchNorm(),
-    relu(),
-    tf.layers.conv2d({ filters: numChannels, kernelSize: 1 }),
-    tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: "valid" }),
-  ];
+  return [bookBatchNorm(), relu(), tf.layers.conv2d({ filters: numChannels, kernelSize: 1 }), tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: "valid" })];
 }
 
 /**

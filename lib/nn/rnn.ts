@@ -46,13 +46,17 @@ function shapeStr(shape: readonly (number | null)[]): string {
 function checkTokens(who: string, X: tf.Tensor, vocabSize: number): void {
   if (!(X instanceof tf.Tensor)) throw new Error(`${who}: X must be a tf.Tensor of token indices [batchSize, numSteps], got ${X === null ? "null" : typeof X}`);
   if (X.rank !== 2) {
-    throw new Error(`${who}: X must hold token indices of shape [batchSize, numSteps], got shape ${shapeStr(X.shape)}${X.rank === 3 && X.shape[2] === vocabSize ? " (it looks one-hot already; pass the indices: the model one-hot encodes them)" : ""}`);
+    throw new Error(
+      `${who}: X must hold token indices of shape [batchSize, numSteps], got shape ${shapeStr(X.shape)}${X.rank === 3 && X.shape[2] === vocabSize ? " (it looks one-hot already; pass the indices: the model one-hot encodes them)" : ""}`,
+    );
   }
 }
 
 function checkState(who: string, state: unknown, expected: readonly number[] | undefined, batchSize: number): tf.Tensor[] {
   if (!Array.isArray(state) || !state.every((s) => s instanceof tf.Tensor)) {
-    throw new Error(`${who}: state must be an array of tensors, as net.beginState(batchSize) returns; got ${state instanceof tf.Tensor ? "one tensor (wrap it: [H])" : typeof state}`);
+    throw new Error(
+      `${who}: state must be an array of tensors, as net.beginState(batchSize) returns; got ${state instanceof tf.Tensor ? "one tensor (wrap it: [H])" : typeof state}`,
+    );
   }
   if (expected !== undefined) {
     const shapes = expected.map((h) => [batchSize, h]);
@@ -98,7 +102,11 @@ export class RNNModelScratch implements RecurrentNet {
   constructor(vocabSize: number, numHiddens: number, device: string, getParams: GetParams, initState: InitState, forwardFn: ForwardFn) {
     if (!Number.isInteger(vocabSize) || vocabSize < 1) throw new Error(`RNNModelScratch: vocabSize must be a positive integer (vocab.length), got ${String(vocabSize)}`);
     if (!Number.isInteger(numHiddens) || numHiddens < 1) throw new Error(`RNNModelScratch: numHiddens must be a positive integer, got ${String(numHiddens)}`);
-    for (const [name, f] of [["getParams", getParams], ["initState", initState], ["forwardFn", forwardFn]] as const) {
+    for (const [name, f] of [
+      ["getParams", getParams],
+      ["initState", initState],
+      ["forwardFn", forwardFn],
+    ] as const) {
       if (typeof f !== "function") throw new Error(`RNNModelScratch(vocabSize, numHiddens, device, getParams, initState, forwardFn): ${name} must be a function, got ${typeof f}`);
     }
     this.vocabSize = vocabSize;
@@ -193,7 +201,8 @@ function recurrentPart(layer: tf.layers.Layer, k: number): RecurrentPart {
   const fwd = asRnn(bi.forwardLayer);
   const bwd = asRnn(bi.backwardLayer);
   if (fwd && bwd) {
-    if (!fwd.returnSequences || !fwd.returnState) throw new Error(`${where}: its recurrent layer must return its sequence and its state: ${needs}, inside tf.layers.bidirectional({ layer })`);
+    if (!fwd.returnSequences || !fwd.returnState)
+      throw new Error(`${where}: its recurrent layer must return its sequence and its state: ${needs}, inside tf.layers.bidirectional({ layer })`);
     if (bi.mergeMode !== "concat") throw new Error(`${where}: use mergeMode "concat" (the default), got ${JSON.stringify(bi.mergeMode)}`);
     const f = sizes(fwd.cell.stateSize);
     const b = sizes(bwd.cell.stateSize);
@@ -239,7 +248,8 @@ export class RNNModel implements RecurrentNet {
   private readonly parts: RecurrentPart[];
 
   constructor(rnnLayer: tf.layers.Layer | tf.layers.Layer[], vocabSize: number) {
-    if (!Number.isInteger(vocabSize) || vocabSize < 1) throw new Error(`RNNModel(rnnLayer, vocabSize): vocabSize must be a positive integer (vocab.length), got ${String(vocabSize)}`);
+    if (!Number.isInteger(vocabSize) || vocabSize < 1)
+      throw new Error(`RNNModel(rnnLayer, vocabSize): vocabSize must be a positive integer (vocab.length), got ${String(vocabSize)}`);
     const layers = Array.isArray(rnnLayer) ? rnnLayer : [rnnLayer];
     if (layers.length === 0) throw new Error("RNNModel: give at least one recurrent layer");
     this.parts = layers.map((l, k) => recurrentPart(l, k));

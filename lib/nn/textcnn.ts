@@ -93,7 +93,9 @@ export class TextCNN extends Block {
     checkSize("TextCNN", "vocabSize", vocabSize);
     checkSize("TextCNN", "embedSize", embedSize);
     if (!Array.isArray(kernelSizes) || !Array.isArray(numChannels) || kernelSizes.length === 0 || kernelSizes.length !== numChannels.length) {
-      throw new Error(`TextCNN: kernelSizes and numChannels must be non-empty lists of the same length (one channel count per kernel size), got ${JSON.stringify(kernelSizes)} and ${JSON.stringify(numChannels)}`);
+      throw new Error(
+        `TextCNN: kernelSizes and numChannels must be non-empty lists of the same length (one channel count per kernel size), got ${JSON.stringify(kernelSizes)} and ${JSON.stringify(numChannels)}`,
+      );
     }
     kernelSizes.forEach((k, i) => checkSize("TextCNN", `kernelSizes[${i}]`, k));
     numChannels.forEach((c, i) => checkSize("TextCNN", `numChannels[${i}]`, c));

@@ -277,7 +277,8 @@ export class AddNorm extends Block {
   ) {
     super();
     const shape = typeof normalizedShape === "number" ? [normalizedShape] : normalizedShape;
-    if (!Array.isArray(shape) || shape.length === 0) throw new Error(`AddNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${String(normalizedShape)}`);
+    if (!Array.isArray(shape) || shape.length === 0)
+      throw new Error(`AddNorm: normalizedShape must be a positive integer or a non-empty array of them, got ${String(normalizedShape)}`);
     shape.forEach((v, i) => checkSize("AddNorm", `normalizedShape[${i}]`, v));
     checkDropout("AddNorm", dropout);
     this.normalizedShape = [...shape];
@@ -290,7 +291,10 @@ export class AddNorm extends Block {
   /** `LayerNorm(dropout(Y) + X)`; see the class. */
   forward(X: tf.Tensor, Y: tf.Tensor): tf.Tensor {
     const want = `[${Array.from({ length: this.rank - this.normalizedShape.length }, (_, i) => (i === 0 ? "batch" : "steps")).join(", ")}, ${this.normalizedShape.join(", ")}]`;
-    for (const [name, T] of [["X", X], ["Y", Y]] as const) {
+    for (const [name, T] of [
+      ["X", X],
+      ["Y", Y],
+    ] as const) {
       if (!(T instanceof tf.Tensor) || T.rank !== this.rank || this.normalizedShape.some((v, i) => T.shape[this.rank - this.normalizedShape.length + i] !== v)) {
         throw new Error(`AddNorm.forward: ${name} must be ${want}, got ${describe(T)}`);
       }
@@ -393,7 +397,10 @@ export class TransformerEncoder extends Encoder<tf.Tensor> {
     checkSizes("TransformerEncoder", { vocabSize, numHiddens, numLayers });
     this.embedding = embedding(vocabSize, numHiddens);
     this.posEncoding = new PositionalEncoding(numHiddens, dropout);
-    this.blks = Array.from({ length: numLayers }, () => new EncoderBlock(keySize, querySize, valueSize, numHiddens, normShape, ffnNumInput, ffnNumHiddens, numHeads, dropout, useBias));
+    this.blks = Array.from(
+      { length: numLayers },
+      () => new EncoderBlock(keySize, querySize, valueSize, numHiddens, normShape, ffnNumInput, ffnNumHiddens, numHeads, dropout, useBias),
+    );
   }
 
   /** Each block's self-attention weights of the last `forward` (the book's `attention_weights`); owned by the blocks. */
@@ -425,7 +432,9 @@ export type TransformerDecoderState = [tf.Tensor, tf.Tensor | null, (tf.Tensor |
 function checkDecoderState(who: string, state: unknown, numLayers?: number): asserts state is TransformerDecoderState {
   const ok = Array.isArray(state) && state.length === 3 && state[0] instanceof tf.Tensor && (state[1] === null || state[1] instanceof tf.Tensor) && Array.isArray(state[2]);
   if (!ok || (numLayers !== undefined && (state[2] as unknown[]).length !== numLayers)) {
-    throw new TypeError(`${who}: the state must be [encOutputs, encValidLens or null, one key-value tensor or null per block${numLayers !== undefined ? ` (${numLayers})` : ""}] (a TransformerDecoder's initState)`);
+    throw new TypeError(
+      `${who}: the state must be [encOutputs, encValidLens or null, one key-value tensor or null per block${numLayers !== undefined ? ` (${numLayers})` : ""}] (a TransformerDecoder's initState)`,
+    );
   }
 }
 
@@ -570,7 +579,10 @@ export class TransformerDecoder extends AttentionDecoder<tf.Tensor, TransformerD
     checkSizes("TransformerDecoder", { vocabSize, numHiddens, numLayers });
     this.embedding = embedding(vocabSize, numHiddens);
     this.posEncoding = new PositionalEncoding(numHiddens, dropout);
-    this.blks = Array.from({ length: numLayers }, (_, i) => new DecoderBlock(keySize, querySize, valueSize, numHiddens, normShape, ffnNumInput, ffnNumHiddens, numHeads, dropout, i));
+    this.blks = Array.from(
+      { length: numLayers },
+      (_, i) => new DecoderBlock(keySize, querySize, valueSize, numHiddens, normShape, ffnNumInput, ffnNumHiddens, numHeads, dropout, i),
+    );
     this.dense = linear(numHiddens, vocabSize);
   }
 
@@ -595,7 +607,15 @@ export class TransformerDecoder extends AttentionDecoder<tf.Tensor, TransformerD
     const ws = all as tf.Tensor[];
     const keys = Math.max(...ws.map((w) => w.shape[2] as number));
     this.stacked = tf.tidy(() => {
-      const padded = ws.map((w) => (w.shape[2] === keys ? w : tf.pad(w, [[0, 0], [0, 0], [0, keys - (w.shape[2] as number)]])));
+      const padded = ws.map((w) =>
+        w.shape[2] === keys
+          ? w
+          : tf.pad(w, [
+              [0, 0],
+              [0, 0],
+              [0, keys - (w.shape[2] as number)],
+            ]),
+      );
       const [bh, q] = ws[0].shape;
       return tf.keep(tf.reshape(tf.stack(padded), [2, this.numLayers, bh, q, keys]));
     });

@@ -117,10 +117,11 @@ export class Animator {
     this.version++;
     if (!inKernel()) return;
     // A loop of the user's own may never call finish(): the kernel calls it when the cell ends.
-    if (!this.finishAtCellEnd) this.finishAtCellEnd = atCellEnd(() => {
-      this.finishAtCellEnd = false;
-      this.finish();
-    });
+    if (!this.finishAtCellEnd)
+      this.finishAtCellEnd = atCellEnd(() => {
+        this.finishAtCellEnd = false;
+        this.finish();
+      });
     // Now: the new data as vega-lite and text, with the last PNG (if any). The new PNG follows.
     this.showNow();
     this.schedule();
@@ -162,7 +163,11 @@ export class Animator {
 
   /** The vega-lite spec of the current data. @example animator.spec().data */
   spec(): VegaLiteSpec {
-    if (!this.specCache) this.specCache = lineSpec(this.X.map((x, k) => ({ x, y: this.Y[k] })), this.axes);
+    if (!this.specCache)
+      this.specCache = lineSpec(
+        this.X.map((x, k) => ({ x, y: this.Y[k] })),
+        this.axes,
+      );
     return this.specCache;
   }
 

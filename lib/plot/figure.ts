@@ -139,4 +139,3 @@ export class Figure {
     return this.text;
   }
 }
-

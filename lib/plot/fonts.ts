@@ -119,8 +119,7 @@ function scan(dir: string, depth: number, out: string[], limit: number): void {
   }
 }
 
-const INSTALL_HINT =
-  "install a font (Debian/Ubuntu: apt-get install fonts-dejavu-core; Fedora: dnf install dejavu-sans-fonts) or set D2L_FONT=/path/to/font.ttf";
+const INSTALL_HINT = "install a font (Debian/Ubuntu: apt-get install fonts-dejavu-core; Fedora: dnf install dejavu-sans-fonts) or set D2L_FONT=/path/to/font.ttf";
 
 /**
  * Decide which font files PNG plots use. `env` and `exists` are parameters

@@ -98,7 +98,10 @@ function scheme(cmap: unknown): { scheme: string; reverse: boolean } {
   const reverse = cmap.endsWith("_r");
   const name = (reverse ? cmap.slice(0, -2) : cmap).toLowerCase();
   const s = SCHEMES[name];
-  if (!s) throw new Error(`showHeatmaps: unknown cmap ${JSON.stringify(cmap)}; use one of Reds, Blues, Greens, Greys, Oranges, Purples, viridis, magma, inferno, plasma, cividis, turbo, YlOrRd, YlGnBu, RdBu, BuGn, PuBu (add "_r" to reverse)`);
+  if (!s)
+    throw new Error(
+      `showHeatmaps: unknown cmap ${JSON.stringify(cmap)}; use one of Reds, Blues, Greens, Greys, Oranges, Purples, viridis, magma, inferno, plasma, cividis, turbo, YlOrRd, YlGnBu, RdBu, BuGn, PuBu (add "_r" to reverse)`,
+    );
   return { scheme: s, reverse };
 }
 
@@ -127,7 +130,10 @@ function short(v: number): number {
  * d2l.showHeatmaps(weights, "Key positions", "Query positions", { titles: ["Head 1", "Head 2", "Head 3", "Head 4"], figsize: [7, 3.5] });
  */
 export function showHeatmaps(matrices: HeatmapData, xlabel: string, ylabel: string, options: ShowHeatmapsOptions = {}): Figure {
-  for (const [name, v] of [["xlabel", xlabel], ["ylabel", ylabel]] as const) {
+  for (const [name, v] of [
+    ["xlabel", xlabel],
+    ["ylabel", ylabel],
+  ] as const) {
     if (typeof v !== "string") throw new Error(`showHeatmaps: ${name} must be a string (an axis title, e.g. "Keys"); got ${typeof v}`);
   }
   const figsize = options.figsize ?? [2.5, 2.5];

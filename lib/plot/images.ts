@@ -146,7 +146,13 @@ export function layoutTitles(titles: readonly string[], cellWidth: number): Titl
   });
   const room = Math.max(1, cellWidth - 2);
   // The font shrinks for lines that fit at the smallest size; longer ones are cut anyway.
-  const widest = Math.max(0, ...raw.flat().map((l) => textWidth(l, 1)).filter((w) => w * MIN_TITLE_FONT <= room));
+  const widest = Math.max(
+    0,
+    ...raw
+      .flat()
+      .map((l) => textWidth(l, 1))
+      .filter((w) => w * MIN_TITLE_FONT <= room),
+  );
   let fontSize = TITLE_FONT;
   while (fontSize > MIN_TITLE_FONT && widest * fontSize > room) fontSize -= 0.5;
   const fit = (line: string): string => {
@@ -173,7 +179,10 @@ export function layoutTitles(titles: readonly string[], cellWidth: number): Titl
  * d2l.showImages(X.reshape([18, 28, 28]), 2, 9, { titles: d2l.getFashionMnistLabels(y) });
  */
 export function showImages(imgs: ImageBatch, numRows: number, numCols: number, options: ShowImagesOptions = {}): Figure {
-  for (const [name, v] of [["numRows", numRows], ["numCols", numCols]] as const) {
+  for (const [name, v] of [
+    ["numRows", numRows],
+    ["numCols", numCols],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`showImages: ${name} must be a positive integer; got ${JSON.stringify(v)}`);
   }
   const scale = options.scale ?? 1.5;
@@ -197,8 +206,7 @@ export function showImages(imgs: ImageBatch, numRows: number, numCols: number, o
   const height = numRows * (titleH + cellH) + (numRows + 1) * GAP;
   const kind = p.c === 1 ? "gray" : p.c === 3 ? "RGB" : "RGBA";
   const text =
-    `<images: ${count} of ${p.h}x${p.w} ${kind} in a ${numRows}x${numCols} grid` +
-    (shown.length > 0 ? `: ${shown.map((t) => t.replace(/\r?\n/g, " / ")).join(", ")}>` : ">");
+    `<images: ${count} of ${p.h}x${p.w} ${kind} in a ${numRows}x${numCols} grid` + (shown.length > 0 ? `: ${shown.map((t) => t.replace(/\r?\n/g, " / ")).join(", ")}>` : ">");
   const make = (): DisplayBundle => {
     const parts: string[] = [
       `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
@@ -214,9 +222,7 @@ export function showImages(imgs: ImageBatch, numRows: number, numCols: number, o
         if (line === "") return;
         // bottom-aligned, just above the image, as matplotlib places a title
         const baseline = y + titleH - 4 - (lines.length - 1 - k) * layout.lineHeight;
-        parts.push(
-          `<text x="${x + cellW / 2}" y="${baseline}" font-family="sans-serif" font-size="${layout.fontSize}" text-anchor="middle" fill="black">${esc(line)}</text>`,
-        );
+        parts.push(`<text x="${x + cellW / 2}" y="${baseline}" font-family="sans-serif" font-size="${layout.fontSize}" text-anchor="middle" fill="black">${esc(line)}</text>`);
       });
       parts.push(
         `<image x="${x}" y="${y + titleH}" width="${cellW}" height="${cellH}" preserveAspectRatio="none" image-rendering="optimizeSpeed" ` +

@@ -15,12 +15,7 @@ export type PlotData = PlotSeries | ReadonlyArray<PlotSeries>;
 export type PlotOptions = AxesOptions;
 
 function isTensor(v: unknown): v is Tensor {
-  return (
-    typeof v === "object" &&
-    v !== null &&
-    Array.isArray((v as { shape?: unknown }).shape) &&
-    typeof (v as { dataSync?: unknown }).dataSync === "function"
-  );
+  return typeof v === "object" && v !== null && Array.isArray((v as { shape?: unknown }).shape) && typeof (v as { dataSync?: unknown }).dataSync === "function";
 }
 
 function isArrayLike(v: unknown): v is ArrayLike<number> {
@@ -145,9 +140,7 @@ export function plot(X: PlotData, Y?: PlotData | PlotOptions | null, options: Pl
   const allY = series.flatMap((s) => s.y);
   const n = series.reduce((a, s) => a + s.y.length, 0);
   const what = axes.legend.length > 0 ? names.join(", ") : `${series.length} series`;
-  const text =
-    `<plot: ${what}; ${n} points; ` +
-    `${axes.xlabel ?? "x"} ${range(allX)}, ${axes.ylabel ?? "y"} ${range(allY)}>`;
+  const text = `<plot: ${what}; ${n} points; ` + `${axes.xlabel ?? "x"} ${range(allX)}, ${axes.ylabel ?? "y"} ${range(allY)}>`;
   const fig = new Figure(() => plotBundle(spec, tryRenderPng(spec), text), text, spec);
   return fig;
 }

@@ -410,7 +410,9 @@ function draw2d(c: Canvas, traces: Record<string, unknown>[], layout: Record<str
         const xb = X(xv + offset + group);
         const ya = Y(Math.max(0, yv));
         const yb = Y(Math.min(0, yv));
-        c.parts.push(`<rect x="${xa.toFixed(1)}" y="${ya.toFixed(1)}" width="${Math.max(0.5, xb - xa).toFixed(1)}" height="${Math.max(0.5, yb - ya).toFixed(1)}" fill="${color}"/>`);
+        c.parts.push(
+          `<rect x="${xa.toFixed(1)}" y="${ya.toFixed(1)}" width="${Math.max(0.5, xb - xa).toFixed(1)}" height="${Math.max(0.5, yb - ya).toFixed(1)}" fill="${color}"/>`,
+        );
       });
     } else {
       const mode = typeof p.t.mode === "string" ? p.t.mode : p.x.length > 20 ? "lines" : "lines+markers";
@@ -489,7 +491,8 @@ function draw3d(c: Canvas, traces: Record<string, unknown>[], layout: Record<str
     const x = vector(t.x, `data[${k}].x`) ?? [];
     const y = vector(t.y, `data[${k}].y`) ?? [];
     const z = vector(t.z, `data[${k}].z`) ?? [];
-    if (x.length !== y.length || y.length !== z.length) throw new Error(`plotly: data[${k}] (scatter3d) has ${x.length} x, ${y.length} y and ${z.length} z values; give as many of each`);
+    if (x.length !== y.length || y.length !== z.length)
+      throw new Error(`plotly: data[${k}] (scatter3d) has ${x.length} x, ${y.length} y and ${z.length} z values; give as many of each`);
     for (let i = 0; i < x.length; i++) {
       if (x[i] === null || y[i] === null || z[i] === null) continue;
       all.x.push(x[i] as number);
@@ -541,9 +544,24 @@ function draw3d(c: Canvas, traces: Record<string, unknown>[], layout: Record<str
     const q = pts.map(S);
     c.parts.push(`<polygon points="${q.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(" ")}" fill="#e5ecf6" stroke="white"/>`);
   };
-  face([[backX, -1, -1], [backX, 1, -1], [backX, 1, 1], [backX, -1, 1]]);
-  face([[-1, backY, -1], [1, backY, -1], [1, backY, 1], [-1, backY, 1]]);
-  face([[-1, -1, backZ], [1, -1, backZ], [1, 1, backZ], [-1, 1, backZ]]);
+  face([
+    [backX, -1, -1],
+    [backX, 1, -1],
+    [backX, 1, 1],
+    [backX, -1, 1],
+  ]);
+  face([
+    [-1, backY, -1],
+    [1, backY, -1],
+    [1, backY, 1],
+    [-1, backY, 1],
+  ]);
+  face([
+    [-1, -1, backZ],
+    [1, -1, backZ],
+    [1, 1, backZ],
+    [-1, 1, backZ],
+  ]);
   // Grid lines on the back faces at the tick values.
   const tx = niceTicks(ex[0], ex[1], 4);
   const ty = niceTicks(ey[0], ey[1], 4);
@@ -694,18 +712,21 @@ export function staticSvg(fig: PlotlyJson): { svg: string; width: number; height
 function toJson(figure: PlotlyFigureSpec | readonly PlotlyTrace[], layout: PlotlyLayout | undefined): PlotlyJson {
   const spec: PlotlyFigureSpec = Array.isArray(figure) ? { data: [...(figure as readonly PlotlyTrace[])], layout } : (figure as PlotlyFigureSpec);
   if (typeof spec !== "object" || spec === null || !Array.isArray(spec.data)) {
-    throw new Error("plotly: expected a figure { data: [traces], layout? } or an array of traces, e.g. d2l.plotly([{ type: \"surface\", z }])");
+    throw new Error('plotly: expected a figure { data: [traces], layout? } or an array of traces, e.g. d2l.plotly([{ type: "surface", z }])');
   }
-  if (spec.data.length === 0) throw new Error("plotly: the figure has no traces; give at least one, e.g. { type: \"scatter\", x: [1, 2], y: [3, 4] }");
+  if (spec.data.length === 0) throw new Error('plotly: the figure has no traces; give at least one, e.g. { type: "scatter", x: [1, 2], y: [3, 4] }');
   const data = spec.data.map((t, k) => {
-    if (typeof t !== "object" || t === null || Array.isArray(t)) throw new Error(`plotly: data[${k}] must be a trace object such as { type: "surface", z }; got ${JSON.stringify(t)}`);
+    if (typeof t !== "object" || t === null || Array.isArray(t))
+      throw new Error(`plotly: data[${k}] must be a trace object such as { type: "surface", z }; got ${JSON.stringify(t)}`);
     if (t.type !== undefined && typeof t.type !== "string") throw new Error(`plotly: data[${k}].type must be a string such as "surface"; got ${JSON.stringify(t.type)}`);
     return plain(t, `data[${k}]`) as Record<string, unknown>;
   });
   const lay = layout !== undefined && !Array.isArray(figure) ? { ...spec.layout, ...layout } : spec.layout;
-  if (lay !== undefined && (typeof lay !== "object" || lay === null || Array.isArray(lay))) throw new Error(`plotly: layout must be an object such as { title: "..." }; got ${JSON.stringify(lay)}`);
+  if (lay !== undefined && (typeof lay !== "object" || lay === null || Array.isArray(lay)))
+    throw new Error(`plotly: layout must be an object such as { title: "..." }; got ${JSON.stringify(lay)}`);
   const config = spec.config ?? {};
-  if (typeof config !== "object" || config === null || Array.isArray(config)) throw new Error(`plotly: config must be an object such as { responsive: true }; got ${JSON.stringify(config)}`);
+  if (typeof config !== "object" || config === null || Array.isArray(config))
+    throw new Error(`plotly: config must be an object such as { responsive: true }; got ${JSON.stringify(config)}`);
   return { data, layout: normaliseTitles(plain(lay ?? {}, "layout") as Record<string, unknown>), config: plain(config, "config") as Record<string, unknown> };
 }
 

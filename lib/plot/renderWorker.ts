@@ -40,10 +40,7 @@ export interface RenderRequest {
 }
 
 /** The answer to a {@link RenderRequest}. */
-export type RenderReply =
-  | { id: number; ok: true; png: Uint8Array; width: number; height: number; svgWidth: number; svgHeight: number }
-  | { id: number; ok: false; error: string };
-
+export type RenderReply = { id: number; ok: true; png: Uint8Array; width: number; height: number; svgWidth: number; svgHeight: number } | { id: number; ok: false; error: string };
 
 let libs: { vl: VegaLite; vega: Vega } | undefined;
 let loadError: string | undefined;

@@ -85,7 +85,8 @@ function reviewsAt(location: string): Reviews {
   if (!fs.existsSync(where)) throw new Error(`readImdb: ${where} does not exist; pass the aclImdb folder (holding train/ and test/) or a zip of it`);
   if (fs.statSync(where).isDirectory()) {
     const dir = imdbFolderIn(where);
-    if (!dir) throw new Error(`readImdb: ${where} holds no aclImdb reviews: expected train/pos, train/neg, test/pos and test/neg folders of .txt files, in it or in its aclImdb/ folder`);
+    if (!dir)
+      throw new Error(`readImdb: ${where} holds no aclImdb reviews: expected train/pos, train/neg, test/pos and test/neg folders of .txt files, in it or in its aclImdb/ folder`);
     reviews = readFolder(dir);
   } else if (where.endsWith(".zip")) {
     reviews = readZip(where);
@@ -180,7 +181,10 @@ async function downloadImdb(options: ImdbOptions): Promise<string> {
     fs.renameSync(unpacked, folder);
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (err.code === "ENOENT") throw new Error(`unpacking ${archive} needs the tar program, which is not installed; extract it with any archive tool into ${root} (so that ${folder}/train exists), or set D2L_DATA_DIR to a folder holding aclImdb/`);
+    if (err.code === "ENOENT")
+      throw new Error(
+        `unpacking ${archive} needs the tar program, which is not installed; extract it with any archive tool into ${root} (so that ${folder}/train exists), or set D2L_DATA_DIR to a folder holding aclImdb/`,
+      );
     throw new Error(`unpacking ${archive} failed: ${err.stderr?.toString().trim() || err.message}; delete it to download it again`);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });

@@ -89,8 +89,10 @@ function fraFromFolder(dir: string): NmtText | undefined {
 }
 
 const FRA_HINT =
-  "To work offline, download fra-eng.zip (" + FRA_ENG_URL + ") elsewhere and put it in a folder named by D2L_DATA_DIR " +
-  "(or pass { root: folder }); or use { dataset: \"cmudict\" } for the offline CMUdict task.";
+  "To work offline, download fra-eng.zip (" +
+  FRA_ENG_URL +
+  ") elsewhere and put it in a folder named by D2L_DATA_DIR " +
+  '(or pass { root: folder }); or use { dataset: "cmudict" } for the offline CMUdict task.';
 
 /** fra-eng from `root`, `D2L_DATA_DIR`, the cache, or a download into the cache. Throws DownloadError when none has it. */
 async function readFraEng(options: NmtOptions): Promise<NmtText> {
@@ -293,7 +295,8 @@ export function showListLenPairHist(
   ylist: readonly (readonly string[])[],
 ): Figure {
   if (!Array.isArray(xlist) || !Array.isArray(ylist)) throw new TypeError("showListLenPairHist expects two lists of token lists (e.g. source and target)");
-  if (!Array.isArray(legend) || legend.length !== 2) throw new Error(`showListLenPairHist: legend must name the two lists, e.g. ["source", "target"]; got ${JSON.stringify(legend)}`);
+  if (!Array.isArray(legend) || legend.length !== 2)
+    throw new Error(`showListLenPairHist: legend must name the two lists, e.g. ["source", "target"]; got ${JSON.stringify(legend)}`);
   const lens = [xlist.map((l) => l.length), ylist.map((l) => l.length)];
   const { labels, counts } = histogram(lens);
   const values: { bin: string; series: string; count: number }[] = [];
@@ -500,12 +503,7 @@ export class NmtDataLoader implements AsyncIterable<NmtBatch> {
  * const [trainIter, srcVocab, tgtVocab] = await d2l.loadDataNmt(64, 10);
  * trainIter.corpus; // "fra-eng" (or "cmudict" offline)
  */
-export async function loadDataNmt(
-  batchSize: number,
-  numSteps: number,
-  numExamples = 600,
-  options: NmtOptions = {},
-): Promise<[NmtDataLoader, Vocab, Vocab]> {
+export async function loadDataNmt(batchSize: number, numSteps: number, numExamples = 600, options: NmtOptions = {}): Promise<[NmtDataLoader, Vocab, Vocab]> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`loadDataNmt: batchSize must be a positive integer, got ${String(batchSize)}`);
   if (!Number.isInteger(numSteps) || numSteps < 1) throw new Error(`loadDataNmt: numSteps must be a positive integer, got ${String(numSteps)}`);
   if (!Number.isInteger(numExamples) || numExamples < 1) throw new Error(`loadDataNmt: numExamples must be a positive integer, got ${String(numExamples)}`);

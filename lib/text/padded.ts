@@ -75,7 +75,8 @@ export class PaddedLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
 
   constructor(sequences: readonly ArrayLike<number>[], labels: ArrayLike<number>, options: PaddedLoaderOptions) {
     if (!Array.isArray(sequences)) throw new Error("PaddedLoader: sequences must be an array of token-id arrays, e.g. vocab.toIndices(tokens)");
-    if (labels === null || typeof labels !== "object" || typeof labels.length !== "number") throw new Error("PaddedLoader: labels must be an array of integer labels, one per sequence");
+    if (labels === null || typeof labels !== "object" || typeof labels.length !== "number")
+      throw new Error("PaddedLoader: labels must be an array of integer labels, one per sequence");
     if (labels.length !== sequences.length) throw new Error(`PaddedLoader: ${sequences.length} sequences but ${labels.length} labels; give one label per sequence`);
     if (options === null || typeof options !== "object") throw new Error("PaddedLoader: options { batchSize, padId } are required");
     this.batchSize = checkInt(options.batchSize, "batchSize", 1);
@@ -91,7 +92,10 @@ export class PaddedLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
       for (let j = 0; j < kept.length; j++) {
         const id = s[j];
         if (!Number.isInteger(id) || id < 0) throw new Error(`PaddedLoader: sequence ${i} holds ${id}; token ids are integers >= 0`);
-        if (id === this.padId) throw new Error(`PaddedLoader: sequence ${i} holds the pad id ${this.padId} among its tokens; padding must only follow a sequence (build the vocabulary with "<pad>" as a reserved token that no text contains)`);
+        if (id === this.padId)
+          throw new Error(
+            `PaddedLoader: sequence ${i} holds the pad id ${this.padId} among its tokens; padding must only follow a sequence (build the vocabulary with "<pad>" as a reserved token that no text contains)`,
+          );
         kept[j] = id;
       }
       return kept;
@@ -126,7 +130,8 @@ export class PaddedLoader implements AsyncIterable<[tf.Tensor, tf.Tensor]> {
     const k = indices.length;
     for (let j = 0; j < k; j++) {
       const i = indices[j];
-      if (!Number.isInteger(i) || i < 0 || i >= this.seqs.length) throw new Error(`PaddedLoader.batch: index ${i} is out of range; expected integers in 0..${this.seqs.length - 1}`);
+      if (!Number.isInteger(i) || i < 0 || i >= this.seqs.length)
+        throw new Error(`PaddedLoader.batch: index ${i} is out of range; expected integers in 0..${this.seqs.length - 1}`);
     }
     let T = length;
     if (T === undefined) {

@@ -25,7 +25,9 @@ function randomSource(seed: number | undefined): () => number {
 
 function checkArgs(fn: string, corpus: ArrayLike<number>, batchSize: number, numSteps: number): void {
   if (corpus === null || typeof corpus !== "object" || typeof corpus.length !== "number") {
-    throw new Error(`${fn}(corpus, batchSize, numSteps): corpus must be an array of token indices (e.g. from d2l.loadCorpusTimeMachine), got ${corpus === null ? "null" : typeof corpus}`);
+    throw new Error(
+      `${fn}(corpus, batchSize, numSteps): corpus must be an array of token indices (e.g. from d2l.loadCorpusTimeMachine), got ${corpus === null ? "null" : typeof corpus}`,
+    );
   }
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`${fn}: batchSize must be a positive integer, got ${String(batchSize)}`);
   if (!Number.isInteger(numSteps) || numSteps < 1) throw new Error(`${fn}: numSteps must be a positive integer, got ${String(numSteps)}`);
@@ -70,7 +72,14 @@ export function* seqDataIterRandom(corpus: ArrayLike<number>, batchSize: number,
   const numBatches = Math.floor(initialIndices.length / batchSize);
   for (let b = 0; b < numBatches; b++) {
     const starts = initialIndices.slice(b * batchSize, (b + 1) * batchSize);
-    yield [gather(corpus, starts, numSteps), gather(corpus, starts.map((s) => s + 1), numSteps)];
+    yield [
+      gather(corpus, starts, numSteps),
+      gather(
+        corpus,
+        starts.map((s) => s + 1),
+        numSteps,
+      ),
+    ];
   }
 }
 
@@ -99,7 +108,14 @@ export function* seqDataIterSequential(corpus: ArrayLike<number>, batchSize: num
   const numBatches = Math.floor(Math.max(0, rowLength) / numSteps);
   for (let b = 0; b < numBatches; b++) {
     const starts = Array.from({ length: batchSize }, (_, r) => offset + r * rowLength + b * numSteps);
-    yield [gather(corpus, starts, numSteps), gather(corpus, starts.map((s) => s + 1), numSteps)];
+    yield [
+      gather(corpus, starts, numSteps),
+      gather(
+        corpus,
+        starts.map((s) => s + 1),
+        numSteps,
+      ),
+    ];
   }
 }
 
@@ -213,7 +229,13 @@ export class SeqDataLoader implements AsyncIterable<[tf.Tensor2D, tf.Tensor2D]>,
  * vocab.length;         // 28
  * trainIter.numBatches; // 8
  */
-export async function loadDataTimeMachine(batchSize: number, numSteps: number, useRandomIter = false, maxTokens = 10000, options: SeqDataLoaderOptions = {}): Promise<[SeqDataLoader, Vocab]> {
+export async function loadDataTimeMachine(
+  batchSize: number,
+  numSteps: number,
+  useRandomIter = false,
+  maxTokens = 10000,
+  options: SeqDataLoaderOptions = {},
+): Promise<[SeqDataLoader, Vocab]> {
   const loader = await SeqDataLoader.create(batchSize, numSteps, useRandomIter, maxTokens, options);
   return [loader, loader.vocab];
 }

@@ -107,7 +107,8 @@ function readCorpus(): SpamAssassinCorpus {
   const groups: string[] = [];
   messages.forEach((m, i) => {
     const spam = m.group.startsWith("spam");
-    if (!spam && !m.group.includes("ham")) throw new Error(`${PACKAGE}: e-mail ${i} is in group ${JSON.stringify(m.group)}, neither ham nor spam; is the package a newer version with other groups?`);
+    if (!spam && !m.group.includes("ham"))
+      throw new Error(`${PACKAGE}: e-mail ${i} is in group ${JSON.stringify(m.group)}, neither ham nor spam; is the package a newer version with other groups?`);
     texts.push(preprocessEmail(m.text));
     labels[i] = spam ? 1 : 0;
     groups.push(m.group);
@@ -210,7 +211,8 @@ export function loadDataSpamAssassin(batchSize: number, options: SpamAssassinOpt
   const maxVocab = options.maxVocab ?? 10000;
   const limit = options.limit ?? (isQuick() ? 2000 : undefined);
   if (!Number.isInteger(numSteps) || numSteps < 1) throw new Error(`loadDataSpamAssassin: numSteps must be a positive integer (tokens kept per e-mail), got ${String(numSteps)}`);
-  if (!(typeof testFraction === "number" && testFraction > 0 && testFraction < 1)) throw new Error(`loadDataSpamAssassin: testFraction must be a number between 0 and 1 (e.g. 0.2), got ${String(testFraction)}`);
+  if (!(typeof testFraction === "number" && testFraction > 0 && testFraction < 1))
+    throw new Error(`loadDataSpamAssassin: testFraction must be a number between 0 and 1 (e.g. 0.2), got ${String(testFraction)}`);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`loadDataSpamAssassin: seed must be an integer >= 0, got ${String(seed)}`);
   if (typeof minFreq !== "number" || Number.isNaN(minFreq)) throw new Error(`loadDataSpamAssassin: minFreq must be a number, got ${String(minFreq)}`);
   if (!Number.isInteger(maxVocab) || maxVocab < 3) throw new Error(`loadDataSpamAssassin: maxVocab must be an integer >= 3 (<unk>, <pad> and one word), got ${String(maxVocab)}`);
@@ -229,7 +231,8 @@ export function loadDataSpamAssassin(batchSize: number, options: SpamAssassinOpt
     kept.push(i);
   });
   const keptLabels = Int32Array.from(kept, (i) => corpus.labels[i]);
-  if (limit !== undefined && limit > kept.length) throw new Error(`loadDataSpamAssassin: limit is ${limit}, but only ${kept.length} e-mails differ in their first ${numSteps} words`);
+  if (limit !== undefined && limit > kept.length)
+    throw new Error(`loadDataSpamAssassin: limit is ${limit}, but only ${kept.length} e-mails differ in their first ${numSteps} words`);
   const split = stratifiedSplit(keptLabels, testFraction, seed, limit);
   const pick = (idx: number[]) => ({ tokens: tokenize(idx.map((i) => heads[kept[i]])), labels: Int32Array.from(idx, (i) => keptLabels[i]) });
   const train = pick(split.train);
@@ -237,7 +240,10 @@ export function loadDataSpamAssassin(batchSize: number, options: SpamAssassinOpt
   // The vocabulary sees the training e-mails only; beyond maxVocab, the rarer words become <unk>.
   const counts = [...countCorpus(train.tokens).entries()].filter(([, c]) => c >= minFreq).sort((a, b) => b[1] - a[1]);
   const keep = new Set(counts.slice(0, maxVocab - 2).map(([w]) => w));
-  const vocab = new Vocab(train.tokens.map((line) => line.filter((w) => keep.has(w))), { minFreq, reservedTokens: ["<pad>"] });
+  const vocab = new Vocab(
+    train.tokens.map((line) => line.filter((w) => keep.has(w))),
+    { minFreq, reservedTokens: ["<pad>"] },
+  );
   const padId = vocab.toIndices("<pad>");
   const ids = (tokens: string[][]) => tokens.map((line) => vocab.toIndices(line));
   const bucket = options.bucket ?? true;

@@ -28,10 +28,7 @@ export interface TimeMachineOptions {
   quiet?: boolean;
 }
 
-const HINT =
-  "To work offline, put timemachine.txt (the book's copy, SHA-1 " +
-  TIME_MACHINE_SHA1 +
-  ") in a folder and set D2L_DATA_DIR to it (or pass { root: folder }).";
+const HINT = "To work offline, put timemachine.txt (the book's copy, SHA-1 " + TIME_MACHINE_SHA1 + ") in a folder and set D2L_DATA_DIR to it (or pass { root: folder }).";
 
 /**
  * The path of `timemachine.txt`, from the first place that has it: `options.root`,
@@ -77,12 +74,19 @@ export async function readTimeMachine(options: TimeMachineOptions = {}): Promise
   const file = await timeMachineFile(options);
   const text = fs.readFileSync(file, "utf8");
   if (text.includes("\u0000") || !/[A-Za-z]/.test(text)) {
-    throw new Error(`${file} does not look like The Time Machine: expected plain text (the book's timemachine.txt, about 3,200 lines). Delete it, or replace it with a good copy. ${HINT}`);
+    throw new Error(
+      `${file} does not look like The Time Machine: expected plain text (the book's timemachine.txt, about 3,200 lines). Delete it, or replace it with a good copy. ${HINT}`,
+    );
   }
   // Python's readlines() keeps a final line without a newline; split does too, and adds an empty one after a final newline.
   const raw = text.split(/\r?\n/);
   if (raw.length > 0 && raw[raw.length - 1] === "") raw.pop();
-  return raw.map((line) => line.replace(/[^A-Za-z]+/g, " ").trim().toLowerCase());
+  return raw.map((line) =>
+    line
+      .replace(/[^A-Za-z]+/g, " ")
+      .trim()
+      .toLowerCase(),
+  );
 }
 
 /**

@@ -104,7 +104,8 @@ export async function readPtb(options: PtbOptions = {}): Promise<string[][]> {
  * const corpus = subsampled.map((line) => vocab.toIndices(line));
  */
 export function subsample(sentences: readonly (readonly string[])[], vocab: Vocab): [string[][], Map<string, number>] {
-  if (!Array.isArray(sentences) || sentences.some((s) => !Array.isArray(s))) throw new Error("subsample(sentences, vocab): sentences must be a list of token lists, e.g. readPtb()'s");
+  if (!Array.isArray(sentences) || sentences.some((s) => !Array.isArray(s)))
+    throw new Error("subsample(sentences, vocab): sentences must be a list of token lists, e.g. readPtb()'s");
   if (!(vocab instanceof Vocab)) throw new Error("subsample(sentences, vocab): vocab must be a d2l.Vocab");
   const known = sentences.map((line: readonly string[]) => line.filter((t: string) => vocab.toIndices(t) !== vocab.unk));
   const counter = countCorpus(known);
@@ -171,7 +172,8 @@ export class RandomGenerator {
   private i = 0;
 
   constructor(samplingWeights: readonly number[]) {
-    if (!Array.isArray(samplingWeights) || samplingWeights.length === 0) throw new Error("RandomGenerator(samplingWeights): expected a non-empty list of weights, one per index 1..n");
+    if (!Array.isArray(samplingWeights) || samplingWeights.length === 0)
+      throw new Error("RandomGenerator(samplingWeights): expected a non-empty list of weights, one per index 1..n");
     this.cumWeights = new Float64Array(samplingWeights.length);
     let total = 0;
     samplingWeights.forEach((w, i) => {
@@ -223,7 +225,8 @@ export class RandomGenerator {
  * allNegatives[0].length === 5 * allContexts[0].length; // true
  */
 export function getNegatives(allContexts: readonly (readonly number[])[], vocab: Vocab, counter: ReadonlyMap<string, number>, K: number): number[][] {
-  if (!Array.isArray(allContexts) || allContexts.some((c) => !Array.isArray(c))) throw new Error("getNegatives(allContexts, vocab, counter, K): allContexts must be a list of context-id lists");
+  if (!Array.isArray(allContexts) || allContexts.some((c) => !Array.isArray(c)))
+    throw new Error("getNegatives(allContexts, vocab, counter, K): allContexts must be a list of context-id lists");
   if (!(vocab instanceof Vocab)) throw new Error("getNegatives: vocab must be a d2l.Vocab");
   if (!(counter instanceof Map)) throw new Error("getNegatives: counter must be the Map of token counts that subsample returns");
   checkPositiveInt(K, "getNegatives: K (noise words per context word)");
@@ -239,7 +242,8 @@ export function getNegatives(allContexts: readonly (readonly number[])[], vocab:
     while (negatives.length < want) {
       const neg = generator.draw();
       if (!contexts.includes(neg)) negatives.push(neg);
-      else if (++tries > 1e6) throw new Error(`getNegatives: cannot find noise words outside the context ${JSON.stringify(contexts)}: it covers (nearly) every word with a positive count`);
+      else if (++tries > 1e6)
+        throw new Error(`getNegatives: cannot find noise words outside the context ${JSON.stringify(contexts)}: it covers (nearly) every word with a positive count`);
     }
     allNegatives.push(negatives);
   }
@@ -330,9 +334,12 @@ export class PtbDataLoader implements AsyncIterable<PtbBatch>, Iterable<PtbBatch
   private epochs = 0;
 
   constructor(centers: readonly number[], contexts: readonly (readonly number[])[], negatives: readonly (readonly number[])[], batchSize: number, seed?: number) {
-    if (!Array.isArray(centers) || !Array.isArray(contexts) || !Array.isArray(negatives)) throw new Error("PtbDataLoader(centers, contexts, negatives, batchSize): the first three must be lists");
+    if (!Array.isArray(centers) || !Array.isArray(contexts) || !Array.isArray(negatives))
+      throw new Error("PtbDataLoader(centers, contexts, negatives, batchSize): the first three must be lists");
     if (centers.length !== contexts.length || centers.length !== negatives.length) {
-      throw new Error(`PtbDataLoader: ${centers.length} centers, ${contexts.length} contexts and ${negatives.length} negatives; expected one of each per example (the book's PTBDataset asserts the same)`);
+      throw new Error(
+        `PtbDataLoader: ${centers.length} centers, ${contexts.length} contexts and ${negatives.length} negatives; expected one of each per example (the book's PTBDataset asserts the same)`,
+      );
     }
     this.batchSize = checkPositiveInt(batchSize, "PtbDataLoader: batchSize");
     this.centers = centers;
@@ -406,15 +413,18 @@ export async function loadDataPtb(batchSize: number, maxWindowSize: number, numN
  * d2l.skipGram(tf.ones([2, 1], "int32"), tf.ones([2, 4], "int32"), embed, embed).shape; // [2, 1, 4]
  */
 export function skipGram(center: tf.Tensor, contextsAndNegatives: tf.Tensor, embedV: tf.layers.Layer, embedU: tf.layers.Layer): tf.Tensor3D {
-  if (!(center instanceof tf.Tensor) || center.rank !== 2 || center.shape[1] !== 1) throw new Error(`skipGram expects center of shape [batch, 1] (word indices), got ${shapeStr(center)}`);
+  if (!(center instanceof tf.Tensor) || center.rank !== 2 || center.shape[1] !== 1)
+    throw new Error(`skipGram expects center of shape [batch, 1] (word indices), got ${shapeStr(center)}`);
   if (!(contextsAndNegatives instanceof tf.Tensor) || contextsAndNegatives.rank !== 2 || contextsAndNegatives.shape[0] !== center.shape[0]) {
     throw new Error(`skipGram expects contextsAndNegatives of shape [${center.shape[0]}, m] (word indices), got ${shapeStr(contextsAndNegatives)}`);
   }
-  if (!(embedV instanceof tf.layers.Layer) || !(embedU instanceof tf.layers.Layer)) throw new Error("skipGram expects embedV and embedU to be embedding layers, e.g. tf.layers.embedding({ inputDim, outputDim })");
+  if (!(embedV instanceof tf.layers.Layer) || !(embedU instanceof tf.layers.Layer))
+    throw new Error("skipGram expects embedV and embedU to be embedding layers, e.g. tf.layers.embedding({ inputDim, outputDim })");
   return tf.tidy(() => {
     const v = embedV.apply(center) as tf.Tensor3D; // [batch, 1, embed]
     const u = embedU.apply(contextsAndNegatives) as tf.Tensor3D; // [batch, m, embed]
-    if (v.rank !== 3 || u.rank !== 3 || v.shape[2] !== u.shape[2]) throw new Error(`skipGram: embedV gives ${shapeStr(v)} and embedU ${shapeStr(u)}; expected [batch, 1, e] and [batch, m, e] with the same e`);
+    if (v.rank !== 3 || u.rank !== 3 || v.shape[2] !== u.shape[2])
+      throw new Error(`skipGram: embedV gives ${shapeStr(v)} and embedU ${shapeStr(u)}; expected [batch, 1, e] and [batch, m, e] with the same e`);
     return tf.matMul(v, u, false, true) as tf.Tensor3D;
   });
 }
@@ -439,8 +449,10 @@ export class SigmoidBCELoss {
   forward(inputs: tf.Tensor, target: tf.Tensor, mask?: tf.Tensor): tf.Tensor1D {
     if (!(inputs instanceof tf.Tensor) || inputs.rank !== 2) throw new Error(`SigmoidBCELoss expects inputs (logits) of shape [batch, m], got ${shapeStr(inputs)}`);
     const same = (t: tf.Tensor): boolean => t.rank === 2 && t.shape[0] === inputs.shape[0] && t.shape[1] === inputs.shape[1];
-    if (!(target instanceof tf.Tensor) || !same(target)) throw new Error(`SigmoidBCELoss expects target of shape [${inputs.shape.join(", ")}] (0s and 1s), got ${shapeStr(target)}`);
-    if (mask !== undefined && (!(mask instanceof tf.Tensor) || !same(mask))) throw new Error(`SigmoidBCELoss expects mask of shape [${inputs.shape.join(", ")}] (1 where a word counts, 0 over padding), got ${shapeStr(mask)}`);
+    if (!(target instanceof tf.Tensor) || !same(target))
+      throw new Error(`SigmoidBCELoss expects target of shape [${inputs.shape.join(", ")}] (0s and 1s), got ${shapeStr(target)}`);
+    if (mask !== undefined && (!(mask instanceof tf.Tensor) || !same(mask)))
+      throw new Error(`SigmoidBCELoss expects mask of shape [${inputs.shape.join(", ")}] (1 where a word counts, 0 over padding), got ${shapeStr(mask)}`);
     return tf.tidy(() => {
       const x = inputs.toFloat();
       // softplus(x) - x * t: log(1 + e^x) - x t, stable for large |x|, gradient sigmoid(x) - t
@@ -473,7 +485,8 @@ export function getSimilarTokens(queryToken: string, k: number, embed: tf.layers
     if (ws.length === 0) throw new Error("getSimilarTokens: the embedding layer has no weights yet; call it on some input (or train it) first");
     W = ws[0];
   } else throw new Error("getSimilarTokens: embed must be an embedding layer or its weight matrix [vocab, embed]");
-  if (W.rank !== 2 || W.shape[0] !== vocab.length) throw new Error(`getSimilarTokens: expected embedding weights of shape [${vocab.length}, embed] (one row per word of vocab), got ${shapeStr(W)}`);
+  if (W.rank !== 2 || W.shape[0] !== vocab.length)
+    throw new Error(`getSimilarTokens: expected embedding weights of shape [${vocab.length}, embed] (one row per word of vocab), got ${shapeStr(W)}`);
   if (!Number.isInteger(k) || k < 1 || k >= vocab.length) throw new Error(`getSimilarTokens: k must be an integer in 1..${vocab.length - 1}, got ${String(k)}`);
   const [idx, cos] = tf.tidy(() => {
     const x = tf.gather(W, q); // [embed]

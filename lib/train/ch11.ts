@@ -56,7 +56,8 @@ export type Trainer2d = (x1: number, x2: number, s1: number, s2: number, fGrad: 
  * const results = d2l.train2d(gd2d, 20, f2dGrad); // epoch 20, x1: -0.057646, x2: -0.000073
  */
 export function train2d(trainer: Trainer2d, steps = 20, fGrad?: Grad2d): [number, number][] {
-  if (typeof trainer !== "function") throw new Error(`train2d(trainer, steps, fGrad): trainer must be a function (x1, x2, s1, s2, fGrad) => [x1, x2, s1, s2], got ${typeof trainer}`);
+  if (typeof trainer !== "function")
+    throw new Error(`train2d(trainer, steps, fGrad): trainer must be a function (x1, x2, s1, s2, fGrad) => [x1, x2, s1, s2], got ${typeof trainer}`);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`train2d: steps must be a positive integer, got ${String(steps)}`);
   if (fGrad !== undefined && typeof fGrad !== "function") throw new Error(`train2d: fGrad must be a function (x1, x2) => [g1, g2], got ${typeof fGrad}`);
   let [x1, x2, s1, s2] = [-5, -2, 0, 0];
@@ -128,7 +129,8 @@ function checkStep(who: string, params: tf.Variable[], grads: tf.Tensor[], state
     throw new Error(`${who}(params, states, hyperparams, grads): grads must be one gradient tensor per parameter (${params.length}), in the order of params`);
   }
   grads.forEach((g, i) => {
-    if (g.size !== params[i].size) throw new Error(`${who}: the gradient of parameter ${i} has shape ${shapeStr(g.shape)} but the parameter has shape ${shapeStr(params[i].shape)}`);
+    if (g.size !== params[i].size)
+      throw new Error(`${who}: the gradient of parameter ${i} has shape ${shapeStr(g.shape)} but the parameter has shape ${shapeStr(params[i].shape)}`);
   });
   if (states !== undefined && (!Array.isArray(states) || states.length !== params.length)) {
     throw new Error(`${who}: states must hold one entry per parameter (${params.length}); make them with the matching init function, e.g. d2l.initMomentumStates(featureDim)`);
@@ -142,7 +144,8 @@ function hyper(who: string, hyperparams: ScratchHyperparams, name: string): numb
 }
 
 function zerosLike(featureDim: number, who: string): [tf.Variable, tf.Variable] {
-  if (!Number.isInteger(featureDim) || featureDim < 1) throw new Error(`${who}(featureDim): featureDim must be a positive integer (the number of features, 5 for the airfoil data), got ${String(featureDim)}`);
+  if (!Number.isInteger(featureDim) || featureDim < 1)
+    throw new Error(`${who}(featureDim): featureDim must be a positive integer (the number of features, 5 for the airfoil data), got ${String(featureDim)}`);
   return tf.tidy(() => [tf.variable(tf.zeros([featureDim, 1]), false), tf.variable(tf.zeros([1]), false)]);
 }
 
@@ -267,7 +270,10 @@ export function rmsprop(params: tf.Variable[], states: tf.Variable[], hyperparam
 export function initAdadeltaStates(featureDim: number): ScratchPairStates {
   const [sw, sb] = zerosLike(featureDim, "initAdadeltaStates");
   const [dw, db] = zerosLike(featureDim, "initAdadeltaStates");
-  return [[sw, dw], [sb, db]];
+  return [
+    [sw, dw],
+    [sb, db],
+  ];
 }
 
 /**
@@ -305,7 +311,10 @@ export function adadelta(params: tf.Variable[], states: ScratchPairStates, hyper
 export function initAdamStates(featureDim: number): ScratchPairStates {
   const [vw, vb] = zerosLike(featureDim, "initAdamStates");
   const [sw, sb] = zerosLike(featureDim, "initAdamStates");
-  return [[vw, sw], [vb, sb]];
+  return [
+    [vw, sw],
+    [vb, sb],
+  ];
 }
 
 function adamLike(who: string, params: tf.Variable[], states: ScratchPairStates, hyperparams: { lr: number; t: number }, grads: tf.Tensor[], eps: number, yogiStep: boolean): void {
@@ -320,7 +329,16 @@ function adamLike(who: string, params: tf.Variable[], states: ScratchPairStates,
       const g = grads[i].reshape(p.shape);
       v.assign(v.mul(beta1).add(g.mul(1 - beta1)));
       const g2 = g.square();
-      if (yogiStep) s.assign(s.add(g2.sub(s).sign().mul(g2).mul(1 - beta2)));
+      if (yogiStep)
+        s.assign(
+          s.add(
+            g2
+              .sub(s)
+              .sign()
+              .mul(g2)
+              .mul(1 - beta2),
+          ),
+        );
       else s.assign(s.mul(beta2).add(g2.mul(1 - beta2)));
       const vHat = v.div(1 - beta1 ** t);
       const sHat = s.div(1 - beta2 ** t);
@@ -393,7 +411,9 @@ class ScratchUpdater<S, H extends ScratchHyperparams> extends tf.Optimizer {
   setLearningRate(lr: number): void {
     if (!(typeof lr === "number" && Number.isFinite(lr))) throw new Error(`setLearningRate: expected a finite number, got ${String(lr)}`);
     if (typeof this.hyperparams.lr !== "number") {
-      throw new Error(`trainCh11: the hyperparameters ${JSON.stringify(this.hyperparams)} have no lr, so a learning-rate schedule has nothing to change (Adadelta has no learning rate)`);
+      throw new Error(
+        `trainCh11: the hyperparameters ${JSON.stringify(this.hyperparams)} have no lr, so a learning-rate schedule has nothing to change (Adadelta has no learning rate)`,
+      );
     }
     (this.hyperparams as ScratchHyperparams).lr = lr;
   }
@@ -498,7 +518,8 @@ class LossEvery200 implements Callback {
 
   /** @internal */
   onTrainBegin(state: TrainState): void {
-    if (state.numBatches === undefined) throw new Error("the data iterator must know its number of batches (numBatches), as a d2l.DataLoader does: the loss is plotted at fractions of an epoch");
+    if (state.numBatches === undefined)
+      throw new Error("the data iterator must know its number of batches (numBatches), as a d2l.DataLoader does: the loss is plotted at fractions of an epoch");
     if (this.wantAnimator) this.animator ??= makeAnimator({ xlabel: "epoch", ylabel: "loss", xlim: [0, state.numEpochs], ylim: [0.22, 0.35] });
   }
 
@@ -594,9 +615,11 @@ export async function trainCh11<S, H extends ScratchHyperparams>(
   numEpochs = 2,
   options: TrainCh11Options = {},
 ): Promise<TrainCh11Result> {
-  if (typeof trainerFn !== "function") throw new Error(`trainCh11: trainerFn must be a from-scratch optimizer (params, states, hyperparams, grads) => void such as d2l.sgdMomentum, got ${typeof trainerFn}`);
+  if (typeof trainerFn !== "function")
+    throw new Error(`trainCh11: trainerFn must be a from-scratch optimizer (params, states, hyperparams, grads) => void such as d2l.sgdMomentum, got ${typeof trainerFn}`);
   if (hyperparams === null || typeof hyperparams !== "object") throw new Error(`trainCh11: hyperparams must be an object such as { lr: 0.01 }, got ${JSON.stringify(hyperparams)}`);
-  if (!Number.isInteger(featureDim) || featureDim < 1) throw new Error(`trainCh11: featureDim must be a positive integer (the number of features; d2l.getDataCh11 returns it), got ${String(featureDim)}`);
+  if (!Number.isInteger(featureDim) || featureDim < 1)
+    throw new Error(`trainCh11: featureDim must be a positive integer (the number of features; d2l.getDataCh11 returns it), got ${String(featureDim)}`);
   checkIter(dataIter, "training");
   numEpochs = checkEpochs("trainCh11", numEpochs);
   const data = await wholeData(dataIter);
@@ -622,7 +645,8 @@ export async function trainCh11<S, H extends ScratchHyperparams>(
 export type OptimizerFactory<H> = (new (hyperparams: H) => tf.Optimizer) | ((hyperparams: H) => tf.Optimizer);
 
 function makeOptimizer<H>(trainerFn: OptimizerFactory<H>, hyperparams: H): tf.Optimizer {
-  if (typeof trainerFn !== "function") throw new Error(`trainConciseCh11: trainerFn must be an optimizer class such as d2l.optim.SGD or a function (hyperparams) => tf.Optimizer, got ${typeof trainerFn}`);
+  if (typeof trainerFn !== "function")
+    throw new Error(`trainConciseCh11: trainerFn must be an optimizer class such as d2l.optim.SGD or a function (hyperparams) => tf.Optimizer, got ${typeof trainerFn}`);
   // (tf.Optimizer's instanceof test reads properties of its operand: never give it undefined or null.)
   const proto = (trainerFn as { prototype?: unknown }).prototype;
   const isClass = (typeof proto === "object" && proto !== null && proto instanceof tf.Optimizer) || /^class[\s{]/.test(Function.prototype.toString.call(trainerFn));
@@ -656,7 +680,13 @@ function mseNoReduction(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
  * await d2l.trainConciseCh11(d2l.optim.SGD, { lr: 0.01 }, dataIter);
  * await d2l.trainConciseCh11((h) => tf.train.sgd(h.lr), { lr: 0.01 }, dataIter);
  */
-export async function trainConciseCh11<H>(trainerFn: OptimizerFactory<H>, hyperparams: H, dataIter: DataIter, numEpochs = 4, options: TrainCh11Options = {}): Promise<TrainCh11Result> {
+export async function trainConciseCh11<H>(
+  trainerFn: OptimizerFactory<H>,
+  hyperparams: H,
+  dataIter: DataIter,
+  numEpochs = 4,
+  options: TrainCh11Options = {},
+): Promise<TrainCh11Result> {
   checkIter(dataIter, "training");
   numEpochs = checkEpochs("trainConciseCh11", numEpochs);
   const data = await wholeData(dataIter);

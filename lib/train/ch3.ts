@@ -119,7 +119,9 @@ function asImages(X: tf.Tensor, k: number): tf.Tensor {
     const per = first.size / k;
     const side = Math.round(Math.sqrt(per));
     if (side * side === per) return first.reshape([k, side, side]); // the book's X[0:n].reshape((n, 28, 28))
-    throw new Error(`predictCh3 shows the test examples as images, but X has shape [${X.shape.join(",")}]; expected [batch, H, W], [batch, H, W, C], or square flat images like [batch, 784]`);
+    throw new Error(
+      `predictCh3 shows the test examples as images, but X has shape [${X.shape.join(",")}]; expected [batch, H, W], [batch, H, W, C], or square flat images like [batch, 784]`,
+    );
   });
 }
 

@@ -37,7 +37,6 @@ function checkDevice(device: string | undefined, who: string): void {
   }
 }
 
-
 /**
  * Per-example softmax cross-entropy on logits with int labels, the book's
  * `nn.CrossEntropyLoss(reduction='none')` for chapter 6 on (`d2l.losses.crossEntropy`).

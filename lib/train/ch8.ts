@@ -133,7 +133,8 @@ function perSequence(loss: Loss): Loss {
  */
 export function predictCh8(prefix: string, numPreds: number, net: RecurrentNet, vocab: Vocab, device?: string): string {
   checkNet(net, "predictCh8");
-  if (typeof prefix !== "string" || prefix.length === 0) throw new Error(`predictCh8(prefix, numPreds, net, vocab): prefix must be a non-empty string, got ${JSON.stringify(prefix)}`);
+  if (typeof prefix !== "string" || prefix.length === 0)
+    throw new Error(`predictCh8(prefix, numPreds, net, vocab): prefix must be a non-empty string, got ${JSON.stringify(prefix)}`);
   if (!Number.isInteger(numPreds) || numPreds < 0) throw new Error(`predictCh8: numPreds must be a non-negative integer, got ${String(numPreds)}`);
   const chars = Array.from(prefix);
   let state = net.beginState(1, device);
@@ -234,8 +235,7 @@ class PerplexityPlot implements Callback {
     if (this.given === false) return;
     const every = this.period(state.numEpochs);
     this.animator =
-      this.given ??
-      new Animator({ xlabel: "epoch", ylabel: "perplexity", legend: ["train"], xlim: state.numEpochs > every ? [every, state.numEpochs] : [0, state.numEpochs] });
+      this.given ?? new Animator({ xlabel: "epoch", ylabel: "perplexity", legend: ["train"], xlim: state.numEpochs > every ? [every, state.numEpochs] : [0, state.numEpochs] });
   }
 
   /** @internal */
@@ -307,7 +307,8 @@ export async function trainCh8(
     const r = await engine.fit(trainIter, { numEpochs, callbacks, quickEpochs: QUICK_EPOCHS.trainCh8 });
     const perplexity = Math.exp(r.trainLoss);
     const tokensPerSec = r.examplesPerSec * carried.numSteps;
-    if (verbose) showSummary([`perplexity ${perplexity.toFixed(1)}, ${tokensPerSec.toFixed(1)} tokens/sec on ${backendDescription()}`, predict("time traveller"), predict("traveller")]);
+    if (verbose)
+      showSummary([`perplexity ${perplexity.toFixed(1)}, ${tokensPerSec.toFixed(1)} tokens/sec on ${backendDescription()}`, predict("time traveller"), predict("traveller")]);
     return { perplexity, tokensPerSec, perplexities: r.history.map((h) => Math.exp(h.trainLoss)) };
   } finally {
     if (isOptimizer(updater)) updater.dispose();

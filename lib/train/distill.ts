@@ -26,7 +26,8 @@ function distillOptions(fn: string, o: DistillationOptions): { T: number; alpha:
   const T = o.temperature ?? 2;
   if (typeof T !== "number" || !(T > 0) || !Number.isFinite(T)) throw new Error(`${fn}: temperature must be a positive number, got ${JSON.stringify(o.temperature)}`);
   const alpha = o.alpha ?? 0.5;
-  if (typeof alpha !== "number" || !(alpha >= 0 && alpha <= 1)) throw new Error(`${fn}: alpha must be a number in [0, 1] (the teacher's share of the loss), got ${JSON.stringify(o.alpha)}`);
+  if (typeof alpha !== "number" || !(alpha >= 0 && alpha <= 1))
+    throw new Error(`${fn}: alpha must be a number in [0, 1] (the teacher's share of the loss), got ${JSON.stringify(o.alpha)}`);
   return { T, alpha };
 }
 
@@ -52,13 +53,17 @@ export function distillationLoss(studentLogits: tf.Tensor, teacherLogits: tf.Ten
   if (!(studentLogits instanceof tf.Tensor)) throw new Error(`${fn}: expected studentLogits to be a tf.Tensor, got ${typeof studentLogits}`);
   if (!(teacherLogits instanceof tf.Tensor)) throw new Error(`${fn}: expected teacherLogits to be a tf.Tensor, got ${typeof teacherLogits}`);
   if (studentLogits.rank < 1 || studentLogits.shape.join() !== teacherLogits.shape.join() || studentLogits.rank !== teacherLogits.rank) {
-    throw new Error(`${fn}: the student's logits ${shapeStr(studentLogits.shape)} and the teacher's ${shapeStr(teacherLogits.shape)} must have the same shape [N, C] (the same classes, in the same order)`);
+    throw new Error(
+      `${fn}: the student's logits ${shapeStr(studentLogits.shape)} and the teacher's ${shapeStr(teacherLogits.shape)} must have the same shape [N, C] (the same classes, in the same order)`,
+    );
   }
   const { T, alpha } = distillOptions(fn, options);
   const reduction = options.reduction ?? "mean";
   if (!["none", "mean", "sum"].includes(reduction)) throw new Error(`${fn}: reduction must be "none", "mean" or "sum", got ${JSON.stringify(options.reduction)}`);
   if (alpha < 1 && !(labels instanceof tf.Tensor)) {
-    throw new Error(`${fn}: labels are needed when alpha < 1 (the hard-label term weighs 1 - alpha = ${1 - alpha}); pass class indices [N], or alpha: 1 to learn from the teacher alone`);
+    throw new Error(
+      `${fn}: labels are needed when alpha < 1 (the hard-label term weighs 1 - alpha = ${1 - alpha}); pass class indices [N], or alpha: 1 to learn from the teacher alone`,
+    );
   }
   return tf.tidy(() => {
     const logS = tf.logSoftmax(tf.div(studentLogits.toFloat(), T), -1);
@@ -116,8 +121,10 @@ export async function trainDistillation(
   options: TrainDistillationOptions = {},
 ): Promise<TrainCh3Result> {
   const fn = "trainDistillation";
-  if (!isLayersModel(student) && typeof student !== "function") throw new Error(`${fn}: the student must be a tf.LayersModel or a function net (X) => logits, got ${student === null ? "null" : typeof student}`);
-  if (!isLayersModel(teacher) && typeof teacher !== "function") throw new Error(`${fn}: the teacher must be a tf.LayersModel or a function net (X) => logits, got ${teacher === null ? "null" : typeof teacher}`);
+  if (!isLayersModel(student) && typeof student !== "function")
+    throw new Error(`${fn}: the student must be a tf.LayersModel or a function net (X) => logits, got ${student === null ? "null" : typeof student}`);
+  if (!isLayersModel(teacher) && typeof teacher !== "function")
+    throw new Error(`${fn}: the teacher must be a tf.LayersModel or a function net (X) => logits, got ${teacher === null ? "null" : typeof teacher}`);
   if (student === teacher) throw new Error(`${fn}: the student and the teacher are the same net; distill into a separate (usually smaller) student`);
   if (!isLayersModel(student) && options.params === undefined) {
     throw new Error(`${fn}: a function student needs params (its tf.variable parameters), so that the teacher's variables are not trained with it`);

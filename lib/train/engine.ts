@@ -41,19 +41,7 @@ import { NaNCheck, InterruptCheck } from "./callbacks/guards";
 import type { Callback, TrainState, EpochLog, BatchIter, Hook } from "./callback";
 
 export type { Callback, TrainState, EpochLog, BatchIter } from "./callback";
-import {
-  type DataIter,
-  type Net,
-  type Loss,
-  type Updater,
-  type Param,
-  isLayersModel,
-  isOptimizer,
-  variableOf,
-  forward,
-  checkOutputFitsLabels,
-  shapeStr,
-} from "./types";
+import { type DataIter, type Net, type Loss, type Updater, type Param, isLayersModel, isOptimizer, variableOf, forward, checkOutputFitsLabels, shapeStr } from "./types";
 
 /** What {@link EngineOptions.batchLoss} returns for a batch. */
 export interface BatchLossResult {
@@ -358,7 +346,7 @@ export class Engine {
           }
           i++;
           const lastOfEpoch = state.numBatches !== undefined && i === state.numBatches;
-          const due = readEvery !== undefined && (i - state.readFrom) >= readEvery;
+          const due = readEvery !== undefined && i - state.readFrom >= readEvery;
           if (lastOfEpoch || due || wanting.some((c) => c.needsValues?.(state) === true)) await readBack();
           await call(cbs, "onBatchEnd", state); // InterruptCheck runs last here
           // Then let the kernel's event loop acknowledge an interrupt (after the
@@ -368,7 +356,9 @@ export class Engine {
         }
         await readBack(); // an iterator of unknown length, or training stopped mid-epoch
         if (i === 0) {
-          throw new Error(`the training data iterator yielded no batches in epoch ${epoch + 1}; it must yield [X, y] batches in every epoch (is it a one-shot generator? pass an iterable that starts over, like a d2l DataLoader)`);
+          throw new Error(
+            `the training data iterator yielded no batches in epoch ${epoch + 1}; it must yield [X, y] batches in every epoch (is it a one-shot generator? pass an iterable that starts over, like a d2l DataLoader)`,
+          );
         }
         if (state.numBatches === undefined && !state.stopTraining) state.numBatches = i;
         if (opts.testIter !== undefined && this.net !== undefined) {
@@ -427,7 +417,10 @@ export class Engine {
     }
     if (!all.some((c) => c instanceof NaNCheck)) all.push(new NaNCheck());
     if (!all.some((c) => c instanceof InterruptCheck)) all.push(new InterruptCheck());
-    return all.map((c, i) => ({ c, i })).sort((a, b) => (a.c.order ?? 0) - (b.c.order ?? 0) || a.i - b.i).map((x) => x.c);
+    return all
+      .map((c, i) => ({ c, i }))
+      .sort((a, b) => (a.c.order ?? 0) - (b.c.order ?? 0) || a.i - b.i)
+      .map((x) => x.c);
   }
 
   /** The variables this batch differentiates against. */
@@ -462,7 +455,9 @@ export class Engine {
     const [X, y] = batch;
     const custom = this.batchLoss;
     if (!custom && (X.rank === 0 || y.rank === 0 || X.shape[0] !== y.shape[0])) {
-      throw new Error(`the training data iterator gave X of shape ${shapeStr(X.shape)} and y of shape ${shapeStr(y.shape)}; they must hold the same number of examples (first dimension)`);
+      throw new Error(
+        `the training data iterator gave X of shape ${shapeStr(X.shape)} and y of shape ${shapeStr(y.shape)}; they must hold the same number of examples (first dimension)`,
+      );
     }
     if (custom && X.rank === 0) throw new Error("the training data iterator gave a scalar as the batch's first tensor; its first dimension must count the examples");
     const n = X.shape[0] as number;
@@ -476,44 +471,43 @@ export class Engine {
     let gradList: (tf.Tensor | null)[] = [];
     let ok = false;
     try {
-      ({ value, grads: gradList } = gradientsOrClean(
-        () => {
-          let l: tf.Tensor;
-          let count: tf.Tensor | number = n;
-          let yHat: tf.Tensor | undefined;
-          if (custom) {
-            const r = custom(batch);
-            if (r === null || typeof r !== "object" || !(r.loss instanceof tf.Tensor)) {
-              throw new Error("batchLoss must return { loss, count? } with loss a tf.Tensor of per-example losses");
-            }
-            l = r.loss;
-            if (r.count !== undefined) count = r.count;
-          } else {
-            yHat = forward(this.net as Net, X, true);
-            checkOutputFitsLabels(yHat, y);
-            l = (this.loss as Loss)(yHat, y);
+      ({ value, grads: gradList } = gradientsOrClean(() => {
+        let l: tf.Tensor;
+        let count: tf.Tensor | number = n;
+        let yHat: tf.Tensor | undefined;
+        if (custom) {
+          const r = custom(batch);
+          if (r === null || typeof r !== "object" || !(r.loss instanceof tf.Tensor)) {
+            throw new Error("batchLoss must return { loss, count? } with loss a tf.Tensor of per-example losses");
           }
-          if (!(l instanceof tf.Tensor)) throw new Error(`the loss must return a tf.Tensor of per-example losses, got ${typeof l}`);
-          if (l.rank > 0 && l.shape[0] !== n) {
-            throw new Error(`the loss returned shape ${shapeStr(l.shape)} for a batch of ${n} examples; it must return one loss per example (shape [${n}]), the book's reduction='none'`);
-          }
-          const lossSum = l.rank === 0 ? tf.mul(l, n) : tf.sum(l);
-          const parts = [
-            tf.cast(lossSum, "float32"),
-            wantAcc && yHat ? correctCount(yHat, y) : tf.scalar(0),
-            tf.cast(typeof count === "number" ? tf.scalar(count) : tf.reshape(count, []), "float32"),
-          ];
-          stats = tf.keep(tf.stack(parts));
-          const objective = byMean ? tf.div(lossSum, n) : lossSum;
-          // A LayersModel's regularizers (kernelRegularizer etc.) count in the objective, as model.fit adds them;
-          // the reported loss stays the data loss, as the book's with weight_decay.
-          const penalties = this.net instanceof tf.LayersModel ? this.net.calculateLosses() : [];
-          if (penalties.length === 0) return objective;
-          const penalty = tf.addN(penalties);
-          return tf.add(objective, byMean ? penalty : tf.mul(penalty, n));
-        },
-        vars,
-      ));
+          l = r.loss;
+          if (r.count !== undefined) count = r.count;
+        } else {
+          yHat = forward(this.net as Net, X, true);
+          checkOutputFitsLabels(yHat, y);
+          l = (this.loss as Loss)(yHat, y);
+        }
+        if (!(l instanceof tf.Tensor)) throw new Error(`the loss must return a tf.Tensor of per-example losses, got ${typeof l}`);
+        if (l.rank > 0 && l.shape[0] !== n) {
+          throw new Error(
+            `the loss returned shape ${shapeStr(l.shape)} for a batch of ${n} examples; it must return one loss per example (shape [${n}]), the book's reduction='none'`,
+          );
+        }
+        const lossSum = l.rank === 0 ? tf.mul(l, n) : tf.sum(l);
+        const parts = [
+          tf.cast(lossSum, "float32"),
+          wantAcc && yHat ? correctCount(yHat, y) : tf.scalar(0),
+          tf.cast(typeof count === "number" ? tf.scalar(count) : tf.reshape(count, []), "float32"),
+        ];
+        stats = tf.keep(tf.stack(parts));
+        const objective = byMean ? tf.div(lossSum, n) : lossSum;
+        // A LayersModel's regularizers (kernelRegularizer etc.) count in the objective, as model.fit adds them;
+        // the reported loss stays the data loss, as the book's with weight_decay.
+        const penalties = this.net instanceof tf.LayersModel ? this.net.calculateLosses() : [];
+        if (penalties.length === 0) return objective;
+        const penalty = tf.addN(penalties);
+        return tf.add(objective, byMean ? penalty : tf.mul(penalty, n));
+      }, vars));
       const named: tf.NamedTensorMap = {};
       vars.forEach((v, i) => {
         const g = gradList[i];
@@ -613,7 +607,8 @@ class GoodWeights {
 
 function checkReadEvery(v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new Error(`readEvery must be a positive whole number of batches (1 reads the loss back after every batch), got ${String(v)}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1)
+    throw new Error(`readEvery must be a positive whole number of batches (1 reads the loss back after every batch), got ${String(v)}`);
   return v;
 }
 

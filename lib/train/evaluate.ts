@@ -54,11 +54,7 @@ export function checkIter(iter: unknown, what: string): void {
  * Run the net over a data iterator in evaluation mode and return the mean
  * loss and/or the accuracy. Sums stay on the device and are read once, at the end.
  */
-export async function evaluate(
-  net: Net,
-  dataIter: DataIter,
-  opts: { loss?: Loss; accuracy?: boolean; guard?: InterruptGuard; what?: string } = {},
-): Promise<Evaluation> {
+export async function evaluate(net: Net, dataIter: DataIter, opts: { loss?: Loss; accuracy?: boolean; guard?: InterruptGuard; what?: string } = {}): Promise<Evaluation> {
   const what = opts.what ?? "evaluation";
   checkIter(dataIter, what);
   const wantAcc = opts.accuracy ?? true;
@@ -128,4 +124,3 @@ export async function evaluateLoss(net: Net, dataIter: DataIter, loss: Loss): Pr
   const r = await evaluate(net, dataIter, { loss, accuracy: false, what: "evaluateLoss" });
   return r.loss as number;
 }
-

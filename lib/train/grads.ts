@@ -53,16 +53,13 @@ export function clearGrad(v: tf.Variable): void {
 export function backward(f: () => tf.Tensor, params?: Param[]): void {
   const vars = params ? params.map(variableOf) : trainableVariables();
   if (vars.length === 0) throw new Error("backward(f): there are no trainable variables; create parameters with tf.variable(...)");
-  const { value, grads } = gradientsOrClean(
-    () => {
-      const v = f();
-      if (!(v instanceof tf.Tensor) || v.rank !== 0) {
-        throw new Error(`backward(f): f must return a scalar tensor (e.g. l.sum()), got ${v instanceof tf.Tensor ? `shape ${shapeStr(v.shape)}` : typeof v}`);
-      }
-      return v;
-    },
-    vars,
-  );
+  const { value, grads } = gradientsOrClean(() => {
+    const v = f();
+    if (!(v instanceof tf.Tensor) || v.rank !== 0) {
+      throw new Error(`backward(f): f must return a scalar tensor (e.g. l.sum()), got ${v instanceof tf.Tensor ? `shape ${shapeStr(v.shape)}` : typeof v}`);
+    }
+    return v;
+  }, vars);
   try {
     if (grads.every((g) => g == null)) throw noConnection();
     vars.forEach((v, i) => {

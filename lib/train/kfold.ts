@@ -161,7 +161,9 @@ export function getKFoldData(k: number, i: number, X: tf.Tensor, y: tf.Tensor): 
   if (!Number.isInteger(k) || k < 2) throw new Error(`getKFoldData: k must be an integer > 1 (the number of folds), got ${k}`);
   if (!Number.isInteger(i) || i < 0 || i >= k) throw new Error(`getKFoldData: i must be a fold index 0..${k - 1}, got ${i}`);
   if (!(X instanceof tf.Tensor) || !(y instanceof tf.Tensor) || X.rank === 0 || y.rank === 0 || X.shape[0] !== y.shape[0]) {
-    throw new Error(`getKFoldData: X and y must be tensors with the same number of examples (first dimension), got ${X instanceof tf.Tensor ? shapeStr(X.shape) : typeof X} and ${y instanceof tf.Tensor ? shapeStr(y.shape) : typeof y}`);
+    throw new Error(
+      `getKFoldData: X and y must be tensors with the same number of examples (first dimension), got ${X instanceof tf.Tensor ? shapeStr(X.shape) : typeof X} and ${y instanceof tf.Tensor ? shapeStr(y.shape) : typeof y}`,
+    );
   }
   const n = X.shape[0];
   const foldSize = Math.floor(n / k);

@@ -111,7 +111,9 @@ function elementTarget(fn: string, input: tf.Tensor, target: tf.Tensor): tf.Tens
   if (sameShape(input.shape, target.shape)) return target;
   const squeeze = (s: readonly number[]) => s.filter((d) => d !== 1);
   if (input.size === target.size && sameShape(squeeze(input.shape), squeeze(target.shape))) return tf.reshape(target, input.shape);
-  throw new Error(`${fn}(input, target): input has shape ${shapeStr(input.shape)} but target has shape ${shapeStr(target.shape)}; they must have the same shape (one target per output value)`);
+  throw new Error(
+    `${fn}(input, target): input has shape ${shapeStr(input.shape)} but target has shape ${shapeStr(target.shape)}; they must have the same shape (one target per output value)`,
+  );
 }
 
 /** Number of classes: the input's last axis. */
@@ -432,7 +434,11 @@ export function hingeLoss(input: tf.Tensor, target: tf.Tensor, options: HingeLos
   return tf.tidy(() => {
     const x = toFloat(input);
     const t = elementTarget(fn, input, target);
-    const sign = tf.where(constMask(t, (a) => tf.greater(a, 0)), tf.onesLike(x), tf.neg(tf.onesLike(x)));
+    const sign = tf.where(
+      constMask(t, (a) => tf.greater(a, 0)),
+      tf.onesLike(x),
+      tf.neg(tf.onesLike(x)),
+    );
     return reduce(tf.relu(tf.sub(margin, tf.mul(sign, x))), reduction);
   });
 }
@@ -533,7 +539,14 @@ export function huberLoss(input: tf.Tensor, target: tf.Tensor, options: HuberLos
   return tf.tidy(() => {
     const d = tf.sub(toFloat(input), toFloat(elementTarget(fn, input, target)));
     const ad = absT(d);
-    return reduce(tf.where(constMask(ad, (a) => tf.less(a, delta)), tf.mul(0.5, tf.square(d)), tf.mul(delta, tf.sub(ad, 0.5 * delta))), reduction);
+    return reduce(
+      tf.where(
+        constMask(ad, (a) => tf.less(a, delta)),
+        tf.mul(0.5, tf.square(d)),
+        tf.mul(delta, tf.sub(ad, 0.5 * delta)),
+      ),
+      reduction,
+    );
   });
 }
 
@@ -561,7 +574,14 @@ export function smoothL1Loss(input: tf.Tensor, target: tf.Tensor, options: Smoot
     const d = tf.sub(toFloat(input), toFloat(elementTarget(fn, input, target)));
     const ad = absT(d);
     if (beta === 0) return reduce(ad, reduction);
-    return reduce(tf.where(constMask(ad, (a) => tf.less(a, beta)), tf.div(tf.mul(0.5, tf.square(d)), beta), tf.sub(ad, 0.5 * beta)), reduction);
+    return reduce(
+      tf.where(
+        constMask(ad, (a) => tf.less(a, beta)),
+        tf.div(tf.mul(0.5, tf.square(d)), beta),
+        tf.sub(ad, 0.5 * beta),
+      ),
+      reduction,
+    );
   });
 }
 
@@ -595,7 +615,14 @@ export function wingLoss(input: tf.Tensor, target: tf.Tensor, options: WingLossO
   const C = w - w * Math.log(1 + w / epsilon);
   return tf.tidy(() => {
     const x = absT(tf.sub(toFloat(input), toFloat(elementTarget(fn, input, target))));
-    return reduce(tf.where(constMask(x, (a) => tf.less(a, w)), tf.mul(w, tf.log1p(tf.div(x, epsilon))), tf.sub(x, C)), reduction);
+    return reduce(
+      tf.where(
+        constMask(x, (a) => tf.less(a, w)),
+        tf.mul(w, tf.log1p(tf.div(x, epsilon))),
+        tf.sub(x, C),
+      ),
+      reduction,
+    );
   });
 }
 
@@ -1053,10 +1080,24 @@ export function arcFaceLogits(embeddings: tf.Tensor, weight: tf.Tensor, labels: 
     const cos = arcCosine(embeddings, weight);
     const y = indexTarget(fn, cos, labels);
     const v = tf.sub(1, tf.square(cos));
-    const sine = tf.where(constMask(v, (a) => tf.greater(a, 0)), tf.sqrt(tf.maximum(v, 1e-30)), tf.zerosLike(v));
+    const sine = tf.where(
+      constMask(v, (a) => tf.greater(a, 0)),
+      tf.sqrt(tf.maximum(v, 1e-30)),
+      tf.zerosLike(v),
+    );
     let phi = tf.sub(tf.mul(cos, Math.cos(m)), tf.mul(sine, Math.sin(m)));
-    if (easyMargin) phi = tf.where(constMask(cos, (a) => tf.greater(a, 0)), phi, cos);
-    else phi = tf.where(constMask(cos, (a) => tf.greater(a, Math.cos(Math.PI - m))), phi, tf.sub(cos, Math.sin(Math.PI - m) * m));
+    if (easyMargin)
+      phi = tf.where(
+        constMask(cos, (a) => tf.greater(a, 0)),
+        phi,
+        cos,
+      );
+    else
+      phi = tf.where(
+        constMask(cos, (a) => tf.greater(a, Math.cos(Math.PI - m))),
+        phi,
+        tf.sub(cos, Math.sin(Math.PI - m) * m),
+      );
     const isY = tf.cast(tf.oneHot(y, weight.shape[0]), "bool");
     return tf.mul(tf.where(isY, phi, cos), s);
   });

@@ -133,7 +133,9 @@ export abstract class Optimizer extends tf.Optimizer {
       const s = this.state.get(name);
       for (const [key, t] of s?.slots ?? []) {
         if (!sameShape(t.shape, v.shape)) {
-          throw new Error(`optim.${this.torchName}: its state "${name}/${key}" has shape [${t.shape.join(", ")}] but the variable "${name}" has shape [${v.shape.join(", ")}]; were these optimizer weights (setWeights) saved for another model?`);
+          throw new Error(
+            `optim.${this.torchName}: its state "${name}/${key}" has shape [${t.shape.join(", ")}] but the variable "${name}" has shape [${v.shape.join(", ")}]; were these optimizer weights (setWeights) saved for another model?`,
+          );
         }
       }
       work.push({ v, g, name });
@@ -237,14 +239,16 @@ export abstract class Optimizer extends tf.Optimizer {
         if (tensor.dtype !== "int32" || tensor.size !== 2) {
           throw new Error(`optim.${this.torchName}.setWeights: "lr" must be the two int32 words getWeights() writes, got ${tensor.dtype} of shape [${tensor.shape.join(", ")}]`);
         }
-        lr = checkLr(this.torchName, wordsToLr(await tensor.data() as Int32Array));
+        lr = checkLr(this.torchName, wordsToLr((await tensor.data()) as Int32Array));
         continue;
       }
       const cut = name.lastIndexOf("/");
       const variable = name.slice(0, Math.max(cut, 0));
       const key = name.slice(cut + 1);
       if (cut <= 0 || (key !== "step" && !this.slotNames.includes(key))) {
-        throw new Error(`optim.${this.torchName}.setWeights: "${name}" is not state of ${this.torchName}, which keeps "iter", "lr" and per variable "<name>/step" and ${this.slotNames.map((k) => `"<name>/${k}"`).join(", ")}; were these weights saved from another optimizer?`);
+        throw new Error(
+          `optim.${this.torchName}.setWeights: "${name}" is not state of ${this.torchName}, which keeps "iter", "lr" and per variable "<name>/step" and ${this.slotNames.map((k) => `"<name>/${k}"`).join(", ")}; were these weights saved from another optimizer?`,
+        );
       }
       see(variable);
       if (key === "step") {
@@ -293,11 +297,15 @@ type Opts = Record<string, unknown>;
 function readOptions(cls: string, given: unknown, known: readonly string[], example: string): Opts {
   if (given === undefined) return {};
   if (given === null || typeof given !== "object" || Array.isArray(given)) {
-    throw new Error(`optim.${cls} takes an options object, like new d2l.optim.${cls}(${example}); got ${given === null ? "null" : Array.isArray(given) ? "an array" : typeof given}`);
+    throw new Error(
+      `optim.${cls} takes an options object, like new d2l.optim.${cls}(${example}); got ${given === null ? "null" : Array.isArray(given) ? "an array" : typeof given}`,
+    );
   }
   const unknown = Object.keys(given).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
-    throw new Error(`optim.${cls}: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; it takes ${known.join(", ")} (torch's names in camelCase: weight_decay is weightDecay)`);
+    throw new Error(
+      `optim.${cls}: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; it takes ${known.join(", ")} (torch's names in camelCase: weight_decay is weightDecay)`,
+    );
   }
   return given as Opts;
 }
@@ -525,7 +533,14 @@ export class Adagrad extends Optimizer {
    * opt.getConfig() // { lr: 0.01, lrDecay: 0, ... }
    */
   override getConfig(): tf.serialization.ConfigDict {
-    return { lr: this.learningRate, lrDecay: this.lrDecay, weightDecay: this.weightDecay, initialAccumulatorValue: this.initialAccumulatorValue, eps: this.eps, maximize: this.maximize };
+    return {
+      lr: this.learningRate,
+      lrDecay: this.lrDecay,
+      weightDecay: this.weightDecay,
+      initialAccumulatorValue: this.initialAccumulatorValue,
+      eps: this.eps,
+      maximize: this.maximize,
+    };
   }
 }
 

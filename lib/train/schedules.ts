@@ -91,7 +91,9 @@ function checkOptimizer(opt: unknown, who: string): SchedulableOptimizer {
   if ((typeof opt !== "object" && typeof opt !== "function") || opt === null || typeof (opt as Loose).learningRate !== "number") {
     throw new Error(
       `${who}: expected an optimizer with a number learningRate (tf.train.sgd(0.1), new d2l.optim.SGD({ lr: 0.1 }), or { learningRate: 0.1 }), got ${describe(opt)}` +
-        (typeof opt === "function" ? "; a function updater needs a learningRate property its update reads: d2l.lr.withLearningRate((batchSize, lr) => d2l.sgd(params, lr, batchSize), 0.1)" : ""),
+        (typeof opt === "function"
+          ? "; a function updater needs a learningRate property its update reads: d2l.lr.withLearningRate((batchSize, lr) => d2l.sgd(params, lr, batchSize), 0.1)"
+          : ""),
     );
   }
   return opt as SchedulableOptimizer;
@@ -372,7 +374,8 @@ export abstract class LRScheduler implements Scheduler {
       this.lastEpoch += 1;
       values = this.getLr();
     } else {
-      if (typeof epoch !== "number" || !Number.isFinite(epoch)) throw new Error(`${this.kind}.step(epoch): epoch must be a number (or leave it out to advance one step), got ${describe(epoch)}`);
+      if (typeof epoch !== "number" || !Number.isFinite(epoch))
+        throw new Error(`${this.kind}.step(epoch): epoch must be a number (or leave it out to advance one step), got ${describe(epoch)}`);
       this.lastEpoch = epoch;
       values = this.closedFormLr() ?? this.getLr();
     }
@@ -916,10 +919,13 @@ function checkChildren(list: unknown, who: string, optimizer: SchedulableOptimiz
   if (!Array.isArray(list) || list.length === 0) throw new Error(`${who}: schedulers must be a non-empty list of schedulers on one optimizer, got ${describe(list)}`);
   list.forEach((s, i) => {
     if (!(s instanceof LRScheduler)) {
-      throw new Error(`${who}: schedulers[${i}] is ${describe(s)}; expected a torch-style scheduler such as new d2l.lr.LinearLR(optimizer, ...) (ReduceLROnPlateau cannot be composed, as in torch)`);
+      throw new Error(
+        `${who}: schedulers[${i}] is ${describe(s)}; expected a torch-style scheduler such as new d2l.lr.LinearLR(optimizer, ...) (ReduceLROnPlateau cannot be composed, as in torch)`,
+      );
     }
     const opt = optimizer ?? (list[0] as LRScheduler).optimizer;
-    if (s.optimizer !== opt) throw new Error(`${who}: schedulers[${i}] drives another optimizer; all of them must be made on the same optimizer${optimizer ? " as the one given" : ""}`);
+    if (s.optimizer !== opt)
+      throw new Error(`${who}: schedulers[${i}] drives another optimizer; all of them must be made on the same optimizer${optimizer ? " as the one given" : ""}`);
   });
   return list as LRScheduler[];
 }
@@ -1052,7 +1058,8 @@ export class ChainedScheduler extends LRScheduler {
 
   protected override loadExtraState(s: SchedulerState): void {
     const list = s.schedulers;
-    if (!Array.isArray(list) || list.length !== this.schedulers.length) throw new Error(`ChainedScheduler.loadStateDict: expected the states of ${this.schedulers.length} schedulers`);
+    if (!Array.isArray(list) || list.length !== this.schedulers.length)
+      throw new Error(`ChainedScheduler.loadStateDict: expected the states of ${this.schedulers.length} schedulers`);
     list.forEach((st, i) => this.schedulers[i].loadStateDict(st as SchedulerState));
   }
 
@@ -1080,7 +1087,9 @@ function cycleMomentumOf(o: Options, optimizer: SchedulableOptimizer, who: strin
   const kind = momentumKind(optimizer);
   const has = kind === "momentum" || (allowBetas && kind === "betas");
   if (asked === true && !has) {
-    throw new Error(`${who}: cycleMomentum needs an optimizer with momentum${allowBetas ? " or betas" : ""} (e.g. new d2l.optim.SGD({ lr: 0.1, momentum: 0.9 })); pass cycleMomentum: false for this one`);
+    throw new Error(
+      `${who}: cycleMomentum needs an optimizer with momentum${allowBetas ? " or betas" : ""} (e.g. new d2l.optim.SGD({ lr: 0.1, momentum: 0.9 })); pass cycleMomentum: false for this one`,
+    );
   }
   return asked ?? has;
 }
@@ -1145,7 +1154,8 @@ export class CyclicLR extends LRScheduler {
     this.stepRatio = up / this.totalSize;
     const scaleFn = o.scaleFn;
     if (scaleFn !== undefined && typeof scaleFn !== "function") throw new Error(`CyclicLR: scaleFn must be a function x => scale in [0, 1], got ${describe(scaleFn)}`);
-    this.mode = scaleFn === undefined ? oneOf(o, "mode", "CyclicLR", ["triangular", "triangular2", "exp_range"] as const, "triangular") : ((o.mode as CyclicLR["mode"]) ?? "triangular");
+    this.mode =
+      scaleFn === undefined ? oneOf(o, "mode", "CyclicLR", ["triangular", "triangular2", "exp_range"] as const, "triangular") : ((o.mode as CyclicLR["mode"]) ?? "triangular");
     this.gamma = num(o, "gamma", "CyclicLR", 1);
     this.customScale = scaleFn as ((x: number) => number) | undefined;
     this.scaleMode = scaleFn === undefined ? (this.mode === "exp_range" ? "iterations" : "cycle") : oneOf(o, "scaleMode", "CyclicLR", ["cycle", "iterations"] as const, "cycle");
@@ -1294,7 +1304,9 @@ export class OneCycleLR extends LRScheduler {
   protected override getLr(): number[] {
     const stepNum = this.lastEpoch;
     if (stepNum > this.totalSteps) {
-      throw new Error(`OneCycleLR: tried to step ${stepNum + 1} times, but the cycle has ${this.totalSteps} steps; make it with totalSteps (or epochs * stepsPerEpoch) covering the whole run`);
+      throw new Error(
+        `OneCycleLR: tried to step ${stepNum + 1} times, but the cycle has ${this.totalSteps} steps; make it with totalSteps (or epochs * stepsPerEpoch) covering the whole run`,
+      );
     }
     const g = groupOf(this.optimizer);
     let startStep = 0;
@@ -1345,7 +1357,7 @@ export interface ReduceLROnPlateauOptions {
 }
 
 function plateauOptions(opts: unknown, who: string, epsKey: "eps" | "epsilon") {
-  const o = options(opts, who, "{ mode: \"min\", factor: 0.1, patience: 10 }");
+  const o = options(opts, who, '{ mode: "min", factor: 0.1, patience: 10 }');
   const factor = num(o, "factor", who, 0.1, (v) => v < 1, "a number below 1");
   return {
     mode: oneOf(o, "mode", who, ["min", "max"] as const, "min"),
@@ -1405,8 +1417,16 @@ export class ReduceLROnPlateau implements Scheduler {
     this.optimizer = checkOptimizer(optimizer, "ReduceLROnPlateau");
     this.before = snapshot(this.optimizer);
     this.opts = opts;
-    ({ mode: this.mode, factor: this.factor, patience: this.patience, threshold: this.threshold, thresholdMode: this.thresholdMode, cooldown: this.cooldown, minLr: this.minLr, eps: this.eps } =
-      plateauOptions(opts, "ReduceLROnPlateau", "eps"));
+    ({
+      mode: this.mode,
+      factor: this.factor,
+      patience: this.patience,
+      threshold: this.threshold,
+      thresholdMode: this.thresholdMode,
+      cooldown: this.cooldown,
+      minLr: this.minLr,
+      eps: this.eps,
+    } = plateauOptions(opts, "ReduceLROnPlateau", "eps"));
     this.best = this.modeWorse;
     this.lastLrs = [readLr(this.optimizer)];
   }
@@ -1580,7 +1600,8 @@ export class PiecewiseDecay extends LRScheduler {
     const o = options(opts, "PiecewiseDecay", "{ boundaries: [100, 200], values: [1.0, 0.5, 0.1] }");
     const b = o.boundaries;
     const v = o.values;
-    if (!Array.isArray(b) || b.length === 0 || b.some((x) => typeof x !== "number")) throw new Error(`PiecewiseDecay: boundaries must be a non-empty list of steps, like [100, 200]; got ${describe(b)}`);
+    if (!Array.isArray(b) || b.length === 0 || b.some((x) => typeof x !== "number"))
+      throw new Error(`PiecewiseDecay: boundaries must be a non-empty list of steps, like [100, 200]; got ${describe(b)}`);
     if (!Array.isArray(v) || v.length !== b.length + 1 || v.some((x) => typeof x !== "number")) {
       throw new Error(`PiecewiseDecay: values must be ${b.length + 1} rates, one more than the boundaries; got ${describe(v)}`);
     }
@@ -1734,7 +1755,9 @@ export class LinearWarmup extends LRScheduler {
     const o = options(opts, who, "{ learningRate: 0.5, warmupSteps: 20, startLr: 0, endLr: 0.5 }");
     const inner = o.learningRate;
     if (!(typeof inner === "number" && inner >= 0) && !(inner instanceof LRScheduler && inner.standalone)) {
-      throw new Error(`${who}: learningRate must be a number or a Paddle-style scheduler (made without an optimizer, e.g. new d2l.lr.CosineAnnealingDecay({ ... })), got ${describe(inner)}`);
+      throw new Error(
+        `${who}: learningRate must be a number or a Paddle-style scheduler (made without an optimizer, e.g. new d2l.lr.CosineAnnealingDecay({ ... })), got ${describe(inner)}`,
+      );
     }
     const startLr = num(o, "startLr", who, undefined);
     const endLr = num(o, "endLr", who, undefined);
@@ -1788,7 +1811,10 @@ export class ExponentialDecay extends ExponentialLR {
   constructor(opts: ExponentialDecayOptions) {
     const o = options(opts, "ExponentialDecay", "{ learningRate: 0.5, gamma: 0.9 }");
     const gamma = num(o, "gamma", "ExponentialDecay", undefined, (v) => v > 0 && v < 1, "a number in (0, 1)");
-    super(paddleAlias("ExponentialDecay", paddleLr(o, "ExponentialDecay"), () => new ExponentialDecay(opts)), { gamma });
+    super(
+      paddleAlias("ExponentialDecay", paddleLr(o, "ExponentialDecay"), () => new ExponentialDecay(opts)),
+      { gamma },
+    );
   }
 }
 
@@ -1818,7 +1844,10 @@ export class MultiStepDecay extends MultiStepLR {
       throw new Error(`MultiStepDecay: milestones must be strictly increasing whole step numbers, like [30, 50]; got ${describe(m)}`);
     }
     const gamma = num(o, "gamma", "MultiStepDecay", 0.1, (v) => v < 1, "a number below 1");
-    super(paddleAlias("MultiStepDecay", paddleLr(o, "MultiStepDecay"), () => new MultiStepDecay(opts)), { milestones: m as number[], gamma });
+    super(
+      paddleAlias("MultiStepDecay", paddleLr(o, "MultiStepDecay"), () => new MultiStepDecay(opts)),
+      { milestones: m as number[], gamma },
+    );
   }
 }
 
@@ -1845,7 +1874,10 @@ export class StepDecay extends StepLR {
     const o = options(opts, "StepDecay", "{ learningRate: 0.5, stepSize: 30, gamma: 0.1 }");
     const gamma = num(o, "gamma", "StepDecay", 0.1, (v) => v < 1, "a number below 1");
     const stepSize = num(o, "stepSize", "StepDecay", undefined, posInt, "a positive whole number of steps");
-    super(paddleAlias("StepDecay", paddleLr(o, "StepDecay"), () => new StepDecay(opts)), { stepSize, gamma });
+    super(
+      paddleAlias("StepDecay", paddleLr(o, "StepDecay"), () => new StepDecay(opts)),
+      { stepSize, gamma },
+    );
   }
 }
 
@@ -1869,7 +1901,10 @@ export class LambdaDecay extends LambdaLR {
   constructor(opts: PaddleLambdaOptions) {
     const o = options(opts, "LambdaDecay", "{ learningRate: 0.5, lrLambda: (t) => 0.95 ** t }");
     const lrLambda = fn(o, "lrLambda", "LambdaDecay");
-    super(paddleAlias("LambdaDecay", paddleLr(o, "LambdaDecay"), () => new LambdaDecay(opts)), { lrLambda });
+    super(
+      paddleAlias("LambdaDecay", paddleLr(o, "LambdaDecay"), () => new LambdaDecay(opts)),
+      { lrLambda },
+    );
   }
 }
 
@@ -1886,7 +1921,10 @@ export class MultiplicativeDecay extends MultiplicativeLR {
   constructor(opts: PaddleLambdaOptions) {
     const o = options(opts, "MultiplicativeDecay", "{ learningRate: 0.5, lrLambda: () => 0.95 }");
     const lrLambda = fn(o, "lrLambda", "MultiplicativeDecay");
-    super(paddleAlias("MultiplicativeDecay", paddleLr(o, "MultiplicativeDecay"), () => new MultiplicativeDecay(opts)), { lrLambda });
+    super(
+      paddleAlias("MultiplicativeDecay", paddleLr(o, "MultiplicativeDecay"), () => new MultiplicativeDecay(opts)),
+      { lrLambda },
+    );
   }
 
   protected override closedFormLr(): number[] {
@@ -1918,7 +1956,10 @@ export class CosineAnnealingDecay extends CosineAnnealingLR {
     const o = options(opts, "CosineAnnealingDecay", "{ learningRate: 0.5, tMax: 10 }");
     const tMax = num(o, "tMax", "CosineAnnealingDecay", undefined, positive, "a positive number of steps (Paddle's T_max)");
     const etaMin = num(o, "etaMin", "CosineAnnealingDecay", 0);
-    super(paddleAlias("CosineAnnealingDecay", paddleLr(o, "CosineAnnealingDecay"), () => new CosineAnnealingDecay(opts)), { tMax, etaMin });
+    super(
+      paddleAlias("CosineAnnealingDecay", paddleLr(o, "CosineAnnealingDecay"), () => new CosineAnnealingDecay(opts)),
+      { tMax, etaMin },
+    );
   }
 }
 
@@ -1984,8 +2025,16 @@ export class ReduceOnPlateau implements Scheduler {
     this.opts = opts;
     this.lastLr = paddleLr(o, "ReduceOnPlateau");
     this.optimizer = new OwnRate(this.lastLr);
-    ({ mode: this.mode, factor: this.factor, patience: this.patience, threshold: this.threshold, thresholdMode: this.thresholdMode, cooldown: this.cooldown, minLr: this.minLr, eps: this.epsilon } =
-      plateauOptions(opts, "ReduceOnPlateau", "epsilon"));
+    ({
+      mode: this.mode,
+      factor: this.factor,
+      patience: this.patience,
+      threshold: this.threshold,
+      thresholdMode: this.thresholdMode,
+      cooldown: this.cooldown,
+      minLr: this.minLr,
+      eps: this.epsilon,
+    } = plateauOptions(opts, "ReduceOnPlateau", "epsilon"));
   }
 
   private isBetter(current: number, best: number): boolean {
@@ -2037,7 +2086,14 @@ export class ReduceOnPlateau implements Scheduler {
    * const saved = s.stateDict();
    */
   stateDict(): SchedulerState {
-    return { scheduler: "ReduceOnPlateau", cooldownCounter: this.cooldownCounter, best: this.best ?? null, numBadEpochs: this.numBadEpochs, lastEpoch: this.lastEpoch, lastLr: this.lastLr };
+    return {
+      scheduler: "ReduceOnPlateau",
+      cooldownCounter: this.cooldownCounter,
+      best: this.best ?? null,
+      numBadEpochs: this.numBadEpochs,
+      lastEpoch: this.lastEpoch,
+      lastLr: this.lastLr,
+    };
   }
 
   /**
@@ -2352,14 +2408,10 @@ export function plot(schedules: AnySchedule | AnySchedule[], steps: number, opts
   const { metrics, ...plotOpts } = opts;
   const ys = list.map((s) => curve(s, steps, { metrics }));
   const xs = Array.from({ length: steps }, (_, t) => t);
-  return drawPlot(
-    xs,
-    ys,
-    {
-      xlabel: "step",
-      ylabel: "learning rate",
-      legend: list.length > 1 || plotOpts.legend ? list.map(scheduleName) : undefined,
-      ...plotOpts,
-    },
-  );
+  return drawPlot(xs, ys, {
+    xlabel: "step",
+    ylabel: "learning rate",
+    legend: list.length > 1 || plotOpts.legend ? list.map(scheduleName) : undefined,
+    ...plotOpts,
+  });
 }

@@ -33,7 +33,9 @@ export function linreg(X: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
  */
 export function squaredLoss(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
   if (yHat.size !== y.size) {
-    throw new Error(`squaredLoss(yHat, y): yHat has shape ${shapeStr(yHat.shape)} (${yHat.size} values) but y has shape ${shapeStr(y.shape)} (${y.size} values); they must hold as many values`);
+    throw new Error(
+      `squaredLoss(yHat, y): yHat has shape ${shapeStr(yHat.shape)} (${yHat.size} values) but y has shape ${shapeStr(y.shape)} (${y.size} values); they must hold as many values`,
+    );
   }
   return tf.tidy(() => tf.div(tf.square(tf.sub(yHat, tf.reshape(y, yHat.shape))), 2));
 }
@@ -55,7 +57,6 @@ export function softmax(X: tf.Tensor): tf.Tensor {
   });
 }
 
-
 /**
  * The cross-entropy loss of every example (the book's `cross_entropy`):
  * `-log(yHat[i, y[i]])`, for predicted probabilities `yHat` `[n, q]` and class
@@ -74,7 +75,6 @@ export function crossEntropy(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
     return tf.neg(tf.log(picked));
   });
 }
-
 
 /**
  * The number of correct predictions (the book's `accuracy`): the arg max of

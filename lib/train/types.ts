@@ -101,9 +101,7 @@ export function checkModelInput(model: tf.LayersModel, X: tf.Tensor): void {
         ? `start the model with tf.layers.flatten({ inputShape: ${shapeStr(perExample)} }), or reshape X to [batch, ${wantPer[0]}]`
         : `reshape X to [batch, ${wantPer.join(", ")}]`;
   }
-  throw new Error(
-    `the model expects input of shape ${shapeStr(want)} (null: any size) but the data iterator gave X of shape ${shapeStr(X.shape)}; ${hint}`,
-  );
+  throw new Error(`the model expects input of shape ${shapeStr(want)} (null: any size) but the data iterator gave X of shape ${shapeStr(X.shape)}; ${hint}`);
 }
 
 /**
@@ -150,6 +148,8 @@ export function checkClassLabels(fn: string, yHat: tf.Tensor, y: tf.Tensor): voi
     throw new Error(`${fn}(yHat, y): y has shape ${shapeStr(y.shape)}, which looks one-hot; pass class indices of shape [${yHat.shape[0]}] (e.g. y.argMax(1))`);
   }
   if (y.size !== yHat.shape[0] || (y.rank !== 1 && !(y.rank === 2 && y.shape[1] === 1))) {
-    throw new Error(`${fn}(yHat, y): yHat has shape ${shapeStr(yHat.shape)} but y has shape ${shapeStr(y.shape)}; expected y of shape [${yHat.shape[0]}] (one class index per example)`);
+    throw new Error(
+      `${fn}(yHat, y): yHat has shape ${shapeStr(yHat.shape)} but y has shape ${shapeStr(y.shape)}; expected y of shape [${yHat.shape[0]}] (one class index per example)`,
+    );
   }
 }

@@ -77,7 +77,10 @@ function assertClose(actual: number[] | undefined, expected: number[] | undefine
   assert.ok(actual && expected, `${what}: no losses`);
   assert.equal(actual.length, expected.length, `${what}: ${actual.length} losses, expected ${expected.length}`);
   const worst = Math.max(...actual.map((v, i) => Math.abs(v - expected[i])));
-  assert.ok(worst <= tolerance, `${what}: differs from cpu by up to ${worst.toExponential(2)} (tolerance ${tolerance})\n  got      ${actual.join(", ")}\n  expected ${expected.join(", ")}`);
+  assert.ok(
+    worst <= tolerance,
+    `${what}: differs from cpu by up to ${worst.toExponential(2)} (tolerance ${tolerance})\n  got      ${actual.join(", ")}\n  expected ${expected.join(", ")}`,
+  );
 }
 
 function assertTrained(r: Run, name: string): void {
@@ -192,7 +195,11 @@ describe("the same training on every backend", { timeout: 180_000 }, () => {
     assert.equal(r.error, undefined, r.error);
     assert.ok(runs.webgpu.info, "webgpu loaded when asked for");
     assert.notEqual(r.info?.name, "webgpu");
-    assert.equal(r.info?.skipped.find((s) => s.name === "webgpu"), undefined, "webgpu is not even tried");
+    assert.equal(
+      r.info?.skipped.find((s) => s.name === "webgpu"),
+      undefined,
+      "webgpu is not even tried",
+    );
     assert.doesNotMatch(r.stderr, /webgpu/);
   });
 });

@@ -79,7 +79,15 @@ async function cnn(): Promise<number[]> {
   const losses = await train(
     [K, c, W, b],
     () => {
-      const h = tf.maxPool(tf.conv2d(X, K as tf.Tensor4D, 1, "same").add(c).relu() as tf.Tensor4D, 2, 2, "valid");
+      const h = tf.maxPool(
+        tf
+          .conv2d(X, K as tf.Tensor4D, 1, "same")
+          .add(c)
+          .relu() as tf.Tensor4D,
+        2,
+        2,
+        "valid",
+      );
       return tf.losses.softmaxCrossEntropy(Y, h.reshape([8, 36]).matMul(W).add(b)) as tf.Scalar;
     },
     0.2,
@@ -131,7 +139,9 @@ async function lenet(): Promise<number[]> {
 function syncRead(): string {
   return tf.tidy(() => {
     try {
-      tf.ones([40, 40]).matMul(tf.ones([40, 40])).dataSync(); // above tfjs-webgpu's CPU hand-off size
+      tf.ones([40, 40])
+        .matMul(tf.ones([40, 40]))
+        .dataSync(); // above tfjs-webgpu's CPU hand-off size
       return "ok";
     } catch (e) {
       return e instanceof Error ? e.message : String(e);

@@ -23,18 +23,19 @@ async function main(): Promise<void> {
   const net = tf.sequential({
     layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.01, seed: 1 }) })],
   });
-  const loss = (yHat: tf.Tensor, y: tf.Tensor): tf.Tensor =>
-    tf.losses.softmaxCrossEntropy(tf.oneHot(y.toInt(), 10), yHat, undefined, tf.Reduction.NONE);
+  const loss = (yHat: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(y.toInt(), 10), yHat, undefined, tf.Reduction.NONE);
   const started = Date.now();
   const r = await d2l.trainCh3(net, trainIter, testIter, loss, epochs, tf.train.sgd(0.1), { animator: false, progress: false, verbose: false });
   const info = d2l.backendInfo();
-  console.log(JSON.stringify({
-    framework: `tfjs ${tf.version.tfjs}`,
-    backend: `${info.name} (${info.device}, ${info.threads} thread${info.threads === 1 ? "" : "s"})`,
-    ...r,
-    wallSeconds: (Date.now() - started) / 1000,
-    epochs,
-  }));
+  console.log(
+    JSON.stringify({
+      framework: `tfjs ${tf.version.tfjs}`,
+      backend: `${info.name} (${info.device}, ${info.threads} thread${info.threads === 1 ? "" : "s"})`,
+      ...r,
+      wallSeconds: (Date.now() - started) / 1000,
+      epochs,
+    }),
+  );
 }
 
 main().catch((e: unknown) => {

@@ -171,18 +171,33 @@ const RENDER_NOTEBOOK = JSON.stringify({
   nbformat_minor: 5,
   metadata: { kernelspec: { name: "d2l-ts", display_name: "TypeScript (d2l)", language: "typescript" } },
   cells: [
-    { id: "plotly", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'd2l.plotly([{ type: "surface", z: [[0, 1, 2], [1, 2, 3], [2, 3, 5]] }], { title: "plotly fallback" })' },
+    {
+      id: "plotly",
+      cell_type: "code",
+      metadata: {},
+      outputs: [],
+      execution_count: null,
+      source: 'd2l.plotly([{ type: "surface", z: [[0, 1, 2], [1, 2, 3], [2, 3, 5]] }], { title: "plotly fallback" })',
+    },
     {
       id: "progress",
       cell_type: "code",
       metadata: {},
       outputs: [],
       execution_count: null,
-      source: 'const bar = new d2l.ProgressBar({ total: 24, label: "loop", unit: "steps", intervalMs: 100 });\nfor (let i = 1; i <= 24; i++) {\n  await new Promise((r) => setTimeout(r, 120));\n  bar.update(i, `step ${i}`);\n}\nbar.close("loop done: 24 steps");',
+      source:
+        'const bar = new d2l.ProgressBar({ total: 24, label: "loop", unit: "steps", intervalMs: 100 });\nfor (let i = 1; i <= 24; i++) {\n  await new Promise((r) => setTimeout(r, 120));\n  bar.update(i, `step ${i}`);\n}\nbar.close("loop done: 24 steps");',
     },
     { id: "handle", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'const h = display("handle v1");\nconsole.log("handle shown");' },
     { id: "update", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'h.update("handle v2");' },
-    { id: "clear", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'console.log("before clear");\ndisplay("shown before clear");\nclearOutput();\nconsole.log("after clear");' },
+    {
+      id: "clear",
+      cell_type: "code",
+      metadata: {},
+      outputs: [],
+      execution_count: null,
+      source: 'console.log("before clear");\ndisplay("shown before clear");\nclearOutput();\nconsole.log("after clear");',
+    },
   ],
 });
 
@@ -317,7 +332,9 @@ test("JupyterLab: Run All on the softmax notebook, one vega Animator updated in 
   assert.equal(same.filter((d) => d.type === "display_data").length, 1, "the animator was displayed more than once");
   const updates = same.filter((d) => d.type === "update_display_data");
   assert.ok(updates.length >= 2, `only ${updates.length} update_display_data for the animator`);
-  t.diagnostic(`run all: ${((Date.now() - started) / 1000).toFixed(1)} s; animator: 1 display_data, ${updates.length} update_display_data, ${drawings.size} distinct drawings seen`);
+  t.diagnostic(
+    `run all: ${((Date.now() - started) / 1000).toFixed(1)} s; animator: 1 display_data, ${updates.length} update_display_data, ${drawings.size} distinct drawings seen`,
+  );
   assert.match(String(updates[updates.length - 1].data["text/plain"]), /^<Animator at epoch \d+: train loss [\d.]+, train acc [\d.]+, test acc [\d.]+>$/);
   await page.close();
 });
@@ -328,17 +345,19 @@ test("JupyterLab: the stop button interrupts a busy cell within 1 s, variables s
   await openNotebook(page, "play.ipynb");
   await clickRunAll(page);
   // The first cell ran and the second is spinning.
-  await page.waitForFunction(
-    () => {
-      const cells = (globalThis as unknown as LabWindow).jupyterapp?.shell.currentWidget?.content.widgets ?? [];
-      return typeof cells[0]?.model.executionCount === "number" && cells[1]?.model.executionCount === null;
-    },
-    undefined,
-    { timeout: 30_000 },
-  ).catch(async (e: Error) => {
-    await page.screenshot({ path: path.join(ART, "play-timeout.png") });
-    throw new Error(`${e.message}: ${JSON.stringify(await notebookState(page))}`);
-  });
+  await page
+    .waitForFunction(
+      () => {
+        const cells = (globalThis as unknown as LabWindow).jupyterapp?.shell.currentWidget?.content.widgets ?? [];
+        return typeof cells[0]?.model.executionCount === "number" && cells[1]?.model.executionCount === null;
+      },
+      undefined,
+      { timeout: 30_000 },
+    )
+    .catch(async (e: Error) => {
+      await page.screenshot({ path: path.join(ART, "play-timeout.png") });
+      throw new Error(`${e.message}: ${JSON.stringify(await notebookState(page))}`);
+    });
   await page.waitForTimeout(1000);
   assert.equal((await notebookState(page)).status, "busy", "the spinning cell should keep the kernel busy");
   const prompt = page.locator(".jp-CodeCell").nth(1).locator(".jp-InputPrompt");
@@ -360,11 +379,9 @@ test("JupyterLab: the stop button interrupts a busy cell within 1 s, variables s
   // The next cell still sees what ran before the interrupt.
   await page.locator(".jp-CodeCell").nth(2).locator(".cm-content").click();
   await page.keyboard.press("Shift+Enter");
-  await page.waitForFunction(
-    () => typeof (globalThis as unknown as LabWindow).jupyterapp?.shell.currentWidget?.content.widgets[2]?.model.executionCount === "number",
-    undefined,
-    { timeout: 10_000 },
-  );
+  await page.waitForFunction(() => typeof (globalThis as unknown as LabWindow).jupyterapp?.shell.currentWidget?.content.widgets[2]?.model.executionCount === "number", undefined, {
+    timeout: 10_000,
+  });
   const next = (await modelOutputs(page))[2].outputs;
   assert.deepEqual(
     next.map((o) => ({ type: o.output_type, text: o.data?.["text/plain"] })),
@@ -439,14 +456,19 @@ test("JupyterLab: plotly falls back to its PNG, a progress bar updates in place,
   // (1) plotly: the bundle carries the plotly figure and a PNG; with no plotly renderer in this Lab, the PNG is shown.
   const plotly = outs[0].outputs;
   assert.equal(plotly.length, 1, `the plotly cell has ${plotly.length} outputs`);
-  assert.ok(plotly[0].data && "application/vnd.plotly.v1+json" in plotly[0].data && "image/png" in plotly[0].data, `the plotly bundle: ${Object.keys(plotly[0].data ?? {}).join(", ")}`);
-  const shownPlotly = await cell(0).locator(".jp-OutputArea-output").evaluateAll((els) =>
-    els.map((el) => {
-      const e = el as unknown as El & { getAttribute(a: string): string | null };
-      const img = e.querySelector("img") as (El & { getAttribute(a: string): string | null; naturalWidth?: number }) | null;
-      return { mime: e.getAttribute("data-mime-type"), src: img?.getAttribute("src")?.slice(0, 22) ?? "", width: img?.naturalWidth ?? 0, text: e.innerText.trim() };
-    }),
+  assert.ok(
+    plotly[0].data && "application/vnd.plotly.v1+json" in plotly[0].data && "image/png" in plotly[0].data,
+    `the plotly bundle: ${Object.keys(plotly[0].data ?? {}).join(", ")}`,
   );
+  const shownPlotly = await cell(0)
+    .locator(".jp-OutputArea-output")
+    .evaluateAll((els) =>
+      els.map((el) => {
+        const e = el as unknown as El & { getAttribute(a: string): string | null };
+        const img = e.querySelector("img") as (El & { getAttribute(a: string): string | null; naturalWidth?: number }) | null;
+        return { mime: e.getAttribute("data-mime-type"), src: img?.getAttribute("src")?.slice(0, 22) ?? "", width: img?.naturalWidth ?? 0, text: e.innerText.trim() };
+      }),
+    );
   assert.equal(shownPlotly.length, 1, `the plotly cell shows ${shownPlotly.length} outputs: ${JSON.stringify(shownPlotly)}`);
   assert.equal(shownPlotly[0].mime, "image/png", `the plotly output is rendered as ${shownPlotly[0].mime}, not its PNG: ${JSON.stringify(shownPlotly)}`);
   assert.equal(shownPlotly[0].src, "data:image/png;base64,", `the plotly output's img: ${JSON.stringify(shownPlotly)}`);
@@ -468,15 +490,31 @@ test("JupyterLab: plotly falls back to its PNG, a progress bar updates in place,
   );
 
   // (3) a display handle updated from a later cell changes the earlier cell's output; clearOutput() empties the current cell.
-  const texts = (i: number) => outs[i].outputs.map((o) => String(o.data?.["text/plain"] ?? (Array.isArray(o.text) ? o.text.join("") : o.text ?? "")).trim());
+  const texts = (i: number) => outs[i].outputs.map((o) => String(o.data?.["text/plain"] ?? (Array.isArray(o.text) ? o.text.join("") : (o.text ?? ""))).trim());
   assert.deepEqual(texts(2), ["'handle v2'", "handle shown"], "the handle's cell after h.update() in the next cell (model)");
-  assert.deepEqual(await cell(2).locator(".jp-OutputArea-output").allInnerTexts().then((a) => a.map((s) => s.trim())), ["'handle v2'", "handle shown"], "the handle's cell after h.update() (page)");
+  assert.deepEqual(
+    await cell(2)
+      .locator(".jp-OutputArea-output")
+      .allInnerTexts()
+      .then((a) => a.map((s) => s.trim())),
+    ["'handle v2'", "handle shown"],
+    "the handle's cell after h.update() (page)",
+  );
   assert.deepEqual(texts(3), [], "h.update() must not add an output to the cell that calls it");
   assert.deepEqual(texts(4), ["after clear"], "clearOutput() must remove what the cell showed before it (model)");
-  assert.deepEqual(await cell(4).locator(".jp-OutputArea-output").allInnerTexts().then((a) => a.map((s) => s.trim())), ["after clear"], "clearOutput() (page)");
+  assert.deepEqual(
+    await cell(4)
+      .locator(".jp-OutputArea-output")
+      .allInnerTexts()
+      .then((a) => a.map((s) => s.trim())),
+    ["after clear"],
+    "clearOutput() (page)",
+  );
 
   assert.deepEqual(consoleErrors.slice(errorsBefore), [], "browser console errors while rendering render.ipynb");
-  t.diagnostic(`render.ipynb: ${((Date.now() - started) / 1000).toFixed(1)} s; progress bar: 1 display_data, ${barUpdates.length} update_display_data, ${barTexts.size} distinct bars seen`);
+  t.diagnostic(
+    `render.ipynb: ${((Date.now() - started) / 1000).toFixed(1)} s; progress bar: 1 display_data, ${barUpdates.length} update_display_data, ${barTexts.size} distinct bars seen`,
+  );
   await page.close();
 });
 

@@ -62,7 +62,11 @@ interface Page$ {
   Jupyter?: { notebook?: { kernel?: { is_connected(): boolean; name: string }; get_cells(): NbCellView[] } };
   document: {
     querySelector(sel: string): unknown;
-    createElement(tag: "canvas"): { width: number; height: number; getContext(kind: "2d"): { drawImage(i: unknown, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): Pixels } };
+    createElement(tag: "canvas"): {
+      width: number;
+      height: number;
+      getContext(kind: "2d"): { drawImage(i: unknown, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): Pixels };
+    };
   };
   Image: new () => { src: string; naturalWidth: number; naturalHeight: number; decode(): Promise<void> };
 }
@@ -123,7 +127,8 @@ const PLOTLY_NOTEBOOK = JSON.stringify({
       metadata: {},
       outputs: [],
       execution_count: null,
-      source: 'const w = tf.linspace(-2, 2, 21), b = tf.linspace(-2, 2, 21);\nconst [W, B] = tf.meshgrid(w, b);\nd2l.plotly([{ type: "surface", x: w, y: b, z: W.square().add(B.square().mul(3)) }], { title: "loss landscape" })',
+      source:
+        'const w = tf.linspace(-2, 2, 21), b = tf.linspace(-2, 2, 21);\nconst [W, B] = tf.meshgrid(w, b);\nd2l.plotly([{ type: "surface", x: w, y: b, z: W.square().add(B.square().mul(3)) }], { title: "loss landscape" })',
     },
     { id: "l", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'd2l.plotly([{ x: [1, 2, 3], y: [1, 4, 9], name: "squares" }]).show();' },
   ],
@@ -170,7 +175,9 @@ async function runAll(page: Page, watch: () => Promise<void> = async () => undef
 async function cellErrors(page: Page): Promise<string[]> {
   const shown = await page.locator(".output_area .output_error").allInnerTexts();
   const held = await page.evaluate(() =>
-    ((globalThis as unknown as Page$).Jupyter?.notebook?.get_cells() ?? []).flatMap((c) => (c.output_area?.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}`)),
+    ((globalThis as unknown as Page$).Jupyter?.notebook?.get_cells() ?? []).flatMap((c) =>
+      (c.output_area?.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}`),
+    ),
   );
   return [...shown, ...held];
 }
@@ -315,7 +322,11 @@ test("plotly figures are interactive in classic Notebook (d2l-ts' nbextension se
   });
   const drawn = async (): Promise<{ ready: number; imgs: number; svgs: number; errors: string[] }> =>
     page.evaluate(() => {
-      const d = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ getAttribute(a: string): string | null; querySelectorAll(s: string): { length: number } }> } }).document;
+      const d = (
+        globalThis as unknown as {
+          document: { querySelectorAll(s: string): ArrayLike<{ getAttribute(a: string): string | null; querySelectorAll(s: string): { length: number } }> };
+        }
+      ).document;
       const areas = Array.from(d.querySelectorAll(".output_subarea.output_plotly"));
       const divs = Array.from(d.querySelectorAll(".output_plotly div.d2l-plotly"));
       return {
@@ -328,14 +339,24 @@ test("plotly figures are interactive in classic Notebook (d2l-ts' nbextension se
   await openNotebook(page, "plotly.ipynb");
   await runAll(page);
   assert.deepEqual(await cellErrors(page), []);
-  await page.waitForFunction(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll("div.d2l-plotly[data-d2l-plotly-ready]").length === 2, undefined, { timeout: 60_000 });
+  await page.waitForFunction(
+    () =>
+      (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll("div.d2l-plotly[data-d2l-plotly-ready]").length === 2,
+    undefined,
+    { timeout: 60_000 },
+  );
   const live = await drawn();
   assert.deepEqual(live, { ready: 2, imgs: 0, svgs: 2, errors: [] }, "both figures drawn by plotly, not as PNGs");
   await screenshotNotebook(page, "plotly-classic.png");
   // Save, reopen: the saved outputs are drawn by plotly too (the extension redraws what loaded before it).
   await page.evaluate(() => (globalThis as unknown as { Jupyter: { notebook: { save_notebook(): Promise<unknown> } } }).Jupyter.notebook.save_notebook());
   await openNotebook(page, "plotly.ipynb");
-  await page.waitForFunction(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll("div.d2l-plotly[data-d2l-plotly-ready]").length === 2, undefined, { timeout: 60_000 });
+  await page.waitForFunction(
+    () =>
+      (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll("div.d2l-plotly[data-d2l-plotly-ready]").length === 2,
+    undefined,
+    { timeout: 60_000 },
+  );
   assert.deepEqual(await drawn(), { ready: 2, imgs: 0, svgs: 2, errors: [] });
   assert.deepEqual(external, [], "the page asked the network for something");
   assert.deepEqual(pageErrors, []);

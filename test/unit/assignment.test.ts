@@ -11,7 +11,17 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-  NbCell, Notebook, assignmentTemplate, cellTag, newAssignment, readNotebook, releaseNotebook, releasedSource, sourceOf, toSourceLines, validateAssignment,
+  NbCell,
+  Notebook,
+  assignmentTemplate,
+  cellTag,
+  newAssignment,
+  readNotebook,
+  releaseNotebook,
+  releasedSource,
+  sourceOf,
+  toSourceLines,
+  validateAssignment,
 } from "../../notebook/assignment";
 import { mergeWithReference, scoreCell } from "../../notebook/grade";
 import type { CellRun } from "../../notebook/client";
@@ -35,8 +45,16 @@ test("the shipped ch3-softmax student and solution notebooks are what release ma
   const student = JSON.parse(fs.readFileSync(path.join(CH3, "student.ipynb"), "utf8"));
   const solution = JSON.parse(fs.readFileSync(path.join(CH3, "solution.ipynb"), "utf8"));
   assert.deepEqual(student, JSON.parse(JSON.stringify(releaseNotebook(src, "assignment.ipynb"))), "run: d2l-ts assignment release assignments/ch3-softmax/assignment.ipynb");
-  assert.deepEqual(solution, JSON.parse(JSON.stringify(releaseNotebook(src, "assignment.ipynb", { solutions: true }))), "run: d2l-ts assignment release assignments/ch3-softmax/assignment.ipynb --solutions");
-  const all = (nb: Notebook): string => nb.cells.filter((c) => c.cell_type === "code").map(sourceOf).join("\n");
+  assert.deepEqual(
+    solution,
+    JSON.parse(JSON.stringify(releaseNotebook(src, "assignment.ipynb", { solutions: true }))),
+    "run: d2l-ts assignment release assignments/ch3-softmax/assignment.ipynb --solutions",
+  );
+  const all = (nb: Notebook): string =>
+    nb.cells
+      .filter((c) => c.cell_type === "code")
+      .map(sourceOf)
+      .join("\n");
   assert.doesNotMatch(all(student), /BEGIN|END (SOLUTION|HIDDEN)|trainCh3\(|checkClose\("softmax gives/);
   assert.match(all(student), /YOUR CODE HERE/);
   assert.doesNotMatch(all(solution), /BEGIN|YOUR CODE HERE|softmax gives the right/);
@@ -69,7 +87,10 @@ test("an instructor's mistakes are errors that say where and what to do", () => 
   bad([code("x", { id: "c", grade: true })], /graded cell "c" needs "points": a number > 0/);
   bad([code("x", { id: "c", grade: true, solution: true, points: 1 })], /exactly one of "task", "solution", "grade"/);
   bad([code("x", { id: "has space", grade: true, points: 1 })], /metadata.d2l.id must be a name/);
-  bad([code("// BEGIN SOLUTION\nx", { id: "s", solution: true }), code("y", { id: "c", grade: true, points: 1 })], /line 1: BEGIN SOLUTION is never closed; add a line "\/\/ END SOLUTION"/);
+  bad(
+    [code("// BEGIN SOLUTION\nx", { id: "s", solution: true }), code("y", { id: "c", grade: true, points: 1 })],
+    /line 1: BEGIN SOLUTION is never closed; add a line "\/\/ END SOLUTION"/,
+  );
   bad([code("x\n// END HIDDEN", { id: "c", grade: true, points: 1 })], /line 2: END HIDDEN without a BEGIN HIDDEN/);
   bad([code("// BEGIN HIDDEN\nx\n// END HIDDEN", { id: "s", solution: true }), code("y", { id: "c", grade: true, points: 1 })], /a HIDDEN region belongs in a graded cell/);
   bad([code("// BEGIN SOLUTION\nx\n// END SOLUTION"), code("y", { id: "c", grade: true, points: 1 })], /cell 1: has BEGIN\/END markers but no metadata.d2l tag/);
@@ -137,8 +158,14 @@ test("merge: check and given cells come from the reference, answers and the stud
   assert.equal(sourceOf(nb.cells[2]), "console.log('mine');");
   assert.equal(nb.cells[4].cell_type, "code", "a given code cell stays code");
   assert.deepEqual([nb.cells[4].outputs, nb.cells[4].execution_count], [[], null]);
-  assert.ok(warnings.some((w) => /"given"\) is a given cell that was edited/.test(w)), warnings.join("\n"));
-  assert.ok(warnings.some((w) => /"check"\) is a check cell that was edited/.test(w)), warnings.join("\n"));
+  assert.ok(
+    warnings.some((w) => /"given"\) is a given cell that was edited/.test(w)),
+    warnings.join("\n"),
+  );
+  assert.ok(
+    warnings.some((w) => /"check"\) is a check cell that was edited/.test(w)),
+    warnings.join("\n"),
+  );
   assert.ok(!warnings.some((w) => /"check2"/.test(w)), "an untouched check cell is not reported, though its hidden part differs");
 });
 
@@ -153,7 +180,10 @@ test("merge: a deleted check cell is put back in its place; copies and unknown i
   assert.deepEqual(ids(nb), ["given", "answer", "check", "more", "check2", null, null]);
   assert.equal(nb.cells[5].metadata.d2l, undefined);
   assert.deepEqual(nb.cells[5].metadata.d2l_untagged, { id: "check2", grade: true, points: 5 });
-  assert.ok(warnings.some((w) => /graded cell "check" was missing from the submission and was put back/.test(w)), warnings.join("\n"));
+  assert.ok(
+    warnings.some((w) => /graded cell "check" was missing from the submission and was put back/.test(w)),
+    warnings.join("\n"),
+  );
   assert.ok(warnings.some((w) => /repeats the id "check2"/.test(w)));
   assert.ok(warnings.some((w) => /id "extra", which the reference does not have/.test(w)));
 });

@@ -74,7 +74,10 @@ describe("attention (chapter 10) against PyTorch", () => {
   test("maskedSoftmax rejects bad shapes with what it expected", () => {
     const X = tf.zeros([2, 3, 4]);
     assert.throws(() => d2l.maskedSoftmax(tf.zeros([2, 4]), tf.tensor1d([1, 2])), /X must be a tensor of shape \[batch, steps, features\], got a tensor of shape \[2, 4\]/);
-    assert.throws(() => d2l.maskedSoftmax(X, tf.tensor1d([1, 2, 3])), /validLens must be \[2\] \(one valid length per example\) or \[2, 3\] \(one per query\).*got a tensor of shape \[3\]/);
+    assert.throws(
+      () => d2l.maskedSoftmax(X, tf.tensor1d([1, 2, 3])),
+      /validLens must be \[2\] \(one valid length per example\) or \[2, 3\] \(one per query\).*got a tensor of shape \[3\]/,
+    );
     assert.throws(() => d2l.maskedSoftmax(X, tf.zeros([2, 4])), /or \[2, 3\] \(one per query\)/);
   });
 
@@ -125,12 +128,24 @@ describe("attention (chapter 10) against PyTorch", () => {
     const v = tf.eye(50).reshape([1, 50, 50]); // the output is the weights themselves, after dropout
     assert.equal(att.training, true, "a new layer trains, as a new nn.Module");
     const y = Array.from(att.forward(q, k, v).dataSync());
-    assert.ok(y.every((x) => x === 0 || Math.abs(x - 0.04) < 1e-7), "each weight 1/50 dropped or doubled");
+    assert.ok(
+      y.every((x) => x === 0 || Math.abs(x - 0.04) < 1e-7),
+      "each weight 1/50 dropped or doubled",
+    );
     assert.ok(y.some((x) => x === 0) && y.some((x) => x > 0), "some dropped, some kept (all 50 the same: chance 2^-49)");
     const w = (att.attentionWeights as tf.Tensor).dataSync();
-    assert.ok(w.every((x) => Math.abs(x - 0.02) < 1e-7), "weights kept before dropout");
+    assert.ok(
+      w.every((x) => Math.abs(x - 0.02) < 1e-7),
+      "weights kept before dropout",
+    );
     att.eval();
-    assert.ok(att.forward(q, k, v).dataSync().every((x) => Math.abs(x - 0.02) < 1e-7), "no dropout after eval()");
+    assert.ok(
+      att
+        .forward(q, k, v)
+        .dataSync()
+        .every((x) => Math.abs(x - 0.02) < 1e-7),
+      "no dropout after eval()",
+    );
     att.dispose();
   });
 
@@ -151,7 +166,10 @@ describe("attention (chapter 10) against PyTorch", () => {
     const q = tf.randomNormal([2, 2, 3]);
     const k = tf.randomNormal([2, 5, 2]);
     const v = tf.randomNormal([2, 5, 3]);
-    const { grads } = tf.variableGrads(() => tf.sum(att.forward(q, k, v, tf.tensor1d([2, 4]))) as tf.Scalar, att.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+    const { grads } = tf.variableGrads(
+      () => tf.sum(att.forward(q, k, v, tf.tensor1d([2, 4]))) as tf.Scalar,
+      att.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val),
+    );
     assert.equal(Object.keys(grads).length, 3);
     for (const g of Object.values(grads)) assert.ok(g.dataSync().every(Number.isFinite));
     att.dispose();
@@ -221,7 +239,11 @@ describe("attention (chapter 10) against PyTorch", () => {
 });
 
 describe("showHeatmaps", () => {
-  type HSpec = { facet: { column: { header: Record<string, unknown> } }; data: { values: { r: number; c: number; q: number; k: number; v: number }[] }; spec: { width: number; height: number; encoding: { color: { scale: { scheme: string; reverse: boolean; domain: number[] } }; x: { title: string }; y: { title: string } } } };
+  type HSpec = {
+    facet: { column: { header: Record<string, unknown> } };
+    data: { values: { r: number; c: number; q: number; k: number; v: number }[] };
+    spec: { width: number; height: number; encoding: { color: { scale: { scheme: string; reverse: boolean; domain: number[] } }; x: { title: string }; y: { title: string } } };
+  };
 
   test("one matrix: a figure with a vega-lite spec and a PNG, as the book's attention heat map", () => {
     const fig = d2l.showHeatmaps(tf.eye(10).reshape([1, 1, 10, 10]), "Keys", "Queries");
@@ -240,11 +262,20 @@ describe("showHeatmaps", () => {
   });
 
   test("a grid of panels with titles per column, from nested arrays; a reversed colour map", () => {
-    const m = [0, 1].map((r) => [0, 1, 2].map((c) => [[r, c], [c, r], [1, 1]])); // [2, 3, 3, 2]
+    const m = [0, 1].map((r) =>
+      [0, 1, 2].map((c) => [
+        [r, c],
+        [c, r],
+        [1, 1],
+      ]),
+    ); // [2, 3, 3, 2]
     const fig = d2l.showHeatmaps(m, "Key positions", "Query positions", { titles: ["Head 1", "Head 2", "Head 3"], figsize: [7, 3.5], cmap: "Blues_r" });
     const spec = fig.spec as unknown as HSpec;
     assert.equal(spec.data.values.length, 2 * 3 * 3 * 2);
-    assert.deepEqual(spec.data.values.find((v) => v.r === 1 && v.c === 2 && v.q === 0 && v.k === 1), { r: 1, c: 2, q: 0, k: 1, v: 2 });
+    assert.deepEqual(
+      spec.data.values.find((v) => v.r === 1 && v.c === 2 && v.q === 0 && v.k === 1),
+      { r: 1, c: 2, q: 0, k: 1, v: 2 },
+    );
     assert.match(String(spec.facet.column.header.labelExpr), /\["Head 1","Head 2","Head 3"\]\[datum\.value\]/);
     assert.deepEqual(spec.spec.encoding.color.scale, { scheme: "blues", reverse: true, domain: [0, 2] });
     assert.ok(Math.abs(spec.spec.width / 2 - spec.spec.height / 3) < 0.5, "square cells (to the pixel)");
@@ -253,7 +284,10 @@ describe("showHeatmaps", () => {
   });
 
   test("rejects a bad shape, bad labels and an unknown colour map with what it expected", () => {
-    assert.throws(() => d2l.showHeatmaps(tf.zeros([10, 10]), "Keys", "Queries"), /matrices must be a tensor or nested arrays of shape \[rows, cols, numQueries, numKeys\].*got a tensor of shape \[10, 10\]/);
+    assert.throws(
+      () => d2l.showHeatmaps(tf.zeros([10, 10]), "Keys", "Queries"),
+      /matrices must be a tensor or nested arrays of shape \[rows, cols, numQueries, numKeys\].*got a tensor of shape \[10, 10\]/,
+    );
     assert.throws(() => d2l.showHeatmaps([[[1, 2]]] as unknown as number[][][][], "Keys", "Queries"), /nested arrays only 3 deep/);
     assert.throws(() => d2l.showHeatmaps([[[[1, 2], [3]]]], "Keys", "Queries"), /matrices\[0\]\[0\]\[1\] must have 2 values/);
     assert.throws(() => d2l.showHeatmaps(tf.zeros([1, 1, 0, 3]), "Keys", "Queries"), /no zero size/);

@@ -139,12 +139,20 @@ describe("backend selection", { concurrency: true }, () => {
     assert.equal(r.error, undefined, r.error);
     assert.equal(r.chosen, "wasm");
     const lines = r.stderr.split("\n").filter((l) => l.startsWith("d2l: skipped "));
-    const names = lines.map((l) => l.split(":")[1].trim().replace(/^skipped /, ""));
+    const names = lines.map((l) =>
+      l
+        .split(":")[1]
+        .trim()
+        .replace(/^skipped /, ""),
+    );
     const expected = [...(installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu") ? [] : ["tensorflow"]), "native"];
     assert.deepEqual(names, expected, r.stderr);
     assert.match(lines[lines.length - 1], /^d2l: skipped native: the native addon is not built .*; to use it: .*npm run build:native$/);
     assert.doesNotMatch(r.stderr, /webgpu/, "webgpu is not tried unless asked for");
-    assert.deepEqual(r.info?.skipped.map((s) => s.name), expected);
+    assert.deepEqual(
+      r.info?.skipped.map((s) => s.name),
+      expected,
+    );
     assert.equal(r.info?.device, "cpu");
     assert.equal(r.numGpus, 0);
     assert.equal(r.tryGpu, "cpu");
@@ -243,7 +251,18 @@ const CONV_CASES: ConvCase[] = [
   convCase([2, 7, 7, 3], [3, 3, 3, 4], 1, "same", 1),
   convCase([2, 7, 7, 3], [3, 3, 3, 4], 2, "same", 2),
   convCase([1, 8, 6, 2], [2, 3, 2, 5], [2, 1], "valid", 3),
-  convCase([1, 5, 5, 2], [3, 3, 2, 2], 1, [[0, 0], [1, 2], [2, 0], [0, 0]], 4),
+  convCase(
+    [1, 5, 5, 2],
+    [3, 3, 2, 2],
+    1,
+    [
+      [0, 0],
+      [1, 2],
+      [2, 0],
+      [0, 0],
+    ],
+    4,
+  ),
 ];
 
 /** dW[i][j][a][o] = Σ over batch and output positions of x at the tap times dy, straight from the definition. */

@@ -18,18 +18,36 @@ class WeightLog implements Callback {
   readonly byEpoch = new Map<number, number[][]>();
   constructor(private readonly get: () => tf.Tensor[]) {}
   onEpochEnd(s: TrainState): void {
-    this.byEpoch.set(s.epoch + 1, this.get().map((t) => Array.from(t.dataSync())));
+    this.byEpoch.set(
+      s.epoch + 1,
+      this.get().map((t) => Array.from(t.dataSync())),
+    );
   }
 }
 
 function problem(): { net: tf.Sequential; trainIter: DataLoader; testIter: DataLoader; loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor; dispose: () => void } {
-  const X = tf.tensor2d(Float32Array.from({ length: 30 * 3 }, (_, i) => Math.sin(0.7 * i)), [30, 3]);
-  const y = tf.tensor1d(Int32Array.from({ length: 30 }, (_, i) => (Math.cos(1.3 * i) > 0 ? 1 : 0)), "int32");
+  const X = tf.tensor2d(
+    Float32Array.from({ length: 30 * 3 }, (_, i) => Math.sin(0.7 * i)),
+    [30, 3],
+  );
+  const y = tf.tensor1d(
+    Int32Array.from({ length: 30 }, (_, i) => (Math.cos(1.3 * i) > 0 ? 1 : 0)),
+    "int32",
+  );
   const trainIter = new DataLoader(new TensorDataset(X, y), { batchSize: 10, shuffle: true, seed: 1 });
   const testIter = new DataLoader(new TensorDataset(X, y), { batchSize: 10 });
   const net = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3], kernelInitializer: "zeros" })] });
   const loss = (yHat: tf.Tensor, yy: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(yy, "int32"), 2), yHat, undefined, tf.Reduction.NONE);
-  return { net, trainIter, testIter, loss, dispose: () => { tf.dispose([X, y]); net.dispose(); } };
+  return {
+    net,
+    trainIter,
+    testIter,
+    loss,
+    dispose: () => {
+      tf.dispose([X, y]);
+      net.dispose();
+    },
+  };
 }
 
 /** Capture console.log lines while `f` runs. */
@@ -51,7 +69,9 @@ describe("EarlyStopping", () => {
     const seq = [1.0, 0.8, 0.7, 0.75, 0.72, 0.71, 0.9, 0.6, 0.5, 0.4];
     const stop = new EarlyStopping({ monitor: (s) => seq[s.epoch], mode: "min", patience: 3, restoreBestWeights: true });
     const log = new WeightLog(() => p.net.getWeights());
-    const { value: r, lines } = await logged(() => new Engine({ net: p.net, loss: p.loss, updater: tf.train.sgd(0.5) }).fit(p.trainIter, { numEpochs: 10, callbacks: [stop, log] }));
+    const { value: r, lines } = await logged(() =>
+      new Engine({ net: p.net, loss: p.loss, updater: tf.train.sgd(0.5) }).fit(p.trainIter, { numEpochs: 10, callbacks: [stop, log] }),
+    );
     assert.equal(r.history.length, 6, "epochs 4, 5, 6 do not improve on epoch 3: stop after epoch 6");
     assert.equal(stop.stoppedEpoch, 6);
     assert.equal(stop.bestEpoch, 3);
@@ -102,10 +122,22 @@ describe("EarlyStopping", () => {
   test("a named monitor (testLoss of a regression) on a real run: the restored weights are those of the history's best epoch", async () => {
     // few examples, many inputs, large steps: the test loss falls, then rises (overfitting, or steps too large)
     const n = 12;
-    const X = tf.tensor2d(Float32Array.from({ length: n * 20 }, (_, i) => Math.sin(1.9 * i) * Math.cos(0.3 * i)), [n, 20]);
-    const y = tf.tensor2d(Float32Array.from({ length: n }, (_, i) => Math.sin(i)), [n, 1]);
-    const Xt = tf.tensor2d(Float32Array.from({ length: 40 * 20 }, (_, i) => Math.sin(0.77 * i + 1)), [40, 20]);
-    const yt = tf.tensor2d(Float32Array.from({ length: 40 }, (_, i) => Math.sin(i + 0.5)), [40, 1]);
+    const X = tf.tensor2d(
+      Float32Array.from({ length: n * 20 }, (_, i) => Math.sin(1.9 * i) * Math.cos(0.3 * i)),
+      [n, 20],
+    );
+    const y = tf.tensor2d(
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i)),
+      [n, 1],
+    );
+    const Xt = tf.tensor2d(
+      Float32Array.from({ length: 40 * 20 }, (_, i) => Math.sin(0.77 * i + 1)),
+      [40, 20],
+    );
+    const yt = tf.tensor2d(
+      Float32Array.from({ length: 40 }, (_, i) => Math.sin(i + 0.5)),
+      [40, 1],
+    );
     const trainIter = new DataLoader(new TensorDataset(X, y), { batchSize: 4, shuffle: true, seed: 2 });
     const testIter = new DataLoader(new TensorDataset(Xt, yt), { batchSize: 40 });
     const W = tf.variable(tf.zeros([20, 1]));
@@ -139,7 +171,10 @@ describe("EarlyStopping", () => {
     assert.throws(() => new EarlyStopping({ patience: -1 }), /patience must be a whole number/);
     assert.throws(() => new EarlyStopping({ mode: "up" as never }), /mode must be "min", "max" or "auto"/);
     const engine = new Engine({ net: p.net, loss: p.loss, updater: tf.train.sgd(0.1) });
-    await assert.rejects(engine.fit(p.trainIter, { numEpochs: 2, callbacks: [new EarlyStopping({ monitor: "testAcc" })] }), /testAcc has no value after epoch 1: fit was given no testIter/);
+    await assert.rejects(
+      engine.fit(p.trainIter, { numEpochs: 2, callbacks: [new EarlyStopping({ monitor: "testAcc" })] }),
+      /testAcc has no value after epoch 1: fit was given no testIter/,
+    );
     await assert.rejects(
       engine.fit(p.trainIter, { numEpochs: 2, testIter: p.testIter, callbacks: [new EarlyStopping({ monitor: "testLoss" })] }),
       /testLoss has no value after epoch 1: the engine computes the test loss only when accuracy is off/,

@@ -164,11 +164,18 @@ describe("train2d and showTrace2d (sections 11.3-11.4)", () => {
 
   test("showTrace2d draws the path over contours of f at matplotlib's levels", () => {
     const f2d = (x1: number, x2: number): number => x1 ** 2 + 2 * x2 ** 2;
-    const path2d: [number, number][] = [[-5, -2], [-4, -1.2], [-3.2, -0.72]];
+    const path2d: [number, number][] = [
+      [-5, -2],
+      [-4, -1.2],
+      [-3.2, -0.72],
+    ];
     const fig = showTrace2d(f2d, path2d);
     const spec = fig.spec as { data: { values: { s: string; c: number; i: number; x: number; y: number }[] }; layer: unknown[] };
     const trace = spec.data.values.filter((v) => v.s === "trace").sort((a, b) => a.i - b.i);
-    assert.deepEqual(trace.map((v) => [v.x, v.y]), path2d);
+    assert.deepEqual(
+      trace.map((v) => [v.x, v.y]),
+      path2d,
+    );
     // f ranges over [0, 48.25] on the book's grid: MaxNLocator(8) steps by 10.
     const levels = [...new Set(spec.data.values.filter((v) => v.s !== "trace").map((v) => v.s))];
     assert.deepEqual(levels, ["f = 10", "f = 20", "f = 30", "f = 40"]);
@@ -187,7 +194,10 @@ describe("the from-scratch optimizers, one step against their formulas", () => {
   // Two parameters, a [2, 1] weight and a [1] bias, with fixed gradients; expected values in float64.
   const w0 = [0.5, -1.5];
   const b0 = [0.25];
-  const gw = [[0.3, -0.8], [-0.1, 0.4]]; // gradients of w at steps 1 and 2
+  const gw = [
+    [0.3, -0.8],
+    [-0.1, 0.4],
+  ]; // gradients of w at steps 1 and 2
   const gb = [[1.2], [0.7]];
   const tol = 1e-6;
 
@@ -206,84 +216,125 @@ describe("the from-scratch optimizers, one step against their formulas", () => {
       tf.dispose(g);
     }
     const got = [...params[0].dataSync(), ...params[1].dataSync()];
-    const want = [...w0.map((p, j) => expected(p, gw.slice(0, steps).map((g) => g[j]))), expected(b0[0], gb.slice(0, steps).map((g) => g[0]))];
+    const want = [
+      ...w0.map((p, j) =>
+        expected(
+          p,
+          gw.slice(0, steps).map((g) => g[j]),
+        ),
+      ),
+      expected(
+        b0[0],
+        gb.slice(0, steps).map((g) => g[0]),
+      ),
+    ];
     got.forEach((v, j) => assert.ok(Math.abs(v - want[j]) < tol, `${name}: coordinate ${j} is ${v}, the formula gives ${want[j]}`));
     tf.dispose(params);
   }
 
   test("sgdCh11: p -= lr g", () => {
-    check("sgd", 2, (p, g) => sgdCh11(p, null, { lr: 0.1 }, g), (p, gs) => gs.reduce((x, g) => x - 0.1 * g, p));
+    check(
+      "sgd",
+      2,
+      (p, g) => sgdCh11(p, null, { lr: 0.1 }, g),
+      (p, gs) => gs.reduce((x, g) => x - 0.1 * g, p),
+    );
   });
 
   test("sgdMomentum: v = m v + g; p -= lr v", () => {
     const states = initMomentumStates(2);
-    check("momentum", 2, (p, g) => sgdMomentum(p, states, { lr: 0.1, momentum: 0.9 }, g), (p, gs) => {
-      let v = 0;
-      for (const g of gs) {
-        v = 0.9 * v + g;
-        p -= 0.1 * v;
-      }
-      return p;
-    });
+    check(
+      "momentum",
+      2,
+      (p, g) => sgdMomentum(p, states, { lr: 0.1, momentum: 0.9 }, g),
+      (p, gs) => {
+        let v = 0;
+        for (const g of gs) {
+          v = 0.9 * v + g;
+          p -= 0.1 * v;
+        }
+        return p;
+      },
+    );
     tf.dispose(states);
   });
 
   test("adagrad: s += g²; p -= lr g / sqrt(s + 1e-6)", () => {
     const states = initAdagradStates(2);
-    check("adagrad", 2, (p, g) => adagrad(p, states, { lr: 0.1 }, g), (p, gs) => {
-      let s = 0;
-      for (const g of gs) {
-        s += g * g;
-        p -= (0.1 * g) / Math.sqrt(s + 1e-6);
-      }
-      return p;
-    });
+    check(
+      "adagrad",
+      2,
+      (p, g) => adagrad(p, states, { lr: 0.1 }, g),
+      (p, gs) => {
+        let s = 0;
+        for (const g of gs) {
+          s += g * g;
+          p -= (0.1 * g) / Math.sqrt(s + 1e-6);
+        }
+        return p;
+      },
+    );
     tf.dispose(states);
   });
 
   test("rmsprop: s = γ s + (1 - γ) g²; p -= lr g / sqrt(s + 1e-6)", () => {
     const states = initRmspropStates(2);
-    check("rmsprop", 2, (p, g) => rmsprop(p, states, { lr: 0.01, gamma: 0.9 }, g), (p, gs) => {
-      let s = 0;
-      for (const g of gs) {
-        s = 0.9 * s + 0.1 * g * g;
-        p -= (0.01 * g) / Math.sqrt(s + 1e-6);
-      }
-      return p;
-    });
+    check(
+      "rmsprop",
+      2,
+      (p, g) => rmsprop(p, states, { lr: 0.01, gamma: 0.9 }, g),
+      (p, gs) => {
+        let s = 0;
+        for (const g of gs) {
+          s = 0.9 * s + 0.1 * g * g;
+          p -= (0.01 * g) / Math.sqrt(s + 1e-6);
+        }
+        return p;
+      },
+    );
     tf.dispose(states);
   });
 
   test("adadelta: s, g' = sqrt(Δ + 1e-5) / sqrt(s + 1e-5) g, p -= g', Δ = ρ Δ + (1 - ρ) g'²", () => {
     const states = initAdadeltaStates(2);
-    check("adadelta", 2, (p, g) => adadelta(p, states, { rho: 0.9 }, g), (p, gs) => {
-      let s = 0;
-      let delta = 0;
-      for (const g of gs) {
-        s = 0.9 * s + 0.1 * g * g;
-        const gp = (Math.sqrt(delta + 1e-5) / Math.sqrt(s + 1e-5)) * g;
-        p -= gp;
-        delta = 0.9 * delta + 0.1 * gp * gp;
-      }
-      return p;
-    });
+    check(
+      "adadelta",
+      2,
+      (p, g) => adadelta(p, states, { rho: 0.9 }, g),
+      (p, gs) => {
+        let s = 0;
+        let delta = 0;
+        for (const g of gs) {
+          s = 0.9 * s + 0.1 * g * g;
+          const gp = (Math.sqrt(delta + 1e-5) / Math.sqrt(s + 1e-5)) * g;
+          p -= gp;
+          delta = 0.9 * delta + 0.1 * gp * gp;
+        }
+        return p;
+      },
+    );
     tf.dispose(states.flat());
   });
 
   test("adam: bias-corrected moments, eps 1e-6, t counted up in hyperparams", () => {
     const states = initAdamStates(2);
     const hp = { lr: 0.01, t: 1 };
-    check("adam", 2, (p, g) => adam(p, states, hp, g), (p, gs) => {
-      let v = 0;
-      let s = 0;
-      gs.forEach((g, k) => {
-        const t = k + 1;
-        v = 0.9 * v + 0.1 * g;
-        s = 0.999 * s + 0.001 * g * g;
-        p -= (0.01 * (v / (1 - 0.9 ** t))) / (Math.sqrt(s / (1 - 0.999 ** t)) + 1e-6);
-      });
-      return p;
-    });
+    check(
+      "adam",
+      2,
+      (p, g) => adam(p, states, hp, g),
+      (p, gs) => {
+        let v = 0;
+        let s = 0;
+        gs.forEach((g, k) => {
+          const t = k + 1;
+          v = 0.9 * v + 0.1 * g;
+          s = 0.999 * s + 0.001 * g * g;
+          p -= (0.01 * (v / (1 - 0.9 ** t))) / (Math.sqrt(s / (1 - 0.999 ** t)) + 1e-6);
+        });
+        return p;
+      },
+    );
     assert.equal(hp.t, 3, "t counts the steps");
     tf.dispose(states.flat());
   });
@@ -291,17 +342,22 @@ describe("the from-scratch optimizers, one step against their formulas", () => {
   test("yogi: s += (1 - β2) sign(g² - s) g², eps 1e-3", () => {
     const states: ScratchPairStates = initAdamStates(2);
     const hp = { lr: 0.01, t: 1 };
-    check("yogi", 2, (p, g) => yogi(p, states, hp, g), (p, gs) => {
-      let v = 0;
-      let s = 0;
-      gs.forEach((g, k) => {
-        const t = k + 1;
-        v = 0.9 * v + 0.1 * g;
-        s = s + 0.001 * Math.sign(g * g - s) * g * g;
-        p -= (0.01 * (v / (1 - 0.9 ** t))) / (Math.sqrt(s / (1 - 0.999 ** t)) + 1e-3);
-      });
-      return p;
-    });
+    check(
+      "yogi",
+      2,
+      (p, g) => yogi(p, states, hp, g),
+      (p, gs) => {
+        let v = 0;
+        let s = 0;
+        gs.forEach((g, k) => {
+          const t = k + 1;
+          v = 0.9 * v + 0.1 * g;
+          s = s + 0.001 * Math.sign(g * g - s) * g * g;
+          p -= (0.01 * (v / (1 - 0.9 ** t))) / (Math.sqrt(s / (1 - 0.999 ** t)) + 1e-3);
+        });
+        return p;
+      },
+    );
     assert.equal(hp.t, 3);
     tf.dispose(states.flat());
   });
@@ -417,10 +473,19 @@ describe("trainCh11 and trainConciseCh11", () => {
     const [times, losses] = value;
     assert.equal(losses.length, 15, "1500 examples, 2 epochs: a point every 200");
     assert.equal(times.length, 15);
-    assert.ok(times.every((t, i) => t >= 0 && (i === 0 || t >= times[i - 1])), "cumulative times");
-    assert.deepEqual(animator.points.map(([x]) => x), want.xs);
+    assert.ok(
+      times.every((t, i) => t >= 0 && (i === 0 || t >= times[i - 1])),
+      "cumulative times",
+    );
+    assert.deepEqual(
+      animator.points.map(([x]) => x),
+      want.xs,
+    );
     losses.forEach((l, i) => assert.ok(Math.abs(l - want.losses[i]) < 1e-5, `point ${i}: ${l} against the book's loop ${want.losses[i]}`));
-    assert.deepEqual(animator.points.map(([, ys]) => ys[0]), losses);
+    assert.deepEqual(
+      animator.points.map(([, ys]) => ys[0]),
+      losses,
+    );
     assert.ok(animator.finished);
     assert.match(out, /^loss 0\.\d{3}, \d+\.\d{3} sec\/epoch\n$/);
     assert.equal(out.slice(5, 10), losses[14].toFixed(3));
@@ -446,7 +511,8 @@ describe("trainCh11 and trainConciseCh11", () => {
     }
     const { iter, X, y } = inOrder(100);
     const [, byClass] = (await printed(() => trainConciseCh11(HalfStepSGD, { lr: 0.2 }, iter, 1, { animator: false, seed: 1, verbose: false }))).value;
-    const [, byFactory] = (await printed(() => trainConciseCh11((h: { lr: number }) => tf.train.sgd(h.lr), { lr: 0.1 }, iter, 1, { animator: false, seed: 1, verbose: false }))).value;
+    const [, byFactory] = (await printed(() => trainConciseCh11((h: { lr: number }) => tf.train.sgd(h.lr), { lr: 0.1 }, iter, 1, { animator: false, seed: 1, verbose: false })))
+      .value;
     byClass.forEach((l, i) => assert.ok(Math.abs(l - byFactory[i]) < 1e-6));
     // d2l.optim's classes, as the chapter's notebooks pass them (torch's SGD is plain SGD without momentum)
     const [, byOptim] = (await printed(() => trainConciseCh11(optim.SGD, { lr: 0.1 }, iter, 1, { animator: false, seed: 1, verbose: false }))).value;
@@ -466,7 +532,11 @@ describe("trainCh11 and trainConciseCh11", () => {
       cases.push(["minibatch10", REF.scratch.minibatch10, async () => trainCh11(sgdCh11, null, { lr: 0.05 }, await data(10, seed), 5, 2, { animator: false, seed })]);
       cases.push(["adagrad", REF.scratch.adagrad, async () => trainCh11(adagrad, initAdagradStates(5), { lr: 0.1 }, await data(10, seed), 5, 2, { animator: false, seed })]);
       cases.push(["adam", REF.scratch.adam, async () => trainCh11(adam, initAdamStates(5), { lr: 0.01, t: 1 }, await data(10, seed), 5, 2, { animator: false, seed })]);
-      cases.push(["concise sgd", REF.concise.sgd, async () => trainConciseCh11((h: { lr: number }) => tf.train.sgd(h.lr), { lr: 0.01 }, await data(10, seed), 4, { animator: false, seed })]);
+      cases.push([
+        "concise sgd",
+        REF.concise.sgd,
+        async () => trainConciseCh11((h: { lr: number }) => tf.train.sgd(h.lr), { lr: 0.01 }, await data(10, seed), 4, { animator: false, seed }),
+      ]);
     }
     for (const [name, ref, run] of cases) {
       const [, losses] = (await printed(run)).value;
@@ -491,7 +561,10 @@ describe("trainCh11 and trainConciseCh11", () => {
     assert.deepEqual(seen, [0.4, 0.4]);
     assert.equal(hp.lr, 0);
     const epoch2 = losses.slice(8); // points after 1600 examples: the weights no longer move
-    assert.ok(epoch2.every((l) => l === epoch2[0]), `lr 0 in epoch 2 keeps the loss: ${epoch2}`);
+    assert.ok(
+      epoch2.every((l) => l === epoch2[0]),
+      `lr 0 in epoch 2 keeps the loss: ${epoch2}`,
+    );
     const noLr = {
       onEpochBegin(s: TrainState) {
         (s.updater as tf.Optimizer & { setLearningRate(lr: number): void }).setLearningRate(0.1);

@@ -61,9 +61,11 @@ test("a share in [0, 1] gives partial credit; outside it is clamped and said", a
 });
 
 test("a condition that throws fails its check, does not throw, and later checks run", async () => {
-  const r = await result(d2l.check("uses net", 1, () => {
-    throw new ReferenceError("net is not defined");
-  }));
+  const r = await result(
+    d2l.check("uses net", 1, () => {
+      throw new ReferenceError("net is not defined");
+    }),
+  );
   assert.equal(r.points, 0);
   assert.equal(r.message, "ReferenceError: net is not defined");
   const after = await result(d2l.check("after", 1, true));
@@ -73,9 +75,11 @@ test("a condition that throws fails its check, does not throw, and later checks 
 
 test("async conditions: resolved, rejected, and a value of the wrong kind", async () => {
   assert.equal((await result(d2l.check("async ok", 1, async () => true))).passed, true);
-  const rejected = await result(d2l.check("async fails", 1, async () => {
-    throw new Error("no data");
-  }));
+  const rejected = await result(
+    d2l.check("async fails", 1, async () => {
+      throw new Error("no data");
+    }),
+  );
   assert.equal(rejected.points, 0);
   assert.equal(rejected.message, "no data");
   const wrong = await result(d2l.check("wrong kind", 1, (() => "yes") as unknown as () => boolean));
@@ -100,7 +104,25 @@ test("checkClose compares tensors, arrays and numbers with tolerances", async ()
   const t = tf.tensor1d([2.302585, 0.693147]);
   assert.equal((await result(d2l.checkClose("close", 1, t, [2.3026, 0.6931], { rtol: 1e-3 }))).passed, true);
   assert.equal((await result(d2l.checkClose("scalar", 1, 0.1 + 0.2, 0.3))).passed, true);
-  assert.equal((await result(d2l.checkClose("nested", 1, [[1, 2], [3, 4]], tf.tensor2d([[1, 2], [3, 4]])))).passed, true);
+  assert.equal(
+    (
+      await result(
+        d2l.checkClose(
+          "nested",
+          1,
+          [
+            [1, 2],
+            [3, 4],
+          ],
+          tf.tensor2d([
+            [1, 2],
+            [3, 4],
+          ]),
+        ),
+      )
+    ).passed,
+    true,
+  );
   assert.equal(t.isDisposed, false, "a tensor passed in is the caller's");
   t.dispose();
 });
@@ -120,8 +142,15 @@ test("checkClose frees a tensor its function made, and fails (not throws) when t
   assert.equal((await result(d2l.checkClose("fn", 1, () => tf.ones([3]), [1, 1, 1]))).passed, true);
   assert.equal((await result(d2l.checkClose("async fn", 1, async () => tf.ones([2]), [1, 1]))).passed, true);
   assert.equal(tf.memory().numTensors, before);
-  const r = await result(d2l.checkClose("throws", 1, () => {
-    throw new ReferenceError("crossEntropy is not defined");
-  }, [1]));
+  const r = await result(
+    d2l.checkClose(
+      "throws",
+      1,
+      () => {
+        throw new ReferenceError("crossEntropy is not defined");
+      },
+      [1],
+    ),
+  );
   assert.equal(r.message, "ReferenceError: crossEntropy is not defined");
 });

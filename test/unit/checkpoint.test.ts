@@ -47,44 +47,58 @@ function child(...args: string[]): ChildResult {
 }
 
 for (const config of ["adam", "momentum-dropout", "optim-steplr"]) {
-  test(
-    `${config}: 4 epochs, then a resume in a fresh process for 4 more, equal 8 uninterrupted epochs (losses within 1e-6, weights too)`,
-    () => {
-      const dir = path.join(tmp, `resume-${config}`);
-      const straight = child(config, "straight");
-      const first = child(config, "first", dir);
-      assert.ok(fs.existsSync(path.join(dir, "checkpoint.json")));
-      const resumed = child(config, "resume", dir);
-      assert.equal(straight.history.length, 8);
-      assert.equal(first.history.length, 4);
-      assert.deepEqual(resumed.history.map((h) => h.epoch), [1, 2, 3, 4, 5, 6, 7, 8]);
-      // the first run's epochs are the straight run's
-      first.history.forEach((h, i) => assert.equal(h.trainLoss, straight.history[i].trainLoss));
-      // the resumed history starts with the checkpoint's, then the resumed epochs
-      for (let e = 0; e < 8; e++) {
-        const d = Math.abs(resumed.history[e].trainLoss - straight.history[e].trainLoss);
-        assert.ok(d <= 1e-6, `epoch ${e + 1}: resumed loss ${resumed.history[e].trainLoss}, uninterrupted ${straight.history[e].trainLoss}`);
-        assert.ok(Math.abs(resumed.history[e].testAcc - straight.history[e].testAcc) <= 1e-6, `epoch ${e + 1}: test acc`);
-      }
-      // and the losses did change over the run (the test would pass trivially on a frozen model)
-      assert.notEqual(straight.history[7].trainLoss, straight.history[4].trainLoss);
-      assert.equal(resumed.weights.length, straight.weights.length);
-      const maxW = Math.max(...resumed.weights.map((w, i) => Math.abs(w - straight.weights[i])));
-      assert.ok(maxW <= 1e-6, `final weights differ by ${maxW}`);
-      assert.equal(resumed.lr, straight.lr);
-      if (config === "optim-steplr") assert.equal(straight.lr, 0.1 * 0.5 ** 4); // StepLR: halved after epochs 2, 4, 6, 8
-    },
-  );
+  test(`${config}: 4 epochs, then a resume in a fresh process for 4 more, equal 8 uninterrupted epochs (losses within 1e-6, weights too)`, () => {
+    const dir = path.join(tmp, `resume-${config}`);
+    const straight = child(config, "straight");
+    const first = child(config, "first", dir);
+    assert.ok(fs.existsSync(path.join(dir, "checkpoint.json")));
+    const resumed = child(config, "resume", dir);
+    assert.equal(straight.history.length, 8);
+    assert.equal(first.history.length, 4);
+    assert.deepEqual(
+      resumed.history.map((h) => h.epoch),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
+    // the first run's epochs are the straight run's
+    first.history.forEach((h, i) => assert.equal(h.trainLoss, straight.history[i].trainLoss));
+    // the resumed history starts with the checkpoint's, then the resumed epochs
+    for (let e = 0; e < 8; e++) {
+      const d = Math.abs(resumed.history[e].trainLoss - straight.history[e].trainLoss);
+      assert.ok(d <= 1e-6, `epoch ${e + 1}: resumed loss ${resumed.history[e].trainLoss}, uninterrupted ${straight.history[e].trainLoss}`);
+      assert.ok(Math.abs(resumed.history[e].testAcc - straight.history[e].testAcc) <= 1e-6, `epoch ${e + 1}: test acc`);
+    }
+    // and the losses did change over the run (the test would pass trivially on a frozen model)
+    assert.notEqual(straight.history[7].trainLoss, straight.history[4].trainLoss);
+    assert.equal(resumed.weights.length, straight.weights.length);
+    const maxW = Math.max(...resumed.weights.map((w, i) => Math.abs(w - straight.weights[i])));
+    assert.ok(maxW <= 1e-6, `final weights differ by ${maxW}`);
+    assert.equal(resumed.lr, straight.lr);
+    if (config === "optim-steplr") assert.equal(straight.lr, 0.1 * 0.5 ** 4); // StepLR: halved after epochs 2, 4, 6, 8
+  });
 }
 
 /** A tiny classification set-up in this process. */
 function setup(opts: { seed?: number } = {}): { net: tf.Sequential; trainIter: DataLoader; loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor; dispose: () => void } {
-  const X = tf.tensor2d(Float32Array.from({ length: 40 * 4 }, (_, i) => Math.sin(i * 0.37)), [40, 4]);
-  const y = tf.tensor1d(Int32Array.from({ length: 40 }, (_, i) => (Math.sin(i) > 0 ? 1 : 0)), "int32");
+  const X = tf.tensor2d(
+    Float32Array.from({ length: 40 * 4 }, (_, i) => Math.sin(i * 0.37)),
+    [40, 4],
+  );
+  const y = tf.tensor1d(
+    Int32Array.from({ length: 40 }, (_, i) => (Math.sin(i) > 0 ? 1 : 0)),
+    "int32",
+  );
   const trainIter = new DataLoader(new TensorDataset(X, y), { batchSize: 8, shuffle: true, seed: opts.seed ?? 3 });
   const net = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [4], kernelInitializer: "zeros" })] });
   const loss = (yHat: tf.Tensor, yy: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(yy, "int32"), 2), yHat, undefined, tf.Reduction.NONE);
-  return { net, trainIter, loss, dispose: () => { tf.dispose([X, y]); net.dispose(); } };
+  return {
+    net,
+    trainIter,
+    loss,
+    dispose: () => {
+      tf.dispose([X, y]);
+      net.dispose();
+    },
+  };
 }
 
 describe("ModelCheckpoint", () => {
@@ -111,8 +125,16 @@ describe("ModelCheckpoint", () => {
     assert.equal(files.length, 3, files.join(", "));
     assert.ok(files.some((f) => /^model-epoch3-.*\.safetensors$/.test(f)) && files.some((f) => /^optimizer-epoch3-.*\.safetensors$/.test(f)));
     // the weights file is safetensors with the layers' names
-    const saved = (await d2l.loadTensors(path.join(dir, files.find((f) => f.startsWith("model"))!))) as Record<string, tf.Tensor>;
-    assert.deepEqual(Object.keys(saved), s.net.weights.map((w) => w.name));
+    const saved = (await d2l.loadTensors(
+      path.join(
+        dir,
+        files.find((f) => f.startsWith("model"))!,
+      ),
+    )) as Record<string, tf.Tensor>;
+    assert.deepEqual(
+      Object.keys(saved),
+      s.net.weights.map((w) => w.name),
+    );
     tf.dispose(Object.values(saved));
 
     // a fresh net, optimizer, loader and scheduler get it all back
@@ -121,7 +143,10 @@ describe("ModelCheckpoint", () => {
     schedulerState = { lastEpoch: 0, lr: 0.1 };
     const resumed = await resume(dir, { net: t.net, optimizer: updater2, trainIter: t.trainIter, scheduler, verbose: false });
     assert.equal(resumed.initialEpoch, 3);
-    assert.deepEqual(resumed.history.map((h) => h.trainLoss), r.history.map((h) => h.trainLoss));
+    assert.deepEqual(
+      resumed.history.map((h) => h.trainLoss),
+      r.history.map((h) => h.trainLoss),
+    );
     assert.equal(t.trainIter.epoch, 3);
     assert.deepEqual(schedulerState, { lastEpoch: 3, lr: 0.0125 });
     const w1 = s.net.getWeights().map((w) => Array.from(w.dataSync()));
@@ -129,7 +154,10 @@ describe("ModelCheckpoint", () => {
     assert.deepEqual(w2, w1);
     const o1 = await updater.getWeights();
     const o2 = await updater2.getWeights();
-    assert.deepEqual(o2.map((w) => Array.from(w.tensor.dataSync())), o1.map((w) => Array.from(w.tensor.dataSync())));
+    assert.deepEqual(
+      o2.map((w) => Array.from(w.tensor.dataSync())),
+      o1.map((w) => Array.from(w.tensor.dataSync())),
+    );
     s.dispose();
     t.dispose();
   });
@@ -146,7 +174,10 @@ describe("ModelCheckpoint", () => {
     const resumed = await resume(dir, { net: b.net, optimizer: optB, trainIter: b.trainIter, verbose: false });
     await engineA.fit(a.trainIter, { numEpochs: 3, initialEpoch: 2 });
     await new Engine({ net: b.net, loss: b.loss, updater: optB }).fit(b.trainIter, { numEpochs: 3, ...resumed });
-    assert.deepEqual(b.net.getWeights().map((w) => Array.from(w.dataSync())), a.net.getWeights().map((w) => Array.from(w.dataSync())));
+    assert.deepEqual(
+      b.net.getWeights().map((w) => Array.from(w.dataSync())),
+      a.net.getWeights().map((w) => Array.from(w.dataSync())),
+    );
     a.dispose();
     b.dispose();
   });
@@ -192,7 +223,10 @@ describe("ModelCheckpoint", () => {
     await new Engine({ net: s.net, loss: s.loss, updater }).fit(s.trainIter, { numEpochs: 1, callbacks: [new ModelCheckpoint(dir)] });
     const t = setup();
     const optimizer = tf.train.adam(0.01);
-    await assert.rejects(resume(path.join(tmp, "nowhere"), { net: t.net }), (e: unknown) => e instanceof TensorFileError && /checkpoint\.json/.test(e.message) && /no folder/.test(e.message));
+    await assert.rejects(
+      resume(path.join(tmp, "nowhere"), { net: t.net }),
+      (e: unknown) => e instanceof TensorFileError && /checkpoint\.json/.test(e.message) && /no folder/.test(e.message),
+    );
     // the optimizer state must be taken or refused explicitly
     await assert.rejects(resume(dir, { net: t.net }), /holds the state of a .*optimizer: null/);
     await assert.rejects(resume(dir, { net: t.net, optimizer: tf.train.sgd(0.1) }), /holds the state of a AdamOptimizer but the optimizer given is a SGDOptimizer/);
@@ -209,7 +243,10 @@ describe("ModelCheckpoint", () => {
     fs.writeFileSync(full, bad);
     const before = t.net.getWeights().map((w) => Array.from(w.dataSync()));
     await assert.rejects(resume(dir, { net: t.net, optimizer }), (e: unknown) => e instanceof TensorFileError && e.path === full && /damaged/.test(e.message));
-    assert.deepEqual(t.net.getWeights().map((w) => Array.from(w.dataSync())), before);
+    assert.deepEqual(
+      t.net.getWeights().map((w) => Array.from(w.dataSync())),
+      before,
+    );
     fs.writeFileSync(full, bytes);
     // a missing optimizer file
     const optFile = path.join(dir, fs.readdirSync(dir).find((f) => f.startsWith("optimizer-")) as string);
@@ -266,7 +303,10 @@ describe("initialEpoch", () => {
   test("epochs, history and state.epoch continue from it; numEpochs is the total", async () => {
     const s = setup();
     const seen: number[] = [];
-    const earlier = [{ epoch: 1, trainLoss: 0.9, examples: 40, count: 40, seconds: 0 }, { epoch: 2, trainLoss: 0.8, examples: 40, count: 40, seconds: 0 }];
+    const earlier = [
+      { epoch: 1, trainLoss: 0.9, examples: 40, count: 40, seconds: 0 },
+      { epoch: 2, trainLoss: 0.8, examples: 40, count: 40, seconds: 0 },
+    ];
     const r = await new Engine({ net: s.net, loss: s.loss, updater: tf.train.sgd(0.1) }).fit(s.trainIter, {
       numEpochs: 5,
       initialEpoch: 2,
@@ -274,11 +314,20 @@ describe("initialEpoch", () => {
       callbacks: [{ onEpochBegin: (st: TrainState) => void seen.push(st.epoch), onTrainBegin: (st: TrainState) => assert.equal(st.initialEpoch, 2) }],
     });
     assert.deepEqual(seen, [2, 3, 4]);
-    assert.deepEqual(r.history.map((h) => h.epoch), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      r.history.map((h) => h.epoch),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(r.history[0].trainLoss, 0.9);
     assert.equal(earlier.length, 2); // the given history is not changed
-    await assert.rejects(new Engine({ net: s.net, loss: s.loss, updater: tf.train.sgd(0.1) }).fit(s.trainIter, { numEpochs: 3, initialEpoch: 3 }), /numEpochs counts all epochs.*pass numEpochs > 3/);
-    await assert.rejects(new Engine({ net: s.net, loss: s.loss, updater: tf.train.sgd(0.1) }).fit(s.trainIter, { numEpochs: 3, initialEpoch: -1 }), /initialEpoch must be a whole number/);
+    await assert.rejects(
+      new Engine({ net: s.net, loss: s.loss, updater: tf.train.sgd(0.1) }).fit(s.trainIter, { numEpochs: 3, initialEpoch: 3 }),
+      /numEpochs counts all epochs.*pass numEpochs > 3/,
+    );
+    await assert.rejects(
+      new Engine({ net: s.net, loss: s.loss, updater: tf.train.sgd(0.1) }).fit(s.trainIter, { numEpochs: 3, initialEpoch: -1 }),
+      /initialEpoch must be a whole number/,
+    );
     s.dispose();
   });
 
@@ -310,7 +359,10 @@ describe("initialEpoch", () => {
     process.env.D2L_QUICK = "1";
     try {
       const r = await new Engine({ net: s.net, loss: s.loss, updater: tf.train.sgd(0.1) }).fit(s.trainIter, { numEpochs: 10, initialEpoch: 4, quickEpochs: 2 });
-      assert.deepEqual(r.history.map((h) => h.epoch), [5, 6]);
+      assert.deepEqual(
+        r.history.map((h) => h.epoch),
+        [5, 6],
+      );
     } finally {
       if (old === undefined) delete process.env.D2L_QUICK;
       else process.env.D2L_QUICK = old;

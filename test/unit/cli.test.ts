@@ -20,7 +20,9 @@ function cli(args: string[], cwd = process.cwd()): { status: number | null; stdo
 
 function notebook(cells: string[]): string {
   return JSON.stringify({
-    nbformat: 4, nbformat_minor: 5, metadata: {},
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {},
     cells: cells.map((source) => ({ cell_type: "code", source, metadata: {}, outputs: [], execution_count: null })),
   });
 }
@@ -77,10 +79,15 @@ test("d2l-ts run: a file name with [ ] # ? spaces and non-ASCII letters, a faili
     fs.writeFileSync(path.join(dir, name), notebook(["const s = tf.tensor([1, 2, 3]).sum().dataSync()[0];\ns", 'console.log("twice", s * 2)']));
     const ok = cli(["run", name, "--timeout=60"], dir);
     assert.equal(ok.status, 0, ok.stderr);
-    const out = JSON.parse(fs.readFileSync(path.join(dir, "week[1] #3? é.out.ipynb"), "utf8")) as { cells: { outputs: { text?: string; data?: Record<string, string> }[]; execution_count: number }[] };
+    const out = JSON.parse(fs.readFileSync(path.join(dir, "week[1] #3? é.out.ipynb"), "utf8")) as {
+      cells: { outputs: { text?: string; data?: Record<string, string> }[]; execution_count: number }[];
+    };
     assert.equal(out.cells[0].outputs[0].data?.["text/plain"], "6");
     assert.equal(out.cells[1].outputs[0].text, "twice 12\n");
-    assert.deepEqual(out.cells.map((c) => c.execution_count), [1, 2]);
+    assert.deepEqual(
+      out.cells.map((c) => c.execution_count),
+      [1, 2],
+    );
 
     fs.writeFileSync(path.join(dir, "fails.ipynb"), notebook(["1 + 1", 'throw new Error("boom")', "never()"]));
     const bad = cli(["run", "fails.ipynb", "--out", "f.out.ipynb"], dir);
@@ -90,7 +97,15 @@ test("d2l-ts run: a file name with [ ] # ? spaces and non-ASCII letters, a faili
     assert.equal(partial.cells[1].outputs[0].output_type, "error", "the failing cell's error is kept");
     assert.deepEqual(partial.cells[2].outputs, [], "cells after it did not run");
 
-    fs.writeFileSync(path.join(dir, "null.ipynb"), JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: "code", source: "1", metadata: {}, outputs: [{ output_type: "stream", name: "stdout" }] }] }));
+    fs.writeFileSync(
+      path.join(dir, "null.ipynb"),
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: {},
+        cells: [{ cell_type: "code", source: "1", metadata: {}, outputs: [{ output_type: "stream", name: "stdout" }] }],
+      }),
+    );
     const malformed = cli(["run", "null.ipynb"], dir);
     assert.equal(malformed.status, 1);
     assert.equal(malformed.stderr.trim().split("\n").length, 1, malformed.stderr);

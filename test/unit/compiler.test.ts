@@ -49,11 +49,26 @@ describe("codeCompleteness", () => {
 describe("completionType: TypeScript's completion kinds as JupyterLab's item types", () => {
   test("functions, classes, variables, properties, keywords and modules", () => {
     const cases: [string, string][] = [
-      ["function", "function"], ["method", "function"], ["local function", "function"], ["constructor", "function"],
-      ["class", "class"], ["interface", "class"], ["type", "class"], ["enum", "class"],
-      ["const", "variable"], ["let", "variable"], ["var", "variable"], ["parameter", "variable"], ["local var", "variable"],
-      ["property", "property"], ["getter", "property"], ["setter", "property"],
-      ["keyword", "keyword"], ["module", "module"], ["external module name", "module"], ["alias", "module"],
+      ["function", "function"],
+      ["method", "function"],
+      ["local function", "function"],
+      ["constructor", "function"],
+      ["class", "class"],
+      ["interface", "class"],
+      ["type", "class"],
+      ["enum", "class"],
+      ["const", "variable"],
+      ["let", "variable"],
+      ["var", "variable"],
+      ["parameter", "variable"],
+      ["local var", "variable"],
+      ["property", "property"],
+      ["getter", "property"],
+      ["setter", "property"],
+      ["keyword", "keyword"],
+      ["module", "module"],
+      ["external module name", "module"],
+      ["alias", "module"],
     ];
     for (const [kind, type] of cases) assert.equal(completionType(kind), type, kind);
   });

@@ -164,7 +164,17 @@ function kernelGradients(c: Case, x: Float32Array, w: Float32Array, dy: Float32A
 function randomCases(n: number, seed: number): Case[] {
   const rand = lcg(seed);
   const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
-  const pads = (): Pad[] => ["same", "valid", int(0, 2), [[0, 0], [int(0, 2), int(0, 3)], [int(0, 3), int(0, 1)], [0, 0]]];
+  const pads = (): Pad[] => [
+    "same",
+    "valid",
+    int(0, 2),
+    [
+      [0, 0],
+      [int(0, 2), int(0, 3)],
+      [int(0, 3), int(0, 1)],
+      [0, 0],
+    ],
+  ];
   const cases: Case[] = [];
   while (cases.length < n) {
     const k = cases.length;
@@ -299,9 +309,16 @@ describe("convolution gradients on wasm", () => {
     assert.ok(cases.some((c) => c.strides[0] > 1 && c.strides[1] > 1));
     assert.ok(cases.some((c) => c.depthwise && c.dilations[0] > 1));
     assert.ok(cases.some((c) => c.depthwise && c.dilations[0] > 1 && c.strides[0] > 1));
-    for (const kind of ["same", "valid", "number", "object"]) assert.ok(cases.some((c) => (typeof c.pad === "string" ? c.pad : typeof c.pad) === kind), kind);
+    for (const kind of ["same", "valid", "number", "object"])
+      assert.ok(
+        cases.some((c) => (typeof c.pad === "string" ? c.pad : typeof c.pad) === kind),
+        kind,
+      );
     assert.ok(cases.some((c) => c.depthwise && c.filter[3] === 2) && cases.some((c) => c.depthwise && c.filter[3] === 1));
-    assert.ok(cases.some((c) => !c.depthwise && c.x[3] === 1), "no conv2d with one input channel (its input gradient has a path of its own)");
+    assert.ok(
+      cases.some((c) => !c.depthwise && c.x[3] === 1),
+      "no conv2d with one input channel (its input gradient has a path of its own)",
+    );
 
     const rand = lcg(7);
     let worst = 0;
@@ -345,7 +362,18 @@ describe("convolution gradients on wasm", () => {
     ];
     for (const c of cases) {
       const x = randomValues(size(c.x), rand);
-      const grad = (): Float32Array => tf.tidy(() => tf.grad((t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, c.k, c.s, c.pad).square().sum())(tf.tensor4d(x, c.x)).dataSync() as Float32Array);
+      const grad = (): Float32Array =>
+        tf.tidy(
+          () =>
+            tf
+              .grad((t: tf.Tensor) =>
+                tf
+                  .avgPool(t as tf.Tensor4D, c.k, c.s, c.pad)
+                  .square()
+                  .sum(),
+              )(tf.tensor4d(x, c.x))
+              .dataSync() as Float32Array,
+        );
       const want = await onCpu(grad);
       const writes = cpuWrites.count;
       const buffers = tf.backend().numDataIds();
@@ -358,7 +386,19 @@ describe("convolution gradients on wasm", () => {
 
   test("the kernels free every intermediate they make", () => {
     const backend = tf.backend();
-    const c: Case = { depthwise: false, x: [2, 9, 7, 3], filter: [3, 2, 3, 4], strides: [2, 3], dilations: [1, 1], pad: [[0, 0], [0, 3], [2, 0], [0, 0]] };
+    const c: Case = {
+      depthwise: false,
+      x: [2, 9, 7, 3],
+      filter: [3, 2, 3, 4],
+      strides: [2, 3],
+      dilations: [1, 1],
+      pad: [
+        [0, 0],
+        [0, 3],
+        [2, 0],
+        [0, 0],
+      ],
+    };
     const d: Case = { depthwise: true, x: [2, 9, 7, 3], filter: [3, 2, 3, 2], strides: [2, 1], dilations: [1, 2], pad: "same" };
     const rand = lcg(3);
     const args = (k: Case) => [k, randomValues(size(k.x), rand), randomValues(size(k.filter), rand), randomValues(size(convInfo(k).outShape), rand)] as const;
@@ -579,7 +619,15 @@ describe("the book's CNNs train on wasm, no kernel forwarded to cpu", () => {
       const input = tf.input({ shape: m.input.slice(1) });
       const model = tf.model({ inputs: input, outputs: m.build(input) });
       const x = tf.randomNormal(m.input, 0, 1, "float32", 11);
-      const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from({ length: m.input[0] }, (_, i) => (i * 7) % 10), "int32"), 10));
+      const y = tf.tidy(() =>
+        tf.oneHot(
+          tf.tensor1d(
+            Array.from({ length: m.input[0] }, (_, i) => (i * 7) % 10),
+            "int32",
+          ),
+          10,
+        ),
+      );
       const optimizer = tf.train.sgd(m.lr);
       const lossOf = (training: boolean): tf.Scalar => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training }) as tf.Tensor) as tf.Scalar;
       const measure = (): number => tf.tidy(() => lossOf(m.measureTraining).dataSync()[0]);
@@ -597,7 +645,9 @@ describe("the book's CNNs train on wasm, no kernel forwarded to cpu", () => {
         const forwarded = [...ran].filter((k) => forwardedKernels().has(k));
         assert.deepEqual(forwarded, [], `${m.name}: kernels forwarded to cpu: ${forwarded.join(", ")}`);
         assert.equal(cpuWrites.count, writes, `${m.name}: something wrote to the cpu backend while training`);
-        const grads = m.name.startsWith("depthwise") ? ["DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput"] : ["Conv2DBackpropFilter", "Conv2DBackpropInput"];
+        const grads = m.name.startsWith("depthwise")
+          ? ["DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput"]
+          : ["Conv2DBackpropFilter", "Conv2DBackpropInput"];
         for (const k of grads) {
           assert.ok(ran.has(k), `${m.name}: a training step did not run ${k} (ran ${[...ran].sort().join(", ")})`);
           assert.ok(isD2lKernel(k, "wasm"), `${k} on wasm is not d2l's`);

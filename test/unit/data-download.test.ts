@@ -12,15 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { AddressInfo } from "net";
 // the fs module object itself (not an import-star copy), so a test can make its calls fail
 import realFs = require("fs");
-import {
-  DownloadError,
-  FASHION_MNIST_FILES,
-  cacheRoot,
-  downloadFile,
-  formatBytes,
-  loadDataFashionMnist,
-  type Checksums,
-} from "../../lib/data/index";
+import { DownloadError, FASHION_MNIST_FILES, cacheRoot, downloadFile, formatBytes, loadDataFashionMnist, type Checksums } from "../../lib/data/index";
 
 // ---- fixtures: four small Fashion-MNIST files, served from 127.0.0.1 ----
 
@@ -43,9 +35,7 @@ const FILES: Record<string, Buffer> = {
 const sha1 = (b: Buffer): string => crypto.createHash("sha1").update(b).digest("hex");
 const md5 = (b: Buffer): string => crypto.createHash("md5").update(b).digest("hex");
 /** The expected-hash table for the fixtures (SHA-1 for two files, MD5 for the others: either kind is accepted). */
-const GOOD: Record<string, Checksums> = Object.fromEntries(
-  Object.entries(FILES).map(([name, bytes], k) => [name, k % 2 === 0 ? { sha1: [sha1(bytes)] } : { md5: [md5(bytes)] }]),
-);
+const GOOD: Record<string, Checksums> = Object.fromEntries(Object.entries(FILES).map(([name, bytes], k) => [name, k % 2 === 0 ? { sha1: [sha1(bytes)] } : { md5: [md5(bytes)] }]));
 
 /** 1 MB: larger than a write stream's buffer, so a write fails while the download is still arriving. */
 const BIG = crypto.randomBytes(1 << 20);
@@ -199,9 +189,8 @@ describe("downloading Fashion-MNIST into the cache (local HTTP server)", () => {
     const empty = path.join(tmp, "empty-data-dir");
     fs.mkdirSync(empty, { recursive: true });
     process.env.D2L_DATA_DIR = empty;
-    await assert.rejects(
-      loadDataFashionMnist(4, { checksums: GOOD, offlinePackage: false, quiet: true }),
-      (e: Error) => e.message.includes(`D2L_DATA_DIR is set to ${empty}, which holds none of them`),
+    await assert.rejects(loadDataFashionMnist(4, { checksums: GOOD, offlinePackage: false, quiet: true }), (e: Error) =>
+      e.message.includes(`D2L_DATA_DIR is set to ${empty}, which holds none of them`),
     );
   });
 
@@ -244,7 +233,10 @@ describe("downloadFile", () => {
     assert.equal(d.sha1, sha1(body));
     assert.ok(fs.readFileSync(dest).equals(body));
     assert.deepEqual(listing(path.dirname(dest)), ["labels.gz"]);
-    assert.ok(lines.some((l) => l.includes("labels.gz")), "a progress line names the file");
+    assert.ok(
+      lines.some((l) => l.includes("labels.gz")),
+      "a progress line names the file",
+    );
     await assert.rejects(downloadFile("not a url", dest), /Downloading not a url failed: it is not a valid URL/);
     await assert.rejects(downloadFile("ftp://127.0.0.1/x", path.join(tmp, "direct", "x")), /unsupported URL scheme ftp:/);
   });
@@ -283,13 +275,10 @@ async function startProxy(): Promise<Proxy> {
   const proxy = http.createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     const target = new URL(req.url ?? "/");
-    const up = http.request(
-      { host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers },
-      (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.pipe(res);
-      },
-    );
+    const up = http.request({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    });
     up.on("error", () => res.destroy());
     req.pipe(up);
   });

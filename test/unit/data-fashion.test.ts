@@ -125,7 +125,10 @@ describe("parseIdx / readIdxFile", () => {
     const good = idx([2], Uint8Array.from([1, 2]));
     const badMagic = Buffer.from(good);
     badMagic[3] = 3;
-    assert.throws(() => parseIdx(badMagic, "x.idx", { rank: 1 }), (e: Error) => e instanceof CorruptFileError && /x\.idx.*bad magic number 0x00000803 \(expected 0x00000801/.test(e.message));
+    assert.throws(
+      () => parseIdx(badMagic, "x.idx", { rank: 1 }),
+      (e: Error) => e instanceof CorruptFileError && /x\.idx.*bad magic number 0x00000803 \(expected 0x00000801/.test(e.message),
+    );
     const notIdx = Buffer.from(good);
     notIdx[0] = 0x50;
     assert.throws(() => parseIdx(notIdx, "x.idx"), /bad magic number.*not an IDX file/);
@@ -150,8 +153,14 @@ describe("parseIdx / readIdxFile", () => {
     fs.writeFileSync(cut, gz.subarray(0, Math.floor(gz.length / 2)));
     fs.writeFileSync(plain, idx([1], Uint8Array.from([1])));
     assert.deepEqual(readIdxFile(whole, { rank: 3 }).dims, [5, 28, 28]);
-    assert.throws(() => readIdxFile(cut), (e: Error) => e.message.includes(cut) && /truncated gzip data/.test(e.message));
-    assert.throws(() => readIdxFile(plain), (e: Error) => e.message.includes(plain) && /not gzip data/.test(e.message));
+    assert.throws(
+      () => readIdxFile(cut),
+      (e: Error) => e.message.includes(cut) && /truncated gzip data/.test(e.message),
+    );
+    assert.throws(
+      () => readIdxFile(plain),
+      (e: Error) => e.message.includes(plain) && /not gzip data/.test(e.message),
+    );
     assert.throws(() => readIdxFile(path.join(dir, "missing.gz")), /cannot read .*missing\.gz/);
   });
 });
@@ -178,18 +187,28 @@ describe("loadDataFashionMnist from a local folder", () => {
       break;
     }
     const t = await collect(testIter);
-    assert.deepEqual(t.y, Array.from({ length: 20 }, (_, i) => labelOf(1000 + i)));
+    assert.deepEqual(
+      t.y,
+      Array.from({ length: 20 }, (_, i) => labelOf(1000 + i)),
+    );
     assert.ok(Math.abs(t.X[3][100] - pixel(1003, 100) / 255) < 1e-6);
     assert.ok(t.X.every((r) => r.every((v) => v >= 0 && v <= 1)));
 
     // the book's `test_iter.dataset[0]`: a tensor example, typed as one (section 6.1 calls tensor methods on it)
     const [x0, y0] = testIter.dataset.get(0);
-    assert.deepEqual(tf.tidy(() => x0.expandDims(0).shape), [1, 28, 28, 1]);
+    assert.deepEqual(
+      tf.tidy(() => x0.expandDims(0).shape),
+      [1, 28, 28, 1],
+    );
     assert.deepEqual(Array.from(y0.dataSync()), [labelOf(1000)]);
     tf.dispose([x0, y0]);
 
     const tr = await collect(trainIter);
-    assert.notDeepEqual(tr.y, Array.from({ length: 50 }, (_, i) => labelOf(i)), "training order is shuffled");
+    assert.notDeepEqual(
+      tr.y,
+      Array.from({ length: 50 }, (_, i) => labelOf(i)),
+      "training order is shuffled",
+    );
     // each row keeps its own label
     tr.X.forEach((r, k) => {
       const i = [...Array(50).keys()].find((j) => Math.abs(r[1] - pixel(j, 1) / 255) < 1e-6 && Math.abs(r[0] - pixel(j, 0) / 255) < 1e-6);
@@ -345,7 +364,10 @@ describe("loadDataFashionMnist from a local folder", () => {
     const dir = isolate("verify");
     writeSet(dir, 4, 3);
     // default table: generated files match neither the official nor the offline copy
-    await assert.rejects(readFashionMnist({ root: dir, verify: true }), (e: Error) => e.message.includes(path.join(dir, "train-images-idx3-ubyte.gz")) && /failed the checksum check/.test(e.message));
+    await assert.rejects(
+      readFashionMnist({ root: dir, verify: true }),
+      (e: Error) => e.message.includes(path.join(dir, "train-images-idx3-ubyte.gz")) && /failed the checksum check/.test(e.message),
+    );
     const raw = await readFashionMnist({ root: dir, verify: true, checksums: {} });
     assert.equal(raw.test.count, 3);
   });
@@ -463,6 +485,8 @@ module.exports = FMNIST;
     trainIter.dispose();
     testIter.dispose();
     // and without the package: the download error itself
-    await assert.rejects(loadDataFashionMnist(64, { offlinePackage: path.join(dir, "no-such-package"), quiet: true }), (e: Error) => e.message.startsWith(`Downloading ${deadUrl}train-images-idx3-ubyte.gz failed: connection refused`));
+    await assert.rejects(loadDataFashionMnist(64, { offlinePackage: path.join(dir, "no-such-package"), quiet: true }), (e: Error) =>
+      e.message.startsWith(`Downloading ${deadUrl}train-images-idx3-ubyte.gz failed: connection refused`),
+    );
   });
 });

@@ -90,7 +90,10 @@ describe("DATA_HUB", () => {
   });
 
   test("an unknown name, or a malformed entry, is an error that says what to do", async () => {
-    await assert.rejects(download("no_such_data", tmp), /"no_such_data" is not in d2l.DATA_HUB; the names there are .*kaggle_house_train.* Add it with d2l.DATA_HUB\["no_such_data"\] = \[url, sha1\]/);
+    await assert.rejects(
+      download("no_such_data", tmp),
+      /"no_such_data" is not in d2l.DATA_HUB; the names there are .*kaggle_house_train.* Add it with d2l.DATA_HUB\["no_such_data"\] = \[url, sha1\]/,
+    );
     entry("bad_sha", `${base}/ok/x.csv`, "1234");
     await assert.rejects(download("bad_sha", tmp), /DATA_HUB\["bad_sha"\] must be \[url, sha1\] with a 40-digit hex SHA-1/);
   });

@@ -75,8 +75,16 @@ describe("a custom Dataset with the DataLoader", () => {
     const ds = new Squares(10);
     const base = tf.memory().numTensors;
     const inOrder = await collect(new d2l.DataLoader(ds, { batchSize: 4 }));
-    assert.deepEqual(inOrder.ys, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
-    assert.deepEqual(inOrder.shapes, [[4, 64, -1, 4], [4, 64, -1, 4], [2, 64, -1, 2]]);
+    assert.deepEqual(inOrder.ys, [
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
+    assert.deepEqual(inOrder.shapes, [
+      [4, 64, -1, 4],
+      [4, 64, -1, 4],
+      [2, 64, -1, 2],
+    ]);
     assert.deepEqual(inOrder.dtypes, ["float32/float32", "float32/float32", "float32/float32"], "bytes and numbers become float32, as TensorDataset.fromArrays");
     assert.deepEqual(inOrder.xs[0].slice(0, 3), [0, 7, 14]);
     const dropped = await collect(new d2l.DataLoader(ds, { batchSize: 4, dropLast: true }));
@@ -84,7 +92,10 @@ describe("a custom Dataset with the DataLoader", () => {
     const loader = new d2l.DataLoader(ds, { batchSize: 3, shuffle: true, seed: 4 });
     const e1 = (await collect(loader)).ys.flat();
     const e2 = (await collect(loader)).ys.flat();
-    assert.deepEqual([...e1].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      [...e1].sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     assert.notDeepEqual(e1, e2, "a new order every epoch");
     assert.equal(tf.memory().numTensors, base);
   });
@@ -94,14 +105,23 @@ describe("a custom Dataset with the DataLoader", () => {
       length: 4,
       get: (i) =>
         i % 2 === 0
-          ? [[[i, 1], [2, 3]], { data: Int32Array.of(i), shape: [1] }]
+          ? [
+              [
+                [i, 1],
+                [2, 3],
+              ],
+              { data: Int32Array.of(i), shape: [1] },
+            ]
           : [{ data: Float64Array.of(i, 1, 2, 3), shape: [2, 2] }, Int32Array.of(i)],
     };
     const b = await collect(new d2l.DataLoader(ds, { batchSize: 4 }));
     assert.deepEqual(b.shapes, [[4, 2, 2, -1, 4, 1]]);
     assert.deepEqual(b.dtypes, ["float32/int32"]);
     assert.deepEqual(b.ys, [[0, 1, 2, 3]]);
-    assert.deepEqual(b.xs[0].filter((_, k) => k % 4 === 0), [0, 1, 2, 3]);
+    assert.deepEqual(
+      b.xs[0].filter((_, k) => k % 4 === 0),
+      [0, 1, 2, 3],
+    );
     const mixed = { length: 2, get: (i: number): [tf.Tensor, number] => [tf.tensor1d([i, i]), i] };
     const m = await collect(new d2l.DataLoader(mixed, { batchSize: 2 }));
     assert.deepEqual(m.shapes, [[2, 2, -1, 2]]);
@@ -111,7 +131,13 @@ describe("a custom Dataset with the DataLoader", () => {
     const ds = new Squares(5);
     const loader = new d2l.DataLoader(ds, {
       batchSize: 2,
-      collate: (examples) => [tf.tensor1d(examples.map(([x]) => (x as Uint8Array)[0])), tf.tensor1d(examples.map(([, y]) => y as number), "int32")],
+      collate: (examples) => [
+        tf.tensor1d(examples.map(([x]) => (x as Uint8Array)[0])),
+        tf.tensor1d(
+          examples.map(([, y]) => y as number),
+          "int32",
+        ),
+      ],
     });
     const b = await collect(loader);
     assert.deepEqual(b.ys, [[0, 1], [2, 3], [4]]);
@@ -168,16 +194,27 @@ describe("preprocess and numWorkers", () => {
         xs.push(...((await X.array()) as number[][]));
         tf.dispose([X, y]);
       }
-      assert.deepEqual(xs, [[0, 0, 0, 0], [1, 1, 1, 1], [2, 2, 2, 2], [3, 3, 3, 3]]);
+      assert.deepEqual(xs, [
+        [0, 0, 0, 0],
+        [1, 1, 1, 1],
+        [2, 2, 2, 2],
+        [3, 3, 3, 3],
+      ]);
       await new Promise((r) => setImmediate(r));
     } finally {
       process.off("warning", onWarning);
     }
-    assert.deepEqual(warnings.filter((w) => /Buffer\(\)/.test(w)), []);
+    assert.deepEqual(
+      warnings.filter((w) => /Buffer\(\)/.test(w)),
+      [],
+    );
   });
 
   test("a transform runs after the workers; tensors from get(i) reach preprocess as { data, shape, dtype }", async () => {
-    const X = tf.tensor3d(Array.from({ length: 6 * 4 }, (_, k) => k), [6, 2, 2]);
+    const X = tf.tensor3d(
+      Array.from({ length: 6 * 4 }, (_, k) => k),
+      [6, 2, 2],
+    );
     const y = tf.tensor1d([0, 1, 2, 3, 4, 5], "int32");
     const seen: string[] = [];
     for (const numWorkers of [0, 2]) {

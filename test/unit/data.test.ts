@@ -1,15 +1,7 @@
 import { test, describe, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import {
-  DataLoader,
-  TensorDataset,
-  syntheticData,
-  loadArray,
-  getFashionMnistLabels,
-  type DataIter,
-  type Dataset,
-} from "../../lib/data/index";
+import { DataLoader, TensorDataset, syntheticData, loadArray, getFashionMnistLabels, type DataIter, type Dataset } from "../../lib/data/index";
 
 before(async () => {
   await tf.setBackend("cpu");
@@ -19,7 +11,13 @@ before(async () => {
 function indexed(n: number): [tf.Tensor2D, tf.Tensor1D] {
   const xs: number[][] = [];
   for (let i = 0; i < n; i++) xs.push([i, 100 + i]);
-  return [tf.tensor2d(xs), tf.tensor1d(Array.from({ length: n }, (_, i) => i), "int32")];
+  return [
+    tf.tensor2d(xs),
+    tf.tensor1d(
+      Array.from({ length: n }, (_, i) => i),
+      "int32",
+    ),
+  ];
 }
 
 /** Run one epoch; return the example ids per batch, checking X and y agree; disposes every batch. */
@@ -108,10 +106,7 @@ describe("TensorDataset.fromArrays and the host / device batch paths", () => {
     const base = tf.memory().numTensors;
     const bytes = Uint8Array.from({ length: 5 * 4 }, (_, i) => (i * 13) % 256); // 5 examples of 2x2
     const labels = Uint8Array.from([4, 3, 2, 1, 0]);
-    const ds = TensorDataset.fromArrays<[tf.Tensor4D, tf.Tensor1D]>(
-      { values: bytes, shape: [5, 2, 2, 1], scale: 1 / 255 },
-      { values: labels, shape: [5], dtype: "int32" },
-    );
+    const ds = TensorDataset.fromArrays<[tf.Tensor4D, tf.Tensor1D]>({ values: bytes, shape: [5, 2, 2, 1], scale: 1 / 255 }, { values: labels, shape: [5], dtype: "int32" });
     assert.equal(ds.length, 5);
     assert.equal(ds.numTensors, 2);
     assert.deepEqual(ds.shapes, [[5, 2, 2, 1], [5]]);
@@ -144,10 +139,7 @@ describe("TensorDataset.fromArrays and the host / device batch paths", () => {
     assert.throws(() => TensorDataset.fromArrays(), /at least one column/);
     assert.throws(() => TensorDataset.fromArrays({ values: [1, 2] as unknown as Float32Array, shape: [2] }), /Float32Array, Int32Array or Uint8Array/);
     assert.throws(() => TensorDataset.fromArrays({ values: new Float32Array(6), shape: [2, 2] }), /6 values, but shape \[2,2\] needs 4/);
-    assert.throws(
-      () => TensorDataset.fromArrays({ values: new Float32Array(4), shape: [4] }, { values: new Int32Array(3), shape: [3] }),
-      /same first dimension.*\[4\], \[3\]/,
-    );
+    assert.throws(() => TensorDataset.fromArrays({ values: new Float32Array(4), shape: [4] }, { values: new Int32Array(3), shape: [3] }), /same first dimension.*\[4\], \[3\]/);
     assert.throws(() => TensorDataset.fromArrays({ values: new Float32Array(2), shape: [2], dtype: "int32" }), /int32, so it needs integer values/);
   });
 
@@ -174,7 +166,10 @@ describe("TensorDataset.fromArrays and the host / device batch paths", () => {
         assert.equal(tf.memory().numTensors - base, made, `${backend}: nothing more on a second pass`);
         results[backend] = [...a, ...b];
         assert.deepEqual(a[0], [7, 107, 2, 102, 9, 109, 0, 100, 3, 103]);
-        assert.deepEqual(b[0], [7, 2, 9, 0, 3].flatMap((r) => [3 * r, 3 * r + 1, 3 * r + 2]).map((i) => bytes[i] * 0.5));
+        assert.deepEqual(
+          b[0],
+          [7, 2, 9, 0, 3].flatMap((r) => [3 * r, 3 * r + 1, 3 * r + 2]).map((i) => bytes[i] * 0.5),
+        );
         fromArrays.dispose();
         assert.equal(tf.memory().numTensors, base);
         tf.dispose([X, y]);
@@ -202,7 +197,11 @@ describe("DataLoader", () => {
     const [X, y] = indexed(10);
     const loader = new DataLoader(new TensorDataset(X, y), { batchSize: 3, dropLast: true });
     assert.equal(loader.numBatches, 3);
-    assert.deepEqual(await epochIds(loader), [[0, 1, 2], [3, 4, 5], [6, 7, 8]]);
+    assert.deepEqual(await epochIds(loader), [
+      [0, 1, 2],
+      [3, 4, 5],
+      [6, 7, 8],
+    ]);
     const big = new DataLoader(new TensorDataset(X, y), { batchSize: 11, dropLast: true });
     assert.equal(big.numBatches, 0);
     assert.deepEqual(await epochIds(big), []);
@@ -220,8 +219,14 @@ describe("DataLoader", () => {
     const b2 = (await epochIds(b)).flat();
     const c1 = (await epochIds(c)).flat();
     const all = Array.from({ length: 50 }, (_, i) => i);
-    assert.deepEqual([...a1].sort((p, q) => p - q), all);
-    assert.deepEqual([...a2].sort((p, q) => p - q), all);
+    assert.deepEqual(
+      [...a1].sort((p, q) => p - q),
+      all,
+    );
+    assert.deepEqual(
+      [...a2].sort((p, q) => p - q),
+      all,
+    );
     assert.notDeepEqual(a1, all, "a shuffled epoch is not in order");
     assert.notDeepEqual(a1, a2, "each epoch has a new order");
     assert.deepEqual(a1, b1, "same seed, same first epoch");
@@ -370,7 +375,13 @@ describe("syntheticData and loadArray (sections 3.2-3.3)", () => {
     const [X, y] = syntheticData(w, 4.2, 1000);
     assert.deepEqual(X.shape, [1000, 2]);
     assert.deepEqual(y.shape, [1000, 1]);
-    const std = tf.tidy(() => tf.moments(y.sub(X.matMul(w.reshape([2, 1])).add(4.2))).variance.sqrt().dataSync()[0]);
+    const std = tf.tidy(
+      () =>
+        tf
+          .moments(y.sub(X.matMul(w.reshape([2, 1])).add(4.2)))
+          .variance.sqrt()
+          .dataSync()[0],
+    );
     assert.ok(std > 0.005 && std < 0.02, `noise std ${std} should be about 0.01`);
     const xStd = tf.tidy(() => tf.moments(X).variance.sqrt().dataSync()[0]);
     assert.ok(xStd > 0.9 && xStd < 1.1, `X should be standard normal, std ${xStd}`);
@@ -401,8 +412,14 @@ describe("syntheticData and loadArray (sections 3.2-3.3)", () => {
     assert.equal(train.shuffle, true);
     assert.equal(test.shuffle, false);
     const ids = (await epochIds(train)).flat();
-    assert.notDeepEqual(ids, Array.from({ length: 30 }, (_, i) => i));
-    assert.deepEqual((await epochIds(test)).flat(), Array.from({ length: 30 }, (_, i) => i));
+    assert.notDeepEqual(
+      ids,
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      (await epochIds(test)).flat(),
+      Array.from({ length: 30 }, (_, i) => i),
+    );
     assert.throws(() => loadArray([X] as unknown as [tf.Tensor, tf.Tensor], 2), /\[X, y\]/);
     tf.dispose([X, y]);
   });
@@ -410,18 +427,7 @@ describe("syntheticData and loadArray (sections 3.2-3.3)", () => {
 
 describe("getFashionMnistLabels", () => {
   test("class indices to the book's names, from numbers or a tensor", () => {
-    assert.deepEqual(getFashionMnistLabels([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), [
-      "t-shirt",
-      "trouser",
-      "pullover",
-      "dress",
-      "coat",
-      "sandal",
-      "shirt",
-      "sneaker",
-      "bag",
-      "ankle boot",
-    ]);
+    assert.deepEqual(getFashionMnistLabels([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]);
     const t = tf.tensor1d([9, 0], "int32");
     assert.deepEqual(getFashionMnistLabels(t), ["ankle boot", "t-shirt"]);
     t.dispose();

@@ -51,8 +51,14 @@ for (const c of cases) {
 }
 
 test("distillationLoss: alpha 1 needs no labels; alpha 0 is the cross-entropy; bad input says what to pass", () => {
-  const s = tf.tensor2d([[1, 2, 3], [0, -1, 4]]);
-  const t = tf.tensor2d([[3, 2, 1], [0, 5, 1]]);
+  const s = tf.tensor2d([
+    [1, 2, 3],
+    [0, -1, 4],
+  ]);
+  const t = tf.tensor2d([
+    [3, 2, 1],
+    [0, 5, 1],
+  ]);
   const y = tf.tensor1d([2, 1], "int32");
   assert.ok(Math.abs(d2l.distillationLoss(s, t, null, { alpha: 1 }).dataSync()[0] - d2l.distillationLoss(s, t, y, { alpha: 1 }).dataSync()[0]) < 1e-7);
   assert.ok(Math.abs(d2l.distillationLoss(s, t, y, { alpha: 0 }).dataSync()[0] - d2l.losses.crossEntropy(s, y).dataSync()[0]) < 1e-7);
@@ -70,12 +76,20 @@ test("distillationLoss: alpha 1 needs no labels; alpha 0 is the cross-entropy; b
 
 /** Four features, three classes: labels from a fixed linear teacher, a quarter of them replaced at random. */
 function problem(n: number, seed: number): { X: tf.Tensor; y: tf.Tensor; Wt: tf.Tensor } {
-  const Wt = tf.tensor2d([[2, -1, 0], [0, 2, -1], [-1, 0, 2], [1, 1, -2]]);
+  const Wt = tf.tensor2d([
+    [2, -1, 0],
+    [0, 2, -1],
+    [-1, 0, 2],
+    [1, 1, -2],
+  ]);
   const X = tf.randomNormal([n, 4], 0, 1, "float32", seed);
   const teacherY = tf.argMax(tf.matMul(X, Wt), 1).dataSync();
   const noise = tf.randomUniform([n], 0, 1, "float32", seed + 1).dataSync();
   const other = tf.randomUniform([n], 0, 3, "int32", seed + 2).dataSync();
-  const y = tf.tensor1d(Array.from(teacherY, (v, i) => (noise[i] < 0.25 ? other[i] : v)), "int32");
+  const y = tf.tensor1d(
+    Array.from(teacherY, (v, i) => (noise[i] < 0.25 ? other[i] : v)),
+    "int32",
+  );
   return { X, y, Wt };
 }
 
@@ -92,8 +106,7 @@ test("trainDistillation: the student learns from a frozen teacher in inference m
     return tf.matMul(Xb, W);
   };
   const student = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) })] });
-  const agreement = () =>
-    tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(student.predict(X) as tf.Tensor, 1), tf.argMax(tf.matMul(X, Wt), 1)), "float32")).dataSync()[0]);
+  const agreement = () => tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(student.predict(X) as tf.Tensor, 1), tf.argMax(tf.matMul(X, Wt), 1)), "float32")).dataSync()[0]);
   const before = agreement();
   const losses: number[] = [];
   const counts: number[] = [];
@@ -136,7 +149,11 @@ test("trainDistillation beats the labels alone when the labels are noisy (same s
     const testIter = new DataLoader(new TensorDataset<[tf.Tensor, tf.Tensor]>(test.X, cleanTest), { batchSize: 64 });
     const student = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) })] });
     const r = await d2l.trainDistillation(student, (Xb: tf.Tensor) => tf.matMul(Xb, Wt), trainIter, testIter, 8, tf.train.sgd(0.3), {
-      temperature: 2, alpha, animator: false, progress: false, verbose: false,
+      temperature: 2,
+      alpha,
+      animator: false,
+      progress: false,
+      verbose: false,
     });
     return r.testAcc;
   };
@@ -152,9 +169,18 @@ test("trainDistillation says what is wrong", async () => {
   const student = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 })] });
   const quiet = { animator: false as const, progress: false as const, verbose: false };
   await assert.rejects(d2l.trainDistillation(student, student, it, it, 1, tf.train.sgd(0.1), quiet), /the same net/);
-  await assert.rejects(d2l.trainDistillation((x: tf.Tensor) => x, student, it, it, 1, tf.train.sgd(0.1), quiet), /a function student needs params/);
+  await assert.rejects(
+    d2l.trainDistillation((x: tf.Tensor) => x, student, it, it, 1, tf.train.sgd(0.1), quiet),
+    /a function student needs params/,
+  );
   await assert.rejects(d2l.trainDistillation(student, "teacher" as never, it, it, 1, tf.train.sgd(0.1), quiet), /the teacher must be a tf.LayersModel or a function net/);
-  await assert.rejects(d2l.trainDistillation(student, (x: tf.Tensor) => tf.zeros([x.shape[0], 5]), it, it, 1, tf.train.sgd(0.1), quiet), /must have the same shape/);
-  await assert.rejects(d2l.trainDistillation(student, (x: tf.Tensor) => x.slice([0, 0], [-1, 3]), it, it, 1, tf.train.sgd(0.1), { ...quiet, alpha: 2 }), /alpha must be a number in \[0, 1\]/);
+  await assert.rejects(
+    d2l.trainDistillation(student, (x: tf.Tensor) => tf.zeros([x.shape[0], 5]), it, it, 1, tf.train.sgd(0.1), quiet),
+    /must have the same shape/,
+  );
+  await assert.rejects(
+    d2l.trainDistillation(student, (x: tf.Tensor) => x.slice([0, 0], [-1, 3]), it, it, 1, tf.train.sgd(0.1), { ...quiet, alpha: 2 }),
+    /alpha must be a number in \[0, 1\]/,
+  );
   it.dispose();
 });

@@ -83,10 +83,7 @@ describe("Executor", () => {
   });
 
   test("an interrupt ends an awaiting cell, and its continuation never runs", async () => {
-    const running = ex.execute(
-      "await new Promise<void>((r) => { (globalThis as any).__t_release = r; });\n(globalThis as any).__t_after = true;",
-      ++cell,
-    );
+    const running = ex.execute("await new Promise<void>((r) => { (globalThis as any).__t_release = r; });\n(globalThis as any).__t_after = true;", ++cell);
     for (let i = 0; i < 100 && typeof g.__t_release !== "function"; i++) await sleep(5);
     assert.equal(typeof g.__t_release, "function", "the cell reached its await");
     ex.interrupt();
@@ -115,16 +112,13 @@ describe("Executor", () => {
     assert.deepEqual(where, { cell: n, line: 2, column: src.split("\n")[1].indexOf("abc") + 1 });
   });
 
-  test(
-    "a runtime error after several awaits on the same line maps to the cell's column",
-    async () => {
-      const src = "const o: any = null;\nconst v = (await 1, await 2, await 3, o).x + (await 4);";
-      const n = ++cell;
-      const r = await ex.execute(src, n);
-      assert.ok(r.status === "runtime-error" && r.error instanceof Error);
-      const where = ex.firstCellFrame((r.error as Error).stack ?? "");
-      // V8 points at the property name `x`.
-      assert.deepEqual(where, { cell: n, line: 2, column: src.split("\n")[1].indexOf(").x") + 3 });
-    },
-  );
+  test("a runtime error after several awaits on the same line maps to the cell's column", async () => {
+    const src = "const o: any = null;\nconst v = (await 1, await 2, await 3, o).x + (await 4);";
+    const n = ++cell;
+    const r = await ex.execute(src, n);
+    assert.ok(r.status === "runtime-error" && r.error instanceof Error);
+    const where = ex.firstCellFrame((r.error as Error).stack ?? "");
+    // V8 points at the property name `x`.
+    assert.deepEqual(where, { cell: n, line: 2, column: src.split("\n")[1].indexOf(").x") + 3 });
+  });
 });

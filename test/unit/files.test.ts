@@ -6,15 +6,7 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 // the fs module object itself (not an import-star copy), so a test can make its calls fail
 import realFs = require("fs");
-import {
-  WriteError,
-  parseTemporaryName,
-  processAlive,
-  removeStaleTemporaries,
-  temporaryName,
-  writeFailureReason,
-  writeFileAtomic,
-} from "../../lib/files";
+import { WriteError, parseTemporaryName, processAlive, removeStaleTemporaries, temporaryName, writeFailureReason, writeFileAtomic } from "../../lib/files";
 
 let tmp: string;
 before(() => {
@@ -88,11 +80,14 @@ describe("writeFileAtomic", () => {
   test("a folder that is a file (root ignores chmod) and a read-only folder (simulated EACCES) are WriteErrors saying what to do", () => {
     const blocker = path.join(tmp, "blocker");
     fs.writeFileSync(blocker, "");
-    assert.throws(() => writeFileAtomic(path.join(blocker, "x.json"), "{}"), (e: Error) => {
-      assert.ok(e instanceof WriteError);
-      assert.match(e.message, /a part of its folder .*blocker is a file, not a folder \((ENOTDIR|EEXIST)\); remove that file or write to another folder$/);
-      return true;
-    });
+    assert.throws(
+      () => writeFileAtomic(path.join(blocker, "x.json"), "{}"),
+      (e: Error) => {
+        assert.ok(e instanceof WriteError);
+        assert.match(e.message, /a part of its folder .*blocker is a file, not a folder \((ENOTDIR|EEXIST)\); remove that file or write to another folder$/);
+        return true;
+      },
+    );
     const saved = realFs.openSync;
     (realFs as { openSync: unknown }).openSync = (p: fs.PathLike, ...rest: unknown[]): number => {
       if (String(p).includes(".tmp-")) throw Object.assign(new Error("EACCES: permission denied, open"), { code: "EACCES", syscall: "open" });
@@ -101,12 +96,18 @@ describe("writeFileAtomic", () => {
     const file = path.join(tmp, "ro", "out.html");
     fs.mkdirSync(path.dirname(file));
     try {
-      assert.throws(() => writeFileAtomic(file, "<html>"), (e: Error) => {
-        assert.ok(e instanceof WriteError);
-        assert.equal(e.code, "EACCES");
-        assert.equal(e.message, `the folder ${path.dirname(file)} is not writable by this user (EACCES) so ${file} cannot be written; make it writable or write to another folder`);
-        return true;
-      });
+      assert.throws(
+        () => writeFileAtomic(file, "<html>"),
+        (e: Error) => {
+          assert.ok(e instanceof WriteError);
+          assert.equal(e.code, "EACCES");
+          assert.equal(
+            e.message,
+            `the folder ${path.dirname(file)} is not writable by this user (EACCES) so ${file} cannot be written; make it writable or write to another folder`,
+          );
+          return true;
+        },
+      );
     } finally {
       realFs.openSync = saved;
     }
@@ -181,7 +182,9 @@ describe("temporary names and stale temporaries", () => {
     assert.deepEqual(listing(dir), [...kept].sort());
     // the grace time and the age limit are options
     assert.deepEqual(
-      removeStaleTemporaries(dir, { now, graceMs: 0, maxAgeMs: 60 * min }).map((p) => path.basename(p)).sort(),
+      removeStaleTemporaries(dir, { now, graceMs: 0, maxAgeMs: 60 * min })
+        .map((p) => path.basename(p))
+        .sort(),
       [`.c.json.tmp-${dead}-12ab34cd`, ".unpack-Zx98Cv"].sort(),
     );
     assert.deepEqual(removeStaleTemporaries(path.join(tmp, "no-such-folder")), [], "a missing folder is no error");

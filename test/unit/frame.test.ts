@@ -19,16 +19,35 @@ before(async () => {
 describe("parseCsv", () => {
   test("quoted fields hold separators, doubled quotes and line breaks; CRLF and a BOM are handled", () => {
     const rows = parseCsv('\ufeffa,b,c\r\n1,"x, y","say ""hi"""\r\n\r\n2,"two\nlines",\n');
-    assert.deepEqual(rows.map((r) => r.fields), [["a", "b", "c"], ["1", "x, y", 'say "hi"'], ["2", "two\nlines", ""]]);
-    assert.deepEqual(rows.map((r) => r.line), [1, 2, 4]);
+    assert.deepEqual(
+      rows.map((r) => r.fields),
+      [
+        ["a", "b", "c"],
+        ["1", "x, y", 'say "hi"'],
+        ["2", "two\nlines", ""],
+      ],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.line),
+      [1, 2, 4],
+    );
   });
 
   test("no final newline, and another separator", () => {
-    assert.deepEqual(parseCsv("a\tb\n1\t2", "\t").map((r) => r.fields), [["a", "b"], ["1", "2"]]);
+    assert.deepEqual(
+      parseCsv("a\tb\n1\t2", "\t").map((r) => r.fields),
+      [
+        ["a", "b"],
+        ["1", "2"],
+      ],
+    );
   });
 
   test("malformed quoting is an error naming the line", () => {
-    assert.throws(() => parseCsv('a,b\n1,"open\n'), (e: Error) => e instanceof CsvError && /line 2: a quoted field is not closed/.test(e.message));
+    assert.throws(
+      () => parseCsv('a,b\n1,"open\n'),
+      (e: Error) => e instanceof CsvError && /line 2: a quoted field is not closed/.test(e.message),
+    );
     assert.throws(() => parseCsv('a,b\n1,x"y\n'), /line 2: a quote inside an unquoted field/);
     assert.throws(() => parseCsv('a,b\n1,"x"y\n'), /line 2: text after a closing quote/);
   });
@@ -142,7 +161,16 @@ describe("the Kaggle house data (../shared/data)", () => {
     assert.deepEqual(trainFeatures.shape, [1460, 331]);
     assert.deepEqual(testFeatures.shape, [1459, 331]);
     assert.deepEqual(trainLabels.shape, [1460, 1]);
-    assert.equal(tf.tidy(() => tf.isNaN(tf.concat([trainFeatures, testFeatures])).any().dataSync()[0]), 0);
+    assert.equal(
+      tf.tidy(
+        () =>
+          tf
+            .isNaN(tf.concat([trainFeatures, testFeatures]))
+            .any()
+            .dataSync()[0],
+      ),
+      0,
+    );
     assert.equal(trainLabels.dataSync()[0], 208500);
     // a standardized numeric column has mean 0 over both sets (before NaN became 0 the mean was 0 too)
     const lotArea = allFeatures.get("LotArea") as Float64Array;

@@ -68,14 +68,9 @@ describe("instrument", () => {
   });
 
   test("'await' in strings, comments, template text, identifiers and properties is left alone", () => {
-    const js = [
-      "const s = 'await y';",
-      'const d = "await z";',
-      "// await in a comment",
-      "/* await block */",
-      "const awaited = obj.await;",
-      "const t = `await ${1 + 1}`;",
-    ].join("\n");
+    const js = ["const s = 'await y';", 'const d = "await z";', "// await in a comment", "/* await block */", "const awaited = obj.await;", "const t = `await ${1 + 1}`;"].join(
+      "\n",
+    );
     const { code, inserted } = instrument(js);
     assert.equal(code, js);
     assert.equal(inserted.size, 0);

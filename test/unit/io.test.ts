@@ -29,7 +29,16 @@ describe("saveTensors / loadTensors", () => {
     assert.deepEqual(values(x2), [0, 1, 2, 3]);
 
     const f2 = path.join(tmp, "x-files");
-    await saveTensors([x, tf.tensor2d([[1.5, -2], [3e-8, 4e9]])], f2);
+    await saveTensors(
+      [
+        x,
+        tf.tensor2d([
+          [1.5, -2],
+          [3e-8, 4e9],
+        ]),
+      ],
+      f2,
+    );
     const list = (await loadTensors(f2)) as tf.Tensor[];
     assert.ok(Array.isArray(list) && list.length === 2);
     assert.deepEqual(list[1].shape, [2, 2]);
@@ -81,12 +90,18 @@ describe("saveTensors / loadTensors", () => {
 
   test("a missing, truncated or foreign file is a TensorFileError naming it and the problem", async () => {
     const missing = path.join(tmp, "nope");
-    await assert.rejects(loadTensors(missing), (e: Error) => e instanceof TensorFileError && e.message === `${missing}: no such file. Save tensors there first with d2l.saveTensors(x, file), or check the path.`);
+    await assert.rejects(
+      loadTensors(missing),
+      (e: Error) => e instanceof TensorFileError && e.message === `${missing}: no such file. Save tensors there first with d2l.saveTensors(x, file), or check the path.`,
+    );
     const f = path.join(tmp, "trunc");
     await saveTensors(tf.ones([10]), f);
     const whole = fs.readFileSync(f);
     fs.writeFileSync(f, whole.subarray(0, whole.length - 4));
-    await assert.rejects(loadTensors(f), /trunc: damaged, or not a tensor file written by d2l.saveTensors \(safetensors\): tensor "0" of shape \[10\] needs 40 bytes at 0\.\.40, but the data part has 36 bytes/);
+    await assert.rejects(
+      loadTensors(f),
+      /trunc: damaged, or not a tensor file written by d2l.saveTensors \(safetensors\): tensor "0" of shape \[10\] needs 40 bytes at 0\.\.40, but the data part has 36 bytes/,
+    );
     fs.writeFileSync(f, "hello, world, this is text");
     await assert.rejects(loadTensors(f), /\(safetensors\): the header claims \d+ bytes but the file has 18 after the length/);
     fs.writeFileSync(f, Buffer.concat([whole, Buffer.from([0, 0, 0, 0])]));
@@ -112,7 +127,14 @@ describe("fileIO", () => {
     assert.deepEqual(json.weightsManifest[0].paths, ["weights.bin"]);
     assert.equal(json.format, "layers-model");
     const clone = await tf.loadLayersModel(fileIO(dir));
-    const diff = tf.tidy(() => (clone.predict(X) as tf.Tensor).sub(net.predict(X) as tf.Tensor).abs().max().dataSync()[0]);
+    const diff = tf.tidy(
+      () =>
+        (clone.predict(X) as tf.Tensor)
+          .sub(net.predict(X) as tf.Tensor)
+          .abs()
+          .max()
+          .dataSync()[0],
+    );
     assert.equal(diff, 0);
     // the same through the path of model.json
     const again = await tf.loadLayersModel(fileIO(path.join(dir, "model.json")));
@@ -149,7 +171,10 @@ describe("fileIO", () => {
     const weights = path.join(dir, "weights.bin");
     const bytes = fs.readFileSync(weights);
     fs.writeFileSync(weights, bytes.subarray(0, 100));
-    await assert.rejects(tf.loadLayersModel(fileIO(dir)), /weights\.bin: holds 100 bytes of weights but model\.json describes 588 \(4 weights\); the files \(weights\.bin\) are damaged or do not belong together: save the model again/);
+    await assert.rejects(
+      tf.loadLayersModel(fileIO(dir)),
+      /weights\.bin: holds 100 bytes of weights but model\.json describes 588 \(4 weights\); the files \(weights\.bin\) are damaged or do not belong together: save the model again/,
+    );
     fs.rmSync(weights);
     await assert.rejects(tf.loadLayersModel(fileIO(dir)), /weights\.bin: no such file\. .*model\.json refers to it; the saved model is incomplete/);
     fs.writeFileSync(weights, bytes);

@@ -5,7 +5,7 @@ import { kernelInfo } from "../../kernel/info";
 describe("kernel_info_reply language_info", () => {
   const li = kernelInfo().language_info as Record<string, unknown>;
 
-  test("codemirror_mode is the string \"typescript\" (JupyterLab 4 resolves it by name; Notebook 6 through findModeByName)", () => {
+  test('codemirror_mode is the string "typescript" (JupyterLab 4 resolves it by name; Notebook 6 through findModeByName)', () => {
     assert.equal(li.codemirror_mode, "typescript");
   });
 

@@ -142,7 +142,10 @@ describe("kFold", () => {
 
 describe("progress bars (issue 16)", () => {
   /** A fake bar maker that records what each bar was shown. */
-  function recorder(): { bars: { total: number; unit: string; last: number; updates: number; closed?: string }[]; make: (total: number, unit: "examples" | "batches") => { update: (done: number) => void; close: (text?: string) => void } } {
+  function recorder(): {
+    bars: { total: number; unit: string; last: number; updates: number; closed?: string }[];
+    make: (total: number, unit: "examples" | "batches") => { update: (done: number) => void; close: (text?: string) => void };
+  } {
     const bars: { total: number; unit: string; last: number; updates: number; closed?: string }[] = [];
     const make = (total: number, unit: "examples" | "batches") => {
       const bar: { total: number; unit: string; last: number; updates: number; closed?: string } = { total, unit, last: 0, updates: 0 };

@@ -31,7 +31,8 @@ test("d2l-ts lab rejects a bad port, a missing folder and stray arguments", () =
 test("the lab server listens on 127.0.0.1 with the given token, no terminals, lab/ first on PYTHONPATH", () => {
   const a = labServerArgs({ port: 9999, token: "t0k", dir: "/x", asRoot: false });
   assert.deepEqual(a.slice(0, 2), ["-m", "d2l_lab"]);
-  for (const want of ["--ServerApp.ip=127.0.0.1", "--ServerApp.port=9999", "--ServerApp.token=t0k", "--ServerApp.root_dir=/x", "--ServerApp.terminals_enabled=False"]) assert.ok(a.includes(want), want);
+  for (const want of ["--ServerApp.ip=127.0.0.1", "--ServerApp.port=9999", "--ServerApp.token=t0k", "--ServerApp.root_dir=/x", "--ServerApp.terminals_enabled=False"])
+    assert.ok(a.includes(want), want);
   assert.ok(!a.includes("--allow-root"));
   assert.ok(labServerArgs({ port: 1, token: "t", dir: "/x", asRoot: true }).includes("--allow-root"));
   // no token given: none on the command line, so the server makes one and prints it (a given one it masks)

@@ -20,13 +20,28 @@ before(async () => {
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function problem(): { net: tf.Sequential; trainIter: DataLoader; testIter: DataLoader; loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor; dispose: () => void } {
-  const X = tf.tensor2d(Float32Array.from({ length: 50 * 3 }, (_, i) => Math.sin(0.7 * i)), [50, 3]);
-  const y = tf.tensor1d(Int32Array.from({ length: 50 }, (_, i) => (Math.cos(1.3 * i) > 0 ? 1 : 0)), "int32");
+  const X = tf.tensor2d(
+    Float32Array.from({ length: 50 * 3 }, (_, i) => Math.sin(0.7 * i)),
+    [50, 3],
+  );
+  const y = tf.tensor1d(
+    Int32Array.from({ length: 50 }, (_, i) => (Math.cos(1.3 * i) > 0 ? 1 : 0)),
+    "int32",
+  );
   const trainIter = new DataLoader(new TensorDataset(X, y), { batchSize: 5, shuffle: true, seed: 1 }); // 10 batches
   const testIter = new DataLoader(new TensorDataset(X, y), { batchSize: 25 });
   const net = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3] })] });
   const loss = (yHat: tf.Tensor, yy: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(yy, "int32"), 2), yHat, undefined, tf.Reduction.NONE);
-  return { net, trainIter, testIter, loss, dispose: () => { tf.dispose([X, y]); net.dispose(); } };
+  return {
+    net,
+    trainIter,
+    testIter,
+    loss,
+    dispose: () => {
+      tf.dispose([X, y]);
+      net.dispose();
+    },
+  };
 }
 
 describe("CSVLogger", () => {
@@ -34,22 +49,35 @@ describe("CSVLogger", () => {
     const p = problem();
     const file = path.join(tmp, "a", "run.csv");
     const seen: { batch: number; trainLoss: number }[] = [];
-    const spy: Callback = { order: 900, onBatchEnd: (s: TrainState) => void ((s.batch + 1) % 3 === 0 && s.batch + 1 < 10 && seen.push({ batch: s.batch + 1, trainLoss: s.trainLoss })) };
-    const r = await new Engine({ net: p.net, loss: p.loss, updater: tf.train.sgd(0.2) }).fit(p.trainIter, { numEpochs: 2, testIter: p.testIter, callbacks: [new CSVLogger(file, { every: 3 }), spy] });
+    const spy: Callback = {
+      order: 900,
+      onBatchEnd: (s: TrainState) => void ((s.batch + 1) % 3 === 0 && s.batch + 1 < 10 && seen.push({ batch: s.batch + 1, trainLoss: s.trainLoss })),
+    };
+    const r = await new Engine({ net: p.net, loss: p.loss, updater: tf.train.sgd(0.2) }).fit(p.trainIter, {
+      numEpochs: 2,
+      testIter: p.testIter,
+      callbacks: [new CSVLogger(file, { every: 3 }), spy],
+    });
     const lines = fs.readFileSync(file, "utf8").trimEnd().split("\n");
     assert.equal(lines[0], "kind,epoch,batch,examples,trainLoss,trainAcc,testLoss,testAcc,lr,time");
     // per epoch: batches 3, 6, 9 (10 is the epoch's end), then the epoch line
-    assert.deepEqual(lines.slice(1).map((l) => l.split(",").slice(0, 4).join(",")), [
-      "batch,1,3,15", "batch,1,6,30", "batch,1,9,45", "epoch,1,10,50",
-      "batch,2,3,65", "batch,2,6,80", "batch,2,9,95", "epoch,2,10,100",
-    ]);
+    assert.deepEqual(
+      lines.slice(1).map((l) => l.split(",").slice(0, 4).join(",")),
+      ["batch,1,3,15", "batch,1,6,30", "batch,1,9,45", "epoch,1,10,50", "batch,2,3,65", "batch,2,6,80", "batch,2,9,95", "epoch,2,10,100"],
+    );
     const rows = readRunLog(file);
     const batches = rows.filter((x) => x.kind === "batch");
     // batch lines hold the engine's running values (read back for the line), no test metrics
-    assert.deepEqual(batches.map((x) => x.trainLoss), seen.map((x) => x.trainLoss));
+    assert.deepEqual(
+      batches.map((x) => x.trainLoss),
+      seen.map((x) => x.trainLoss),
+    );
     assert.ok(batches.every((x) => x.testAcc === undefined && x.lr === 0.2 && x.trainAcc !== undefined));
     const epochs = rows.filter((x) => x.kind === "epoch");
-    assert.deepEqual(epochs.map((x) => [x.trainLoss, x.trainAcc, x.testAcc]), r.history.map((h) => [h.trainLoss, h.trainAcc, h.testAcc]));
+    assert.deepEqual(
+      epochs.map((x) => [x.trainLoss, x.trainAcc, x.testAcc]),
+      r.history.map((h) => [h.trainLoss, h.trainAcc, h.testAcc]),
+    );
     assert.ok(epochs[1].time >= epochs[0].time && epochs[0].time >= 0);
     p.dispose();
   });
@@ -61,8 +89,21 @@ describe("CSVLogger", () => {
     const r = await engine.fit(p.trainIter, { numEpochs: 1, callbacks: [new CSVLogger(file)] });
     await engine.fit(p.trainIter, { numEpochs: 3, initialEpoch: 1, history: r.history, callbacks: [new CSVLogger(file, { append: true })] });
     let rows = readRunLog(file);
-    assert.deepEqual(rows.map((x) => [x.epoch, x.examples]), [[1, 50], [2, 100], [3, 150]]);
-    assert.equal(fs.readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("kind")).length, 1);
+    assert.deepEqual(
+      rows.map((x) => [x.epoch, x.examples]),
+      [
+        [1, 50],
+        [2, 100],
+        [3, 150],
+      ],
+    );
+    assert.equal(
+      fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("kind")).length,
+      1,
+    );
     await engine.fit(p.trainIter, { numEpochs: 1, callbacks: [new CSVLogger(file)] });
     rows = readRunLog(file);
     assert.equal(rows.length, 1);
@@ -86,7 +127,10 @@ describe("CSVLogger", () => {
         }
       },
     };
-    await assert.rejects(new Engine({ net: p.net, loss: p.loss, updater: tf.train.sgd(0.2) }).fit(p.trainIter, { numEpochs: 3, callbacks: [new CSVLogger(file, { every: 2 }), boom] }), /killed/);
+    await assert.rejects(
+      new Engine({ net: p.net, loss: p.loss, updater: tf.train.sgd(0.2) }).fit(p.trainIter, { numEpochs: 3, callbacks: [new CSVLogger(file, { every: 2 }), boom] }),
+      /killed/,
+    );
     // header + epoch 1 (batches 2, 4, 6, 8 and the epoch line) + epoch 2's batches 2 and 4
     assert.equal(linesAtStop, 1 + 5 + 2);
     // a line cut by a kill is skipped when read, and an append starts on a new line
@@ -115,7 +159,11 @@ describe("JsonlLogger", () => {
       testIter: p.testIter,
       callbacks: [new JsonlLogger(file, { every: 4 }), new CSVLogger(csv, { every: 4 })],
     });
-    const lines = fs.readFileSync(file, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(file, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 6);
     assert.deepEqual(Object.keys(lines[0]), ["kind", "epoch", "batch", "examples", "trainLoss", "trainAcc", "lr", "time"]);
     assert.equal(lines[2].kind, "epoch");
@@ -132,7 +180,11 @@ describe("plotRuns", () => {
     for (const lr of [0.05, 0.5]) {
       const p = problem();
       const file = path.join(tmp, "runs", `lr${lr}.csv`);
-      await new Engine({ net: p.net, loss: p.loss, updater: tf.train.sgd(lr) }).fit(p.trainIter, { numEpochs: 3, testIter: p.testIter, callbacks: [new CSVLogger(file, { every: 2 })] });
+      await new Engine({ net: p.net, loss: p.loss, updater: tf.train.sgd(lr) }).fit(p.trainIter, {
+        numEpochs: 3,
+        testIter: p.testIter,
+        callbacks: [new CSVLogger(file, { every: 2 })],
+      });
       files.push(file);
       p.dispose();
     }

@@ -94,14 +94,33 @@ test("summary of the differences (printed for the record)", () => {
 
 test("every loss the course notes name is in d2l.losses, and the fixtures cover it", () => {
   const names = [
-    "zeroOneLoss", "crossEntropy", "nllLoss", "mseLoss", "l1Loss", "huberLoss", "smoothL1Loss",
-    "binaryCrossEntropy", "binaryCrossEntropyWithLogits", "softMarginLoss", "sigmoidFocalLoss", "focalLoss",
-    "multiMarginLoss", "hingeLoss", "diceLoss", "wingLoss", "klDiv", "centerLoss", "arcFaceLoss",
+    "zeroOneLoss",
+    "crossEntropy",
+    "nllLoss",
+    "mseLoss",
+    "l1Loss",
+    "huberLoss",
+    "smoothL1Loss",
+    "binaryCrossEntropy",
+    "binaryCrossEntropyWithLogits",
+    "softMarginLoss",
+    "sigmoidFocalLoss",
+    "focalLoss",
+    "multiMarginLoss",
+    "hingeLoss",
+    "diceLoss",
+    "wingLoss",
+    "klDiv",
+    "centerLoss",
+    "arcFaceLoss",
   ];
   const L = losses as unknown as Record<string, unknown>;
   for (const n of names) {
     assert.equal(typeof L[n], "function", n);
-    assert.ok(lossCases.some((c) => c.fn === n), `no fixture case for ${n}`);
+    assert.ok(
+      lossCases.some((c) => c.fn === n),
+      `no fixture case for ${n}`,
+    );
   }
   assert.equal(losses.logisticLoss, losses.binaryCrossEntropyWithLogits);
   assert.equal(typeof losses.CenterLoss, "function");
@@ -112,7 +131,10 @@ test("every loss the course notes name is in d2l.losses, and the fixtures cover 
 test("crossEntropy computes what tf.losses.softmaxCrossEntropy did for the trainers, bit for bit (values and gradients)", () => {
   // trainCh6, trainCh8 and MaskedSoftmaxCELoss used tfjs' softmaxCrossEntropy on one-hot labels; they now
   // call d2l.losses.crossEntropy, so the chapter notebooks' numbers must not move.
-  for (const shape of [[7, 5], [3, 4, 6]]) {
+  for (const shape of [
+    [7, 5],
+    [3, 4, 6],
+  ]) {
     const x = tf.randomNormal(shape, 0, 3, "float32", 1);
     const y = tf.randomUniform(shape.slice(0, -1), 0, shape[shape.length - 1], "int32", 2);
     const C = shape[shape.length - 1];
@@ -127,9 +149,17 @@ test("crossEntropy computes what tf.losses.softmaxCrossEntropy did for the train
 });
 
 test("logits of +-1000 give finite losses and gradients", () => {
-  const x = tf.tensor2d([[1000, -1000, 0], [-1000, 1000, -1000], [-1000, -1000, 1000]]);
+  const x = tf.tensor2d([
+    [1000, -1000, 0],
+    [-1000, 1000, -1000],
+    [-1000, -1000, 1000],
+  ]);
   const y = tf.tensor1d([0, 2, 1], "int32");
-  const b = tf.tensor2d([[1, 0, 1], [0, 1, 0], [1, 1, 0]]);
+  const b = tf.tensor2d([
+    [1, 0, 1],
+    [0, 1, 0],
+    [1, 1, 0],
+  ]);
   const finite = (t: tf.Tensor, what: string) => assert.ok(Array.from(t.dataSync()).every(Number.isFinite), `${what}: ${t.dataSync()}`);
   const checks: [string, (l: tf.Tensor) => tf.Tensor][] = [
     ["crossEntropy", (l) => losses.crossEntropy(l, y)],
@@ -142,7 +172,20 @@ test("logits of +-1000 give finite losses and gradients", () => {
     ["softMarginLoss", (l) => losses.softMarginLoss(l, tf.sub(tf.mul(b, 2), 1))],
     ["klDiv of log-softmaxes", (l) => losses.klDiv(tf.logSoftmax(l), tf.logSoftmax(tf.neg(l)), { logTarget: true, reduction: "batchmean" })],
     ["klDiv, probabilities", (l) => losses.klDiv(tf.logSoftmax(l), tf.softmax(tf.neg(x)), { reduction: "batchmean" })],
-    ["arcFaceLoss", (l) => losses.arcFaceLoss(l, tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 1]]), y, { s: 64, m: 0.5 })],
+    [
+      "arcFaceLoss",
+      (l) =>
+        losses.arcFaceLoss(
+          l,
+          tf.tensor2d([
+            [1, 0, 0],
+            [0, 1, 0],
+            [0, 0, 1],
+          ]),
+          y,
+          { s: 64, m: 0.5 },
+        ),
+    ],
     ["zeroOneLoss", (l) => losses.zeroOneLoss(l, y)],
   ];
   for (const [what, f] of checks) {
@@ -172,9 +215,17 @@ test("reduction 'none' gives one value per example, which the training engine ta
   const X = tf.concat([tf.randomNormal([40, 2], 2, 0.5, "float32", 5), tf.randomNormal([40, 2], -2, 0.5, "float32", 6)]);
   const labels = tf.concat([tf.zeros([40], "int32"), tf.ones([40], "int32")]);
   const net = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 2 })] });
-  const batches = { numBatches: 1, async *[Symbol.asyncIterator]() { yield [X.clone(), labels.clone()] as [tf.Tensor, tf.Tensor]; } };
+  const batches = {
+    numBatches: 1,
+    async *[Symbol.asyncIterator]() {
+      yield [X.clone(), labels.clone()] as [tf.Tensor, tf.Tensor];
+    },
+  };
   const r = await d2l.fit({
-    net, trainIter: batches, numEpochs: 30, updater: tf.train.sgd(0.5),
+    net,
+    trainIter: batches,
+    numEpochs: 30,
+    updater: tf.train.sgd(0.5),
     loss: (yHat, yy) => losses.crossEntropy(yHat, yy, { reduction: "none", labelSmoothing: 0.05 }),
   });
   assert.ok(r.trainAcc !== undefined && r.trainAcc > 0.95, `train acc ${r.trainAcc}`);

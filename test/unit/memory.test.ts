@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import {
-  DEFAULT_MEMORY_SHARE, MIN_MEMORY_LIMIT, MemoryLimitError, availableMemory, formatBytes, memoryErrorMessage, parseMemorySize, resolveMemoryLimit,
+  DEFAULT_MEMORY_SHARE,
+  MIN_MEMORY_LIMIT,
+  MemoryLimitError,
+  availableMemory,
+  formatBytes,
+  memoryErrorMessage,
+  parseMemorySize,
+  resolveMemoryLimit,
 } from "../../kernel/memory";
 import { InterruptedError } from "../../lib/interrupt";
 
@@ -30,12 +37,15 @@ describe("parseMemorySize", () => {
 
   test("bad sizes say what was expected and name the setting", () => {
     for (const bad of ["abc", "12X", "6 G B", "-1G", "", "G"]) {
-      assert.throws(() => parseMemorySize(bad, "D2L_MEMORY_LIMIT"), (e: Error) => {
-        assert.ok(e instanceof RangeError);
-        assert.match(e.message, /^D2L_MEMORY_LIMIT needs a size such as 6G, 600M or 50%/);
-        assert.ok(e.message.includes(JSON.stringify(bad)), e.message);
-        return true;
-      });
+      assert.throws(
+        () => parseMemorySize(bad, "D2L_MEMORY_LIMIT"),
+        (e: Error) => {
+          assert.ok(e instanceof RangeError);
+          assert.match(e.message, /^D2L_MEMORY_LIMIT needs a size such as 6G, 600M or 50%/);
+          assert.ok(e.message.includes(JSON.stringify(bad)), e.message);
+          return true;
+        },
+      );
     }
     assert.throws(() => parseMemorySize("0%", "--memory-limit", 8 * GiB), /above 0% and at most 100%/);
     assert.throws(() => parseMemorySize("150%", "--memory-limit", 8 * GiB), /above 0% and at most 100%/);

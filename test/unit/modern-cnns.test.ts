@@ -95,7 +95,13 @@ describe("the book's nets: output shapes and parameter counts", () => {
 
   test("VGG-11 with 4x fewer channels (the net the book trains) at 224x224: five blocks halving the size, 43,093,322 parameters", () => {
     const ratio = 4;
-    const convArch: [number, number][] = [[1, 64], [1, 128], [2, 256], [2, 512], [2, 512]];
+    const convArch: [number, number][] = [
+      [1, 64],
+      [1, 128],
+      [2, 256],
+      [2, 512],
+      [2, 512],
+    ];
     const net = vgg(convArch.map(([n, c]) => [n, c / ratio] as [number, number]));
     const pools = walk(net, 224).filter((s) => s.startsWith("MaxPooling2D") || s.startsWith("Dense") || s.startsWith("Flatten"));
     assert.deepEqual(pools, [
@@ -116,12 +122,10 @@ describe("the book's nets: output shapes and parameter counts", () => {
   test("NiN at 224x224: no dense layer, the last block's 10 channels averaged, 1,992,166 parameters", () => {
     const net = nin();
     const shapes = walk(net, 224);
-    assert.deepEqual(shapes.filter((s) => !s.startsWith("Conv2D")), [
-      "MaxPooling2D 1x26x26x96",
-      "MaxPooling2D 1x12x12x256",
-      "MaxPooling2D 1x5x5x384",
-      "GlobalAveragePooling2D 1x10",
-    ]);
+    assert.deepEqual(
+      shapes.filter((s) => !s.startsWith("Conv2D")),
+      ["MaxPooling2D 1x26x26x96", "MaxPooling2D 1x12x12x256", "MaxPooling2D 1x5x5x384", "GlobalAveragePooling2D 1x10"],
+    );
     assert.equal(shapes[0], "Conv2D 1x54x54x96");
     assert.ok(!net.layers.some((l) => l.getClassName() === "Dense"));
     assert.equal(count(net.trainableWeights), 1_992_166);
@@ -131,14 +135,10 @@ describe("the book's nets: output shapes and parameter counts", () => {
   test("GoogLeNet at 96x96: the book's stage shapes (24, 12, 6, 3, then 1024 features) and 5,977,530 parameters", () => {
     const net = googlenet();
     const shapes = walk(net, 96);
-    assert.deepEqual(shapes.filter((s) => /MaxPooling2D|Global|Dense/.test(s)), [
-      "MaxPooling2D 1x24x24x64",
-      "MaxPooling2D 1x12x12x192",
-      "MaxPooling2D 1x6x6x480",
-      "MaxPooling2D 1x3x3x832",
-      "GlobalAveragePooling2D 1x1024",
-      "Dense 1x10",
-    ]);
+    assert.deepEqual(
+      shapes.filter((s) => /MaxPooling2D|Global|Dense/.test(s)),
+      ["MaxPooling2D 1x24x24x64", "MaxPooling2D 1x12x12x192", "MaxPooling2D 1x6x6x480", "MaxPooling2D 1x3x3x832", "GlobalAveragePooling2D 1x1024", "Dense 1x10"],
+    );
     assert.equal(shapes.filter((s) => s.startsWith("Inception")).length, 9);
     assert.equal(count(net.trainableWeights), 5_977_530);
     net.dispose();
@@ -146,19 +146,22 @@ describe("the book's nets: output shapes and parameter counts", () => {
 
   test("ResNet-18 at 96x96: stages of 24, 12, 6, 3 and 11,178,378 + 7,808 parameters; the small-image variant 11,175,818", () => {
     const net = resnet18(10, 1);
-    assert.deepEqual(walk(net, 96).filter((s) => !s.startsWith("Conv2D")), [
-      "MaxPooling2D 1x24x24x64",
-      "Residual 1x24x24x64",
-      "Residual 1x24x24x64",
-      "Residual 1x12x12x128",
-      "Residual 1x12x12x128",
-      "Residual 1x6x6x256",
-      "Residual 1x6x6x256",
-      "Residual 1x3x3x512",
-      "Residual 1x3x3x512",
-      "GlobalAveragePooling2D 1x512",
-      "Dense 1x10",
-    ]);
+    assert.deepEqual(
+      walk(net, 96).filter((s) => !s.startsWith("Conv2D")),
+      [
+        "MaxPooling2D 1x24x24x64",
+        "Residual 1x24x24x64",
+        "Residual 1x24x24x64",
+        "Residual 1x12x12x128",
+        "Residual 1x12x12x128",
+        "Residual 1x6x6x256",
+        "Residual 1x6x6x256",
+        "Residual 1x3x3x512",
+        "Residual 1x3x3x512",
+        "GlobalAveragePooling2D 1x512",
+        "Dense 1x10",
+      ],
+    );
     assert.equal(count(net.trainableWeights), 11_178_378);
     assert.equal(count(net.nonTrainableWeights), 7_808);
     net.dispose();
@@ -174,24 +177,31 @@ describe("the book's nets: output shapes and parameter counts", () => {
 
   test("DenseNet at 96x96: dense blocks growing 64 -> 192 channels, transitions halving, 758,226 + 6,608 parameters", () => {
     const net = densenet();
-    assert.deepEqual(walk(net, 96).filter((s) => /DenseBlock|AveragePooling|Dense /.test(s)), [
-      "DenseBlock 1x24x24x192",
-      "AveragePooling2D 1x12x12x96",
-      "DenseBlock 1x12x12x224",
-      "AveragePooling2D 1x6x6x112",
-      "DenseBlock 1x6x6x240",
-      "AveragePooling2D 1x3x3x120",
-      "DenseBlock 1x3x3x248",
-      "GlobalAveragePooling2D 1x248",
-      "Dense 1x10",
-    ]);
+    assert.deepEqual(
+      walk(net, 96).filter((s) => /DenseBlock|AveragePooling|Dense /.test(s)),
+      [
+        "DenseBlock 1x24x24x192",
+        "AveragePooling2D 1x12x12x96",
+        "DenseBlock 1x12x12x224",
+        "AveragePooling2D 1x6x6x112",
+        "DenseBlock 1x6x6x240",
+        "AveragePooling2D 1x3x3x120",
+        "DenseBlock 1x3x3x248",
+        "GlobalAveragePooling2D 1x248",
+        "Dense 1x10",
+      ],
+    );
     assert.equal(count(net.trainableWeights), 758_226);
     assert.equal(count(net.nonTrainableWeights), 6_608);
     net.dispose();
   });
 
   test("smaller images work where the architecture allows, and too small ones are an error that says so", () => {
-    for (const [make, size] of [[() => alexnet({ inputSize: 67 }), 67], [() => nin({ inputSize: 67 }), 67], [() => googlenet({ inputSize: 32 }), 32]] as const) {
+    for (const [make, size] of [
+      [() => alexnet({ inputSize: 67 }), 67],
+      [() => nin({ inputSize: 67 }), 67],
+      [() => googlenet({ inputSize: 32 }), 32],
+    ] as const) {
       const net = make();
       assert.deepEqual(net.outputShape, [null, 10]);
       assert.deepEqual(net.inputs[0].shape, [null, size, size, 1]);
@@ -231,8 +241,17 @@ describe("the blocks", () => {
     assert.throws(() => out(new Residual(3), [4, 6]), /batch of images of shape \[batch, height, width, channels\]/);
     assert.throws(() => new Residual(0), /numChannels must be a positive integer/);
     const stage = resnetBlock(128, 2);
-    assert.deepEqual(stage.map((r) => [r.numChannels, r.use1x1conv, r.strides]), [[128, true, 2], [128, false, 1]]);
-    assert.deepEqual(resnetBlock(64, 2, true).map((r) => r.use1x1conv), [false, false]);
+    assert.deepEqual(
+      stage.map((r) => [r.numChannels, r.use1x1conv, r.strides]),
+      [
+        [128, true, 2],
+        [128, false, 1],
+      ],
+    );
+    assert.deepEqual(
+      resnetBlock(64, 2, true).map((r) => r.use1x1conv),
+      [false, false],
+    );
   });
 
   test("Inception concatenates its four paths: the book's first block gives 64 + 128 + 32 + 32 = 256 channels", () => {
@@ -246,7 +265,10 @@ describe("the blocks", () => {
 
   test("DenseBlock(2, 10) on 3 channels gives 3 + 2 * 10 = 23", () => {
     const blk = new DenseBlock(2, 10);
-    assert.deepEqual(tf.tidy(() => (blk.apply(tf.randomUniform([4, 8, 8, 3])) as tf.Tensor).shape), [4, 8, 8, 23]);
+    assert.deepEqual(
+      tf.tidy(() => (blk.apply(tf.randomUniform([4, 8, 8, 3])) as tf.Tensor).shape),
+      [4, 8, 8, 23],
+    );
     assert.deepEqual(blk.computeOutputShape([null, 8, 8, 3]), [null, 8, 8, 23]);
   });
 
@@ -256,8 +278,11 @@ describe("the blocks", () => {
     // conv1, bn1, conv2, bn2, conv3: kernels, biases, gammas, betas; moving means and variances
     assert.equal(blk.trainableWeights.length, 10);
     assert.equal(blk.nonTrainableWeights.length, 4);
-    assert.ok(blk.nonTrainableWeights.every((w) => /moving_(mean|variance)$/.test(w.originalName)), blk.nonTrainableWeights.map((w) => w.originalName).join());
-    assert.equal(blk.countParams(), (3 * 3 * 4 * 8 + 8) + (3 * 3 * 8 * 8 + 8) + (1 * 1 * 4 * 8 + 8) + 2 * 4 * 8);
+    assert.ok(
+      blk.nonTrainableWeights.every((w) => /moving_(mean|variance)$/.test(w.originalName)),
+      blk.nonTrainableWeights.map((w) => w.originalName).join(),
+    );
+    assert.equal(blk.countParams(), 3 * 3 * 4 * 8 + 8 + (3 * 3 * 8 * 8 + 8) + (1 * 1 * 4 * 8 + 8) + 2 * 4 * 8);
     const names = blk.weights.map((w) => w.originalName);
     assert.equal(new Set(names).size, names.length, `weight names repeat: ${names.join(", ")}`);
     blk.trainable = false;
@@ -344,7 +369,10 @@ describe("batch normalization from scratch", () => {
   });
 
   test("BatchNorm says what it expected when given the wrong input", () => {
-    assert.throws(() => tf.tidy(() => new BatchNorm(6, 4).apply(tf.zeros([2, 5, 5, 3])) as tf.Tensor), /BatchNorm\(6, 4\) expects input of shape \[batch, height, width, 6\], got \[2,5,5,3\]/);
+    assert.throws(
+      () => tf.tidy(() => new BatchNorm(6, 4).apply(tf.zeros([2, 5, 5, 3])) as tf.Tensor),
+      /BatchNorm\(6, 4\) expects input of shape \[batch, height, width, 6\], got \[2,5,5,3\]/,
+    );
     assert.throws(() => tf.tidy(() => new BatchNorm(6, 2).apply(tf.zeros([2, 5, 5, 6])) as tf.Tensor), /expects input of shape \[batch, 6\]/);
     assert.throws(() => new BatchNorm(6, 3), /numDims must be 2 \(after a dense layer\) or 4/);
   });
@@ -378,7 +406,10 @@ const BEFORE_BN = /^(stem\/bias|residual_Residual\d+\/conv[12]\/bias|dense_block
 
 function tinyData(n: number, seed: number): DataLoader {
   const X = tf.randomUniform([n, 12, 12, 1], 0, 1, "float32", seed);
-  const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 10), "int32");
+  const y = tf.tensor1d(
+    Array.from({ length: n }, (_, i) => i % 10),
+    "int32",
+  );
   return new DataLoader(new TensorDataset<[tf.Tensor, tf.Tensor]>(X, y), { batchSize: 16, shuffle: true, seed, ownsDataset: true });
 }
 
@@ -423,7 +454,10 @@ describe("training, initialization, saving", () => {
       changed++;
     }
     assert.equal(changed, net.weights.length - 7);
-    assert.ok([...before.keys()].some((n) => /batch_norm_BatchNorm\d+\/moving_var$/.test(n)), "the from-scratch BatchNorm's statistics are among the weights");
+    assert.ok(
+      [...before.keys()].some((n) => /batch_norm_BatchNorm\d+\/moving_var$/.test(n)),
+      "the from-scratch BatchNorm's statistics are among the weights",
+    );
     await trainCh6(net, data, data, 3, 0.1, undefined, {
       animator: false,
       progress: false,

@@ -80,7 +80,14 @@ function matmulCases(): Case[] {
     const [M, K, N] = [int(r, 1, 40), int(r, 1, 70), int(r, 1, 40)];
     const tA = i % 2 === 1;
     const tB = i % 4 >= 2;
-    const batches: [number[], number[]][] = [[[], []], [[3], [3]], [[4], []], [[], [2]], [[2, 3], [3]], [[5], [1]]];
+    const batches: [number[], number[]][] = [
+      [[], []],
+      [[3], [3]],
+      [[4], []],
+      [[], [2]],
+      [[2, 3], [3]],
+      [[5], [1]],
+    ];
     const [ba, bb] = batches[i % batches.length];
     const a = [...ba, ...(tA ? [K, M] : [M, K])];
     const b = [...bb, ...(tB ? [N, K] : [K, N])];
@@ -120,7 +127,17 @@ function matmulCases(): Case[] {
 function convCases(): Case[] {
   const cases: Case[] = [];
   const r = rng(2);
-  const pads: Pad[] = ["same", "valid", [[0, 0], [1, 2], [0, 1], [0, 0]], 1];
+  const pads: Pad[] = [
+    "same",
+    "valid",
+    [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+    1,
+  ];
   for (let i = 0; i < 24; i++) {
     const [N, H, W, C, O] = [int(r, 1, 3), int(r, 5, 13), int(r, 5, 13), int(r, 1, 5), int(r, 1, 6)];
     const [kh, kw] = [int(r, 1, 4), int(r, 1, 4)];
@@ -160,7 +177,16 @@ function convCases(): Case[] {
     });
     if (dilated) continue; // tfjs' gradient kernels take no dilations
     // The gradients, straight through the kernels, with the forward output's shape for dy.
-    const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], [kh, kw, C, O], strides, 1, pad, rounding, false, nchw ? "channelsFirst" : "channelsLast");
+    const info = tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number],
+      [kh, kw, C, O],
+      strides,
+      1,
+      pad,
+      rounding,
+      false,
+      nchw ? "channelsFirst" : "channelsLast",
+    );
     const attrs = { strides, pad, dataFormat: fmt, dimRoundingMode: rounding };
     cases.push({
       name: `conv2dBackpropInput ${what}`,
@@ -189,7 +215,8 @@ function convCases(): Case[] {
     cases.push({
       name: `conv2dBackpropInput x [${xs}] filter [${fs}] ${pad}`,
       inputs: [input(info.outShape, r), input(fs, r)],
-      run: (dy, f) => tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: f }, { strides: 1, pad, dataFormat: "NHWC", inputShape: xs } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      run: (dy, f) =>
+        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: f }, { strides: 1, pad, dataFormat: "NHWC", inputShape: xs } as unknown as tf.NamedAttrMap) as tf.Tensor,
     });
   }
   return cases;
@@ -217,7 +244,10 @@ function poolCases(): Case[] {
       inputs: [input(info.outShape, r), x],
       // `output` (the forward's result) is read by neither kernel; wasm's MaxPool writes out of
       // its bounds with rounding "ceil" when a window lies wholly in the padding, so it is not run here.
-      run: (dy, xx) => tf.engine().runKernel("MaxPoolGrad", { dy, input: xx, output: dy }, { filterSize: size, strides, pad, dimRoundingMode: rounding } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      run: (dy, xx) =>
+        tf
+          .engine()
+          .runKernel("MaxPoolGrad", { dy, input: xx, output: dy }, { filterSize: size, strides, pad, dimRoundingMode: rounding } as unknown as tf.NamedAttrMap) as tf.Tensor,
     });
     const avgInfo = tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], size, strides, 1, pad);
     cases.push({
@@ -234,7 +264,11 @@ function elementwiseCases(): Case[] {
   const cases: Case[] = [];
   const r = rng(6);
   const big = NATIVE_MIN_ELEMENTS;
-  for (const shape of [[7, 9], [4, 130, 70], [2, 3, big + 5]]) {
+  for (const shape of [
+    [7, 9],
+    [4, 130, 70],
+    [2, 3, big + 5],
+  ]) {
     cases.push({ name: `sigmoid [${shape}]`, inputs: [input(shape, r)], run: (x) => tf.sigmoid(x.mul(6)) });
     cases.push({ name: `tanh [${shape}]`, inputs: [input(shape, r)], run: (x) => tf.tanh(x.mul(3)) });
   }
@@ -285,11 +319,15 @@ function edgeCases(): Case[] {
 function child(script: string, env: NodeJS.ProcessEnv = {}): { out: string; err: string; status: number | null } {
   const base = { ...process.env };
   delete base.D2L_BACKEND;
-  const r = spawnSync(process.execPath, ["-e", `const b = require(${JSON.stringify(BACKEND_JS)});\n(async () => {\n${script}\n})().catch((e) => { console.log("ERROR " + e.message); });`], {
-    env: { ...base, ...env },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ["-e", `const b = require(${JSON.stringify(BACKEND_JS)});\n(async () => {\n${script}\n})().catch((e) => { console.log("ERROR " + e.message); });`],
+    {
+      env: { ...base, ...env },
+      encoding: "utf8",
+      timeout: 60_000,
+    },
+  );
   return { out: r.stdout.trim(), err: r.stderr.trim(), status: r.status };
 }
 
@@ -337,7 +375,21 @@ describe("the native backend", { timeout: 120_000 }, () => {
     assert.equal(tf.getKernel("UnsortedSegmentSum", "native")?.kernelFunc, tf.getKernel("UnsortedSegmentSum", "wasm")?.kernelFunc, "d2l's wasm kernels come along");
   });
 
-  for (const group of ["matMul", "fused matMul", "conv2d", "fused conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "avgPoolGrad", "sigmoid", "tanh", "sum", "mean", "tile"]) {
+  for (const group of [
+    "matMul",
+    "fused matMul",
+    "conv2d",
+    "fused conv2d",
+    "conv2dBackpropInput",
+    "conv2dBackpropFilter",
+    "maxPoolGrad",
+    "avgPoolGrad",
+    "sigmoid",
+    "tanh",
+    "sum",
+    "mean",
+    "tile",
+  ]) {
     it(`${group}: the cpu backend's numbers within ${TOLERANCE} (relative), on random shapes`, () => {
       if (loadError) return assert.ok(!REQUIRE_NATIVE);
       const mine = cases.filter((c) => c.name.startsWith(`${group} `));
@@ -405,7 +457,9 @@ describe("the native backend", { timeout: 120_000 }, () => {
     assert.match(a.out, /^ERROR backend "wasm" cannot load: the native backend already started in this process.*restart/);
     const c = child(`await b.useBackend("wasm"); await b.useBackend("native");`);
     assert.match(c.out, /^ERROR backend "native" cannot load: the wasm backend already started in this process.*restart/);
-    const n = child(`await b.useBackend("native"); await b.useBackend("native"); await b.useBackend("cpu"); await b.useBackend("native"); console.log("OK " + b.backendInfo().adapter);`);
+    const n = child(
+      `await b.useBackend("native"); await b.useBackend("native"); await b.useBackend("cpu"); await b.useBackend("native"); console.log("OK " + b.backendInfo().adapter);`,
+    );
     assert.match(n.out, /^OK oneDNN .* on WebAssembly SIMD$/);
   });
 });

@@ -26,11 +26,23 @@ test("malformed notebooks: one line naming the cell and the field", () => {
     [nb([{ id: "c9", cell_type: "code", source: "", metadata: [] }]), /cell 1 \(id "c9"\): metadata must be an object; got a list/],
     [nb([{ cell_type: "code", source: "", metadata: {}, outputs: {} }]), /cell 1: outputs must be a list; got an object/],
     [nb([{ cell_type: "code", source: "", metadata: {}, outputs: [null] }]), /cell 1: outputs\[0\] must be an object with an output_type; got null/],
-    [nb([{ cell_type: "code", source: "", metadata: {}, outputs: [{ output_type: "picture" }] }]), /outputs\[0\]\.output_type must be one of stream, display_data, execute_result, error; got "picture"/],
-    [nb([{ cell_type: "code", source: "", metadata: {}, outputs: [{ output_type: "stream", name: "stdout", text: 5 }] }]), /outputs\[0\]\.text must be a string or a list of strings; got 5/],
+    [
+      nb([{ cell_type: "code", source: "", metadata: {}, outputs: [{ output_type: "picture" }] }]),
+      /outputs\[0\]\.output_type must be one of stream, display_data, execute_result, error; got "picture"/,
+    ],
+    [
+      nb([{ cell_type: "code", source: "", metadata: {}, outputs: [{ output_type: "stream", name: "stdout", text: 5 }] }]),
+      /outputs\[0\]\.text must be a string or a list of strings; got 5/,
+    ],
     [nb([{ cell_type: "code", source: "", metadata: {}, outputs: [{ output_type: "display_data", data: null }] }]), /outputs\[0\]\.data must be an object/],
-    [nb([{ cell_type: "code", source: "", metadata: {}, outputs: [{ output_type: "display_data", data: { "image/png": 3 } }] }]), /outputs\[0\]\.data\["image\/png"\] must be a string/],
-    [nb([{ cell_type: "code", source: "", metadata: {}, outputs: [{ output_type: "error", ename: "E", evalue: "v", traceback: "t" }] }]), /outputs\[0\]\.traceback must be a list of strings/],
+    [
+      nb([{ cell_type: "code", source: "", metadata: {}, outputs: [{ output_type: "display_data", data: { "image/png": 3 } }] }]),
+      /outputs\[0\]\.data\["image\/png"\] must be a string/,
+    ],
+    [
+      nb([{ cell_type: "code", source: "", metadata: {}, outputs: [{ output_type: "error", ename: "E", evalue: "v", traceback: "t" }] }]),
+      /outputs\[0\]\.traceback must be a list of strings/,
+    ],
     [nb([{ cell_type: "code", source: "", metadata: {}, execution_count: "3" }]), /cell 1: execution_count must be a number or null; got "3"/],
   ];
   for (const [value, want] of cases) {
@@ -44,7 +56,10 @@ test("malformed notebooks: one line naming the cell and the field", () => {
 
 test("a valid notebook passes; missing metadata and outputs are filled in; JSON mime values may be objects", () => {
   const v = validateNotebook(
-    nb([{ cell_type: "markdown", source: ["# T\n", "x"] }, { cell_type: "code", source: "x", outputs: [{ output_type: "display_data", data: { "application/vnd.vegalite.v5+json": { mark: "bar" }, "text/plain": ["a"] } }] }]),
+    nb([
+      { cell_type: "markdown", source: ["# T\n", "x"] },
+      { cell_type: "code", source: "x", outputs: [{ output_type: "display_data", data: { "application/vnd.vegalite.v5+json": { mark: "bar" }, "text/plain": ["a"] } }] },
+    ]),
     "f.ipynb",
   );
   assert.deepEqual(v.cells[0].metadata, {});

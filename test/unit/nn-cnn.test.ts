@@ -8,19 +8,59 @@ before(async () => {
   await tf.setBackend("cpu");
 });
 
-const X33 = () => tf.tensor2d([[0, 1, 2], [3, 4, 5], [6, 7, 8]]);
-const X2 = () => tf.tensor3d([[[0, 1, 2], [3, 4, 5], [6, 7, 8]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]]]);
-const K2 = () => tf.tensor3d([[[0, 1], [2, 3]], [[1, 2], [3, 4]]]);
+const X33 = () =>
+  tf.tensor2d([
+    [0, 1, 2],
+    [3, 4, 5],
+    [6, 7, 8],
+  ]);
+const X2 = () =>
+  tf.tensor3d([
+    [
+      [0, 1, 2],
+      [3, 4, 5],
+      [6, 7, 8],
+    ],
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8, 9],
+    ],
+  ]);
+const K2 = () =>
+  tf.tensor3d([
+    [
+      [0, 1],
+      [2, 3],
+    ],
+    [
+      [1, 2],
+      [3, 4],
+    ],
+  ]);
 
 test("corr2d: the book's 3x3 example, by hand: 0*0+1*1+3*2+4*3 = 19 ...", () => {
-  const Y = corr2d(X33(), tf.tensor2d([[0, 1], [2, 3]]));
+  const Y = corr2d(
+    X33(),
+    tf.tensor2d([
+      [0, 1],
+      [2, 3],
+    ]),
+  );
   assert.deepEqual(Y.shape, [2, 2]);
-  assert.deepEqual(Y.arraySync(), [[19, 25], [37, 43]]);
+  assert.deepEqual(Y.arraySync(), [
+    [19, 25],
+    [37, 43],
+  ]);
 });
 
 test("corr2d: edge detection on the book's 6x8 image, shapes (nh-kh+1, nw-kw+1), int input", () => {
   // ones, with columns 2..5 zero; K = [[1, -1]] marks 1 where white turns black and -1 where black turns white
-  const X = tf.tensor2d(Array.from({ length: 6 }, () => [1, 1, 0, 0, 0, 0, 1, 1]), [6, 8], "int32");
+  const X = tf.tensor2d(
+    Array.from({ length: 6 }, () => [1, 1, 0, 0, 0, 0, 1, 1]),
+    [6, 8],
+    "int32",
+  );
   const Y = corr2d(X, tf.tensor2d([[1, -1]]));
   assert.deepEqual(Y.shape, [6, 7]);
   assert.equal(Y.dtype, "float32");
@@ -34,12 +74,22 @@ test("corr2d: edge detection on the book's 6x8 image, shapes (nh-kh+1, nw-kw+1),
 
 test("corr2d is differentiable in X and K (a Conv2D layer learns through it)", () => {
   const X = X33();
-  const K = tf.tensor2d([[0, 1], [2, 3]]);
+  const K = tf.tensor2d([
+    [0, 1],
+    [2, 3],
+  ]);
   const [dX, dK] = tf.grads((x: tf.Tensor, k: tf.Tensor) => corr2d(x, k).sum())([X, K]);
   // d(sum Y)/dK[a,b] = sum of the 2x2 slice of X starting at (a,b)
-  assert.deepEqual(dK.arraySync(), [[0 + 1 + 3 + 4, 1 + 2 + 4 + 5], [3 + 4 + 6 + 7, 4 + 5 + 7 + 8]]);
+  assert.deepEqual(dK.arraySync(), [
+    [0 + 1 + 3 + 4, 1 + 2 + 4 + 5],
+    [3 + 4 + 6 + 7, 4 + 5 + 7 + 8],
+  ]);
   // d(sum Y)/dX[i,j] = sum of the kernel entries that touch (i,j)
-  assert.deepEqual(dX.arraySync(), [[0, 1, 1], [2, 6, 4], [2, 5, 3]]);
+  assert.deepEqual(dX.arraySync(), [
+    [0, 1, 1],
+    [2, 6, 4],
+    [2, 5, 3],
+  ]);
 });
 
 test("corr2d: clear errors for a kernel larger than the image and for wrong ranks", () => {
@@ -51,8 +101,27 @@ test("corr2d: clear errors for a kernel larger than the image and for wrong rank
 
 test("corr2dMultiIn: the book's two-channel example, by hand", () => {
   // channel 0 gives [[19,25],[37,43]]; channel 1: 1+4+12+20 = 37 ...
-  assert.deepEqual(corr2d(tf.tensor2d([[1, 2, 3], [4, 5, 6], [7, 8, 9]]), tf.tensor2d([[1, 2], [3, 4]])).arraySync(), [[37, 47], [67, 77]]);
-  assert.deepEqual(corr2dMultiIn(X2(), K2()).arraySync(), [[56, 72], [104, 120]]);
+  assert.deepEqual(
+    corr2d(
+      tf.tensor2d([
+        [1, 2, 3],
+        [4, 5, 6],
+        [7, 8, 9],
+      ]),
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+    ).arraySync(),
+    [
+      [37, 47],
+      [67, 77],
+    ],
+  );
+  assert.deepEqual(corr2dMultiIn(X2(), K2()).arraySync(), [
+    [56, 72],
+    [104, 120],
+  ]);
   assert.throws(() => corr2dMultiIn(X2(), tf.ones([3, 2, 2])), /X has 2 input channels.*K has 3/);
   assert.throws(() => corr2dMultiIn(X33(), K2()), /X must be 3-D \[channels, height, width\]/);
 });
@@ -62,9 +131,18 @@ test("corr2dMultiInOut: the book's three output channels K, K+1, K+2", () => {
   assert.deepEqual(K.shape, [3, 2, 2, 2]);
   // K+1 adds the sum of each 2x2 window of both channels: 56 + (8 + 12) = 76 ...
   assert.deepEqual(corr2dMultiInOut(X2(), K).arraySync(), [
-    [[56, 72], [104, 120]],
-    [[76, 100], [148, 172]],
-    [[96, 128], [192, 224]],
+    [
+      [56, 72],
+      [104, 120],
+    ],
+    [
+      [76, 100],
+      [148, 172],
+    ],
+    [
+      [96, 128],
+      [192, 224],
+    ],
   ]);
   assert.throws(() => corr2dMultiInOut(X2(), K2()), /K must be 4-D \[outChannels, inChannels, kh, kw\]/);
 });
@@ -78,7 +156,12 @@ test("corr2dMultiInOut1x1 equals corr2dMultiInOut and tf.conv2d on the same 1x1 
   assert.ok(Y1.sub(Y2).abs().sum().dataSync()[0] < 1e-5);
   // tfjs' conv2d: NHWC input, [kh, kw, ci, co] filter
   const Y3 = tf.conv2d(X.transpose([1, 2, 0]).expandDims(0) as tf.Tensor4D, K.transpose([2, 3, 1, 0]) as tf.Tensor4D, 1, "valid");
-  assert.ok(Y1.sub(Y3.squeeze([0]).transpose([2, 0, 1])).abs().max().dataSync()[0] < 1e-5);
+  assert.ok(
+    Y1.sub(Y3.squeeze([0]).transpose([2, 0, 1]))
+      .abs()
+      .max()
+      .dataSync()[0] < 1e-5,
+  );
   // by hand: a single pixel, two inputs, one output = a dot product
   const one = corr2dMultiInOut1x1(tf.tensor3d([[[2]], [[3]]]), tf.tensor4d([[[[5]], [[7]]]]));
   assert.deepEqual(one.arraySync(), [[[2 * 5 + 3 * 7]]]);
@@ -87,8 +170,14 @@ test("corr2dMultiInOut1x1 equals corr2dMultiInOut and tf.conv2d on the same 1x1 
 });
 
 test("pool2d: the book's max and average examples, and agreement with tf.maxPool / tf.avgPool", () => {
-  assert.deepEqual(pool2d(X33(), [2, 2]).arraySync(), [[4, 5], [7, 8]]);
-  assert.deepEqual(pool2d(X33(), [2, 2], "avg").arraySync(), [[2, 3], [5, 6]]);
+  assert.deepEqual(pool2d(X33(), [2, 2]).arraySync(), [
+    [4, 5],
+    [7, 8],
+  ]);
+  assert.deepEqual(pool2d(X33(), [2, 2], "avg").arraySync(), [
+    [2, 3],
+    [5, 6],
+  ]);
   assert.deepEqual(pool2d(X33(), 3).arraySync(), [[8]]);
   // a non-square window: [1, 3] rows of 3 -> max is the last entry, mean the middle one
   assert.deepEqual(pool2d(X33(), [1, 3], "avg").arraySync(), [[1], [4], [7]]);

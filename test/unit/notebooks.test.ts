@@ -122,8 +122,16 @@ describe("notebooks", () => {
   test("the table of contents lists every notebook once, and every notebook it lists exists", () => {
     const listed = tableOfContents().flatMap((r) => (r.file ? [r.file] : []));
     assert.deepEqual([...listed].sort(), [...new Set(listed)].sort(), "a notebook is listed twice");
-    assert.deepEqual(listed.filter((f) => !paths.includes(f)), [], "listed notebooks that do not exist");
-    assert.deepEqual(paths.filter((f) => !listed.includes(f)), [], "notebooks missing from notebooks/README.md");
+    assert.deepEqual(
+      listed.filter((f) => !paths.includes(f)),
+      [],
+      "listed notebooks that do not exist",
+    );
+    assert.deepEqual(
+      paths.filter((f) => !listed.includes(f)),
+      [],
+      "notebooks missing from notebooks/README.md",
+    );
   });
 
   test("files follow the Chinese edition's numbering: chapter_NN_*/MM_*.ipynb is section N.M", () => {
@@ -139,7 +147,14 @@ describe("notebooks", () => {
 
   test("sectionReferences finds the forms the notebooks use", () => {
     assert.deepEqual(sectionReferences("(section 4.8) and sections 3.1 and 3.4; §2.3, ch. 5.4, chapter 9.2, sections 10.1–10.2"), [
-      "4.8", "3.1", "3.4", "2.3", "5.4", "9.2", "10.1", "10.2",
+      "4.8",
+      "3.1",
+      "3.4",
+      "2.3",
+      "5.4",
+      "9.2",
+      "10.1",
+      "10.2",
     ]);
     assert.deepEqual(sectionReferences("a learning rate of 0.03 in chapter 3"), []);
   });

@@ -82,8 +82,14 @@ function step(opt: d2l.optim.Optimizer, p: ReturnType<typeof problem>, c: Case, 
 test("the fixture covers every optimizer, with and without a changing learning rate", () => {
   assert.match(fx.torch, /^1\.13/);
   for (const name of Object.keys(MAKERS)) {
-    assert.ok(fx.cases.some((c) => c.optimizer === name && c.lrs === null), `${name} with a constant lr`);
-    assert.ok(fx.cases.some((c) => c.optimizer === name && c.lrs !== null), `${name} with a changing lr`);
+    assert.ok(
+      fx.cases.some((c) => c.optimizer === name && c.lrs === null),
+      `${name} with a constant lr`,
+    );
+    assert.ok(
+      fx.cases.some((c) => c.optimizer === name && c.lrs !== null),
+      `${name} with a changing lr`,
+    );
   }
 });
 
@@ -158,21 +164,37 @@ test("getWeights names every state under torch's names, per variable", async () 
   step(opt, p, c, 0);
   step(opt, p, c, 1);
   const ws = await opt.getWeights();
-  assert.deepEqual(ws.map((w) => w.name), [
-    "iter", "lr",
-    "optimNames/W/step", "optimNames/W/exp_avg", "optimNames/W/exp_avg_sq", "optimNames/W/max_exp_avg_sq",
-    "optimNames/b/step", "optimNames/b/exp_avg", "optimNames/b/exp_avg_sq", "optimNames/b/max_exp_avg_sq",
-  ]);
+  assert.deepEqual(
+    ws.map((w) => w.name),
+    [
+      "iter",
+      "lr",
+      "optimNames/W/step",
+      "optimNames/W/exp_avg",
+      "optimNames/W/exp_avg_sq",
+      "optimNames/W/max_exp_avg_sq",
+      "optimNames/b/step",
+      "optimNames/b/exp_avg",
+      "optimNames/b/exp_avg_sq",
+      "optimNames/b/max_exp_avg_sq",
+    ],
+  );
   assert.equal((await ws[0].tensor.data())[0], 2);
   assert.equal((await ws[2].tensor.data())[0], 2);
-  assert.ok(ws.every((w) => !(w.tensor instanceof tf.Variable)), "copies, which the caller owns");
+  assert.ok(
+    ws.every((w) => !(w.tensor instanceof tf.Variable)),
+    "copies, which the caller owns",
+  );
   tf.dispose(ws.map((w) => w.tensor));
   // tfjs' own optimizer's names are not Adam's state here: a clear error, and nothing changes
   const before = await opt.getWeights();
   const foreign = [{ name: "optimNames/W/m", tensor: tf.zeros([3, 2]) }];
   await assert.rejects(opt.setWeights(foreign), /"optimNames\/W\/m" is not state of Adam.*another optimizer/);
   const after = await opt.getWeights();
-  assert.deepEqual(after.map((w) => w.name), before.map((w) => w.name));
+  assert.deepEqual(
+    after.map((w) => w.name),
+    before.map((w) => w.name),
+  );
   tf.dispose([...before, ...after, ...foreign].map((w) => w.tensor));
   opt.dispose();
   tf.dispose([p.W, p.b]);
@@ -265,8 +287,14 @@ test("the engine trains with each optimizer (d2l.fit on a tiny regression, the l
   opt.setLearningRate(0.05);
   const r2 = await d2l.fit({ net: model, loss, updater: opt, trainIter, numEpochs: 3, accuracy: false });
   assert.ok(r2.trainLoss < r1.history[0].trainLoss / 2, `LayersModel: ${r1.history[0].trainLoss} -> ${r2.trainLoss}`);
-  const names = (await opt.getWeights()).map((x) => { x.tensor.dispose(); return x.name; });
-  assert.ok(names.some((n) => /kernel\/exp_avg$/.test(n)), names.join(", "));
+  const names = (await opt.getWeights()).map((x) => {
+    x.tensor.dispose();
+    return x.name;
+  });
+  assert.ok(
+    names.some((n) => /kernel\/exp_avg$/.test(n)),
+    names.join(", "),
+  );
   opt.dispose();
   model.dispose();
   tf.dispose([Xs, w, ys]);
@@ -287,13 +315,13 @@ test("a NaN loss: the engine puts back the weights and this optimizer's state of
   tf.dispose(good.map((g) => g.t));
   const goodW = Array.from(W.dataSync());
   const before = tf.memory().numTensors;
-  await assert.rejects(
-    d2l.fit({ net, loss, updater: opt, trainIter: batches(Xs, ys), numEpochs: 1, accuracy: false, params: [W] }),
-    /loss became (NaN|Infinity)/,
-  );
+  await assert.rejects(d2l.fit({ net, loss, updater: opt, trainIter: batches(Xs, ys), numEpochs: 1, accuracy: false, params: [W] }), /loss became (NaN|Infinity)/);
   assert.deepEqual(Array.from(W.dataSync()), goodW);
   const back = await opt.getWeights();
-  assert.deepEqual(back.map((w) => ({ name: w.name, values: Array.from(w.tensor.dataSync()) })), good.map(({ name, values }) => ({ name, values })));
+  assert.deepEqual(
+    back.map((w) => ({ name: w.name, values: Array.from(w.tensor.dataSync()) })),
+    good.map(({ name, values }) => ({ name, values })),
+  );
   tf.dispose(back.map((w) => w.tensor));
   assert.equal(opt.learningRate, 1e30, "the learning rate of the good read comes back with the state");
   assert.equal(opt.iterations, 8, "so does the update count (8 batches of the good epoch)");
@@ -333,7 +361,9 @@ test("bad options and bad calls get errors that say what to pass", () => {
   assert.throws(() => new d2l.optim.RMSprop({ centered: 1 as unknown as boolean }), /centered must be true or false/);
   assert.throws(() => new d2l.optim.Adam(0.01 as unknown as d2l.optim.AdamOptions), /takes an options object, like new d2l\.optim\.Adam\(\{ lr: 1e-3/);
   const opt = new d2l.optim.RMSprop();
-  assert.throws(() => { opt.learningRate = -1; }, /learning rate must be/);
+  assert.throws(() => {
+    opt.learningRate = -1;
+  }, /learning rate must be/);
   assert.throws(() => opt.setLearningRate(NaN), /learning rate must be/);
   assert.equal(opt.learningRate, 1e-2);
   opt.setLearningRate(0); // a schedule may reach 0

@@ -100,7 +100,12 @@ describe("Animator.add (the book's semantics)", () => {
     assert.equal(s.encoding.y.scale.type, "log");
     assert.deepEqual(s.encoding.color.scale.domain, ["a", "b", "c", "d"]);
     assert.deepEqual(s.encoding.color.scale.range, ["#1f77b4", "#bf00bf", "#008000", "#ff0000"]);
-    assert.deepEqual(s.layer[0].encoding?.strokeDash?.scale.range, [[1, 0], [6, 3], [8, 3, 2, 3], [2, 2]]);
+    assert.deepEqual(s.layer[0].encoding?.strokeDash?.scale.range, [
+      [1, 0],
+      [6, 3],
+      [8, 3, 2, 3],
+      [2, 2],
+    ]);
   });
 
   test("text/plain gives the last value of each series", () => {
@@ -120,7 +125,10 @@ describe("Animator.add (the book's semantics)", () => {
     const b = a.bundle();
     assert.deepEqual(Object.keys(b).sort(), [VEGALITE_MIME, "image/png", "text/plain"].sort());
     assert.equal("text/html" in b, false);
-    assert.deepEqual(points(b[VEGALITE_MIME] as object, "loss"), [[1, 1], [2, 0.5]]);
+    assert.deepEqual(points(b[VEGALITE_MIME] as object, "loss"), [
+      [1, 1],
+      [2, 0.5],
+    ]);
     const out = a[SYM]();
     const meta = out.metadata["image/png"] as { width: number; height: number };
     assert.deepEqual(pngSize(out.data["image/png"] as string), { width: meta.width * 2, height: meta.height * 2 });
@@ -141,7 +149,10 @@ describe("Animator in the kernel (one live output)", () => {
     assert.ok(calls.length >= 5);
     const id = calls[0].displayId;
     assert.ok(typeof id === "string" && id.length > 0);
-    assert.ok(calls.every((c) => c.displayId === id), "one display id for all updates");
+    assert.ok(
+      calls.every((c) => c.displayId === id),
+      "one display id for all updates",
+    );
     assert.equal(calls[0].update, false);
     assert.ok(calls.slice(1).every((c) => c.update));
     for (const c of calls) {

@@ -61,7 +61,14 @@ describe("contour lines", () => {
   });
 
   test("traceContourSpec renders to PNG, the trace on top of the contours", () => {
-    const { spec, text, lines } = traceContourSpec((a, b) => a * a + 2 * b * b, [[-5, -2], [-4, -1.2], [-0.1, 0]]);
+    const { spec, text, lines } = traceContourSpec(
+      (a, b) => a * a + 2 * b * b,
+      [
+        [-5, -2],
+        [-4, -1.2],
+        [-0.1, 0],
+      ],
+    );
     assert.equal(new Set(lines.map((l) => l.level)).size, 4);
     assert.match(text, /^<contour plot: trace of 3 points from \(-5, -2\) to \(-0\.1, 0\); \d+ contour lines at f = 10, 20, 30, 40>$/);
     const png = renderVegaLitePng(spec);

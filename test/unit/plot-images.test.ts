@@ -50,7 +50,7 @@ describe("showImages", () => {
     assert.deepEqual(pngSize(fig.bundle()["image/png"] as string), { width: 2 * (3 * 108 + 4 * 6), height: 2 * (16 + 108 + 2 * 6) });
   });
 
-  test("two-line titles (the book's predict_ch3 \"true\\npred\"): both lines kept whole, the title row twice as tall", () => {
+  test('two-line titles (the book\'s predict_ch3 "true\\npred"): both lines kept whole, the title row twice as tall', () => {
     const imgs = tf.randomUniform([6, 28, 28]);
     const titles = ["ankle boot\nsneaker", "pullover\npullover", "trouser\ntrouser", "t-shirt\nshirt", "coat\ncoat", "bag\nbag"];
     const fig = showImages(imgs, 1, 6, { titles });
@@ -59,7 +59,12 @@ describe("showImages", () => {
     assert.deepEqual(layout.lines[0], ["ankle boot", "sneaker"], "split on \\n, nothing cut");
     assert.equal(layout.fontSize, 11);
     assert.equal(layout.height, 2 * 13 + 3);
-    const one = showImages(tf.tidy(() => tf.zeros([6, 28, 28])), 1, 6, { titles: titles.map((t) => t.split("\n")[0]) });
+    const one = showImages(
+      tf.tidy(() => tf.zeros([6, 28, 28])),
+      1,
+      6,
+      { titles: titles.map((t) => t.split("\n")[0]) },
+    );
     const h1 = (one.displayBundle().metadata["image/png"] as { height: number }).height;
     const h2 = (fig.displayBundle().metadata["image/png"] as { height: number }).height;
     assert.equal(h1, 16 + 108 + 2 * 6);

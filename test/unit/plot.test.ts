@@ -112,7 +112,14 @@ describe("plot", () => {
   afterEach(removeBridge);
 
   test("bundle: vega-lite object, PNG and text; never text/html", () => {
-    const fig = plot([0, 1, 2, 3], [[0, 1, 4, 9], [0, 2, 4, 6]], { xlabel: "x", ylabel: "f(x)", legend: ["f(x)", "2x"] });
+    const fig = plot(
+      [0, 1, 2, 3],
+      [
+        [0, 1, 4, 9],
+        [0, 2, 4, 6],
+      ],
+      { xlabel: "x", ylabel: "f(x)", legend: ["f(x)", "2x"] },
+    );
     const b = fig.bundle();
     assert.deepEqual(Object.keys(b).sort(), [VEGALITE_MIME, "image/png", "text/plain"].sort());
     assert.equal("text/html" in b, false);
@@ -122,14 +129,21 @@ describe("plot", () => {
   });
 
   test("the spec has the series, labels, legend and scales asked for", () => {
-    const spec = plot([1, 10, 100], [[1, 2, 3], [3, 2, 1]], {
-      xlabel: "lr",
-      ylabel: "loss",
-      legend: ["train", "test"],
-      xscale: "log",
-      ylim: [0, 4],
-      figsize: [5, 2.5],
-    }).spec as unknown as Spec;
+    const spec = plot(
+      [1, 10, 100],
+      [
+        [1, 2, 3],
+        [3, 2, 1],
+      ],
+      {
+        xlabel: "lr",
+        ylabel: "loss",
+        legend: ["train", "test"],
+        xscale: "log",
+        ylim: [0, 4],
+        figsize: [5, 2.5],
+      },
+    ).spec as unknown as Spec;
     assert.match(spec.$schema, /vega-lite\/v5/);
     assert.equal(spec.width, 360);
     assert.equal(spec.height, 180);
@@ -143,7 +157,11 @@ describe("plot", () => {
     assert.equal(spec.data.values.length, 6);
     assert.deepEqual(
       spec.data.values.filter((v) => v.s === "test").map((v) => [v.x, v.y]),
-      [[1, 3], [10, 2], [100, 1]],
+      [
+        [1, 3],
+        [10, 2],
+        [100, 1],
+      ],
     );
   });
 
@@ -162,7 +180,11 @@ describe("plot", () => {
     const spec = plot([5, 6, 7]).spec as unknown as Spec;
     assert.deepEqual(
       spec.data.values.map((v) => [v.x, v.y]),
-      [[0, 5], [1, 6], [2, 7]],
+      [
+        [0, 5],
+        [1, 6],
+        [2, 7],
+      ],
     );
     assert.equal(spec.encoding.color.legend, null);
     assert.equal(spec.encoding.x.title, null);
@@ -196,15 +218,35 @@ describe("plot", () => {
     const spec = plot([0, 1, 2, 3], [1, Infinity, NaN, 4], { yscale: "log" }).spec as unknown as Spec;
     assert.deepEqual(
       spec.data.values.map((v) => [v.x, v.y]),
-      [[0, 1], [3, 4]],
+      [
+        [0, 1],
+        [3, 4],
+      ],
     );
     const spec2 = plot([0, 1, 2], [-1, 0, 2], { yscale: "log" }).spec as unknown as Spec;
-    assert.deepEqual(spec2.data.values.map((v) => v.y), [2]);
+    assert.deepEqual(
+      spec2.data.values.map((v) => v.y),
+      [2],
+    );
   });
 
   test("bad input says what was expected", () => {
     assert.throws(() => plot([1, 2, 3], [1, 2]), /series 0 has 3 x values and 2 y values/);
-    assert.throws(() => plot([[1, 2], [1, 2]], [[1, 2], [1, 2], [1, 2]]), /2 X series and 3 Y series/);
+    assert.throws(
+      () =>
+        plot(
+          [
+            [1, 2],
+            [1, 2],
+          ],
+          [
+            [1, 2],
+            [1, 2],
+            [1, 2],
+          ],
+        ),
+      /2 X series and 3 Y series/,
+    );
     assert.throws(() => plot(tf.zeros([2, 2, 2])), /shape \[2, 2, 2\]; expected 1-D/);
     assert.throws(() => plot([1, "a" as unknown as number]), /X\[1\] is string "a"; expected a number/);
     const t = tf.ones([3]);
@@ -226,7 +268,14 @@ describe("plot", () => {
   test("the spec compiles with vega-lite", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const vl = require("vega-lite") as { compile(s: object): { spec: { marks?: unknown[] } } };
-    const spec = plot([1, 2, 3], [[1, 2, 3], [2, 3, 4]], { fmts: ["-", "bo"], legend: ["a", "b"] }).spec as object;
+    const spec = plot(
+      [1, 2, 3],
+      [
+        [1, 2, 3],
+        [2, 3, 4],
+      ],
+      { fmts: ["-", "bo"], legend: ["a", "b"] },
+    ).spec as object;
     const compiled = vl.compile(spec).spec;
     assert.ok(Array.isArray(compiled.marks) && compiled.marks.length > 0);
   });
@@ -236,7 +285,22 @@ describe("plot", () => {
     const vl = require("vega-lite") as { compile(s: object): { spec: object } };
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const vega = require("vega") as { parse(s: object): object; View: new (rt: object, o: object) => { toSVG(): Promise<string> } };
-    const svgOf = (fmts: string[]) => new vega.View(vega.parse(vl.compile(plot([1, 2, 3], [[1, 2, 3], [2, 3, 4]], { fmts, legend: ["a", "b"] }).spec as object).spec), { renderer: "none" }).toSVG();
+    const svgOf = (fmts: string[]) =>
+      new vega.View(
+        vega.parse(
+          vl.compile(
+            plot(
+              [1, 2, 3],
+              [
+                [1, 2, 3],
+                [2, 3, 4],
+              ],
+              { fmts, legend: ["a", "b"] },
+            ).spec as object,
+          ).spec,
+        ),
+        { renderer: "none" },
+      ).toSVG();
     // the legend's symbols, in order: vega writes each as a path in the legend-symbol group
     const symbols = (svg: string) => [...svg.matchAll(/role-legend-symbol"[^>]*><path [^>]*d="([^"]+)" fill="([^"]*)"/g)].map((m) => ({ d: m[1], fill: m[2] }));
     const mixed = symbols(await svgOf(["-", "ro"]));
@@ -245,7 +309,10 @@ describe("plot", () => {
     assert.match(mixed[1].d, /A/, "the markers' entry is a circle (an arc)");
     assert.equal(mixed[1].fill, "#ff0000", "filled in the markers' colour");
     const lines = symbols(await svgOf(["-", "m--"]));
-    assert.ok(lines.every((x) => !/A/.test(x.d)), "lines only: every entry a stroke");
+    assert.ok(
+      lines.every((x) => !/A/.test(x.d)),
+      "lines only: every entry a stroke",
+    );
   });
 
   test("a spec vega cannot render is an error naming vega", () => {
@@ -300,7 +367,8 @@ describe("fonts", () => {
   });
 
   test("without fonts, text is skipped and rendering does not fail; with fonts, text is drawn", () => {
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30"><rect width="120" height="30" fill="white"/><text x="5" y="20" font-family="sans-serif" font-size="16">epoch loss</text></svg>';
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30"><rect width="120" height="30" fill="white"/><text x="5" y="20" font-family="sans-serif" font-size="16">epoch loss</text></svg>';
     const blank = rasterize(svg, 1, { files: [], family: undefined });
     assert.deepEqual(pngSize(blank.png), { width: 120, height: 30 });
     const f = resolveFonts();
@@ -315,7 +383,13 @@ describe("fonts", () => {
 
 describe("lineSpec", () => {
   test("markers-only series get a point layer and no line", () => {
-    const spec = lineSpec([{ x: [1, 2], y: [1, 2] }, { x: [1, 2], y: [2, 1] }], resolveAxes({ fmts: ["-", "ro"] }, "plot")) as unknown as Spec;
+    const spec = lineSpec(
+      [
+        { x: [1, 2], y: [1, 2] },
+        { x: [1, 2], y: [2, 1] },
+      ],
+      resolveAxes({ fmts: ["-", "ro"] }, "plot"),
+    ) as unknown as Spec;
     assert.deepEqual(
       spec.layer.map((l) => l.mark.type),
       ["line", "point"],

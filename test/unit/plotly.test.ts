@@ -17,7 +17,7 @@ function decodePng(b64: string): { width: number; height: number; rgba: Uint8Arr
   assert.ok(buf[24] === 8 && (colorType === 6 || colorType === 2), `unexpected PNG format: depth ${buf[24]}, color type ${colorType}`);
   const ch = colorType === 6 ? 4 : 3;
   const idat: Buffer[] = [];
-  for (let off = 8; off < buf.length; ) {
+  for (let off = 8; off < buf.length;) {
     const len = buf.readUInt32BE(off);
     const type = buf.toString("latin1", off + 4, off + 8);
     if (type === "IDAT") idat.push(buf.subarray(off + 8, off + 8 + len));
@@ -103,7 +103,20 @@ describe("d2l.plotly bundle", () => {
   });
 
   test("a surface is drawn as one shaded quad per grid cell; big grids are thinned to about 60 x 60", () => {
-    const small = staticSvg((plotly([{ type: "surface", z: [[0, 1, 2], [1, 2, 3], [2, 3, 5]] }]) as PlotlyFigure).figure);
+    const small = staticSvg(
+      (
+        plotly([
+          {
+            type: "surface",
+            z: [
+              [0, 1, 2],
+              [1, 2, 3],
+              [2, 3, 5],
+            ],
+          },
+        ]) as PlotlyFigure
+      ).figure,
+    );
     assert.equal((small.svg.match(/<polygon class="quad"/g) ?? []).length, 4);
     const big = landscape(200);
     const svg = staticSvg(plotly([{ type: "surface", z: big.z }]).figure).svg;
@@ -123,7 +136,18 @@ describe("d2l.plotly bundle", () => {
   });
 
   test("trace types the preview cannot draw are named in the image, the rest still drawn", () => {
-    const svg = staticSvg(plotly([{ type: "heatmap", z: [[1, 2], [3, 4]] }, { type: "sunburst", labels: ["a"] }]).figure).svg;
+    const svg = staticSvg(
+      plotly([
+        {
+          type: "heatmap",
+          z: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+        { type: "sunburst", labels: ["a"] },
+      ]).figure,
+    ).svg;
     assert.match(svg, /trace type &quot;sunburst&quot;/);
     assert.equal((svg.match(/<rect class="cell"/g) ?? []).length, 4, "four heatmap cells");
   });
@@ -144,7 +168,20 @@ describe("d2l.plotly errors say what was expected", () => {
   });
   test("ragged z, mismatched x", () => {
     assert.throws(() => plotly([{ type: "surface", z: [[1, 2], [3]] }]), /z row 1 has 1 values but row 0 has 2/);
-    assert.throws(() => plotly([{ type: "surface", x: [1, 2, 3], z: [[1, 2], [3, 4]] }]), /x has 3 values but z has 2 columns/);
+    assert.throws(
+      () =>
+        plotly([
+          {
+            type: "surface",
+            x: [1, 2, 3],
+            z: [
+              [1, 2],
+              [3, 4],
+            ],
+          },
+        ]),
+      /x has 3 values but z has 2 columns/,
+    );
     assert.throws(() => plotly([{ x: [1, 2], y: [1] }]), /2 x values and 1 y values/);
   });
   test("a 1-D z for a surface, a non-number, a disposed tensor, a bad type", () => {
@@ -158,12 +195,23 @@ describe("d2l.plotly errors say what was expected", () => {
 });
 
 test("string titles become plotly.js' { text } in the layout, axes and 3-D scene", () => {
-  const fig = plotly([{ type: "surface", z: [[1, 2], [3, 4]] }], {
-    title: "t",
-    xaxis: { title: "x" },
-    yaxis2: { title: { text: "y2" } },
-    scene: { xaxis: { title: "w" }, zaxis: { title: "loss" } },
-  });
+  const fig = plotly(
+    [
+      {
+        type: "surface",
+        z: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+    ],
+    {
+      title: "t",
+      xaxis: { title: "x" },
+      yaxis2: { title: { text: "y2" } },
+      scene: { xaxis: { title: "w" }, zaxis: { title: "loss" } },
+    },
+  );
   assert.deepEqual(fig.figure.layout, {
     title: { text: "t" },
     xaxis: { title: { text: "x" } },

@@ -37,13 +37,23 @@ async function stderrOf(f: () => Promise<unknown> | unknown): Promise<string> {
 /** 60 examples of 2 features, 3 classes (x0 decides), in batches of 20. */
 function tinyData(): ReturnType<typeof loadArray> {
   const X = tf.tensor2d(Array.from({ length: 60 }, (_, i) => [(i % 3) - 1, 0.5]));
-  const y = tf.tensor1d(Array.from({ length: 60 }, (_, i) => i % 3), "int32");
+  const y = tf.tensor1d(
+    Array.from({ length: 60 }, (_, i) => i % 3),
+    "int32",
+  );
   return loadArray([X, y], 20, false);
 }
 
 describe("quick mode", () => {
   test("isQuick follows D2L_QUICK (1 and true; anything else is off)", () => {
-    for (const [v, want] of [["1", true], ["true", true], [" TRUE ", true], ["0", false], ["", false], ["yes", false]] as const) {
+    for (const [v, want] of [
+      ["1", true],
+      ["true", true],
+      [" TRUE ", true],
+      ["0", false],
+      ["", false],
+      ["yes", false],
+    ] as const) {
       process.env.D2L_QUICK = v;
       assert.equal(isQuick(), want, JSON.stringify(v));
     }

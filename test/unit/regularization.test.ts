@@ -147,7 +147,11 @@ describe("tfjs layer regularizers with the engine", () => {
 
   test("tf.regularizers.l1l2 equals L1Decay + WeightDecay on the kernel", async () => {
     close(await trajectory(model(tf.regularizers.l1l2({ l1: FIX.l1, l2: FIX.wd / 2 }), FIX.W0_nonzero), []), FIX.nonzero_l1l2_weight, "tf.regularizers.l1l2");
-    close(await trajectory(model(undefined, FIX.W0_nonzero), [new L1Decay(FIX.l1, { biases: false }), new WeightDecay(FIX.wd, { biases: false })]), FIX.nonzero_l1l2_weight, "L1Decay + WeightDecay");
+    close(
+      await trajectory(model(undefined, FIX.W0_nonzero), [new L1Decay(FIX.l1, { biases: false }), new WeightDecay(FIX.wd, { biases: false })]),
+      FIX.nonzero_l1l2_weight,
+      "L1Decay + WeightDecay",
+    );
   });
 });
 

@@ -60,11 +60,19 @@ test("tensors are rebuilt with the checker's tf, values exact; variables stay va
 
 test("a variable from the submission keeps a handle: inSubmission asks the submission's kernel to assign", () => {
   const asked: RemoteRequest[] = [];
-  const v = decode({ k: "t", dtype: "float32", shape: [1], b64: b64(new Float32Array([4])), variable: true, id: 12 }, asked, { k: "h", id: 13, callable: true, cls: "function" }) as tf.Variable;
+  const v = decode({ k: "t", dtype: "float32", shape: [1], b64: b64(new Float32Array([4])), variable: true, id: 12 }, asked, {
+    k: "h",
+    id: 13,
+    callable: true,
+    cls: "function",
+  }) as tf.Variable;
   const own = inSubmission(v);
   assert.notEqual(own, v);
   own.assign(tf.tensor1d([5]));
-  assert.deepEqual(asked.map((r) => r.op), ["prop", "call"]);
+  assert.deepEqual(
+    asked.map((r) => r.op),
+    ["prop", "call"],
+  );
   assert.deepEqual(asked[0], { op: "prop", target: 12, key: "assign" });
   const call = asked[1] as Extract<RemoteRequest, { op: "call" }>;
   assert.equal(call.self, 12, "called as a method of the submission's variable");
@@ -79,7 +87,10 @@ test("a handle only asks: property reads and calls become requests; changing it 
   assert.equal(typeof f, "function");
   assert.equal(f(tf.tensor1d([1, 2]), [1, "x"], { n: 2 }), 7);
   assert.equal(f.units, 7);
-  assert.deepEqual(asked.map((r) => r.op), ["call", "prop"]);
+  assert.deepEqual(
+    asked.map((r) => r.op),
+    ["call", "prop"],
+  );
   assert.throws(() => {
     f.units = 3;
   }, /cannot change/);
@@ -91,8 +102,14 @@ test("a handle only asks: property reads and calls become requests; changing it 
 });
 
 test("the submission's errors become SubmissionErrors with its message", () => {
-  assert.throws(() => decode({ k: "e", name: "Error", message: "not implemented yet" }), (e: Error) => e.name === "SubmissionError" && e.message === "not implemented yet");
-  assert.throws(() => decode({ k: "e", name: "RangeError", message: "x" }), (e: Error) => e.name === "RangeError");
+  assert.throws(
+    () => decode({ k: "e", name: "Error", message: "not implemented yet" }),
+    (e: Error) => e.name === "SubmissionError" && e.message === "not implemented yet",
+  );
+  assert.throws(
+    () => decode({ k: "e", name: "RangeError", message: "x" }),
+    (e: Error) => e.name === "RangeError",
+  );
 });
 
 test("malformed or oversized data is refused, never run", () => {

@@ -99,7 +99,10 @@ describe("outside the kernel", () => {
     const log = mock.method(console, "log", () => undefined);
     try {
       showSummary(["loss 1.000", "10.0 examples/sec on cpu"]);
-      assert.deepEqual(log.mock.calls.map((c) => c.arguments), [["loss 1.000\n10.0 examples/sec on cpu"]]);
+      assert.deepEqual(
+        log.mock.calls.map((c) => c.arguments),
+        [["loss 1.000\n10.0 examples/sec on cpu"]],
+      );
     } finally {
       log.mock.restore();
     }

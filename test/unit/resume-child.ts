@@ -68,7 +68,9 @@ async function main(): Promise<void> {
   }
   const weights = net.getWeights().flatMap((w) => Array.from(w.dataSync()));
   const lr = (updater as unknown as { learningRate: number }).learningRate;
-  process.stdout.write(`${JSON.stringify({ history: r.history.map((h) => ({ epoch: h.epoch, trainLoss: h.trainLoss, trainAcc: h.trainAcc, testAcc: h.testAcc })), weights, lr })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ history: r.history.map((h) => ({ epoch: h.epoch, trainLoss: h.trainLoss, trainAcc: h.trainAcc, testAcc: h.testAcc })), weights, lr })}\n`,
+  );
 }
 
 main().catch((e: unknown) => {

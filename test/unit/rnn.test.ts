@@ -71,7 +71,14 @@ function bigramNet(V: number, W0: number[][]): RNNModelScratch {
     const [T, b] = inputs.shape as [number, number, number];
     return [tf.matMul(tf.reshape(inputs, [T * b, V]), params[0]), state];
   };
-  return new RNNModelScratch(V, 1, "cpu", () => [tf.variable(tf.tensor2d(W0))], (b) => [tf.zeros([b, 1])], forward);
+  return new RNNModelScratch(
+    V,
+    1,
+    "cpu",
+    () => [tf.variable(tf.tensor2d(W0))],
+    (b) => [tf.zeros([b, 1])],
+    forward,
+  );
 }
 
 describe("predictCh8", () => {
@@ -119,8 +126,7 @@ describe("trainEpochCh8 and trainCh8", () => {
         }),
       );
     }
-    const loss = (yHat: tf.Tensor, y: tf.Tensor): tf.Tensor =>
-      tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(y, "int32"), V), yHat, undefined, 0, tf.Reduction.NONE);
+    const loss = (yHat: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(y, "int32"), V), yHat, undefined, 0, tf.Reduction.NONE);
     const noUpdate = (): void => undefined; // the weights stay as given
     const [ppl, speed] = await trainEpochCh8(net, loader, loss, noUpdate, "cpu", false);
     assert.ok(Math.abs(ppl - Math.exp(sum / n)) < 1e-4 * ppl, `perplexity ${ppl}, by hand ${Math.exp(sum / n)}`);
@@ -138,8 +144,22 @@ describe("trainEpochCh8 and trainCh8", () => {
         seen.push(state[0].dataSync()[0]);
         return [tf.matMul(tf.reshape(inputs, [T * b, V]), params[0]), [tf.add(state[0], 1)]];
       };
-      const net = new RNNModelScratch(V, 1, "cpu", () => [tf.variable(tf.zeros([V, V]))], (b) => [tf.zeros([b, 1])], forward);
-      const loader = SeqDataLoader.fromCorpus(Array.from({ length: 100 }, (_, i) => 1 + (i % 2)), vocab, 2, 4, random, 5);
+      const net = new RNNModelScratch(
+        V,
+        1,
+        "cpu",
+        () => [tf.variable(tf.zeros([V, V]))],
+        (b) => [tf.zeros([b, 1])],
+        forward,
+      );
+      const loader = SeqDataLoader.fromCorpus(
+        Array.from({ length: 100 }, (_, i) => 1 + (i % 2)),
+        vocab,
+        2,
+        4,
+        random,
+        5,
+      );
       await trainCh8(net, loader, vocab, 0.1, 2, "cpu", random, { animator: false, progress: false, verbose: false });
       const perEpoch = seen.length / 2;
       const expected = random ? seen.map(() => 0) : [...Array(perEpoch).keys(), ...Array(perEpoch).keys()];
@@ -165,15 +185,28 @@ describe("trainEpochCh8 and trainCh8", () => {
     assert.ok(r.perplexities[0] > 2 * r.perplexity, `first epoch ${r.perplexities[0]}, last ${r.perplexity}`);
     assert.ok(r.perplexity < 2, `a repeated sentence is nearly predictable: perplexity ${r.perplexity}`);
     assert.ok(r.tokensPerSec > 0);
-    assert.deepEqual(counts.slice(1), counts.slice(1).map(() => counts[1]), `tensors after each epoch: ${counts.join(", ")}`);
+    assert.deepEqual(
+      counts.slice(1),
+      counts.slice(1).map(() => counts[1]),
+      `tensors after each epoch: ${counts.join(", ")}`,
+    );
     assert.equal(predictCh8("the c", 5, net, vocab), "the cat sa");
   });
 
   test("bad arguments are clear errors", async () => {
     const vocab = new Vocab([..."ab"]);
-    const loader = SeqDataLoader.fromCorpus(Array.from({ length: 100 }, (_, i) => 1 + (i % 2)), vocab, 2, 4);
+    const loader = SeqDataLoader.fromCorpus(
+      Array.from({ length: 100 }, (_, i) => 1 + (i % 2)),
+      vocab,
+      2,
+      4,
+    );
     await assert.rejects(trainCh8({} as RNNModel, loader, vocab, 1, 1), /expected a recurrent net with call\(X, state\), beginState\(batchSize\) and params/);
-    const net = bigramNet(vocab.length, [[0, 0, 0], [0, 0, 0], [0, 0, 0]]);
+    const net = bigramNet(vocab.length, [
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     await assert.rejects(trainCh8(net, loader, vocab, -1, 1), /lr must be a positive number/);
     await assert.rejects(trainCh8(net, loader, vocab, 1, 0), /numEpochs must be a positive integer/);
   });
@@ -181,14 +214,25 @@ describe("trainEpochCh8 and trainCh8", () => {
 
 describe("RNNModel", () => {
   const V = 7;
-  const X = tf.tensor2d([[1, 2, 3, 4], [5, 6, 0, 1]], [2, 4], "int32");
+  const X = tf.tensor2d(
+    [
+      [1, 2, 3, 4],
+      [5, 6, 0, 1],
+    ],
+    [2, 4],
+    "int32",
+  );
   const make = {
     simpleRNN: () => tf.layers.simpleRNN({ units: 5, returnSequences: true, returnState: true }),
     gru: () => tf.layers.gru({ units: 5, returnSequences: true, returnState: true, recurrentActivation: "sigmoid" }),
     lstm: () => tf.layers.lstm({ units: 5, returnSequences: true, returnState: true }),
   };
 
-  for (const [kind, states] of [["simpleRNN", 1], ["gru", 1], ["lstm", 2]] as const) {
+  for (const [kind, states] of [
+    ["simpleRNN", 1],
+    ["gru", 1],
+    ["lstm", 2],
+  ] as const) {
     test(`works with tf.layers.${kind}: logits [steps * batch, vocab] time step by time step, ${states} state tensor(s)`, () => {
       const net = new RNNModel(make[kind](), V);
       assert.equal(net.numHiddens, 5);
@@ -234,7 +278,10 @@ describe("RNNModel", () => {
   });
 
   test("clear errors: a layer without returnState, one-hot input, a wrong state", () => {
-    assert.throws(() => new RNNModel(tf.layers.gru({ units: 4, returnSequences: true }), V), /must return its sequence and its state: build it with returnSequences: true and returnState: true/);
+    assert.throws(
+      () => new RNNModel(tf.layers.gru({ units: 4, returnSequences: true }), V),
+      /must return its sequence and its state: build it with returnSequences: true and returnState: true/,
+    );
     assert.throws(() => new RNNModel(tf.layers.dense({ units: 4 }), V), /is not a recurrent layer/);
     const net = new RNNModel(make.lstm(), V);
     assert.throws(() => net.call(tf.oneHot(X, V), net.beginState(2)), /token indices of shape \[batchSize, numSteps\].*looks one-hot/);

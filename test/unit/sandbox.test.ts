@@ -31,7 +31,10 @@ let connections = 0;
 
 /** The text a cell printed to stdout. */
 function stdout(run: CellRun): string {
-  return run.outputs.filter((o) => o.output_type === "stream" && o.name === "stdout").map((o) => String(o.text)).join("");
+  return run.outputs
+    .filter((o) => o.output_type === "stream" && o.name === "stdout")
+    .map((o) => String(o.text))
+    .join("");
 }
 
 /** Run a cell that prints one JSON value, and return the value. */
@@ -82,55 +85,70 @@ test("this machine can make the namespaces the sandbox needs (else every check b
 });
 
 test("reading a hidden file fails", async () => {
-  const r = await json(kernel, `
+  const r = await json(
+    kernel,
+    `
     let r: string;
     try { r = "read: " + require("fs").readFileSync(${JSON.stringify(hiddenFile)}, "utf8"); } catch (e) { r = (e as NodeJS.ErrnoException).code ?? String(e); }
-    console.log(JSON.stringify(r));`);
+    console.log(JSON.stringify(r));`,
+  );
   assert.ok(!String(r).startsWith("read"), `the kernel read the hidden reference: ${r}`);
   assert.match(String(r), /EACCES|ENOENT/);
 });
 
 test("listing a hidden folder shows nothing of it", async () => {
-  const r = await json(kernel, `
+  const r = await json(
+    kernel,
+    `
     let r: string[] | string;
     try { r = require("fs").readdirSync(${JSON.stringify(hiddenDir)}); } catch (e) { r = (e as NodeJS.ErrnoException).code ?? String(e); }
-    console.log(JSON.stringify(r));`);
+    console.log(JSON.stringify(r));`,
+  );
   assert.ok(!JSON.stringify(r).includes("alice"), `the kernel listed the submissions: ${JSON.stringify(r)}`);
   assert.ok(Array.isArray(r) ? r.length === 0 : /EACCES|ENOENT/.test(r as string), JSON.stringify(r));
 });
 
 test("writing into the project fails and the file is unchanged", async () => {
   const before = sha1(CHECK_JS);
-  const r = await json(kernel, `
+  const r = await json(
+    kernel,
+    `
     let r = "written";
     try { require("fs").writeFileSync(${JSON.stringify(CHECK_JS)}, "module.exports = { check: () => true };"); } catch (e) { r = (e as NodeJS.ErrnoException).code ?? String(e); }
     try { require("fs").writeFileSync(${JSON.stringify(path.join(ROOT, "dist", "planted.js"))}, "x"); r += " planted"; } catch (e) { r += " " + (e as NodeJS.ErrnoException).code; }
-    console.log(JSON.stringify(r));`);
+    console.log(JSON.stringify(r));`,
+  );
   assert.match(String(r), /^(EROFS|EACCES) (EROFS|EACCES)$/);
   assert.equal(sha1(CHECK_JS), before);
   assert.ok(!fs.existsSync(path.join(ROOT, "dist", "planted.js")));
 });
 
 test("writing in the scratch works, and HOME and TMPDIR are the scratch", async () => {
-  const r = (await json(kernel, `
+  const r = (await json(
+    kernel,
+    `
     const fs = require("fs"), os = require("os");
     fs.writeFileSync("answer.txt", "42");
     fs.writeFileSync(require("path").join(os.tmpdir(), "tmp.txt"), "t");
-    console.log(JSON.stringify({ home: os.homedir(), tmp: os.tmpdir(), cwd: process.cwd() }));`)) as Record<string, string>;
+    console.log(JSON.stringify({ home: os.homedir(), tmp: os.tmpdir(), cwd: process.cwd() }));`,
+  )) as Record<string, string>;
   assert.equal(fs.readFileSync(path.join(scratch, "answer.txt"), "utf8"), "42");
   assert.equal(fs.readFileSync(path.join(scratch, "tmp.txt"), "utf8"), "t");
   assert.deepEqual(r, { home: fs.realpathSync(scratch), tmp: fs.realpathSync(scratch), cwd: fs.realpathSync(scratch) });
 });
 
 test("fetch and net.connect to a server on 127.0.0.1 fail", async () => {
-  const r = (await json(kernel, `
+  const r = (await json(
+    kernel,
+    `
     const out: Record<string, string> = {};
     try { out.fetch = "reached: " + await (await fetch("http://127.0.0.1:${port}/")).text(); } catch (e) { out.fetch = String((e as { cause?: { code?: string } }).cause?.code ?? e); }
     out.connect = await new Promise<string>((resolve) => {
       const s = require("net").connect(${port}, "127.0.0.1", () => { s.end(); resolve("connected"); });
       s.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? String(e)));
     });
-    console.log(JSON.stringify(out));`)) as Record<string, string>;
+    console.log(JSON.stringify(out));`,
+  )) as Record<string, string>;
   assert.ok(!r.fetch.startsWith("reached"), `fetch reached the grader's server: ${r.fetch}`);
   assert.notEqual(r.connect, "connected");
   assert.match(r.connect, /ENETUNREACH|ECONNREFUSED|EACCES/);
@@ -146,23 +164,30 @@ test("the grader's secret environment variables are absent", async () => {
 });
 
 test("the machine's named sockets in /run are out of sight, and a root grader's kernels have a process limit", async () => {
-  const r = (await json(kernel, `
+  const r = (await json(
+    kernel,
+    `
     const fs = require("fs");
-    console.log(JSON.stringify({ run: fs.readdirSync("/run"), nproc: /Max processes +(\\S+)/.exec(fs.readFileSync("/proc/self/limits", "utf8"))![1] }));`)) as { run: string[]; nproc: string };
+    console.log(JSON.stringify({ run: fs.readdirSync("/run"), nproc: /Max processes +(\\S+)/.exec(fs.readFileSync("/proc/self/limits", "utf8"))![1] }));`,
+  )) as { run: string[]; nproc: string };
   assert.deepEqual(r.run, []);
   const own = /Max processes +(\S+)/.exec(fs.readFileSync("/proc/self/limits", "utf8"))![1];
   assert.equal(r.nproc, process.getuid?.() === 0 ? String(NOBODY_MAX_PROCESSES) : own);
 });
 
 test("a normal cell works: tf, d2l and the data loaders on the read-only data folder", async () => {
-  const r = (await json(kernel, `
+  const r = (await json(
+    kernel,
+    `
     const s = tf.tensor([1, 2, 3]).sum().arraySync();
     const files = require("fs").readdirSync(process.env.D2L_DATA_DIR!);
     const [train] = await d2l.loadDataFashionMnist(256);
     let shape: number[] = [];
     for await (const [X] of train) { shape = X.shape; break; }
     const lines = await d2l.readTimeMachine();
-    console.log(JSON.stringify({ s, files, shape, lines: lines.length }));`, 120)) as { s: number; files: string[]; shape: number[]; lines: number };
+    console.log(JSON.stringify({ s, files, shape, lines: lines.length }));`,
+    120,
+  )) as { s: number; files: string[]; shape: number[]; lines: number };
   assert.equal(r.s, 6);
   assert.deepEqual([...r.files].sort(), fs.readdirSync(DATA).sort());
   assert.deepEqual(r.shape, [256, 28, 28, 1]); // NHWC, as tfjs lays images out
@@ -170,9 +195,12 @@ test("a normal cell works: tf, d2l and the data loaders on the read-only data fo
 });
 
 test("process.kill(process.ppid) and a kill of the grader's pid leave the grader alive", async () => {
-  const run = await kernel.execute(`
+  const run = await kernel.execute(
+    `
     for (const pid of [process.ppid, ${process.pid}]) { try { process.kill(pid, "SIGKILL"); } catch (e) { console.log((e as NodeJS.ErrnoException).code); } }
-    try { process.kill(-${process.pid}, "SIGKILL"); } catch (e) { console.log((e as NodeJS.ErrnoException).code); }`, 30);
+    try { process.kill(-${process.pid}, "SIGKILL"); } catch (e) { console.log((e as NodeJS.ErrnoException).code); }`,
+    30,
+  );
   // Reaching this line is the test: the grader (this process) was not killed.
   assert.ok(["ok", "error", "dead"].includes(run.status));
   process.kill(process.pid, 0);
@@ -181,13 +209,17 @@ test("process.kill(process.ppid) and a kill of the grader's pid leave the grader
 test("a cell blocked in a child process past its limit is killed through the wrappers, with what it started", async () => {
   // The last use of this kernel: it does not survive.
   const marker = `sleep ${90 + Math.floor(Math.random() * 9)}.${process.pid % 1000}`;
-  const sleepers = (): number => fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return fs.readFileSync(`/proc/${p}/cmdline`, "latin1").replace(/\0/g, " ").trim() === marker;
-    } catch {
-      return false;
-    }
-  }).length;
+  const sleepers = (): number =>
+    fs
+      .readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, "latin1").replace(/\0/g, " ").trim() === marker;
+        } catch {
+          return false;
+        }
+      }).length;
   const run = await kernel.execute(`require("child_process").execSync(${JSON.stringify(marker)});`, 2);
   assert.equal(run.status, "dead", JSON.stringify(run));
   assert.equal(run.ename, "Timeout");
@@ -220,10 +252,13 @@ test("allocating past the memory limit in the kernel: the kernel's own limit (90
   const k = new KernelClient({ cwd: dir, env: { ...process.env, D2L_DATA_DIR: DATA }, sandbox: { scratch: dir, hide: [], readOnly: [ROOT, DATA], memoryMiB: limit } });
   try {
     await k.start();
-    const run = await k.execute(`
+    const run = await k.execute(
+      `
       const keep: Buffer[] = [];
       for (let i = 0; i < 30; i++) { keep.push(Buffer.alloc(100 * 2 ** 20, 1)); await new Promise((r) => setTimeout(r, 30)); }
-      console.log("allocated", keep.length);`, 60);
+      console.log("allocated", keep.length);`,
+      60,
+    );
     assert.equal(run.status, "error", JSON.stringify(run));
     assert.equal(run.ename, "MemoryError");
     assert.match(run.evalue ?? "", /over its limit of 1\.1 GiB \(set by D2L_MEMORY_LIMIT=1080M\), so the cell was stopped/);
@@ -245,10 +280,13 @@ test("memory the kernel's own limit does not see (a child process's) kills the k
     await k.start();
     // The kernels are this process's descendants: the watchdog's reader sees them (tf loaded: well over 100 MiB).
     assert.ok(treeRssMiB(process.pid) - process.memoryUsage().rss / 2 ** 20 > 150, "the watchdog would read no memory");
-    const run = await k.execute(`
+    const run = await k.execute(
+      `
       const { execFileSync } = require("child_process");
       execFileSync(process.execPath, ["-e", "const keep = []; for (let i = 0; i < 30; i++) keep.push(Buffer.alloc(100 * 2 ** 20, 1)); setTimeout(() => {}, 60000);"]);
-      console.log("allocated 30");`, 60);
+      console.log("allocated 30");`,
+      60,
+    );
     assert.equal(run.status, "dead", JSON.stringify(run));
     assert.equal(run.ename, "OutOfMemory");
     assert.match(run.evalue ?? "", new RegExp(`^out of memory: the kernel used (\\d+) MiB, the limit is ${limit} MiB$`));
@@ -315,7 +353,13 @@ test("a grader that is not root gets the same confinement inside a user namespac
     const argv = asRoot ? ["setpriv", "--reuid", String(NOBODY), "--regid", String(NOBODY), "--clear-groups", process.execPath] : [process.execPath];
     const before = sha1(CHECK_JS);
     const r = spawnSync(argv[0], [...argv.slice(1), "-e", script], { encoding: "utf8", timeout: 120_000, cwd: dir, env: { PATH: process.env.PATH } });
-    const result = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { notes: string[]; status: string; evalue?: string; cell: Record<string, unknown> | null; error?: string };
+    const result = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as {
+      notes: string[];
+      status: string;
+      evalue?: string;
+      cell: Record<string, unknown> | null;
+      error?: string;
+    };
     assert.equal(result.error, undefined, `${result.error}\n${r.stderr}`);
     assert.equal(result.status, "ok", result.evalue);
     assert.match(result.notes.join("\n"), /user: the grader's own uid \d+ .*inside a user namespace/);
@@ -329,8 +373,12 @@ test("a grader that is not root gets the same confinement inside a user namespac
 });
 
 test("where no namespace can be made, the kernel still runs, and the notes say plainly what is not isolated", () => {
-  const plan = planSandbox({ scratch, hide: [hiddenFile], readOnly: [ROOT] }, ["node", "kernel"], { cwd: scratch, ipcDir: scratch, baseEnv: { PATH: "/usr/bin", API_TOKEN: "t" } },
-    { mode: "none", reason: "unshare failed (Operation not permitted)", unshare: "", setpriv: "", bash: "" });
+  const plan = planSandbox(
+    { scratch, hide: [hiddenFile], readOnly: [ROOT] },
+    ["node", "kernel"],
+    { cwd: scratch, ipcDir: scratch, baseEnv: { PATH: "/usr/bin", API_TOKEN: "t" } },
+    { mode: "none", reason: "unshare failed (Operation not permitted)", unshare: "", setpriv: "", bash: "" },
+  );
   assert.deepEqual(plan.argv, ["node", "kernel"]);
   assert.equal(plan.env.API_TOKEN, undefined);
   assert.equal(plan.uid, null);
@@ -341,14 +389,29 @@ test("where no namespace can be made, the kernel still runs, and the notes say p
 });
 
 test("sandboxEnv keeps only the allow-list, HOME, TMPDIR, a V8 heap limit and the kernel's own memory limit", () => {
-  const env = sandboxEnv({ PATH: "/usr/bin", LC_ALL: "C", D2L_QUICK: "1", GITHUB_TOKEN: "t", NODE_OPTIONS: "--require /evil.js", EXTRA: "e" }, { scratch: "/s", hide: [], readOnly: [], memoryMiB: 2000, envAllow: ["EXTRA"] });
-  assert.deepEqual(env, { PATH: "/usr/bin", LC_ALL: "C", D2L_QUICK: "1", EXTRA: "e", HOME: "/s", TMPDIR: "/s", NODE_OPTIONS: "--max-old-space-size=1500", D2L_MEMORY_LIMIT: "1800M" });
+  const env = sandboxEnv(
+    { PATH: "/usr/bin", LC_ALL: "C", D2L_QUICK: "1", GITHUB_TOKEN: "t", NODE_OPTIONS: "--require /evil.js", EXTRA: "e" },
+    { scratch: "/s", hide: [], readOnly: [], memoryMiB: 2000, envAllow: ["EXTRA"] },
+  );
+  assert.deepEqual(env, {
+    PATH: "/usr/bin",
+    LC_ALL: "C",
+    D2L_QUICK: "1",
+    EXTRA: "e",
+    HOME: "/s",
+    TMPDIR: "/s",
+    NODE_OPTIONS: "--max-old-space-size=1500",
+    D2L_MEMORY_LIMIT: "1800M",
+  });
   // a sandbox too small for the kernel's own limit keeps only the grader's hard one
   assert.equal(sandboxEnv({}, { scratch: "/s", hide: [], readOnly: [], memoryMiB: 300 }).D2L_MEMORY_LIMIT, undefined);
 });
 
 test("bad sandbox options get an error that says what to fix", () => {
-  assert.throws(() => planSandbox({ scratch: path.join(work, "missing"), hide: [], readOnly: [] }, ["node"], { cwd: work, ipcDir: work, baseEnv: {} }), /does not exist; give an existing path/);
+  assert.throws(
+    () => planSandbox({ scratch: path.join(work, "missing"), hide: [], readOnly: [] }, ["node"], { cwd: work, ipcDir: work, baseEnv: {} }),
+    /does not exist; give an existing path/,
+  );
   assert.throws(() => planSandbox({ scratch: work, hide: [], readOnly: [], memoryMiB: 10 }, ["node"], { cwd: work, ipcDir: work, baseEnv: {} }), /at least 256/);
   assert.throws(() => planSandbox({ scratch, hide: [work], readOnly: [] }, ["node"], { cwd: scratch, ipcDir: scratch, baseEnv: {} }), /lies inside the hidden path/);
 });

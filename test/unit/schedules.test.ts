@@ -121,8 +121,21 @@ describe("PyTorch's schedulers against torch 1.13 (test/fixtures/torch/schedules
   test("the fixture covers every scheduler of torch.optim.lr_scheduler, several settings each", () => {
     const classes = new Set(fixture.cases.map((c) => c.cls));
     for (const cls of [
-      "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR",
-      "CosineAnnealingLR", "ChainedScheduler", "SequentialLR", "ReduceLROnPlateau", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts",
+      "LambdaLR",
+      "MultiplicativeLR",
+      "StepLR",
+      "MultiStepLR",
+      "ConstantLR",
+      "LinearLR",
+      "ExponentialLR",
+      "PolynomialLR",
+      "CosineAnnealingLR",
+      "ChainedScheduler",
+      "SequentialLR",
+      "ReduceLROnPlateau",
+      "CyclicLR",
+      "OneCycleLR",
+      "CosineAnnealingWarmRestarts",
     ]) {
       assert.ok(classes.has(cls), `no fixture case for ${cls}`);
       assert.ok(fixture.cases.filter((c) => c.cls === cls).length >= 2, `one setting only for ${cls}`);
@@ -199,7 +212,11 @@ describe("Paddle's decays against paddle.optimizer.lr's formulas", () => {
   const TOL = 1e-12;
 
   test("NoamDecay: lr * dModel^-0.5 * min(t^-0.5, t * warmupSteps^-1.5) (1 for t^-0.5 at t = 0)", () => {
-    for (const [dModel, warmupSteps, learningRate] of [[512, 4000, 1], [0.01, 10, 1], [64, 25, 2]]) {
+    for (const [dModel, warmupSteps, learningRate] of [
+      [512, 4000, 1],
+      [0.01, 10, 1],
+      [64, 25, 2],
+    ]) {
       const want = formula(N, (t) => learningRate * dModel ** -0.5 * Math.min(t === 0 ? 1 : t ** -0.5, t * warmupSteps ** -1.5));
       close(paddleRun(new lr.NoamDecay({ dModel, warmupSteps, learningRate }), N), want, TOL, `NoamDecay ${dModel} ${warmupSteps}`);
     }
@@ -217,14 +234,31 @@ describe("Paddle's decays against paddle.optimizer.lr's formulas", () => {
   });
 
   test("NaturalExpDecay: lr * exp(-gamma * t); InverseTimeDecay: lr / (1 + gamma * t)", () => {
-    for (const [learningRate, gamma] of [[0.5, 0.1], [1, 0.02]]) {
-      close(paddleRun(new lr.NaturalExpDecay({ learningRate, gamma }), N), formula(N, (t) => learningRate * Math.exp(-gamma * t)), TOL, "NaturalExpDecay");
-      close(paddleRun(new lr.InverseTimeDecay({ learningRate, gamma }), N), formula(N, (t) => learningRate / (1 + gamma * t)), TOL, "InverseTimeDecay");
+    for (const [learningRate, gamma] of [
+      [0.5, 0.1],
+      [1, 0.02],
+    ]) {
+      close(
+        paddleRun(new lr.NaturalExpDecay({ learningRate, gamma }), N),
+        formula(N, (t) => learningRate * Math.exp(-gamma * t)),
+        TOL,
+        "NaturalExpDecay",
+      );
+      close(
+        paddleRun(new lr.InverseTimeDecay({ learningRate, gamma }), N),
+        formula(N, (t) => learningRate / (1 + gamma * t)),
+        TOL,
+        "InverseTimeDecay",
+      );
     }
   });
 
   test("PolynomialDecay: (lr - endLr) (1 - t/decaySteps)^power + endLr, t capped or (cycle) decaySteps stretched", () => {
-    for (const [decaySteps, power, endLr] of [[20, 1, 1e-4], [50, 2, 0.01], [30, 0.5, 0]]) {
+    for (const [decaySteps, power, endLr] of [
+      [20, 1, 1e-4],
+      [50, 2, 0.01],
+      [30, 0.5, 0],
+    ]) {
       const capped = formula(N, (t) => (0.5 - endLr) * (1 - Math.min(t, decaySteps) / decaySteps) ** power + endLr);
       close(paddleRun(new lr.PolynomialDecay({ learningRate: 0.5, decaySteps, power, endLr }), N), capped, TOL, `PolynomialDecay ${decaySteps}`);
       const cycled = formula(N, (t) => {
@@ -241,33 +275,64 @@ describe("Paddle's decays against paddle.optimizer.lr's formulas", () => {
   test("LinearWarmup: startLr + (endLr - startLr) t / warmupSteps, then the number or the scheduler from its step 0", () => {
     const w = 10;
     const warm = (t: number): number => 0 + ((0.5 - 0) * t) / w;
-    close(paddleRun(new lr.LinearWarmup({ learningRate: 0.5, warmupSteps: w, startLr: 0, endLr: 0.5 }), N), formula(N, (t) => (t < w ? warm(t) : 0.5)), TOL, "LinearWarmup number");
+    close(
+      paddleRun(new lr.LinearWarmup({ learningRate: 0.5, warmupSteps: w, startLr: 0, endLr: 0.5 }), N),
+      formula(N, (t) => (t < w ? warm(t) : 0.5)),
+      TOL,
+      "LinearWarmup number",
+    );
     const cosine = new lr.CosineAnnealingDecay({ learningRate: 0.5, tMax: 90, etaMin: 0.001 });
     const wantCos = formula(N, (t) => (t < w ? warm(t) : 0.001 + ((0.5 - 0.001) * (1 + Math.cos((Math.PI * (t - w)) / 90))) / 2));
     close(paddleRun(new lr.LinearWarmup({ learningRate: cosine, warmupSteps: w, startLr: 0, endLr: 0.5 }), N), wantCos, TOL, "LinearWarmup then cosine");
     const mult = new lr.MultiplicativeDecay({ learningRate: 0.5, lrLambda: () => 0.97 });
-    close(paddleRun(new lr.LinearWarmup({ learningRate: mult, warmupSteps: w, startLr: 0, endLr: 0.5 }), N), formula(N, (t) => (t < w ? warm(t) : 0.5 * 0.97 ** (t - w))), TOL, "LinearWarmup then multiplicative");
+    close(
+      paddleRun(new lr.LinearWarmup({ learningRate: mult, warmupSteps: w, startLr: 0, endLr: 0.5 }), N),
+      formula(N, (t) => (t < w ? warm(t) : 0.5 * 0.97 ** (t - w))),
+      TOL,
+      "LinearWarmup then multiplicative",
+    );
     assert.throws(() => new lr.LinearWarmup({ learningRate: 0.5, warmupSteps: 5, startLr: 0.5, endLr: 0.1 }), /endLr \(0.1\) must be greater than startLr/);
-    assert.throws(() => new lr.LinearWarmup({ learningRate: new lr.StepLR({ learningRate: 1 }, { stepSize: 3 }), warmupSteps: 5, startLr: 0, endLr: 0.1 }), /Paddle-style scheduler/);
+    assert.throws(
+      () => new lr.LinearWarmup({ learningRate: new lr.StepLR({ learningRate: 1 }, { stepSize: 3 }), warmupSteps: 5, startLr: 0, endLr: 0.1 }),
+      /Paddle-style scheduler/,
+    );
   });
 
   test("ExponentialDecay, StepDecay, MultiStepDecay, LambdaDecay, MultiplicativeDecay, CosineAnnealingDecay: Paddle's formulas (torch's curves)", () => {
-    close(paddleRun(new lr.ExponentialDecay({ learningRate: 0.5, gamma: 0.9 }), N), formula(N, (t) => 0.5 * 0.9 ** t), TOL, "ExponentialDecay");
-    close(paddleRun(new lr.StepDecay({ learningRate: 0.5, stepSize: 30, gamma: 0.1 }), N), formula(N, (t) => 0.5 * 0.1 ** Math.floor(t / 30)), TOL, "StepDecay");
+    close(
+      paddleRun(new lr.ExponentialDecay({ learningRate: 0.5, gamma: 0.9 }), N),
+      formula(N, (t) => 0.5 * 0.9 ** t),
+      TOL,
+      "ExponentialDecay",
+    );
+    close(
+      paddleRun(new lr.StepDecay({ learningRate: 0.5, stepSize: 30, gamma: 0.1 }), N),
+      formula(N, (t) => 0.5 * 0.1 ** Math.floor(t / 30)),
+      TOL,
+      "StepDecay",
+    );
     close(
       paddleRun(new lr.MultiStepDecay({ learningRate: 0.5, milestones: [30, 50], gamma: 0.1 }), N),
       formula(N, (t) => (t < 30 ? 0.5 : t < 50 ? 0.05 : 0.005)),
       TOL,
       "MultiStepDecay",
     );
-    close(paddleRun(new lr.LambdaDecay({ learningRate: 0.5, lrLambda: (t) => 0.95 ** t }), N), formula(N, (t) => 0.5 * 0.95 ** t), TOL, "LambdaDecay");
+    close(
+      paddleRun(new lr.LambdaDecay({ learningRate: 0.5, lrLambda: (t) => 0.95 ** t }), N),
+      formula(N, (t) => 0.5 * 0.95 ** t),
+      TOL,
+      "LambdaDecay",
+    );
     close(
       paddleRun(new lr.MultiplicativeDecay({ learningRate: 0.5, lrLambda: (t) => (t % 10 === 0 ? 0.5 : 1) }), N),
       formula(N, (t) => 0.5 * 0.5 ** Math.floor(t / 10)),
       TOL,
       "MultiplicativeDecay",
     );
-    for (const [tMax, etaMin] of [[10, 0], [25, 0.001]]) {
+    for (const [tMax, etaMin] of [
+      [10, 0],
+      [25, 0.001],
+    ]) {
       close(
         paddleRun(new lr.CosineAnnealingDecay({ learningRate: 0.5, tMax, etaMin }), N),
         formula(N, (t) => etaMin + ((0.5 - etaMin) * (1 + Math.cos((Math.PI * t) / tMax))) / 2),
@@ -341,11 +406,20 @@ describe("the book's schedulers (section 11.11)", () => {
       return base;
     };
     const s = new lr.MultiFactorScheduler({ step: steps, factor: 0.5, baseLr: 0.5 });
-    close(formula(50, (t) => s(t)), formula(50, book), 0, "MultiFactorScheduler");
+    close(
+      formula(50, (t) => s(t)),
+      formula(50, book),
+      0,
+      "MultiFactorScheduler",
+    );
   });
 
   test("CosineScheduler with and without warm-up: the book's class", () => {
-    for (const [maxUpdate, warmupSteps, baseLr, finalLr] of [[20, 0, 0.3, 0.01], [20, 5, 0.3, 0.01], [50, 10, 0.5, 0]]) {
+    for (const [maxUpdate, warmupSteps, baseLr, finalLr] of [
+      [20, 0, 0.3, 0.01],
+      [20, 5, 0.3, 0.01],
+      [50, 10, 0.5, 0],
+    ]) {
       // the book's CosineScheduler, transcribed
       const maxSteps = maxUpdate - warmupSteps;
       let last = NaN;
@@ -355,7 +429,12 @@ describe("the book's schedulers (section 11.11)", () => {
         return last;
       };
       const s = new lr.CosineScheduler({ maxUpdate, warmupSteps, baseLr, finalLr });
-      close(formula(60, (t) => s(t)), formula(60, book), 1e-15, `CosineScheduler ${maxUpdate} ${warmupSteps}`);
+      close(
+        formula(60, (t) => s(t)),
+        formula(60, book),
+        1e-15,
+        `CosineScheduler ${maxUpdate} ${warmupSteps}`,
+      );
     }
     assert.throws(() => new lr.CosineScheduler({ maxUpdate: 5, warmupSteps: 5 }), /warmupSteps \(5\) must be below maxUpdate/);
   });
@@ -366,10 +445,24 @@ describe("the book's schedulers (section 11.11)", () => {
 
 describe("stateDict, lr.curve and lr.plot", () => {
   const names = [
-    "StepLR 7 0.5", "MultiStepLR repeated", "ConstantLR 0.5 40", "LinearLR warm-up 20", "ExponentialLR 0.95", "PolynomialLR 80 2",
-    "CosineAnnealingLR 25 etaMin", "CosineAnnealingWarmRestarts 5x2", "CyclicLR triangular2", "CyclicLR exp_range", "OneCycleLR cos three-phase",
-    "OneCycleLR Adam betas", "ReduceLROnPlateau min abs cooldown", "ReduceLROnPlateau max rel", "SequentialLR three", "ChainedScheduler warm-up and cosine",
-    "LambdaLR 0.95^e", "MultiplicativeLR every 10",
+    "StepLR 7 0.5",
+    "MultiStepLR repeated",
+    "ConstantLR 0.5 40",
+    "LinearLR warm-up 20",
+    "ExponentialLR 0.95",
+    "PolynomialLR 80 2",
+    "CosineAnnealingLR 25 etaMin",
+    "CosineAnnealingWarmRestarts 5x2",
+    "CyclicLR triangular2",
+    "CyclicLR exp_range",
+    "OneCycleLR cos three-phase",
+    "OneCycleLR Adam betas",
+    "ReduceLROnPlateau min abs cooldown",
+    "ReduceLROnPlateau max rel",
+    "SequentialLR three",
+    "ChainedScheduler warm-up and cosine",
+    "LambdaLR 0.95^e",
+    "MultiplicativeLR every 10",
   ];
   for (const name of names) {
     test(`${name}: saved after 40 steps (as JSON) and loaded into a new scheduler on a new optimizer, the run continues exactly`, () => {
@@ -398,7 +491,8 @@ describe("stateDict, lr.curve and lr.plot", () => {
   }
 
   test("Paddle's and the callback's states round-trip too; a state loads only into its own kind", () => {
-    const make = (): lr.LinearWarmup => new lr.LinearWarmup({ learningRate: new lr.CosineAnnealingDecay({ learningRate: 0.5, tMax: 40 }), warmupSteps: 10, startLr: 0, endLr: 0.5 });
+    const make = (): lr.LinearWarmup =>
+      new lr.LinearWarmup({ learningRate: new lr.CosineAnnealingDecay({ learningRate: 0.5, tMax: 40 }), warmupSteps: 10, startLr: 0, endLr: 0.5 });
     const whole = paddleRun(make(), 80);
     const a = make();
     for (let i = 0; i < 25; i++) a.step();
@@ -411,13 +505,16 @@ describe("stateDict, lr.curve and lr.plot", () => {
     const q = new lr.ReduceOnPlateau({ learningRate: 1, patience: 0 });
     q.loadStateDict(JSON.parse(JSON.stringify(p.stateDict())));
     assert.deepEqual([q.lastLr, q.best, q.lastEpoch], [0.1, 3, 2]);
-    assert.throws(() => new lr.StepLR({ learningRate: 1 }, { stepSize: 2 }).loadStateDict(new lr.ExponentialLR({ learningRate: 1 }, { gamma: 0.5 }).stateDict()), /this state is of a ExponentialLR, not of a StepLR/);
+    assert.throws(
+      () => new lr.StepLR({ learningRate: 1 }, { stepSize: 2 }).loadStateDict(new lr.ExponentialLR({ learningRate: 1 }, { gamma: 0.5 }).stateDict()),
+      /this state is of a ExponentialLR, not of a StepLR/,
+    );
     // a Paddle alias keeps its own name in states and fresh copies (and lr.curve of a warm-up wrapping one works)
     const stepDecay = new lr.StepDecay({ learningRate: 1, stepSize: 2 });
     assert.equal(stepDecay.stateDict().scheduler, "StepDecay");
     assert.ok(stepDecay.freshCopy() instanceof lr.StepDecay);
     const warm = new lr.LinearWarmup({ learningRate: new lr.CosineAnnealingDecay({ learningRate: 0.1, tMax: 8 }), warmupSteps: 2, startLr: 0, endLr: 0.1 });
-    assert.deepEqual(lr.curve(warm, 4), [0, 0.05, 0.1, 0.1 * (1 + Math.cos(Math.PI / 8)) / 2]);
+    assert.deepEqual(lr.curve(warm, 4), [0, 0.05, 0.1, (0.1 * (1 + Math.cos(Math.PI / 8))) / 2]);
     assert.throws(() => new lr.StepDecay({ learningRate: 1, stepSize: 0 }), /StepDecay: stepSize must be a positive whole number/);
   });
 
@@ -506,7 +603,10 @@ describe("LRSchedulerCallback", () => {
     assert.deepEqual(spy.rates, want);
     assert.deepEqual(cb.batchLrs, want);
     assert.deepEqual(cb.epochLrs, [0.1, 0.05, 0.025, 0.0125]);
-    assert.deepEqual(r.history.map((h) => h.lr), [0.1, 0.05, 0.025, 0.0125]);
+    assert.deepEqual(
+      r.history.map((h) => h.lr),
+      [0.1, 0.05, 0.025, 0.0125],
+    );
     assert.ok(cb.scheduler instanceof lr.StepLR);
     opt.dispose();
     tf.dispose(params);
@@ -518,7 +618,16 @@ describe("LRSchedulerCallback", () => {
     const s = new lr.OneCycleLR(opt, { maxLr: 0.2, epochs: 3, stepsPerEpoch: 4 });
     const want = lr.curve(s, 12);
     const spy = new RateSpy();
-    await d2l.fit({ net, loss: mse, updater: opt, params, trainIter: regressionData(), numEpochs: 3, accuracy: false, callbacks: [new d2l.LRSchedulerCallback(s, { interval: "batch" }), spy] });
+    await d2l.fit({
+      net,
+      loss: mse,
+      updater: opt,
+      params,
+      trainIter: regressionData(),
+      numEpochs: 3,
+      accuracy: false,
+      callbacks: [new d2l.LRSchedulerCallback(s, { interval: "batch" }), spy],
+    });
     assert.deepEqual(spy.rates, want);
     assert.equal(s.lastEpoch, 12);
     opt.dispose();
@@ -531,10 +640,22 @@ describe("LRSchedulerCallback", () => {
     const cos = new lr.CosineScheduler({ maxUpdate: 4, warmupSteps: 1, baseLr: 0.3, finalLr: 0.01 });
     const spy = new RateSpy();
     await d2l.fit({ net, loss: mse, updater: opt, params, trainIter: regressionData(), numEpochs: 5, accuracy: false, callbacks: [new d2l.LRSchedulerCallback(cos), spy] });
-    assert.deepEqual(spy.rates, [0, 1, 2, 3, 4].flatMap((e) => Array(4).fill(cos(e))));
+    assert.deepEqual(
+      spy.rates,
+      [0, 1, 2, 3, 4].flatMap((e) => Array(4).fill(cos(e))),
+    );
     const noam = new lr.NoamDecay({ dModel: 16, warmupSteps: 5 });
     const spy2 = new RateSpy();
-    await d2l.fit({ net, loss: mse, updater: opt, params, trainIter: regressionData(), numEpochs: 3, accuracy: false, callbacks: [new d2l.LRSchedulerCallback(noam, { interval: "batch" }), spy2] });
+    await d2l.fit({
+      net,
+      loss: mse,
+      updater: opt,
+      params,
+      trainIter: regressionData(),
+      numEpochs: 3,
+      accuracy: false,
+      callbacks: [new d2l.LRSchedulerCallback(noam, { interval: "batch" }), spy2],
+    });
     assert.deepEqual(spy2.rates, lr.curve(new lr.NoamDecay({ dModel: 16, warmupSteps: 5 }), 12));
     opt.dispose();
     tf.dispose(params);
@@ -568,9 +689,15 @@ describe("LRSchedulerCallback", () => {
     const opt = tf.train.sgd(0.05);
     const trainIter = regressionData();
     const noTest = new d2l.LRSchedulerCallback((o) => new lr.ReduceLROnPlateau(o), { monitor: "testAcc" });
-    await assert.rejects(d2l.fit({ net, loss: mse, updater: opt, params, trainIter, numEpochs: 1, accuracy: false, callbacks: [noTest] }), /testAcc is undefined \(is there a test iterator/);
+    await assert.rejects(
+      d2l.fit({ net, loss: mse, updater: opt, params, trainIter, numEpochs: 1, accuracy: false, callbacks: [noTest] }),
+      /testAcc is undefined \(is there a test iterator/,
+    );
     const elsewhere = new d2l.LRSchedulerCallback(new lr.StepLR(tf.train.sgd(1), { stepSize: 1 }));
-    await assert.rejects(d2l.fit({ net, loss: mse, updater: opt, params, trainIter, numEpochs: 1, accuracy: false, callbacks: [elsewhere] }), /drives another optimizer .* pass a factory/);
+    await assert.rejects(
+      d2l.fit({ net, loss: mse, updater: opt, params, trainIter, numEpochs: 1, accuracy: false, callbacks: [elsewhere] }),
+      /drives another optimizer .* pass a factory/,
+    );
     const fnUpdater = new d2l.LRSchedulerCallback((o) => new lr.StepLR(o, { stepSize: 1 }));
     await assert.rejects(
       d2l.fit({ net, loss: mse, updater: (n: number) => d2l.sgd(params, 0.1, n), params, trainIter, numEpochs: 1, accuracy: false, callbacks: [fnUpdater] }),
@@ -586,7 +713,10 @@ describe("LRSchedulerCallback", () => {
     const b = tf.variable(tf.zeros([3]));
     const net = (X: tf.Tensor): tf.Tensor => d2l.softmax(X.reshape([-1, 4]).matMul(W).add(b));
     const X = tf.randomNormal([30, 4], 0, 1, "float32", 2);
-    const y = tf.tensor1d(Array.from({ length: 30 }, (_, i) => i % 3), "int32");
+    const y = tf.tensor1d(
+      Array.from({ length: 30 }, (_, i) => i % 3),
+      "int32",
+    );
     const data = new d2l.DataLoader(new d2l.TensorDataset(X, y), { batchSize: 10 });
     const updater = lr.withLearningRate((n, rate) => d2l.sgd([W, b], rate, n), 0.1);
     const cb = new d2l.LRSchedulerCallback((o) => new lr.MultiStepLR(o, { milestones: [1], gamma: 0.1 }));
@@ -598,14 +728,13 @@ describe("LRSchedulerCallback", () => {
 
   test("trainCh6, which makes its own SGD, takes the factory form", async () => {
     const net = tf.sequential({
-      layers: [
-        tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, activation: "relu" }),
-        tf.layers.flatten(),
-        tf.layers.dense({ units: 3 }),
-      ],
+      layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, activation: "relu" }), tf.layers.flatten(), tf.layers.dense({ units: 3 })],
     });
     const X = tf.randomNormal([24, 8, 8, 1], 0, 1, "float32", 4);
-    const y = tf.tensor1d(Array.from({ length: 24 }, (_, i) => i % 3), "int32");
+    const y = tf.tensor1d(
+      Array.from({ length: 24 }, (_, i) => i % 3),
+      "int32",
+    );
     const data = new d2l.DataLoader(new d2l.TensorDataset(X, y), { batchSize: 8 });
     const cb = new d2l.LRSchedulerCallback((o) => new lr.CosineAnnealingLR(o, { tMax: 3 }), { interval: "batch" });
     const log = console.log;
@@ -615,7 +744,12 @@ describe("LRSchedulerCallback", () => {
     } finally {
       console.log = log;
     }
-    close(cb.batchLrs, formula(6, (t) => (0.1 * (1 + Math.cos((Math.PI * t) / 3))) / 2), 1e-12, "trainCh6 per-batch cosine");
+    close(
+      cb.batchLrs,
+      formula(6, (t) => (0.1 * (1 + Math.cos((Math.PI * t) / 3))) / 2),
+      1e-12,
+      "trainCh6 per-batch cosine",
+    );
     net.dispose();
     tf.dispose([X, y]);
   });
@@ -627,8 +761,22 @@ describe("LRSchedulerCallback", () => {
       const [T, b] = inputs.shape as [number, number, number];
       return [tf.matMul(tf.reshape(inputs, [T * b, V]), params[0]), state];
     };
-    const net = new d2l.RNNModelScratch(V, 1, "cpu", () => [tf.variable(tf.zeros([V, V]))], (b) => [tf.zeros([b, 1])], forward);
-    const loader = d2l.SeqDataLoader.fromCorpus(Array.from({ length: 100 }, (_, i) => 1 + (i % 2)), vocab, 2, 4, false, 5);
+    const net = new d2l.RNNModelScratch(
+      V,
+      1,
+      "cpu",
+      () => [tf.variable(tf.zeros([V, V]))],
+      (b) => [tf.zeros([b, 1])],
+      forward,
+    );
+    const loader = d2l.SeqDataLoader.fromCorpus(
+      Array.from({ length: 100 }, (_, i) => 1 + (i % 2)),
+      vocab,
+      2,
+      4,
+      false,
+      5,
+    );
     const cb = new d2l.LRSchedulerCallback((o) => new lr.StepLR(o, { stepSize: 1, gamma: 0.5 }));
     await d2l.trainCh8(net, loader, vocab, 1, 3, "cpu", false, { animator: false, progress: false, verbose: false, callbacks: [cb] });
     assert.deepEqual(cb.epochLrs, [1, 0.5, 0.25]);

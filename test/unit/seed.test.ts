@@ -54,7 +54,10 @@ function draws(): number[][] {
 
 async function loaderOrder(): Promise<number[]> {
   const X = tf.tensor2d(Array.from({ length: 12 }, (_, i) => [i]));
-  const y = tf.tensor1d(Array.from({ length: 12 }, (_, i) => i), "int32");
+  const y = tf.tensor1d(
+    Array.from({ length: 12 }, (_, i) => i),
+    "int32",
+  );
   const loader = new d2l.DataLoader(new d2l.TensorDataset(X, y), { batchSize: 4, shuffle: true }); // no seed
   const ids: number[] = [];
   for (let e = 0; e < 2; e++) {
@@ -144,15 +147,27 @@ describe("seed", () => {
 });
 
 /** A small MLP with dropout on a 3-class problem; the per-batch running losses and final weights of one fit. */
-async function trainMlp(epochs: number, resume?: { weights: tf.Tensor[]; epoch: number; state: d2l.RandomState }): Promise<{ losses: number[]; weights: number[][]; state: d2l.RandomState | null; tensors: tf.Tensor[] }> {
+async function trainMlp(
+  epochs: number,
+  resume?: { weights: tf.Tensor[]; epoch: number; state: d2l.RandomState },
+): Promise<{ losses: number[]; weights: number[][]; state: d2l.RandomState | null; tensors: tf.Tensor[] }> {
   const X = tf.randomNormal([96, 4]);
-  const y = tf.argMax(tf.matMul(X, tf.tensor2d([[1, 0, -1], [0, 1, 1], [-1, 1, 0], [0.5, -0.5, 0]])), 1).toInt();
+  const y = tf
+    .argMax(
+      tf.matMul(
+        X,
+        tf.tensor2d([
+          [1, 0, -1],
+          [0, 1, 1],
+          [-1, 1, 0],
+          [0.5, -0.5, 0],
+        ]),
+      ),
+      1,
+    )
+    .toInt();
   const net = tf.sequential({
-    layers: [
-      tf.layers.dense({ units: 16, activation: "relu", inputShape: [4] }),
-      tf.layers.dropout({ rate: 0.3 }),
-      tf.layers.dense({ units: 3, activation: "softmax" }),
-    ],
+    layers: [tf.layers.dense({ units: 16, activation: "relu", inputShape: [4] }), tf.layers.dropout({ rate: 0.3 }), tf.layers.dense({ units: 3, activation: "softmax" })],
   });
   const trainIter = new d2l.DataLoader(new d2l.TensorDataset(X, y), { batchSize: 16, shuffle: true }); // shuffle seed drawn from Math.random
   if (resume) {

@@ -35,15 +35,56 @@ test("UnsortedSegmentSum is d2l's on wasm and cpu", () => {
 
 test("sums rows into their segments; repeated ids add up, out-of-range ids are dropped", async () => {
   await onBoth(() => {
-    const x = tf.tensor2d([[1, 2], [10, 20], [100, 200], [5, 6], [7, 8]]);
+    const x = tf.tensor2d([
+      [1, 2],
+      [10, 20],
+      [100, 200],
+      [5, 6],
+      [7, 8],
+    ]);
     const ids = tf.tensor1d([2, 0, 2, -1, 4], "int32");
     const out = tf.unsortedSegmentSum(x, ids, 4);
     assert.deepEqual(out.shape, [4, 2], tf.getBackend());
-    assert.deepEqual(out.arraySync(), [[10, 20], [0, 0], [101, 202], [0, 0]], tf.getBackend());
+    assert.deepEqual(
+      out.arraySync(),
+      [
+        [10, 20],
+        [0, 0],
+        [101, 202],
+        [0, 0],
+      ],
+      tf.getBackend(),
+    );
     // x of rank 3: rows are [2, 2] blocks
-    const x3 = tf.tensor3d([[[1, 1], [2, 2]], [[3, 3], [4, 4]], [[5, 5], [6, 6]]]);
+    const x3 = tf.tensor3d([
+      [
+        [1, 1],
+        [2, 2],
+      ],
+      [
+        [3, 3],
+        [4, 4],
+      ],
+      [
+        [5, 5],
+        [6, 6],
+      ],
+    ]);
     const ids2 = tf.tensor1d([1, 0, 1], "int32");
-    assert.deepEqual(tf.unsortedSegmentSum(x3, ids2, 2).arraySync(), [[[3, 3], [4, 4]], [[6, 6], [8, 8]]], tf.getBackend());
+    assert.deepEqual(
+      tf.unsortedSegmentSum(x3, ids2, 2).arraySync(),
+      [
+        [
+          [3, 3],
+          [4, 4],
+        ],
+        [
+          [6, 6],
+          [8, 8],
+        ],
+      ],
+      tf.getBackend(),
+    );
     // int32 values
     assert.deepEqual(tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3], "int32"), tf.tensor1d([0, 0, 1], "int32"), 3).arraySync(), [3, 3, 0]);
     tf.dispose([x, ids, out, x3, ids2]);
@@ -55,7 +96,14 @@ test("the gradient of an embedding lookup counts each id's uses, quickly, and fr
     const V = 20000;
     const E = 16;
     const table = tf.variable(tf.zeros([V, E]));
-    const ids = tf.tensor2d([[3, 7, 3], [19999, 3, 0]], [2, 3], "int32");
+    const ids = tf.tensor2d(
+      [
+        [3, 7, 3],
+        [19999, 3, 0],
+      ],
+      [2, 3],
+      "int32",
+    );
     const before = tf.memory().numTensors;
     const started = Date.now();
     const g = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.gather(t, ids.reshape([-1])).sum())(table));
@@ -67,7 +115,10 @@ test("the gradient of an embedding lookup counts each id's uses, quickly, and fr
     assert.equal(c[0], 1);
     assert.equal(c[19999], 1);
     assert.equal(c[1], 0);
-    assert.equal(tf.tidy(() => counts.sum().dataSync()[0]), 6);
+    assert.equal(
+      tf.tidy(() => counts.sum().dataSync()[0]),
+      6,
+    );
     // tfjs's cpu kernel runs one equal/multiply/sum per segment: seconds for 20,000 segments
     assert.ok(ms < 2000, `the gradient took ${ms} ms on ${tf.getBackend()}`);
     tf.dispose([g, counts]);
@@ -83,7 +134,12 @@ function near(actual: ArrayLike<number>, expected: number[], tol = 1e-6): void {
 
 test("sums by hand: rows 0 and 2 into segment 1, row 1 into 0, an id past the end dropped; int32 stays int32", async () => {
   await onBoth(async () => {
-    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8]]);
+    const x = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ]);
     const s = tf.unsortedSegmentSum(x, tf.tensor1d([1, 0, 1, 5], "int32"), 3);
     assert.deepEqual(s.shape, [3, 2]);
     near(await s.data(), [3, 4, 6, 8, 0, 0]);
@@ -96,9 +152,15 @@ test("sums by hand: rows 0 and 2 into segment 1, row 1 into 0, an id past the en
 
 test("the gradient of an embedding lookup (gather) equals the one-hot matrix product's", async () => {
   await onBoth(async () => {
-    const W = tf.tensor2d(Array.from({ length: 12 }, (_, i) => i / 7), [6, 2]);
+    const W = tf.tensor2d(
+      Array.from({ length: 12 }, (_, i) => i / 7),
+      [6, 2],
+    );
     const ids = tf.tensor1d([0, 3, 3, 5, 0, 0], "int32");
-    const coef = tf.tensor2d(Array.from({ length: 12 }, (_, i) => (i % 5) - 2), [6, 2]);
+    const coef = tf.tensor2d(
+      Array.from({ length: 12 }, (_, i) => (i % 5) - 2),
+      [6, 2],
+    );
     const g1 = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.gather(w, ids), coef)))(W);
     const g2 = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(tf.oneHot(ids, 6).toFloat(), w), coef)))(W);
     near(await g1.data(), Array.from(await g2.data()));

@@ -24,15 +24,29 @@ function near(actual: ArrayLike<number>, expected: number[], tol = 1e-5): void {
 
 describe("sequenceMask and MaskedSoftmaxCELoss (the book's 9.7.3)", () => {
   test("sequenceMask keeps each row's first validLen steps (the book's examples)", () => {
-    const m = d2l.sequenceMask(tf.tensor2d([[1, 2, 3], [4, 5, 6]]), tf.tensor1d([1, 2]));
+    const m = d2l.sequenceMask(
+      tf.tensor2d([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+      tf.tensor1d([1, 2]),
+    );
     assert.deepEqual(m.arraySync(), [
       [1, 0, 0],
       [4, 5, 0],
     ]);
     const m3 = d2l.sequenceMask(tf.ones([2, 3, 4]), tf.tensor1d([1, 2], "int32"), -1);
     assert.deepEqual(m3.arraySync(), [
-      [[1, 1, 1, 1], [-1, -1, -1, -1], [-1, -1, -1, -1]],
-      [[1, 1, 1, 1], [1, 1, 1, 1], [-1, -1, -1, -1]],
+      [
+        [1, 1, 1, 1],
+        [-1, -1, -1, -1],
+        [-1, -1, -1, -1],
+      ],
+      [
+        [1, 1, 1, 1],
+        [1, 1, 1, 1],
+        [-1, -1, -1, -1],
+      ],
     ]);
     const mi = d2l.sequenceMask(tf.tensor2d([[7, 8]], undefined, "int32"), tf.tensor1d([0], "int32"), 9);
     assert.equal(mi.dtype, "int32");
@@ -49,7 +63,13 @@ describe("sequenceMask and MaskedSoftmaxCELoss (the book's 9.7.3)", () => {
     assert.equal(l.dataSync()[0].toFixed(4), "2.3026");
     assert.equal(l.dataSync()[1].toFixed(4), "1.1513");
     // scores [0, log 3] over 2 classes: p = [1/4, 3/4]; labels [1, 0, 1] with 2 valid steps of 3
-    const pred = tf.tensor3d([[[0, Math.log(3)], [0, Math.log(3)], [0, Math.log(3)]]]);
+    const pred = tf.tensor3d([
+      [
+        [0, Math.log(3)],
+        [0, Math.log(3)],
+        [0, Math.log(3)],
+      ],
+    ]);
     const l2 = loss.forward(pred, tf.tensor2d([[1, 0, 1]], undefined, "int32"), tf.tensor1d([2], "int32"));
     near(l2.dataSync(), [(-Math.log(3 / 4) - Math.log(1 / 4)) / 3]);
     assert.throws(() => loss.forward(tf.ones([3, 4, 10]), tf.ones([3, 5], "int32"), tf.tensor1d([1, 1, 1])), /label of shape \[3, 4\]/);
@@ -103,7 +123,10 @@ describe("Seq2SeqEncoder, Seq2SeqDecoder, EncoderDecoder (the book's 9.6-9.7)", 
     net.train();
     assert.equal(net.encoder.training, true);
     const c = net.forward(X, X)[0].dataSync();
-    assert.ok(Array.from(c).some((v, i) => Math.abs(v - a[i]) > 1e-6), "dropout changes the output in training mode");
+    assert.ok(
+      Array.from(c).some((v, i) => Math.abs(v - a[i]) > 1e-6),
+      "dropout changes the output in training mode",
+    );
   });
 });
 
@@ -118,7 +141,10 @@ function toyPairs(): string[] {
   };
   return Array.from({ length: 60 }, (_, i) => {
     const en = Array.from({ length: 1 + (i % 2) }, () => words[next()]);
-    return `${en.join(" ")}.\t${en.map((w) => fr[w]).reverse().join(" ")}.`;
+    return `${en.join(" ")}.\t${en
+      .map((w) => fr[w])
+      .reverse()
+      .join(" ")}.`;
   });
 }
 
@@ -189,7 +215,10 @@ describe("trainSeq2seq and predictSeq2seq", () => {
         yield [tf.zeros([1, 3], "int32"), tf.zeros([1, 3], "int32")];
       },
     };
-    await assert.rejects(d2l.trainSeq2seq(net, twoTensors, 0.1, 1, vocab, undefined, { progress: false, animator: false, verbose: false }), /each batch must be \[X, XValidLen, Y, YValidLen\]/);
+    await assert.rejects(
+      d2l.trainSeq2seq(net, twoTensors, 0.1, 1, vocab, undefined, { progress: false, animator: false, verbose: false }),
+      /each batch must be \[X, XValidLen, Y, YValidLen\]/,
+    );
     await assert.rejects(d2l.predictSeq2seqBeam(net, "a", vocab, vocab, 3, 0), /beamSize must be a positive integer/);
   });
 });
@@ -247,7 +276,10 @@ describe("beam search (the book's 9.8) on the book's toy probabilities", () => {
     assert.equal(best.length, 4); // three tokens and <eos>
     assert.ok(best.ended);
     assert.ok(Math.abs(best.score - Math.log(0.054) / Math.pow(4, 0.75)) < 1e-6);
-    assert.deepEqual(two.candidates.map((c) => c.translation), ["A C B", "A B C"]);
+    assert.deepEqual(
+      two.candidates.map((c) => c.translation),
+      ["A C B", "A B C"],
+    );
   });
 
   /** Exhaustive search over every sequence of up to 4 tokens and <eos>: the best by `score`. */
@@ -261,7 +293,13 @@ describe("beam search (the book's 9.8) on the book's toy probabilities", () => {
         bestScore = s;
         best = { best: prefix.join(" "), p: p * probs[3] };
       }
-      if (prefix.length < 4) for (const [t, i] of [["A", 4], ["B", 5], ["C", 6]] as [string, number][]) walk([...prefix, t], p * probs[i]);
+      if (prefix.length < 4)
+        for (const [t, i] of [
+          ["A", 4],
+          ["B", 5],
+          ["C", 6],
+        ] as [string, number][])
+          walk([...prefix, t], p * probs[i]);
     };
     walk([], 1);
     return best;
@@ -291,8 +329,22 @@ describe("d2l's GRU layer (lib/nn/gru.ts)", () => {
     const gru = new FusedGRU({ units: H, inputSize: 2 });
     const [Wx, Wh, bx, bh] = gru.trainableWeights.map((w) => w.read());
     assert.deepEqual([Wx.shape, Wh.shape, bx.shape, bh.shape], [[2, 9], [3, 9], [9], [9]]);
-    const X = tf.tensor3d([[[0.5, -1], [2, 0.3], [-0.7, 0.1]], [[1, 1], [0, -2], [0.4, 0.4]]]); // [2, 3, 2]
-    const h0 = tf.tensor2d([[0.1, -0.2, 0.3], [0, 0.5, -0.5]]);
+    const X = tf.tensor3d([
+      [
+        [0.5, -1],
+        [2, 0.3],
+        [-0.7, 0.1],
+      ],
+      [
+        [1, 1],
+        [0, -2],
+        [0.4, 0.4],
+      ],
+    ]); // [2, 3, 2]
+    const h0 = tf.tensor2d([
+      [0.1, -0.2, 0.3],
+      [0, 0.5, -0.5],
+    ]);
     const coef = tf.randomNormal([2, 3, H], 0, 1, "float32", 5);
     /** PyTorch's GRU written with plain ops: r, z, n gates. */
     const reference = (): tf.Tensor => {

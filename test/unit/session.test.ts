@@ -15,8 +15,14 @@ describe("code points ↔ string indices", () => {
   test("astral characters count as one code point and two UTF-16 units", () => {
     const s = "a😀b🎉c"; // indices: a0 😀1-2 b3 🎉4-5 c6
     assert.equal(s.length, 7);
-    assert.deepEqual([0, 1, 2, 3, 4, 5].map((cp) => codePointsToIndex(s, cp)), [0, 1, 3, 4, 6, 7]);
-    assert.deepEqual([0, 1, 3, 4, 6, 7].map((i) => indexToCodePoints(s, i)), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((cp) => codePointsToIndex(s, cp)),
+      [0, 1, 3, 4, 6, 7],
+    );
+    assert.deepEqual(
+      [0, 1, 3, 4, 6, 7].map((i) => indexToCodePoints(s, i)),
+      [0, 1, 2, 3, 4, 5],
+    );
   });
 
   test("the two conversions are inverse on a mixed string", () => {
@@ -127,7 +133,11 @@ describe("describeDiagnostics", () => {
 
   test("the traceback names every diagnostic and shows the line with the span underlined", () => {
     const d1 = diag(1, 18, "Type 'string' is not assignable to type 'number'.", { start: { line: 1, character: 18, offset: 31 }, end: { line: 1, character: 21, offset: 34 } });
-    const d2 = diag(2, 2, "Property 'foo' does not exist on type 'number'.", { code: 2339, start: { line: 2, character: 2, offset: 38 }, end: { line: 2, character: 5, offset: 41 } });
+    const d2 = diag(2, 2, "Property 'foo' does not exist on type 'number'.", {
+      code: 2339,
+      start: { line: 2, character: 2, offset: 38 },
+      end: { line: 2, character: 5, offset: 41 },
+    });
     const r = describeDiagnostics([d1, d2], code);
     assert.equal(r.evalue, "line 2, column 19: Type 'string' is not assignable to type 'number'.");
     assert.equal(r.traceback.length, 6);

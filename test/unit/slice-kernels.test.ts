@@ -31,24 +31,92 @@ test("Slice, Unpack, SplitV and GatherV2 are d2l's on wasm", () => {
 test("slices of every rank and position match the cpu backend", async () => {
   const cases: [number[], number[], number[]][] = [
     [[7], [2], [4]],
-    [[5, 6], [1, 2], [3, 3]],
-    [[5, 6], [0, 0], [5, 6]],
-    [[5, 6], [2, 0], [2, 6]],
-    [[4, 5, 6], [1, 2, 3], [2, 2, 2]],
-    [[4, 5, 6], [3, 0, 0], [1, 5, 6]],
-    [[4, 5, 6], [0, 4, 0], [4, 1, 6]],
-    [[2, 3, 4, 5], [1, 1, 1, 1], [1, 2, 3, 4]],
-    [[2, 3, 4, 5, 2], [0, 1, 0, 2, 0], [2, 2, 4, 2, 2]],
-    [[3, 4], [1, 1], [0, 2]],
+    [
+      [5, 6],
+      [1, 2],
+      [3, 3],
+    ],
+    [
+      [5, 6],
+      [0, 0],
+      [5, 6],
+    ],
+    [
+      [5, 6],
+      [2, 0],
+      [2, 6],
+    ],
+    [
+      [4, 5, 6],
+      [1, 2, 3],
+      [2, 2, 2],
+    ],
+    [
+      [4, 5, 6],
+      [3, 0, 0],
+      [1, 5, 6],
+    ],
+    [
+      [4, 5, 6],
+      [0, 4, 0],
+      [4, 1, 6],
+    ],
+    [
+      [2, 3, 4, 5],
+      [1, 1, 1, 1],
+      [1, 2, 3, 4],
+    ],
+    [
+      [2, 3, 4, 5, 2],
+      [0, 1, 0, 2, 0],
+      [2, 2, 4, 2, 2],
+    ],
+    [
+      [3, 4],
+      [1, 1],
+      [0, 2],
+    ],
   ];
   for (const [shape, begin, size] of cases) {
     const n = shape.reduce((a, b) => a * b, 1);
     const [c, w] = await both(() => tf.tidy(() => tf.slice(tf.range(0, n).reshape(shape), begin, size).arraySync()));
     assert.deepEqual(w, c, `slice of ${JSON.stringify(shape)} at ${JSON.stringify(begin)} size ${JSON.stringify(size)}`);
   }
-  const [c, w] = await both(() => tf.tidy(() => tf.slice(tf.tensor2d([[1, 0, 1], [0, 1, 1]]).cast("bool"), [0, 1], [2, 2]).arraySync()));
+  const [c, w] = await both(() =>
+    tf.tidy(() =>
+      tf
+        .slice(
+          tf
+            .tensor2d([
+              [1, 0, 1],
+              [0, 1, 1],
+            ])
+            .cast("bool"),
+          [0, 1],
+          [2, 2],
+        )
+        .arraySync(),
+    ),
+  );
   assert.deepEqual(w, c);
-  const [ci, wi] = await both(() => tf.tidy(() => tf.slice(tf.tensor2d([[1, 2, 3], [4, 5, 6]], [2, 3], "int32"), [1, 1], [1, 2]).arraySync()));
+  const [ci, wi] = await both(() =>
+    tf.tidy(() =>
+      tf
+        .slice(
+          tf.tensor2d(
+            [
+              [1, 2, 3],
+              [4, 5, 6],
+            ],
+            [2, 3],
+            "int32",
+          ),
+          [1, 1],
+          [1, 2],
+        )
+        .arraySync(),
+    ),
+  );
   assert.deepEqual(wi, ci);
   assert.deepEqual(wi, [[5, 6]]);
 });
@@ -57,12 +125,44 @@ test("unstack, split and gather along each axis match the cpu backend, gradients
   for (const axis of [0, 1, 2]) {
     const [c, w] = await both(() => tf.tidy(() => tf.unstack(tf.range(0, 60).reshape([3, 4, 5]), axis).map((t) => t.arraySync())));
     assert.deepEqual(w, c, `unstack along ${axis}`);
-    const [cs, ws] = await both(() => tf.tidy(() => tf.split(tf.range(0, 120).reshape([4, 6, 5]), [[1, 2, 1], [2, 3, 1], [2, 3]][axis], axis).map((t) => t.arraySync())));
+    const [cs, ws] = await both(() =>
+      tf.tidy(() =>
+        tf
+          .split(
+            tf.range(0, 120).reshape([4, 6, 5]),
+            [
+              [1, 2, 1],
+              [2, 3, 1],
+              [2, 3],
+            ][axis],
+            axis,
+          )
+          .map((t) => t.arraySync()),
+      ),
+    );
     assert.deepEqual(ws, cs, `split along ${axis}`);
-    const [cg, wg] = await both(() => tf.tidy(() => tf.gather(tf.range(0, 60).reshape([3, 4, 5]), tf.tensor1d([2, 0, 2, 1].slice(0, axis === 0 ? 4 : 3), "int32"), axis).arraySync()));
+    const [cg, wg] = await both(() =>
+      tf.tidy(() => tf.gather(tf.range(0, 60).reshape([3, 4, 5]), tf.tensor1d([2, 0, 2, 1].slice(0, axis === 0 ? 4 : 3), "int32"), axis).arraySync()),
+    );
     assert.deepEqual(wg, cg, `gather along ${axis}`);
   }
-  const [cg, wg] = await both(() => tf.tidy(() => tf.gather(tf.range(0, 12).reshape([4, 3]), tf.tensor2d([[3, 0], [1, 1]], [2, 2], "int32")).arraySync()));
+  const [cg, wg] = await both(() =>
+    tf.tidy(() =>
+      tf
+        .gather(
+          tf.range(0, 12).reshape([4, 3]),
+          tf.tensor2d(
+            [
+              [3, 0],
+              [1, 1],
+            ],
+            [2, 2],
+            "int32",
+          ),
+        )
+        .arraySync(),
+    ),
+  );
   assert.deepEqual(wg, cg, "gather with 2-d indices");
   await tf.setBackend("wasm");
   assert.throws(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([3], "int32")), /index value 3 is not in \[0, 2\]/);
@@ -74,7 +174,7 @@ test("unstack, split and gather along each axis match the cpu backend, gradients
         const [a, b] = tf.split(parts[2], [1, 3], 1);
         return tf.slice(parts[0], [1, 1], [1, 2]).sum().add(a.mul(2).sum()).add(b.square().sum());
       })(x);
-      return (g.reshape([6, 4]).arraySync() as number[][]);
+      return g.reshape([6, 4]).arraySync() as number[][];
     });
   const [gc, gw] = await both(grad);
   assert.deepEqual(gw, gc);

@@ -14,15 +14,27 @@ const numbers = (n: number): Dataset<[number, number]> => ({ length: n, get: (i)
 test("randomSplit: counts or fractions, disjoint and covering, repeatable with a seed or d2l.seed", () => {
   const ds = numbers(10);
   const parts = randomSplit(ds, [7, 3], 1);
-  assert.deepEqual(parts.map((p) => p.length), [7, 3]);
+  assert.deepEqual(
+    parts.map((p) => p.length),
+    [7, 3],
+  );
   const all = parts.flatMap((p) => Array.from({ length: p.length }, (_, i) => p.get(i)[0]));
-  assert.deepEqual([...all].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    [...all].sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
   assert.notDeepEqual(all, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "shuffled, not cut in order");
   assert.deepEqual(Array.from(randomSplit(ds, [7, 3], 1)[0].indices), Array.from(parts[0].indices), "same seed, same split");
   assert.notDeepEqual(Array.from(randomSplit(ds, [7, 3], 2)[0].indices), Array.from(parts[0].indices));
   // fractions: floor each, then the rest one each from the first (torch: 10 x [0.33, 0.33, 0.34] -> 4, 3, 3)
-  assert.deepEqual(randomSplit(ds, [0.33, 0.33, 0.34], 0).map((p) => p.length), [4, 3, 3]);
-  assert.deepEqual(randomSplit(numbers(11), [0.5, 0.5], 0).map((p) => p.length), [6, 5]);
+  assert.deepEqual(
+    randomSplit(ds, [0.33, 0.33, 0.34], 0).map((p) => p.length),
+    [4, 3, 3],
+  );
+  assert.deepEqual(
+    randomSplit(numbers(11), [0.5, 0.5], 0).map((p) => p.length),
+    [6, 5],
+  );
   // no seed: drawn from Math.random, which d2l.seed makes repeat
   seed(5);
   const a = Array.from(randomSplit(ds, [0.5, 0.5])[0].indices);
@@ -42,7 +54,10 @@ test("randomSplit and Subset say what is wrong", () => {
 
 test("a Subset of a TensorDataset loads whole minibatches through DataLoader, the right rows", async () => {
   const X = tf.tensor2d(Array.from({ length: 20 }, (_, i) => [i, -i]));
-  const y = tf.tensor1d(Array.from({ length: 20 }, (_, i) => i), "int32");
+  const y = tf.tensor1d(
+    Array.from({ length: 20 }, (_, i) => i),
+    "int32",
+  );
   const ds = new TensorDataset(X, y);
   const [train, valid] = randomSplit(ds, [0.75, 0.25], 3);
   assert.equal(typeof train.getBatch, "function");

@@ -35,15 +35,33 @@ describe("PaddedLoader", () => {
     assert.deepEqual(Array.from(loader.validLens), [3, 1, 4, 0, 2]);
     const batches = await epoch(loader);
     assert.deepEqual(batches, [
-      { X: [[5, 6, 7, 1], [8, 1, 1, 1]], y: [1, 0] },
-      { X: [[9, 10, 11, 12], [1, 1, 1, 1]], y: [1, 0] },
+      {
+        X: [
+          [5, 6, 7, 1],
+          [8, 1, 1, 1],
+        ],
+        y: [1, 0],
+      },
+      {
+        X: [
+          [9, 10, 11, 12],
+          [1, 1, 1, 1],
+        ],
+        y: [1, 0],
+      },
       { X: [[14, 15, 1, 1]], y: [1] },
     ]);
     // the valid length is what is not padding
     const [X] = loader.batch([0, 1, 2, 3, 4]);
-    assert.deepEqual(tf.tidy(() => X.notEqual(1).sum(1).arraySync()), Array.from(loader.validLens));
+    assert.deepEqual(
+      tf.tidy(() => X.notEqual(1).sum(1).arraySync()),
+      Array.from(loader.validLens),
+    );
     const [X2, y2] = loader.batch([2, 0], 7);
-    assert.deepEqual(X2.arraySync(), [[9, 10, 11, 12, 1, 1, 1], [5, 6, 7, 1, 1, 1, 1]]);
+    assert.deepEqual(X2.arraySync(), [
+      [9, 10, 11, 12, 1, 1, 1],
+      [5, 6, 7, 1, 1, 1, 1],
+    ]);
     assert.deepEqual(y2.arraySync(), [1, 1]);
     tf.dispose([X, X2, y2]);
   });
@@ -51,7 +69,11 @@ describe("PaddedLoader", () => {
   test("bucketing pads each batch to its own longest; every sequence comes once per epoch", async () => {
     const lens = Array.from({ length: 100 }, (_, i) => 1 + ((i * 37) % 50));
     const many = lens.map((n, i) => Array.from({ length: n }, (_, j) => 2 + ((i + j) % 20)));
-    const loader = new PaddedLoader(many, lens.map((n) => n % 2), { batchSize: 8, padId: 0, numSteps: 40, bucket: true, shuffle: true, seed: 3 });
+    const loader = new PaddedLoader(
+      many,
+      lens.map((n) => n % 2),
+      { batchSize: 8, padId: 0, numSteps: 40, bucket: true, shuffle: true, seed: 3 },
+    );
     const seen: number[] = [];
     let padded = 0;
     for (const { X } of await epoch(loader)) {
@@ -60,8 +82,15 @@ describe("PaddedLoader", () => {
       padded += X.length * X[0].length - valid.reduce((a, b) => a + b, 0);
       seen.push(...valid);
     }
-    assert.deepEqual([...seen].sort((a, b) => a - b), lens.map((n) => Math.min(n, 40)).sort((a, b) => a - b));
-    const unbucketed = new PaddedLoader(many, lens.map((n) => n % 2), { batchSize: 8, padId: 0, numSteps: 40, shuffle: true, seed: 3 });
+    assert.deepEqual(
+      [...seen].sort((a, b) => a - b),
+      lens.map((n) => Math.min(n, 40)).sort((a, b) => a - b),
+    );
+    const unbucketed = new PaddedLoader(
+      many,
+      lens.map((n) => n % 2),
+      { batchSize: 8, padId: 0, numSteps: 40, shuffle: true, seed: 3 },
+    );
     const fixed = await epoch(unbucketed);
     assert.ok(fixed.every((b) => b.X[0].length === 40));
     const fixedPadding = fixed.reduce((a, b) => a + b.X.length * 40, 0) - lens.reduce((a, n) => a + Math.min(n, 40), 0);
@@ -69,7 +98,12 @@ describe("PaddedLoader", () => {
   });
 
   test("the same seed gives the same order of epochs; epochs differ", async () => {
-    const mk = (seed: number) => new PaddedLoader(Array.from({ length: 30 }, (_, i) => [i + 2]), new Array(30).fill(0), { batchSize: 4, padId: 0, shuffle: true, seed });
+    const mk = (seed: number) =>
+      new PaddedLoader(
+        Array.from({ length: 30 }, (_, i) => [i + 2]),
+        new Array(30).fill(0),
+        { batchSize: 4, padId: 0, shuffle: true, seed },
+      );
     const a = mk(7);
     const b = mk(7);
     const a1 = await epoch(a);
@@ -96,11 +130,11 @@ describe("SpamAssassin", () => {
       "Received: from mail.example.com by relay",
       "Subject: WIN a Prize",
       "  today only",
-      "Content-Type: multipart/alternative; boundary=\"XX\"",
+      'Content-Type: multipart/alternative; boundary="XX"',
       "",
       "This is a multi-part message in MIME format.",
       "--XX",
-      "Content-Type: text/plain; charset=\"iso-8859-1\"",
+      'Content-Type: text/plain; charset="iso-8859-1"',
       "Content-Transfer-Encoding: quoted-printable",
       "",
       "Dear friend, cl=",
@@ -119,7 +153,10 @@ describe("SpamAssassin", () => {
   test("readSpamAssassin: 6,046 e-mails, 4,150 ham and 1,896 spam", () => {
     const { texts, labels, groups } = readSpamAssassin();
     assert.equal(texts.length, 6046);
-    assert.equal(labels.reduce((a, b) => a + b, 0), 1896);
+    assert.equal(
+      labels.reduce((a, b) => a + b, 0),
+      1896,
+    );
     assert.equal(groups.filter((g) => g.startsWith("spam")).length, 1896);
     assert.ok(texts.every((t) => /^[a-z ]*$/.test(t)));
     assert.ok(!texts[0].includes("received"), "headers other than the subject are dropped");
@@ -158,7 +195,11 @@ describe("SpamAssassin", () => {
       const rows = X.arraySync() as number[][];
       for (const row of rows) {
         const firstPad = row.indexOf(1);
-        if (firstPad >= 0) assert.ok(row.slice(firstPad).every((v) => v === 1), "padding only at the end");
+        if (firstPad >= 0)
+          assert.ok(
+            row.slice(firstPad).every((v) => v === 1),
+            "padding only at the end",
+          );
       }
       assert.equal(y.dtype, "int32");
       tf.dispose([X, y]);

@@ -124,7 +124,10 @@ describe("loadDataImdb", () => {
     try {
       const [trainIter] = await loadDataImdb(4, 20, { limit: 6, quiet: true });
       assert.equal(trainIter.numExamples, 6);
-      assert.equal(trainIter.labels.reduce((a, b) => a + b, 0), 3);
+      assert.equal(
+        trainIter.labels.reduce((a, b) => a + b, 0),
+        3,
+      );
     } finally {
       delete process.env.D2L_DATA_DIR;
     }
@@ -149,7 +152,10 @@ describe("loadDataImdb", () => {
     process.env.D2L_IMDB_URL = `${base}/aclImdb_v1.tar.gz`;
     const sha1 = crypto.createHash("sha1").update(tarball).digest("hex");
     try {
-      await assert.rejects(loadDataImdb(4, 20, { checksums: { sha1: ["0".repeat(40)] }, quiet: true }), (e: unknown) => e instanceof DownloadError && /checksum mismatch/.test(e.message));
+      await assert.rejects(
+        loadDataImdb(4, 20, { checksums: { sha1: ["0".repeat(40)] }, quiet: true }),
+        (e: unknown) => e instanceof DownloadError && /checksum mismatch/.test(e.message),
+      );
       assert.ok(!fs.existsSync(path.join(tmp, "cache", "aclImdb", "aclImdb_v1.tar.gz")), "a bad download leaves nothing in the cache");
       const [trainIter, , vocab] = await loadDataImdb(4, 20, { checksums: { sha1: [sha1] }, quiet: true });
       assert.equal(trainIter.numExamples, 20);
@@ -158,7 +164,11 @@ describe("loadDataImdb", () => {
       const [, , again] = await loadDataImdb(4, 20, { checksums: { sha1: [sha1] }, quiet: true });
       assert.equal(hits.length, before, "the second call reads the cache");
       assert.deepEqual(again.idxToToken, vocab.idxToToken);
-      assert.deepEqual(fs.readdirSync(path.join(tmp, "cache", "aclImdb")).filter((f) => f.startsWith(".")), [], "no scratch folder is left");
+      assert.deepEqual(
+        fs.readdirSync(path.join(tmp, "cache", "aclImdb")).filter((f) => f.startsWith(".")),
+        [],
+        "no scratch folder is left",
+      );
       assert.equal(await imdbDir({ quiet: true }), path.join(tmp, "cache", "aclImdb", "aclImdb"), "imdbDir names the cached folder");
       assert.equal(readImdb(await imdbDir({ quiet: true }), true)[0].length, 20);
       assert.equal(hits.length, before, "imdbDir reads the cache too");

@@ -16,7 +16,19 @@ import { DownloadError } from "../../lib/data/download";
 import { VEGALITE_MIME } from "../../lib/plot/index";
 
 // ---- a tiny fra-eng.zip: the book's first lines, and a malformed one ----
-const FRA = ["Go.\tVa !", "Hi.\tSalut !", "Run!\tCours\u202f!", "Run!\tCourez\u00a0!", "Who?\tQui ?", "Wow!\tÇa alors\u202f!", "no tab here", "Go.\tVa !", "I lost.\tJ'ai perdu.", "He's calm.\tIl est calme.\tCC-BY 2.0 (France) Attribution"].join("\n") + "\n";
+const FRA =
+  [
+    "Go.\tVa !",
+    "Hi.\tSalut !",
+    "Run!\tCours\u202f!",
+    "Run!\tCourez\u00a0!",
+    "Who?\tQui ?",
+    "Wow!\tÇa alors\u202f!",
+    "no tab here",
+    "Go.\tVa !",
+    "I lost.\tJ'ai perdu.",
+    "He's calm.\tIl est calme.\tCC-BY 2.0 (France) Attribution",
+  ].join("\n") + "\n";
 const ZIP = Buffer.from(zipSync({ "fra-eng/fra.txt": strToU8(FRA), "fra-eng/_about.txt": strToU8("about") }));
 const ZIP_SHA1 = crypto.createHash("sha1").update(ZIP).digest("hex");
 
@@ -98,7 +110,12 @@ describe("preprocessing and tokenizing (the book's 9.5.1-9.5.2)", () => {
     assert.deepEqual(target[2], ["cours", "!"]);
     assert.deepEqual(target[8], ["il", "est", "calme", "."]); // the attribution column is dropped
     const [s3, t3] = d2l.tokenizeNmt(text, 3);
-    assert.deepEqual(s3, [["go", "."], ["hi", "."], ["run", "!"], ["run", "!"]]); // lines 0..3
+    assert.deepEqual(s3, [
+      ["go", "."],
+      ["hi", "."],
+      ["run", "!"],
+      ["run", "!"],
+    ]); // lines 0..3
     assert.equal(t3.length, 4);
     const [s7] = d2l.tokenizeNmt(text, 7); // lines 0..7, line 6 has no tab
     assert.equal(s7.length, 7);
@@ -279,7 +296,10 @@ describe("showListLenPairHist", () => {
     const axis = (f: typeof short) => (f.spec as { encoding: { x: { axis: { labelAngle: number } } } }).encoding.x.axis.labelAngle;
     const bins = new Set((long.spec as { data: { values: { bin: string }[] } }).data.values.map((v) => v.bin));
     assert.equal(bins.size, 10);
-    assert.ok([...bins].every((b) => /^\d+-\d+$/.test(b)), [...bins].join(", "));
+    assert.ok(
+      [...bins].every((b) => /^\d+-\d+$/.test(b)),
+      [...bins].join(", "),
+    );
     assert.equal(axis(short), 0);
     assert.equal(axis(long), -45);
   });

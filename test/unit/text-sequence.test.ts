@@ -54,7 +54,10 @@ describe("the Time Machine", () => {
     assert.equal(lines.length, 3221);
     assert.equal(lines[0], "the time machine by h g wells");
     assert.equal(lines[10], "twinkled and his usually pale face was flushed and animated the");
-    assert.ok(lines.every((l) => /^[a-z ]*$/.test(l) && l === l.trim() && !l.includes("  ")), "every line is trimmed lower-case letters and single spaces");
+    assert.ok(
+      lines.every((l) => /^[a-z ]*$/.test(l) && l === l.trim() && !l.includes("  ")),
+      "every line is trimmed lower-case letters and single spaces",
+    );
   });
 
   test("loadCorpusTimeMachine: 170580 characters, a vocabulary of 28 (<unk>, space, 26 letters), maxTokens cuts", async () => {
@@ -146,14 +149,24 @@ describe("sequence iterators", () => {
         const x = rows(X);
         const y = rows(Y);
         x.forEach((r, i) => {
-          assert.deepEqual(y[i], r.map((v) => v + 1));
-          assert.deepEqual(r, Array.from({ length: 5 }, (_, k) => r[0] + k), "a subsequence is contiguous");
+          assert.deepEqual(
+            y[i],
+            r.map((v) => v + 1),
+          );
+          assert.deepEqual(
+            r,
+            Array.from({ length: 5 }, (_, k) => r[0] + k),
+            "a subsequence is contiguous",
+          );
           starts.push(r[0]);
         });
         batches++;
       }
       const offset = Math.min(...starts) % 5;
-      assert.ok(starts.every((s) => s % 5 === offset), "all start on the same offset, numSteps apart");
+      assert.ok(
+        starts.every((s) => s % 5 === offset),
+        "all start on the same offset, numSteps apart",
+      );
       assert.equal(new Set(starts).size, starts.length, "no subsequence twice");
       assert.equal(batches, Math.floor(Math.floor((35 - offset - 1) / 5) / 2));
     }
@@ -169,7 +182,12 @@ describe("sequence iterators", () => {
         assert.deepEqual(X.shape, [2, 5]);
         const x = rows(X);
         const y = rows(Y);
-        x.forEach((r, i) => assert.deepEqual(y[i], r.map((v) => v + 1)));
+        x.forEach((r, i) =>
+          assert.deepEqual(
+            y[i],
+            r.map((v) => v + 1),
+          ),
+        );
         xs.push(x);
       }
       const offset = xs[0][0][0];

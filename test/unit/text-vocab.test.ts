@@ -9,8 +9,18 @@ test("tokenize splits into words or characters", () => {
 });
 
 test("countCorpus flattens lines and counts", () => {
-  const c = countCorpus([["a", "b", "a"], ["c", "a"]]);
-  assert.deepEqual([...c.entries()], [["a", 3], ["b", 1], ["c", 1]]);
+  const c = countCorpus([
+    ["a", "b", "a"],
+    ["c", "a"],
+  ]);
+  assert.deepEqual(
+    [...c.entries()],
+    [
+      ["a", 3],
+      ["b", 1],
+      ["c", 1],
+    ],
+  );
   assert.equal(countCorpus(["x", "x"]).get("x"), 2);
 });
 

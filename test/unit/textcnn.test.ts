@@ -49,7 +49,7 @@ describe("TextCNN", () => {
       const Y = net.forward(X);
       const d = maxDiff(Y, pool === "max" ? f.Ymax : f.Yavg, `TextCNN ${pool}`);
       t.diagnostic(`max |Y - torch| = ${d.toExponential(2)}`);
-    assert.ok(d < TOL, `max |Y - torch| = ${d}`);
+      assert.ok(d < TOL, `max |Y - torch| = ${d}`);
       // float token ids (as some loaders give) are read the same
       const Yf = net.forward(tf.cast(X, "float32"));
       assert.equal(tf.max(tf.abs(tf.sub(Y, Yf))).dataSync()[0], 0);
@@ -68,7 +68,8 @@ describe("TextCNN", () => {
   });
 
   test("trains with d2l.fit through asNet(), the constant embedding frozen: the loss falls", async () => {
-    const n = 64, T = 12;
+    const n = 64,
+      T = 12;
     // class 1: tokens 1-9 only; class 0: tokens 10-19 only
     const ids = new Int32Array(n * T);
     const ys = new Int32Array(n);
@@ -91,7 +92,8 @@ describe("TextCNN", () => {
     const loss = (yHat: tf.Tensor, t: tf.Tensor): tf.Tensor => d2l.losses.crossEntropy(yHat, t, { reduction: "none" });
     const optimizer = tf.train.adam(0.01);
     const r = await d2l.fit({ net: net.asNet(), params: net.trainableWeights, loss, updater: optimizer, trainIter, numEpochs: 6 });
-    const first = r.history[0].trainLoss, last = r.history[r.history.length - 1].trainLoss;
+    const first = r.history[0].trainLoss,
+      last = r.history[r.history.length - 1].trainLoss;
     assert.ok(last < 0.7 * first, `loss ${first} -> ${last}`);
     assert.deepEqual(net.constantEmbedding.getWeights()[0].dataSync(), frozen, "the constant embedding stays as it was");
     optimizer.dispose();

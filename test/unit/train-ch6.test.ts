@@ -21,7 +21,10 @@ function halves(n: number, seed: number): DataLoader {
     for (let i = 0; i < n; i++) parts.push(i % 2 === 0 ? left : right);
     return tf.concat(parts, 0).add(noise);
   });
-  const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 2), "int32");
+  const y = tf.tensor1d(
+    Array.from({ length: n }, (_, i) => i % 2),
+    "int32",
+  );
   return new DataLoader(new TensorDataset<[tf.Tensor, tf.Tensor]>(X, y), { batchSize: 16, shuffle: true, seed, ownsDataset: true });
 }
 
@@ -59,8 +62,14 @@ test("trainCh6 learns, prints the book's lines, and leaks no tensors across epoc
   assert.ok(r.trainLoss < 0.5, `train loss ${r.trainLoss}`);
   assert.ok(r.examplesPerSec > 0);
   assert.match(lines[0] ?? "", /^training on cpu \(cpu\)$/);
-  assert.ok(lines.some((l) => /^loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}$/.test(l)), lines.join("\n"));
-  assert.ok(lines.some((l) => /examples\/sec on cpu$/.test(l)), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => /^loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}$/.test(l)),
+    lines.join("\n"),
+  );
+  assert.ok(
+    lines.some((l) => /examples\/sec on cpu$/.test(l)),
+    lines.join("\n"),
+  );
   // every epoch ends with the same number of live tensors: nothing accumulates
   assert.equal(counts.length, 6);
   assert.deepEqual(counts.slice(1), Array(5).fill(counts[1]), `tensors per epoch end: ${counts.join(", ")}`);
@@ -123,7 +132,10 @@ test("trainCh6's init option: Xavier (default), He, or the model's own kernels; 
   const startOf = async (net: tf.LayersModel, options: Parameters<typeof trainCh6>[6]) => {
     let start: number[][] = [];
     await trainCh6(net, it, it, 1, 0.1, "cpu", {
-      animator: false, progress: false, verbose: false, ...options,
+      animator: false,
+      progress: false,
+      verbose: false,
+      ...options,
       callbacks: [{ onTrainBegin: () => void (start = kernels(net)) }],
     });
     return start;
@@ -170,9 +182,16 @@ test("the engine adds a LayersModel's regularizer penalties to what it different
     tf.sequential({
       layers: [tf.layers.dense({ units: 1, inputShape: [3], useBias: false, kernelInitializer: "ones", kernelRegularizer: wd > 0 ? tf.regularizers.l2({ l2: wd }) : undefined })],
     });
-  const X = tf.tensor2d([[1, 0, 0], [0, 1, 0]]);
+  const X = tf.tensor2d([
+    [1, 0, 0],
+    [0, 1, 0],
+  ]);
   const y = tf.tensor2d([[1], [1]]);
-  const iter = { async *[Symbol.asyncIterator]() { yield [X.clone(), y.clone()] as [tf.Tensor, tf.Tensor]; } };
+  const iter = {
+    async *[Symbol.asyncIterator]() {
+      yield [X.clone(), y.clone()] as [tf.Tensor, tf.Tensor];
+    },
+  };
   const mse = (yHat: tf.Tensor, t: tf.Tensor) => tf.squaredDifference(yHat, t).reshape([-1]);
   const run = async (wd: number) => {
     const net = make(wd);

@@ -8,7 +8,10 @@ import { DataLoader, TensorDataset } from "../../lib/data/index";
 test("d2l.fit calls each callback once per epoch and batch", async () => {
   await tf.setBackend("cpu");
   const X = tf.randomNormal([20, 3], 0, 1, "float32", 1);
-  const y = tf.tensor1d(Array.from({ length: 20 }, (_, i) => i % 2), "int32");
+  const y = tf.tensor1d(
+    Array.from({ length: 20 }, (_, i) => i % 2),
+    "int32",
+  );
   const W = tf.variable(tf.zeros([3, 2]));
   const net = (x: tf.Tensor): tf.Tensor => x.matMul(W);
   const loss = (yHat: tf.Tensor, yy: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(yy.toInt(), 2), yHat, undefined, tf.Reduction.NONE);

@@ -98,8 +98,7 @@ function layersModel(): tf.Sequential {
 }
 
 /** Per-example softmax cross-entropy on logits (for the LayersModel path). */
-const logitsLoss = (yHat: tf.Tensor, y: tf.Tensor): tf.Tensor =>
-  tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(y, "int32"), 3), yHat, undefined, undefined, tf.Reduction.NONE);
+const logitsLoss = (yHat: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(y, "int32"), 3), yHat, undefined, undefined, tf.Reduction.NONE);
 
 function quiet(): void {
   mock.method(console, "log", () => {});
@@ -235,7 +234,13 @@ describe("from-scratch helpers", () => {
   test("evaluateAccuracy and evaluateLoss", async () => {
     // A fixed net: predicts class 0 when x0 > 0, else class 1.
     const net = (X: tf.Tensor): tf.Tensor => tf.tidy(() => tf.concat([X.slice([0, 0], [-1, 1]), tf.zerosLike(X.slice([0, 0], [-1, 1]))], 1));
-    const X = [[1, 0], [2, 0], [-1, 0], [-3, 0], [5, 0]];
+    const X = [
+      [1, 0],
+      [2, 0],
+      [-1, 0],
+      [-3, 0],
+      [5, 0],
+    ];
     const y = [0, 0, 0, 1, 1]; // correct: 1, 2, 4 -> 3 of 5
     const before = tf.memory().numTensors;
     const acc = await d2l.evaluateAccuracy(net, new ArrayIter(X, y, 2));
@@ -606,7 +611,10 @@ describe("bad input gets clear errors", () => {
       ],
     );
     assert.ok(seen.every((x) => Number.isFinite(x.loss) && x.loss > 0));
-    assert.throws(() => new d2l.Engine({ net: m.net, loss: d2l.crossEntropy, updater: (n) => d2l.sgd([m.W, m.b], 0.1, n), readEvery: 0 }), /readEvery must be a positive whole number/);
+    assert.throws(
+      () => new d2l.Engine({ net: m.net, loss: d2l.crossEntropy, updater: (n) => d2l.sgd([m.W, m.b], 0.1, n), readEvery: 0 }),
+      /readEvery must be a positive whole number/,
+    );
   });
 
   test("a huge learning rate is caught as NaN and the weights before training are put back", async () => {
@@ -626,12 +634,26 @@ describe("bad input gets clear errors", () => {
   test("wrong arguments", async () => {
     const m = scratchModel();
     const it = new ArrayIter(train.X, train.y, 20);
-    assert.throws(() => new d2l.Engine({ net: m.net, loss: d2l.crossEntropy, updater: 0.1 as unknown as d2l.Updater }), /updater to be a tf.Optimizer .* or a function \(batchSize\) => void, got number/);
-    await assert.rejects(d2l.trainCh3(m.net, it, undefined as unknown as ArrayIter, d2l.crossEntropy, 1, (n) => d2l.sgd([m.W, m.b], 0.1, n)), /test data iterator to be an async iterable/);
-    await assert.rejects(new d2l.Engine({ net: m.net, loss: d2l.crossEntropy, updater: (n) => d2l.sgd([m.W, m.b], 0.1, n) }).fit(it, { numEpochs: 0 }), /numEpochs must be a positive integer, got 0/);
+    assert.throws(
+      () => new d2l.Engine({ net: m.net, loss: d2l.crossEntropy, updater: 0.1 as unknown as d2l.Updater }),
+      /updater to be a tf.Optimizer .* or a function \(batchSize\) => void, got number/,
+    );
+    await assert.rejects(
+      d2l.trainCh3(m.net, it, undefined as unknown as ArrayIter, d2l.crossEntropy, 1, (n) => d2l.sgd([m.W, m.b], 0.1, n)),
+      /test data iterator to be an async iterable/,
+    );
+    await assert.rejects(
+      new d2l.Engine({ net: m.net, loss: d2l.crossEntropy, updater: (n) => d2l.sgd([m.W, m.b], 0.1, n) }).fit(it, { numEpochs: 0 }),
+      /numEpochs must be a positive integer, got 0/,
+    );
     // A loss that returns the batch mean is taken as such; one returning the wrong length is an error.
     await assert.rejects(
-      d2l.trainEpochCh3(m.net, it, (yHat) => tf.sum(yHat, 0), (n) => d2l.sgd([m.W, m.b], 0.1, n)),
+      d2l.trainEpochCh3(
+        m.net,
+        it,
+        (yHat) => tf.sum(yHat, 0),
+        (n) => d2l.sgd([m.W, m.b], 0.1, n),
+      ),
       /the loss returned shape \[3\] for a batch of 20 examples; it must return one loss per example/,
     );
     // an updater that names a variable the loss does not use
@@ -700,7 +722,10 @@ describe("evaluation and interrupts", () => {
       },
     };
     const before = tf.memory().numTensors;
-    await assert.rejects(d2l.evaluateAccuracy((X) => X, iter), InterruptedError);
+    await assert.rejects(
+      d2l.evaluateAccuracy((X) => X, iter),
+      InterruptedError,
+    );
     assert.equal(yielded, 4);
     assert.equal(tf.memory().numTensors, before);
   });

@@ -25,7 +25,17 @@ interface Fixture {
   torch: string;
   params: Record<string, number>;
   bahdanauShapes: { output: number[]; stateLen: number; encOutputs: number[]; hiddenLen: number; hidden0: number[]; weightsPerStep: number[]; steps: number };
-  bahdanau: { config: [number, number, number, number]; encoderWeights: Weights; decoderWeights: Weights; srcX: T; srcValidLens: T; tgtX: T; out: T; hidden: T; attentionWeights: T };
+  bahdanau: {
+    config: [number, number, number, number];
+    encoderWeights: Weights;
+    decoderWeights: Weights;
+    srcX: T;
+    srcValidLens: T;
+    tgtX: T;
+    out: T;
+    hidden: T;
+    attentionWeights: T;
+  };
   shapes: Record<"ffn" | "addNorm" | "encoderBlock" | "transformerEncoder" | "decoderBlock", number[]>;
   addNorm: { normalizedShape: number[]; dropout: number; weights: Weights; X: T; Y: T; out: T }[];
   ffn: { config: [number, number, number]; weights: Weights; X: T; out: T };
@@ -121,8 +131,7 @@ function load(block: d2l.EncoderDecoder | object, weights: Weights): void {
   for (const [layer, { weight, bias }] of byLayer) {
     const kind = layer.getClassName();
     assert.ok(weight, `${layer.name}: no weight`);
-    const values =
-      kind === "Dense" ? [tf.transpose(t(weight)), ...(bias ? [t(bias)] : [])] : kind === "LayerNormalization" ? [t(weight), t(bias as T)] : [t(weight)];
+    const values = kind === "Dense" ? [tf.transpose(t(weight)), ...(bias ? [t(bias)] : [])] : kind === "LayerNormalization" ? [t(weight), t(bias as T)] : [t(weight)];
     assert.deepEqual(
       layer.getWeights().map((v) => v.shape),
       values.map((v) => v.shape),
@@ -133,7 +142,11 @@ function load(block: d2l.EncoderDecoder | object, weights: Weights): void {
   }
   for (const [layer, w] of gruWeights) {
     const values = [tf.transpose(t(w.weight_ih)), tf.transpose(t(w.weight_hh)), t(w.bias_ih), t(w.bias_hh)];
-    assert.deepEqual(layer.getWeights().map((v) => v.shape), values.map((v) => v.shape), `${layer.name}: shapes`);
+    assert.deepEqual(
+      layer.getWeights().map((v) => v.shape),
+      values.map((v) => v.shape),
+      `${layer.name}: shapes`,
+    );
     layer.setWeights(values);
     values.forEach((v) => v.dispose());
   }
@@ -404,8 +417,15 @@ function copyTask(): { iter: AsyncIterable<tf.Tensor[]> & { numBatches: number }
     async *[Symbol.asyncIterator](): AsyncGenerator<tf.Tensor[]> {
       for (let i = 0; i < rows.length; i += batchSize) {
         const batch = rows.slice(i, i + batchSize);
-        const X = tf.tensor2d(batch.map((r) => r.ids), [batch.length, numSteps], "int32");
-        const L = tf.tensor1d(batch.map((r) => r.len), "int32");
+        const X = tf.tensor2d(
+          batch.map((r) => r.ids),
+          [batch.length, numSteps],
+          "int32",
+        );
+        const L = tf.tensor1d(
+          batch.map((r) => r.len),
+          "int32",
+        );
         yield [X, L, X.clone(), L.clone()];
       }
     },

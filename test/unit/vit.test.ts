@@ -154,7 +154,8 @@ describe("ViTMLP and ViTBlock", () => {
     const blk = new d2l.ViTBlock(16, 16, 32, 4, 0.5);
     const X = image([2, 5, 16]);
     blk.eval();
-    const a = blk.forward(X), b = blk.forward(X);
+    const a = blk.forward(X),
+      b = blk.forward(X);
     assert.equal(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0], 0);
     blk.train();
     const c = blk.forward(X);
@@ -176,7 +177,8 @@ describe("ViT", () => {
     const Y = vit.forward(X);
     assert.deepEqual(Y.shape, f.shape);
     tf.dispose([X, Y]);
-    const before = tf.memory().numTensors, weights = vit.weights.length;
+    const before = tf.memory().numTensors,
+      weights = vit.weights.length;
     vit.dispose();
     assert.ok(before - tf.memory().numTensors >= weights, "dispose() frees every weight");
   });
@@ -204,7 +206,7 @@ describe("ViT", () => {
     const ys = new Int32Array(n);
     for (let e = 0; e < n; e++) {
       ys[e] = e % 2;
-      for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) xs[e * 64 + r * 8 + c] = ((r < 4) === (ys[e] === 1) ? 1 : 0) + 0.3 * Math.sin(e * 1.7 + r * 0.9 + c * 2.3);
+      for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) xs[e * 64 + r * 8 + c] = (r < 4 === (ys[e] === 1) ? 1 : 0) + 0.3 * Math.sin(e * 1.7 + r * 0.9 + c * 2.3);
     }
     const X = tf.tensor4d(xs, [n, 8, 8, 1]);
     const y = tf.tensor1d(ys, "int32");
@@ -218,7 +220,8 @@ describe("ViT", () => {
     const loss = (yHat: tf.Tensor, t: tf.Tensor): tf.Tensor => d2l.losses.crossEntropy(yHat, t, { reduction: "none" });
     const optimizer = tf.train.adam(0.01);
     const r = await d2l.fit({ net: vit.asNet(), params: vit.trainableWeights, loss, updater: optimizer, trainIter, numEpochs: 8 });
-    const first = r.history[0].trainLoss, last = r.history[r.history.length - 1].trainLoss;
+    const first = r.history[0].trainLoss,
+      last = r.history[r.history.length - 1].trainLoss;
     assert.ok(last < 0.7 * first, `loss ${first} -> ${last}`);
     assert.equal(vit.training, true, "asNet() set training mode for the training steps");
     tf.dispose(vit.asNet()(tf.slice(X, [0, 0, 0, 0], [1, 8, 8, 1]), false));

@@ -116,8 +116,16 @@ test("a convolution's input gradient on wasm still matches cpu with d2l's Revers
   const w = Float32Array.from({ length: 3 * 3 * 16 * 24 }, () => rand() - 0.5);
   const grad = (): number[] =>
     tf.tidy(() => {
-      const f = (a: tf.Tensor): tf.Tensor => tf.conv2d(a as tf.Tensor4D, tf.tensor4d(w, [3, 3, 16, 24]), 1, "same").square().sum();
-      return Array.from(tf.grad(f)(tf.tensor4d(x, [2, 5, 5, 16])).dataSync());
+      const f = (a: tf.Tensor): tf.Tensor =>
+        tf
+          .conv2d(a as tf.Tensor4D, tf.tensor4d(w, [3, 3, 16, 24]), 1, "same")
+          .square()
+          .sum();
+      return Array.from(
+        tf
+          .grad(f)(tf.tensor4d(x, [2, 5, 5, 16]))
+          .dataSync(),
+      );
     });
   const want = await onCpu(grad);
   const got = grad();
@@ -132,8 +140,16 @@ test("a strided convolution's input gradient on wasm (by phases, with d2l's Stri
   const w = Float32Array.from({ length: 3 * 3 * 8 * 12 }, () => rand() - 0.5);
   const grad = (): number[] =>
     tf.tidy(() => {
-      const f = (a: tf.Tensor): tf.Tensor => tf.conv2d(a as tf.Tensor4D, tf.tensor4d(w, [3, 3, 8, 12]), 2, "same").square().sum();
-      return Array.from(tf.grad(f)(tf.tensor4d(x, [2, 7, 6, 8])).dataSync());
+      const f = (a: tf.Tensor): tf.Tensor =>
+        tf
+          .conv2d(a as tf.Tensor4D, tf.tensor4d(w, [3, 3, 8, 12]), 2, "same")
+          .square()
+          .sum();
+      return Array.from(
+        tf
+          .grad(f)(tf.tensor4d(x, [2, 7, 6, 8]))
+          .dataSync(),
+      );
     });
   const want = await onCpu(grad);
   const got = grad();

@@ -102,7 +102,10 @@ describe("encode / decode", () => {
     assert.deepEqual(frames[1], idents[1]);
     assert.equal(frames[2].toString(), "<IDS|MSG>");
     const jsons = frames.slice(4, 8);
-    assert.deepEqual(jsons.map((b) => JSON.parse(b.toString("utf8"))), [h, {}, { m: true }, content]);
+    assert.deepEqual(
+      jsons.map((b) => JSON.parse(b.toString("utf8"))),
+      [h, {}, { m: true }, content],
+    );
     assert.equal(frames[3].toString(), createHmac("sha256", KEY).update(Buffer.concat(jsons)).digest("hex"));
     assert.deepEqual(frames[8], buf);
   });

@@ -124,7 +124,10 @@ describe("batchify (14.3)", () => {
     assert.deepEqual(contextsNegatives.arraySync(), fx.batchify.contextsNegatives);
     assert.deepEqual(masks.arraySync(), fx.batchify.masks);
     assert.deepEqual(labels.arraySync(), fx.batchify.labels);
-    assert.deepEqual(contextsNegatives.arraySync(), [[2, 2, 3, 3, 3, 3], [2, 2, 2, 3, 3, 0]]);
+    assert.deepEqual(contextsNegatives.arraySync(), [
+      [2, 2, 3, 3, 3, 3],
+      [2, 2, 2, 3, 3, 0],
+    ]);
     assert.equal(centers.dtype, "int32");
     assert.equal(contextsNegatives.dtype, "int32");
   });
@@ -142,7 +145,10 @@ describe("getSimilarTokens (14.4)", () => {
     assert.equal(vocab.length, s.W.length);
     const W = tf.tensor2d(s.W);
     const got = d2l.getSimilarTokens(vocab.toTokens(s.query), 3, W, vocab);
-    assert.deepEqual(got.map(([t]) => t), vocab.toTokens(s.topk.slice(1)));
+    assert.deepEqual(
+      got.map(([t]) => t),
+      vocab.toTokens(s.topk.slice(1)),
+    );
     for (const [t, c] of got) assert.ok(Math.abs(c - s.cos[vocab.toIndices(t)]) < TOL);
     // the same through an embedding layer
     const viaLayer = d2l.getSimilarTokens(vocab.toTokens(s.query), 3, embeddingWith(s.W), vocab);
@@ -153,7 +159,10 @@ describe("getSimilarTokens (14.4)", () => {
 });
 
 describe("subsampling, centres and contexts, negatives (14.3)", () => {
-  const tinyDataset = [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9]];
+  const tinyDataset = [
+    [0, 1, 2, 3, 4, 5, 6],
+    [7, 8, 9],
+  ];
 
   test("getCentersAndContexts on the book's tiny data set: windows of 1 or 2 around each centre; seeded runs repeat", () => {
     d2l.seed(3);
@@ -164,13 +173,19 @@ describe("subsampling, centres and contexts, negatives (14.3)", () => {
     for (const line of tinyDataset) {
       for (let i = 0; i < line.length; i++, k++) {
         const options = [1, 2].map((w) => line.filter((_, j) => j !== i && Math.abs(j - i) <= w));
-        assert.ok(options.some((o) => JSON.stringify(o) === JSON.stringify(contexts[k])), `context of ${line[i]}: ${JSON.stringify(contexts[k])}`);
+        assert.ok(
+          options.some((o) => JSON.stringify(o) === JSON.stringify(contexts[k])),
+          `context of ${line[i]}: ${JSON.stringify(contexts[k])}`,
+        );
       }
     }
     d2l.seed(3);
     assert.deepEqual(d2l.getCentersAndContexts(tinyDataset, 2), [centers, contexts]);
     // sentences of fewer than 2 tokens give no pairs
-    assert.deepEqual(d2l.getCentersAndContexts([[5], [], [1, 2]], 3), [[1, 2], [[2], [1]]]);
+    assert.deepEqual(d2l.getCentersAndContexts([[5], [], [1, 2]], 3), [
+      [1, 2],
+      [[2], [1]],
+    ]);
     assert.throws(() => d2l.getCentersAndContexts(tinyDataset, 0), /maxWindowSize must be a positive integer/);
   });
 
@@ -205,14 +220,22 @@ describe("subsampling, centres and contexts, negatives (14.3)", () => {
     for (let i = 0; i < 27000; i++) counts[generator.draw()]++;
     assert.equal(counts[0], 0);
     assert.equal(counts[4], 0);
-    for (const [i, w] of [[1, 2], [2, 3], [3, 4]]) assert.ok(Math.abs(counts[i] / 27000 - w / 9) < 0.02, `index ${i}: ${counts[i]}`);
+    for (const [i, w] of [
+      [1, 2],
+      [2, 3],
+      [3, 4],
+    ])
+      assert.ok(Math.abs(counts[i] / 27000 - w / 9) < 0.02, `index ${i}: ${counts[i]}`);
     assert.throws(() => new d2l.RandomGenerator([0, 0]), /sum to 0/);
 
     const vocab = new d2l.Vocab([["a", "a", "a", "b", "b", "c", "d"]]);
     const counter = d2l.countCorpus([["a", "a", "a", "b", "b", "c", "d"]]);
     const contexts = [[1, 2], [3], [1, 2, 3]];
     const negatives = d2l.getNegatives(contexts, vocab, counter, 4);
-    assert.deepEqual(negatives.map((n) => n.length), [8, 4, 12]);
+    assert.deepEqual(
+      negatives.map((n) => n.length),
+      [8, 4, 12],
+    );
     negatives.forEach((neg, i) => {
       for (const w of neg) {
         assert.ok(w >= 1 && w < vocab.length);

@@ -34,18 +34,18 @@ define(["jquery", "base/js/namespace", "notebook/js/outputarea", "require"], fun
     var div = $("<div/>").addClass("d2l-plotly");
     toinsert.append(div);
     element.append(toinsert);
-    loadPlotly().then(
-      function (Plotly) {
+    loadPlotly()
+      .then(function (Plotly) {
         var layout = Object.assign({}, size.width ? { width: size.width } : {}, size.height ? { height: size.height } : {}, fig.layout || {});
         var config = Object.assign({ displaylogo: false }, fig.config || {});
         return Plotly.newPlot(div[0], fig.data || [], layout, config).then(function () {
           div.attr("data-d2l-plotly-ready", "1");
         });
-      }
-    ).catch(function (e) {
-      div.attr("data-d2l-plotly-error", String((e && e.message) || e));
-      div.text("plotly.js did not draw this figure (" + String((e && e.message) || e) + "); rerun d2l-ts install.");
-    });
+      })
+      .catch(function (e) {
+        div.attr("data-d2l-plotly-error", String((e && e.message) || e));
+        div.text("plotly.js did not draw this figure (" + String((e && e.message) || e) + "); rerun d2l-ts install.");
+      });
     return toinsert;
   }
 

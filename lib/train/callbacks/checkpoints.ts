@@ -122,7 +122,8 @@ export class ModelCheckpoint implements Callback {
   private readonly verbose: boolean;
 
   constructor(folder: string, opts: ModelCheckpointOptions = {}) {
-    if (typeof folder !== "string" || folder.trim() === "") throw new Error(`ModelCheckpoint(folder): expected a folder path to save checkpoints in, got ${JSON.stringify(folder)}`);
+    if (typeof folder !== "string" || folder.trim() === "")
+      throw new Error(`ModelCheckpoint(folder): expected a folder path to save checkpoints in, got ${JSON.stringify(folder)}`);
     if (opts === null || typeof opts !== "object") throw new Error("ModelCheckpoint(folder, opts): opts must be an options object, e.g. { every: 1 }");
     const every = opts.every ?? 1;
     if (!Number.isInteger(every) || every < 1) throw new Error(`ModelCheckpoint: every must be a positive whole number of epochs, got ${String(every)}`);
@@ -337,11 +338,14 @@ export async function resume(folder: string, opts: ResumeOptions = {}): Promise<
 
   // Every check first, then the changes: a bad checkpoint changes nothing.
   if (opts.net === undefined && opts.params === undefined) throw new Error("resume: pass the net to load the weights into (net, or params for a function net)");
-  if (opts.params === undefined && !isLayersModel(opts.net)) throw new Error("resume: the net is a function, so pass its weights as params: [W, b, ...], in the order the saving run's engine had them");
+  if (opts.params === undefined && !isLayersModel(opts.net))
+    throw new Error("resume: the net is a function, so pass its weights as params: [W, b, ...], in the order the saving run's engine had them");
   const vars = modelVariables(opts.net, opts.params, undefined);
   const m = json.model;
   if (vars.length !== m.names.length) {
-    throw new Error(`resume: the checkpoint in ${dir} holds ${m.names.length} weights (${m.names.join(", ")}) but the net has ${vars.length}; build the same net as the run that saved it`);
+    throw new Error(
+      `resume: the checkpoint in ${dir} holds ${m.names.length} weights (${m.names.join(", ")}) but the net has ${vars.length}; build the same net as the run that saved it`,
+    );
   }
   vars.forEach((v, i) => {
     const want = m.shapes[i];
@@ -353,19 +357,25 @@ export async function resume(folder: string, opts: ResumeOptions = {}): Promise<
   });
   const opt = opts.optimizer;
   if (json.optimizer !== null && opt === undefined) {
-    throw new Error(`resume: the checkpoint holds the state of a ${json.optimizer.className}; pass it as optimizer (made as the saving run made it) to continue it, or optimizer: null to load the weights only`);
+    throw new Error(
+      `resume: the checkpoint holds the state of a ${json.optimizer.className}; pass it as optimizer (made as the saving run made it) to continue it, or optimizer: null to load the weights only`,
+    );
   }
   if (opt !== undefined && opt !== null) {
     if (!isOptimizer(opt)) throw new Error("resume: optimizer must be a tf.Optimizer (a d2l.optim or tf.train optimizer), or null");
     if (json.optimizer === null) throw new Error("resume: the checkpoint holds no optimizer state (the run trained with a function updater); leave optimizer out");
     if (opt.constructor.name !== json.optimizer.className) {
-      throw new Error(`resume: the checkpoint holds the state of a ${json.optimizer.className} but the optimizer given is a ${opt.constructor.name}; make the optimizer the saving run used`);
+      throw new Error(
+        `resume: the checkpoint holds the state of a ${json.optimizer.className} but the optimizer given is a ${opt.constructor.name}; make the optimizer the saving run used`,
+      );
     }
   }
   if (json.scheduler !== null && json.scheduler !== undefined && opts.scheduler === undefined) {
-    throw new Error("resume: the checkpoint holds a learning-rate scheduler's state; pass the scheduler (made as the saving run made it) to continue it, or scheduler: null to ignore it");
+    throw new Error(
+      "resume: the checkpoint holds a learning-rate scheduler's state; pass the scheduler (made as the saving run made it) to continue it, or scheduler: null to ignore it",
+    );
   }
-  if (opts.scheduler && (typeof opts.scheduler.loadStateDict !== "function")) throw new Error("resume: scheduler must have loadStateDict(state), as every d2l.lr scheduler has");
+  if (opts.scheduler && typeof opts.scheduler.loadStateDict !== "function") throw new Error("resume: scheduler must have loadStateDict(state), as every d2l.lr scheduler has");
   if (opts.scheduler && (json.scheduler === null || json.scheduler === undefined)) {
     throw new Error("resume: the checkpoint holds no scheduler state (the ModelCheckpoint had no scheduler option); leave scheduler out");
   }
@@ -385,7 +395,10 @@ export async function resume(folder: string, opts: ResumeOptions = {}): Promise<
         return best === "" ? name : `${renamed.get(best)}${name.slice(best.length)}`;
       };
       const names = json.optimizer.names;
-      await setOptimizerWeights(opt, names.map((name) => ({ name: rename(name.replace(/#\d+$/, "")), tensor: (optTensors as Record<string, tf.Tensor>)[name] })));
+      await setOptimizerWeights(
+        opt,
+        names.map((name) => ({ name: rename(name.replace(/#\d+$/, "")), tensor: (optTensors as Record<string, tf.Tensor>)[name] })),
+      );
       if (json.optimizer.learningRate !== null) setLearningRateOf(opt, json.optimizer.learningRate);
     }
   } finally {
@@ -446,10 +459,14 @@ function readCheckpointJson(dir: string, jsonPath: string): CheckpointJson {
 /** Load a checkpoint's tensor file after checking its size and hash; every name in `names` must be there. */
 async function loadChecked(dir: string, entry: FileEntry, names: string[]): Promise<Record<string, tf.Tensor>> {
   const file = path.join(dir, entry.file);
-  if (!fs.existsSync(file)) throw new TensorFileError(file, `missing: ${path.join(dir, JSON_NAME)} names it, but it is not there; the checkpoint is incomplete (resume from another one, or train again)`);
+  if (!fs.existsSync(file))
+    throw new TensorFileError(file, `missing: ${path.join(dir, JSON_NAME)} names it, but it is not there; the checkpoint is incomplete (resume from another one, or train again)`);
   const { bytes, sha256: hash } = sha256(file);
   if (bytes !== entry.bytes || hash !== entry.sha256) {
-    throw new TensorFileError(file, `damaged: ${bytes} bytes with SHA-256 ${hash.slice(0, 12)}..., but the checkpoint saved ${entry.bytes} bytes with ${entry.sha256.slice(0, 12)}...; resume from another checkpoint, or train again`);
+    throw new TensorFileError(
+      file,
+      `damaged: ${bytes} bytes with SHA-256 ${hash.slice(0, 12)}..., but the checkpoint saved ${entry.bytes} bytes with ${entry.sha256.slice(0, 12)}...; resume from another checkpoint, or train again`,
+    );
   }
   const tree = await loadTensors(file);
   if (tree instanceof tf.Tensor || Array.isArray(tree)) {

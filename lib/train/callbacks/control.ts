@@ -83,10 +83,11 @@ export class EarlyStopping implements Callback {
   private bestWeights: WeightCopy | undefined;
 
   constructor(opts: EarlyStoppingOptions = {}) {
-    if (opts === null || typeof opts !== "object") throw new Error("new EarlyStopping(opts) expects an options object, e.g. { monitor: \"testAcc\", patience: 3 }");
+    if (opts === null || typeof opts !== "object") throw new Error('new EarlyStopping(opts) expects an options object, e.g. { monitor: "testAcc", patience: 3 }');
     this.watch = new Watch("EarlyStopping", opts.monitor, opts.mode, opts.minDelta, "testLoss");
     const patience = opts.patience ?? 0;
-    if (!Number.isInteger(patience) || patience < 0) throw new Error(`EarlyStopping: patience must be a whole number >= 0 (epochs without improvement before stopping), got ${String(patience)}`);
+    if (!Number.isInteger(patience) || patience < 0)
+      throw new Error(`EarlyStopping: patience must be a whole number >= 0 (epochs without improvement before stopping), got ${String(patience)}`);
     const start = opts.startFromEpoch ?? 0;
     if (!Number.isInteger(start) || start < 0) throw new Error(`EarlyStopping: startFromEpoch must be a whole number >= 0, got ${String(start)}`);
     if (opts.baseline !== undefined && (typeof opts.baseline !== "number" || !Number.isFinite(opts.baseline))) {

@@ -82,7 +82,10 @@ export function gradClipping(target: tf.NamedTensorMap | tf.Tensor[] | Clippable
     throw new Error("gradClipping: expected gradients (an array or an object of tensors, as tf.variableGrads returns) or a net with params");
   }
   return tf.tidy(() => {
-    const s = clipScale(names.map((k) => map[k]), theta);
+    const s = clipScale(
+      names.map((k) => map[k]),
+      theta,
+    );
     const out: tf.NamedTensorMap = {};
     for (const k of names) out[k] = tf.mul(map[k], s);
     return out;

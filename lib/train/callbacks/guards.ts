@@ -30,7 +30,8 @@ export class NaNCheck implements Callback {
     if (Number.isFinite(state.batchLoss)) return;
     const from = state.readFrom;
     const at = from === state.batch ? `${where(state)}` : `epoch ${state.epoch + 1}, in batches ${from + 1}-${state.batch + 1} (pass readEvery: 1 to find the batch)`;
-    const kept = from === 0 ? (state.epoch === 0 ? "it had before training" : `it had at the end of epoch ${state.epoch}`) : `it had after batch ${from} of epoch ${state.epoch + 1}`;
+    const kept =
+      from === 0 ? (state.epoch === 0 ? "it had before training" : `it had at the end of epoch ${state.epoch}`) : `it had after batch ${from} of epoch ${state.epoch + 1}`;
     throw new Error(`loss became ${state.batchLoss} at ${at}; lower the learning rate (or check the data for NaN values). The model keeps the weights ${kept}`);
   }
 }

@@ -170,7 +170,7 @@ export class CSVLogger extends RunLogger {
   constructor(file: string, opts: RunLoggerOptions & { separator?: string } = {}) {
     super("CSVLogger", file, opts);
     const sep = opts.separator ?? ",";
-    if (typeof sep !== "string" || sep.length !== 1 || /[\s".0-9a-zA-Z-]/.test(sep) && sep !== "\t") {
+    if (typeof sep !== "string" || sep.length !== 1 || (/[\s".0-9a-zA-Z-]/.test(sep) && sep !== "\t")) {
       throw new Error(`CSVLogger: separator must be one character such as "," or ";" or "\\t", got ${JSON.stringify(sep)}`);
     }
     this.separator = sep;
@@ -186,7 +186,9 @@ export class CSVLogger extends RunLogger {
 
   protected checkExisting(firstLine: string): void {
     if (firstLine.trim() !== this.header()) {
-      throw new Error(`CSVLogger: ${this.file} starts with "${firstLine.slice(0, 80)}", not this logger's header "${this.header()}"; append to a log a CSVLogger wrote (same separator), or choose another file`);
+      throw new Error(
+        `CSVLogger: ${this.file} starts with "${firstLine.slice(0, 80)}", not this logger's header "${this.header()}"; append to a log a CSVLogger wrote (same separator), or choose another file`,
+      );
     }
   }
 }
@@ -222,7 +224,8 @@ export class JsonlLogger extends RunLogger {
     } catch {
       ok = false;
     }
-    if (!ok) throw new Error(`JsonlLogger: ${this.file} does not start with a run-log line (${firstLine.slice(0, 80)}); append to a log a JsonlLogger wrote, or choose another file`);
+    if (!ok)
+      throw new Error(`JsonlLogger: ${this.file} does not start with a run-log line (${firstLine.slice(0, 80)}); append to a log a JsonlLogger wrote, or choose another file`);
   }
 }
 
@@ -355,7 +358,9 @@ export function plotRuns(files: string | string[], opts: PlotRunsOptions = {}): 
       yv.push(y);
     }
     if (yv.length === 0) {
-      throw new Error(`plotRuns: ${file} has no ${metric} values${metric.startsWith("test") ? " (test metrics come from a fit with a testIter)" : ""}${lines === "epoch" ? " in its epoch lines" : ""}`);
+      throw new Error(
+        `plotRuns: ${file} has no ${metric} values${metric.startsWith("test") ? " (test metrics come from a fit with a testIter)" : ""}${lines === "epoch" ? " in its epoch lines" : ""}`,
+      );
     }
     xs.push(xv);
     ys.push(yv);

@@ -35,7 +35,8 @@ export class Watch {
       throw new Error(`${who}: with a monitor function, say which way is better: mode "min" (smaller is better, as a loss) or "max" (larger is better, as an accuracy)`);
     }
     const d = minDelta ?? 0;
-    if (typeof d !== "number" || !Number.isFinite(d)) throw new Error(`${who}: minDelta must be a finite number (the least change that counts as an improvement), got ${String(d)}`);
+    if (typeof d !== "number" || !Number.isFinite(d))
+      throw new Error(`${who}: minDelta must be a finite number (the least change that counts as an improvement), got ${String(d)}`);
     this.monitor = m;
     // Keras' "auto": accuracies are maximized, everything else minimized.
     this.mode = md === "auto" ? (/Acc$/.test(m as string) ? "max" : "min") : md;
@@ -66,13 +67,13 @@ export class Watch {
       m === "testAcc"
         ? state.testIter === undefined
           ? "fit was given no testIter"
-          : "the engine computes no accuracy (accuracy: false); monitor \"testLoss\""
+          : 'the engine computes no accuracy (accuracy: false); monitor "testLoss"'
         : m === "testLoss"
           ? state.testIter === undefined
             ? "fit was given no testIter"
-            : "the engine computes the test loss only when accuracy is off (regression); monitor \"testAcc\", or pass accuracy: false"
+            : 'the engine computes the test loss only when accuracy is off (regression); monitor "testAcc", or pass accuracy: false'
           : m === "trainAcc"
-            ? "the engine computes no accuracy (accuracy: false); monitor \"trainLoss\""
+            ? 'the engine computes no accuracy (accuracy: false); monitor "trainLoss"'
             : "the loss was not read";
     throw new Error(`${who}: ${m} has no value after epoch ${state.epoch + 1}: ${why}`);
   }

@@ -52,7 +52,8 @@ abstract class GradientPenalty implements Callback {
     readonly coefficient: number,
     opts: RegularizationOptions,
   ) {
-    if (typeof coefficient !== "number" || !(coefficient >= 0) || !Number.isFinite(coefficient)) throw new Error(`${who}: the coefficient must be a number >= 0 (${what}), got ${String(coefficient)}`);
+    if (typeof coefficient !== "number" || !(coefficient >= 0) || !Number.isFinite(coefficient))
+      throw new Error(`${who}: the coefficient must be a number >= 0 (${what}), got ${String(coefficient)}`);
     if (opts === null || typeof opts !== "object") throw new Error(`${who}: opts must be an options object, e.g. { biases: false }`);
     if (opts.params !== undefined && !Array.isArray(opts.params)) throw new Error(`${who}: params must be an array of variables (e.g. [W1, W2])`);
     this.biases = opts.biases ?? true;

@@ -120,9 +120,12 @@ export class LRSchedulerCallback implements Callback {
     if (interval !== "epoch" && interval !== "batch") throw new Error(`LRSchedulerCallback: interval must be "epoch" or "batch", got ${JSON.stringify(interval)}`);
     const monitor = options.monitor ?? "trainLoss";
     if (typeof monitor !== "function" && !MONITORS.includes(monitor)) {
-      throw new Error(`LRSchedulerCallback: monitor must be one of ${MONITORS.map((m) => JSON.stringify(m)).join(", ")} or a function (state) => number, got ${JSON.stringify(monitor)}`);
+      throw new Error(
+        `LRSchedulerCallback: monitor must be one of ${MONITORS.map((m) => JSON.stringify(m)).join(", ")} or a function (state) => number, got ${JSON.stringify(monitor)}`,
+      );
     }
-    if (monitor === "batchLoss" && interval !== "batch") throw new Error('LRSchedulerCallback: monitor "batchLoss" steps per batch; pass interval: "batch" (or monitor "trainLoss" per epoch)');
+    if (monitor === "batchLoss" && interval !== "batch")
+      throw new Error('LRSchedulerCallback: monitor "batchLoss" steps per batch; pass interval: "batch" (or monitor "trainLoss" per epoch)');
     this.given = scheduler;
     this.interval = interval;
     this.monitor = monitor;
@@ -147,7 +150,9 @@ export class LRSchedulerCallback implements Callback {
     if (typeof this.given === "function" && !(this.given instanceof BookScheduler)) {
       const made = (this.given as SchedulerFactory)(optimizer);
       if (!(made instanceof BookScheduler) && !isScheduler(made)) {
-        throw new Error(`LRSchedulerCallback: the factory must return a scheduler made on the optimizer it is given, e.g. (opt) => new d2l.lr.StepLR(opt, { stepSize: 30 }); it returned ${describe(made)}`);
+        throw new Error(
+          `LRSchedulerCallback: the factory must return a scheduler made on the optimizer it is given, e.g. (opt) => new d2l.lr.StepLR(opt, { stepSize: 30 }); it returned ${describe(made)}`,
+        );
       }
       s = made;
     } else s = this.given as AnySchedule;
@@ -221,7 +226,9 @@ export class LRSchedulerCallback implements Callback {
           : m === "trainAcc"
             ? " (the engine computes no accuracy here)"
             : "";
-      throw new Error(`LRSchedulerCallback: the monitored ${typeof m === "function" ? "function returned" : `${m} is`} ${String(v)}${why}; a plateau scheduler needs a number each ${this.interval}`);
+      throw new Error(
+        `LRSchedulerCallback: the monitored ${typeof m === "function" ? "function returned" : `${m} is`} ${String(v)}${why}; a plateau scheduler needs a number each ${this.interval}`,
+      );
     }
     return v;
   }
