@@ -351,7 +351,7 @@ function runWatch(d: WatchData): void {
       if (now - t0 > 50 && Atomics.load(shared, SHARED_CRITICAL) === 0 && now - lastTerminate > 1000) {
         lastTerminate = now;
         // counted, as the protocol thread's terminates are: the session then ends any request this cut off
-        Atomics.add(shared, SHARED_TERMINATIONS, 1);
+        if (shared.length > SHARED_TERMINATIONS) Atomics.add(shared, SHARED_TERMINATIONS, 1);
         inspectorSession().post("Runtime.terminateExecution");
       }
     }

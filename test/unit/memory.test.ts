@@ -135,11 +135,11 @@ describe("watchMemory", () => {
   /** A script that watches with `limitExpr` and then allocates without bound in a synchronous loop. */
   const runaway = (limitExpr: string): string => `
       const { watchMemory } = require(${JSON.stringify(memory)});
-      const shared = new Int32Array(new SharedArrayBuffer(12));
+      const shared = new Int32Array(new SharedArrayBuffer(16)); // the session's layout (channels.ts)
       const limit = { bytes: ${limitExpr}, source: "the test" };
       watchMemory({ limit, shared: shared.buffer, onOver: (generation, error) => {
         Atomics.store(shared, 1, generation); // acknowledge, as the session does
-        console.log(JSON.stringify({ generation, shared: Atomics.load(shared, 0), name: error.name, message: error.message, kept: keep.length }));
+        console.log(JSON.stringify({ generation, shared: Atomics.load(shared, 0), terminations: Atomics.load(shared, 3), name: error.name, message: error.message, kept: keep.length }));
         process.exit(0);
       } });
       const keep = [];
@@ -152,9 +152,11 @@ describe("watchMemory", () => {
   test("stops a runaway synchronous loop over the limit and reports it", () => {
     const r = spawnSync(process.execPath, ["-e", runaway("process.memoryUsage.rss() + 200 * 2 ** 20")], { encoding: "utf8", timeout: 90_000 });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-    const out = JSON.parse(r.stdout.trim()) as { generation: number; shared: number; name: string; message: string; kept: number };
+    const out = JSON.parse(r.stdout.trim()) as { generation: number; shared: number; terminations: number; name: string; message: string; kept: number };
     assert.equal(out.generation, 1);
     assert.equal(out.shared, 1);
+    // the loop was terminated, and counted as the protocol thread's terminates are (the session's request watchdog reads it)
+    assert.ok(out.terminations >= 1, `${out.terminations}`);
     assert.equal(out.name, "MemoryError");
     assert.match(out.message, /over its limit of \d+ MiB \(set by the test\)/);
     // 200 MiB of 800 KB arrays: stopped after about 250 of them, well before the heap's end.

@@ -327,7 +327,7 @@ test("a grader that is not root gets the same confinement inside a user namespac
   fs.writeFileSync(secret, "the reference", { mode: 0o644 });
   fs.writeFileSync(path.join(ro, "data.txt"), "open", { mode: 0o644 });
   const script = `
-    const { KernelClient } = require(${JSON.stringify(path.join(ROOT, "dist", "kernel", "client.js"))});
+    const { KernelClient } = require(${JSON.stringify(path.join(ROOT, "dist", "notebook", "client.js"))});
     const fs = require("fs"), path = require("path");
     (async () => {
       const scratch = fs.mkdtempSync(path.join(${JSON.stringify(dir)}, "scratch-"));
