@@ -25,11 +25,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Field checkers: each returns the problem with one field, or null. Optional fields may be absent. */
+/**
+ * Field checkers: each returns the problem with one field, or null. Optional fields may be absent or
+ * null (Python clients send None for them: jupyter_kernel_test's comm_info_request has target_name None).
+ */
+const absent = (v: unknown): boolean => v === undefined || v === null;
 const str =
   (field: string, optional = false): Check =>
   (c) =>
-    (optional && c[field] === undefined) || typeof c[field] === "string" ? null : `${field} must be a string, got ${kind(c[field])}`;
+    (optional && absent(c[field])) || typeof c[field] === "string" ? null : `${field} must be a string, got ${kind(c[field])}`;
 const bool =
   (field: string): Check =>
   (c) =>
@@ -48,12 +52,12 @@ const int =
 const obj =
   (field: string, optional = false): Check =>
   (c) =>
-    (optional && c[field] === undefined) || isObject(c[field]) ? null : `${field} must be an object, got ${kind(c[field])}`;
+    (optional && absent(c[field])) || isObject(c[field]) ? null : `${field} must be an object, got ${kind(c[field])}`;
 const oneOf =
   (field: string, values: readonly string[], optional = false): Check =>
   (c) => {
     const v = c[field];
-    if (optional && v === undefined) return null;
+    if (optional && absent(v)) return null;
     return typeof v === "string" && values.includes(v) ? null : `${field} must be one of ${values.join(", ")}, got ${kind(v)}`;
   };
 /** cursor_pos: an integer from 0 to the code's length in unicode code points. */

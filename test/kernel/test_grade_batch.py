@@ -311,7 +311,7 @@ class BatchCommandLineTests(unittest.TestCase):
             self.assertEqual(sorted(entries), ['=HYPERLINK("x","y")', "hank"])
             self.assertEqual([e["status"] for e in entries.values()], ["failed", "failed"])
             self.assertIn('2 submissions for the student "hank" (hank/hw1.ipynb, hank.ipynb)', entries["hank"]["errors"][0])
-            self.assertIn("is not a notebook", entries['=HYPERLINK("x","y")']["errors"][0])
+            self.assertIn("not a notebook: not valid JSON", entries['=HYPERLINK("x","y")']["errors"][0])
             with open(tmp / "out" / "gradebook.csv", newline="", encoding="utf-8") as f:
                 rows = list(csv.reader(f))
             # a spreadsheet shows the name as text, not a formula

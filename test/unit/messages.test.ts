@@ -24,6 +24,8 @@ describe("checkRequest", () => {
       ["is_complete_request", { code: "if (x) {" }],
       ["comm_info_request", {}],
       ["comm_info_request", { target_name: "jupyter.widget" }],
+      ["comm_info_request", { target_name: null }], // what jupyter_kernel_test and other Python clients send for "all"
+      ["comm_close", { comm_id: "c1", data: null }],
       ["kernel_info_request", {}],
       ["shutdown_request", { restart: true }],
       ["interrupt_request", {}],
