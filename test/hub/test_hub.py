@@ -23,8 +23,10 @@ from hubclient import ROOT, Hub, kernel_pids, run_cells, start_kernel
 ASSIGNMENT = ROOT / "assignments" / "ch3-softmax" / "student.ipynb"
 MEM_LIMIT = 768 * 2**20
 # 1.5 GiB held by the kernel, then a pause in which a watchdog (every 2 s) sees it
-HOG = ["const hog: Buffer[] = []; for (let i = 0; i < 24; i++) hog.push(Buffer.alloc(64 * 2 ** 20, 1)); hog.length",
-       "await new Promise((r) => setTimeout(r, 8000)); 'still alive'"]
+# Memory taken a step at a time: the kernel's own limit (3/4 of what the hub gives it) stops the cell.
+HOG = ["const hog: Buffer[] = []; for (let i = 0; i < 24; i++) hog.push(Buffer.alloc(64 * 2 ** 20, 1)); hog.length"]
+# 1.5 GiB in one native call, which no check inside the kernel can stop half-way: the hub's limit ends the kernel.
+BIG = ["Buffer.alloc(1.5 * 2 ** 30, 1).length", "await new Promise((r) => setTimeout(r, 8000)); 'still alive'"]
 
 
 def alive(pid):
@@ -111,6 +113,11 @@ class HubTest(unittest.TestCase):
                 cpu_dir = Path("/sys/fs/cgroup") / cpu_key / groups[cpu_key].lstrip("/")
                 self.assertEqual(int((cpu_dir / "cpu.cfs_quota_us").read_text()), 100000)
             res = asyncio.run(run_cells(hub, "ann", kernels["ann"], HOG, 60))
+            self.assertEqual((res[-1][0]["status"], res[-1][0].get("ename")), ("error", "MemoryError"), f"a cell taking 1.5 GiB under a 768M limit was not stopped: {res}")
+            self.assertIn("3/4 of the memory this container may use 768 MiB", res[-1][0]["evalue"])
+            res = asyncio.run(run_cells(hub, "ann", kernels["ann"], ["tf.mul(6, 7).dataSync()[0]"], 60))
+            self.assertEqual(res[0][1][0][1]["data"]["text/plain"], "42", "after a MemoryError the kernel goes on")
+            res = asyncio.run(run_cells(hub, "ann", kernels["ann"], BIG, 60))
             self.assertEqual(res[-1][0]["status"], "dead", f"a kernel holding 1.5 GiB under a 768M limit was not stopped: {res}")
             self.assertFalse(alive(kpids["ann"][0]))
             self.assertTrue(alive(pids["ann"]), "the limit must end the kernel, not the student's server")
