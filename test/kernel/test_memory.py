@@ -159,12 +159,13 @@ class HeapLimitOfV8(MemoryCase):
         self.assertIn("--max-old-space-size", text)
         self.assertIn("(set by D2L_MEMORY_LIMIT=8G)", text)
         self.assert_answers()
-        # With most of the heap still kept, a second runaway cell is stopped too, not an abort.
-        text = self.run_out_of_memory("const more: number[][] = []; for (;;) more.push(new Array(100_000).fill(1));")
-        self.assertIn("V8's heap limit", text)
-        self.assert_answers()
+        # What the first cell kept is freed, and a second runaway cell is stopped too, not an abort.
+        # (Not with most of the 512 MB heap still kept: then compiling the next cell, which the
+        # watchdog never interrupts, can itself run V8 out of heap; a fresh-clone CI run saw that abort.)
         reply, _ = execute(self.kc, "keep.length = 0;", timeout=60)
         self.assertEqual(reply["status"], "ok", reply)
+        text = self.run_out_of_memory("const more: number[][] = []; for (;;) more.push(new Array(100_000).fill(1));")
+        self.assertIn("V8's heap limit", text)
         self.assert_answers()
 
 
