@@ -156,7 +156,7 @@ class HubTest(unittest.TestCase):
             self.assertEqual([r[0]["status"] for r in res], ["ok", "ok"], res)
             self.assertEqual(res[0][1][0][1]["data"]["text/plain"], "256")  # 256 MiB more: under the limit, kept
             self.assertEqual(res[1][1][0][1]["data"]["text/plain"], "4")
-            res = asyncio.run(run_cells(hub, "cy", kid, HOG, 60))  # another 1.5 GiB: over it
+            res = asyncio.run(run_cells(hub, "cy", kid, BIG, 60))  # another 1.5 GiB, then a wait for the watchdog: over it
             self.assertEqual(res[-1][0]["status"], "dead", res)
             self.assertTrue(alive(pid))
             self.assertRegex(hub.log(), r"limits for cy by watchdog: memory 805306368.*\n(.*\n)*.*d2l-hub: cy uses \d+ MiB > limit 768 MiB: killing pid")
