@@ -1,5 +1,8 @@
 """Small helpers for driving the d2l-ts kernel from tests."""
+import hashlib
+import hmac
 import time
+import uuid
 import unittest
 from queue import Empty
 
@@ -68,3 +71,25 @@ def drain(kc, seconds=0.2):
                 get(timeout=seconds)
             except Empty:
                 break
+
+
+# ---- raw wire messages, for the tests that sign their own (test_security, test_fault) ----
+
+DELIM = b"<IDS|MSG>"
+
+
+def header(msg_type, session="test"):
+    """A message header as a client writes it."""
+    return {
+        "msg_id": uuid.uuid4().hex,
+        "session": session,
+        "username": "test",
+        "date": "2026-01-01T00:00:00Z",
+        "msg_type": msg_type,
+        "version": "5.3",
+    }
+
+
+def sign(key, parts):
+    """The HMAC-SHA256 signature of a message's four JSON parts (bytes)."""
+    return hmac.new(key, b"".join(parts), hashlib.sha256).hexdigest().encode()

@@ -7,8 +7,6 @@ display method, is_complete) ends that request and the next cell runs; rejected
 messages go to the kernel's log, never into a cell; replies to control requests
 come back on control. A seeded fuzz mixes all of these with interrupts and must
 leave a kernel that runs a cell."""
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -20,21 +18,7 @@ import uuid
 import zmq
 from jupyter_client.manager import KernelManager
 
-from helpers import KERNEL
-
-DELIM = b"<IDS|MSG>"
-
-
-def header(msg_type, session="fault"):
-    return {
-        "msg_id": uuid.uuid4().hex,
-        "session": session,
-        "username": "test",
-        "date": "2026-01-01T00:00:00Z",
-        "msg_type": msg_type,
-        "version": "5.3",
-    }
-
+from helpers import DELIM, KERNEL, header, sign
 
 class Harness:
     """Raw sockets to one kernel: shell and control dealers, stdin dealer (same
@@ -72,13 +56,13 @@ class Harness:
         self.ctx.term()
 
     def sign(self, parts):
-        return hmac.new(self.key, b"".join(parts), hashlib.sha256).hexdigest().encode()
+        return sign(self.key, parts)
 
     def send(self, channel, msg_type, content=None, hdr=None, metadata=None, raw=None, key=None):
         """Send a signed request; returns its msg_id. raw: the four JSON parts as bytes."""
-        hdr = hdr or header(msg_type)
+        hdr = hdr or header(msg_type, "fault")
         parts = raw or [json.dumps(p).encode() for p in (hdr, {}, metadata or {}, {} if content is None else content)]
-        sig = hmac.new(key or self.key, b"".join(parts), hashlib.sha256).hexdigest().encode()
+        sig = sign(key or self.key, parts)
         self.socks[channel].send_multipart([DELIM, sig, *parts])
         self.sent[hdr["msg_id"]] = (channel, msg_type, str(content)[:200])
         return hdr["msg_id"]
@@ -313,7 +297,7 @@ class FaultTests(unittest.TestCase):
         deep = "[" * 100_000 + "]" * 100_000
         for where in ("content", "metadata", "header"):
             with self.subTest(where=where):
-                hdr = header("execute_request")
+                hdr = header("execute_request", "fault")
                 content = {"code": "1", "silent": False}
                 meta = {}
                 if where == "content":
@@ -360,7 +344,7 @@ class FaultTests(unittest.TestCase):
                 deadline = time.time() + 15
                 while not any(t == "input_request" for _, t, _ in self.h.seen.get(msg_id, [])) and time.time() < deadline:
                     self.h.pump(0.1)
-                hdr = header("input_reply")
+                hdr = header("input_reply", "fault")
                 parts = [json.dumps(hdr).encode(), json.dumps({"msg_id": msg_id}).encode(), b"{}", json.dumps({"value": {"x": 1}}).encode()]
                 self.h.socks["stdin"].send_multipart([DELIM, self.h.sign(parts), *parts])
                 ch, t, c = self.h.wait(msg_id, timeout=10)
