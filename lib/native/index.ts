@@ -18,7 +18,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { loadAddon, NativeUnavailable, type NativeAddon } from "./addon";
-import { NATIVE_KERNELS, nativeKernels } from "./kernels";
+import { NATIVE_KERNELS, nativeKernels, type Kernel } from "./kernels";
+import { OPS_KERNELS, opsKernels } from "./ops";
+import { RNN_KERNELS, rnnKernels } from "./rnn";
 
 export { NativeUnavailable, NATIVE_FIX, addonPath } from "./addon";
 export type { NativeAddon } from "./addon";
@@ -85,8 +87,10 @@ function register(addon: NativeAddon, pkg: WasmPackage): void {
     if (!k) throw new Error(`the native backend has no ${name} kernel (the wasm backend has none either)`);
     return k.kernelFunc as unknown as (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => tf.TensorInfo | tf.TensorInfo[];
   };
-  const own = nativeKernels(addon, base);
-  for (const name of NATIVE_KERNELS) {
+  // Each module's kernels: kernels.ts (products, convolutions, ...), ops.ts (normalization,
+  // pooling, eltwise, softmax), rnn.ts (whole recurrent layers, d2l's own kernel names).
+  const own: Record<string, Kernel> = { ...nativeKernels(addon, base), ...opsKernels(addon, base), ...rnnKernels(addon, base) };
+  for (const name of [...NATIVE_KERNELS, ...OPS_KERNELS, ...RNN_KERNELS]) {
     if (tf.getKernel(name, "native")) tf.unregisterKernel(name, "native");
     // wasm's setup stays: it readies wasm's kernel for the cases left to it.
     const wasmKernel = wasmKernels.get(name);

@@ -50,8 +50,8 @@ function onCpu(name: string, args: KernelArgs): tf.TensorInfo {
   }
 }
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-type Kernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+export type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+export type Kernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
 type Activation = "linear" | "relu" | "prelu" | "elu" | "relu6" | "leakyrelu" | "sigmoid";
 
