@@ -20,7 +20,7 @@ import * as tf from "@tensorflow/tfjs";
 import { loadAddon, NativeUnavailable, type NativeAddon } from "./addon";
 import { NATIVE_KERNELS, nativeKernels, type Kernel } from "./kernels";
 import { OPS_KERNELS, opsKernels } from "./ops";
-import { RNN_KERNELS, rnnKernels } from "./rnn";
+import { RNN_KERNELS, installNativeRnn, rnnKernels } from "./rnn";
 
 export { NativeUnavailable, NATIVE_FIX, addonPath } from "./addon";
 export type { NativeAddon } from "./addon";
@@ -147,6 +147,7 @@ export async function loadNative(afterStart?: (backendName: string) => void): Pr
       throw new NativeUnavailable(`the wasm module under the native backend did not start (see the warning above)`, `npm install ${WASM}@${tf.version.tfjs}`);
     }
   }
+  installNativeRnn(addon);
   afterStart?.("native");
   const info = addon.info();
   return {

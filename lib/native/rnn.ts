@@ -14,3 +14,11 @@ export function rnnKernels(addon: NativeAddon, base: (name: string) => Kernel): 
   void base;
   return {};
 }
+
+/**
+ * Make tfjs' recurrent layers take the native path where they can (called
+ * once, when the native backend starts).
+ */
+export function installNativeRnn(addon: NativeAddon): void {
+  void addon;
+}
