@@ -1,7 +1,7 @@
 /**
  * One benchmark run in TensorFlow.js: one workload on one backend, in its own
  * process (tfjs backends are global). Prints one JSON line on stdout:
- *   {"examplesPerSec":..,"steps":..,"warmup":..,"seconds":..,"loss":..,"backend":"wasm","threads":2,...}
+ *   {"examplesPerSec":..,"steps":..,"warmup":..,"seconds":..,"loss":..,"backend":"wasm","threads":2,"maxRssMiB":..,...}
  * Run by bench/run.js; by hand:
  *   node bench/tfjs_workloads.js --backend wasm --workload lenet --steps 30 --warmup 5 --max-seconds 20
  */
@@ -23,7 +23,7 @@ function randomBatch(xShape, labelShape, classes) {
   return { x, y };
 }
 
-/** Each workload: a model and a batch; `loss()` is forward + loss on that batch. */
+/** Each workload: a model (or its own `forward()`), the batch size, inputs `x` and one-hot labels `y`. */
 const WORKLOADS = {
   softmax() {
     const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10 })] });
@@ -83,6 +83,31 @@ const WORKLOADS = {
     const { y } = randomBatch([1], [32, 35], 28);
     return { model, batch: 32, x, y };
   },
+  lstm() {
+    // The GRU language model with an LSTM (sigmoid gates, as PyTorch's; glorotUniform recurrent weights, see gru).
+    const model = tf.sequential({
+      layers: [
+        tf.layers.lstm({ inputShape: [35, 28], units: 256, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "glorotUniform" }),
+        tf.layers.dense({ units: 28 }),
+      ],
+    });
+    const idx = tf.randomUniform([32, 35], 0, 28, "int32");
+    const x = tf.oneHot(idx, 28).toFloat();
+    idx.dispose();
+    const { y } = randomBatch([1], [32, 35], 28);
+    return { model, batch: 32, x, y };
+  },
+  transformer() {
+    // One encoder block of the book's 10.7 Transformer as bench/transformer.js trains it (d2l.EncoderBlock:
+    // hidden 32, 4 heads, key/query/value size 32, FFN 64, layer norm over [32], dropout 0.1, no bias in the
+    // attention's projections) on random [64, 10, 32] inputs (the book's batch 64 and 10 steps), then dense 10
+    // at every step; the loss over all 64 x 10 positions.
+    const block = new d2l.EncoderBlock(32, 32, 32, 32, [32], 32, 64, 4, 0.1);
+    block.train();
+    const head = tf.layers.dense({ units: 10 });
+    const { x, y } = randomBatch([64, 10, 32], [64, 10], 10);
+    return { batch: 64, x, y, forward: () => head.apply(block.forward(x)) };
+  },
 };
 
 async function main() {
@@ -96,7 +121,8 @@ async function main() {
   const info = d2l.backendInfo();
   const w = WORKLOADS[name]();
   const optimizer = tf.train.sgd(0.1);
-  const step = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(w.y, w.model.apply(w.x, { training: true })), true);
+  const forward = w.forward || (() => w.model.apply(w.x, { training: true }));
+  const step = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(w.y, forward()), true);
 
   // Warm-up: up to `warmup` steps, stopping early once half the time cap is spent (at least one step).
   let t0 = performance.now();
@@ -137,6 +163,7 @@ async function main() {
       examplesPerSec: (done * w.batch) / seconds,
       loss,
       leakedTensors: leaked,
+      maxRssMiB: process.resourceUsage().maxRSS / 1024, // the process's peak resident memory (maxRSS is in KiB)
     }),
   );
 }

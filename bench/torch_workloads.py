@@ -1,12 +1,13 @@
 """One benchmark run in PyTorch: one workload, printed as one JSON line.
 
-The same five models as bench/tfjs_workloads.js (NCHW instead of channels-last),
+The same seven models as bench/tfjs_workloads.js (NCHW instead of channels-last),
 trained with SGD lr 0.1 on one random batch. Run by bench/run.js; by hand:
 
     /usr/bin/python3 bench/torch_workloads.py --workload lenet --steps 30 --warmup 5 --max-seconds 20
 """
 import argparse
 import json
+import resource
 import time
 
 import torch
@@ -56,9 +57,9 @@ def resnet():
 
 
 class GruLM(nn.Module):
-    def __init__(self, vocab=28, hidden=256):
+    def __init__(self, vocab=28, hidden=256, cell=nn.GRU):
         super().__init__()
-        self.rnn = nn.GRU(vocab, hidden, batch_first=True)
+        self.rnn = cell(vocab, hidden, batch_first=True)
         self.out = nn.Linear(hidden, vocab)
 
     def forward(self, x):
@@ -71,7 +72,30 @@ def gru():
     return GruLM(), 32, x, torch.randint(0, 28, (32 * 35,))
 
 
-WORKLOADS = {"softmax": softmax, "mlp": mlp, "lenet": lenet, "resnet": resnet, "gru": gru}
+def lstm():
+    x = nn.functional.one_hot(torch.randint(0, 28, (32, 35)), 28).float()
+    return GruLM(cell=nn.LSTM), 32, x, torch.randint(0, 28, (32 * 35,))
+
+
+class EncoderBlockHead(nn.Module):
+    """One encoder block of the book's Transformer (its own PyTorch code, the fixture
+    bench/transformer_torch.py trains), then nn.Linear(32, 10) at every step."""
+
+    def __init__(self):
+        super().__init__()
+        from transformer_torch import book_classes
+        self.block = book_classes()["EncoderBlock"](32, 32, 32, 32, [32], 32, 64, 4, 0.1)
+        self.out = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.out(self.block(x, None)).reshape(-1, 10)
+
+
+def transformer():
+    return EncoderBlockHead(), 64, torch.randn(64, 10, 32), torch.randint(0, 10, (64 * 10,))
+
+
+WORKLOADS = {"softmax": softmax, "mlp": mlp, "lenet": lenet, "resnet": resnet, "gru": gru, "lstm": lstm, "transformer": transformer}
 
 
 def main():
@@ -118,6 +142,8 @@ def main():
         "workload": a.workload, "batch": batch, "warmup": warm, "steps": done, "seconds": seconds,
         "examplesPerSec": done * batch / seconds, "loss": value,
         "torchVersion": torch.__version__,
+        # the process's peak resident memory (ru_maxrss is in KiB on Linux)
+        "maxRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
 
