@@ -16,6 +16,7 @@ By hand:
 import argparse
 import gzip
 import json
+import resource
 import os
 import pathlib
 import struct
@@ -222,7 +223,9 @@ def main():
         a.lr = 0.9 if a.mode == "full" else 0.05
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    print(json.dumps(full(a) if a.mode == "full" else throughput(a)))
+    out = full(a) if a.mode == "full" else throughput(a)
+    out["maxRssMiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak resident memory (KiB on Linux)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

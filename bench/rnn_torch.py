@@ -8,6 +8,7 @@ nn.GRU or nn.LSTM, as d2l's train_ch8 does it. Run by bench/rnn.js; by hand:
 """
 import argparse
 import json
+import resource
 import math
 import random
 import re
@@ -113,6 +114,7 @@ def main():
         tokens_seen += n
         ppl = math.exp(total / n)
     print(json.dumps({
+        "maxRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # peak resident memory (KiB on Linux)
         "backend": "pytorch", "threads": torch.get_num_threads(), "model": a.model, "epochs": a.epochs,
         "perplexity": ppl, "tokensPerSec": tokens_seen / seconds, "seconds": seconds,
         "prediction": predict("time traveller", 50, net, tokens, index), "torchVersion": torch.__version__,

@@ -1,19 +1,10 @@
 /**
  * What the seq2seq benchmarks share (bench/seq2seq.js, bench/transformer.js):
- * command-line flags, the dumped data as shuffled minibatches, and running one
- * measurement in a fresh process.
+ * the dumped data as shuffled minibatches; command-line flags and running one
+ * measurement in a fresh process come from bench/common.js (re-exported here).
  */
 "use strict";
-const { spawnSync } = require("child_process");
-const path = require("path");
-
-function flag(name) {
-  return process.argv.includes(`--${name}`);
-}
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+const { flag, arg, runChild } = require("./common");
 
 /**
  * The dumped arrays (`src`, `srcValid`, `tgt`, `tgtValid`, `numSteps`) as the
@@ -53,34 +44,6 @@ function shuffledBatches(tf, data, batchSize) {
       }
     },
   };
-}
-
-/** One measurement in a fresh process: its last JSON line, or { error } with the first error line. */
-function runChild(cmd, args, timeout) {
-  const t0 = Date.now();
-  const r = spawnSync(cmd, args, {
-    encoding: "utf8",
-    cwd: path.resolve(__dirname, ".."),
-    env: { ...process.env, D2L_QUICK: "" },
-    timeout: timeout * 1000,
-    killSignal: "SIGKILL",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const wall = (Date.now() - t0) / 1000;
-  const line = (r.stdout || "")
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .pop();
-  if (r.status === 0 && line) return JSON.parse(line);
-  if (r.error && r.error.code === "ETIMEDOUT") return { error: `timed out after ${timeout} s` };
-  const lines = ((r.stderr || "") + (r.stdout || ""))
-    .trim()
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const msg = lines.find((l) => /^(\w*Error|Error)\b|Exception/.test(l)) || lines.slice(-1)[0] || `exit ${r.status} after ${wall.toFixed(0)} s`;
-  return { error: msg.slice(0, 200) };
 }
 
 module.exports = { flag, arg, shuffledBatches, runChild };

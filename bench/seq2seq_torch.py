@@ -12,6 +12,7 @@ gradients clipped to norm 1. By hand:
 """
 import argparse
 import json
+import resource
 import time
 
 import torch
@@ -109,6 +110,7 @@ def main():
         tokens += epoch_tokens
         losses.append(loss_sum / epoch_tokens)
     print(json.dumps({
+        "maxRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # peak resident memory (KiB on Linux)
         "backend": "pytorch", "threads": torch.get_num_threads(), "epochs": a.epochs,
         "tokensPerSec": tokens / seconds, "loss": losses[-1], "firstLoss": losses[0],
         "torchVersion": torch.__version__,

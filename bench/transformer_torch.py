@@ -18,6 +18,7 @@ bench/transformer.js to score with d2l.bleu. By hand:
 """
 import argparse
 import json
+import resource
 import os
 import time
 
@@ -132,6 +133,7 @@ def main():
         out = predict(net, row, valid, d["bos"], d["eos"], T)
         translations.append(" ".join(d["tgtTokens"][i] for i in out))
     print(json.dumps({
+        "maxRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # peak resident memory (KiB on Linux)
         "backend": "pytorch", "threads": torch.get_num_threads(), "epochs": a.epochs, "params": params,
         "tokensPerSec": tokens / seconds, "loss": losses[-1], "firstLoss": losses[0],
         "trainSeconds": seconds, "wall": time.perf_counter() - start,
