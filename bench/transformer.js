@@ -19,12 +19,11 @@
  */
 "use strict";
 const { flag, arg, shuffledBatches, runChild } = require("./seq2seq_common");
-const { spawnSync } = require("child_process");
+const c = require("./common");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
 
-const PYTHON = process.env.D2L_BENCH_PYTHON || "/usr/bin/python3";
 // The book's 10.7 settings (ffnNumInput, keySize, querySize, valueSize and normShape follow numHiddens).
 const SETTINGS = { numHiddens: 32, numLayers: 2, dropout: 0.1, batchSize: 64, numSteps: 10, lr: 0.005, ffnNumHiddens: 64, numHeads: 4, numExamples: 600 };
 const BOOK_PAIRS = [
@@ -78,6 +77,7 @@ async function child(backend, dataFile, epochs) {
       trainWall,
       wall,
       translations,
+      maxRssMiB: process.resourceUsage().maxRSS / 1024,
     }),
   );
 }
@@ -128,13 +128,6 @@ async function dumpData(file, dataset) {
   return data;
 }
 
-function loadavg() {
-  return os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ");
-}
-
 async function main() {
   if (flag("child")) return child(arg("child", "wasm"), arg("data", ""), Number(arg("epochs", "200")));
   const d2l = require(path.resolve(__dirname, "../dist/lib/index.js"));
@@ -145,21 +138,11 @@ async function main() {
     .map((s) => s.trim())
     .filter(Boolean);
   const timeout = Number(arg("timeout", "3600"));
-  const torchThreads = flag("no-torch")
-    ? []
-    : arg("torch-threads", "1,2")
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean);
-  for (const t of torchThreads) if (!/^[1-9]\d*$/.test(t)) throw new Error(`--torch-threads takes positive integers separated by commas, got ${arg("torch-threads", "")}`);
+  const torchThreads = c.torchThreads("bench/transformer.js");
   const file = path.join(os.tmpdir(), `d2l-transformer-bench-${process.pid}.json`);
   const data = await dumpData(file, arg("dataset", "auto"));
-  const torchV = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
   const S = SETTINGS;
-  console.log(`machine: ${os.cpus().length} logical cores, ${os.cpus()[0]?.model ?? "unknown CPU"}, load ${loadavg()}`);
-  console.log(
-    `node ${process.version}; torch ${(torchV.stdout || "").trim() || "not available"} (${PYTHON}, threads ${torchThreads.join(" and ") || "-"}); D2L_WASM_THREADS=${process.env.D2L_WASM_THREADS || "(default)"}`,
-  );
+  for (const l of c.machineHeader(torchThreads)) console.log(l);
   console.log(
     `data: ${data.corpus} (${data.source}), ${data.srcValid.length} pairs, vocabularies ${data.srcVocabSize} / ${data.tgtVocabSize}; ` +
       `model: Transformer, ${S.numLayers} encoder and ${S.numLayers} decoder blocks, hidden ${S.numHiddens}, ${S.numHeads} heads, FFN ${S.ffnNumHiddens}, dropout ${S.dropout}; ` +
@@ -169,7 +152,7 @@ async function main() {
   const torchRuns = torchThreads.map((t) => ({
     label: `pytorch ${t} thr`,
     torch: true,
-    go: () => runChild(PYTHON, [path.join(__dirname, "transformer_torch.py"), "--data", file, "--epochs", String(epochs), "--threads", t], timeout),
+    go: () => runChild(c.PYTHON, [path.join(__dirname, "transformer_torch.py"), "--data", file, "--epochs", String(epochs), "--threads", String(t)], timeout),
   }));
   runs.splice(Math.min(1, runs.length), 0, ...torchRuns); // first backend, PyTorch, the other backends (as bench/seq2seq.js)
   const meanBleu = (translations) => data.evalPairs.reduce((s, [, tgt], i) => s + d2l.bleu(translations[i], tgt, 2), 0) / data.evalPairs.length;
@@ -183,34 +166,25 @@ async function main() {
     results.push({ label: r.label, torch: !!r.torch, ...res });
   }
   fs.rmSync(file, { force: true });
-  const torchOk = results.filter((r) => r.torch && !r.error);
-  const best = torchOk.length ? torchOk.reduce((a, b) => (b.tokensPerSec > a.tokensPerSec ? b : a)) : undefined;
-  const rows = [];
-  for (const r of results) {
-    if (r.error) rows.push([r.label, "", "", "", "", "", "", `ERROR: ${r.error}`]);
-    else {
-      rows.push([
-        r.torch ? r.label : r.label + (r.threads ? ` (${r.threads} thr)` : ""),
-        String(r.params),
-        r.tokensPerSec.toFixed(1),
-        best ? `${(r.tokensPerSec / best.tokensPerSec).toFixed(3)}x` : "-",
-        r.firstLoss.toFixed(3),
-        r.loss.toFixed(3),
-        r.bleu.toFixed(3),
-        r === best ? "faster PyTorch" : "",
-      ]);
-    }
-  }
-  const header = ["run", "params", "tokens/sec", "vs best pytorch", "epoch-1 loss", "last loss", "BLEU", "note"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const fmt = (r) =>
-    r
-      .map((c, i) => (i >= 1 && i <= 6 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
-      .join("  ")
-      .trimEnd();
+  const best = c.best(Object.fromEntries(results.filter((r) => r.torch && !r.error).map((r) => [r.label, r.tokensPerSec])));
+  const rows = results.map((r) =>
+    r.error
+      ? [r.label, "", "", "", "", "", "", "", `ERROR: ${r.error}`]
+      : [
+          r.torch ? r.label : r.label + (r.threads ? ` (${r.threads} thr)` : ""),
+          String(r.params),
+          r.tokensPerSec.toFixed(1),
+          c.ratio(r.tokensPerSec, best),
+          r.firstLoss.toFixed(3),
+          r.loss.toFixed(3),
+          r.bleu.toFixed(3),
+          c.rss(r),
+          best && best.label === r.label ? "faster PyTorch" : "",
+        ],
+  );
   console.log("");
-  console.log([fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n"));
-  console.log(`load average at the end: ${loadavg()}`);
+  console.log(c.table(rows, ["run", "params", "tokens/sec", "vs best pytorch", "epoch-1 loss", "last loss", "BLEU", "peak RSS MiB", "note"], (i) => i >= 1 && i <= 7));
+  console.log(c.loadFooter());
   console.log("tokens/sec: target tokens (the book's num_tokens) per second of training steps; vs best pytorch: over the faster PyTorch run;");
   console.log("loss: the book's, summed sequence losses over tokens;");
   console.log(
