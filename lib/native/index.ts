@@ -19,7 +19,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { loadAddon, NativeUnavailable, type NativeAddon } from "./addon";
 import { NATIVE_KERNELS, nativeKernels, type Kernel } from "./kernels";
-import { OPS_KERNELS, opsKernels } from "./ops";
+import { OPS_KERNELS, installNativeOps, opsKernels } from "./ops";
 import { RNN_KERNELS, installNativeRnn, rnnKernels } from "./rnn";
 
 export { NativeUnavailable, NATIVE_FIX, addonPath } from "./addon";
@@ -148,6 +148,7 @@ export async function loadNative(afterStart?: (backendName: string) => void): Pr
     }
   }
   installNativeRnn(addon);
+  installNativeOps(addon);
   afterStart?.("native");
   const info = addon.info();
   return {

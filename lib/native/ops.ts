@@ -1,16 +1,330 @@
 /**
- * The native backend's oneDNN batch normalization, pooling, eltwise activations and their gradients, softmax and layer normalization
- * (lib/native/src/ops.cc).
+ * The native backend's oneDNN batch normalization (training forward and
+ * backward in one primitive each, inference) and the gradient of ReLU-like
+ * activations (lib/native/src/ops.cc).
+ *
+ * A training step of tfjs' `tf.layers.batchNormalization` on wasm runs about
+ * forty small kernels per layer (moments, the FusedBatchNorm kernel, and its
+ * gradient as a composite of Multiply, Sum, Tile, Sub, ...), each on one
+ * thread; it took about half of the "resnet" workload's step. Here one kernel,
+ * `D2lBatchNormTraining`, computes the batch statistics and the output, and its
+ * gradient, `D2lBatchNormTrainingGrad`, is one oneDNN backward call.
+ * {@link installNativeOps} makes tfjs' BatchNormalization layer (channels
+ * last, in training) and the gradient of `Relu` take them on native.
  */
+import * as tf from "@tensorflow/tfjs";
 import type { NativeAddon } from "./addon";
-import type { Kernel } from "./kernels";
+import type { Kernel, WasmBackendLike } from "./kernels";
+
+/** The addon functions of src/ops.cc. */
+export interface OpsAddon extends NativeAddon {
+  /**
+   * x viewed as [M, C]. kind 0, training: offsets [x, gamma, beta, y, mean, var];
+   * 1, backward: [dy, x, gamma, mean, var, dx, dgamma, dbeta]; 2, inference: [x, gamma, beta, mean, var, y].
+   */
+  batchNorm(heap: ArrayBuffer, kind: 0 | 1 | 2, offsets: number[], params: [number, number, number]): void;
+  /** dx = dy * f'(x) over n floats: alg 0 relu (leaky slope alpha), 1 elu, 2 relu6. */
+  eltwiseGrad(heap: ArrayBuffer, alg: 0 | 1 | 2, offsets: [number, number, number], params: [number, number]): void;
+}
+
+/** d2l's kernel: `[y, mean, variance]` of batch normalization over all axes but the last, in training. */
+export const BN_TRAINING = "D2lBatchNormTraining";
+/** d2l's kernel: `[dx, dgamma, dbeta]` of {@link BN_TRAINING}. */
+export const BN_TRAINING_GRAD = "D2lBatchNormTrainingGrad";
+/** d2l's kernel: dy * step(x), the gradient of Relu. */
+export const RELU_GRAD = "D2lReluGrad";
 
 /** The names of the kernels this file provides. */
-export const OPS_KERNELS: readonly string[] = [];
+export const OPS_KERNELS: readonly string[] = ["FusedBatchNorm", BN_TRAINING, BN_TRAINING_GRAD, RELU_GRAD];
+
+/** Below this many elements the ReLU gradient stays a composite of wasm kernels (Step, Multiply). */
+export const OPS_MIN_ELEMENTS = 32768;
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
 
 /** The kernels, bound to the addon and to `base(name)`, the wasm kernel of that name. */
 export function opsKernels(addon: NativeAddon, base: (name: string) => Kernel): Record<string, Kernel> {
+  const ops = addon as OpsAddon;
+  const offset = (b: WasmBackendLike, t: tf.TensorInfo, what: string): number => {
+    const d = b.dataIdMap.get(t.dataId);
+    if (!d) throw new Error(`native: the ${what} tensor is not on the native backend (was it disposed?)`);
+    return d.memoryOffset;
+  };
+  const heap = (b: WasmBackendLike): ArrayBuffer => b.wasm.HEAPU8.buffer as ArrayBuffer;
+  const call = (what: string, shapes: string, f: () => void): void => {
+    try {
+      f();
+    } catch (e) {
+      throw new Error(`native ${what} (${shapes}) failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  const float = (...ts: (tf.TensorInfo | undefined)[]) => ts.every((t) => !t || t.dtype === "float32");
+  /** Outputs made here, disposed again when the addon throws. */
+  const outputs = (backend: WasmBackendLike, shapes: number[][]): tf.TensorInfo[] => shapes.map((s) => backend.makeOutput(s, "float32"));
+  const guard = (backend: WasmBackendLike, outs: tf.TensorInfo[], f: () => void): void => {
+    try {
+      f();
+    } catch (e) {
+      for (const o of outs) backend.disposeData(o.dataId);
+      throw e;
+    }
+  };
+  /** A channel tensor of C floats: the given one, or a new one filled with `fill` (the caller disposes it). */
+  const channel = (backend: WasmBackendLike, t: tf.TensorInfo | undefined, C: number, fill: number): { t: tf.TensorInfo; made: boolean } => {
+    if (t) return { t, made: false };
+    const made = backend.makeOutput([C], "float32");
+    new Float32Array(heap(backend), offset(backend, made, "channel"), C).fill(fill);
+    return { t: made, made: true };
+  };
+
+  const check = (x: tf.TensorInfo, what: string, ts: Record<string, tf.TensorInfo | undefined>): [number, number] => {
+    if (x.shape.length < 2) throw new Error(`${what}: x must have rank 2 or more (the channels last), got shape [${x.shape}]`);
+    const C = x.shape[x.shape.length - 1];
+    for (const [k, t] of Object.entries(ts)) {
+      if (t && size(t.shape) !== C) throw new Error(`${what}: ${k} must hold one number per channel (${C}), got shape [${t.shape}]`);
+    }
+    return [size(x.shape) / C, C];
+  };
+
+  /** inputs {x, scale?, offset?}, attrs {epsilon}: [y, mean, variance] with the batch's (biased) statistics. */
+  const BatchNormTraining: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { x, scale, offset: shift } = args.inputs as { x: tf.TensorInfo; scale?: tf.TensorInfo; offset?: tf.TensorInfo };
+    const eps = Number((args.attrs ?? {}).epsilon ?? 1e-3);
+    if (!float(x, scale, shift)) throw new Error(`${BN_TRAINING} takes float32 tensors`);
+    const [M, C] = check(x, BN_TRAINING, { scale, offset: shift });
+    const outs = outputs(backend, [[...x.shape], [C], [C]]);
+    if (M === 0) return outs;
+    const g = channel(backend, scale, C, 1);
+    const b = channel(backend, shift, C, 0);
+    try {
+      guard(backend, outs, () =>
+        call("batchNorm", `[${x.shape}]`, () =>
+          ops.batchNorm(
+            heap(backend),
+            0,
+            [offset(backend, x, "x"), offset(backend, g.t, "scale"), offset(backend, b.t, "offset"), ...outs.map((o) => offset(backend, o, "output"))],
+            [M, C, eps],
+          ),
+        ),
+      );
+    } finally {
+      if (g.made) backend.disposeData(g.t.dataId);
+      if (b.made) backend.disposeData(b.t.dataId);
+    }
+    return outs;
+  };
+
+  /** inputs {dy, x, scale?, mean, variance}, attrs {epsilon}: [dx, dscale, doffset]. */
+  const BatchNormTrainingGrad: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { dy, x, scale, mean, variance } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; scale?: tf.TensorInfo; mean: tf.TensorInfo; variance: tf.TensorInfo };
+    const eps = Number((args.attrs ?? {}).epsilon ?? 1e-3);
+    if (!float(dy, x, scale, mean, variance)) throw new Error(`${BN_TRAINING_GRAD} takes float32 tensors`);
+    const [M, C] = check(x, BN_TRAINING_GRAD, { scale, mean, variance });
+    if (size(dy.shape) !== size(x.shape)) throw new Error(`${BN_TRAINING_GRAD}: dy of shape [${dy.shape}] does not match x of shape [${x.shape}]`);
+    const outs = outputs(backend, [[...x.shape], [C], [C]]);
+    if (M === 0) {
+      for (const o of outs.slice(1)) new Float32Array(heap(backend), offset(backend, o, "output"), C).fill(0);
+      return outs;
+    }
+    const g = channel(backend, scale, C, 1);
+    try {
+      guard(backend, outs, () =>
+        call("batchNorm gradient", `[${x.shape}]`, () =>
+          ops.batchNorm(
+            heap(backend),
+            1,
+            [
+              offset(backend, dy, "dy"),
+              offset(backend, x, "x"),
+              offset(backend, g.t, "scale"),
+              offset(backend, mean, "mean"),
+              offset(backend, variance, "variance"),
+              ...outs.map((o) => offset(backend, o, "output")),
+            ],
+            [M, C, eps],
+          ),
+        ),
+      );
+    } finally {
+      if (g.made) backend.disposeData(g.t.dataId);
+    }
+    return outs;
+  };
+
+  /**
+   * tfjs' FusedBatchNorm (inference, or training with given statistics): on oneDNN when
+   * mean, variance, scale and offset hold one number per channel (the last axis);
+   * other shapes (layer normalization's tiled statistics) and small tensors go to wasm.
+   */
+  const FusedBatchNorm: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { x, mean, variance, scale, offset: shift } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    if (!x || !mean || !variance || x.shape.length < 2 || !float(x, mean, variance, scale, shift) || size(x.shape) < OPS_MIN_ELEMENTS) return base("FusedBatchNorm")(args);
+    const C = x.shape[x.shape.length - 1];
+    if ([mean, variance, scale, shift].some((t) => t && size(t.shape) !== C)) return base("FusedBatchNorm")(args);
+    const eps = Number((args.attrs ?? {}).varianceEpsilon ?? 1e-3);
+    const [y] = outputs(backend, [[...x.shape]]);
+    const g = channel(backend, scale, C, 1);
+    const b = channel(backend, shift, C, 0);
+    try {
+      guard(backend, [y], () =>
+        call("batchNorm", `[${x.shape}]`, () =>
+          ops.batchNorm(
+            heap(backend),
+            2,
+            [
+              offset(backend, x, "x"),
+              offset(backend, g.t, "scale"),
+              offset(backend, b.t, "offset"),
+              offset(backend, mean, "mean"),
+              offset(backend, variance, "variance"),
+              offset(backend, y, "output"),
+            ],
+            [size(x.shape) / C, C, eps],
+          ),
+        ),
+      );
+    } finally {
+      if (g.made) backend.disposeData(g.t.dataId);
+      if (b.made) backend.disposeData(b.t.dataId);
+    }
+    return y;
+  };
+
+  /** inputs {dy, x}: dy where x > 0, else 0 (tfjs' `dy * step(x)`). */
+  const ReluGrad: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+    if (!float(dy, x) || size(dy.shape) !== size(x.shape)) throw new Error(`${RELU_GRAD} takes float32 dy and x of one size, got [${dy.shape}] and [${x.shape}]`);
+    const n = size(x.shape);
+    const [dx] = outputs(backend, [[...x.shape]]);
+    if (n === 0) return dx;
+    guard(backend, [dx], () =>
+      call("relu gradient", `[${x.shape}]`, () => ops.eltwiseGrad(heap(backend), 0, [offset(backend, dy, "dy"), offset(backend, x, "x"), offset(backend, dx, "dx")], [n, 0])),
+    );
+    return dx;
+  };
+
+  return { FusedBatchNorm, [BN_TRAINING]: BatchNormTraining, [BN_TRAINING_GRAD]: BatchNormTrainingGrad, [RELU_GRAD]: ReluGrad };
+}
+
+/**
+ * Batch normalization in training on the native backend (the book's
+ * `batch_norm` with the minibatch's statistics, section 8.5): normalizes `x`
+ * over all axes but the last with the batch's mean and (biased) variance, then
+ * scales by `gamma` and shifts by `beta` (one number per channel, or null for
+ * 1 and 0). Returns `[y, mean, variance]` (mean and variance of shape `[C]`);
+ * the gradient of `y` (with respect to x, gamma and beta, through the
+ * statistics too) is one oneDNN backward call. Only on the native backend.
+ *
+ * @example
+ * await d2l.useBackend("native");
+ * const x = tf.randomNormal([32, 28, 28, 64]);
+ * const [y, mean, variance] = batchNormTraining(x, tf.ones([64]), tf.zeros([64]), 1e-5);
+ */
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  if (tf.getBackend() !== "native") throw new Error(`batchNormTraining runs on the native backend only (the backend is ${tf.getBackend()})`);
+  const C = x.shape[x.rank - 1];
+  return tf.tidy(() => {
+    // Both always given, so the gradient finds them saved.
+    const scale = gamma ?? tf.ones([C]);
+    const offset = beta ?? tf.zeros([C]);
+    const out = tf.engine().runKernel(BN_TRAINING, { x, scale, offset }, { epsilon }) as unknown as tf.Tensor[];
+    return [out[0], out[1], out[2]] as [tf.Tensor, tf.Tensor, tf.Tensor];
+  });
+}
+
+let installed = false;
+
+/**
+ * Make the native path reachable (once, when the native backend starts):
+ * the gradient of d2l's batch-norm kernel, the gradient of `Relu` on native
+ * (one oneDNN call instead of Step and Multiply; other backends keep tfjs'
+ * gradient), and tfjs' BatchNormalization layer, in training with the
+ * channels last on native, through {@link batchNormTraining}.
+ */
+export function installNativeOps(addon: NativeAddon): void {
   void addon;
-  void base;
-  return {};
+  if (installed) return;
+  installed = true;
+  tf.registerGradient({
+    kernelName: BN_TRAINING,
+    inputsToSave: ["x", "scale"],
+    outputsToSave: [false, true, true],
+    gradFunc: (dys, saved, attrs) => {
+      const [dy, dmean, dvariance] = dys as tf.Tensor[];
+      const [x, scale, mean, variance] = saved;
+      const inputs: tf.NamedTensorMap = { dy, x, scale, mean, variance };
+      // All three in one call, here: tfjs runs each input's function below in a tidy of its own.
+      const grads = tf.engine().runKernel(BN_TRAINING_GRAD, inputs, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+      const all = () => grads;
+      return {
+        x: () => {
+          const dx = all()[0];
+          // Gradients that reach the statistics themselves (the layer only uses them for the moving averages, which have none).
+          const extra = [dmean, dvariance].some((t) => t && (t.dataSync() as Float32Array).some((v) => v !== 0));
+          if (!extra) return dx;
+          const M = x.size / x.shape[x.rank - 1];
+          return dx.add(dmean.div(M)).add(dvariance.mul(x.sub(mean).mul(2 / M)));
+        },
+        scale: () => all()[1],
+        offset: () => all()[2],
+      };
+    },
+  });
+  const relu = tf.getGradient("Relu");
+  if (relu) {
+    tf.registerGradient({
+      ...relu,
+      gradFunc: (dy, saved, attrs) => {
+        const [x] = saved;
+        const g = dy as tf.Tensor;
+        if (tf.getBackend() !== "native" || x.dtype !== "float32" || g.dtype !== "float32" || x.size < OPS_MIN_ELEMENTS) return relu.gradFunc(dy, saved, attrs);
+        return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: g, x }) as tf.Tensor };
+      },
+    });
+  }
+  patchBatchNormalizationLayer();
+}
+
+interface BatchNormLayerLike {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  gamma?: tf.LayerVariable | null;
+  beta?: tf.LayerVariable | null;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
+}
+
+/** tfjs' BatchNormalization.call, in training on native with the channels last, through batchNormTraining. */
+function patchBatchNormalizationLayer(): void {
+  const proto = Object.getPrototypeOf(tf.layers.batchNormalization({})) as BatchNormLayerLike;
+  const original = proto.call;
+  proto.call = function (this: BatchNormLayerLike, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const last = this.axis === -1 || this.axis === x.rank - 1;
+    if (!kwargs?.training || tf.getBackend() !== "native" || !last || x.rank < 2 || x.dtype !== "float32" || x.size === 0 || (Array.isArray(inputs) && inputs.length !== 1)) {
+      return original.call(this, inputs, kwargs);
+    }
+    return tf.tidy(() => {
+      const [y, mean, variance] = batchNormTraining(x, this.gamma ? this.gamma.read() : null, this.beta ? this.beta.read() : null, this.epsilon);
+      // tfjs' moving averages: moving -= (moving - batch) * (1 - momentum).
+      for (const [v, value] of [
+        [this.movingMean, mean],
+        [this.movingVariance, variance],
+      ] as const) {
+        tf.tidy(() => {
+          const orig = v.read();
+          v.write(orig.sub(orig.sub(value).mul(1 - this.momentum)));
+        });
+      }
+      return y;
+    });
+  };
 }
