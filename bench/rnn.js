@@ -4,53 +4,25 @@
  * batch 32, 35 steps, 256 hidden units, SGD lr 1, gradient clipping 1,
  * sequential partitioning, 500 epochs) of an RNN, a GRU and an LSTM with
  * `d2l.trainCh8`, on each tfjs backend asked for, and the same in PyTorch
- * (bench/rnn_torch.py): final perplexity and tokens/sec, with the ratio to
- * PyTorch. See bench/README.md. Usage:
+ * (bench/rnn_torch.py) on 1 and on 2 threads: final perplexity and
+ * tokens/sec, with the ratio to the faster PyTorch. See bench/README.md. Usage:
  *
  *   npx tsc -p . && node bench/rnn.js [--epochs 500] [--models rnn,gru,lstm]
- *        [--backends native,wasm,cpu] [--torch-threads 1] [--no-torch] [--timeout 7200] [--json FILE]
+ *        [--backends native,wasm,cpu] [--torch-threads 1,2] [--no-torch] [--timeout 7200] [--json FILE]
  *
  * Each run is a fresh process (tfjs backends are global to a process): this
  * file re-runs itself with --child for one backend and model.
  */
 "use strict";
-const { spawnSync } = require("child_process");
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
+const c = require("./common");
 
+const PROG = "bench/rnn.js";
 const MODELS = ["rnn", "gru", "lstm"];
-const PYTHON = process.env.D2L_BENCH_PYTHON || "/usr/bin/python3";
 const SETTINGS = { batchSize: 32, numSteps: 35, numHiddens: 256, lr: 1, maxTokens: 10000 };
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-function flag(name) {
-  return process.argv.includes(`--${name}`);
-}
-function list(name, fallback, known) {
-  const items = arg(name, fallback)
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const s of items) {
-    if (!known.includes(s)) {
-      console.error(`bench/rnn.js: unknown ${name.replace(/s$/, "")} "${s}"; expected some of ${known.join(",")}`);
-      process.exit(2);
-    }
-  }
-  return items;
-}
-function positive(name, fallback) {
-  const v = Number(arg(name, fallback));
-  if (!Number.isInteger(v) || v < 1) {
-    console.error(`bench/rnn.js: --${name} must be a positive integer, got ${arg(name, fallback)}`);
-    process.exit(2);
-  }
-  return v;
-}
+const { arg, flag } = c;
+const positive = (name, fallback) => c.positive(PROG, name, fallback, true);
 
 // ---- child: one backend, one model ----
 
@@ -91,67 +63,24 @@ async function child() {
       seconds: wall,
       prediction: d2l.predictCh8("time traveller", 50, net, vocab),
       leakedTensors: tf.memory().numTensors - before,
+      maxRssMiB: process.resourceUsage().maxRSS / 1024,
     }),
   );
 }
 
 // ---- driver ----
 
-function runChild(cmd, args, timeout) {
-  const t0 = Date.now();
-  const r = spawnSync(cmd, args, {
-    encoding: "utf8",
-    cwd: path.resolve(__dirname, ".."),
-    env: { ...process.env, D2L_QUICK: "" },
-    timeout: timeout * 1000,
-    killSignal: "SIGKILL",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const wall = (Date.now() - t0) / 1000;
-  const line = (r.stdout || "")
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .pop();
-  if (r.status === 0 && line) return { ...JSON.parse(line), wall };
-  if (r.error && r.error.code === "ETIMEDOUT") return { error: `timed out after ${timeout} s`, wall };
-  if (r.signal) return { error: `killed by ${r.signal} after ${wall.toFixed(0)} s`, wall };
-  const lines = ((r.stderr || "") + (r.stdout || ""))
-    .trim()
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const msg = lines.find((l) => /^(\w*Error|Error)\b|Exception/.test(l)) || lines.slice(-1)[0] || `exit ${r.status}`;
-  return { error: msg.slice(0, 160), wall };
-}
-
-function pad(rows, header) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const fmt = (r) =>
-    r
-      .map((c, i) => (i >= 2 && i <= 5 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
-      .join("  ")
-      .trimEnd();
-  return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n");
-}
-
 async function driver() {
-  const models = list("models", MODELS.join(","), MODELS);
-  const backends = list("backends", "native,wasm,cpu", ["cpu", "native", "wasm", "webgpu", "tensorflow"]);
+  const models = c.list(PROG, "models", MODELS.join(","), MODELS);
+  const backends = c.list(PROG, "backends", "native,wasm,cpu", ["cpu", "native", "wasm", "webgpu", "tensorflow"]);
   const epochs = positive("epochs", "500");
   const timeout = positive("timeout", "7200");
-  const torchThreads = positive("torch-threads", "1");
-  const torch = !flag("no-torch");
+  const torchThreads = c.torchThreads(PROG);
   // The text file PyTorch reads: the same one d2l finds (D2L_DATA_DIR, the cache, or a download).
   const { timeMachineFile } = require("../dist/lib/text/timeMachine");
   const data = await timeMachineFile({ quiet: true });
   const { batchSize, numSteps, numHiddens, lr, maxTokens } = SETTINGS;
-  console.log(
-    `machine: ${os.cpus().length} logical cores, ${(os.cpus()[0] || {}).model || "unknown CPU"}, load ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}; node ${process.version}`,
-  );
+  for (const l of c.machineHeader(torchThreads)) console.log(l);
   console.log(
     `settings: The Time Machine (first ${maxTokens} characters, ${data}), batch ${batchSize}, ${numSteps} steps, ${numHiddens} hidden units, ` +
       `SGD lr ${lr}, clipping 1, sequential partitioning, ${epochs} epoch(s)${epochs < 500 ? " (the book: 500)" : ""}`,
@@ -161,13 +90,14 @@ async function driver() {
   for (const model of models) {
     const runs = backends.map((b) => ({
       label: `tfjs ${b}`,
-      go: () => runChild(process.execPath, [__filename, "--child", "--backend", b, "--model", model, "--epochs", String(epochs)], timeout),
+      go: () => c.runChild(process.execPath, [__filename, "--child", "--backend", b, "--model", model, "--epochs", String(epochs)], timeout),
     }));
-    if (torch) {
+    // PyTorch on each thread count after the tfjs backends; the reference is the faster.
+    for (const t of torchThreads) {
       runs.push({
-        label: "pytorch",
-        go: () =>
-          runChild(PYTHON, [path.join(__dirname, "rnn_torch.py"), "--model", model, "--epochs", String(epochs), "--threads", String(torchThreads), "--data", data], timeout),
+        label: `pytorch ${t} thr`,
+        torch: true,
+        go: () => c.runChild(c.PYTHON, [path.join(__dirname, "rnn_torch.py"), "--model", model, "--epochs", String(epochs), "--threads", String(t), "--data", data], timeout),
       });
     }
     const results = runs.map((r) => {
@@ -176,27 +106,29 @@ async function driver() {
         `  ${model} ${r.label}: ${res.error ? "ERROR " + res.error : `perplexity ${res.perplexity.toFixed(2)}, ${res.tokensPerSec.toFixed(0)} tokens/s`} [${res.wall.toFixed(1)} s wall]\n`,
       );
       all.push({ model, run: r.label, ...res });
-      return { label: r.label, res };
+      return { label: r.label, torch: !!r.torch, res };
     });
-    const ref = results.find((x) => x.label === "pytorch" && !x.res.error);
-    for (const { label, res } of results) {
+    const ref = c.best(Object.fromEntries(results.filter((x) => x.torch && !x.res.error).map((x) => [x.label, x.res.tokensPerSec])));
+    for (const { label, torch, res } of results) {
       if (res.error) {
-        rows.push([model, label, "", "", "", "", `ERROR: ${res.error}`]);
+        rows.push([model, label, "", "", "", "", "", `ERROR: ${res.error}`]);
         continue;
       }
       rows.push([
         model,
-        label + (res.threads ? ` (${res.threads} thr)` : ""),
+        label + (!torch && res.threads ? ` (${res.threads} thr)` : ""),
         res.epochs,
         res.perplexity.toFixed(2),
         res.tokensPerSec.toFixed(0),
-        ref ? `${(res.tokensPerSec / ref.res.tokensPerSec).toFixed(3)}x` : "-",
-        (res.leakedTensors ? `leaked ${res.leakedTensors} tensors; ` : "") + JSON.stringify(res.prediction),
+        c.ratio(res.tokensPerSec, ref),
+        c.rss(res),
+        (ref && ref.label === label ? "faster PyTorch; " : "") + (res.leakedTensors ? `leaked ${res.leakedTensors} tensors; ` : "") + JSON.stringify(res.prediction),
       ]);
     }
   }
   console.log("");
-  console.log(pad(rows, ["model", "run", "epochs", "perplexity", "tokens/sec", "vs pytorch", "prediction for 'time traveller'"]));
+  console.log(c.table(rows, ["model", "run", "epochs", "perplexity", "tokens/sec", "vs best pytorch", "peak RSS MiB", "prediction for 'time traveller'"], (i) => i >= 2 && i <= 6));
+  console.log(c.loadFooter());
   console.log("");
   console.log("perplexity: of the last epoch (training); tokens/sec: training steps only, as trainCh8 and the book's Timer count them.");
   const json = arg("json", "");
