@@ -85,9 +85,11 @@ inline std::string last_impl;
 
 // Work below this many flops runs on the calling thread alone: waking oneDNN's OpenMP
 // threads costs more than a small product saves (a 256x256x10 product took 0.9 ms with two
-// threads, most of it waiting). The choice depends on the shapes only, so a cached primitive
-// always runs with the thread count it was created with.
-constexpr double SMALL_FLOPS = 4e6;
+// threads, most of it waiting; a 256x784x10 product, 4.01 MFLOP, of a softmax-regression step
+// 108 us on two threads against 81 on one, and up to 700 us inside a step on a busy machine;
+// one thread stays faster up to about 16 MFLOP). The choice depends on the shapes only, so a
+// cached primitive always runs with the thread count it was created with.
+constexpr double SMALL_FLOPS = 16e6;
 
 // Runs f with OpenMP limited to one thread when `small`, restoring the setting after.
 template <typename F>

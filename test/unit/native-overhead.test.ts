@@ -1,0 +1,158 @@
+/**
+ * Per-op overhead on the native backend (issue 21): `Identity` and `Cast` to
+ * the same dtype share the input's data instead of copying it (tfjs clones
+ * every input of a custom gradient and every saved tensor through them), and
+ * training steps of the softmax-regression and MLP workloads, whose small
+ * matrix products now run on one thread, give the cpu backend's losses and
+ * weights within 1e-4 without leaking tensors.
+ *
+ * With D2L_REQUIRE_NATIVE=1 (CI) a native backend that does not load fails the test.
+ */
+import { before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { useBackend } from "../../lib/backend";
+
+const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
+const TOLERANCE = 1e-4;
+
+/** A small deterministic generator (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function values(n: number, r: () => number): Float32Array {
+  return Float32Array.from({ length: n }, () => 2 * r() - 1);
+}
+
+function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  assert.equal(got.length, want.length, "lengths");
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return diff / Math.max(scale, 1e-6);
+}
+
+/** `steps` SGD steps of a dense net (units: layer widths after the 784 inputs), as bench/tfjs_workloads.js runs them. */
+function train(units: number[], steps: number): { losses: number[]; weights: Float32Array[] } {
+  const r = rng(7);
+  const batch = 64;
+  const x = tf.tensor2d(values(batch * 784, r), [batch, 784]);
+  const labels = tf.tensor1d(
+    Int32Array.from({ length: batch }, () => Math.floor(10 * r())),
+    "int32",
+  );
+  const y = tf.oneHot(labels, 10);
+  const layers: tf.layers.Layer[] = [];
+  const initial: tf.Tensor[] = [];
+  let fanIn = 784;
+  units.forEach((u, i) => {
+    const last = i === units.length - 1;
+    const kernel = tf.tensor2d(
+      values(fanIn * u, r).map((v) => v / Math.sqrt(fanIn)),
+      [fanIn, u],
+    );
+    const bias = tf.tensor1d(values(u, r).map((v) => v / 10));
+    layers.push(tf.layers.dense({ units: u, activation: last ? "linear" : "relu", weights: [kernel, bias], ...(i === 0 ? { inputShape: [784] } : {}) }));
+    initial.push(kernel, bias);
+    fanIn = u;
+  });
+  const model = tf.sequential({ layers });
+  tf.dispose(initial);
+  const optimizer = tf.train.sgd(0.1);
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor), true) as tf.Scalar;
+    losses.push(loss.dataSync()[0]);
+    loss.dispose();
+  }
+  const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+  model.dispose();
+  optimizer.dispose();
+  tf.dispose([x, labels, y]);
+  return { losses, weights };
+}
+
+describe("per-op overhead on the native backend", { timeout: 120_000 }, () => {
+  let loadError = "";
+  const expected = new Map<string, { losses: number[]; weights: Float32Array[] }>();
+  const nets: Record<string, number[]> = { "softmax regression (784->10)": [10], "MLP (784->256->10)": [256, 10] };
+
+  before(async () => {
+    await useBackend("cpu");
+    for (const [name, units] of Object.entries(nets)) expected.set(name, train(units, 4));
+    try {
+      await useBackend("native");
+    } catch (e) {
+      loadError = e instanceof Error ? e.message : String(e);
+    }
+  });
+
+  it("loads, or is allowed not to", () => {
+    if (loadError && REQUIRE_NATIVE) assert.fail(`D2L_REQUIRE_NATIVE=1 but the native backend did not load: ${loadError}`);
+    if (!loadError) assert.equal(tf.getBackend(), "native");
+  });
+
+  it("clone (Identity) and cast to the same dtype share the data; disposing either leaves the other intact", () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    const buffers = tf.memory().numDataBuffers;
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const c = tf.clone(x);
+    const f = tf.cast(x, "float32");
+    assert.equal(c.dataId, x.dataId, "clone shares x's data");
+    assert.equal(f.dataId, x.dataId, "cast to float32 shares x's data");
+    assert.equal(tf.memory().numDataBuffers, buffers + 1, "one buffer for the three tensors");
+    x.dispose();
+    assert.deepEqual(Array.from(c.dataSync()), [1, 2, 3, 4, 5, 6]);
+    c.dispose();
+    assert.deepEqual(Array.from(f.dataSync()), [1, 2, 3, 4, 5, 6]);
+    f.dispose();
+    assert.equal(tf.memory().numDataBuffers, buffers, "the buffer is freed with the last tensor");
+  });
+
+  it("cast to another dtype still converts as cpu does (bool: nonzero is true; wasm's kernel gave 254 for -2.7)", () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    const x = tf.tensor1d([-2.7, -0.5, 0, 1.5, 3.9]);
+    const i = tf.cast(x, "int32");
+    const b = tf.cast(x, "bool");
+    const back = tf.cast(tf.tensor1d([3, -4, 0], "int32"), "float32");
+    assert.notEqual(i.dataId, x.dataId);
+    assert.equal(i.dtype, "int32");
+    assert.deepEqual(Array.from(i.dataSync()), [-2, 0, 0, 1, 3]);
+    assert.deepEqual(Array.from(b.dataSync()), [1, 1, 0, 1, 1]);
+    assert.deepEqual(Array.from(back.dataSync()), [3, -4, 0]);
+    tf.dispose([x, i, b, back]);
+  });
+
+  it("a clone on the tape gets its gradient: tf.grad through clone and cast", () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.clone(x), tf.cast(x, "float32"))));
+    const x = tf.tensor1d([1, -2, 3]);
+    const dx = g(x);
+    assert.deepEqual(Array.from(dx.dataSync()), [2, -4, 6]);
+    tf.dispose([x, dx]);
+  });
+
+  for (const name of ["softmax regression (784->10)", "MLP (784->256->10)"]) {
+    it(`${name}: four SGD steps give cpu's losses and weights within ${TOLERANCE}, and leak no tensor`, () => {
+      if (loadError) return assert.ok(!REQUIRE_NATIVE);
+      const want = expected.get(name)!;
+      const before = tf.memory().numTensors;
+      const got = train(nets[name], 4);
+      assert.equal(tf.memory().numTensors, before, "tensors leaked");
+      assert.ok(want.losses[3] < want.losses[0], `the loss falls on cpu: ${want.losses}`);
+      assert.ok(relativeError(got.losses, want.losses) < TOLERANCE, `losses ${got.losses} against cpu's ${want.losses}`);
+      want.weights.forEach((w, i) => assert.ok(relativeError(got.weights[i], w) < TOLERANCE, `weight ${i}: ${relativeError(got.weights[i], w)}`));
+    });
+  }
+});
