@@ -8,6 +8,7 @@
  *  (b) throughput: training steps (forward + loss + backward + SGD update) on one random batch, a fixed
  *      number of timed steps after warm-up, of LeNet at 28 px and d2l.resnet18(10, 1) at 96 px, on each
  *      backend side by side with PyTorch, as examples/sec and the ratio to PyTorch.
+ *  PyTorch runs on 1 and on 2 threads (--torch-threads 1,2, the default); every ratio is to the faster.
  *
  * Every run is a fresh process (tfjs backends are global to a process): this file re-runs itself with
  * --child. See bench/README.md. Usage:
@@ -15,49 +16,22 @@
  *   npx tsc -p . && node bench/cnn.js [--full] [--only-full] [--backends native,wasm,cpu]
  *        [--models lenet,resnet18] [--steps 20] [--warmup 3] [--max-seconds 60] [--repeats 3]
  *        [--batch-lenet 256] [--batch-resnet 32] [--epochs 10] [--timeout 600] [--full-timeout 3600]
- *        [--limit-train N] [--limit-test N] [--torch-threads 2] [--no-torch] [--json FILE]
+ *        [--limit-train N] [--limit-test N] [--torch-threads 1,2] [--no-torch] [--json FILE]
  */
 "use strict";
-const { spawnSync } = require("child_process");
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
+const c = require("./common");
 
-const ROOT = path.resolve(__dirname, "..");
-const PYTHON = process.env.D2L_BENCH_PYTHON || "/usr/bin/python3";
+const PROG = "bench/cnn.js";
+const ROOT = c.ROOT;
 const MODELS = {
   lenet: { size: 28, describe: "LeNet (d2l.lenet(), d2l.ai 6.6), 28x28x1" },
   resnet18: { size: 96, describe: "ResNet-18 (d2l.resnet18(10, 1), d2l.ai 7.6), 96x96x1" },
 };
-
-function flag(name) {
-  return process.argv.includes(`--${name}`);
-}
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-function num(name, fallback) {
-  const v = Number(arg(name, String(fallback)));
-  if (!Number.isFinite(v) || v <= 0) {
-    console.error(`bench/cnn.js: --${name} must be a positive number, got ${arg(name, "")}`);
-    process.exit(2);
-  }
-  return v;
-}
-function list(name, fallback, known) {
-  const items = arg(name, fallback)
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const s of items) {
-    if (!known.includes(s)) {
-      console.error(`bench/cnn.js: unknown ${name.replace(/s$/, "")} "${s}"; expected some of ${known.join(",")}`);
-      process.exit(2);
-    }
-  }
-  return items;
-}
+const { flag, arg } = c;
+const num = (name, fallback) => c.positive(PROG, name, fallback);
+const list = (name, fallback, known) => c.list(PROG, name, fallback, known);
 
 /** Fashion-MNIST for the full run: D2L_DATA_DIR, else the project's shared offline copy if there is one. */
 function dataDir() {
@@ -108,7 +82,8 @@ async function child() {
       ],
     });
     const seconds = (performance.now() - t0) / 1000;
-    out({ ...meta, mode: "full", epochs, lr, batch, loss: r.trainLoss, trainAcc: r.trainAcc, testAcc: r.testAcc, seconds, examplesPerSec: r.examplesPerSec, history });
+    const maxRssMiB = process.resourceUsage().maxRSS / 1024;
+    out({ ...meta, mode: "full", epochs, lr, batch, loss: r.trainLoss, trainAcc: r.trainAcc, testAcc: r.testAcc, seconds, examplesPerSec: r.examplesPerSec, history, maxRssMiB });
     return;
   }
 
@@ -160,85 +135,20 @@ async function child() {
     examplesPerSec: (done * batch) / seconds,
     loss,
     leakedTensors: tf.memory().numTensors - before,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
   });
 }
 
 // ------------------------------------------------------------------ parent: spawn, collect, print
 
+/** One run in a fresh process (Fashion-MNIST's directory passed on); the full run's per-epoch lines go to stderr as they come. */
 function runChild(cmd, args, timeoutS) {
-  const t0 = Date.now();
   const dir = dataDir();
-  const r = spawnSync(cmd, args, {
-    encoding: "utf8",
-    cwd: ROOT,
-    env: { ...process.env, D2L_QUICK: "", ...(dir ? { D2L_DATA_DIR: dir } : {}) },
-    timeout: timeoutS * 1000,
-    killSignal: "SIGKILL",
-    maxBuffer: 64 * 1024 * 1024,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const wall = (Date.now() - t0) / 1000;
-  const epochLines = (r.stderr || "").split("\n").filter((l) => /^ {4}\S+ epoch \d+:/.test(l));
-  for (const l of epochLines) process.stderr.write(l + "\n");
-  const line = (r.stdout || "")
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .pop();
-  if (r.status === 0 && line) return { ...JSON.parse(line), wall };
-  if (r.error && r.error.code === "ETIMEDOUT") return { error: `timed out after ${timeoutS} s`, wall };
-  if (r.signal) return { error: `killed by ${r.signal} after ${wall.toFixed(0)} s`, wall };
-  const lines = ((r.stderr || "") + (r.stdout || ""))
-    .trim()
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const msg = lines.find((l) => /^(\w*Error|Error)\b|Exception|Traceback/.test(l) && !l.startsWith("Traceback")) || lines.slice(-1)[0] || `exit ${r.status}`;
-  return { error: msg.slice(0, 200), wall };
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function table(rows, header, rightFrom) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const fmt = (r) =>
-    r
-      .map((c, i) => (i >= rightFrom && i < header.length - 1 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
-      .join("  ")
-      .trimEnd();
-  return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n");
+  return c.runChild(cmd, args, timeoutS, { env: dir ? { D2L_DATA_DIR: dir } : {}, echo: /^ {4}\S+ epoch \d+:/ });
 }
 
 function header(opts) {
-  let cpu = "unknown CPU";
-  try {
-    cpu = (/^model name\s*:\s*(.*)$/m.exec(fs.readFileSync("/proc/cpuinfo", "utf8")) || [])[1] || cpu;
-  } catch {
-    /* not Linux */
-  }
-  const version = (pkg) => {
-    try {
-      return require(`${pkg}/package.json`).version;
-    } catch {
-      return "not installed";
-    }
-  };
-  const lines = [
-    `machine: ${os.cpus().length} logical cores, ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}`,
-    `node ${process.version}; @tensorflow/tfjs ${version("@tensorflow/tfjs")}; wasm threads: D2L_WASM_THREADS=${process.env.D2L_WASM_THREADS || "(default)"}`,
-  ];
-  if (opts.torch) {
-    const t = spawnSync(PYTHON, ["-c", "import sys, torch; print(sys.version.split()[0], torch.__version__)"], { encoding: "utf8" });
-    const [py, tv] = (t.stdout || "").trim().split(" ");
-    lines.push(tv ? `python ${py} (${PYTHON}), torch ${tv}, ${opts.torchThreads} threads` : `pytorch: not available (${PYTHON}: ${(t.stderr || "").trim().split("\n").pop()})`);
-  }
+  const lines = c.machineHeader(opts.torchThreads);
   const dir = dataDir();
   lines.push(`Fashion-MNIST for --full: ${dir ? dir : "(D2L_DATA_DIR unset: the loader's cache or download)"}`);
   return lines;
@@ -261,8 +171,7 @@ function parent() {
     fullTimeout: num("full-timeout", 3600),
     limitTrain: arg("limit-train", ""),
     limitTest: arg("limit-test", ""),
-    torchThreads: num("torch-threads", 2),
-    torch: !flag("no-torch"),
+    torchThreads: c.torchThreads(PROG),
     json: arg("json", ""),
   };
   for (const l of header(opts)) console.log(l);
@@ -278,38 +187,36 @@ function parent() {
       label: `tfjs ${b}`,
       go: () => runChild(process.execPath, [__filename, "--child", "full", "--backend", b, "--epochs", String(opts.epochs), ...limits], opts.fullTimeout),
     }));
-    if (opts.torch) {
+    for (const t of opts.torchThreads) {
       runs.push({
-        label: "pytorch",
+        label: `pytorch ${t} thr`,
+        torch: true,
         go: () =>
-          runChild(
-            PYTHON,
-            [path.join(__dirname, "cnn_torch.py"), "--mode", "full", "--epochs", String(opts.epochs), "--threads", String(opts.torchThreads), ...limits],
-            opts.fullTimeout,
-          ),
+          runChild(c.PYTHON, [path.join(__dirname, "cnn_torch.py"), "--mode", "full", "--epochs", String(opts.epochs), "--threads", String(t), ...limits], opts.fullTimeout),
       });
     }
     for (const r of runs) {
       process.stderr.write(`  full LeNet, ${r.label} ...\n`);
       raw.full[r.label] = r.go();
     }
-    const ref = raw.full.pytorch && !raw.full.pytorch.error ? raw.full.pytorch.examplesPerSec : undefined;
-    const rows = runs.map(({ label }) => {
+    const ref = c.best(Object.fromEntries(runs.filter((r) => r.torch && !raw.full[r.label].error).map((r) => [r.label, raw.full[r.label].examplesPerSec])));
+    const rows = runs.map(({ label, torch }) => {
       const x = raw.full[label];
-      if (x.error || x.unavailable) return [label, "", "", "", "", "", "", "", `ERROR: ${x.error || x.unavailable}`];
+      if (x.error || x.unavailable) return [label, "", "", "", "", "", "", "", "", `ERROR: ${x.error || x.unavailable}`];
       return [
-        label + (x.threads ? ` (${x.threads} thr)` : ""),
+        label + (!torch && x.threads ? ` (${x.threads} thr)` : ""),
         x.epochs,
         x.loss.toFixed(3),
         x.trainAcc.toFixed(3),
         x.testAcc.toFixed(3),
         x.seconds.toFixed(1),
         x.examplesPerSec.toFixed(0),
-        ref ? `${(x.examplesPerSec / ref).toFixed(3)}x` : "-",
-        "",
+        c.ratio(x.examplesPerSec, ref),
+        c.rss(x),
+        ref && ref.label === label ? "faster PyTorch" : "",
       ];
     });
-    console.log(table(rows, ["run", "epochs", "loss", "train acc", "test acc", "wall s", "train ex/s", "vs pytorch", "note"], 1));
+    console.log(c.table(rows, ["run", "epochs", "loss", "train acc", "test acc", "wall s", "train ex/s", "vs best pytorch", "peak RSS MiB", "note"], (i) => i >= 1 && i <= 8));
     console.log("book (PyTorch, GPU, official split): loss 0.455, train acc 0.831, test acc 0.789; wall s includes evaluation, train ex/s only training steps.");
   }
 
@@ -347,7 +254,7 @@ function parent() {
             opts.timeout,
           ),
       }));
-      if (opts.torch) {
+      for (const t of opts.torchThreads) {
         const torchArgs = [
           "--mode",
           "throughput",
@@ -362,9 +269,11 @@ function parent() {
           "--max-seconds",
           String(opts.maxSeconds),
           "--threads",
-          String(opts.torchThreads),
+          String(t),
         ];
-        runs.splice(Math.min(1, runs.length), 0, { label: "pytorch", go: () => runChild(PYTHON, [path.join(__dirname, "cnn_torch.py"), ...torchArgs], opts.timeout) });
+        // After the first backend (and the PyTorch runs before this one), so repeats alternate tfjs, PyTorch 1, PyTorch 2, tfjs ...
+        const at = Math.min(1, opts.backends.length) + runs.filter((r) => r.torch).length;
+        runs.splice(at, 0, { label: `pytorch ${t} thr`, torch: true, go: () => runChild(c.PYTHON, [path.join(__dirname, "cnn_torch.py"), ...torchArgs], opts.timeout) });
       }
       raw.throughput[m] = Object.fromEntries(runs.map((r) => [r.label, []]));
       for (let rep = 0; rep < opts.repeats; rep++) {
@@ -380,50 +289,59 @@ function parent() {
           process.stderr.write(`  ${m} ${r.label} #${rep + 1}: ${what} [${res.wall.toFixed(1)} s wall]\n`);
         }
       }
-      const torchOk = opts.torch ? raw.throughput[m].pytorch.filter((x) => !x.error) : [];
-      const ref = torchOk.length ? median(torchOk.map((x) => x.examplesPerSec)) : undefined;
-      const torchParams = torchOk.length ? torchOk[0].params : undefined;
+      const torchMedians = {};
+      let torchParams;
+      for (const r of runs.filter((x) => x.torch)) {
+        const ok = raw.throughput[m][r.label].filter((x) => !x.error);
+        if (ok.length) torchMedians[r.label] = c.median(ok.map((x) => x.examplesPerSec));
+        if (ok.length) torchParams = ok[0].params;
+      }
+      const ref = c.best(torchMedians);
       for (const r of runs) {
         const all = raw.throughput[m][r.label];
         if (all[0].unavailable) {
-          rows.push([m, r.label, batch, "", "not available", "", "", "", all[0].unavailable]);
+          rows.push([m, r.label, batch, "", "not available", "", "", "", "", all[0].unavailable]);
           continue;
         }
         const ok = all.filter((x) => !x.error);
         if (!ok.length) {
-          rows.push([m, r.label, batch, "", "", "", "", "", `ERROR: ${all[0].error}`]);
+          rows.push([m, r.label, batch, "", "", "", "", "", "", `ERROR: ${all[0].error}`]);
           continue;
         }
         const eps = ok.map((x) => x.examplesPerSec);
-        const med = median(eps);
+        const med = c.median(eps);
         const minSteps = Math.min(...ok.map((x) => x.steps));
         const capped = minSteps < opts.steps || Math.min(...ok.map((x) => x.warmup)) < opts.warmup;
         if (capped) notes.add("* fewer steps than asked: the run hit the time cap (--max-seconds)");
         const note = [];
+        if (ref && ref.label === r.label) note.push("faster PyTorch");
         if (all.length > ok.length) note.push(`${all.length - ok.length} of ${all.length} repeats failed: ${all.find((x) => x.error).error}`);
         if (ok.some((x) => x.leakedTensors)) note.push(`leaked ${Math.max(...ok.map((x) => x.leakedTensors))} tensors`);
         if (torchParams && ok[0].params !== torchParams) note.push(`${ok[0].params} parameters, PyTorch's twin ${torchParams}: not the same model`);
         const f = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(2));
         rows.push([
           m,
-          r.label + (ok[0].threads ? ` (${ok[0].threads} thr)` : ""),
+          r.label + (!r.torch && ok[0].threads ? ` (${ok[0].threads} thr)` : ""),
           batch,
           `${minSteps}${capped ? "*" : ""}`,
           f(med),
           ok.length > 1 ? `${f(Math.min(...eps))}-${f(Math.max(...eps))}` : "",
-          ref ? `${(med / ref).toFixed(3)}x` : "-",
+          c.ratio(med, ref),
+          Math.max(...ok.map((x) => x.maxRssMiB || 0)).toFixed(0),
           Number.isFinite(ok[ok.length - 1].loss) ? ok[ok.length - 1].loss.toFixed(3) : String(ok[ok.length - 1].loss),
           note.join("; "),
         ]);
       }
     }
-    console.log(table(rows, ["model", "run", "batch", "steps", "examples/sec", "min-max", "vs pytorch", "last loss", "note"], 2));
+    console.log(c.table(rows, ["model", "run", "batch", "steps", "examples/sec", "min-max", "vs best pytorch", "peak RSS MiB", "last loss", "note"], (i) => i >= 2 && i <= 8));
     for (const m of opts.models) console.log(`${m}: ${MODELS[m].describe}`);
     for (const n of notes) console.log(n);
     console.log("examples/sec = timed steps x batch / seconds; a step is forward + loss + backward + SGD update; each run a fresh process.");
+    console.log("vs best pytorch: over the faster of PyTorch's thread counts; peak RSS: the run's process, the largest over repeats.");
   }
+  console.log(c.loadFooter());
   if (opts.json) {
-    fs.writeFileSync(opts.json, JSON.stringify({ machine: header({ ...opts, torch: false }), options: opts, results: raw }, null, 2));
+    fs.writeFileSync(opts.json, JSON.stringify({ machine: header({ ...opts, torchThreads: [] }), options: opts, results: raw }, null, 2));
     console.log(`raw results: ${opts.json}`);
   }
 }
