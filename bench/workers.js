@@ -25,22 +25,24 @@
  * the median and the best epoch and the speed-up of the median over
  * numWorkers 0. Run it on an idle machine: it prints the load average, and
  * with `--wait-idle` waits (up to 10 minutes) for the 1-minute load average
- * to fall below 1 first. See bench/README.md. Usage:
+ * to fall below 1 first. PyTorch's twin (bench/workers_torch.py, torchvision's
+ * transforms through torch's DataLoader) runs after it on 1 and on 2 threads
+ * (--torch-threads 1,2); each setting's d2l-ts / PyTorch ratio is to the faster.
+ * See bench/README.md. Usage:
  *
  *   npx tsc -p . && node bench/workers.js [--workloads crop96,elastic28] [--workers 0,1,2,2p]
- *        [--examples N] [--batch N] [--epochs 3] [--warmup 1] [--backend cpu] [--wait-idle] [--json FILE]
+ *        [--examples N] [--batch N] [--epochs 3] [--warmup 1] [--backend cpu] [--wait-idle]
+ *        [--torch-threads 1,2] [--no-torch] [--timeout 1800] [--json FILE]
  */
 "use strict";
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
 
-const ROOT = path.resolve(__dirname, "..");
+const c = require("./common");
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+const ROOT = c.ROOT;
+const { arg } = c;
 function int(name, fallback) {
   const v = Number(arg(name, String(fallback)));
   if (!Number.isInteger(v) || v < 0) {
@@ -58,14 +60,9 @@ const WORKLOAD_NAMES = arg("workloads", "crop96,elastic28").split(",");
 const EPOCHS = Math.max(1, int("epochs", 3));
 const WARMUP = int("warmup", 1);
 const BACKEND = arg("backend", "cpu");
-const JSON_OUT = arg("json", undefined);
-
-function load() {
-  return os
-    .loadavg()
-    .map((v) => v.toFixed(2))
-    .join(", ");
-}
+const TORCH_THREADS = c.torchThreads("bench/workers");
+const TIMEOUT = c.positive("bench/workers", "timeout", 1800);
+const load = c.loadavg;
 
 async function waitIdle() {
   const until = Date.now() + 10 * 60 * 1000;
@@ -256,26 +253,73 @@ async function runWorkload(tf, d2l, name) {
   return { name, describe: `${examples} ${wl.describe}, batch ${batch}`, rows, same: new Set(rows.map((r) => r.checksum.toFixed(6))).size === 1 };
 }
 
+/** PyTorch's twin on each thread count: { label -> { "workload/numWorkers" -> examples/sec median } } and the raw runs. */
+function torchRuns() {
+  const args = ["--epochs", String(EPOCHS), "--warmup", String(WARMUP), "--workloads", WORKLOAD_NAMES.join(","), "--json"];
+  if (arg("examples", "")) args.push("--examples", String(int("examples", 0)));
+  if (arg("batch", "")) args.push("--batch", String(int("batch", 0)));
+  const out = {};
+  for (const t of TORCH_THREADS) {
+    const label = `pytorch ${t} thr`;
+    const res = c.runChild(c.PYTHON, [path.join(__dirname, "workers_torch.py"), "--threads", String(t), ...args], TIMEOUT);
+    console.error(`${label}: ${res.error ? "ERROR " + res.error : `done in ${res.wall.toFixed(0)} s, load average before ${res.load[0]}`}`);
+    out[label] = res;
+  }
+  return out;
+}
+
 async function main() {
   if (process.argv.includes("--wait-idle")) await waitIdle();
   const tf = require(path.join(ROOT, "node_modules/@tensorflow/tfjs"));
   const d2l = require(path.join(ROOT, "dist/lib/index.js"));
   await d2l.useBackend(BACKEND);
+  for (const l of c.machineHeader(TORCH_THREADS)) console.log(l);
   const loadBefore = load();
   const results = [];
   for (const name of WORKLOAD_NAMES) results.push(await runWorkload(tf, d2l, name));
-  console.log(`DataLoader preprocessing in worker threads (loader alone: the consumer only disposes each batch); ${EPOCHS} timed epochs after ${WARMUP} warm-up`);
-  console.log(`node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0].model.trim()}), backend ${BACKEND}; load average before ${loadBefore}, after ${load()}`);
+  const loadAfterD2l = load();
+  const torch = torchRuns();
+  const labels = Object.keys(torch);
+  const torchRate = (label, workload, workers) => {
+    const r = torch[label];
+    const row = r && !r.error ? r.rows.find((x) => x.workload === workload && x.numWorkers === workers) : undefined;
+    return row ? row.median : undefined;
+  };
   console.log("");
-  console.log("| workload | numWorkers | examples/sec (median) | best | speed-up |");
-  console.log("|---|---:|---:|---:|---:|");
+  console.log(`DataLoader preprocessing in worker threads (loader alone: the consumer only disposes each batch); ${EPOCHS} timed epochs after ${WARMUP} warm-up`);
+  console.log(`d2l-ts: backend ${BACKEND}; load average before ${loadBefore}, after ${loadAfterD2l}`);
+  for (const l of labels) if (torch[l].error) console.log(`${l}: ERROR ${torch[l].error}`);
+  console.log("");
+  const torchCols = labels.map((l) => `${l.replace("pytorch", "PyTorch")} ex/s`);
+  console.log(`| workload | numWorkers | d2l-ts ex/s (median) | best | speed-up | ${torchCols.join(" | ")}${labels.length ? " | PyTorch speed-up | d2l-ts / best PyTorch" : ""} |`);
+  console.log(`|---|---:|---:|---:|---:|${labels.map(() => "---:|").join("")}${labels.length ? "---:|---:|" : ""}`);
   for (const r of results) {
-    for (const row of r.rows) console.log(`| ${r.name} | ${row.numWorkers} | ${row.median.toFixed(0)} | ${row.best.toFixed(0)} | ${row.speedup.toFixed(2)}x |`);
+    const bestAt = (workers) => c.best(Object.fromEntries(labels.map((l) => [l, torchRate(l, r.name, workers)])));
+    const torch0 = bestAt("0");
+    for (const row of r.rows) {
+      const cells = [r.name, row.numWorkers, row.median.toFixed(0), row.best.toFixed(0), `${row.speedup.toFixed(2)}x`];
+      if (labels.length) {
+        const ref = bestAt(row.numWorkers);
+        for (const l of labels) {
+          const v = torchRate(l, r.name, row.numWorkers);
+          cells.push(v === undefined ? "-" : v.toFixed(0) + (ref && ref.label === l ? " (faster)" : ""));
+        }
+        cells.push(ref && torch0 ? `${(ref.value / torch0.value).toFixed(2)}x` : "-", c.ratio(row.median, ref));
+      }
+      console.log(`| ${cells.join(" | ")} |`);
+    }
   }
   console.log("");
   for (const r of results) console.log(`${r.name}: ${r.describe}${r.same ? "" : " — WARNING: the batches differ between settings"}`);
+  if (labels.length) {
+    console.log(
+      "PyTorch: torchvision's transforms through torch.utils.data.DataLoader (bench/workers_torch.py); its speed-up is the faster run's over the faster run's at numWorkers 0;",
+    );
+    console.log("d2l-ts / best PyTorch: d2l-ts' median over the faster PyTorch run's, per setting (different arithmetic: compare the speed-ups first).");
+  }
+  console.log(c.loadFooter());
   const out = arg("json", undefined);
-  if (out) fs.writeFileSync(out, JSON.stringify({ backend: BACKEND, load: [loadBefore, load()], results }, null, 2));
+  if (out) fs.writeFileSync(out, JSON.stringify({ backend: BACKEND, load: [loadBefore, loadAfterD2l, load()], results, torch }, null, 2));
 }
 
 main().catch((e) => {

@@ -13,10 +13,14 @@ The main process runs with --threads intra-op threads (torch's workers use 1 eac
 torch sets them); run it with 1 and 2 and compare d2l-ts with the faster, per setting.
 Run on an idle machine (Debian's python3-torch, python3-torchvision):
 
-    /usr/bin/python3 bench/workers_torch.py [--threads 1] [--epochs 3] [--warmup 1]
+    /usr/bin/python3 bench/workers_torch.py [--threads 1] [--epochs 3] [--warmup 1] [--examples N] [--batch N] [--json]
+
+bench/workers.js runs it (with --json: one JSON line after the table) on 1 and 2 threads beside d2l-ts.
 """
 import argparse
+import json
 import os
+import resource
 import time
 
 import torch
@@ -53,6 +57,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--workloads", default="crop96,elastic28")
+    ap.add_argument("--examples", type=int, default=0, help="examples per epoch (0: the workload's)")
+    ap.add_argument("--batch", type=int, default=0, help="batch size (0: the workload's)")
+    ap.add_argument("--json", action="store_true", help="also print the rows as one JSON line")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     load = lambda: ", ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -60,10 +67,10 @@ def main():
     rows = []
     for name in a.workloads.split(","):
         wl = WORKLOADS[name]
-        ds = RandomImages(wl["examples"], wl["size"], wl["channels"], wl["transform"])
+        ds = RandomImages(a.examples or wl["examples"], wl["size"], wl["channels"], wl["transform"])
         reference = None
         for label, workers, persistent in [("0", 0, False), ("1", 1, False), ("2", 2, False), ("2 (persistent)", 2, True)]:
-            loader = DataLoader(ds, batch_size=wl["batch"], shuffle=True, num_workers=workers, persistent_workers=persistent)
+            loader = DataLoader(ds, batch_size=a.batch or wl["batch"], shuffle=True, num_workers=workers, persistent_workers=persistent)
             rates = []
             for e in range(a.warmup + a.epochs):
                 t0 = time.perf_counter()
@@ -84,6 +91,10 @@ def main():
     print("|---|---:|---:|---:|---:|")
     for name, label, median, best, speedup in rows:
         print(f"| {name} | {label} | {median:.0f} | {best:.0f} | {speedup:.2f}x |")
+    if a.json:
+        print(json.dumps({"threads": torch.get_num_threads(), "torchVersion": torch.__version__, "load": [before, load()],
+                          "maxRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                          "rows": [{"workload": n, "numWorkers": l, "median": m, "best": b} for n, l, m, b, _ in rows]}))
 
 
 if __name__ == "__main__":
