@@ -23,6 +23,26 @@ function randomBatch(xShape, labelShape, classes) {
   return { x, y };
 }
 
+/**
+ * A character language model: one-hot input (vocab 28), a recurrent layer of 256 units (`cell`: tf.layers.gru
+ * or tf.layers.lstm, sigmoid gates as in PyTorch), dense 28 at every step; the loss over all 35 steps, batch 32.
+ * glorotUniform, not tfjs' default orthogonal recurrent initializer: its QR of a 256x768 matrix takes ~100 s on
+ * the cpu backend (before timing, but it made the benchmark slow); PyTorch's layers start uniform too.
+ */
+function languageModel(cell) {
+  const model = tf.sequential({
+    layers: [
+      cell({ inputShape: [35, 28], units: 256, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "glorotUniform" }),
+      tf.layers.dense({ units: 28 }),
+    ],
+  });
+  const idx = tf.randomUniform([32, 35], 0, 28, "int32");
+  const x = tf.oneHot(idx, 28).toFloat();
+  idx.dispose();
+  const { y } = randomBatch([1], [32, 35], 28);
+  return { model, batch: 32, x, y };
+}
+
 /** Each workload: a model (or its own `forward()`), the batch size, inputs `x` and one-hot labels `y`. */
 const WORKLOADS = {
   softmax() {
@@ -68,34 +88,10 @@ const WORKLOADS = {
     return { model: tf.model({ inputs: input, outputs: out }), batch: 32, ...randomBatch([32, 28, 28, 1], [32], 10) };
   },
   gru() {
-    // one-hot input, GRU 256 (sigmoid gates as in PyTorch), dense 28 at every step; loss over all 35 steps.
-    // glorotUniform, not tfjs' default orthogonal initializer: its QR of a 256x768 matrix takes ~100 s on
-    // the cpu backend (before timing, but it made the benchmark slow); PyTorch's GRU starts uniform too.
-    const model = tf.sequential({
-      layers: [
-        tf.layers.gru({ inputShape: [35, 28], units: 256, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "glorotUniform" }),
-        tf.layers.dense({ units: 28 }),
-      ],
-    });
-    const idx = tf.randomUniform([32, 35], 0, 28, "int32");
-    const x = tf.oneHot(idx, 28).toFloat();
-    idx.dispose();
-    const { y } = randomBatch([1], [32, 35], 28);
-    return { model, batch: 32, x, y };
+    return languageModel(tf.layers.gru);
   },
   lstm() {
-    // The GRU language model with an LSTM (sigmoid gates, as PyTorch's; glorotUniform recurrent weights, see gru).
-    const model = tf.sequential({
-      layers: [
-        tf.layers.lstm({ inputShape: [35, 28], units: 256, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "glorotUniform" }),
-        tf.layers.dense({ units: 28 }),
-      ],
-    });
-    const idx = tf.randomUniform([32, 35], 0, 28, "int32");
-    const x = tf.oneHot(idx, 28).toFloat();
-    idx.dispose();
-    const { y } = randomBatch([1], [32, 35], 28);
-    return { model, batch: 32, x, y };
+    return languageModel(tf.layers.lstm);
   },
   transformer() {
     // One encoder block of the book's 10.7 Transformer as bench/transformer.js trains it (d2l.EncoderBlock:

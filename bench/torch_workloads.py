@@ -57,6 +57,8 @@ def resnet():
 
 
 class GruLM(nn.Module):
+    """The language model of gru and lstm: one-hot 28 -> cell(256) -> Linear 28 at every step."""
+
     def __init__(self, vocab=28, hidden=256, cell=nn.GRU):
         super().__init__()
         self.rnn = cell(vocab, hidden, batch_first=True)
@@ -67,14 +69,13 @@ class GruLM(nn.Module):
         return self.out(y).reshape(-1, self.out.out_features)
 
 
-def gru():
+def gru(cell=nn.GRU):
     x = nn.functional.one_hot(torch.randint(0, 28, (32, 35)), 28).float()
-    return GruLM(), 32, x, torch.randint(0, 28, (32 * 35,))
+    return GruLM(cell=cell), 32, x, torch.randint(0, 28, (32 * 35,))
 
 
 def lstm():
-    x = nn.functional.one_hot(torch.randint(0, 28, (32, 35)), 28).float()
-    return GruLM(cell=nn.LSTM), 32, x, torch.randint(0, 28, (32 * 35,))
+    return gru(nn.LSTM)
 
 
 class EncoderBlockHead(nn.Module):
