@@ -1,0 +1,269 @@
+/**
+ * The native backend's batch normalization and ReLU gradient (lib/native/ops.ts,
+ * src/ops.cc) against the cpu backend: tfjs' BatchNormalization layer in
+ * training (output, moving statistics, gradients of x, gamma and beta) on
+ * random shapes of rank 2 to 4, the d2l kernel with gradients reaching its
+ * statistics, FusedBatchNorm in inference (per-channel and layer norm's tiled
+ * statistics), Relu's gradient; within 1e-4 (relative), with no tensor leaked,
+ * and the native kernels are the ones that ran.
+ *
+ * With D2L_REQUIRE_NATIVE=1 a native backend that does not load fails the test.
+ */
+import { before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { useBackend } from "../../lib/backend";
+import { BN_TRAINING, BN_TRAINING_GRAD, OPS_MIN_ELEMENTS, RELU_GRAD, batchNormTraining } from "../../lib/native/ops";
+
+const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
+const TOLERANCE = 1e-4;
+
+/** mulberry32, so a failure names a reproducible case. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+const values = (r: () => number, n: number, scale = 1, shift = 0) => Float32Array.from({ length: n }, () => (2 * r() - 1) * scale + shift);
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  assert.equal(got.length, want.length, "lengths differ");
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return diff / Math.max(scale, 1e-6);
+}
+
+/** One computation run on cpu (the reference) and on native; results as named arrays. */
+interface Case {
+  name: string;
+  run: (native: boolean) => Record<string, Float32Array>;
+}
+
+/** tfjs' BatchNormalization layer, one training step: its output, moving statistics and the gradients of x, gamma and beta. */
+function layerCase(seed: number, shape: number[]): Case {
+  const r = rng(seed);
+  const C = shape[shape.length - 1];
+  const x = values(r, size(shape), 2, 0.5);
+  const w = values(r, size(shape));
+  const [gamma, beta, mm, mv] = [values(r, C, 0.5, 1), values(r, C), values(r, C), values(r, C, 0.3, 1)];
+  const epsilon = [1e-3, 1e-5][seed % 2];
+  const momentum = [0.99, 0.9][seed % 2];
+  return {
+    name: `layer [${shape}] eps ${epsilon}`,
+    run: () => {
+      const layer = tf.layers.batchNormalization({ epsilon, momentum });
+      layer.build(shape);
+      tf.tidy(() => layer.setWeights([tf.tensor(gamma), tf.tensor(beta), tf.tensor(mm), tf.tensor(mv)]));
+      const X = tf.variable(tf.tensor(x, shape));
+      const W = tf.tensor(w, shape);
+      // tfjs' layers keep a tensor or two of their own as they are first used, on any backend: leaks are counted around the step.
+      tf.tidy(() => {
+        layer.apply(X, { training: false });
+      });
+      const before = tf.memory().numTensors;
+      const vars = [X, ...layer.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val)];
+      const { value, grads } = tf.variableGrads(() => (layer.apply(X, { training: true }) as tf.Tensor).mul(W).sum() as tf.Scalar, vars);
+      const out: Record<string, Float32Array> = { loss: value.dataSync() as Float32Array };
+      ["dx", "dgamma", "dbeta"].forEach((k, i) => (out[k] = grads[vars[i].name].dataSync() as Float32Array));
+      const ws = layer.getWeights();
+      out.movingMean = ws[2].dataSync() as Float32Array;
+      out.movingVariance = ws[3].dataSync() as Float32Array;
+      out.output = tf.tidy(() => (layer.apply(X, { training: true }) as tf.Tensor).dataSync() as Float32Array);
+      for (const t of [value, ...Object.values(grads)]) t.dispose();
+      out.leaked = Float32Array.of(tf.memory().numTensors - before);
+      X.dispose();
+      W.dispose();
+      for (const v of layer.weights) v.dispose();
+      return out;
+    },
+  };
+}
+
+/** The d2l kernel itself, with a loss that reads its mean and variance too (so gradients reach the statistics). */
+function kernelCase(seed: number, shape: number[]): Case {
+  const r = rng(seed);
+  const C = shape[shape.length - 1];
+  const axes = shape.slice(0, -1).map((_, i) => i);
+  const [x, w, gamma, beta] = [values(r, size(shape), 3, -1), values(r, size(shape)), values(r, C, 0.5, 1), values(r, C)];
+  return {
+    name: `kernel [${shape}] with gradients through the statistics`,
+    run: (native) =>
+      tf.tidy(() => {
+        const f = (X: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+          let y: tf.Tensor, m: tf.Tensor, v: tf.Tensor;
+          if (native) [y, m, v] = batchNormTraining(X, g, b, 1e-5);
+          else {
+            const mo = tf.moments(X, axes);
+            [m, v] = [mo.mean, mo.variance];
+            y = tf.batchNorm(X, m, v, b, g, 1e-5);
+          }
+          return y.mul(tf.tensor(w, shape)).sum().add(v.sum().mul(0.5)).add(m.square().sum());
+        };
+        const [X, g, b] = [tf.tensor(x, shape), tf.tensor(gamma), tf.tensor(beta)];
+        const [dx, dg, db] = tf.grads(f)([X, g, b]);
+        return { loss: f(X, g, b).dataSync(), dx: dx.dataSync(), dgamma: dg.dataSync(), dbeta: db.dataSync() } as Record<string, Float32Array>;
+      }),
+  };
+}
+
+/** FusedBatchNorm in inference: per-channel statistics (native), with and without scale and offset. */
+function inferenceCase(seed: number, shape: number[], withScale: boolean): Case {
+  const r = rng(seed);
+  const C = shape[shape.length - 1];
+  const [x, mean, variance, gamma, beta] = [values(r, size(shape), 2), values(r, C), values(r, C, 0.4, 1), values(r, C, 0.5, 1), values(r, C)];
+  return {
+    name: `FusedBatchNorm [${shape}]${withScale ? "" : " without scale and offset"}`,
+    run: () =>
+      tf.tidy(() => {
+        const y = tf.batchNorm(tf.tensor(x, shape), tf.tensor(mean), tf.tensor(variance), withScale ? tf.tensor(beta) : undefined, withScale ? tf.tensor(gamma) : undefined, 1e-3);
+        return { output: y.dataSync() as Float32Array };
+      }),
+  };
+}
+
+/** Layer normalization (FusedBatchNorm with tiled statistics, left to wasm) and its gradients. */
+function layerNormCase(seed: number, shape: number[]): Case {
+  const r = rng(seed);
+  const x = values(r, size(shape), 2);
+  const w = values(r, size(shape));
+  return {
+    name: `layerNormalization [${shape}]`,
+    run: () => {
+      const ln = tf.layers.layerNormalization({ axis: -1, epsilon: 1e-5 });
+      const X = tf.variable(tf.tensor(x, shape));
+      tf.tidy(() => {
+        ln.apply(X);
+      });
+      const before = tf.memory().numTensors;
+      const out: Record<string, Float32Array> = tf.tidy(() => {
+        const y = ln.apply(X) as tf.Tensor;
+        const { grads } = tf.variableGrads(() => (ln.apply(X) as tf.Tensor).mul(tf.tensor(w, shape)).sum() as tf.Scalar, [X]);
+        return { output: y.dataSync() as Float32Array, dx: Object.values(grads)[0].dataSync() as Float32Array };
+      });
+      out.leaked = Float32Array.of(tf.memory().numTensors - before);
+      X.dispose();
+      for (const v of ln.weights) v.dispose();
+      return out;
+    },
+  };
+}
+
+/** Relu's gradient, above and below OPS_MIN_ELEMENTS, with exact zeros in x. */
+function reluCase(seed: number, n: number): Case {
+  const r = rng(seed);
+  const x = values(r, n);
+  for (let i = 0; i < n; i += 7) x[i] = 0;
+  const w = values(r, n);
+  return {
+    name: `relu gradient of ${n} elements`,
+    run: () =>
+      tf.tidy(() => {
+        const dx = tf.grad((X: tf.Tensor) => tf.relu(X).mul(tf.tensor(w)).sum())(tf.tensor(x));
+        return { dx: dx.dataSync() as Float32Array };
+      }),
+  };
+}
+
+function cases(): Case[] {
+  const r = rng(21);
+  const out: Case[] = [];
+  for (let i = 0; i < 6; i++) {
+    const rank = int(r, 2, 4);
+    const shape =
+      rank === 2 ? [int(r, 2, 40), int(r, 1, 20)] : rank === 3 ? [int(r, 1, 6), int(r, 1, 9), int(r, 1, 12)] : [int(r, 1, 5), int(r, 1, 9), int(r, 1, 9), int(r, 1, 16)];
+    out.push(layerCase(100 + i, shape));
+  }
+  out.push(layerCase(120, [8, 28, 28, 16])); // above OPS_MIN_ELEMENTS
+  out.push(kernelCase(130, [4, 5, 6, 7]), kernelCase(131, [33, 3]));
+  out.push(inferenceCase(140, [4, 24, 24, 16], true), inferenceCase(141, [8, 20, 20, 12], false), inferenceCase(142, [3, 5], true));
+  out.push(layerNormCase(150, [4, 12, 48]), layerNormCase(151, [64, 10, 64]));
+  out.push(reluCase(160, 100), reluCase(161, OPS_MIN_ELEMENTS + 1000));
+  return out;
+}
+
+describe("the native backend's batch normalization and ReLU gradient", { timeout: 120_000 }, () => {
+  let loadError = "";
+  const all = cases();
+  const expected = new Map<string, Record<string, Float32Array>>();
+
+  before(async () => {
+    await useBackend("cpu");
+    for (const c of all) expected.set(c.name, c.run(false));
+    try {
+      await useBackend("native");
+    } catch (e) {
+      loadError = e instanceof Error ? e.message : String(e);
+    }
+  });
+
+  it("loads here (or, without D2L_REQUIRE_NATIVE, says why not)", (t) => {
+    if (loadError) {
+      if (REQUIRE_NATIVE) assert.fail(`D2L_REQUIRE_NATIVE=1 but the native backend did not load: ${loadError}`);
+      t.diagnostic(`native not available here: ${loadError}`);
+      return;
+    }
+    assert.equal(tf.getBackend(), "native");
+    for (const k of [BN_TRAINING, BN_TRAINING_GRAD, RELU_GRAD, "FusedBatchNorm"]) assert.ok(tf.getKernel(k, "native"), `no ${k} kernel on native`);
+  });
+
+  for (const c of all) {
+    it(`${c.name}: cpu's numbers within ${TOLERANCE}, no tensor leaked`, () => {
+      if (loadError) return assert.ok(!REQUIRE_NATIVE);
+      const want = expected.get(c.name)!;
+      const before = tf.memory().numTensors;
+      const got = c.run(true);
+      // Cases that build a layer count the tensors around their step themselves.
+      if (got.leaked) assert.equal(got.leaked[0], 0, "tensors leaked");
+      else assert.equal(tf.memory().numTensors, before, "tensors leaked");
+      assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort());
+      for (const k of Object.keys(want)) {
+        const e = relativeError(got[k], want[k]);
+        assert.ok(e < TOLERANCE, `${k}: relative error ${e}`);
+      }
+    });
+  }
+
+  it("a training step of the layer runs the d2l kernels, and Relu's gradient its own, instead of tfjs' composites", async () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    const layer = tf.layers.batchNormalization({});
+    const x = tf.variable(tf.randomNormal([8, 16, 16, 32]));
+    const info = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(() => tf.relu(layer.apply(x, { training: true }) as tf.Tensor).sum() as tf.Scalar);
+      value.dispose();
+      for (const g of Object.values(grads)) g.dispose();
+    });
+    for (const k of [BN_TRAINING, BN_TRAINING_GRAD, RELU_GRAD]) assert.ok(info.kernelNames.includes(k), `${k} did not run: ${info.kernelNames.join(", ")}`);
+    for (const k of ["FusedBatchNorm", "Tile", "Step"]) assert.ok(!info.kernelNames.includes(k), `${k} ran: ${info.kernelNames.join(", ")}`);
+    x.dispose();
+    for (const v of layer.weights) v.dispose();
+  });
+
+  it("bad input gets an error that says what was expected", () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    tf.tidy(() => {
+      assert.throws(() => batchNormTraining(tf.ones([4, 3]), tf.ones([4]), null, 1e-3), /scale must hold one number per channel \(3\), got shape \[4\]/);
+      assert.throws(() => batchNormTraining(tf.ones([4]), null, null, 1e-3), /rank 2 or more/);
+    });
+  });
+
+  it("batchNormTraining refuses other backends", async () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    await tf.setBackend("cpu");
+    try {
+      assert.throws(() => batchNormTraining(tf.ones([2, 2]), null, null, 1e-3), /native backend only \(the backend is cpu\)/);
+    } finally {
+      await tf.setBackend("native");
+    }
+  });
+});
