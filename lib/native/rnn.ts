@@ -160,7 +160,7 @@ function recording(): boolean {
 
 /** True when the native backend is tfjs' backend and its recurrent kernels are registered. */
 export function nativeRnnAvailable(): boolean {
-  return tf.getBackend() === "native" && tf.getKernel("D2lRnn", "native") !== undefined && process.env.D2L_NATIVE_RNN !== "0";
+  return tf.getBackend() === "native" && tf.getKernel("D2lRnn", "native") !== undefined && (typeof process === "undefined" || process.env.D2L_NATIVE_RNN !== "0");
 }
 
 /**

@@ -15,8 +15,13 @@
  *
  * (PyTorch's: the reset gate acts on `W_hn h + b_hn`, so there are two bias
  * vectors; Keras' default `resetAfter: false` differs.)
+ *
+ * On the `native` backend the whole sequence is one call to oneDNN's
+ * linear-before-reset GRU forward and one backward (lib/native/rnn.ts), the
+ * same equations; `D2L_NATIVE_RNN=0` keeps the step-by-step path.
  */
 import * as tf from "@tensorflow/tfjs";
+import { nativeRnn, nativeRnnAvailable } from "../native/rnn";
 
 /** One GRU step and its gradient; inputs xp [b, 3H] (input projection), h [b, H], Wh [H, 3H], bh [3H]. */
 function gruStep(H: number): (xp: tf.Tensor, h: tf.Tensor, Wh: tf.Tensor, bh: tf.Tensor) => tf.Tensor {
@@ -112,6 +117,19 @@ export class FusedGRU extends tf.layers.Layer {
     return tf.tidy(() => {
       const [b, steps, inSize] = X.shape as number[];
       const H = this.units;
+      if (nativeRnnAvailable() && X.dtype === "float32") {
+        // oneDNN's linear-before-reset GRU: gates (z, r, n) where ours are (r, z, n); its bias is
+        // [b_z + bh_z, b_r + bh_r, b_n, bh_n].
+        const order = (w: tf.Tensor, axis: number): tf.Tensor => {
+          const [r, z, n] = tf.split(w, 3, axis);
+          return tf.concat([z, r, n], axis);
+        };
+        const [br, bz, bn] = tf.split(this.bias.read(), 3);
+        const [hr, hz, hn] = tf.split(this.recurrentBias.read(), 3);
+        const bias = tf.concat([tf.add(bz, hz), tf.add(br, hr), bn, hn]);
+        const [y, hT] = nativeRnn("lbrgru", X, h0 ?? tf.zeros([b, H]), null, order(this.kernel.read(), 1), order(this.recurrentKernel.read(), 1), bias);
+        return [y, hT];
+      }
       // All steps' input projections at once: [b * steps, in] x [in, 3H].
       const xp = tf.reshape(tf.add(tf.matMul(tf.reshape(X, [b * steps, inSize]), this.kernel.read()), this.bias.read()), [b, steps, 3 * H]);
       const Wh = this.recurrentKernel.read();
