@@ -100,28 +100,7 @@ async function child() {
   labels.dispose();
   const optimizer = tf.train.sgd(lr);
   const step = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true })), true);
-  let t0 = performance.now();
-  let warm = 0;
-  while (warm < warmup) {
-    const l = step();
-    await l.data();
-    l.dispose();
-    warm++;
-    if ((performance.now() - t0) / 1000 > maxSeconds / 2) break;
-  }
-  const before = tf.memory().numTensors;
-  t0 = performance.now();
-  let done = 0;
-  let last = null;
-  while (done < steps) {
-    if (last) last.dispose();
-    last = step();
-    done++;
-    if ((performance.now() - t0) / 1000 > maxSeconds) break;
-  }
-  const loss = (await last.data())[0];
-  const seconds = (performance.now() - t0) / 1000;
-  last.dispose();
+  const { warm, done, seconds, loss, leaked } = await c.trainSteps(tf, step, { steps, warmup, maxSeconds });
   out({
     ...meta,
     mode: "throughput",
@@ -134,7 +113,7 @@ async function child() {
     seconds,
     examplesPerSec: (done * batch) / seconds,
     loss,
-    leakedTensors: tf.memory().numTensors - before,
+    leakedTensors: leaked,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
   });
 }

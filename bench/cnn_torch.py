@@ -16,15 +16,17 @@ By hand:
 import argparse
 import gzip
 import json
-import resource
 import os
 import pathlib
+import resource
 import struct
 import time
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from torch_workloads import train_steps  # the timed training loop run.js's twin uses
 
 
 def lenet():
@@ -167,36 +169,9 @@ def throughput(a):
     make, size = MODELS[a.model]
     torch.manual_seed(0)
     net = make()
-    net.train()
     x = torch.randn(a.batch, 1, size, size)
     y = torch.randint(0, 10, (a.batch,))
-    loss_fn = nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(net.parameters(), lr=a.lr)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    t0 = time.perf_counter()
-    warm = 0
-    while warm < a.warmup:
-        step()
-        warm += 1
-        if time.perf_counter() - t0 > a.max_seconds / 2:
-            break
-    t0 = time.perf_counter()
-    done = 0
-    loss = None
-    while done < a.steps:
-        loss = step()
-        done += 1
-        if time.perf_counter() - t0 > a.max_seconds:
-            break
-    value = loss.item()
-    seconds = time.perf_counter() - t0
+    warm, done, seconds, value = train_steps(net, x, y, a.lr, a.steps, a.warmup, a.max_seconds)
     return {
         "framework": "pytorch", "backend": "pytorch", "threads": torch.get_num_threads(), "mode": "throughput",
         "model": a.model, "size": size, "batch": a.batch, "params": sum(p.numel() for p in net.parameters()), "warmup": warm, "steps": done, "seconds": seconds,

@@ -205,9 +205,62 @@ function table(rows, header, right = () => false) {
   return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)].join("\n");
 }
 
+/**
+ * The timed training loop of a child (bench/tfjs_workloads.js, bench/cnn.js): up to `warmup` calls of
+ * `step()` (each returns the loss tensor), stopped once maxSeconds / 2 is spent, then up to `steps`
+ * timed calls, stopped once maxSeconds is spent (each phase at least one step); the clock stops after
+ * the last loss is read. Returns the steps of each phase, the seconds, the last loss and the tensors
+ * the timed steps left behind.
+ */
+async function trainSteps(tf, step, { steps, warmup, maxSeconds }) {
+  let t0 = performance.now();
+  let warm = 0;
+  while (warm < warmup) {
+    const l = step();
+    await l.data();
+    l.dispose();
+    warm++;
+    if ((performance.now() - t0) / 1000 > maxSeconds / 2) break;
+  }
+  const before = tf.memory().numTensors;
+  t0 = performance.now();
+  let done = 0;
+  let last = null;
+  while (done < steps) {
+    if (last) last.dispose();
+    last = step();
+    done++;
+    if ((performance.now() - t0) / 1000 > maxSeconds) break;
+  }
+  const loss = (await last.data())[0];
+  const seconds = (performance.now() - t0) / 1000;
+  last.dispose();
+  return { warm, done, seconds, loss, leaked: tf.memory().numTensors - before };
+}
+
 /** The footer line every table ends with. */
 function loadFooter() {
   return `load average at the end: ${loadavg()}`;
 }
 
-module.exports = { ROOT, PYTHON, flag, arg, die, list, positive, torchThreads, median, loadavg, peakFlops, machineHeader, runChild, rss, best, ratio, table, loadFooter };
+module.exports = {
+  ROOT,
+  PYTHON,
+  flag,
+  arg,
+  die,
+  list,
+  positive,
+  torchThreads,
+  median,
+  loadavg,
+  peakFlops,
+  machineHeader,
+  runChild,
+  rss,
+  best,
+  ratio,
+  table,
+  loadFooter,
+  trainSteps,
+};

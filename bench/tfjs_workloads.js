@@ -8,11 +8,7 @@
 "use strict";
 const tf = require("@tensorflow/tfjs");
 const d2l = require("../dist/lib/index");
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+const { arg, trainSteps } = require("./common");
 
 /** Random inputs of `shape` and random labels 0..classes-1 (one-hot, as tfjs' losses want), made before timing. */
 function randomBatch(xShape, labelShape, classes) {
@@ -119,32 +115,7 @@ async function main() {
   const optimizer = tf.train.sgd(0.1);
   const forward = w.forward || (() => w.model.apply(w.x, { training: true }));
   const step = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(w.y, forward()), true);
-
-  // Warm-up: up to `warmup` steps, stopping early once half the time cap is spent (at least one step).
-  let t0 = performance.now();
-  let warm = 0;
-  while (warm < warmup) {
-    const l = step();
-    await l.data();
-    l.dispose();
-    warm++;
-    if ((performance.now() - t0) / 1000 > maxSeconds / 2) break;
-  }
-  const before = tf.memory().numTensors;
-  // Timed: up to `steps` steps, stopping early once the time cap is spent (at least one step).
-  t0 = performance.now();
-  let done = 0;
-  let last = null;
-  while (done < steps) {
-    if (last) last.dispose();
-    last = step();
-    done++;
-    if ((performance.now() - t0) / 1000 > maxSeconds) break;
-  }
-  const loss = (await last.data())[0];
-  const seconds = (performance.now() - t0) / 1000;
-  last.dispose();
-  const leaked = tf.memory().numTensors - before;
+  const { warm, done, seconds, loss, leaked } = await trainSteps(tf, step, { steps, warmup, maxSeconds });
   console.log(
     JSON.stringify({
       framework: "tfjs",

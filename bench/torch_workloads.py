@@ -99,6 +99,41 @@ def transformer():
 WORKLOADS = {"softmax": softmax, "mlp": mlp, "lenet": lenet, "resnet": resnet, "gru": gru, "lstm": lstm, "transformer": transformer}
 
 
+def train_steps(net, x, y, lr, steps, warmup, max_seconds):
+    """Train net on the one batch (x, y) with cross entropy and SGD(lr): up to `warmup` steps, stopped
+    once max_seconds / 2 is spent, then up to `steps` timed steps, stopped once max_seconds is spent
+    (each phase at least one step). Returns (warm-up steps, timed steps, seconds, last loss);
+    the clock stops after the last loss is read. bench/cnn_torch.py times its models with it too."""
+    net.train()
+    loss_fn = nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    t0 = time.perf_counter()
+    warm = 0
+    while warm < warmup:
+        step()
+        warm += 1
+        if time.perf_counter() - t0 > max_seconds / 2:
+            break
+    t0 = time.perf_counter()
+    done = 0
+    loss = None
+    while done < steps:
+        loss = step()
+        done += 1
+        if time.perf_counter() - t0 > max_seconds:
+            break
+    value = loss.item()
+    return warm, done, time.perf_counter() - t0, value
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--workload", default="softmax", choices=sorted(WORKLOADS))
@@ -110,34 +145,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     net, batch, x, y = WORKLOADS[a.workload]()
-    net.train()
-    loss_fn = nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(net.parameters(), lr=0.1)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    t0 = time.perf_counter()
-    warm = 0
-    while warm < a.warmup:
-        step()
-        warm += 1
-        if time.perf_counter() - t0 > a.max_seconds / 2:
-            break
-    t0 = time.perf_counter()
-    done = 0
-    loss = None
-    while done < a.steps:
-        loss = step()
-        done += 1
-        if time.perf_counter() - t0 > a.max_seconds:
-            break
-    value = loss.item()
-    seconds = time.perf_counter() - t0
+    warm, done, seconds, value = train_steps(net, x, y, 0.1, a.steps, a.warmup, a.max_seconds)
     print(json.dumps({
         "framework": "pytorch", "backend": "pytorch", "threads": torch.get_num_threads(),
         "workload": a.workload, "batch": batch, "warmup": warm, "steps": done, "seconds": seconds,
