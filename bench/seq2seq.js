@@ -13,7 +13,7 @@
  * on the same index arrays. Each run is a fresh process.
  */
 "use strict";
-const { flag, arg, shuffledBatches, runChild } = require("./seq2seq_common");
+const { flag, arg, shuffledBatches, driverOptions, trainAll } = require("./seq2seq_common");
 const c = require("./common");
 const fs = require("fs");
 const os = require("os");
@@ -84,14 +84,8 @@ async function dumpData(file, dataset) {
 
 async function main() {
   if (flag("child")) return child(arg("child", "wasm"), arg("data", ""), Number(arg("epochs", "300")));
-  const epochs = Number(arg("epochs", "300"));
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer, got ${arg("epochs", "")}`);
-  const backends = arg("backends", "native,wasm,cpu")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const timeout = Number(arg("timeout", "3600"));
-  const torchThreads = c.torchThreads("bench/seq2seq.js");
+  const opts = driverOptions("bench/seq2seq.js", 300);
+  const { epochs, torchThreads } = opts;
   const file = path.join(os.tmpdir(), `d2l-seq2seq-bench-${process.pid}.json`);
   const data = await dumpData(file, arg("dataset", "auto"));
   for (const l of c.machineHeader(torchThreads)) console.log(l);
@@ -100,19 +94,7 @@ async function main() {
       `model: embed ${SETTINGS.embedSize}, hidden ${SETTINGS.numHiddens}, ${SETTINGS.numLayers} GRU layers, dropout ${SETTINGS.dropout}; ` +
       `batch ${SETTINGS.batchSize}, ${SETTINGS.numSteps} steps, Adam lr ${SETTINGS.lr}, clipping 1, ${epochs} epoch(s)`,
   );
-  const runs = backends.map((b) => ({ label: `tfjs ${b}`, go: () => runChild(process.execPath, [__filename, "--child", b, "--data", file, "--epochs", String(epochs)], timeout) }));
-  const torchRuns = torchThreads.map((t) => ({
-    label: `pytorch ${t} thr`,
-    torch: true,
-    go: () => runChild(c.PYTHON, [path.join(__dirname, "seq2seq_torch.py"), "--data", file, "--epochs", String(epochs), "--threads", String(t)], timeout),
-  }));
-  runs.splice(Math.min(1, runs.length), 0, ...torchRuns); // first backend, PyTorch on each thread count, the other backends
-  const results = [];
-  for (const r of runs) {
-    const res = r.go();
-    process.stderr.write(`  ${r.label}: ${res.error ? "ERROR " + res.error : `${res.tokensPerSec.toFixed(1)} tokens/sec, loss ${res.loss.toFixed(3)}`}\n`);
-    results.push({ label: r.label, torch: !!r.torch, ...res });
-  }
+  const results = trainAll(__filename, "seq2seq_torch.py", file, opts);
   fs.rmSync(file, { force: true });
   const ref = c.best(Object.fromEntries(results.filter((r) => r.torch && !r.error).map((r) => [r.label, r.tokensPerSec])));
   const rows = results.map((r) =>

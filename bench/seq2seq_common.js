@@ -4,7 +4,9 @@
  * measurement in a fresh process come from bench/common.js (re-exported here).
  */
 "use strict";
-const { flag, arg, runChild } = require("./common");
+const path = require("path");
+const c = require("./common");
+const { flag, arg, runChild } = c;
 
 /**
  * The dumped arrays (`src`, `srcValid`, `tgt`, `tgtValid`, `numSteps`) as the
@@ -46,4 +48,43 @@ function shuffledBatches(tf, data, batchSize) {
   };
 }
 
-module.exports = { flag, arg, shuffledBatches, runChild };
+/** The driver options both benchmarks take: `--epochs`, `--backends native,wasm,cpu`, `--timeout 3600`, `--torch-threads 1,2`. */
+function driverOptions(prog, defaultEpochs) {
+  return {
+    epochs: c.positive(prog, "epochs", defaultEpochs, true),
+    backends: c.list(prog, "backends", "native,wasm,cpu", ["cpu", "native", "wasm", "webgpu", "tensorflow"]),
+    timeout: c.positive(prog, "timeout", 3600),
+    torchThreads: c.torchThreads(prog),
+  };
+}
+
+/**
+ * Train every run on the dumped data `file`, one fresh process after another: tfjs backend 1
+ * (`script --child <backend>`), PyTorch on each thread count (`torchScript --threads t`), the other
+ * backends. `score(res)` adds to a good result before its line goes to stderr. Returns
+ * `[{ label, torch, ...result }]`.
+ */
+function trainAll(script, torchScript, file, opts, score = () => "") {
+  const runs = opts.backends.map((b) => ({
+    label: `tfjs ${b}`,
+    go: () => runChild(process.execPath, [script, "--child", b, "--data", file, "--epochs", String(opts.epochs)], opts.timeout),
+  }));
+  const torchRuns = opts.torchThreads.map((t) => ({
+    label: `pytorch ${t} thr`,
+    torch: true,
+    go: () => runChild(c.PYTHON, [path.join(__dirname, torchScript), "--data", file, "--epochs", String(opts.epochs), "--threads", String(t)], opts.timeout),
+  }));
+  runs.splice(Math.min(1, runs.length), 0, ...torchRuns);
+  const results = [];
+  for (const r of runs) {
+    const res = r.go();
+    const extra = res.error ? "" : score(res);
+    process.stderr.write(
+      `  ${r.label}: ${res.error ? "ERROR " + res.error : `${res.tokensPerSec.toFixed(1)} tokens/sec, loss ${res.loss.toFixed(3)}${extra}, ${res.wall.toFixed(0)} s`}\n`,
+    );
+    results.push({ label: r.label, torch: !!r.torch, ...res });
+  }
+  return results;
+}
+
+module.exports = { flag, arg, shuffledBatches, runChild, driverOptions, trainAll };

@@ -18,7 +18,7 @@
  * the 100 held-out pairs the notebook scores.
  */
 "use strict";
-const { flag, arg, shuffledBatches, runChild } = require("./seq2seq_common");
+const { flag, arg, shuffledBatches, driverOptions, trainAll } = require("./seq2seq_common");
 const c = require("./common");
 const fs = require("fs");
 const os = require("os");
@@ -131,14 +131,8 @@ async function dumpData(file, dataset) {
 async function main() {
   if (flag("child")) return child(arg("child", "wasm"), arg("data", ""), Number(arg("epochs", "200")));
   const d2l = require(path.resolve(__dirname, "../dist/lib/index.js"));
-  const epochs = Number(arg("epochs", "200"));
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer, got ${arg("epochs", "")}`);
-  const backends = arg("backends", "native,wasm,cpu")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const timeout = Number(arg("timeout", "3600"));
-  const torchThreads = c.torchThreads("bench/transformer.js");
+  const opts = driverOptions("bench/transformer.js", 200);
+  const { epochs, torchThreads } = opts;
   const file = path.join(os.tmpdir(), `d2l-transformer-bench-${process.pid}.json`);
   const data = await dumpData(file, arg("dataset", "auto"));
   const S = SETTINGS;
@@ -148,23 +142,12 @@ async function main() {
       `model: Transformer, ${S.numLayers} encoder and ${S.numLayers} decoder blocks, hidden ${S.numHiddens}, ${S.numHeads} heads, FFN ${S.ffnNumHiddens}, dropout ${S.dropout}; ` +
       `batch ${S.batchSize}, ${S.numSteps} steps, Adam lr ${S.lr}, clipping 1, ${epochs} epoch(s)`,
   );
-  const runs = backends.map((b) => ({ label: `tfjs ${b}`, go: () => runChild(process.execPath, [__filename, "--child", b, "--data", file, "--epochs", String(epochs)], timeout) }));
-  const torchRuns = torchThreads.map((t) => ({
-    label: `pytorch ${t} thr`,
-    torch: true,
-    go: () => runChild(c.PYTHON, [path.join(__dirname, "transformer_torch.py"), "--data", file, "--epochs", String(epochs), "--threads", String(t)], timeout),
-  }));
-  runs.splice(Math.min(1, runs.length), 0, ...torchRuns); // first backend, PyTorch, the other backends (as bench/seq2seq.js)
   const meanBleu = (translations) => data.evalPairs.reduce((s, [, tgt], i) => s + d2l.bleu(translations[i], tgt, 2), 0) / data.evalPairs.length;
-  const results = [];
-  for (const r of runs) {
-    const res = r.go();
-    if (!res.error) res.bleu = meanBleu(res.translations);
-    process.stderr.write(
-      `  ${r.label}: ${res.error ? "ERROR " + res.error : `${res.tokensPerSec.toFixed(1)} tokens/sec, loss ${res.loss.toFixed(3)}, BLEU ${res.bleu.toFixed(3)}, ${res.wall.toFixed(0)} s`}\n`,
-    );
-    results.push({ label: r.label, torch: !!r.torch, ...res });
-  }
+  const score = (res) => {
+    res.bleu = meanBleu(res.translations);
+    return `, BLEU ${res.bleu.toFixed(3)}`;
+  };
+  const results = trainAll(__filename, "transformer_torch.py", file, opts, score);
   fs.rmSync(file, { force: true });
   const best = c.best(Object.fromEntries(results.filter((r) => r.torch && !r.error).map((r) => [r.label, r.tokensPerSec])));
   const rows = results.map((r) =>
