@@ -4,6 +4,7 @@
  * statistics.
  */
 import * as tf from "@tensorflow/tfjs";
+import { batchNormTraining } from "../native/ops";
 import { checkPositiveInt, shapeText, single, singleShape, type Kwargs, type LayerArgs, type Shape } from "./composite";
 
 /** True inside a gradient computation (`tf.grad`, `tf.variableGrads`, an optimizer's `minimize`): the book's `torch.is_grad_enabled()`. */
@@ -24,7 +25,9 @@ function inGradientTape(): boolean {
  * `gamma`, `beta` and the moving statistics have shape `[1, features]` or
  * `[1, 1, 1, channels]` (channels last, tfjs' layout). `training` defaults,
  * as the book's `torch.is_grad_enabled()`, to whether a gradient is being
- * computed. Returns `[Y, movingMean, movingVar]`.
+ * computed. Returns `[Y, movingMean, movingVar]`. On the native backend the
+ * training step is one oneDNN kernel (and one for its gradient) that computes
+ * the same numbers.
  *
  * @example
  * const X = tf.randomNormal([8, 4, 4, 3]);
@@ -64,6 +67,15 @@ export function batchNorm(
     // prediction: the moving averages normalize
     const Y = tf.tidy(() => X.sub(movingMean).div(movingVar.add(eps).sqrt()).mul(gamma).add(beta));
     return [Y, movingMean, movingVar];
+  }
+  if (X.dtype === "float32" && X.size > 0 && tf.getBackend() === "native") {
+    // The same computation as below, in one oneDNN kernel forward and one backward (lib/native/ops.ts).
+    return tf.tidy(() => {
+      const [Y, mean, variance] = batchNormTraining(X, gamma.reshape([features]), beta.reshape([features]), eps);
+      const newMean = movingMean.mul(momentum).add(mean.reshape(want).mul(1 - momentum));
+      const newVar = movingVar.mul(momentum).add(variance.reshape(want).mul(1 - momentum));
+      return [Y, newMean, newVar] as [tf.Tensor, tf.Tensor, tf.Tensor];
+    });
   }
   return tf.tidy(() => {
     const axes = X.rank === 2 ? [0] : [0, 1, 2];

@@ -13,6 +13,7 @@ import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
+import { batchNorm } from "../../lib/nn/batchNorm";
 import { BN_TRAINING, BN_TRAINING_GRAD, OPS_MIN_ELEMENTS, RELU_GRAD, batchNormTraining } from "../../lib/native/ops";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
@@ -117,6 +118,25 @@ function kernelCase(seed: number, shape: number[]): Case {
   };
 }
 
+/** d2l's from-scratch batch norm (the book's 8.5) in training: output, moving statistics, gradients of X, gamma, beta. */
+function d2lCase(seed: number, shape: number[]): Case {
+  const r = rng(seed);
+  const C = shape[shape.length - 1];
+  const s = shape.length === 2 ? [1, C] : [1, 1, 1, C];
+  const [x, w, gamma, beta, mm, mv] = [values(r, size(shape), 2, 1), values(r, size(shape)), values(r, C, 0.5, 1), values(r, C), values(r, C), values(r, C, 0.3, 1)];
+  return {
+    name: `d2l.batchNorm [${shape}]`,
+    run: () =>
+      tf.tidy(() => {
+        const [X, g, b, m, v, W] = [tf.tensor(x, shape), tf.tensor(gamma, s), tf.tensor(beta, s), tf.tensor(mm, s), tf.tensor(mv, s), tf.tensor(w, shape)];
+        const [Y, newMean, newVar] = batchNorm(X, g, b, m, v, 1e-5, 0.9, true);
+        const [dx, dg, db] = tf.grads((X: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => batchNorm(X, g, b, m, v, 1e-5, 0.9, true)[0].mul(W).sum())([X, g, b]);
+        const a = (t: tf.Tensor) => t.dataSync() as Float32Array;
+        return { output: a(Y), movingMean: a(newMean), movingVar: a(newVar), dx: a(dx), dgamma: a(dg), dbeta: a(db) };
+      }),
+  };
+}
+
 /** FusedBatchNorm in inference: per-channel statistics (native), with and without scale and offset. */
 function inferenceCase(seed: number, shape: number[], withScale: boolean): Case {
   const r = rng(seed);
@@ -186,6 +206,7 @@ function cases(): Case[] {
   }
   out.push(layerCase(120, [8, 28, 28, 16])); // above OPS_MIN_ELEMENTS
   out.push(kernelCase(130, [4, 5, 6, 7]), kernelCase(131, [33, 3]));
+  out.push(d2lCase(135, [6, 7, 5, 9]), d2lCase(136, [40, 12]));
   out.push(inferenceCase(140, [4, 24, 24, 16], true), inferenceCase(141, [8, 20, 20, 12], false), inferenceCase(142, [3, 5], true));
   out.push(layerNormCase(150, [4, 12, 48]), layerNormCase(151, [64, 10, 64]));
   out.push(reluCase(160, 100), reluCase(161, OPS_MIN_ELEMENTS + 1000));
@@ -247,6 +268,13 @@ describe("the native backend's batch normalization and ReLU gradient", { timeout
     for (const k of ["FusedBatchNorm", "Tile", "Step"]) assert.ok(!info.kernelNames.includes(k), `${k} ran: ${info.kernelNames.join(", ")}`);
     x.dispose();
     for (const v of layer.weights) v.dispose();
+    const s = [1, 1, 1, 32];
+    const d2l = await tf.profile(() => {
+      tf.tidy(() => {
+        tf.grad((X: tf.Tensor) => batchNorm(X, tf.ones(s), tf.zeros(s), tf.zeros(s), tf.ones(s), 1e-5, 0.9, true)[0].sum())(tf.randomNormal([8, 16, 16, 32]));
+      });
+    });
+    for (const k of [BN_TRAINING, BN_TRAINING_GRAD]) assert.ok(d2l.kernelNames.includes(k), `d2l.batchNorm: ${k} did not run: ${d2l.kernelNames.join(", ")}`);
   });
 
   it("bad input gets an error that says what was expected", () => {
