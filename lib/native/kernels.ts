@@ -6,12 +6,27 @@
  * and, on large tensors, sigmoid, tanh, sums and means over leading or
  * trailing axes (bias gradients, batch norm), which wasm computes on one
  * thread, and tile (wasm's took 136 ms per batch-norm gradient of a 64-channel
- * layer on 32 images of 28x28). Everything else, and the cases these do not
+ * layer on 32 images of 28x28). The small ops of a training step are d2l's
+ * too (issue 21, per-op overhead): Identity and same-dtype Cast share the
+ * input's data instead of copying it; Exp and Log run oneDNN's vectorized
+ * eltwise on one thread; Add, Sub, Multiply and RealDiv with row, column or
+ * scalar broadcasts, and Max, Sum and Mean over leading or trailing axes, are
+ * one loop each in src/fused.cc. Everything else, and the cases these do not
  * cover (int32 matrix products, an unusual bias shape), runs on the wasm
  * backend's kernels, registered for `native` too.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { NativeAddon } from "./addon";
+
+/** The addon functions of src/fused.cc (see there for the argument layouts). */
+export interface FusedAddon extends NativeAddon {
+  /** y = exp(x) (alg 0) or log(x) (alg 1) over `n` floats, on one thread. */
+  ewUnary(heap: ArrayBuffer, alg: 0 | 1, offsets: [number, number], n: number): void;
+  /** y = a op b over an R x C output (op 0 add, 1 sub, 2 mul, 3 div); modes 0 [R, C], 1 [R, 1], 2 [1, C], 3 scalar. */
+  ewBinary(heap: ArrayBuffer, op: 0 | 1 | 2 | 3, offsets: [number, number, number], params: [number, number, number, number]): void;
+  /** x as [outer, inner]: op 0 sum (times scale), 1 max; kind 0 over outer, 1 over inner. On one thread. */
+  reduce(heap: ArrayBuffer, op: 0 | 1, offsets: [number, number], params: [number, number, 0 | 1, number]): void;
+}
 
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
 export interface WasmBackendLike {
@@ -76,7 +91,57 @@ export const NATIVE_KERNELS = [
   "Tile",
   "Identity",
   "Cast",
+  "Exp",
+  "Log",
+  "Add",
+  "Sub",
+  "Multiply",
+  "RealDiv",
+  "Max",
 ] as const;
+
+/**
+ * Sums and means of fewer elements than this run on the calling thread (src/fused.cc); larger
+ * ones on all of oneDNN's threads. A 2-thread sum of a 256x256 bias gradient took 58 us in a
+ * step on a busy machine, about 10 us on one thread.
+ */
+export const NATIVE_PARALLEL_ELEMENTS = 1 << 18;
+
+/**
+ * How an elementwise op of inputs shaped `a` and `b` runs as one R x C loop: each input full
+ * (mode 0), one per row (1: [R, 1]), one per column (2: [1, C]) or one number (3). Null when
+ * the broadcast is none of these (wasm's kernel does it).
+ */
+export function binaryPlan(a: readonly number[], b: readonly number[], out: readonly number[]): [number, number, number, number] | null {
+  const r = out.length;
+  // d(s, i): s's length along out's axis i, with s padded by leading 1s.
+  const d = (s: readonly number[], i: number) => (i < r - s.length ? 1 : s[i - (r - s.length)]);
+  const mode = (s: readonly number[], k: number): number | null => {
+    let n = 1;
+    let full = true;
+    let col = true; // equal to out before k, 1 from k on
+    let row = true; // 1 before k, equal to out from k on
+    for (let i = 0; i < r; i++) {
+      const v = d(s, i);
+      n *= v;
+      if (v !== out[i]) full = false;
+      if (i < k ? v !== out[i] : v !== 1) col = false;
+      if (i < k ? v !== 1 : v !== out[i]) row = false;
+    }
+    return n === 1 ? 3 : full ? 0 : col ? 1 : row ? 2 : null;
+  };
+  let R = 1;
+  for (let k = 0; k <= r; k++) {
+    if (k > 0) R *= out[k - 1];
+    const ma = mode(a, k);
+    const mb = ma === null ? null : mode(b, k);
+    if (ma !== null && mb !== null) {
+      const n = out.reduce((x, y) => x * y, 1);
+      return [R, R === 0 ? 0 : n / R, ma, mb];
+    }
+  }
+  return null;
+}
 
 /**
  * Below this many elements, Sigmoid, Tanh, Sum, Mean and Tile stay on wasm's kernels: a
@@ -101,11 +166,17 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
   // The heap is read after every allocation: growing wasm memory replaces the ArrayBuffer.
   const heap = (b: WasmBackendLike): ArrayBuffer => b.wasm.HEAPU8.buffer as ArrayBuffer;
 
-  const call = (what: string, shapes: string, f: () => void): void => {
+  // src/fused.cc's functions; an addon built before them leaves those kernels to wasm.
+  const fused = addon as FusedAddon;
+  const hasFused = typeof fused.ewUnary === "function" && typeof fused.ewBinary === "function" && typeof fused.reduce === "function";
+
+  // `shapes` is a function: the message is built only on failure (a template of shapes on
+  // every call cost about a microsecond of each small kernel).
+  const call = (what: string, shapes: () => string, f: () => void): void => {
     try {
       f();
     } catch (e) {
-      throw new Error(`native ${what} (${shapes}) failed: ${e instanceof Error ? e.message : String(e)}`);
+      throw new Error(`native ${what} (${shapes()}) failed: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
 
@@ -143,13 +214,16 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     const out = backend.makeOutput(outShape, "float32");
     if (size(outShape) === 0) return out;
     try {
-      call("matMul", `[${a.shape}]·[${b.shape}]`, () =>
-        addon.matmul(
-          heap(backend),
-          [offset(backend, a, "a"), offset(backend, b, "b"), offset(backend, out, "output"), bias ? offset(backend, bias, "bias") : -1],
-          [r, ...pad(a.shape), ...pad(b.shape), ...outShape, ...biasShape],
-          [transposeA ? 1 : 0, transposeB ? 1 : 0, act, alpha],
-        ),
+      call(
+        "matMul",
+        () => `[${a.shape}]·[${b.shape}]`,
+        () =>
+          addon.matmul(
+            heap(backend),
+            [offset(backend, a, "a"), offset(backend, b, "b"), offset(backend, out, "output"), bias ? offset(backend, bias, "bias") : -1],
+            [r, ...pad(a.shape), ...pad(b.shape), ...outShape, ...biasShape],
+            [transposeA ? 1 : 0, transposeB ? 1 : 0, act, alpha],
+          ),
       );
     } catch (e) {
       backend.disposeData(out.dataId);
@@ -251,13 +325,16 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     const out = backend.makeOutput(info.outShape, "float32");
     if (size(info.outShape) === 0) return out;
     try {
-      call("conv2d", `x [${x.shape}], filter [${filter.shape}]`, () =>
-        addon.conv2d(
-          heap(backend),
-          0,
-          [offset(backend, x, "x"), offset(backend, filter, "filter"), offset(backend, out, "output"), bias ? offset(backend, bias, "bias") : -1],
-          convParams(info, act, alpha),
-        ),
+      call(
+        "conv2d",
+        () => `x [${x.shape}], filter [${filter.shape}]`,
+        () =>
+          addon.conv2d(
+            heap(backend),
+            0,
+            [offset(backend, x, "x"), offset(backend, filter, "filter"), offset(backend, out, "output"), bias ? offset(backend, bias, "bias") : -1],
+            convParams(info, act, alpha),
+          ),
       );
     } catch (e) {
       backend.disposeData(out.dataId);
@@ -301,8 +378,10 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
       return dx;
     }
     try {
-      call("conv2dBackpropInput", `dy [${dy.shape}], filter [${filter.shape}]`, () =>
-        addon.conv2d(heap(backend), 1, [offset(backend, dx, "dx"), offset(backend, filter, "filter"), offset(backend, dy, "dy"), -1], convParams(info, 0, 0)),
+      call(
+        "conv2dBackpropInput",
+        () => `dy [${dy.shape}], filter [${filter.shape}]`,
+        () => addon.conv2d(heap(backend), 1, [offset(backend, dx, "dx"), offset(backend, filter, "filter"), offset(backend, dy, "dy"), -1], convParams(info, 0, 0)),
       );
     } catch (e) {
       backend.disposeData(dx.dataId);
@@ -323,8 +402,10 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
       return dw;
     }
     try {
-      call("conv2dBackpropFilter", `x [${x.shape}], dy [${dy.shape}]`, () =>
-        addon.conv2d(heap(backend), 2, [offset(backend, x, "x"), offset(backend, dw, "dw"), offset(backend, dy, "dy"), -1], convParams(info, 0, 0)),
+      call(
+        "conv2dBackpropFilter",
+        () => `x [${x.shape}], dy [${dy.shape}]`,
+        () => addon.conv2d(heap(backend), 2, [offset(backend, x, "x"), offset(backend, dw, "dw"), offset(backend, dy, "dy"), -1], convParams(info, 0, 0)),
       );
     } catch (e) {
       backend.disposeData(dw.dataId);
@@ -353,26 +434,29 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
       const dx = backend.makeOutput([...input.shape], "float32");
       if (size(input.shape) === 0) return dx;
       try {
-        call(name, `x [${input.shape}], dy [${dy.shape}]`, () =>
-          addon.poolGrad(
-            heap(backend),
-            kind,
-            [offset(backend, dy, "dy"), offset(backend, input, "input"), offset(backend, dx, "dx")],
-            [
-              info.batchSize,
-              info.inHeight,
-              info.inWidth,
-              info.inChannels,
-              info.outHeight,
-              info.outWidth,
-              info.filterHeight,
-              info.filterWidth,
-              info.strideHeight,
-              info.strideWidth,
-              info.padInfo.top,
-              info.padInfo.left,
-            ],
-          ),
+        call(
+          name,
+          () => `x [${input.shape}], dy [${dy.shape}]`,
+          () =>
+            addon.poolGrad(
+              heap(backend),
+              kind,
+              [offset(backend, dy, "dy"), offset(backend, input, "input"), offset(backend, dx, "dx")],
+              [
+                info.batchSize,
+                info.inHeight,
+                info.inWidth,
+                info.inChannels,
+                info.outHeight,
+                info.outWidth,
+                info.filterHeight,
+                info.filterWidth,
+                info.strideHeight,
+                info.strideWidth,
+                info.padInfo.top,
+                info.padInfo.left,
+              ],
+            ),
         );
       } catch (e) {
         backend.disposeData(dx.dataId);
@@ -389,33 +473,98 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
       const n = size(x.shape);
       if (x.dtype !== "float32" || n < NATIVE_MIN_ELEMENTS) return base(name)(args);
       const y = backend.makeOutput([...x.shape], "float32");
-      call(name, `[${x.shape}]`, () => addon.unary(heap(backend), alg, [offset(backend, x, "x"), offset(backend, y, "output")], n));
+      call(
+        name,
+        () => `[${x.shape}]`,
+        () => addon.unary(heap(backend), alg, [offset(backend, x, "x"), offset(backend, y, "output")], n),
+      );
       return y;
     };
 
-  /** Sum (or mean) over leading axes (one sum per trailing element) or trailing axes; other cases go to wasm. */
+  /** x's reduction over `axes` as [outer, inner, leading?], or null unless the axes are one leading or one trailing block. */
+  function reducePlan(shape: number[], axes: number[]): { outer: number; inner: number; leading: boolean; outShape: number[] } | null {
+    const reduced = new Set(axes);
+    // Axes of length 1 count as either; the others must be one leading or one trailing block.
+    const pattern = shape.map((d, i) => (d === 1 ? "" : reduced.has(i) ? "r" : "k")).join("");
+    const leading = /^r+k*$/.test(pattern);
+    const trailing = /^k*r+$/.test(pattern);
+    if (!leading && !trailing) return null;
+    const [outShape] = tf.backend_util.computeOutAndReduceShapes(shape, axes);
+    const n = size(shape);
+    const kept = size(outShape);
+    return leading ? { outer: n / kept, inner: kept, leading, outShape } : { outer: kept, inner: n / kept, leading, outShape };
+  }
+
+  /**
+   * Sum, mean or max over leading axes (one per trailing element) or trailing axes; other
+   * cases, int32 and empty tensors go to wasm. Large sums run on all threads (sumRows).
+   */
   const reduce =
-    (name: "Sum" | "Mean"): Kernel =>
+    (name: "Sum" | "Mean" | "Max"): Kernel =>
     (args) => {
       const backend = args.backend as WasmBackendLike;
       const { x } = args.inputs as { x: tf.TensorInfo };
-      const attrs = (args.attrs ?? {}) as { axis: number | number[]; keepDims?: boolean };
+      const attrs = (args.attrs ?? {}) as { axis?: number | number[]; reductionIndices?: number | number[]; keepDims?: boolean };
       const n = size(x.shape);
-      if (x.dtype !== "float32" || n < NATIVE_MIN_ELEMENTS) return base(name)(args);
-      const axes = tf.util.parseAxisParam(attrs.axis, x.shape);
-      const reduced = new Set(axes);
-      // Axes of length 1 count as either; the others must be one leading or one trailing block.
-      const pattern = x.shape.map((d, i) => (d === 1 ? "" : reduced.has(i) ? "r" : "k")).join("");
-      const leading = /^r+k*$/.test(pattern);
-      const trailing = /^k*r+$/.test(pattern);
-      if (!leading && !trailing) return base(name)(args);
-      const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
-      const kept = size(outShape);
-      const shape = attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+      if (x.dtype !== "float32" || n === 0 || (!hasFused && (name === "Max" || n < NATIVE_MIN_ELEMENTS))) return base(name)(args);
+      const axes = tf.util.parseAxisParam((name === "Max" ? attrs.reductionIndices : attrs.axis) ?? x.shape.map((_, i) => i), x.shape);
+      const plan = reducePlan(x.shape, axes);
+      if (!plan) return base(name)(args);
+      const kept = size(plan.outShape);
+      const shape = attrs.keepDims ? tf.backend_util.expandShapeToKeepDim(plan.outShape, axes) : plan.outShape;
       const y = backend.makeOutput(shape, "float32");
       const scale = name === "Mean" ? kept / n : 1;
-      call(name, `[${x.shape}] over ${axes}`, () =>
-        addon.sumRows(heap(backend), leading ? 0 : 1, [offset(backend, x, "x"), offset(backend, y, "output")], leading ? [n / kept, kept, scale] : [kept, n / kept, scale]),
+      const offsets: [number, number] = [offset(backend, x, "x"), offset(backend, y, "output")];
+      if (name !== "Max" && (n >= NATIVE_PARALLEL_ELEMENTS || !hasFused)) {
+        call(
+          name,
+          () => `[${x.shape}] over ${axes}`,
+          () => addon.sumRows(heap(backend), plan.leading ? 0 : 1, offsets, [plan.outer, plan.inner, scale]),
+        );
+      } else {
+        call(
+          name,
+          () => `[${x.shape}] over ${axes}`,
+          () => fused.reduce(heap(backend), name === "Max" ? 1 : 0, offsets, [plan.outer, plan.inner, plan.leading ? 0 : 1, scale]),
+        );
+      }
+      return y;
+    };
+
+  /** Exp (alg 0) and Log (alg 1) of float32 tensors: oneDNN's vectorized eltwise on one thread; wasm's is scalar. */
+  const expLog =
+    (alg: 0 | 1, name: "Exp" | "Log"): Kernel =>
+    (args) => {
+      const backend = args.backend as WasmBackendLike;
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const n = size(x.shape);
+      if (x.dtype !== "float32" || n === 0 || !hasFused) return base(name)(args);
+      const y = backend.makeOutput([...x.shape], "float32");
+      call(
+        name,
+        () => `[${x.shape}]`,
+        () => fused.ewUnary(heap(backend), alg, [offset(backend, x, "x"), offset(backend, y, "output")], n),
+      );
+      return y;
+    };
+
+  /** Add, Sub, Multiply, RealDiv of float32 tensors as one loop, where the broadcast is by rows, columns or a scalar. */
+  const binary =
+    (op: 0 | 1 | 2 | 3, name: "Add" | "Sub" | "Multiply" | "RealDiv"): Kernel =>
+    (args) => {
+      const backend = args.backend as WasmBackendLike;
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      if (a.dtype !== "float32" || b.dtype !== "float32" || !hasFused) return base(name)(args);
+      const sameShape = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+      const outShape = sameShape ? a.shape : tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      const n = size(outShape);
+      const plan: [number, number, number, number] | null = n === 0 ? null : sameShape ? [1, n, 0, 0] : binaryPlan(a.shape, b.shape, outShape);
+      if (!plan) return base(name)(args);
+      const y = backend.makeOutput([...outShape], "float32");
+      call(
+        name,
+        () => `[${a.shape}] and [${b.shape}]`,
+        () => fused.ewBinary(heap(backend), op, [offset(backend, a, "a"), offset(backend, b, "b"), offset(backend, y, "output")], plan),
       );
       return y;
     };
@@ -427,7 +576,11 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     const outShape = x.shape.map((d, i) => d * reps[i]);
     if ((x.dtype !== "float32" && x.dtype !== "int32") || reps.length !== x.shape.length || size(outShape) < NATIVE_MIN_ELEMENTS || size(x.shape) === 0) return base("Tile")(args);
     const y = backend.makeOutput(outShape, x.dtype);
-    call("tile", `[${x.shape}] by [${reps}]`, () => addon.tile(heap(backend), [offset(backend, x, "x"), offset(backend, y, "output")], [x.shape.length, ...x.shape, ...reps]));
+    call(
+      "tile",
+      () => `[${x.shape}] by [${reps}]`,
+      () => addon.tile(heap(backend), [offset(backend, x, "x"), offset(backend, y, "output")], [x.shape.length, ...x.shape, ...reps]),
+    );
     return y;
   };
 
@@ -465,6 +618,13 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
     Tanh: unary(1, "Tanh"),
     Sum: reduce("Sum"),
     Mean: reduce("Mean"),
+    Max: reduce("Max"),
+    Exp: expLog(0, "Exp"),
+    Log: expLog(1, "Log"),
+    Add: binary(0, "Add"),
+    Sub: binary(1, "Sub"),
+    Multiply: binary(2, "Multiply"),
+    RealDiv: binary(3, "RealDiv"),
     Tile,
     BatchMatMul,
     _FusedMatMul: FusedMatMul,

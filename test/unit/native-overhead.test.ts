@@ -12,6 +12,7 @@ import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
+import { binaryPlan } from "../../lib/native/kernels";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
@@ -41,6 +42,128 @@ function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number 
     scale = Math.max(scale, Math.abs(want[i]));
   }
   return diff / Math.max(scale, 1e-6);
+}
+
+/** Max relative error where NaN matches NaN and infinities match themselves. */
+function closeness(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  assert.equal(got.length, want.length, "lengths");
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (Number.isNaN(want[i]) || !Number.isFinite(want[i])) {
+      if (!Object.is(got[i], want[i]) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) return Infinity;
+      continue;
+    }
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return diff / Math.max(scale, 1e-6);
+}
+
+/** One computation of small-op kernels, run on cpu and on native from the same inputs. */
+interface Case {
+  name: string;
+  inputs: { shape: number[]; values: Float32Array }[];
+  run: (...xs: tf.Tensor[]) => tf.Tensor;
+}
+
+const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+
+/** Elementwise ops over every broadcast the native loop takes (rows, columns, scalars, both sides) and some it leaves to wasm. */
+function smallOpCases(): Case[] {
+  const r = rng(11);
+  const cases: Case[] = [];
+  const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
+    ["add", tf.add],
+    ["sub", tf.sub],
+    ["mul", tf.mul],
+    ["div", tf.div],
+  ];
+  for (let i = 0; i < 24; i++) {
+    const rank = int(r, 0, 4);
+    const out = Array.from({ length: rank }, () => int(r, 1, 7));
+    const k = int(r, 0, rank);
+    // Each side: full, leading block (ones after k), trailing block (ones before k), scalar, or a random mix (wasm's case), sometimes of lower rank.
+    const side = (): number[] => {
+      const kind = int(r, 0, 4);
+      const s = out.map((d, j) => (kind === 0 ? d : kind === 1 ? (j < k ? d : 1) : kind === 2 ? (j < k ? 1 : d) : kind === 3 ? 1 : r() < 0.5 ? 1 : d));
+      let drop = 0;
+      while (drop < s.length && s[drop] === 1 && r() < 0.5) drop++;
+      return s.slice(drop);
+    };
+    const [sa, sb] = [side(), side()];
+    const [name, f] = ops[i % 4];
+    cases.push({ name: `${name} #${i} [${sa}] and [${sb}]`, inputs: [input(sa, r), input(sb, r)], run: f });
+  }
+  cases.push({ name: "div by zero and signed zeros", inputs: [input([3, 4], r), { shape: [3, 1], values: Float32Array.from([0, -0, 1]) }], run: tf.div });
+  cases.push({ name: "add [512, 512] and [512]", inputs: [input([512, 512], r), input([512], r)], run: tf.add });
+  for (const shape of [[], [7], [256, 10], [3, 5, 9], [300, 301]]) {
+    cases.push({ name: `exp [${shape}]`, inputs: [input(shape, r, 20)], run: tf.exp });
+    cases.push({ name: `log [${shape}] (negatives and zeros too)`, inputs: [input(shape, r, 3)], run: tf.log });
+  }
+  const reductions: [string, (x: tf.Tensor, axis: number[] | null, keep: boolean) => tf.Tensor][] = [
+    ["sum", (x, a, keep) => tf.sum(x, a ?? undefined, keep)],
+    ["mean", (x, a, keep) => tf.mean(x, a ?? undefined, keep)],
+    ["max", (x, a, keep) => tf.max(x, a ?? undefined, keep)],
+  ];
+  for (const [name, f] of reductions) {
+    for (const [shape, axis] of [
+      [[256, 10], [1]],
+      [[256, 10], [0]],
+      [
+        [1, 256, 10],
+        [0, 1],
+      ],
+      [
+        [4, 1, 6, 5],
+        [2, 3],
+      ],
+      [[4, 6, 5], [1]],
+      [[300], null],
+      [[600, 500], [0]],
+      [[600, 500], [1]],
+      [[2, 3], [-1]],
+    ] as [number[], number[] | null][]) {
+      for (const keep of [false, true]) cases.push({ name: `${name} [${shape}] over ${axis} keepDims ${keep}`, inputs: [input(shape, r)], run: (x) => f(x, axis, keep) });
+    }
+  }
+  cases.push({ name: "max with NaN", inputs: [{ shape: [2, 3], values: Float32Array.from([1, NaN, 3, -1, -2, NaN]) }], run: (x) => tf.max(x, 1) });
+  cases.push({ name: "max with NaN over rows", inputs: [{ shape: [2, 3], values: Float32Array.from([1, NaN, 3, -1, -2, 9]) }], run: (x) => tf.max(x, 0) });
+  cases.push({
+    name: "gradient of log-softmax cross-entropy through them",
+    inputs: [input([16, 10], r, 4)],
+    run: (x) =>
+      tf.grad((z: tf.Tensor) =>
+        tf.losses.softmaxCrossEntropy(
+          tf.oneHot(
+            tf.tensor1d(
+              [...Array(16).keys()].map((i) => i % 10),
+              "int32",
+            ),
+            10,
+          ),
+          z,
+        ),
+      )(x),
+  });
+  return cases;
+}
+
+function input(shape: number[], r: () => number, scale = 1): { shape: number[]; values: Float32Array } {
+  return {
+    shape,
+    values: values(
+      shape.reduce((a, b) => a * b, 1),
+      r,
+    ).map((v) => v * scale),
+  };
+}
+
+function evaluate(c: Case): { shape: number[]; values: Float32Array } {
+  return tf.tidy(() => {
+    const y = c.run(...c.inputs.map((i) => tf.tensor(i.values, i.shape)));
+    return { shape: y.shape, values: y.dataSync() as Float32Array };
+  });
 }
 
 /** `steps` SGD steps of a dense net (units: layer widths after the 784 inputs), as bench/tfjs_workloads.js runs them. */
@@ -87,10 +210,13 @@ describe("per-op overhead on the native backend", { timeout: 120_000 }, () => {
   let loadError = "";
   const expected = new Map<string, { losses: number[]; weights: Float32Array[] }>();
   const nets: Record<string, number[]> = { "softmax regression (784->10)": [10], "MLP (784->256->10)": [256, 10] };
+  const cases = smallOpCases();
+  const reference = new Map<string, { shape: number[]; values: Float32Array }>();
 
   before(async () => {
     await useBackend("cpu");
     for (const [name, units] of Object.entries(nets)) expected.set(name, train(units, 4));
+    for (const c of cases) reference.set(c.name, evaluate(c));
     try {
       await useBackend("native");
     } catch (e) {
@@ -141,6 +267,31 @@ describe("per-op overhead on the native backend", { timeout: 120_000 }, () => {
     const dx = g(x);
     assert.deepEqual(Array.from(dx.dataSync()), [2, -4, 6]);
     tf.dispose([x, dx]);
+  });
+
+  it(`add, sub, mul, div, exp, log, sum, mean and max (src/fused.cc): cpu's numbers within ${TOLERANCE}, NaN and infinities alike`, () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    for (const name of ["Add", "Sub", "Multiply", "RealDiv", "Exp", "Log", "Max"]) {
+      assert.notEqual(tf.getKernel(name, "native")?.kernelFunc, tf.getKernel(name, "wasm")?.kernelFunc, `${name} on native is d2l's`);
+    }
+    const before = tf.memory().numTensors;
+    for (const c of cases) {
+      const want = reference.get(c.name)!;
+      const got = evaluate(c);
+      assert.deepEqual(got.shape, want.shape, `${c.name}: shape`);
+      const err = closeness(got.values, want.values);
+      assert.ok(err < TOLERANCE, `${c.name}: relative error ${err}; got ${got.values.slice(0, 6)}, cpu ${want.values.slice(0, 6)}`);
+    }
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  });
+
+  it("binaryPlan: one loop for full, row, column and scalar operands; null for other broadcasts", () => {
+    assert.deepEqual(binaryPlan([256, 10], [256, 1], [256, 10]), [256, 10, 0, 1]);
+    assert.deepEqual(binaryPlan([256, 1], [256, 10], [256, 10]), [256, 10, 1, 0]);
+    assert.deepEqual(binaryPlan([], [784, 10], [784, 10]), [1, 7840, 3, 0]);
+    assert.deepEqual(binaryPlan([10], [256, 10], [256, 10]), [256, 10, 2, 0]);
+    assert.deepEqual(binaryPlan([1, 10], [256, 1], [256, 10]), [256, 10, 2, 1]);
+    assert.equal(binaryPlan([2, 1, 4], [2, 3, 1], [2, 3, 4]), null);
   });
 
   for (const name of ["softmax regression (784->10)", "MLP (784->256->10)"]) {

@@ -446,6 +446,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   register_rnn(env, exports);
   register_ops(env, exports);
+  register_fused(env, exports);
   return exports;
 }
 

@@ -224,3 +224,4 @@ inline dims contiguous(const dims& d) {
 // Each translation unit adds its functions to the addon's exports.
 void register_rnn(napi_env env, napi_value exports);
 void register_ops(napi_env env, napi_value exports);
+void register_fused(napi_env env, napi_value exports);
