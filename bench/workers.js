@@ -291,8 +291,14 @@ async function main() {
   for (const l of labels) if (torch[l].error) console.log(`${l}: ERROR ${torch[l].error}`);
   console.log("");
   const torchCols = labels.map((l) => `${l.replace("pytorch", "PyTorch")} ex/s`);
-  console.log(`| workload | numWorkers | d2l-ts ex/s (median) | best | speed-up | ${torchCols.join(" | ")}${labels.length ? " | PyTorch speed-up | d2l-ts / best PyTorch" : ""} |`);
-  console.log(`|---|---:|---:|---:|---:|${labels.map(() => "---:|").join("")}${labels.length ? "---:|---:|" : ""}`);
+  const head = ["workload", "numWorkers", "d2l-ts ex/s (median)", "best", "speed-up", ...torchCols, ...(labels.length ? ["PyTorch speed-up", "d2l-ts / best PyTorch"] : [])];
+  console.log(`| ${head.join(" | ")} |`);
+  console.log(
+    `|---|${head
+      .slice(1)
+      .map(() => "---:|")
+      .join("")}`,
+  );
   for (const r of results) {
     const bestAt = (workers) => c.best(Object.fromEntries(labels.map((l) => [l, torchRate(l, r.name, workers)])));
     const torch0 = bestAt("0");
