@@ -14,7 +14,7 @@ import * as assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
 import { batchNorm } from "../../lib/nn/batchNorm";
-import { BN_TRAINING, BN_TRAINING_GRAD, OPS_MIN_ELEMENTS, RELU_GRAD, batchNormTraining } from "../../lib/native/ops";
+import { BN_TRAINING, BN_TRAINING_GRAD, LN, LN_GRAD, OPS_MIN_ELEMENTS, RELU_GRAD, batchNormTraining, layerNormLastAxis } from "../../lib/native/ops";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
@@ -152,24 +152,30 @@ function inferenceCase(seed: number, shape: number[], withScale: boolean): Case 
   };
 }
 
-/** Layer normalization (FusedBatchNorm with tiled statistics, left to wasm) and its gradients. */
-function layerNormCase(seed: number, shape: number[]): Case {
+/** tfjs' layer normalization (over the last axis: d2l's kernel; over more: tfjs' composite on wasm), its gradients of x, gamma and beta. */
+function layerNormCase(seed: number, shape: number[], axis: number | number[] = -1): Case {
   const r = rng(seed);
-  const x = values(r, size(shape), 2);
+  const x = values(r, size(shape), 2, 0.3);
   const w = values(r, size(shape));
+  const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + shape.length : a));
+  const paramShape = axes.map((a) => shape[a]);
+  const [gamma, beta] = [values(r, size(paramShape), 0.5, 1), values(r, size(paramShape))];
   return {
-    name: `layerNormalization [${shape}]`,
+    name: `layerNormalization [${shape}] axis ${axis}`,
     run: () => {
-      const ln = tf.layers.layerNormalization({ axis: -1, epsilon: 1e-5 });
+      const ln = tf.layers.layerNormalization({ axis, epsilon: 1e-5 });
       const X = tf.variable(tf.tensor(x, shape));
       tf.tidy(() => {
         ln.apply(X);
+        ln.setWeights([tf.tensor(gamma, paramShape), tf.tensor(beta, paramShape)]);
       });
       const before = tf.memory().numTensors;
       const out: Record<string, Float32Array> = tf.tidy(() => {
         const y = ln.apply(X) as tf.Tensor;
-        const { grads } = tf.variableGrads(() => (ln.apply(X) as tf.Tensor).mul(tf.tensor(w, shape)).sum() as tf.Scalar, [X]);
-        return { output: y.dataSync() as Float32Array, dx: Object.values(grads)[0].dataSync() as Float32Array };
+        const vars = [X, ...ln.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val)];
+        const { grads } = tf.variableGrads(() => (ln.apply(X) as tf.Tensor).mul(tf.tensor(w, shape)).sum() as tf.Scalar, vars);
+        const a = (t: tf.Tensor) => t.dataSync() as Float32Array;
+        return { output: a(y), dx: a(grads[vars[0].name]), dgamma: a(grads[vars[1].name]), dbeta: a(grads[vars[2].name]) };
       });
       out.leaked = Float32Array.of(tf.memory().numTensors - before);
       X.dispose();
@@ -208,7 +214,7 @@ function cases(): Case[] {
   out.push(kernelCase(130, [4, 5, 6, 7]), kernelCase(131, [33, 3]));
   out.push(d2lCase(135, [6, 7, 5, 9]), d2lCase(136, [40, 12]));
   out.push(inferenceCase(140, [4, 24, 24, 16], true), inferenceCase(141, [8, 20, 20, 12], false), inferenceCase(142, [3, 5], true));
-  out.push(layerNormCase(150, [4, 12, 48]), layerNormCase(151, [64, 10, 64]));
+  out.push(layerNormCase(150, [4, 12, 48]), layerNormCase(151, [64, 10, 32]), layerNormCase(152, [37, 5]), layerNormCase(153, [3, 4, 6, 5], [-2, -1]));
   out.push(reluCase(160, 100), reluCase(161, OPS_MIN_ELEMENTS + 1000));
   return out;
 }
@@ -275,6 +281,15 @@ describe("the native backend's batch normalization and ReLU gradient", { timeout
       });
     });
     for (const k of [BN_TRAINING, BN_TRAINING_GRAD]) assert.ok(d2l.kernelNames.includes(k), `d2l.batchNorm: ${k} did not run: ${d2l.kernelNames.join(", ")}`);
+    const ln = tf.layers.layerNormalization({ epsilon: 1e-5 });
+    const lnInfo = await tf.profile(() => {
+      tf.tidy(() => {
+        tf.grad((X: tf.Tensor) => (ln.apply(X) as tf.Tensor).sum())(tf.randomNormal([64, 10, 32]));
+      });
+    });
+    for (const k of [LN, LN_GRAD]) assert.ok(lnInfo.kernelNames.includes(k), `layerNormalization: ${k} did not run: ${lnInfo.kernelNames.join(", ")}`);
+    for (const k of ["Tile", "Slice", "FusedBatchNorm"]) assert.ok(!lnInfo.kernelNames.includes(k), `layerNormalization: ${k} ran`);
+    for (const v of ln.weights) v.dispose();
   });
 
   it("bad input gets an error that says what was expected", () => {
@@ -282,6 +297,7 @@ describe("the native backend's batch normalization and ReLU gradient", { timeout
     tf.tidy(() => {
       assert.throws(() => batchNormTraining(tf.ones([4, 3]), tf.ones([4]), null, 1e-3), /scale must hold one number per channel \(3\), got shape \[4\]/);
       assert.throws(() => batchNormTraining(tf.ones([4]), null, null, 1e-3), /rank 2 or more/);
+      assert.throws(() => layerNormLastAxis(tf.ones([4, 3]), null, tf.ones([4]), 1e-3), /offset must hold one number per channel \(3\), got shape \[4\]/);
     });
   });
 

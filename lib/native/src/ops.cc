@@ -9,6 +9,9 @@
 //     kind 1, backward: [dy, x, gamma, mean, var, dx, dgamma, dbeta] (mean and var of the
 //             forward pass; dx includes the paths through mean and var).
 //     kind 2, inference: [x, gamma, beta, mean, var, y] with the given statistics.
+//   layerNorm(heap, kind, offsets, [M, C, eps])   x viewed as [M, C], each row normalized
+//     kind 0, training forward: [x, gamma, beta, y, mean, var] (M statistics each); kind 1, backward:
+//             [dy, x, gamma, mean, var, dx, dgamma, dbeta].
 //   eltwiseGrad(heap, alg, [dyOff, xOff, dxOff], [n, alpha])
 //     dx = dy * f'(x): alg 0 relu (leaky with slope alpha), 1 elu (alpha), 2 relu6 (clip 0..6).
 #include "common.h"
@@ -109,6 +112,72 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
   });
 }
 
+// layerNorm(heap, kind, offsets, [M, C, eps]): x viewed as [M, C], normalized over each row of C.
+//   kind 0, training forward: [x, gamma, beta, y, mean, var] (mean and biased variance: M each);
+//   kind 1, backward: [dy, x, gamma, mean, var, dx, dgamma, dbeta].
+napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto argv = args_of(env, info, 4);
+    Heap heap = heap_of(env, argv[0]);
+    const int kind = static_cast<int>(number(env, argv[1], "kind"));
+    auto off = numbers(env, argv[2], "offsets");
+    auto p = numbers(env, argv[3], "parameters");
+    if (kind < 0 || kind > 1 || off.size() != (kind == 1 ? 8u : 6u) || p.size() != 3) throw JsError("layerNorm: expected kind 0..1, its offsets and [M, C, eps]");
+    const int64_t M = static_cast<int64_t>(p[0]), C = static_cast<int64_t>(p[1]);
+    const float eps = static_cast<float>(p[2]);
+    if (M < 1 || C < 1) throw JsError("layerNorm: M and C must be positive");
+    std::string key = key_of("ln", {static_cast<double>(kind), p[0], p[1]}, {p[2]});
+    with_threads(M * C < SMALL_ELEMENTS, [&] {
+      auto e = cache().get(key);
+      if (!e) {
+        memory::desc data({M, C}, memory::data_type::f32, tag::ab);
+        memory::desc stat({M}, memory::data_type::f32, tag::a);
+        const auto flags = normalization_flags::use_scale | normalization_flags::use_shift;
+        e = std::make_shared<Entry>();
+        e->a = data;
+        e->b = memory::desc({C}, memory::data_type::f32, tag::a);
+        e->c = stat;
+        dnnl::layer_normalization_forward::desc fd(dnnl::prop_kind::forward_training, data, stat, eps, flags);
+        dnnl::layer_normalization_forward::primitive_desc fpd(fd, eng());
+        if (kind == 0) {
+          e->prim = dnnl::layer_normalization_forward(fpd);
+          e->impl = fpd.impl_info_str();
+        } else {
+          dnnl::layer_normalization_backward::desc bd(dnnl::prop_kind::backward, data, data, stat, eps, flags);
+          dnnl::layer_normalization_backward::primitive_desc bpd(bd, eng(), fpd);
+          e->prim = dnnl::layer_normalization_backward(bpd);
+          e->impl = bpd.impl_info_str();
+        }
+        cache().put(key, e);
+      }
+      auto data = [&](double o, const char* what) { return memory(e->a, eng(), heap.at(o, M * C, what)); };
+      auto chan = [&](double o, const char* what) { return memory(e->b, eng(), heap.at(o, C, what)); };
+      auto stat = [&](double o, const char* what) { return memory(e->c, eng(), heap.at(o, M, what)); };
+      if (kind == 0) {
+        e->prim.execute(strm(), {{DNNL_ARG_SRC, data(off[0], "x")},
+                                 {DNNL_ARG_SCALE, chan(off[1], "gamma")},
+                                 {DNNL_ARG_SHIFT, chan(off[2], "beta")},
+                                 {DNNL_ARG_DST, data(off[3], "y")},
+                                 {DNNL_ARG_MEAN, stat(off[4], "mean")},
+                                 {DNNL_ARG_VARIANCE, stat(off[5], "variance")}});
+      } else {
+        e->prim.execute(strm(), {{DNNL_ARG_DIFF_DST, data(off[0], "dy")},
+                                 {DNNL_ARG_SRC, data(off[1], "x")},
+                                 {DNNL_ARG_SCALE, chan(off[2], "gamma")},
+                                 {DNNL_ARG_SHIFT, chan(off[2], "gamma")},  // asked for, not read (as for batch norm)
+                                 {DNNL_ARG_MEAN, stat(off[3], "mean")},
+                                 {DNNL_ARG_VARIANCE, stat(off[4], "variance")},
+                                 {DNNL_ARG_DIFF_SRC, data(off[5], "dx")},
+                                 {DNNL_ARG_DIFF_SCALE, chan(off[6], "dgamma")},
+                                 {DNNL_ARG_DIFF_SHIFT, chan(off[7], "dbeta")}});
+      }
+      strm().wait();
+      last_impl = e->impl;
+    });
+    return nullptr;
+  });
+}
+
 napi_value EltwiseGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
@@ -150,6 +219,7 @@ napi_value EltwiseGrad(napi_env env, napi_callback_info info) {
 void register_ops(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"eltwiseGrad", nullptr, EltwiseGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
