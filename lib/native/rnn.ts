@@ -29,7 +29,7 @@ const CELL_CODE: Record<RnnCell, number> = { rnn: 0, lstm: 1, gru: 2, lbrgru: 3 
 const GATES: Record<RnnCell, number> = { rnn: 1, lstm: 4, gru: 3, lbrgru: 3 };
 
 /** The names of the kernels this file provides. */
-export const RNN_KERNELS: readonly string[] = ["D2lRnn", "D2lRnnGrad"];
+export const RNN_KERNELS: readonly string[] = ["D2lRnn", "D2lRnnGrad", "D2lRnnWorkspace"];
 
 // oneDNN reads its workspace at 64-byte boundaries: the workspace tensor has room to start at one.
 const ALIGN = 64;
@@ -58,7 +58,7 @@ export function rnnKernels(addon: NativeAddon, base: (name: string) => Kernel): 
 
   const forward = ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] => {
     const b = backend as WasmBackendLike;
-    const { x, h0, c0, wx, wh, bias } = inputs as Record<string, tf.TensorInfo>;
+    const { x, h0, c0, wx, wh, bias, ws } = inputs as Record<string, tf.TensorInfo>;
     const cell = attrs?.cell as RnnCell;
     const training = attrs?.training === true;
     const p = params(cell, x, h0);
@@ -67,8 +67,6 @@ export function rnnKernels(addon: NativeAddon, base: (name: string) => Kernel): 
     const y = b.makeOutput([N, T, H], "float32");
     const hT = b.makeOutput([N, H], "float32");
     const cT = lstm ? b.makeOutput([N, H], "float32") : zeroed(b, [1]);
-    const wsFloats = training ? Math.ceil(rnnAddon.rnnWorkspace(p) / 4) + ALIGN / 4 : 1;
-    const ws = b.makeOutput([wsFloats], "float32");
     rnnAddon.rnn(
       heap(b),
       training ? 1 : 0,
@@ -86,7 +84,7 @@ export function rnnKernels(addon: NativeAddon, base: (name: string) => Kernel): 
       ],
       p,
     );
-    return [y, hT, cT, ws];
+    return [y, hT, cT];
   };
 
   const backward = ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] => {
@@ -130,7 +128,14 @@ export function rnnKernels(addon: NativeAddon, base: (name: string) => Kernel): 
     );
     return [dx, dh0, dc0, dwx, dwh, db];
   };
-  return { D2lRnn: forward, D2lRnnGrad: backward };
+  // oneDNN's workspace, uninitialised: an input of D2lRnn (which fills it) rather than an output, so that the
+  // tape gives it no gradient (it would fill a workspace-sized zero tensor for it at every backward).
+  const workspace = ({ backend, attrs }: KernelArgs): tf.TensorInfo => {
+    const b = backend as WasmBackendLike;
+    const p = attrs?.params as number[];
+    return b.makeOutput([Math.ceil(rnnAddon.rnnWorkspace(p) / 4) + ALIGN / 4], "float32");
+  };
+  return { D2lRnn: forward, D2lRnnGrad: backward, D2lRnnWorkspace: workspace };
 }
 
 let gradientRegistered = false;
@@ -140,14 +145,15 @@ function registerGradient(): void {
   gradientRegistered = true;
   tf.registerGradient({
     kernelName: "D2lRnn",
-    inputsToSave: ["x", "h0", "c0", "wx", "wh", "bias"],
-    outputsToSave: [true, true, true, true],
+    inputsToSave: ["x", "h0", "c0", "wx", "wh", "bias", "ws"],
+    outputsToSave: [true, true, true],
     gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
       const [dy, dhT, dcT] = dys as tf.Tensor[];
-      const [x, h0, c0, wx, wh, bias, y, hT, cT, ws] = saved;
+      const [x, h0, c0, wx, wh, bias, ws, y, hT, cT] = saved;
       const grads = tf.engine().runKernel("D2lRnnGrad", { x, h0, c0, wx, wh, bias, y, hT, cT, ws, dy, dhT, dcT }, { cell: attrs.cell }) as tf.Tensor[];
       const [dx, dh0, dc0, dwx, dwh, db] = grads;
-      return { x: () => dx, h0: () => dh0, c0: () => dc0, wx: () => dwx, wh: () => dwh, bias: () => db };
+      // The workspace is never on a gradient's path (nothing computes it from a variable).
+      return { x: () => dx, h0: () => dh0, c0: () => dc0, wx: () => dwx, wh: () => dwh, bias: () => db, ws: () => tf.zerosLike(ws) };
     },
   });
 }
@@ -198,10 +204,13 @@ export function nativeRnn(cell: RnnCell, x: tf.Tensor, h0: tf.Tensor, c0: tf.Ten
   }
   for (const t of [x, h0, c0, wx, wh, bias]) if (t && t.dtype !== "float32") throw new Error(`nativeRnn: tensors must be float32; got ${t.dtype}`);
   const c = cell === "lstm" ? (c0 as tf.Tensor) : tf.zeros([1]);
-  const out = tf.engine().runKernel("D2lRnn", { x, h0, c0: c, wx, wh, bias: tf.reshape(bias, [-1]) }, { cell, training: recording() }) as tf.Tensor[];
-  if (cell !== "lstm") c.dispose();
-  out[3].dispose();
-  return out.slice(0, 3);
+  const training = recording();
+  const params = [CELL_CODE[cell], x.shape[1] as number, N, I, H];
+  const ws = training ? (tf.engine().runKernel("D2lRnnWorkspace", {}, { params }) as tf.Tensor) : tf.zeros([1]);
+  const b = tf.reshape(bias, [-1]);
+  const out = tf.engine().runKernel("D2lRnn", { x, h0, c0: c, wx, wh, bias: b, ws }, { cell, training }) as tf.Tensor[];
+  for (const t of [c === c0 ? null : c, ws, b === bias ? null : b]) t?.dispose();
+  return out;
 }
 
 export { installNativeRnn } from "./rnnLayers";
