@@ -3,8 +3,13 @@
  * `clearOutput` and `input`. The kernel's session installs the bridge they
  * talk to; outside a kernel they print to the console.
  */
-import { randomUUID } from "crypto";
 import { DisplayOutput, MimeBundle, normaliseBundle, toDisplay } from "./display";
+
+/** A display id. crypto is loaded on the first use, not with the kernel (it costs a few ms of the start). */
+function randomUUID(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require("crypto") as typeof import("crypto")).randomUUID();
+}
 
 /** What the session provides to the helpers (installed on a global symbol). */
 export interface OutputBridge {

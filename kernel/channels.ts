@@ -34,7 +34,9 @@ export type FromProtocol =
   | { kind: "stdin"; msg: Message }
   | { kind: "interrupt"; generation: number }
   | { kind: "shutdown"; restart: boolean }
-  | { kind: "listening" };
+  | { kind: "listening" }
+  /** The first kernel_info_reply went out: the main thread may start loading the compiler, tf and d2l. */
+  | { kind: "answered" };
 
 export interface ProtocolData {
   connection: ConnectionInfo;

@@ -377,11 +377,13 @@ function stripMapComments(js: string): string {
 /** Build a position mapper from tslab's two source maps (CJS → ESM → TS). */
 function makeMapper(esmMap?: string, cjsMap?: string): Conversion["mapPosition"] {
   if (!esmMap || !cjsMap) return undefined;
-  const cjs = new TraceMap(cjsMap);
-  const esm = new TraceMap(esmMap);
+  // Decoded on the first lookup (a stack that runs through the cell), not for every cell.
+  let maps: { cjs: TraceMap; esm: TraceMap } | undefined;
   // tslab prepends one line ("export {};") to the cell before compiling it.
   const PREFIX_LINES = 1;
   return (line, column) => {
+    maps ??= { cjs: new TraceMap(cjsMap), esm: new TraceMap(esmMap) };
+    const { cjs, esm } = maps;
     const a = originalPositionFor(cjs, { line, column });
     if (a.line == null || a.column == null) return null;
     const b = originalPositionFor(esm, { line: a.line, column: a.column });

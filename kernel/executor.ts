@@ -185,6 +185,18 @@ export class Executor {
     }
   }
 
+  /**
+   * Compile a cell against the declarations so far and throw the result away:
+   * nothing runs, and what later cells see does not change. The kernel does
+   * this with a few typical cells while it is idle after the prelude, so that
+   * V8 has compiled TypeScript's checker and emitter and the types of `tf` and
+   * `d2l` have been resolved once before the user's first cell, whose compile
+   * would otherwise take several times as long as a later one.
+   */
+  warmUp(src: string): void {
+    this.compile(src);
+  }
+
   private async executeCell(src: string, cell: number): Promise<CellResult> {
     const conv = this.compile(src);
     if (conv.sideOutputs) {

@@ -241,6 +241,7 @@ async function main(): Promise<void> {
   };
 
   let shuttingDown = false;
+  let answered = false;
   const handle = async (channel: "shell" | "control", msg: Message): Promise<void> => {
     const t = msg.header.msg_type;
     const reply = (type: string, content: Record<string, unknown>): void => send(channel, msg.idents, type, content, msg.header);
@@ -261,6 +262,12 @@ async function main(): Promise<void> {
         status("busy", msg.header);
         reply("kernel_info_reply", data.kernelInfo);
         status("idle", msg.header);
+        if (!answered) {
+          // The main thread waits for this before it loads the compiler, tf and d2l (CPU-heavy work
+          // that would otherwise compete with this thread for the first reply).
+          answered = true;
+          port.postMessage({ kind: "answered" } satisfies FromProtocol);
+        }
         return;
       case "interrupt_request":
         status("busy", msg.header);

@@ -7,8 +7,11 @@ import * as path from "path";
 import * as util from "util";
 import { Worker } from "worker_threads";
 import { setTimeout as realSetTimeout } from "timers";
-import { Executor, CellResult, InterruptedError } from "./executor";
-import { CellDiagnostic, codeCompleteness, typescript } from "./compiler";
+// The executor and the compiler (TypeScript itself, tslab) are loaded after the first kernel_info_reply (see start()):
+// types only here, the modules on demand.
+import type { Executor, CellResult } from "./executor";
+import type { CellDiagnostic } from "./compiler";
+import { InterruptedError } from "../lib/interrupt";
 import { toDisplay, MimeBundle, DisplayOutput } from "./display";
 import { installBridge } from "./cellapi";
 import { installGlobals } from "./globals";
@@ -78,6 +81,33 @@ interface PendingInput {
 }
 
 const HISTORY_SESSION = 1;
+/**
+ * How long after the protocol thread binds its sockets the main thread waits for the first
+ * kernel_info_request before it loads the compiler, tf and d2l anyway (a client that never asks).
+ */
+const FIRST_CONTACT_WAIT_MS = 300;
+
+/**
+ * Cells the kernel compiles (never runs) while idle after the prelude, one per
+ * task, so that the user's first cell is not the one that warms the compiler
+ * up (Executor.warmUp): an expression, declarations (tslab compiles a cell that
+ * declares names twice), a loop, and calls into tf and d2l.
+ */
+/** How long the kernel must have been idle before it compiles the next warm-up cell. */
+const WARM_UP_IDLE_MS = 250;
+const WARM_UP_CELLS = [
+  "1 + 1",
+  "const warm = tf.tensor([1, 2, 3]);\nwarm.sum()",
+  "let n = 1;\nfor (let i = 0; i < 3; i++) n *= 2;\nn",
+  "function twice(x: number): number {\n  return 2 * x;\n}\ntwice(d2l.seed.length)",
+  "1 + 2",
+];
+
+/** The cell compiler's module, loaded on first use (kernel/compiler.ts loads TypeScript lazily too). */
+function compilerModule(): typeof import("./compiler") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("./compiler") as typeof import("./compiler");
+}
 /** Cells run with store_history false are named from here on, so stacks never confuse them with In[n]. */
 const UNSTORED_CELL_BASE = 1_000_000;
 
@@ -147,12 +177,22 @@ export class Session {
   private pages: MimeBundle[] = [];
   private readonly ready: Promise<void>;
   private markReady!: () => void;
+  /** Settles when the front end has its kernel_info_reply, sent a request, or FIRST_CONTACT_WAIT_MS passed after the bind. */
+  private readonly contacted: Promise<void>;
+  private markContacted!: () => void;
 
   constructor(private readonly opts: SessionOptions) {
     this.ready = new Promise((r) => (this.markReady = r));
+    this.contacted = new Promise((r) => (this.markContacted = r));
   }
 
-  /** Start the protocol thread, then load the compiler and the prelude. */
+  /**
+   * Start the protocol thread, then load the compiler and the prelude. The
+   * protocol thread answers kernel_info by itself; the CPU-heavy loading here
+   * (TypeScript, tfjs, d2l: about two seconds of one core) waits until that
+   * first reply has gone out, so that the front end's start is not slowed by
+   * it. Requests that arrive meanwhile wait for `ready`, in their order.
+   */
   async start(): Promise<void> {
     const data: ProtocolData = {
       connection: this.opts.connection,
@@ -185,9 +225,11 @@ export class Session {
     // Under the grader, the student's answers to the checks leave through this display even if a cell replaces it.
     if (process.env.D2L_GRADING === "1") keepAnswerChannel();
     installGlobals(); // prompt() and Deno.jupyter for cells
+    await this.contacted;
     await new Promise((r) => setImmediate(r));
     this.critical(true);
     try {
+      const { Executor } = await import("./executor");
       this.executor = new Executor(this.opts.cwd, () => Atomics.load(this.shared, SHARED_GENERATION));
       this.executor.onCompile = (busy) => this.critical(busy);
       const prelude = await this.executor.execute(preludeSource(), 0);
@@ -208,7 +250,35 @@ export class Session {
     });
     this.markReady();
     this.post({ kind: "ready" });
+    this.warmUp([...WARM_UP_CELLS]);
   }
+
+  /**
+   * Compile the warm-up cells, one per task, once the kernel has been idle for
+   * WARM_UP_IDLE_MS (a client that sends cells back to back is not made to wait
+   * for them). A request that arrives during one waits at most for that one
+   * compile. Compiling is critical (no interrupt terminates it).
+   */
+  private warmUp(cells: string[], delay = WARM_UP_IDLE_MS): void {
+    if (cells.length === 0) return;
+    realSetTimeout(() => {
+      const busy = this.queue.length > 0 || this.running || this.runningCell !== undefined || this.inFlight.size > 0;
+      if (busy || Date.now() - this.lastActivity < WARM_UP_IDLE_MS) {
+        this.warmUp(cells);
+        return;
+      }
+      try {
+        this.executor.warmUp(cells.shift() as string);
+      } catch (e) {
+        log(`warming the compiler up failed (cells are not affected): ${(e as Error).stack ?? e}`);
+        return;
+      }
+      this.warmUp(cells, 0);
+    }, delay).unref();
+  }
+
+  /** When a request last arrived or ended (Date.now()): the warm-up waits for the kernel to be idle. */
+  private lastActivity = 0;
 
   private readonly onUncaught = (e: unknown): void => this.reportBackground(e, "uncaught exception");
   private readonly onUnhandled = (e: unknown): void => this.reportBackground(e, "unhandled promise rejection");
@@ -344,6 +414,8 @@ export class Session {
   private onMessage(m: FromProtocol): void {
     switch (m.kind) {
       case "request":
+        this.markContacted();
+        this.lastActivity = Date.now();
         if (m.resend && this.started.has(m.msg.header.msg_id)) break;
         void this.onRequest(m.channel, m.msg).catch((e) => log(`failed on ${m.msg.header.msg_type}: ${(e as Error).stack ?? e}`));
         break;
@@ -364,6 +436,10 @@ export class Session {
         this.shutdown();
         break;
       case "listening":
+        realSetTimeout(() => this.markContacted(), FIRST_CONTACT_WAIT_MS);
+        break;
+      case "answered":
+        this.markContacted();
         break;
     }
   }
@@ -451,6 +527,7 @@ export class Session {
           entry.replied = true;
         }
         this.send("iopub", [], "status", { execution_state: "idle" }, msg.header);
+        this.lastActivity = Date.now();
         entry.finished = true;
         this.inFlight.delete(entry);
       },
@@ -539,7 +616,7 @@ export class Session {
       const answer = await this.guarded(entry, (): [string, Record<string, unknown>] | null => {
         switch (type) {
           case "is_complete_request":
-            return ["is_complete_reply", codeCompleteness(c.code as string)];
+            return ["is_complete_reply", compilerModule().codeCompleteness(c.code as string)];
           case "complete_request":
             return ["complete_reply", this.complete(c.code as string, c.cursor_pos as number)];
           case "inspect_request":
@@ -809,7 +886,7 @@ export class Session {
       let info = this.executor.converter.inspect(this.executor.declarations, code, pos);
       if (!info && pos > 0) info = this.executor.converter.inspect(this.executor.declarations, code, --pos);
       if (!info) return { status: "ok", found: false, data: {}, metadata: {} };
-      const ts = typescript();
+      const ts = compilerModule().typescript();
       const signature = cleanSignature(ts.displayPartsToString(info.displayParts ?? []));
       const fullDoc = ts.displayPartsToString(info.documentation ?? []);
       const doc = detailLevel > 0 ? fullDoc : fullDoc.split(/\n\s*\n/)[0].trim();

@@ -160,6 +160,61 @@ class ProtocolTests(KernelTestCase):
         self.assertIn("indent", r["content"])
 
 
+class StartTests(unittest.TestCase):
+    """The kernel answers kernel_info before it loads the compiler, tf and d2l
+    (kernel/session.ts start()); cells sent while that load runs wait for it."""
+
+    def test_cells_sent_while_loading_run_in_order_and_see_tf_and_d2l(self):
+        km, kc = start()  # returns at the first kernel_info_reply: the prelude is still loading
+        try:
+            ids = [
+                kc.execute("typeof tf.ones + ' ' + typeof d2l.seed"),
+                kc.execute("let early = tf.tensor([1, 2, 3]).sum().dataSync()[0]; early"),
+                kc.execute("early + 1"),
+            ]
+            info = kc.kernel_info()
+            replies = []
+            deadline = time.time() + 90
+            while len(replies) < 4:
+                r = kc.get_shell_msg(timeout=max(0.1, deadline - time.time()))
+                if r["parent_header"].get("msg_id") in ids + [info]:
+                    replies.append(r)
+            # kernel_info is answered by the protocol thread while the cells wait for the load.
+            self.assertEqual([r["parent_header"]["msg_id"] for r in replies], [info] + ids)
+            self.assertEqual(replies[0]["msg_type"], "kernel_info_reply")
+            self.assertEqual([r["content"]["status"] for r in replies[1:]], ["ok", "ok", "ok"])
+            self.assertEqual([r["content"]["execution_count"] for r in replies[1:]], [1, 2, 3])
+            results = {}
+            while len(results) < 3:
+                m = kc.get_iopub_msg(timeout=max(0.1, deadline - time.time()))
+                if m["msg_type"] == "execute_result":
+                    results[m["parent_header"]["msg_id"]] = m["content"]["data"]["text/plain"]
+            self.assertEqual([results[i] for i in ids], ["'function function'", "6", "7"])
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
+    def test_warm_up_compiles_leave_no_trace(self):
+        # While idle after the prelude the kernel compiles (never runs) a few cells of its own
+        # (session.ts WARM_UP_CELLS, which declare `warm`, `n`, `twice`): none may be visible.
+        km, kc = start()
+        try:
+            reply, _ = execute(kc, "1")
+            self.assertEqual(reply["status"], "ok")
+            time.sleep(3)  # the warm-up runs now, one compile per task
+            reply, outs = execute(kc, "typeof warm")
+            self.assertEqual(reply["status"], "error")
+            self.assertEqual(reply["ename"], "CompileError")
+            self.assertIn("Cannot find name 'warm'", reply["evalue"])
+            reply, outs = execute(kc, "const warm = 5;\nlet n = warm + 1;\nfunction twice(x: number): number {\n  return 2 * x;\n}\ntwice(n)")
+            self.assertEqual(reply["status"], "ok", reply)
+            self.assertEqual(result_text(outs), "12")
+            self.assertEqual(reply["execution_count"], 3)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
+
 class RestartTests(unittest.TestCase):
     def test_shutdown_with_restart(self):
         km, kc = start()
