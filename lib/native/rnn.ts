@@ -38,7 +38,15 @@ function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** The kernels, bound to the addon and to `base(name)`, the wasm kernel of that name. */
+/**
+ * The kernels (`D2lRnn`, `D2lRnnGrad`, `D2lRnnWorkspace`), bound to the addon; `base(name)` gives the wasm kernel of that
+ * name (none is needed here). index.ts registers them for the native backend.
+ *
+ * @example
+ * ```ts
+ * const kernels = rnnKernels(loadAddon(), base); // { D2lRnn, D2lRnnGrad, D2lRnnWorkspace }
+ * ```
+ */
 export function rnnKernels(addon: NativeAddon, base: (name: string) => Kernel): Record<string, Kernel> {
   void base;
   const rnnAddon = addon as NativeRnnAddon;
@@ -164,7 +172,14 @@ function recording(): boolean {
   return state.gradientDepth > 0;
 }
 
-/** True when the native backend is tfjs' backend and its recurrent kernels are registered. */
+/**
+ * True when the native backend is tfjs' backend, its recurrent kernels are registered and `D2L_NATIVE_RNN` is not `0`.
+ *
+ * @example
+ * ```ts
+ * if (nativeRnnAvailable()) [y, hT] = nativeRnn("lbrgru", x, h0, null, wx, wh, bias);
+ * ```
+ */
 export function nativeRnnAvailable(): boolean {
   return tf.getBackend() === "native" && tf.getKernel("D2lRnn", "native") !== undefined && (typeof process === "undefined" || process.env.D2L_NATIVE_RNN !== "0");
 }
