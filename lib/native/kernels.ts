@@ -24,6 +24,8 @@ export interface FusedAddon extends NativeAddon {
   ewUnary(heap: ArrayBuffer, alg: 0 | 1, offsets: [number, number], n: number): void;
   /** y = a op b over an R x C output (op 0 add, 1 sub, 2 mul, 3 div); modes 0 [R, C], 1 [R, 1], 2 [1, C], 3 scalar. */
   ewBinary(heap: ArrayBuffer, op: 0 | 1 | 2 | 3, offsets: [number, number, number], params: [number, number, number, number]): void;
+  /** Softmax cross-entropy rows [R, C]: kind 0 [q, logits, value, logResult], 1 [dy, q, logResult, dq, dlogits]. */
+  softmaxXent(heap: ArrayBuffer, kind: 0 | 1, offsets: number[], params: [number, number]): void;
   /** x as [outer, inner]: op 0 sum (times scale), 1 max; kind 0 over outer, 1 over inner. On one thread. */
   reduce(heap: ArrayBuffer, op: 0 | 1, offsets: [number, number], params: [number, number, 0 | 1, number]): void;
 }
@@ -98,7 +100,19 @@ export const NATIVE_KERNELS = [
   "Multiply",
   "RealDiv",
   "Max",
+  "D2lSoftmaxXent",
+  "D2lSoftmaxXentGrad",
 ] as const;
+
+/**
+ * d2l's kernel (native only): `[value, logResult]` of softmax cross-entropy with soft targets
+ * over the last axis, from inputs `q` (targets) and `logits` of one shape: `logResult = logits
+ * - logsumexp(logits)`, `value = -Σ q·logResult`. lib/train/losses.ts runs it in place of ~12
+ * small kernels.
+ */
+export const SOFTMAX_XENT = "D2lSoftmaxXent";
+/** d2l's kernel: `[dq, dlogits]` of {@link SOFTMAX_XENT} from `dy`, `q` and `logResult`: `-dy·logResult` and `dy·(softmax·Σq − q)`. */
+export const SOFTMAX_XENT_GRAD = "D2lSoftmaxXentGrad";
 
 /**
  * Sums and means of fewer elements than this run on the calling thread (src/fused.cc); larger
@@ -611,7 +625,42 @@ export function nativeKernels(addon: NativeAddon, base: (name: string) => Kernel
       return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
     };
 
+  /** {@link SOFTMAX_XENT} (kind 0) and {@link SOFTMAX_XENT_GRAD} (kind 1). */
+  const softmaxXent =
+    (kind: 0 | 1): Kernel =>
+    (args) => {
+      const backend = args.backend as WasmBackendLike;
+      const name = kind === 0 ? SOFTMAX_XENT : SOFTMAX_XENT_GRAD;
+      const ins = args.inputs as Record<string, tf.TensorInfo | undefined>;
+      const names = kind === 0 ? ["q", "logits"] : ["dy", "q", "lr"];
+      const t = names.map((k) => ins[k]);
+      const [q, ref] = kind === 0 ? [t[0], t[1]] : [t[1], t[2]];
+      if (!hasFused) throw new Error(`${name}: the native addon was built without src/fused.cc; run npm run build:native`);
+      if (t.some((x) => !x || x.dtype !== "float32")) throw new Error(`${name} takes float32 tensors ${names.join(", ")}`);
+      const shape = ref!.shape;
+      const C = shape[shape.length - 1];
+      const n = size(shape);
+      if (shape.length < 1 || n === 0 || q!.shape.join() !== shape.join()) {
+        throw new Error(`${name}: expected targets and logits of one non-empty shape [..., C]; got [${q!.shape}] and [${shape}]`);
+      }
+      const R = n / C;
+      if (kind === 1 && size(t[0]!.shape) !== R) throw new Error(`${name}: dy must hold one value per row (${R}); got [${t[0]!.shape}]`);
+      const outs =
+        kind === 0
+          ? [backend.makeOutput(shape.slice(0, -1), "float32"), backend.makeOutput([...shape], "float32")]
+          : [backend.makeOutput([...shape], "float32"), backend.makeOutput([...shape], "float32")];
+      const offsets = [...t.map((x, i) => offset(backend, x!, names[i])), ...outs.map((o) => offset(backend, o, "output"))];
+      call(
+        name,
+        () => `[${shape}]`,
+        () => fused.softmaxXent(heap(backend), kind, offsets, [R, C]),
+      );
+      return outs;
+    };
+
   return {
+    [SOFTMAX_XENT]: softmaxXent(0),
+    [SOFTMAX_XENT_GRAD]: softmaxXent(1),
     Identity: share("Identity"),
     Cast: share("Cast"),
     Sigmoid: unary(0, "Sigmoid"),

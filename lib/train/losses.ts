@@ -38,6 +38,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { shapeStr } from "./types";
+import { SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from "../native/kernels";
 
 /** How a loss reduces its per-example values: torch's `reduction`. */
 export type Reduction = "none" | "mean" | "sum";
@@ -200,6 +201,27 @@ const softTargetCrossEntropy = tf.customGrad(((q: tf.Tensor, logits: tf.Tensor, 
   return { value, gradFunc };
 }) as unknown as CustomGradientFunc);
 
+/**
+ * The same loss as one native kernel forward and one backward (lib/native/src/fused.cc),
+ * where tfjs' ops run about twenty small kernels; the results agree with the composite's to
+ * float rounding (the log-sum-exp is summed in double).
+ */
+const nativeSoftTargetCrossEntropy = tf.customGrad(((q: tf.Tensor, logits: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [value, logResult] = tf.engine().runKernel(SOFTMAX_XENT, { q, logits }) as tf.Tensor[];
+  save([q, logResult]);
+  const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => tf.engine().runKernel(SOFTMAX_XENT_GRAD, { dy, q: saved[0], lr: saved[1] }) as tf.Tensor[];
+  return { value, gradFunc };
+}) as unknown as CustomGradientFunc);
+
+/** {@link softTargetCrossEntropy}, on the native backend as its fused kernel. */
+function softmaxCrossEntropyRows(q: tf.Tensor, logits: tf.Tensor): tf.Tensor {
+  const x = tf.cast(logits, "float32");
+  if (tf.getBackend() === "native" && tf.getKernel(SOFTMAX_XENT, "native") && q.dtype === "float32" && x.size > 0 && sameShape(q.shape, x.shape)) {
+    return nativeSoftTargetCrossEntropy(q, x);
+  }
+  return softTargetCrossEntropy(q, logits);
+}
+
 // ---------------------------------------------------------------------------
 // classification
 
@@ -256,7 +278,7 @@ export function crossEntropy(input: tf.Tensor, target: tf.Tensor, options: Cross
       let q = toFloat(target);
       if (eps > 0) q = tf.add(tf.mul(q, 1 - eps), eps / C);
       if (w) q = tf.mul(q, w);
-      return reduce(softTargetCrossEntropy(q, input), reduction);
+      return reduce(softmaxCrossEntropyRows(q, input), reduction);
     }
     const y = indexTarget(fn, input, target);
     const onehot = tf.cast(tf.oneHot(y, C), "float32");
@@ -266,7 +288,7 @@ export function crossEntropy(input: tf.Tensor, target: tf.Tensor, options: Cross
     if (keep && eps > 0) q = tf.mul(tf.add(tf.mul(onehot, 1 - eps), eps / C), tf.expandDims(keep, -1));
     else if (keep && inRange) q = tf.mul(onehot, tf.expandDims(keep, -1));
     if (w) q = tf.mul(q, w);
-    const l = softTargetCrossEntropy(q, input);
+    const l = softmaxCrossEntropyRows(q, input);
     if (reduction !== "mean" || !keep) return reduce(l, reduction);
     const den = w ? tf.sum(tf.mul(tf.sum(tf.mul(onehot, w), -1), keep)) : tf.sum(keep);
     return tf.div(tf.sum(l), den);

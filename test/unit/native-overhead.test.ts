@@ -12,7 +12,8 @@ import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
-import { binaryPlan } from "../../lib/native/kernels";
+import { binaryPlan, SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from "../../lib/native/kernels";
+import { crossEntropy, type CrossEntropyOptions } from "../../lib/train/losses";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
@@ -149,6 +150,50 @@ function smallOpCases(): Case[] {
   return cases;
 }
 
+/** d2l's crossEntropy (the fused kernel on native), its value and its gradients, in many of its modes. */
+function crossEntropyCases(): Case[] {
+  const r = rng(23);
+  const cases: Case[] = [];
+  const modes: [string, CrossEntropyOptions][] = [
+    ["mean", {}],
+    ["none", { reduction: "none" }],
+    ["sum, weights", { reduction: "sum", weight: [1, 2, 0.5, 1, 3] }],
+    ["label smoothing 0.1", { labelSmoothing: 0.1 }],
+    ["ignoreIndex 2", { ignoreIndex: 2 }],
+  ];
+  for (const [what, options] of modes) {
+    for (const shape of [
+      [8, 5],
+      [3, 4, 5],
+    ]) {
+      const idx = Int32Array.from({ length: shape.slice(0, -1).reduce((a, b) => a * b, 1) }, () => Math.floor(5 * r()));
+      const target = () => tf.tensor(idx, shape.slice(0, -1), "int32");
+      cases.push({ name: `crossEntropy ${what} [${shape}]`, inputs: [input(shape, r, 6)], run: (x) => crossEntropy(x, target(), options) });
+      cases.push({
+        name: `gradient of crossEntropy ${what} [${shape}]`,
+        inputs: [input(shape, r, 6)],
+        run: (x) => tf.grad((z: tf.Tensor) => crossEntropy(z, target(), options))(x),
+      });
+    }
+  }
+  cases.push({
+    name: "crossEntropy with soft targets: value and both gradients",
+    inputs: [input([6, 7], r, 4), input([6, 7], r)],
+    run: (x, t) => {
+      const q = tf.softmax(t);
+      const f = (a: tf.Tensor, b: tf.Tensor) => crossEntropy(a, b, { reduction: "sum" });
+      const [gx, gq] = tf.grads(f)([x, q]);
+      return tf.concat([f(x, q).reshape([1]), gx.flatten(), gq.flatten()]);
+    },
+  });
+  cases.push({
+    name: "crossEntropy of large logits",
+    inputs: [{ shape: [2, 3], values: Float32Array.from([1000, -1000, 0, 88, 89, 90]) }],
+    run: (x) => crossEntropy(x, tf.tensor1d([0, 1], "int32"), { reduction: "none" }),
+  });
+  return cases;
+}
+
 function input(shape: number[], r: () => number, scale = 1): { shape: number[]; values: Float32Array } {
   return {
     shape,
@@ -211,12 +256,13 @@ describe("per-op overhead on the native backend", { timeout: 120_000 }, () => {
   const expected = new Map<string, { losses: number[]; weights: Float32Array[] }>();
   const nets: Record<string, number[]> = { "softmax regression (784->10)": [10], "MLP (784->256->10)": [256, 10] };
   const cases = smallOpCases();
+  const lossCases = crossEntropyCases();
   const reference = new Map<string, { shape: number[]; values: Float32Array }>();
 
   before(async () => {
     await useBackend("cpu");
     for (const [name, units] of Object.entries(nets)) expected.set(name, train(units, 4));
-    for (const c of cases) reference.set(c.name, evaluate(c));
+    for (const c of [...cases, ...lossCases]) reference.set(c.name, evaluate(c));
     try {
       await useBackend("native");
     } catch (e) {
@@ -283,6 +329,25 @@ describe("per-op overhead on the native backend", { timeout: 120_000 }, () => {
       assert.ok(err < TOLERANCE, `${c.name}: relative error ${err}; got ${got.values.slice(0, 6)}, cpu ${want.values.slice(0, 6)}`);
     }
     assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  });
+
+  it(`d2l's crossEntropy runs as one fused kernel forward and one backward, with cpu's values and gradients within ${TOLERANCE}`, async () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    const before = tf.memory().numTensors;
+    for (const c of lossCases) {
+      const want = reference.get(c.name)!;
+      const got = evaluate(c);
+      assert.deepEqual(got.shape, want.shape, `${c.name}: shape`);
+      const err = closeness(got.values, want.values);
+      assert.ok(err < TOLERANCE, `${c.name}: relative error ${err}; got ${got.values.slice(0, 6)}, cpu ${want.values.slice(0, 6)}`);
+    }
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+    const x = tf.tensor2d([2, 0.5, -1, 0, 0, 3], [2, 3]);
+    const y = tf.tensor1d([0, 2], "int32");
+    const info = await tf.profile(() => tf.grad((z: tf.Tensor) => crossEntropy(z, y))(x));
+    assert.ok(info.kernelNames.includes(SOFTMAX_XENT) && info.kernelNames.includes(SOFTMAX_XENT_GRAD), `kernels run: ${info.kernelNames}`);
+    assert.ok(!info.kernelNames.includes("Exp"), `no composite log-sum-exp: ${info.kernelNames}`);
+    tf.dispose([x, y]);
   });
 
   it("binaryPlan: one loop for full, row, column and scalar operands; null for other broadcasts", () => {

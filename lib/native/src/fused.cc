@@ -13,6 +13,9 @@
 //   reduce(heap, op, [xOff, yOff], [outer, inner, kind, scale])
 //       x viewed as [outer, inner]; op 0 sum (times scale, in double), 1 max (NaN wins, as in
 //       tfjs' cpu kernel); kind 0 over outer (one per column), 1 over inner (one per row).
+//   softmaxXent(heap, kind, offsets, [R, C])     rows of C classes, q the (soft) targets:
+//       kind 0, forward: [q, logits, value, lr]: lr = logits - logsumexp(row), value[i] = -sum q*lr;
+//       kind 1, backward: [dy, q, lr, dq, dlogits]: dq = -dy*lr, dlogits = dy*(exp(lr)*sum(q) - q).
 
 #include <cmath>
 
@@ -173,6 +176,64 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
   });
 }
 
+// ------------------------------------------------------------------ softmax cross-entropy
+
+napi_value SoftmaxXent(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto argv = args_of(env, info, 4);
+    Heap heap = heap_of(env, argv[0]);
+    double kind_d = 0;
+    CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
+    auto off = numbers(env, argv[2], "offsets");
+    auto p = numbers(env, argv[3], "parameters");
+    const int kind = static_cast<int>(kind_d);
+    if ((kind != 0 && kind != 1) || off.size() != (kind == 0 ? 4u : 5u) || p.size() != 2) throw JsError("softmaxXent: expected kind 0 (4 offsets) or 1 (5 offsets) and [R, C]");
+    const int64_t R = static_cast<int64_t>(p[0]), C = static_cast<int64_t>(p[1]);
+    if (R < 1 || C < 1) throw JsError("softmaxXent: R and C must be positive");
+    if (kind == 0) {
+      const float* q = heap.at(off[0], R * C, "q");
+      const float* x = heap.at(off[1], R * C, "logits");
+      float* value = heap.at(off[2], R, "value");
+      float* lr = heap.at(off[3], R * C, "logResult");
+      for (int64_t i = 0; i < R; i++) {
+        const float* xr = x + i * C;
+        const float* qr = q + i * C;
+        float* lrr = lr + i * C;
+        float m = xr[0];
+        for (int64_t j = 1; j < C; j++)
+          if (std::isnan(xr[j]) || xr[j] > m) m = xr[j];
+        double s = 0;
+        for (int64_t j = 0; j < C; j++) s += std::exp(static_cast<double>(xr[j] - m));
+        const float lse = static_cast<float>(std::log(s)) + m;
+        double v = 0;
+        for (int64_t j = 0; j < C; j++) {
+          lrr[j] = xr[j] - lse;
+          v -= static_cast<double>(lrr[j]) * qr[j];
+        }
+        value[i] = static_cast<float>(v);
+      }
+    } else {
+      const float* dy = heap.at(off[0], R, "dy");
+      const float* q = heap.at(off[1], R * C, "q");
+      const float* lr = heap.at(off[2], R * C, "logResult");
+      float* dq = heap.at(off[3], R * C, "dq");
+      float* dx = heap.at(off[4], R * C, "dlogits");
+      for (int64_t i = 0; i < R; i++) {
+        const float* qr = q + i * C;
+        const float* lrr = lr + i * C;
+        double sq = 0;
+        for (int64_t j = 0; j < C; j++) sq += qr[j];
+        const float d = dy[i];
+        for (int64_t j = 0; j < C; j++) {
+          dq[i * C + j] = d * -lrr[j];
+          dx[i * C + j] = d * (std::exp(lrr[j]) * static_cast<float>(sq) - qr[j]);
+        }
+      }
+    }
+    return nullptr;
+  });
+}
+
 }  // namespace
 
 void register_fused(napi_env env, napi_value exports) {
@@ -180,6 +241,7 @@ void register_fused(napi_env env, napi_value exports) {
       {"ewUnary", nullptr, EwUnary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"ewBinary", nullptr, EwBinary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxXent", nullptr, SoftmaxXent, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }
