@@ -31,6 +31,8 @@ export interface OpsAddon extends NativeAddon {
   batchNorm(heap: ArrayBuffer, kind: 0 | 1 | 2, offsets: number[], params: [number, number, number]): void;
   /** x viewed as [M, C], each row normalized. kind 0, training: [x, gamma, beta, y, mean, var]; 1, backward: [dy, x, gamma, mean, var, dx, dgamma, dbeta]. */
   layerNorm(heap: ArrayBuffer, kind: 0 | 1, offsets: number[], params: [number, number, number]): void;
+  /** 2-D pooling forward, NHWC: kind 0 average over the window's pixels inside x, 1 max; params [N, H, W, C, OH, OW, FH, FW, SH, SW, PT, PL, PB, PR]. */
+  pool(heap: ArrayBuffer, kind: 0 | 1, offsets: [number, number], params: number[]): void;
   /** dx = dy * f'(x) over n floats: alg 0 relu (leaky slope alpha), 1 elu, 2 relu6. */
   eltwiseGrad(heap: ArrayBuffer, alg: 0 | 1 | 2, offsets: [number, number, number], params: [number, number]): void;
 }
@@ -47,7 +49,7 @@ export const LN_GRAD = "D2lLayerNormGrad";
 export const RELU_GRAD = "D2lReluGrad";
 
 /** The names of the kernels this file provides. */
-export const OPS_KERNELS: readonly string[] = ["FusedBatchNorm", BN_TRAINING, BN_TRAINING_GRAD, LN, LN_GRAD, RELU_GRAD];
+export const OPS_KERNELS: readonly string[] = ["MaxPool", "AvgPool", "FusedBatchNorm", BN_TRAINING, BN_TRAINING_GRAD, LN, LN_GRAD, RELU_GRAD];
 
 /** Below this many elements the ReLU gradient stays a composite of wasm kernels (Step, Multiply). */
 export const OPS_MIN_ELEMENTS = 32768;
@@ -218,6 +220,44 @@ export function opsKernels(addon: NativeAddon, base: (name: string) => Kernel): 
     return y;
   };
 
+  /**
+   * MaxPool and AvgPool (NHWC, as tfjs' cpu kernels: the average over the window's pixels
+   * inside x, the max ignoring the padding), on oneDNN from OPS_MIN_ELEMENTS elements; windows
+   * that oneDNN's padding rule cannot express (numeric padding that leaves rows unread, a
+   * window wholly in the padding) and other dtypes go to wasm.
+   */
+  const pool =
+    (kind: 0 | 1, name: string): Kernel =>
+    (args) => {
+      const backend = args.backend as WasmBackendLike;
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const attrs = args.attrs as unknown as {
+        filterSize: number | [number, number];
+        strides: number | [number, number];
+        pad: "valid" | "same" | number;
+        dimRoundingMode?: "floor" | "round" | "ceil";
+      };
+      if (x.dtype !== "float32" || x.shape.length !== 4 || size(x.shape) < OPS_MIN_ELEMENTS) return base(name)(args);
+      const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+      const [FH, FW, SH, SW, PT, PL] = [info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left];
+      const PB = (info.outHeight - 1) * SH + FH - info.inHeight - PT;
+      const PR = (info.outWidth - 1) * SW + FW - info.inWidth - PL;
+      const fits = [PT, PL, PB, PR].every((p) => p >= 0) && PT < FH && PB < FH && PL < FW && PR < FW && size(info.outShape) > 0;
+      if (!fits || info.dilationHeight !== 1 || info.dilationWidth !== 1) return base(name)(args);
+      const [y] = outputs(backend, [[...info.outShape]]);
+      guard(backend, [y], () =>
+        call(name, `x [${x.shape}]`, () =>
+          ops.pool(
+            heap(backend),
+            kind,
+            [offset(backend, x, "x"), offset(backend, y, "output")],
+            [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, FH, FW, SH, SW, PT, PL, PB, PR],
+          ),
+        ),
+      );
+      return y;
+    };
+
   /** inputs {dy, x}: dy where x > 0, else 0 (tfjs' `dy * step(x)`). */
   const ReluGrad: Kernel = (args) => {
     const backend = args.backend as WasmBackendLike;
@@ -233,6 +273,8 @@ export function opsKernels(addon: NativeAddon, base: (name: string) => Kernel): 
   };
 
   return {
+    MaxPool: pool(1, "MaxPool"),
+    AvgPool: pool(0, "AvgPool"),
     FusedBatchNorm,
     [BN_TRAINING]: normTraining(false),
     [BN_TRAINING_GRAD]: normTrainingGrad(false),

@@ -1,10 +1,10 @@
 /**
- * The native backend's batch normalization and ReLU gradient (lib/native/ops.ts,
+ * The native backend's normalization, pooling and ReLU gradient (lib/native/ops.ts,
  * src/ops.cc) against the cpu backend: tfjs' BatchNormalization layer in
  * training (output, moving statistics, gradients of x, gamma and beta) on
  * random shapes of rank 2 to 4, the d2l kernel with gradients reaching its
  * statistics, FusedBatchNorm in inference (per-channel and layer norm's tiled
- * statistics), Relu's gradient; within 1e-4 (relative), with no tensor leaked,
+ * statistics), layer normalization, max and average pooling, Relu's gradient; within 1e-4 (relative), with no tensor leaked,
  * and the native kernels are the ones that ran.
  *
  * With D2L_REQUIRE_NATIVE=1 a native backend that does not load fails the test.
@@ -14,6 +14,7 @@ import * as assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
 import { batchNorm } from "../../lib/nn/batchNorm";
+import { loadAddon } from "../../lib/native/addon";
 import { BN_TRAINING, BN_TRAINING_GRAD, LN, LN_GRAD, OPS_MIN_ELEMENTS, RELU_GRAD, batchNormTraining, layerNormLastAxis } from "../../lib/native/ops";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
@@ -185,6 +186,28 @@ function layerNormCase(seed: number, shape: number[], axis: number | number[] = 
   };
 }
 
+/** MaxPool and AvgPool forward (NHWC) with their gradients (kernels.ts), on tfjs' paddings and rounding modes. */
+function poolCase(seed: number, shape: number[], filter: [number, number], strides: [number, number], pad: "valid" | "same" | number, rounding?: "floor" | "round" | "ceil"): Case {
+  const r = rng(seed);
+  const x = values(r, size(shape), 3);
+  return {
+    name: `pooling [${shape}] filter ${filter} strides ${strides} pad ${pad}${rounding ? ` ${rounding}` : ""}`,
+    run: () =>
+      tf.tidy(() => {
+        const X = tf.tensor4d(x, shape as [number, number, number, number]);
+        const out: Record<string, Float32Array> = {};
+        for (const kind of ["max", "avg"] as const) {
+          const f = (t: tf.Tensor) => (kind === "max" ? tf.maxPool : tf.avgPool)(t as tf.Tensor4D, filter, strides, pad, rounding);
+          out[kind] = f(X).dataSync() as Float32Array;
+          out[`d ${kind}`] = tf
+            .grad((t: tf.Tensor) => f(t).square().sum())(X)
+            .dataSync() as Float32Array;
+        }
+        return out;
+      }),
+  };
+}
+
 /** Relu's gradient, above and below OPS_MIN_ELEMENTS, with exact zeros in x. */
 function reluCase(seed: number, n: number): Case {
   const r = rng(seed);
@@ -215,11 +238,20 @@ function cases(): Case[] {
   out.push(d2lCase(135, [6, 7, 5, 9]), d2lCase(136, [40, 12]));
   out.push(inferenceCase(140, [4, 24, 24, 16], true), inferenceCase(141, [8, 20, 20, 12], false), inferenceCase(142, [3, 5], true));
   out.push(layerNormCase(150, [4, 12, 48]), layerNormCase(151, [64, 10, 32]), layerNormCase(152, [37, 5]), layerNormCase(153, [3, 4, 6, 5], [-2, -1]));
+  out.push(
+    poolCase(170, [8, 28, 28, 6], [2, 2], [2, 2], "valid"),
+    poolCase(171, [4, 27, 25, 16], [3, 3], [2, 2], "same"),
+    poolCase(172, [4, 26, 26, 16], [3, 3], [1, 1], "same"),
+    poolCase(173, [2, 31, 30, 32], [3, 2], [2, 3], "valid"),
+    poolCase(174, [4, 29, 29, 16], [3, 3], [2, 2], 1, "ceil"),
+    poolCase(175, [4, 28, 28, 16], [5, 5], [3, 3], 2, "floor"),
+    poolCase(176, [2, 9, 9, 3], [2, 2], [2, 2], "same"),
+  );
   out.push(reluCase(160, 100), reluCase(161, OPS_MIN_ELEMENTS + 1000));
   return out;
 }
 
-describe("the native backend's batch normalization and ReLU gradient", { timeout: 120_000 }, () => {
+describe("the native backend's normalization, pooling and ReLU gradient", { timeout: 120_000 }, () => {
   let loadError = "";
   const all = cases();
   const expected = new Map<string, Record<string, Float32Array>>();
@@ -241,7 +273,7 @@ describe("the native backend's batch normalization and ReLU gradient", { timeout
       return;
     }
     assert.equal(tf.getBackend(), "native");
-    for (const k of [BN_TRAINING, BN_TRAINING_GRAD, RELU_GRAD, "FusedBatchNorm"]) assert.ok(tf.getKernel(k, "native"), `no ${k} kernel on native`);
+    for (const k of [BN_TRAINING, BN_TRAINING_GRAD, RELU_GRAD, "FusedBatchNorm", "MaxPool", "AvgPool"]) assert.ok(tf.getKernel(k, "native"), `no ${k} kernel on native`);
   });
 
   for (const c of all) {
@@ -290,6 +322,20 @@ describe("the native backend's batch normalization and ReLU gradient", { timeout
     for (const k of [LN, LN_GRAD]) assert.ok(lnInfo.kernelNames.includes(k), `layerNormalization: ${k} did not run: ${lnInfo.kernelNames.join(", ")}`);
     for (const k of ["Tile", "Slice", "FusedBatchNorm"]) assert.ok(!lnInfo.kernelNames.includes(k), `layerNormalization: ${k} ran`);
     for (const v of ln.weights) v.dispose();
+  });
+
+  it("pooling from OPS_MIN_ELEMENTS elements runs in the addon, smaller pooling on wasm", () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    // Each new pooling shape adds one oneDNN primitive to the addon's cache.
+    const cached = () => loadAddon().info().cacheSize;
+    tf.tidy(() => {
+      const before = cached();
+      tf.maxPool(tf.ones([8, 28, 28, 7]) as tf.Tensor4D, 2, 2, "valid").dataSync();
+      tf.avgPool(tf.ones([4, 27, 25, 17]) as tf.Tensor4D, 3, 2, "same").dataSync();
+      assert.equal(cached(), before + 2);
+      tf.maxPool(tf.ones([2, 8, 8, 3]) as tf.Tensor4D, 2, 2, "valid").dataSync();
+      assert.equal(cached(), before + 2);
+    });
   });
 
   it("bad input gets an error that says what was expected", () => {

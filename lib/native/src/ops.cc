@@ -12,6 +12,8 @@
 //   layerNorm(heap, kind, offsets, [M, C, eps])   x viewed as [M, C], each row normalized
 //     kind 0, training forward: [x, gamma, beta, y, mean, var] (M statistics each); kind 1, backward:
 //             [dy, x, gamma, mean, var, dx, dgamma, dbeta].
+//   pool(heap, kind, [xOff, yOff], [N, H, W, C, OH, OW, FH, FW, SH, SW, PT, PL, PB, PR])
+//     2-D pooling forward, NHWC: kind 0 average (over the pixels inside x), 1 max.
 //   eltwiseGrad(heap, alg, [dyOff, xOff, dxOff], [n, alpha])
 //     dx = dy * f'(x): alg 0 relu (leaky with slope alpha), 1 elu (alpha), 2 relu6 (clip 0..6).
 #include "common.h"
@@ -178,6 +180,44 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
   });
 }
 
+// pool(heap, kind, [xOff, yOff], [N, H, W, C, OH, OW, FH, FW, SH, SW, PT, PL, PB, PR]): 2-D pooling
+// forward, NHWC, dilation 1; kind 0 average over the window's pixels inside x (tfjs' avgPool),
+// 1 max. The padding must fit oneDNN's rule (the caller checks: (H - FH + PT + PB) / SH + 1 == OH).
+napi_value Pool(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto argv = args_of(env, info, 4);
+    Heap heap = heap_of(env, argv[0]);
+    const int kind = static_cast<int>(number(env, argv[1], "kind"));
+    auto off = numbers(env, argv[2], "offsets");
+    auto p = numbers(env, argv[3], "parameters");
+    if (kind < 0 || kind > 1 || off.size() != 2 || p.size() != 14) throw JsError("pool: expected kind 0..1, 2 offsets and 14 parameters");
+    auto P = [&](int i) { return static_cast<int64_t>(p[i]); };
+    const int64_t N = P(0), H = P(1), W = P(2), C = P(3), OH = P(4), OW = P(5);
+    std::string key = key_of("pool", p, {static_cast<double>(kind)});
+    with_threads(N * H * W * C < SMALL_ELEMENTS, [&] {
+      auto e = cache().get(key);
+      if (!e) {
+        memory::desc x_md({N, C, H, W}, memory::data_type::f32, tag::nhwc);
+        memory::desc y_md({N, C, OH, OW}, memory::data_type::f32, tag::nhwc);
+        dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, kind == 0 ? dnnl::algorithm::pooling_avg_exclude_padding : dnnl::algorithm::pooling_max, x_md,
+                                         y_md, {P(8), P(9)}, {P(6), P(7)}, {0, 0}, {P(10), P(11)}, {P(12), P(13)});
+        dnnl::pooling_v2_forward::primitive_desc pd(d, eng());
+        e = std::make_shared<Entry>();
+        e->prim = dnnl::pooling_v2_forward(pd);
+        e->a = x_md;
+        e->c = y_md;
+        e->impl = pd.impl_info_str();
+        cache().put(key, e);
+      }
+      memory x(e->a, eng(), heap.at(off[0], N * H * W * C, "x")), y(e->c, eng(), heap.at(off[1], N * OH * OW * C, "output"));
+      e->prim.execute(strm(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+      strm().wait();
+      last_impl = e->impl;
+    });
+    return nullptr;
+  });
+}
+
 napi_value EltwiseGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
@@ -220,6 +260,7 @@ void register_ops(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"pool", nullptr, Pool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"eltwiseGrad", nullptr, EltwiseGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
