@@ -6,7 +6,7 @@
 // on the wasm heap like the rest of the addon.
 //
 // Exports:
-//   ewUnary(heap, alg, [xOff, yOff], n)          alg 0: exp, 1: log (oneDNN eltwise, one thread)
+//   ewUnary(heap, alg, [xOff, yOff], n)          alg 0: exp, 1: log (oneDNN eltwise, one thread, in blocks)
 //   ewBinary(heap, op, [aOff, bOff, yOff], [R, C, aMode, bMode])
 //       y[i][j] = a op b over an R x C output, op 0 add, 1 sub, 2 mul, 3 div; each input's
 //       mode: 0 full [R, C], 1 one per row [R, 1], 2 one per column [1, C], 3 a scalar.
@@ -40,23 +40,36 @@ napi_value EwUnary(napi_env env, napi_callback_info info) {
     if (off.size() != 2 || alg < 0 || alg > 1 || n < 1) throw JsError("ewUnary: expected algorithm 0..1, 2 offsets and a positive count");
     float* x = heap.at(off[0], n, "x");
     float* y = heap.at(off[1], n, "y");
-    std::string key = "fx," + std::to_string(alg) + "," + std::to_string(n);
+    // Blocks of 4096, then one each of 2048, 1024, ..., 16, and a scalar tail: at most nine
+    // cached primitives per algorithm, whatever the sizes (one per size would fill the LRU
+    // that the convolutions and products share, with shapes that vary batch to batch).
     with_threads(true, [&] {
-      auto e = cache().get(key);
-      if (!e) {
-        memory::desc md({n}, memory::data_type::f32, tag::a);
-        dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg == 0 ? dnnl::algorithm::eltwise_exp : dnnl::algorithm::eltwise_log, md, 0.f, 0.f);
-        dnnl::eltwise_forward::primitive_desc pd(d, eng());
-        e = std::make_shared<Entry>();
-        e->prim = dnnl::eltwise_forward(pd);
-        e->a = md;
-        e->impl = pd.impl_info_str();
-        cache().put(key, e);
+      int64_t done = 0;
+      for (int64_t block = 4096; block >= 16; block /= 2) {
+        if (n - done < block) continue;
+        std::string key = "fx," + std::to_string(alg) + "," + std::to_string(block);
+        auto e = cache().get(key);
+        if (!e) {
+          memory::desc md({block}, memory::data_type::f32, tag::a);
+          dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg == 0 ? dnnl::algorithm::eltwise_exp : dnnl::algorithm::eltwise_log, md, 0.f, 0.f);
+          dnnl::eltwise_forward::primitive_desc pd(d, eng());
+          e = std::make_shared<Entry>();
+          e->prim = dnnl::eltwise_forward(pd);
+          e->a = md;
+          e->impl = pd.impl_info_str();
+          cache().put(key, e);
+        }
+        memory xm(e->a, eng(), x + done), ym(e->a, eng(), y + done);
+        do {
+          xm.set_data_handle(x + done);
+          ym.set_data_handle(y + done);
+          e->prim.execute(strm(), {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, ym}});
+          done += block;
+        } while (block == 4096 && n - done >= block);
+        strm().wait();
+        last_impl = e->impl;
       }
-      memory xm(e->a, eng(), x), ym(e->a, eng(), y);
-      e->prim.execute(strm(), {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, ym}});
-      strm().wait();
-      last_impl = e->impl;
+      for (; done < n; done++) y[done] = alg == 0 ? std::exp(x[done]) : std::log(x[done]);
     });
     return nullptr;
   });
