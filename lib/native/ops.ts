@@ -1,8 +1,8 @@
 /**
  * The native backend's oneDNN batch normalization (training forward and
  * backward in one primitive each, inference), layer normalization over the
- * last axis (forward and backward) and the gradient of ReLU
- * (lib/native/src/ops.cc).
+ * last axis (forward and backward), max and average pooling, and the
+ * gradients of ReLU, ReLU6 and leaky ReLU (lib/native/src/ops.cc).
  *
  * A training step of tfjs' `tf.layers.batchNormalization` on wasm runs about
  * forty small kernels per layer (moments, the FusedBatchNorm kernel, and its
@@ -16,7 +16,7 @@
  * backward; 1.3 ms as `D2lLayerNorm` and its gradient).
  * {@link installNativeOps} makes tfjs' BatchNormalization layer (channels
  * last, in training), its LayerNormalization layer (last axis) and the
- * gradient of `Relu` take them on native.
+ * gradients of `Relu`, `Relu6` and `LeakyRelu` take them on native.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { NativeAddon } from "./addon";
@@ -258,16 +258,24 @@ export function opsKernels(addon: NativeAddon, base: (name: string) => Kernel): 
       return y;
     };
 
-  /** inputs {dy, x}: dy where x > 0, else 0 (tfjs' `dy * step(x)`). */
+  /**
+   * inputs {dy, x}, attrs {activation, alpha}: the gradient of "relu" (dy where x > 0, else 0:
+   * tfjs' `dy * step(x)`), "relu6" (dy where 0 < x <= 6) or "leakyrelu" (dy where x > 0, else alpha * dy).
+   */
   const ReluGrad: Kernel = (args) => {
     const backend = args.backend as WasmBackendLike;
     const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+    const { activation = "relu", alpha = 0 } = (args.attrs ?? {}) as { activation?: string; alpha?: number };
+    const alg = ({ relu: 0, leakyrelu: 0, relu6: 2 } as Record<string, 0 | 2>)[activation];
+    if (alg === undefined) throw new Error(`${RELU_GRAD}: activation must be relu, relu6 or leakyrelu, got ${JSON.stringify(activation)}`);
     if (!float(dy, x) || size(dy.shape) !== size(x.shape)) throw new Error(`${RELU_GRAD} takes float32 dy and x of one size, got [${dy.shape}] and [${x.shape}]`);
     const n = size(x.shape);
     const [dx] = outputs(backend, [[...x.shape]]);
     if (n === 0) return dx;
     guard(backend, [dx], () =>
-      call("relu gradient", `[${x.shape}]`, () => ops.eltwiseGrad(heap(backend), 0, [offset(backend, dy, "dy"), offset(backend, x, "x"), offset(backend, dx, "dx")], [n, 0])),
+      call(`${activation} gradient`, `[${x.shape}]`, () =>
+        ops.eltwiseGrad(heap(backend), alg, [offset(backend, dy, "dy"), offset(backend, x, "x"), offset(backend, dx, "dx")], [n, activation === "leakyrelu" ? alpha : 0]),
+      ),
     );
     return dx;
   };
@@ -383,15 +391,22 @@ export function installNativeOps(addon: NativeAddon): void {
       return { x: () => grads[0], scale: () => grads[1], offset: () => grads[2] };
     },
   });
-  const relu = tf.getGradient("Relu");
-  if (relu) {
+  // Relu, Relu6 and LeakyRelu: tfjs' gradients are 2-4 kernels each (Step/LessEqual/Greater, Cast, Multiply, Select).
+  for (const [kernel, activation] of [
+    ["Relu", "relu"],
+    ["Relu6", "relu6"],
+    ["LeakyRelu", "leakyrelu"],
+  ] as const) {
+    const theirs = tf.getGradient(kernel);
+    if (!theirs) continue;
     tf.registerGradient({
-      ...relu,
+      ...theirs,
       gradFunc: (dy, saved, attrs) => {
         const [x] = saved;
         const g = dy as tf.Tensor;
-        if (tf.getBackend() !== "native" || x.dtype !== "float32" || g.dtype !== "float32" || x.size < OPS_MIN_ELEMENTS) return relu.gradFunc(dy, saved, attrs);
-        return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: g, x }) as tf.Tensor };
+        if (tf.getBackend() !== "native" || x.dtype !== "float32" || g.dtype !== "float32" || x.size < OPS_MIN_ELEMENTS) return theirs.gradFunc(dy, saved, attrs);
+        const alpha = Number((attrs as { alpha?: number } | undefined)?.alpha ?? 0.2);
+        return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: g, x }, { activation, alpha }) as tf.Tensor };
       },
     });
   }

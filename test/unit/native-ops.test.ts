@@ -208,18 +208,22 @@ function poolCase(seed: number, shape: number[], filter: [number, number], strid
   };
 }
 
-/** Relu's gradient, above and below OPS_MIN_ELEMENTS, with exact zeros in x. */
+/** The gradients of relu, relu6 and leaky relu, above and below OPS_MIN_ELEMENTS, with x exactly 0 and 6 in places. */
 function reluCase(seed: number, n: number): Case {
   const r = rng(seed);
-  const x = values(r, n);
+  const x = values(r, n, 8);
   for (let i = 0; i < n; i += 7) x[i] = 0;
+  for (let i = 3; i < n; i += 11) x[i] = 6;
   const w = values(r, n);
   return {
-    name: `relu gradient of ${n} elements`,
+    name: `relu, relu6, leakyRelu gradients of ${n} elements`,
     run: () =>
       tf.tidy(() => {
-        const dx = tf.grad((X: tf.Tensor) => tf.relu(X).mul(tf.tensor(w)).sum())(tf.tensor(x));
-        return { dx: dx.dataSync() as Float32Array };
+        const g = (f: (t: tf.Tensor) => tf.Tensor) =>
+          tf
+            .grad((X: tf.Tensor) => f(X).mul(tf.tensor(w)).sum())(tf.tensor(x))
+            .dataSync() as Float32Array;
+        return { relu: g(tf.relu), relu6: g(tf.relu6), leaky: g((t) => tf.leakyRelu(t, 0.3)), leakyDefault: g((t) => tf.leakyRelu(t)) };
       }),
   };
 }
@@ -303,6 +307,13 @@ describe("the native backend's normalization, pooling and ReLU gradient", { time
       for (const g of Object.values(grads)) g.dispose();
     });
     for (const k of [BN_TRAINING, BN_TRAINING_GRAD, RELU_GRAD]) assert.ok(info.kernelNames.includes(k), `${k} did not run: ${info.kernelNames.join(", ")}`);
+    const relus = await tf.profile(() => {
+      tf.tidy(() => {
+        tf.grad((X: tf.Tensor) => tf.relu6(X).add(tf.leakyRelu(X, 0.1)).sum())(x);
+      });
+    });
+    assert.ok(relus.kernelNames.includes(RELU_GRAD), relus.kernelNames.join(", "));
+    for (const k of ["Step", "LessEqual", "Greater", "Select"]) assert.ok(!relus.kernelNames.includes(k), `${k} ran: ${relus.kernelNames.join(", ")}`);
     for (const k of ["FusedBatchNorm", "Tile", "Step"]) assert.ok(!info.kernelNames.includes(k), `${k} ran: ${info.kernelNames.join(", ")}`);
     x.dispose();
     for (const v of layer.weights) v.dispose();

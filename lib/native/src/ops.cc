@@ -228,7 +228,8 @@ napi_value EltwiseGrad(napi_env env, napi_callback_info info) {
     if (alg < 0 || alg > 2 || off.size() != 3 || p.size() != 2 || p[0] < 1) throw JsError("eltwiseGrad: expected algorithm 0..2, 3 offsets and [n, alpha]");
     const int64_t n = static_cast<int64_t>(p[0]);
     const float alpha = static_cast<float>(p[1]);
-    const dnnl::algorithm a = alg == 0 ? dnnl::algorithm::eltwise_relu : alg == 1 ? dnnl::algorithm::eltwise_elu : dnnl::algorithm::eltwise_clip_v2;
+    const dnnl::algorithm a = alg == 0 ? dnnl::algorithm::eltwise_relu : alg == 1 ? dnnl::algorithm::eltwise_elu : dnnl::algorithm::eltwise_clip;
+    // relu6 is eltwise_clip, whose gradient passes dy for 0 < x <= 6 as tfjs' does (clip_v2 drops x == 6).
     const float al = alg == 2 ? 0.f : alpha, be = alg == 2 ? 6.f : 0.f;
     std::string key = key_of("ewb", {static_cast<double>(alg), p[0]}, {al, be});
     with_threads(n < SMALL_ELEMENTS, [&] {
