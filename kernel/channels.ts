@@ -35,8 +35,8 @@ export type FromProtocol =
   | { kind: "interrupt"; generation: number }
   | { kind: "shutdown"; restart: boolean }
   | { kind: "listening" }
-  /** The first kernel_info_reply went out: the main thread may start loading the compiler, tf and d2l. */
-  | { kind: "answered" };
+  /** The first kernel_info_reply went out, or the first request for the main thread came: it may load the compiler, tf and d2l. */
+  | { kind: "contact" };
 
 export interface ProtocolData {
   connection: ConnectionInfo;

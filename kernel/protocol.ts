@@ -214,6 +214,7 @@ async function main(): Promise<void> {
   const outstanding = new Map<string, { channel: "shell" | "control"; msg: Message; at: number }>();
   const forward = (channel: "shell" | "control", msg: Message): void => {
     outstanding.set(msg.header.msg_id, { channel, msg, at: Date.now() });
+    contact();
     if (!ready) early.push({ channel, msg });
     else port.postMessage({ kind: "request", channel, msg } satisfies FromProtocol);
   };
@@ -241,7 +242,17 @@ async function main(): Promise<void> {
   };
 
   let shuttingDown = false;
-  let answered = false;
+  let contacted = false;
+  /**
+   * The front end has its first kernel_info_reply, or sent a request for the main thread (held in
+   * `early` until the main thread is ready): the main thread waits for this before it loads the
+   * compiler, tf and d2l, CPU-heavy work that would otherwise compete with this thread for the reply.
+   */
+  const contact = (): void => {
+    if (contacted) return;
+    contacted = true;
+    port.postMessage({ kind: "contact" } satisfies FromProtocol);
+  };
   const handle = async (channel: "shell" | "control", msg: Message): Promise<void> => {
     const t = msg.header.msg_type;
     const reply = (type: string, content: Record<string, unknown>): void => send(channel, msg.idents, type, content, msg.header);
@@ -262,12 +273,7 @@ async function main(): Promise<void> {
         status("busy", msg.header);
         reply("kernel_info_reply", data.kernelInfo);
         status("idle", msg.header);
-        if (!answered) {
-          // The main thread waits for this before it loads the compiler, tf and d2l (CPU-heavy work
-          // that would otherwise compete with this thread for the first reply).
-          answered = true;
-          port.postMessage({ kind: "answered" } satisfies FromProtocol);
-        }
+        contact();
         return;
       case "interrupt_request":
         status("busy", msg.header);

@@ -438,7 +438,7 @@ export class Session {
       case "listening":
         realSetTimeout(() => this.markContacted(), FIRST_CONTACT_WAIT_MS);
         break;
-      case "answered":
+      case "contact":
         this.markContacted();
         break;
     }

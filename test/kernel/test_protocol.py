@@ -194,6 +194,24 @@ class StartTests(unittest.TestCase):
             kc.stop_channels()
             km.shutdown_kernel(now=True)
 
+    def test_cell_sent_first_without_kernel_info_runs(self):
+        # A client that sends a cell before (or without) any kernel_info_request: the cell starts
+        # the load (protocol.ts contact()) and runs once tf and d2l are there.
+        from jupyter_client.manager import KernelManager
+
+        km = KernelManager(kernel_name="d2l-ts")
+        km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            reply, outs = execute(kc, "typeof tf.ones + ' ' + typeof d2l.seed", timeout=90)
+            self.assertEqual(reply["status"], "ok", reply)
+            self.assertEqual(result_text(outs), "'function function'")
+            self.assertEqual(reply["execution_count"], 1)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
     def test_warm_up_compiles_leave_no_trace(self):
         # While idle after the prelude the kernel compiles (never runs) a few cells of its own
         # (session.ts WARM_UP_CELLS, which declare `warm`, `n`, `twice`): none may be visible.
