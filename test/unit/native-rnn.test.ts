@@ -211,19 +211,19 @@ function fusedGruCase(N: number, T: number, I: number, H: number, seed: number):
 }
 
 /** A layer whose mask keeps `lengths[n]` steps of row n (right padding), or the given mask values. */
-function maskedCase(kind: LayerKind, lengths: number[], T: number, opts: { returnState: boolean; mask?: number[]; native: boolean; seed: number }): RnnCase {
+function maskedCase(kind: LayerKind, lengths: number[], T: number, opts: { returnState: boolean; lastOnly?: boolean; mask?: number[]; native: boolean; seed: number }): RnnCase {
   const [N, I, H] = [lengths.length, 3, 5];
   const r = rng(opts.seed);
   const mask = opts.mask ?? lengths.flatMap((l) => Array.from({ length: T }, (_, t) => (t < l ? 1 : 0)));
   return {
-    name: `${kind}, mask ${opts.mask ? "with gaps" : `lengths [${lengths}]`}${opts.returnState ? ", with state" : ""}`,
+    name: `${kind}, mask ${opts.mask ? "with gaps" : `lengths [${lengths}]`}${opts.returnState ? ", with state" : ""}${opts.lastOnly ? ", last output only" : ""}`,
     native: opts.native,
     inputs: [
       { shape: [N, T, I], values: uniform(N * T * I, r) },
       { shape: [N, T], values: Int32Array.from(mask), dtype: "bool", diff: false },
     ],
     setup: () => {
-      const layer = recurrent(kind, H, { returnState: opts.returnState });
+      const layer = recurrent(kind, H, { returnState: opts.returnState, returnSequences: !opts.lastOnly });
       layer.apply(tf.zeros([N, T, I]));
       fill([layer], opts.seed + 1);
       return {
@@ -273,6 +273,8 @@ describe("native recurrent layers (oneDNN RNN primitives)", { timeout: 300_000 }
     maskedCase("lstm", [2, 6, 5], 6, { returnState: false, native: true, seed: 331 }),
     maskedCase("simpleRNN", [3, 1], 4, { returnState: true, native: true, seed: 332 }),
     maskedCase("gru", [0, 3, 6], 6, { returnState: true, native: true, seed: 333 }),
+    maskedCase("gru", [5, 2, 7, 1], 7, { returnState: false, lastOnly: true, native: true, seed: 336 }),
+    maskedCase("lstm", [5, 2, 7, 1], 7, { returnState: false, lastOnly: true, native: true, seed: 337 }),
     maskedCase("lstm", [2, 6, 5], 6, { returnState: true, native: false, seed: 334 }),
     maskedCase("gru", [0, 0], 4, { returnState: true, native: false, mask: [1, 0, 1, 1, 1, 1, 0, 0], seed: 335 }),
     ...fallbackCases(),
