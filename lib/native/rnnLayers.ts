@@ -11,8 +11,9 @@
  * - not `stateful`;
  * - `goBackwards` (the input is reversed, as tfjs does);
  * - a mask (`tf.layers.masking`, `maskZero` embeddings, an explicit `mask`) that keeps a prefix of each row's steps (right
- *   padding): the native output is taken at each row's last valid step and carried over the padding, as tfjs does; any
- *   other mask, a mask with `goBackwards`, or a masked LSTM that returns its state, runs tfjs' path.
+ *   padding): the native output is taken at each row's last valid step and carried over the padding, as tfjs does
+ *   (with `goBackwards`, so in bidirectional layers, each row's own steps are read in reverse); any other mask, or a
+ *   masked LSTM that returns its state (its memory cell at each row's end is not kept), runs tfjs' path.
  *
  * Everything else runs tfjs' own path, unchanged. `D2L_NATIVE_RNN=0` in the environment turns the native path off (to
  * compare). tfjs' GRU is Keras' (the reset gate before the recurrent product, `resetAfter: false`), which oneDNN computes
@@ -93,7 +94,7 @@ function nativeCall(layer: RnnLayerLike, inputs: tf.Tensor | tf.Tensor[], kwargs
   if (Array.isArray(mask)) mask = mask[0] ?? null;
   let lengths: number[] | null = null;
   if (mask) {
-    if (layer.goBackwards || (kind === "lstm" && layer.returnState)) return null;
+    if (kind === "lstm" && layer.returnState) return null;
     lengths = prefixLengths(mask, N, T);
     if (!lengths) return null;
     if (lengths.every((l) => l === T)) lengths = null;
@@ -103,7 +104,16 @@ function nativeCall(layer: RnnLayerLike, inputs: tf.Tensor | tf.Tensor[], kwargs
     const c0 = kind === "lstm" ? (init ? init[1] : tf.zeros([N, H])) : null;
     const G = kind === "rnn" ? 1 : kind === "lstm" ? 4 : 3;
     const bias = cell.useBias && cell.bias ? cell.bias.read() : tf.zeros([G * H]);
-    const input = layer.goBackwards ? tf.reverse(x as tf.Tensor, 1) : (x as tf.Tensor);
+    let input = x as tf.Tensor;
+    if (layer.goBackwards && lengths) {
+      // tfjs reverses the steps and the mask: a row's padding comes first (and keeps h0), then its own steps from the
+      // last to the first. The native run reads each row's steps reversed in place: x'[n, t] = x[n, L_n - 1 - t].
+      const src = new Int32Array(N * T);
+      for (let n = 0; n < N; n++) for (let t = 0; t < T; t++) src[n * T + t] = n * T + (t < lengths[n] ? lengths[n] - 1 - t : t);
+      input = tf.reshape(tf.gather(tf.reshape(input, [N * T, -1]), tf.tensor1d(src, "int32")), input.shape);
+    } else if (layer.goBackwards) {
+      input = tf.reverse(input, 1);
+    }
     const [y, hT, cT] = nativeRnn(kind, input, h0, c0, cell.kernel.read(), cell.recurrentKernel.read(), bias);
     let outputs = y;
     let last = hT;
@@ -114,7 +124,14 @@ function nativeCall(layer: RnnLayerLike, inputs: tf.Tensor | tf.Tensor[], kwargs
       last = tf.gather(all, tf.tensor1d(rows, "int32"));
       if (layer.returnSequences) {
         const idx = new Int32Array(N * T);
-        for (let n = 0; n < N; n++) for (let t = 0; t < T; t++) idx[n * T + t] = n * (T + 1) + Math.min(t + 1, lengths[n]);
+        for (let n = 0; n < N; n++) {
+          const L = lengths[n];
+          for (let t = 0; t < T; t++) {
+            // Forwards, the padding follows the row's steps and repeats the last one; backwards, it comes first
+            // and repeats h0.
+            idx[n * T + t] = n * (T + 1) + (layer.goBackwards ? Math.max(0, t - (T - L) + 1) : Math.min(t + 1, L));
+          }
+        }
         outputs = tf.reshape(tf.gather(all, tf.tensor1d(idx, "int32")), [N, T, H]);
       }
     }

@@ -152,18 +152,28 @@ function cases(): RnnCase[] {
   return out;
 }
 
-function bidirectionalCase(kind: LayerKind, seed: number): RnnCase {
+function bidirectionalCase(kind: LayerKind, seed: number, lengths?: number[]): RnnCase {
   const [N, T, I, H] = [3, 5, 4, 6];
   const r = rng(seed);
+  const mask = lengths
+    ? [{ shape: [N, T], values: Int32Array.from(lengths.flatMap((l) => Array.from({ length: T }, (_, t) => (t < l ? 1 : 0)))), dtype: "bool" as const, diff: false }]
+    : [];
   return {
-    name: `bidirectional ${kind}`,
+    name: `bidirectional ${kind}${lengths ? `, mask lengths [${lengths}]` : ""}`,
     native: true,
-    inputs: [{ shape: [N, T, I], values: uniform(N * T * I, r) }],
+    inputs: [{ shape: [N, T, I], values: uniform(N * T * I, r) }, ...mask],
     setup: () => {
-      const layer = tf.layers.bidirectional({ layer: recurrent(kind, H) as tf.RNN, mergeMode: "concat" });
+      // (a masked LSTM that returns its state runs tfjs' path: the masked one returns outputs only)
+      const layer = tf.layers.bidirectional({ layer: recurrent(kind, H, lengths ? { returnState: false } : {}) as tf.RNN, mergeMode: "concat" });
       layer.apply(tf.zeros([N, T, I]));
       fill([layer], seed + 1);
-      return { forward: ([x]) => layer.apply(x) as tf.Tensor[], weights: layer.trainableWeights };
+      return {
+        forward: ([x, m]) => {
+          const out = layer.apply(x, m ? { mask: m } : {}) as tf.Tensor | tf.Tensor[];
+          return Array.isArray(out) ? out : [out];
+        },
+        weights: layer.trainableWeights,
+      };
     },
   };
 }
@@ -211,19 +221,24 @@ function fusedGruCase(N: number, T: number, I: number, H: number, seed: number):
 }
 
 /** A layer whose mask keeps `lengths[n]` steps of row n (right padding), or the given mask values. */
-function maskedCase(kind: LayerKind, lengths: number[], T: number, opts: { returnState: boolean; lastOnly?: boolean; mask?: number[]; native: boolean; seed: number }): RnnCase {
+function maskedCase(
+  kind: LayerKind,
+  lengths: number[],
+  T: number,
+  opts: { returnState: boolean; lastOnly?: boolean; goBackwards?: boolean; mask?: number[]; native: boolean; seed: number },
+): RnnCase {
   const [N, I, H] = [lengths.length, 3, 5];
   const r = rng(opts.seed);
   const mask = opts.mask ?? lengths.flatMap((l) => Array.from({ length: T }, (_, t) => (t < l ? 1 : 0)));
   return {
-    name: `${kind}, mask ${opts.mask ? "with gaps" : `lengths [${lengths}]`}${opts.returnState ? ", with state" : ""}${opts.lastOnly ? ", last output only" : ""}`,
+    name: `${kind}, mask ${opts.mask ? "with gaps" : `lengths [${lengths}]`}${opts.returnState ? ", with state" : ""}${opts.lastOnly ? ", last output only" : ""}${opts.goBackwards ? ", goBackwards" : ""}`,
     native: opts.native,
     inputs: [
       { shape: [N, T, I], values: uniform(N * T * I, r) },
       { shape: [N, T], values: Int32Array.from(mask), dtype: "bool", diff: false },
     ],
     setup: () => {
-      const layer = recurrent(kind, H, { returnState: opts.returnState, returnSequences: !opts.lastOnly });
+      const layer = recurrent(kind, H, { returnState: opts.returnState, returnSequences: !opts.lastOnly, goBackwards: opts.goBackwards ?? false });
       layer.apply(tf.zeros([N, T, I]));
       fill([layer], opts.seed + 1);
       return {
@@ -265,6 +280,8 @@ describe("native recurrent layers (oneDNN RNN primitives)", { timeout: 300_000 }
     bidirectionalCase("lstm", 300),
     bidirectionalCase("gru", 301),
     bidirectionalCase("simpleRNN", 302),
+    bidirectionalCase("gru", 303, [5, 2, 0]),
+    bidirectionalCase("lstm", 304, [1, 5, 3]),
     rnnModelCase("gru", 310),
     rnnModelCase("lstm", 311),
     fusedGruCase(1, 1, 3, 4, 320),
@@ -275,6 +292,9 @@ describe("native recurrent layers (oneDNN RNN primitives)", { timeout: 300_000 }
     maskedCase("gru", [0, 3, 6], 6, { returnState: true, native: true, seed: 333 }),
     maskedCase("gru", [5, 2, 7, 1], 7, { returnState: false, lastOnly: true, native: true, seed: 336 }),
     maskedCase("lstm", [5, 2, 7, 1], 7, { returnState: false, lastOnly: true, native: true, seed: 337 }),
+    maskedCase("gru", [4, 0, 6, 2], 6, { returnState: true, goBackwards: true, native: true, seed: 338 }),
+    maskedCase("lstm", [3, 5, 1], 5, { returnState: false, goBackwards: true, native: true, seed: 339 }),
+    maskedCase("simpleRNN", [2, 4], 4, { returnState: true, lastOnly: true, goBackwards: true, native: true, seed: 340 }),
     maskedCase("lstm", [2, 6, 5], 6, { returnState: true, native: false, seed: 334 }),
     maskedCase("gru", [0, 0], 4, { returnState: true, native: false, mask: [1, 0, 1, 1, 1, 1, 0, 0], seed: 335 }),
     ...fallbackCases(),
