@@ -99,7 +99,7 @@ export function opsKernels(addon: NativeAddon, base: (name: string) => Kernel): 
     for (const [k, t] of Object.entries(ts)) {
       if (t && size(t.shape) !== C) throw new Error(`${what}: ${k} must hold one number per channel (${C}), got shape [${t.shape}]`);
     }
-    return [size(x.shape) / C, C];
+    return [C === 0 ? 0 : size(x.shape) / C, C];
   };
 
   /**
@@ -117,7 +117,11 @@ export function opsKernels(addon: NativeAddon, base: (name: string) => Kernel): 
       const [M, C] = check(x, name, { scale, offset: shift });
       const stats = layer ? [M] : [C];
       const outs = outputs(backend, [[...x.shape], stats, stats]);
-      if (M === 0) return outs;
+      if (M === 0 || C === 0) {
+        // Statistics of nothing: NaN, as tfjs' mean of an empty axis.
+        for (const o of outs.slice(1)) new Float32Array(heap(backend), offset(backend, o, "output"), size(o.shape)).fill(NaN);
+        return outs;
+      }
       const g = channel(backend, scale, C, 1);
       const b = channel(backend, shift, C, 0);
       try {

@@ -349,6 +349,17 @@ describe("the native backend's normalization, pooling and ReLU gradient", { time
     });
   });
 
+  it("an empty batch gives an empty output and NaN statistics, as tfjs' mean of nothing", () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    tf.tidy(() => {
+      const [y, mean, variance] = batchNormTraining(tf.zeros([0, 3]), null, null, 1e-3);
+      assert.deepEqual([y.shape, mean.shape, variance.shape], [[0, 3], [3], [3]]);
+      assert.ok(Array.from(mean.dataSync()).every(Number.isNaN));
+      assert.deepEqual(tf.grad((x: tf.Tensor) => batchNormTraining(x, null, null, 1e-3)[0].sum())(tf.zeros([0, 3])).shape, [0, 3]);
+      assert.deepEqual(layerNormLastAxis(tf.zeros([0, 4]), null, null, 1e-5).shape, [0, 4]);
+    });
+  });
+
   it("bad input gets an error that says what was expected", () => {
     if (loadError) return assert.ok(!REQUIRE_NATIVE);
     tf.tidy(() => {
