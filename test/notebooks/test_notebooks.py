@@ -25,11 +25,26 @@ NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
 
 
+# The recurrent chapters run on the native backend, where tfjs' recurrent layers and d2l's FusedGRU
+# are whole-sequence oneDNN kernels (lib/native/rnnLayers.ts): CI checks that path reaches the same
+# floors. Everything else runs on wasm (D2L_BACKEND, when set, picks the backend of every notebook).
+NATIVE_NOTEBOOKS = ("chapter_08_", "chapter_09_", "chapter_10_attention_mechanisms/04_bahdanau", "chapter_15_nlp_applications/02_sentiment_analysis_rnn")
+USER_BACKEND = os.environ.get("D2L_BACKEND")
+
+
+def backend_for(rel):
+    """The backend a notebook runs on in this suite."""
+    if USER_BACKEND:
+        return USER_BACKEND
+    return "native" if rel.startswith(NATIVE_NOTEBOOKS) else "wasm"
+
+
 def run_notebook(path, probe):
-    """Run a notebook in quick mode with its probe appended; the executed copy goes to test-artifacts/."""
+    """Run a notebook in quick mode with its probe appended; the executed copy goes to test-artifacts/.
+    The probe's object also reports the backend the kernel ran on, as `_backend`."""
     nb = nbformat.read(path, as_version=4)
     inject_quick_parameters(nb)
-    append_probe(nb, probe)
+    append_probe(nb, "const probed__ = await (async () => {\n" + probe.strip("\n") + "\n})();\nreturn { ...probed__, _backend: tf.getBackend() };")
     client = NotebookClient(nb, kernel_name="d2l-ts", timeout=600, resources={"metadata": {"path": str(path.parent)}})
     started = time.time()
     try:
@@ -61,7 +76,6 @@ class NotebookTests(unittest.TestCase):
         os.environ.setdefault("D2L_SEED", "0")
         os.environ.setdefault("D2L_DATA_DIR", str(ROOT.parent / "shared" / "data"))
         os.environ.setdefault("D2L_CACHE_DIR", str(ROOT / "test-artifacts" / "cache"))
-        os.environ.setdefault("D2L_BACKEND", "wasm")
 
     def test_every_notebook_has_a_check(self):
         present = sorted(str(p.relative_to(NOTEBOOKS)) for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -73,12 +87,15 @@ class NotebookTests(unittest.TestCase):
 def make_test(rel, check):
     def test(self):
         path = NOTEBOOKS / rel
+        backend = backend_for(rel)
+        os.environ["D2L_BACKEND"] = backend
         try:
             nb, seconds = run_notebook(path, check.probe)
         except CellExecutionError as e:
             self.fail(f"{rel}: a cell failed:\n{str(e)[:3000]}")
         result = probe_result(nb)
         self.assertIsInstance(result, dict, f"{rel}: the probe returned no object")
+        self.assertEqual(result.pop("_backend", None), backend, f"{rel}: the kernel did not run on {backend}")
         self.assertNotIn("_plots", result)
         print(f"\n    {rel}: {json.dumps(rounded(result))} in {seconds:.1f} s", flush=True)
         plots = plots_of(nb)
