@@ -257,11 +257,15 @@ export class Session {
    * Compile the warm-up cells, one per task, once the kernel has been idle for
    * WARM_UP_IDLE_MS (a client that sends cells back to back is not made to wait
    * for them). A request that arrives during one waits at most for that one
-   * compile. Compiling is critical (no interrupt terminates it).
+   * compile. Compiling is critical (no interrupt terminates it). It stops for good
+   * at the first execute_request: only the first cell gains from it.
    */
   private warmUp(cells: string[], delay = WARM_UP_IDLE_MS): void {
-    if (cells.length === 0) return;
+    if (cells.length === 0 || this.cellsAsked) return;
     realSetTimeout(() => {
+      // Only the first cell gains (it would warm V8 and the checker up); after it, a compile while idle is
+      // only a risk: with the heap nearly full after a MemoryError, compiling can exhaust V8's heap.
+      if (this.cellsAsked) return;
       const busy = this.queue.length > 0 || this.running || this.runningCell !== undefined || this.inFlight.size > 0;
       if (busy || Date.now() - this.lastActivity < WARM_UP_IDLE_MS) {
         this.warmUp(cells);
@@ -276,6 +280,9 @@ export class Session {
       this.warmUp(cells, 0);
     }, delay).unref();
   }
+
+  /** True once an execute_request has come: the warm-up stops. */
+  private cellsAsked = false;
 
   /** When a request last arrived or ended (Date.now()): the warm-up waits for the kernel to be idle. */
   private lastActivity = 0;
@@ -686,6 +693,7 @@ export class Session {
       return;
     }
     const code = c.code as string;
+    this.cellsAsked = true;
     const silent = c.silent === true;
     const storeHistory = c.store_history === undefined ? !silent : c.store_history === true;
     this.send("iopub", [], "status", { execution_state: "busy" }, parent);
