@@ -195,11 +195,13 @@ napi_value Rnn(napi_env env, napi_callback_info info) {
     const Descs d = descs_of(s);
     const int64_t G = gates(s.cell);
     // Each step waits for the one before: its recurrent product, 2·N·H·G·H flops, is the work between two of the
-    // threads' meeting points. Below SMALL_FLOPS (as for a lone product) one thread runs it all: on a busy 2-core
-    // machine the GRU LM (batch 32, 256 units: 12.6 MFLOP a step) ran as fast or faster on one thread, the LSTM
-    // (16.8 MFLOP) faster on two.
+    // threads' meeting points. Below RNN_SMALL_STEP_FLOPS one thread runs it all. On the idle 2-core machine the
+    // LSTM LM (batch 32, 256 units: 16.8 MFLOP a step) trained 1,123-1,160 sequences/s on one thread against
+    // 1,007-1,013 on two, and the GRU LM (12.6 MFLOP) about the same either way; a lone product's limit
+    // (SMALL_FLOPS, 16 MFLOP) put the LSTM on two.
+    constexpr double RNN_SMALL_STEP_FLOPS = 64e6;
     const double step_flops = 2.0 * static_cast<double>(s.N) * static_cast<double>(s.H) * static_cast<double>(G * s.H);
-    with_threads(step_flops < SMALL_FLOPS, [&] {
+    with_threads(step_flops < RNN_SMALL_STEP_FLOPS, [&] {
       auto e = entry(s, training);
       auto mem = [&](const memory::desc& md, double o, const char* what) { return memory(md, eng(), heap.at(o, static_cast<int64_t>(md.get_size() / 4), what)); };
       std::unordered_map<int, memory> args{
