@@ -16,22 +16,11 @@ import { useBackend } from "../../lib/backend";
 import { batchNorm } from "../../lib/nn/batchNorm";
 import { loadAddon } from "../../lib/native/addon";
 import { BN_TRAINING, BN_TRAINING_GRAD, LN, LN_GRAD, OPS_MIN_ELEMENTS, RELU_GRAD, batchNormTraining, layerNormLastAxis } from "../../lib/native/ops";
+import { int, rng } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
 
-/** mulberry32, so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 const values = (r: () => number, n: number, scale = 1, shift = 0) => Float32Array.from({ length: n }, () => (2 * r() - 1) * scale + shift);
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 

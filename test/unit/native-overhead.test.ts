@@ -14,21 +14,10 @@ import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
 import { binaryPlan, SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from "../../lib/native/kernels";
 import { crossEntropy, type CrossEntropyOptions } from "../../lib/train/losses";
+import { int, rng } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function values(n: number, r: () => number): Float32Array {
   return Float32Array.from({ length: n }, () => 2 * r() - 1);
@@ -67,8 +56,6 @@ interface Case {
   inputs: { shape: number[]; values: Float32Array }[];
   run: (...xs: tf.Tensor[]) => tf.Tensor;
 }
-
-const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 
 /** Elementwise ops over every broadcast the native loop takes (rows, columns, scalars, both sides) and some it leaves to wasm. */
 function smallOpCases(): Case[] {

@@ -18,20 +18,10 @@ import type { NativeRnnAddon } from "../../lib/native/rnn";
 import { nativeRnn } from "../../lib/native/rnn";
 import { RNNModel } from "../../lib/nn/rnn";
 import { FusedGRU } from "../../lib/nn/gru";
+import { rng } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
   let diff = 0;

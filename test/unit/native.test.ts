@@ -19,22 +19,11 @@ import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
 import { loadAddon } from "../../lib/native/addon";
 import { NATIVE_KERNELS, NATIVE_MIN_ELEMENTS } from "../../lib/native/kernels";
+import { int, rng } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
 const BACKEND_JS = path.resolve(__dirname, "../../lib/backend.js");
-
-/** A small deterministic generator (mulberry32), so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One computation, run on cpu and on native from the same inputs. */
 interface Case {
@@ -70,7 +59,6 @@ function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number 
 }
 
 type Pad = "same" | "valid" | number | tf.backend_util.ExplicitPadding;
-const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 
 function matmulCases(): Case[] {
