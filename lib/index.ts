@@ -22,6 +22,7 @@ export { check, checkClose, inSubmission, CHECK_MIME, type CheckResult, type Che
 export { REPORT_METADATA_KEY, environment, describeEnvironment, recordEnvironment, showSummary, packageRoot } from "./report";
 export type { RunEnvironment, ReportRecord } from "./report";
 export * from "./nn/index";
+export * from "./vision/index";
 export * from "./text/index";
 export { saveTensors, loadTensors, fileIO, TensorFileError } from "./io";
 export type { TensorTree } from "./io";
