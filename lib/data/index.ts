@@ -27,3 +27,4 @@ export { preprocessKaggleHouse, loadDataKaggleHouse } from "./housePrices";
 export type { KaggleHouseFeatures, KaggleHouseData } from "./housePrices";
 export * from "./airfoil";
 export { Subset, randomSplit } from "./subset";
+export * as transforms from "./transforms";
