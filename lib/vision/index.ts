@@ -5,3 +5,5 @@
  */
 export { boxCornerToCenter, boxCenterToCorner, multiboxPrior, boxIou, assignAnchorToBbox, offsetBoxes, multiboxTarget, offsetInverse, nms, multiboxDetection } from "./boxes";
 export type { MultiboxPriorOptions } from "./boxes";
+export { readImage } from "./image";
+export type { ImageReadMode, ReadImageOptions } from "./image";
