@@ -56,6 +56,8 @@ import { spawnSync } from "child_process";
 import * as tf from "@tensorflow/tfjs";
 import { useD2lKernels } from "./kernels";
 import { loadNative, NATIVE_FIX, NativeUnavailable, nativeStarted } from "./native";
+import { loadAddon } from "./native/addon";
+import { describeBlas } from "./native/kernels";
 
 /** A backend d2l knows how to load, in the order it tries them. */
 export type BackendName = "tensorflow" | "webgpu" | "native" | "wasm" | "cpu";
@@ -88,6 +90,8 @@ export interface BackendInfo {
   versions: Record<string, string>;
   /** Backends that were tried and skipped, with the reason. */
   skipped: { name: string; reason: string }[];
+  /** native only: what runs its matrix products ("OpenBLAS 0.3.21 ... for small and matrix-vector products, oneDNN 2.6.3 for the rest"; `D2L_NATIVE_BLAS`); "" elsewhere. */
+  blas: string;
 }
 
 /** Options for {@link useBackend}. */
@@ -762,6 +766,7 @@ export function backendInfo(): BackendInfo {
     tfjsVersion: TFJS,
     versions: { "@tensorflow/tfjs": TFJS, ...(d?.versions ?? {}) },
     skipped: skipped.map((s) => ({ ...s })),
+    blas: name === "native" ? describeBlas(loadAddon()) : "",
   };
 }
 

@@ -30,6 +30,44 @@ export interface FusedAddon extends NativeAddon {
   reduce(heap: ArrayBuffer, op: 0 | 1, offsets: [number, number], params: [number, number, 0 | 1, number]): void;
 }
 
+/** Which library runs the native matrix products (src/blas.cc): what the addon's `blas()` returns. */
+export interface NativeBlas {
+  /** "auto" (OpenBLAS where it is faster, else oneDNN), "openblas" or "onednn" (`D2L_NATIVE_BLAS`). */
+  mode: "auto" | "openblas" | "onednn";
+  /** The OpenBLAS file that loaded; "" when none did. */
+  library: string;
+  /** OpenBLAS's build and threading ("OpenBLAS 0.3.21 DYNAMIC_ARCH ... (pthreads)"); "" when absent. */
+  config: string;
+  /** Why no OpenBLAS loaded, with what to install; "" when one did. */
+  missing: string;
+}
+
+/** The addon's BLAS switch (src/addon.cc); an addon built before it has neither function. */
+export interface BlasAddon extends NativeAddon {
+  blas(): NativeBlas;
+  setBlas(mode: NativeBlas["mode"]): NativeBlas;
+}
+
+/**
+ * Which library runs the native backend's matrix products (MatMul, BatchMatMul, _FusedMatMul),
+ * in words, for `d2l.backendInfo().blas`: OpenBLAS (loaded at run time where installed:
+ * Debian's libopenblas0-pthread) for small and matrix-vector products and oneDNN for the
+ * rest by default; one of them alone with `D2L_NATIVE_BLAS=openblas` or `onednn`.
+ *
+ * @example
+ * describeBlas(loadAddon()) // "OpenBLAS 0.3.21 ... (pthreads) for small and matrix-vector products, oneDNN 2.6.3 for the rest"
+ */
+export function describeBlas(addon: NativeAddon): string {
+  const onednn = `oneDNN ${addon.info().onednn}`;
+  const a = addon as Partial<BlasAddon>;
+  if (typeof a.blas !== "function") return onednn;
+  const b = a.blas();
+  if (b.mode === "onednn") return `${onednn} (D2L_NATIVE_BLAS=onednn)`;
+  if (!b.library) return `${onednn} (${b.missing})`;
+  const openblas = b.config.startsWith("OpenBLAS") ? b.config : `OpenBLAS ${b.config}`;
+  return b.mode === "openblas" ? `${openblas} (D2L_NATIVE_BLAS=openblas)` : `${openblas} for small and matrix-vector products, ${onednn} for the rest`;
+}
+
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
 export interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };

@@ -21,10 +21,14 @@
 //   sumRows(heap, kind, [xOff, yOff], [outer, inner, scale?])   kind 0: column sums, 1: row sums
 //   tile(heap, [xOff, yOff], [rank, ...inDims, ...reps])      4-byte elements
 //   info() -> { onednn: "2.6.3", threads, cacheSize, cacheCapacity }
-//   lastImpl() -> the oneDNN implementation name of the last primitive run.
+//   lastImpl() -> the oneDNN implementation name of the last primitive run ("openblas:sgemm"
+//       when the last product ran on OpenBLAS, blas.cc).
+//   blas() -> { mode, library, config, missing }: which library runs matmul (blas.cc);
+//   setBlas(mode) sets it ("auto", "openblas", "onednn"; D2L_NATIVE_BLAS sets the first one).
 // Activations: 0 linear, 1 relu, 2 relu6, 3 elu, 4 leakyrelu(alpha), 5 sigmoid.
 
 #include "common.h"
+#include "blas.h"
 
 namespace {
 
@@ -49,7 +53,14 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
     const int act = static_cast<int>(opt[2]);
     const float alpha = static_cast<float>(opt[3]);
 
-    double flops = 2.0 * static_cast<double>(product(c_d)) * static_cast<double>(ta ? a_st[r - 2] : a_st[r - 1]);
+    const int64_t K = ta ? a_st[r - 2] : a_st[r - 1];
+    double flops = 2.0 * static_cast<double>(product(c_d)) * static_cast<double>(K);
+    if (use_openblas(product(c_d) / std::max<int64_t>(1, c_d[r - 2] * c_d[r - 1]), c_d[r - 2], c_d[r - 1], K, ta, tb)) {
+      dims bias_d = has_bias ? slice(3) : dims();
+      with_threads(flops < SMALL_FLOPS, [&] { openblas_matmul(heap, off, a_st, b_st, c_d, has_bias ? &bias_d : nullptr, ta, tb, act, alpha); });
+      last_impl = "openblas:sgemm";
+      return nullptr;
+    }
     std::string key = key_of("mm", shp, opt);
     with_threads(flops < SMALL_FLOPS, [&] {
     auto e = cache().get(key + (has_bias ? "b" : ""));
@@ -426,6 +437,47 @@ napi_value Info(napi_env env, napi_callback_info) {
   });
 }
 
+// blas() -> { mode, library, config, missing }; setBlas(mode) sets the mode ("auto", "openblas",
+// "onednn") and returns the same object.
+napi_value BlasObject(napi_env env) {
+  napi_value obj;
+  CHECK_NAPI(napi_create_object(env, &obj));
+  auto put = [&](const char* k, const std::string& v) {
+    napi_value s;
+    CHECK_NAPI(napi_create_string_utf8(env, v.c_str(), NAPI_AUTO_LENGTH, &s));
+    CHECK_NAPI(napi_set_named_property(env, obj, k, s));
+  };
+  const BlasMode m = blas_mode();
+  put("mode", m == BlasMode::Auto ? "auto" : m == BlasMode::OpenBlas ? "openblas" : "onednn");
+  put("library", openblas_path());
+  put("config", openblas_config());
+  put("missing", openblas_missing());
+  return obj;
+}
+
+napi_value Blas(napi_env env, napi_callback_info) {
+  return guarded(env, [&]() -> napi_value { return BlasObject(env); });
+}
+
+napi_value SetBlas(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto argv = args_of(env, info, 1);
+    char buf[16] = {0};
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len) != napi_ok) throw JsError("setBlas: expected a string: auto, openblas or onednn");
+    const std::string v(buf, len);
+    if (v == "auto")
+      set_blas_mode(BlasMode::Auto);
+    else if (v == "openblas")
+      set_blas_mode(BlasMode::OpenBlas);
+    else if (v == "onednn")
+      set_blas_mode(BlasMode::OneDnn);
+    else
+      throw JsError("setBlas: expected auto, openblas or onednn; got \"" + v + "\"");
+    return BlasObject(env);
+  });
+}
+
 napi_value LastImpl(napi_env env, napi_callback_info) {
   napi_value s;
   napi_create_string_utf8(env, last_impl.c_str(), NAPI_AUTO_LENGTH, &s);
@@ -442,6 +494,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"tile", nullptr, Tile, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"lastImpl", nullptr, LastImpl, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"blas", nullptr, Blas, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setBlas", nullptr, SetBlas, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   register_rnn(env, exports);
