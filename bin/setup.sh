@@ -42,8 +42,11 @@ fi
 
 # The native CPU backend's build needs: a C++ compiler, make, oneDNN (libdnnl-dev). Optional:
 # without them d2l uses the wasm backend, so a user who cannot install them goes on.
-NATIVE_PACKAGES=(g++ make libdnnl-dev)
-if [ "$(uname -s)" = Linux ] && { [ ! -f /usr/include/dnnl.hpp ] || ! command -v g++ >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; }; then
+# libopenblas0-pthread: the addon loads OpenBLAS at run time for small and matrix-vector products
+# (lib/native/src/blas.cc; oneDNN runs them without it).
+NATIVE_PACKAGES=(g++ make libdnnl-dev libopenblas0-pthread)
+if [ "$(uname -s)" = Linux ] && { [ ! -f /usr/include/dnnl.hpp ] || ! command -v g++ >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1 \
+  || ! compgen -G "/usr/lib/*/libopenblas.so.0" >/dev/null; }; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
   if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
