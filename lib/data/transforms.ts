@@ -430,15 +430,15 @@ export class RandomResizedCrop extends RandomTransform {
     for (let attempt = 0; attempt < 10; attempt++) {
       const targetArea = area * this.uniform(this.scale[0], this.scale[1]);
       const aspect = Math.exp(this.uniform(logRatio[0], logRatio[1]));
-      const cw = Math.round(Math.sqrt(targetArea * aspect));
-      const ch = Math.round(Math.sqrt(targetArea / aspect));
+      const cw = F.pyRound(Math.sqrt(targetArea * aspect));
+      const ch = F.pyRound(Math.sqrt(targetArea / aspect));
       if (cw > 0 && cw <= w && ch > 0 && ch <= h) return [this.randint(0, h - ch + 1), this.randint(0, w - cw + 1), ch, cw];
     }
     const inRatio = w / h;
     let cw = w;
     let ch = h;
-    if (inRatio < Math.min(...this.ratio)) ch = Math.round(w / Math.min(...this.ratio));
-    else if (inRatio > Math.max(...this.ratio)) cw = Math.round(h * Math.max(...this.ratio));
+    if (inRatio < Math.min(...this.ratio)) ch = F.pyRound(w / Math.min(...this.ratio));
+    else if (inRatio > Math.max(...this.ratio)) cw = F.pyRound(h * Math.max(...this.ratio));
     return [Math.floor((h - ch) / 2), Math.floor((w - cw) / 2), ch, cw];
   }
   apply(x: tf.Tensor): tf.Tensor {
@@ -559,7 +559,7 @@ export class RandomAffine extends RandomTransform {
     if (this.options.translate) {
       const mx = this.options.translate[0] * w;
       const my = this.options.translate[1] * h;
-      translate = [Math.round(this.uniform(-mx, mx)), Math.round(this.uniform(-my, my))];
+      translate = [F.pyRound(this.uniform(-mx, mx)), F.pyRound(this.uniform(-my, my))];
     }
     const scale = this.options.scale ? this.uniform(this.options.scale[0], this.options.scale[1]) : 1;
     const shear: [number, number] = [0, 0];

@@ -91,7 +91,7 @@ export function checkInt(v: unknown, name: string, what: string, min = -Infinity
 }
 
 /** Python's round(): halves to even (torchvision's center crop rounds so). */
-function pyRound(x: number): number {
+export function pyRound(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r;
 }

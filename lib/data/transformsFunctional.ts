@@ -101,6 +101,32 @@ export function centerCrop(x: tf.Tensor, size: number | readonly number[]): tf.T
 }
 
 /**
+ * Crop a box and resize it to `size`: torchvision's `F.resized_crop` (what
+ * `transforms.RandomResizedCrop` does with its random box).
+ *
+ * @example
+ * d2l.transforms.functional.resizedCrop(tf.zeros([28, 28, 1]), 4, 4, 20, 20, [28, 28]).shape; // [28, 28, 1]
+ */
+export function resizedCrop(
+  x: tf.Tensor,
+  top: number,
+  left: number,
+  height: number,
+  width: number,
+  size: number | readonly number[],
+  interpolation: Interpolation = "bilinear",
+): tf.Tensor {
+  imageDims(x, "resizedCrop");
+  checkInt(top, "resizedCrop", "top");
+  checkInt(left, "resizedCrop", "left");
+  checkInt(height, "resizedCrop", "height", 1);
+  checkInt(width, "resizedCrop", "width", 1);
+  const mode = checkInterpolation(interpolation, "resizedCrop");
+  const [oh, ow] = resizedSize(height, width, size, "resizedCrop");
+  return mapImages(x, "resizedCrop", (img) => resizeHost(cropHost(img, top, left, height, width), oh, ow, mode));
+}
+
+/**
  * Mirror left-right: torchvision's `F.hflip`.
  *
  * @example

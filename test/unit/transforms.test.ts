@@ -44,6 +44,8 @@ function runCase(x: tf.Tensor, c: Case): tf.Tensor {
       return F.resize(x, p.size as number | number[], interp);
     case "crop":
       return F.crop(x, num(p, "top"), num(p, "left"), num(p, "height"), num(p, "width"));
+    case "resizedCrop":
+      return F.resizedCrop(x, num(p, "top"), num(p, "left"), num(p, "height"), num(p, "width"), p.size as number[]);
     case "centerCrop":
       return F.centerCrop(x, p.size as number | number[]);
     case "hflip":
