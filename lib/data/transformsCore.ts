@@ -427,17 +427,16 @@ export function gridTransformHost(img: HostImage, matrix: readonly number[], oh:
       const y0 = Math.floor(iy);
       const wx = ix - x0;
       const wy = iy - y0;
-      const corners: [number, number, number][] = [
-        [x0, y0, (1 - wx) * (1 - wy)],
-        [x0 + 1, y0, wx * (1 - wy)],
-        [x0, y0 + 1, (1 - wx) * wy],
-        [x0 + 1, y0 + 1, wx * wy],
-      ];
+      // the four neighbours, each counted when inside the image (zeros padding); no allocation per pixel
       let mask = 0;
-      for (const [x, y, wt] of corners) {
+      for (let q = 0; q < 4; q++) {
+        const x = q & 1 ? x0 + 1 : x0;
+        const y = q & 2 ? y0 + 1 : y0;
         if (x < 0 || x >= w || y < 0 || y >= h) continue;
+        const wt = (q & 1 ? wx : 1 - wx) * (q & 2 ? wy : 1 - wy);
         mask += wt;
-        for (let k = 0; k < c; k++) out[o + k] += wt * data[(y * w + x) * c + k];
+        const p = (y * w + x) * c;
+        for (let k = 0; k < c; k++) out[o + k] += wt * data[p + k];
       }
       if (fv) for (let k = 0; k < c; k++) out[o + k] = out[o + k] * mask + (1 - mask) * fv[k];
     }
