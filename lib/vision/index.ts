@@ -7,3 +7,6 @@ export { boxCornerToCenter, boxCenterToCorner, multiboxPrior, boxIou, assignAnch
 export type { MultiboxPriorOptions } from "./boxes";
 export { readImage } from "./image";
 export type { ImageReadMode, ReadImageOptions } from "./image";
+// drawn by the plot bundle's code, listed here with the other detection helpers
+export { bboxToRect, showBoxes } from "../plot/boxes";
+export type { BoxRect, ShowBoxesOptions } from "../plot/boxes";
