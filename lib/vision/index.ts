@@ -1,7 +1,9 @@
 /**
  * lib/vision: the helpers of the book's computer-vision chapter that are
- * neither data nor layers: bounding boxes, anchor boxes and their
- * labelling, non-maximum suppression (detection), and later segmentation.
+ * neither data nor layers: reading images (`readImage`), bounding boxes,
+ * anchor boxes and their labelling, non-maximum suppression (detection),
+ * and later segmentation. Drawing boxes (`bboxToRect`, `showBoxes`) lives
+ * with the other plots in lib/plot/boxes.ts and is exported from here.
  */
 export { boxCornerToCenter, boxCenterToCorner, multiboxPrior, boxIou, assignAnchorToBbox, offsetBoxes, multiboxTarget, offsetInverse, nms, multiboxDetection } from "./boxes";
 export type { MultiboxPriorOptions } from "./boxes";
