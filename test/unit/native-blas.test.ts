@@ -119,6 +119,14 @@ function cases(): Case[] {
       out.push({ name: `batchMatMul [${c.a}]·[${c.b}] tA=${tA} tB=${tB} (${i})`, ...c, forwardOnly: !same });
     }
   });
+  // A batch over 16 MFLOP: under setBlas("openblas") its matrices run in parallel on OpenMP's threads.
+  for (const [tA, tB] of [
+    [false, false],
+    [true, true],
+  ]) {
+    const c = mk(128, 96, 112, tA, tB, [8], [8]);
+    out.push({ name: `batchMatMul [${c.a}]·[${c.b}] tA=${tA} tB=${tB} (parallel batch)`, ...c });
+  }
   {
     const c = mk(5, 7, 6, false, true, [2, 1], [1, 3]);
     out.push({ name: `batchMatMul broadcast both ways [${c.a}]·[${c.b}]`, ...c, tileFor: [2, 3], forwardOnly: true });
@@ -147,8 +155,10 @@ function cases(): Case[] {
 function inputs(c: Case, i: number): Float32Array[] {
   const r = rng(1000 + i);
   const vals = (n: number) => Float32Array.from({ length: n }, () => 2 * r() - 1);
+  const M = c.tA ? c.a[c.a.length - 1] : c.a[c.a.length - 2];
   const N = c.tB ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
-  return [vals(size(c.a)), vals(size(c.b)), vals(c.bias ? size(c.bias) : 0), vals(N), vals(4096 * 16)];
+  const batch = tf.broadcast_util.assertAndGetBroadcastShape(c.a.slice(0, -2), c.b.slice(0, -2));
+  return [vals(size(c.a)), vals(size(c.b)), vals(c.bias ? size(c.bias) : 0), vals(N), vals(size(batch) * M * N)];
 }
 
 /** The product and, unless forward only, the gradients of sum(product · W) for a, b and the bias. */
@@ -178,7 +188,7 @@ function run(c: Case, xs: Float32Array[], reference: boolean): Result {
     const y = f(a, b, bias);
     const out = y.dataSync() as Float32Array;
     if (c.forwardOnly) return { out, shape: y.shape, grads: [] };
-    const w = tf.tensor(xs[4].subarray(0, y.size), y.shape);
+    const w = tf.tensor(xs[4], y.shape);
     const loss = (x: tf.Tensor, yy: tf.Tensor, z?: tf.Tensor) => f(x, yy, z).mul(w).sum();
     const grads = bias ? tf.grads((x: tf.Tensor, yy: tf.Tensor, z: tf.Tensor) => loss(x, yy, z))([a, b, bias]) : tf.grads((x: tf.Tensor, yy: tf.Tensor) => loss(x, yy))([a, b]);
     return { out, shape: y.shape, grads: grads.map((g) => g.dataSync() as Float32Array) };

@@ -160,8 +160,9 @@ std::string openblas_config() {
 // oneDNN's 6-10, and its matrix-vector products are 2-6x faster. So OpenBLAS takes
 //   - matrix-vector shapes: N == 1, or M == 1 unless both operands are transposed;
 //   - products of less than 1.5 MFLOP per matrix (the MLP's 256x256x10 and its gradients);
-//     in a batch with only b transposed (attention's Q·K^T) less than 50 kFLOP per matrix,
-//     where oneDNN's batched kernel was ahead (0.56-0.97x).
+//     but a batch with only b transposed (attention's Q·K^T) only below 32 matrices of less than
+//     50 kFLOP each: beyond, oneDNN's batched kernel was ahead (0.56-0.97x; the Transformer
+//     block's [256,10,8]·[256,10,8]^T: 31-36 us against 46-48).
 bool use_openblas(int64_t batch, int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
   switch (blas_mode()) {
     case BlasMode::OneDnn: return false;
@@ -172,7 +173,7 @@ bool use_openblas(int64_t batch, int64_t M, int64_t N, int64_t K, bool ta, bool 
   if (N == 1) return true;
   if (M == 1) return !(ta && tb);
   const double f = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  if (batch > 1 && tb && !ta) return f < 5e4;
+  if (batch > 1 && tb && !ta) return batch < 32 && f < 5e4;
   return f < 1.5e6;
 }
 
