@@ -21,3 +21,10 @@ export type { Seq2SeqAttentionState, TransformerDecoderState } from "./transform
 // section 15.3, textCNN (lib/nn/textcnn.ts)
 export { TextCNN } from "./textcnn";
 export type { TextCNNOptions } from "./textcnn";
+// the course notes' layer catalogue: convolution, pooling and upsampling variants (issue 22)
+export { dilatedConv2d, groupConv2d, GroupConv2d, deformConv2d, DeformConv2d } from "./convVariants";
+export type { Size2, ConvVariantArgs } from "./convVariants";
+export { StochasticPool2d, stochasticPool2d, GlobalAvgPool2d, maxPoolWithArgmax, maxUnpool2d, MaxUnpool2d } from "./pooling";
+export type { StochasticPool2dArgs } from "./pooling";
+export { Upsample, transConv, bilinearKernel } from "./upsampling";
+export type { UpsampleArgs } from "./upsampling";
