@@ -18,10 +18,10 @@ import * as tf from "@tensorflow/tfjs";
 import { rng } from "./random";
 import * as F from "./transformsCore";
 import * as functional from "./transformsFunctional";
-import type { Fill, HostImage, Interpolation, PaddingMode } from "./transformsCore";
+import type { Fill, Interpolation, PaddingMode, TransformSpec } from "./transformsCore";
 
 export * as functional from "./transformsFunctional";
-export type { Fill, Interpolation, PaddingMode } from "./transformsCore";
+export type { Fill, Interpolation, PaddingMode, TransformSpec, Range } from "./transformsCore";
 
 /** Something that transforms an image or a batch: a transform object or a plain function. */
 export type TransformLike = Transform | ((x: tf.Tensor) => tf.Tensor);
@@ -38,12 +38,21 @@ export type TransformLike = Transform | ((x: tf.Tensor) => tf.Tensor);
 export abstract class Transform {
   /** Transform one image `[H, W, C]` or a batch `[N, H, W, C]`. */
   abstract apply(x: tf.Tensor): tf.Tensor;
+  /** The transform as plain data that worker threads run ({@link preprocessFor}); null when it cannot be (it runs tfjs or user code). */
+  specs(): TransformSpec[] | null {
+    return null;
+  }
 }
 
 function run(t: TransformLike, x: tf.Tensor): tf.Tensor {
   if (typeof t === "function") return t(x);
   if (t && typeof (t as Transform).apply === "function") return (t as Transform).apply(x);
   throw new Error(`transforms: expected a transform (an object with apply(x), such as new d2l.transforms.Resize(32)) or a function (x) => tensor, got ${String(t)}`);
+}
+
+/** Run a transform's spec on every image of x. */
+function applySpec(x: tf.Tensor, name: string, spec: TransformSpec, random: () => number): tf.Tensor {
+  return F.mapImages(x, name, (img) => F.applySpecHost(spec, img, random), ["centerCrop", "pad", "flip", "randomCrop"].includes(spec.kind));
 }
 
 /** Options of the random transforms. */
@@ -95,6 +104,15 @@ export class Compose extends Transform {
       y = next;
     }
     return y === x ? x.clone() : y;
+  }
+  override specs(): TransformSpec[] | null {
+    const out: TransformSpec[] = [];
+    for (const t of this.transforms) {
+      const s = typeof t === "function" ? null : t.specs();
+      if (s === null) return null;
+      out.push(...s);
+    }
+    return out;
   }
 }
 
@@ -156,6 +174,9 @@ export class ToTensor extends Transform {
     if (img !== x) img.dispose();
     return out;
   }
+  override specs(): TransformSpec[] {
+    return [{ kind: "toTensor" }];
+  }
 }
 
 /**
@@ -178,6 +199,9 @@ export class Resize extends Transform {
   apply(x: tf.Tensor): tf.Tensor {
     return functional.resize(x, this.size, this.interpolation);
   }
+  override specs(): TransformSpec[] {
+    return [{ kind: "resize", size: typeof this.size === "number" ? this.size : [...this.size], interpolation: this.interpolation }];
+  }
 }
 
 /**
@@ -195,6 +219,9 @@ export class CenterCrop extends Transform {
   }
   apply(x: tf.Tensor): tf.Tensor {
     return functional.centerCrop(x, this.size);
+  }
+  override specs(): TransformSpec[] {
+    return [{ kind: "centerCrop", size: this.size }];
   }
 }
 
@@ -219,6 +246,9 @@ export class Pad extends Transform {
   apply(x: tf.Tensor): tf.Tensor {
     return functional.pad(x, this.padding, this.paddingMode, this.fill);
   }
+  override specs(): TransformSpec[] {
+    return [{ kind: "pad", ltrb: F.paddingLtrb(this.padding), mode: this.paddingMode, fill: this.fill }];
+  }
 }
 
 /**
@@ -237,6 +267,9 @@ export class Normalize extends Transform {
   apply(x: tf.Tensor): tf.Tensor {
     return functional.normalize(x, this.mean, this.std);
   }
+  override specs(): TransformSpec[] {
+    return [{ kind: "normalize", mean: this.mean, std: this.std }];
+  }
 }
 
 /**
@@ -253,6 +286,9 @@ export class Grayscale extends Transform {
   }
   apply(x: tf.Tensor): tf.Tensor {
     return functional.rgbToGrayscale(x, this.numOutputChannels);
+  }
+  override specs(): TransformSpec[] {
+    return [{ kind: "grayscale", channels: this.numOutputChannels }];
   }
 }
 
@@ -301,7 +337,10 @@ export class RandomHorizontalFlip extends RandomTransform {
     checkProbability(p, "RandomHorizontalFlip");
   }
   apply(x: tf.Tensor): tf.Tensor {
-    return flipEach(x, "RandomHorizontalFlip", () => this.random() < this.p, true);
+    return applySpec(x, "RandomHorizontalFlip", this.specs()[0], this.random);
+  }
+  override specs(): TransformSpec[] {
+    return [{ kind: "flip", p: this.p, horizontal: true }];
   }
 }
 
@@ -321,16 +360,15 @@ export class RandomVerticalFlip extends RandomTransform {
     checkProbability(p, "RandomVerticalFlip");
   }
   apply(x: tf.Tensor): tf.Tensor {
-    return flipEach(x, "RandomVerticalFlip", () => this.random() < this.p, false);
+    return applySpec(x, "RandomVerticalFlip", this.specs()[0], this.random);
+  }
+  override specs(): TransformSpec[] {
+    return [{ kind: "flip", p: this.p, horizontal: false }];
   }
 }
 
 function checkProbability(p: number, name: string): void {
   if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new Error(`${name}: p must be a probability in [0, 1], got ${String(p)}`);
-}
-
-function flipEach(x: tf.Tensor, name: string, draw: () => boolean, horizontal: boolean): tf.Tensor {
-  return F.mapImages(x, name, (img) => (draw() ? F.flipHost(img, horizontal) : img), true);
 }
 
 /** Options of {@link RandomCrop}. */
@@ -365,23 +403,11 @@ export class RandomCrop extends RandomTransform {
     if (options.padding !== undefined) F.paddingLtrb(options.padding, "RandomCrop");
   }
   apply(x: tf.Tensor): tf.Tensor {
-    const [th, tw] = this.size;
+    return applySpec(x, "RandomCrop", this.specs()[0], this.random);
+  }
+  override specs(): TransformSpec[] {
     const { fill = 0, paddingMode = "constant", padding, padIfNeeded = false } = this.options;
-    return F.mapImages(
-      x,
-      "RandomCrop",
-      (img0) => {
-        let img = padding === undefined ? img0 : F.padHost(img0, F.paddingLtrb(padding), paddingMode, fill, "RandomCrop");
-        if (padIfNeeded && img.w < tw) img = F.padHost(img, [tw - img.w, 0, tw - img.w, 0], paddingMode, fill, "RandomCrop");
-        if (padIfNeeded && img.h < th) img = F.padHost(img, [0, th - img.h, 0, th - img.h], paddingMode, fill, "RandomCrop");
-        if (img.h < th || img.w < tw) {
-          throw new Error(`RandomCrop: the crop [${th}, ${tw}] is larger than the image [${img.h}, ${img.w}] (after padding); crop smaller, pad more, or pass padIfNeeded: true`);
-        }
-        if (img.h === th && img.w === tw) return img;
-        return F.cropHost(img, this.randint(0, img.h - th + 1), this.randint(0, img.w - tw + 1), th, tw);
-      },
-      typeof fill === "number" && Number.isInteger(fill),
-    );
+    return [{ kind: "randomCrop", size: this.size, ltrb: padding === undefined ? null : F.paddingLtrb(padding), padIfNeeded, fill, mode: paddingMode }];
   }
 }
 
@@ -425,27 +451,13 @@ export class RandomResizedCrop extends RandomTransform {
   }
   /** The box `[top, left, height, width]` for an image of `h` x `w` (torchvision's `get_params`). */
   getParams(h: number, w: number): [number, number, number, number] {
-    const area = h * w;
-    const logRatio = [Math.log(this.ratio[0]), Math.log(this.ratio[1])];
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const targetArea = area * this.uniform(this.scale[0], this.scale[1]);
-      const aspect = Math.exp(this.uniform(logRatio[0], logRatio[1]));
-      const cw = F.pyRound(Math.sqrt(targetArea * aspect));
-      const ch = F.pyRound(Math.sqrt(targetArea / aspect));
-      if (cw > 0 && cw <= w && ch > 0 && ch <= h) return [this.randint(0, h - ch + 1), this.randint(0, w - cw + 1), ch, cw];
-    }
-    const inRatio = w / h;
-    let cw = w;
-    let ch = h;
-    if (inRatio < Math.min(...this.ratio)) ch = F.pyRound(w / Math.min(...this.ratio));
-    else if (inRatio > Math.max(...this.ratio)) cw = F.pyRound(h * Math.max(...this.ratio));
-    return [Math.floor((h - ch) / 2), Math.floor((w - cw) / 2), ch, cw];
+    return F.resizedCropParams(h, w, [this.scale[0], this.scale[1]], [this.ratio[0], this.ratio[1]], this.random);
   }
   apply(x: tf.Tensor): tf.Tensor {
-    return F.mapImages(x, "RandomResizedCrop", (img) => {
-      const [top, left, ch, cw] = this.getParams(img.h, img.w);
-      return F.resizeHost(F.cropHost(img, top, left, ch, cw), this.size[0], this.size[1], this.interpolation);
-    });
+    return applySpec(x, "RandomResizedCrop", this.specs()[0], this.random);
+  }
+  override specs(): TransformSpec[] {
+    return [{ kind: "randomResizedCrop", size: this.size, scale: [this.scale[0], this.scale[1]], ratio: [this.ratio[0], this.ratio[1]], interpolation: this.interpolation }];
   }
 }
 
@@ -489,20 +501,17 @@ export class RandomRotation extends RandomTransform {
     this.degrees = range(degrees, "RandomRotation", "degrees");
   }
   apply(x: tf.Tensor): tf.Tensor {
-    const { interpolation = "nearest", expand = false, center, fill = 0 } = this.options;
-    const { n, h, w } = F.imageDims(x, "RandomRotation");
-    if (expand && n > 1 && x.rank === 4) {
+    const { n } = F.imageDims(x, "RandomRotation");
+    if (this.options.expand && n > 1 && x.rank === 4) {
       throw new Error(
         `RandomRotation: expand makes each image's size depend on its angle, so it works on single images [H, W, C], not on a batch of ${n}; resize after it per image, or rotate without expand`,
       );
     }
-    const cf = center === undefined ? [0, 0] : [center[0] - w * 0.5, center[1] - h * 0.5];
-    return F.mapImages(x, "RandomRotation", (img) => {
-      const angle = this.uniform(this.degrees[0], this.degrees[1]);
-      const m = F.inverseAffineMatrix(cf, -angle, [0, 0], 1, [0, 0]);
-      const [ow, oh] = expand ? F.affineOutputSize(m, w, h) : [w, h];
-      return F.gridTransformHost(img, m, oh, ow, interpolation, fill, "RandomRotation");
-    });
+    return applySpec(x, "RandomRotation", this.specs()[0], this.random);
+  }
+  override specs(): TransformSpec[] {
+    const { interpolation = "nearest", expand = false, center, fill = 0 } = this.options;
+    return [{ kind: "randomRotation", degrees: this.degrees, interpolation, expand, center: center === undefined ? null : [center[0], center[1]], fill }];
   }
 }
 
@@ -554,30 +563,26 @@ export class RandomAffine extends RandomTransform {
   }
   /** One draw `{ angle, translate, scale, shear }` for an image of `h` x `w` (torchvision's `get_params`). */
   getParams(h: number, w: number): { angle: number; translate: [number, number]; scale: number; shear: [number, number] } {
-    const angle = this.uniform(this.degrees[0], this.degrees[1]);
-    let translate: [number, number] = [0, 0];
-    if (this.options.translate) {
-      const mx = this.options.translate[0] * w;
-      const my = this.options.translate[1] * h;
-      translate = [F.pyRound(this.uniform(-mx, mx)), F.pyRound(this.uniform(-my, my))];
-    }
-    const scale = this.options.scale ? this.uniform(this.options.scale[0], this.options.scale[1]) : 1;
-    const shear: [number, number] = [0, 0];
-    if (this.shear) {
-      shear[0] = this.uniform(this.shear[0], this.shear[1]);
-      if (this.shear.length === 4) shear[1] = this.uniform(this.shear[2], this.shear[3]);
-    }
-    return { angle, translate, scale, shear };
+    const spec = this.specs()[0] as Extract<TransformSpec, { kind: "randomAffine" }>;
+    return F.affineParams(h, w, spec.degrees, spec.translate, spec.scale, spec.shear, this.random);
   }
   apply(x: tf.Tensor): tf.Tensor {
-    const { interpolation = "nearest", fill = 0, center } = this.options;
-    const { h, w } = F.imageDims(x, "RandomAffine");
-    const cf = center === undefined ? [0, 0] : [center[0] - w * 0.5, center[1] - h * 0.5];
-    return F.mapImages(x, "RandomAffine", (img) => {
-      const p = this.getParams(h, w);
-      const m = F.inverseAffineMatrix(cf, p.angle, p.translate, p.scale, p.shear);
-      return F.gridTransformHost(img, m, h, w, interpolation, fill, "RandomAffine");
-    });
+    return applySpec(x, "RandomAffine", this.specs()[0], this.random);
+  }
+  override specs(): TransformSpec[] {
+    const { interpolation = "nearest", fill = 0, center, translate, scale } = this.options;
+    return [
+      {
+        kind: "randomAffine",
+        degrees: this.degrees,
+        translate: translate === undefined ? null : [translate[0], translate[1]],
+        scale: scale === undefined ? null : [scale[0], scale[1]],
+        shear: this.shear,
+        interpolation,
+        fill,
+        center: center === undefined ? null : [center[0], center[1]],
+      },
+    ];
   }
 }
 
@@ -621,25 +626,10 @@ export class ColorJitter extends RandomTransform {
     }
   }
   apply(x: tf.Tensor): tf.Tensor {
-    return F.mapImages(x, "ColorJitter", (img) => {
-      const order = [0, 1, 2, 3];
-      for (let i = 3; i > 0; i--) {
-        const j = this.randint(0, i + 1);
-        [order[i], order[j]] = [order[j], order[i]];
-      }
-      const b = this.brightness && this.uniform(...this.brightness);
-      const c = this.contrast && this.uniform(...this.contrast);
-      const s = this.saturation && this.uniform(...this.saturation);
-      const hu = this.hue && this.uniform(...this.hue);
-      let out: HostImage = img;
-      for (const k of order) {
-        if (k === 0 && b !== null) out = F.brightnessHost(out, b);
-        else if (k === 1 && c !== null) out = F.contrastHost(out, c);
-        else if (k === 2 && s !== null) out = F.saturationHost(out, s);
-        else if (k === 3 && hu !== null) out = F.hueHost(out, hu);
-      }
-      return out;
-    });
+    return applySpec(x, "ColorJitter", this.specs()[0], this.random);
+  }
+  override specs(): TransformSpec[] {
+    return [{ kind: "colorJitter", brightness: this.brightness, contrast: this.contrast, saturation: this.saturation, hue: this.hue }];
   }
 }
 
@@ -659,6 +649,9 @@ export class RandomGrayscale extends RandomTransform {
     checkProbability(p, "RandomGrayscale");
   }
   apply(x: tf.Tensor): tf.Tensor {
-    return F.mapImages(x, "RandomGrayscale", (img) => (this.random() < this.p ? F.grayscaleHost(img, img.c, "RandomGrayscale") : img));
+    return applySpec(x, "RandomGrayscale", this.specs()[0], this.random);
+  }
+  override specs(): TransformSpec[] {
+    return [{ kind: "randomGrayscale", p: this.p }];
   }
 }

@@ -464,3 +464,228 @@ export function checkInterpolation(mode: unknown, name: string): Interpolation {
   if (mode !== "bilinear" && mode !== "nearest") throw new Error(`${name}: interpolation must be "bilinear" or "nearest", got ${JSON.stringify(mode)}`);
   return mode;
 }
+
+// ---------------------------------------------------------------- transforms as data (for worker threads)
+
+/** A range [min, max]. */
+export type Range = [number, number];
+
+/**
+ * A transform as plain JSON: what the transform classes run per image, and
+ * what a worker thread gets (through a DataLoader's `preprocessArgs`) to run
+ * the same code there.
+ */
+export type TransformSpec =
+  | { kind: "toTensor" }
+  | { kind: "resize"; size: number | number[]; interpolation: Interpolation }
+  | { kind: "centerCrop"; size: [number, number] }
+  | { kind: "pad"; ltrb: number[]; mode: PaddingMode; fill: Fill }
+  | { kind: "normalize"; mean: Fill; std: Fill }
+  | { kind: "grayscale"; channels: number }
+  | { kind: "randomGrayscale"; p: number }
+  | { kind: "flip"; p: number; horizontal: boolean }
+  | { kind: "randomCrop"; size: [number, number]; ltrb: number[] | null; padIfNeeded: boolean; fill: Fill; mode: PaddingMode }
+  | { kind: "randomResizedCrop"; size: [number, number]; scale: Range; ratio: Range; interpolation: Interpolation }
+  | { kind: "randomRotation"; degrees: Range; interpolation: Interpolation; expand: boolean; center: number[] | null; fill: Fill }
+  | {
+      kind: "randomAffine";
+      degrees: Range;
+      translate: number[] | null;
+      scale: Range | null;
+      shear: number[] | null;
+      interpolation: Interpolation;
+      fill: Fill;
+      center: number[] | null;
+    }
+  | { kind: "colorJitter"; brightness: Range | null; contrast: Range | null; saturation: Range | null; hue: Range | null };
+
+/** The spec kinds that only copy pixels (an int32 image stays int32). */
+export const COPY_KINDS: readonly string[] = ["centerCrop", "pad", "flip", "randomCrop"];
+
+/** torchvision's `RandomResizedCrop.get_params`: [top, left, height, width]. */
+export function resizedCropParams(h: number, w: number, scale: Range, ratio: Range, random: () => number): [number, number, number, number] {
+  const area = h * w;
+  const lo = Math.log(ratio[0]);
+  const hi = Math.log(ratio[1]);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const targetArea = area * (scale[0] + random() * (scale[1] - scale[0]));
+    const aspect = Math.exp(lo + random() * (hi - lo));
+    const cw = pyRound(Math.sqrt(targetArea * aspect));
+    const ch = pyRound(Math.sqrt(targetArea / aspect));
+    if (cw > 0 && cw <= w && ch > 0 && ch <= h) return [Math.floor(random() * (h - ch + 1)), Math.floor(random() * (w - cw + 1)), ch, cw];
+  }
+  const inRatio = w / h;
+  let cw = w;
+  let ch = h;
+  if (inRatio < Math.min(ratio[0], ratio[1])) ch = pyRound(w / Math.min(ratio[0], ratio[1]));
+  else if (inRatio > Math.max(ratio[0], ratio[1])) cw = pyRound(h * Math.max(ratio[0], ratio[1]));
+  return [Math.floor((h - ch) / 2), Math.floor((w - cw) / 2), ch, cw];
+}
+
+/** The parameters of affine transform (the centre and interpolation apart). */
+export interface AffineParams {
+  angle: number;
+  translate: [number, number];
+  scale: number;
+  shear: [number, number];
+}
+
+/** torchvision's `RandomAffine.get_params`. */
+export function affineParams(h: number, w: number, degrees: Range, translate: number[] | null, scale: Range | null, shear: number[] | null, random: () => number): AffineParams {
+  const u = (a: number, b: number): number => a + random() * (b - a);
+  const angle = u(degrees[0], degrees[1]);
+  let t: [number, number] = [0, 0];
+  if (translate) {
+    const mx = translate[0] * w;
+    const my = translate[1] * h;
+    t = [pyRound(u(-mx, mx)), pyRound(u(-my, my))];
+  }
+  const s = scale ? u(scale[0], scale[1]) : 1;
+  const sh: [number, number] = [0, 0];
+  if (shear) {
+    sh[0] = u(shear[0], shear[1]);
+    if (shear.length === 4) sh[1] = u(shear[2], shear[3]);
+  }
+  return { angle, translate: t, scale: s, shear: sh };
+}
+
+/**
+ * Run one transform spec on one host image, drawing from `random`. `isInt`:
+ * the pixels are still whole 0..255 values (for toTensor).
+ */
+export function applySpecHost(spec: TransformSpec, img: HostImage, random: () => number, isInt = false): HostImage {
+  const u = (a: number, b: number): number => a + random() * (b - a);
+  switch (spec.kind) {
+    case "toTensor":
+      return isInt ? { ...img, data: img.data.map((v) => v / 255) } : img;
+    case "resize": {
+      const [oh, ow] = resizedSize(img.h, img.w, spec.size, "Resize");
+      return resizeHost(img, oh, ow, spec.interpolation);
+    }
+    case "centerCrop":
+      return centerCropHost(img, spec.size[0], spec.size[1]);
+    case "pad":
+      return padHost(img, spec.ltrb, spec.mode, spec.fill, "Pad");
+    case "normalize": {
+      const m = fillFor(spec.mean, img.c, "Normalize (mean)");
+      const s = fillFor(spec.std, img.c, "Normalize (std)");
+      const out = new Float32Array(img.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = (img.data[i] - m[i % img.c]) / s[i % img.c];
+      return { ...img, data: out };
+    }
+    case "grayscale":
+      return grayscaleHost(img, spec.channels, "Grayscale");
+    case "randomGrayscale":
+      return random() < spec.p ? grayscaleHost(img, img.c, "RandomGrayscale") : img;
+    case "flip":
+      return random() < spec.p ? flipHost(img, spec.horizontal) : img;
+    case "randomCrop": {
+      const [th, tw] = spec.size;
+      let im = spec.ltrb === null ? img : padHost(img, spec.ltrb, spec.mode, spec.fill, "RandomCrop");
+      if (spec.padIfNeeded && im.w < tw) im = padHost(im, [tw - im.w, 0, tw - im.w, 0], spec.mode, spec.fill, "RandomCrop");
+      if (spec.padIfNeeded && im.h < th) im = padHost(im, [0, th - im.h, 0, th - im.h], spec.mode, spec.fill, "RandomCrop");
+      if (im.h < th || im.w < tw) {
+        throw new Error(`RandomCrop: the crop [${th}, ${tw}] is larger than the image [${im.h}, ${im.w}] (after padding); crop smaller, pad more, or pass padIfNeeded: true`);
+      }
+      if (im.h === th && im.w === tw) return im;
+      return cropHost(im, Math.floor(random() * (im.h - th + 1)), Math.floor(random() * (im.w - tw + 1)), th, tw);
+    }
+    case "randomResizedCrop": {
+      const [top, left, ch, cw] = resizedCropParams(img.h, img.w, spec.scale, spec.ratio, random);
+      return resizeHost(cropHost(img, top, left, ch, cw), spec.size[0], spec.size[1], spec.interpolation);
+    }
+    case "randomRotation": {
+      const angle = u(spec.degrees[0], spec.degrees[1]);
+      const cf = spec.center === null ? [0, 0] : [spec.center[0] - img.w * 0.5, spec.center[1] - img.h * 0.5];
+      const m = inverseAffineMatrix(cf, -angle, [0, 0], 1, [0, 0]);
+      const [ow, oh] = spec.expand ? affineOutputSize(m, img.w, img.h) : [img.w, img.h];
+      return gridTransformHost(img, m, oh, ow, spec.interpolation, spec.fill, "RandomRotation");
+    }
+    case "randomAffine": {
+      const p = affineParams(img.h, img.w, spec.degrees, spec.translate, spec.scale, spec.shear, random);
+      const cf = spec.center === null ? [0, 0] : [spec.center[0] - img.w * 0.5, spec.center[1] - img.h * 0.5];
+      const m = inverseAffineMatrix(cf, p.angle, p.translate, p.scale, p.shear);
+      return gridTransformHost(img, m, img.h, img.w, spec.interpolation, spec.fill, "RandomAffine");
+    }
+    case "colorJitter": {
+      const order = [0, 1, 2, 3];
+      for (let i = 3; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        const t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+      const b = spec.brightness && u(spec.brightness[0], spec.brightness[1]);
+      const c = spec.contrast && u(spec.contrast[0], spec.contrast[1]);
+      const s = spec.saturation && u(spec.saturation[0], spec.saturation[1]);
+      const hu = spec.hue && u(spec.hue[0], spec.hue[1]);
+      let out = img;
+      for (const k of order) {
+        if (k === 0 && b !== null) out = brightnessHost(out, b);
+        else if (k === 1 && c !== null) out = contrastHost(out, c);
+        else if (k === 2 && s !== null) out = saturationHost(out, s);
+        else if (k === 3 && hu !== null) out = hueHost(out, hu);
+      }
+      return out;
+    }
+    default:
+      throw new Error(`transforms: unknown transform kind ${JSON.stringify((spec as { kind: unknown }).kind)}`);
+  }
+}
+
+/**
+ * A DataLoader `preprocess` step over one example: the image `x` (as the
+ * loader gives it, `{ data, shape }` or a typed array with `ctx.args.shape`)
+ * through every spec. Runs in worker threads from its source text, with the
+ * functions above pasted in front of it, so it uses nothing else.
+ */
+export function runSpecsOnExample(x: unknown, y: unknown, specs: TransformSpec[], random: () => number): [{ data: Float32Array; shape: number[] }, unknown] {
+  const v = x as { data?: ArrayLike<number>; shape?: number[] };
+  if (!v || typeof v !== "object" || !v.data || !Array.isArray(v.shape) || (v.shape.length !== 2 && v.shape.length !== 3)) {
+    throw new Error(
+      `transforms in a DataLoader's workers: expected each example's image as a tensor or { data, shape } with shape [H, W, C] or [H, W], got ${
+        v && typeof v === "object" && Array.isArray(v.shape) ? `shape [${v.shape.join(", ")}]` : typeof x
+      }`,
+    );
+  }
+  let isInt = !(v.data instanceof Float32Array || v.data instanceof Float64Array);
+  const [h, w, c0] = v.shape;
+  let img: HostImage = { data: Float32Array.from(v.data), h, w, c: c0 === undefined ? 1 : c0 };
+  for (const spec of specs) {
+    img = applySpecHost(spec, img, random, isInt);
+    isInt = isInt && ["centerCrop", "pad", "flip", "randomCrop"].includes(spec.kind);
+  }
+  return [{ data: img.data, shape: v.shape.length === 2 && img.c === 1 ? [img.h, img.w] : [img.h, img.w, img.c] }, y];
+}
+
+/** The functions `runSpecsOnExample` needs, in the order they are pasted into a worker's preprocess source. */
+export const HOST_FUNCTIONS: readonly ((...args: never[]) => unknown)[] = [
+  checkInt,
+  pyRound,
+  sizePair,
+  resizeHost,
+  resizedSize,
+  cropHost,
+  fillFor,
+  padHost,
+  flipHost,
+  centerCropHost,
+  grayOf,
+  checkChannels,
+  grayscaleHost,
+  clamp01,
+  checkFactor,
+  blendHost,
+  brightnessHost,
+  contrastHost,
+  saturationHost,
+  hueHost,
+  inverseAffineMatrix,
+  nearbyint,
+  gridTransformHost,
+  affineOutputSize,
+  resizedCropParams,
+  affineParams,
+  applySpecHost,
+  runSpecsOnExample,
+];
