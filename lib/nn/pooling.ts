@@ -33,6 +33,13 @@ function windows(X: tf.Tensor4D, k: number, s: number, p: number, fill: number):
   const Ho = poolOut(H, k, s, p);
   const Wo = poolOut(W, k, s, p);
   if (Ho < 1 || Wo < 1) throw new Error(`pooling: a ${k}x${k} window does not fit in a ${H}x${W} image with padding ${p}`);
+  if (k === s && p === 0) {
+    // windows side by side (the usual 2x2, stride 2): one reshape and one transpose
+    const Xc = Ho * k === H && Wo * k === W ? X : X.slice([0, 0, 0, 0], [N, Ho * k, Wo * k, C]);
+    return Xc.reshape([N, Ho, k, Wo, k, C])
+      .transpose([0, 1, 3, 5, 2, 4])
+      .reshape([N, Ho, Wo, C, k * k]) as tf.Tensor5D;
+  }
   // extra rows and columns at the end so that every window start i + [0, Ho * s) is inside
   const extraH = Math.max(0, k - 1 + Ho * s - (H + 2 * p));
   const extraW = Math.max(0, k - 1 + Wo * s - (W + 2 * p));

@@ -29,8 +29,8 @@ export interface UpsampleArgs extends LayerArgs {
  * align_corners)`) of `[batch, height, width, channels]` images, nearest
  * (`floor(y * inH / outH)`, PyTorch's "nearest") or bilinear, with PyTorch's
  * `align_corners` semantics; equal to PyTorch's values (the unit test's
- * fixtures). Made of gathers along height, then width, so it trains on
- * every backend.
+ * fixtures). Made of matrix products along height, then width, so it
+ * trains on every backend.
  *
  * @example
  * const up = new d2l.Upsample({ scaleFactor: 2, mode: "bilinear" });
@@ -87,33 +87,35 @@ export class Upsample extends tf.layers.Layer {
   }
 
   /**
-   * Interpolation along one axis as gathers of rows (or columns) and a weighted sum, with PyTorch's source
-   * positions: nearest `floor(o * scale)`; bilinear `o * (n - 1) / (m - 1)` with alignCorners, else
-   * `max(0, (o + 0.5) * scale - 0.5)`; `scale` is `n / m`, or `1 / scaleFactor` when a factor was given, in
-   * float32 as PyTorch computes it. (tf.image.resizeBilinear's gradient fails on non-square images in tfjs 4.)
+   * Interpolation along one axis as a matrix product with an `[m, n]` interpolation matrix (two nonzero weights a
+   * row for bilinear, one for nearest), so that the forward pass and its gradient are matrix products, with
+   * PyTorch's source positions: nearest `floor(o * scale)`; bilinear `o * (n - 1) / (m - 1)` with alignCorners,
+   * else `max(0, (o + 0.5) * scale - 0.5)`; `scale` is `n / m`, or `1 / scaleFactor` when a factor was given, in
+   * float32 as PyTorch computes it. (tf.image.resizeBilinear's gradient fails on non-square images in tfjs 4;
+   * gathers train, but their gradient is several times slower.)
    */
   private resize(X: tf.Tensor4D, axis: 1 | 2, m: number, factor: number | undefined): tf.Tensor4D {
+    const [N, H, W, C] = X.shape;
     const n = X.shape[axis];
     if (n === m) return X;
     const scale = Math.fround(factor === undefined ? n / m : 1 / factor);
-    const shape = axis === 1 ? [1, m, 1, 1] : [1, 1, m, 1];
-    if (this.mode === "nearest") {
-      const idx = Int32Array.from({ length: m }, (_, o) => Math.min(Math.floor(Math.fround(o * scale)), n - 1));
-      return tf.gather(X, tf.tensor1d(idx, "int32"), axis);
-    }
-    const i0 = new Int32Array(m);
-    const i1 = new Int32Array(m);
-    const l = new Float32Array(m);
+    const A = new Float32Array(m * n);
     for (let o = 0; o < m; o++) {
+      if (this.mode === "nearest") {
+        A[o * n + Math.min(Math.floor(Math.fround(o * scale)), n - 1)] = 1;
+        continue;
+      }
       const src = this.alignCorners ? (m > 1 ? (o * (n - 1)) / (m - 1) : 0) : Math.max(0, (o + 0.5) * scale - 0.5);
-      i0[o] = Math.min(Math.floor(src), n - 1);
-      i1[o] = Math.min(i0[o] + 1, n - 1);
-      l[o] = src - i0[o];
+      const i0 = Math.min(Math.floor(src), n - 1);
+      const i1 = Math.min(i0 + 1, n - 1);
+      const l = src - i0;
+      A[o * n + i0] += 1 - l;
+      A[o * n + i1] += l;
     }
-    const lo = tf.gather(X, tf.tensor1d(i0, "int32"), axis);
-    const hi = tf.gather(X, tf.tensor1d(i1, "int32"), axis);
-    const w = tf.tensor(l, shape);
-    return tf.add(lo, tf.mul(tf.sub(hi, lo), w));
+    const At = tf.tensor3d(A, [1, m, n]);
+    // rows: [N, H, W * C] -> [N, m, W * C]; columns: [N * H, W, C] -> [N * H, m, C]
+    if (axis === 1) return tf.matMul(At, X.reshape([N, H, W * C])).reshape([N, m, W, C]);
+    return tf.matMul(At, X.reshape([N * H, W, C])).reshape([N, H, m, C]);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
