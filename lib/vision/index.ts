@@ -7,7 +7,7 @@
  */
 export { boxCornerToCenter, boxCenterToCorner, multiboxPrior, boxIou, assignAnchorToBbox, offsetBoxes, multiboxTarget, offsetInverse, nms, multiboxDetection } from "./boxes";
 export type { MultiboxPriorOptions } from "./boxes";
-export { readImage } from "./image";
+export { readImage, houseCatPath } from "./image";
 export type { ImageReadMode, ReadImageOptions } from "./image";
 // drawn by the plot bundle's code, listed here with the other detection helpers
 export { bboxToRect, showBoxes } from "../plot/boxes";
