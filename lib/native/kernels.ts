@@ -1,7 +1,8 @@
 /**
  * The native backend's own kernels: matrix products and 2-D convolutions run
  * by oneDNN (lib/native/src/addon.cc) on the float32 data in the wasm
- * backend's heap, in place; the gradients of 2-D pooling (the addon's own
+ * backend's heap, in place (small and matrix-vector products by OpenBLAS
+ * where it is installed, src/blas.cc: `D2L_NATIVE_BLAS`); the gradients of 2-D pooling (the addon's own
  * loops, in parallel over images: wasm's took 10 to 20 ms of a LeNet step);
  * and, on large tensors, sigmoid, tanh, sums and means over leading or
  * trailing axes (bias gradients, batch norm), which wasm computes on one
