@@ -50,7 +50,15 @@ const char* const CANDIDATES[] = {
 OpenBlas& lib() {
   static OpenBlas b = [] {
     OpenBlas o;
-    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);  // 0: a value the user set stays
+    // OpenBLAS reads it as it loads; unset after, so that child processes (PyTorch) do not inherit it.
+    const bool set_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT") == nullptr;
+    if (set_timeout) setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+    struct Unset {
+      bool on;
+      ~Unset() {
+        if (on) unsetenv("OPENBLAS_THREAD_TIMEOUT");
+      }
+    } unset{set_timeout};
     std::string tried;
     // D2L_OPENBLAS: a library file to load instead of Debian's (the only one tried).
     const char* own = std::getenv("D2L_OPENBLAS");
