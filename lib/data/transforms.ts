@@ -2,8 +2,9 @@
  * `d2l.transforms`: torchvision's image transforms (`torchvision.transforms`)
  * in camelCase, on channels-last tensors: one image `[H, W, C]` or a batch
  * `[N, H, W, C]`. Each transform is an object with `apply(x)` (torchvision's
- * `__call__`); {@link Compose} chains them, and {@link forBatch} makes a
- * chain a {@link DataLoader}'s per-batch `transform` option.
+ * `__call__`); {@link Compose} chains them; {@link forBatch} makes a
+ * chain a {@link DataLoader}'s per-batch `transform` option (main thread),
+ * {@link preprocessFor} its per-example `preprocess` (worker threads too).
  *
  * Randomness: a random transform draws from its own seeded generator when
  * given `{ seed }`, else from `Math.random`, which `d2l.seed(n)` seeds. On a
@@ -16,6 +17,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "./random";
+import type { PlainValue } from "./collate";
+import { compilePreprocess, type PreprocessContext } from "./preprocess";
 import * as F from "./transformsCore";
 import * as functional from "./transformsFunctional";
 import type { Fill, Interpolation, PaddingMode, TransformSpec } from "./transformsCore";
@@ -136,8 +139,8 @@ export class Lambda extends Transform {
  * A transform (or chain) as a {@link DataLoader}'s per-batch `transform`
  * option: `(X, y) => [t(X), y]` (a batch `[N, H, W]` of one-channel images
  * is transformed as `[N, H, W, 1]` and given back without the channel). It runs on the main thread inside the
- * loader's `tf.tidy`; worker threads (`numWorkers`) run only `preprocess`
- * functions from their source text, so they cannot run transform objects.
+ * loader's `tf.tidy`, on whole batches; to run a transform per example in
+ * the loader's worker threads, use {@link preprocessFor} instead.
  *
  * @example
  * const augs = new d2l.transforms.Compose([new d2l.transforms.RandomHorizontalFlip(), new d2l.transforms.RandomCrop(28, { padding: 4 })]);
@@ -153,6 +156,46 @@ export function forBatch(t: TransformLike): (X: tf.Tensor, y: tf.Tensor) => [tf.
     const out = run(t, X.expandDims(-1));
     return [out.shape[3] === 1 ? out.squeeze([3]) : out, y];
   };
+}
+
+/** What {@link preprocessFor} returns: the two {@link DataLoader} options that run a transform per example, in worker threads too. */
+export interface TransformPreprocess {
+  /** The loader's `preprocess`: each example's image through the transform (from its source text). */
+  preprocess: (x: unknown, y: unknown, ctx: PreprocessContext) => readonly [PlainValue, PlainValue];
+  /** The loader's `preprocessArgs`: the transform as plain data. */
+  preprocessArgs: { transforms: TransformSpec[] };
+}
+
+/**
+ * A transform (or {@link Compose} chain) as a {@link DataLoader}'s
+ * per-example `preprocess` and `preprocessArgs` options, so that it runs
+ * where PyTorch runs torchvision's transforms: in the loader's worker
+ * threads (`numWorkers`), per example, before batching. The same code as
+ * the transform's `apply` runs there (the transform travels as plain data,
+ * {@link Transform.specs}); its random numbers come from the loader's
+ * per-example generator (`ctx.random`, seeded by the loader's `seed`), not
+ * from the transform's own `seed`, so the batches are the same for every
+ * `numWorkers`. Each example's image is a tensor or `{ data, shape }` of
+ * shape `[H, W, C]` or `[H, W]`; integer pixels stay 0..255 until a
+ * {@link ToTensor}. `Lambda`, plain functions and `LinearTransformation`
+ * run tfjs or user code and cannot travel: use {@link forBatch} for those.
+ *
+ * @example
+ * const augs = new d2l.transforms.Compose([new d2l.transforms.RandomCrop(28, { padding: 4 }), new d2l.transforms.RandomHorizontalFlip()]);
+ * const loader = new d2l.DataLoader(dataset, { batchSize: 256, shuffle: true, seed: 0, numWorkers: 2, ...d2l.transforms.preprocessFor(augs) });
+ */
+export function preprocessFor(t: Transform): TransformPreprocess {
+  const specs = t instanceof Transform ? t.specs() : null;
+  if (specs === null) {
+    throw new Error(
+      "preprocessFor: this transform cannot run in worker threads (Lambda, plain functions and LinearTransformation run tfjs or your code); " +
+        "apply it per batch on the main thread with the loader's transform option: transform: d2l.transforms.forBatch(t)",
+    );
+  }
+  const body = F.HOST_FUNCTIONS.map((f) => f.toString()).join("\n");
+  const source = `(x, y, ctx) => {\n${body}\nreturn runSpecsOnExample(x, y, ctx.args.transforms, ctx.random);\n}`;
+  const preprocess = compilePreprocess(source) as unknown as TransformPreprocess["preprocess"];
+  return { preprocess, preprocessArgs: { transforms: structuredClone(specs) } };
 }
 
 /**

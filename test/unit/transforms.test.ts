@@ -327,3 +327,60 @@ test("bad input gets a clear error: wrong rank, negative or zero sizes, a crop l
   assert.throws(() => F.linearTransformation(tf.zeros([2, 2, 1]), tf.eye(3), tf.zeros([3])), /matrix must be \[D, D\] with D = H \* W \* C = 4/);
   assert.throws(() => F.resize(tf.zeros([4, 4, 1]), 2, "bicubic" as d2l.transforms.Interpolation), /interpolation must be "bilinear" or "nearest"/);
 });
+
+test("preprocessFor runs a Compose per example in the DataLoader's worker threads: the same batches as on the main thread, and as apply", async () => {
+  const n = 12;
+  const pixels = tf.randomUniform([n, 14, 12, 3], 0, 256, "int32", 3);
+  const labels = tf.range(0, n, 1, "int32");
+  const batches = async (t: d2l.transforms.Transform, numWorkers: number): Promise<number[][]> => {
+    const loader = new d2l.DataLoader(new d2l.TensorDataset(pixels, labels), { batchSize: 5, seed: 9, numWorkers, ...T.preprocessFor(t) });
+    const out: number[][] = [];
+    for await (const [Xb, yb] of loader) {
+      out.push([...Xb.shape, ...Array.from(Xb.dataSync()), ...Array.from(yb.dataSync())]);
+      tf.dispose([Xb, yb]);
+    }
+    return out;
+  };
+  // deterministic: in the workers exactly what apply gives on the whole batch
+  const fixed = new T.Compose([
+    new T.ToTensor(),
+    new T.Resize([10, 9]),
+    new T.CenterCrop(8),
+    new T.Pad(1, { paddingMode: "reflect" }),
+    new T.Normalize([0.5, 0.4, 0.3], [0.2, 0.2, 0.2]),
+    new T.Grayscale(1),
+  ]);
+  const inWorkers = await batches(fixed, 2);
+  const direct = fixed.apply(pixels);
+  assert.deepEqual(direct.shape, [n, 10, 10, 1]);
+  const all = direct.dataSync();
+  const per = 10 * 10;
+  let row = 0;
+  for (const b of inWorkers) {
+    const [bn, h, w, c] = b;
+    assert.deepEqual([h, w, c], [10, 10, 1]);
+    const got = b.slice(4, 4 + bn * per);
+    const want = Array.from(all.slice(row * per, (row + bn) * per));
+    assert.ok(
+      got.every((v, i) => Math.abs(v - want[i]) < 1e-6),
+      "worker output differs from apply",
+    );
+    row += bn;
+  }
+  assert.equal(row, n);
+  // random: the same batches with 0 and 2 workers, and again for the same seed
+  const random = new T.Compose([
+    new T.RandomCrop(12, { padding: 2 }),
+    new T.RandomHorizontalFlip(),
+    new T.ToTensor(),
+    new T.RandomRotation(15, { interpolation: "bilinear" }),
+    new T.RandomAffine(5, { translate: [0.1, 0.1], shear: 3 }),
+    new T.ColorJitter({ brightness: 0.3, hue: 0.05 }),
+    new T.RandomResizedCrop(8),
+  ]);
+  const a0 = await batches(random, 0);
+  const a2 = await batches(random, 2);
+  assert.deepEqual(a0, a2);
+  assert.deepEqual(a0[0].slice(0, 4), [5, 8, 8, 3]);
+  assert.throws(() => T.preprocessFor(new T.Compose([new T.Lambda((x) => x)])), /cannot run in worker threads.*forBatch/);
+});
