@@ -300,55 +300,48 @@ function bilinearSample(flat: tf.Tensor2D, py: tf.Tensor4D, px: tf.Tensor4D, H: 
     const x0 = tf.floor(xs);
     const ly = tf.sub(ys, y0);
     const lx = tf.sub(xs, x0);
+    // per axis: whether the lower and upper neighbour are inside (float 0/1), and its clipped coordinate;
+    // row offsets in float32 (exact below 2^24 pixels), one cast to int32 per corner
+    const inRange = (c: tf.Tensor, n: number): tf.Tensor => tf.cast(tf.logicalAnd(tf.greaterEqual(c, 0), tf.lessEqual(c, n - 1)), "float32");
+    const y1 = tf.add(y0, 1);
+    const x1 = tf.add(x0, 1);
+    const [my0, my1, mx0, mx1] = [inRange(y0, H), inRange(y1, H), inRange(x0, W), inRange(x1, W)];
+    const base = tf.tensor4d(
+      Float32Array.from({ length: N }, (_, n) => n * H * W),
+      [N, 1, 1, 1],
+    );
+    const row0 = tf.add(tf.mul(tf.clipByValue(y0, 0, H - 1), W), base);
+    const row1 = tf.add(tf.mul(tf.clipByValue(y1, 0, H - 1), W), base);
+    const col0 = tf.clipByValue(x0, 0, W - 1);
+    const col1 = tf.clipByValue(x1, 0, W - 1);
+    const corners: [tf.Tensor, tf.Tensor, tf.Tensor][] = [
+      [row0, col0, tf.mul(my0, mx0)],
+      [row0, col1, tf.mul(my0, mx1)],
+      [row1, col0, tf.mul(my1, mx0)],
+      [row1, col1, tf.mul(my1, mx1)],
+    ];
     const hy = tf.sub(1, ly);
     const hx = tf.sub(1, lx);
-    const batchBase = tf.tensor4d(
-      Int32Array.from({ length: N }, (_, n) => n * H * W),
-      [N, 1, 1, 1],
-      "int32",
-    );
-    const corners: [tf.Tensor, tf.Tensor, tf.Tensor][] = [
-      [y0, x0, tf.mul(hy, hx)],
-      [y0, tf.add(x0, 1), tf.mul(hy, lx)],
-      [tf.add(y0, 1), x0, tf.mul(ly, hx)],
-      [tf.add(y0, 1), tf.add(x0, 1), tf.mul(ly, lx)],
-    ];
-    const indices: tf.Tensor[] = [];
-    const values: tf.Tensor[] = [];
-    const weights: tf.Tensor[] = [];
-    for (const [yc, xc, w] of corners) {
-      // a neighbour outside the image contributes zero
-      const inside = tf.cast(
-        tf.logicalAnd(tf.logicalAnd(tf.greaterEqual(yc, 0), tf.lessEqual(yc, H - 1)), tf.logicalAnd(tf.greaterEqual(xc, 0), tf.lessEqual(xc, W - 1))),
-        "float32",
-      );
-      const yi = tf.clipByValue(yc, 0, H - 1).toInt();
-      const xi = tf.clipByValue(xc, 0, W - 1).toInt();
-      const index = tf.add(tf.add(tf.mul(yi, tf.scalar(W, "int32")), xi), batchBase).reshape([M]);
-      indices.push(index);
-      values.push(tf.mul(tf.gather(image, index).reshape([N, Ho, Wo, K, C]), inside.expandDims(4)));
-      weights.push(tf.mul(w, inside));
-    }
-    const value = tf.addN(values.map((v, c) => tf.mul(v, corners[c][2].expandDims(4))));
-    save([...indices, ...values, ...weights, ly, lx]);
+    const w = [tf.mul(hy, hx), tf.mul(hy, lx), tf.mul(ly, hx), tf.mul(ly, lx)];
+    const indices = corners.map(([r, c]) => tf.add(r, c).toInt().reshape([M]));
+    const masks = corners.map(([, , m]) => m);
+    const rows = indices.map((i) => tf.gather(image, i).reshape([N, Ho, Wo, K, C]));
+    const value = tf.addN(rows.map((g, c) => tf.mul(g, tf.mul(w[c], masks[c]).expandDims(4))));
+    save([...indices, ...rows, ...masks, ly, lx]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [i00, i01, i10, i11, v00, v01, v10, v11, w00, w01, w10, w11, sy, sx] = saved;
-      const ty = tf.sub(1, sy).expandDims(4);
-      const tx = tf.sub(1, sx).expandDims(4);
-      const ey = sy.expandDims(4);
-      const ex = sx.expandDims(4);
-      const dImage = tf.addN(
-        [
-          [i00, w00],
-          [i01, w01],
-          [i10, w10],
-          [i11, w11],
-        ].map(([i, w]) => tf.unsortedSegmentSum(tf.mul(dy, w.expandDims(4)).reshape([M, C]), i as tf.Tensor1D, N * H * W)),
-      );
-      // d(sample)/d(row) and /d(column): the bilinear weights' derivatives times the corner values
-      const dRow = tf.addN([tf.mul(tf.neg(tx), v00), tf.mul(tf.neg(ex), v01), tf.mul(tx, v10), tf.mul(ex, v11)]);
-      const dCol = tf.addN([tf.mul(tf.neg(ty), v00), tf.mul(ty, v01), tf.mul(tf.neg(ey), v10), tf.mul(ey, v11)]);
-      return [dImage, tf.sum(tf.mul(dy, dRow), 4), tf.sum(tf.mul(dy, dCol), 4)];
+      const idx = saved.slice(0, 4);
+      const g = saved.slice(4, 8);
+      const m = saved.slice(8, 12);
+      const [sy, sx] = saved.slice(12);
+      const ty = tf.sub(1, sy);
+      const tx = tf.sub(1, sx);
+      const wts = [tf.mul(ty, tx), tf.mul(ty, sx), tf.mul(sy, tx), tf.mul(sy, sx)];
+      const dImage = tf.addN(idx.map((i, c) => tf.unsortedSegmentSum(tf.mul(dy, tf.mul(wts[c], m[c]).expandDims(4)).reshape([M, C]), i as tf.Tensor1D, N * H * W)));
+      // d(sample)/d(row) and /d(column): each corner's weight's derivative (masked) times its pixel
+      const coefRow = [tf.neg(tx), tf.neg(sx), tx, sx];
+      const coefCol = [tf.neg(ty), ty, tf.neg(sy), sy];
+      const along = (coef: tf.Tensor[]): tf.Tensor => tf.sum(tf.mul(dy, tf.addN(g.map((gc, c) => tf.mul(gc, tf.mul(coef[c], m[c]).expandDims(4))))), 4);
+      return [dImage, along(coefRow), along(coefCol)];
     };
     return { value, gradFunc };
   });
