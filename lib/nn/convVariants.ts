@@ -179,14 +179,16 @@ function geometryConfig(g: ConvGeometry): tf.serialization.ConfigDict {
  * Y.shape; // [1, 5, 5, 6]
  */
 export function groupConv2d(
-  X: tf.Tensor4D,
-  kernel: tf.Tensor4D,
+  images: tf.Tensor,
+  weights: tf.Tensor,
   groups: number,
-  bias?: tf.Tensor1D,
+  bias?: tf.Tensor,
   options: { strides?: Size2; padding?: Size2; dilation?: Size2 } = {},
 ): tf.Tensor4D {
   checkPositiveInt(groups, "groupConv2d: groups");
-  check4D(X.shape, "groupConv2d");
+  check4D(images.shape, "groupConv2d");
+  const X = images as tf.Tensor4D;
+  const kernel = weights as tf.Tensor4D;
   const C = X.shape[3];
   const [kh, kw, cg, F] = kernel.shape;
   if (kernel.rank !== 4 || C % groups !== 0 || F % groups !== 0 || cg !== C / groups) {
@@ -361,18 +363,20 @@ function bilinearSample(flat: tf.Tensor2D, py: tf.Tensor4D, px: tf.Tensor4D, H: 
  * kernel come from autograd.
  *
  * @example
- * const X = tf.randomNormal([1, 5, 5, 2]) as tf.Tensor4D;
- * const offset = tf.zeros([1, 5, 5, 18]) as tf.Tensor4D; // zero offsets: a plain 3x3 convolution
- * const Y = d2l.deformConv2d(X, offset, tf.ones([3, 3, 2, 4]) as tf.Tensor4D, undefined, { padding: 1 });
+ * const X = tf.randomNormal([1, 5, 5, 2]);
+ * const offset = tf.zeros([1, 5, 5, 18]); // zero offsets: a plain 3x3 convolution
+ * const Y = d2l.deformConv2d(X, offset, tf.ones([3, 3, 2, 4]), undefined, { padding: 1 });
  */
 export function deformConv2d(
-  X: tf.Tensor4D,
-  offset: tf.Tensor4D,
-  kernel: tf.Tensor4D,
-  bias?: tf.Tensor1D,
+  images: tf.Tensor,
+  offset: tf.Tensor,
+  weights: tf.Tensor,
+  bias?: tf.Tensor,
   options: { strides?: Size2; padding?: Size2; dilation?: Size2 } = {},
 ): tf.Tensor4D {
-  check4D(X.shape, "deformConv2d");
+  check4D(images.shape, "deformConv2d");
+  const X = images as tf.Tensor4D;
+  const kernel = weights as tf.Tensor4D;
   const [N, H, W, C] = X.shape;
   const [kh, kw, kc, F] = kernel.shape;
   if (kernel.rank !== 4 || kc !== C) throw new Error(`deformConv2d: the kernel must have shape [kh, kw, ${C}, filters] for ${C} input channels, got ${shapeText(kernel.shape)}`);

@@ -153,10 +153,11 @@ tf.serialization.registerClass(StochasticPool2d);
  * probability-weighted average. `X` is `[batch, height, width, channels]`.
  *
  * @example
- * const Y = d2l.stochasticPool2d(tf.relu(tf.randomNormal([2, 4, 4, 3])) as tf.Tensor4D, 2, 2, 0, true, 7);
+ * const Y = d2l.stochasticPool2d(tf.relu(tf.randomNormal([2, 4, 4, 3])), 2, 2, 0, true, 7);
  */
-export function stochasticPool2d(X: tf.Tensor4D, poolSize: number, strides = poolSize, padding = 0, training = false, seed?: number): tf.Tensor4D {
-  checkImages(X.shape, "stochasticPool2d");
+export function stochasticPool2d(images: tf.Tensor, poolSize: number, strides = poolSize, padding = 0, training = false, seed?: number): tf.Tensor4D {
+  checkImages(images.shape, "stochasticPool2d");
+  const X = images as tf.Tensor4D;
   const k = checkPositiveInt(poolSize, "stochasticPool2d: poolSize");
   const s = checkPositiveInt(strides, "stochasticPool2d: strides");
   const p = checkPadding(padding, k, "stochasticPool2d");
@@ -240,11 +241,12 @@ tf.serialization.registerClass(GlobalAvgPool2d);
  * `values` has tf.maxPool's gradient. {@link maxUnpool2d} undoes it.
  *
  * @example
- * const { values, indices } = d2l.maxPoolWithArgmax(tf.randomNormal([1, 4, 4, 2]) as tf.Tensor4D, 2);
+ * const { values, indices } = d2l.maxPoolWithArgmax(tf.randomNormal([1, 4, 4, 2]), 2);
  * const back = d2l.maxUnpool2d(values, indices, 2, 2, 0, [4, 4]); // maxima in place, zeros elsewhere
  */
-export function maxPoolWithArgmax(X: tf.Tensor4D, poolSize: number, strides = poolSize, padding = 0): { values: tf.Tensor4D; indices: tf.Tensor4D } {
-  checkImages(X.shape, "maxPoolWithArgmax");
+export function maxPoolWithArgmax(images: tf.Tensor, poolSize: number, strides = poolSize, padding = 0): { values: tf.Tensor4D; indices: tf.Tensor4D } {
+  checkImages(images.shape, "maxPoolWithArgmax");
+  const X = images as tf.Tensor4D;
   const k = checkPositiveInt(poolSize, "maxPoolWithArgmax: poolSize");
   const s = checkPositiveInt(strides, "maxPoolWithArgmax: strides");
   const p = checkPadding(padding, k, "maxPoolWithArgmax");
@@ -287,10 +289,10 @@ export function maxPoolWithArgmax(X: tf.Tensor4D, poolSize: number, strides = po
  * one. The gradient to `values` gathers the output's gradient at the indices.
  *
  * @example
- * const { values, indices } = d2l.maxPoolWithArgmax(tf.randomNormal([1, 5, 5, 1]) as tf.Tensor4D, 2);
+ * const { values, indices } = d2l.maxPoolWithArgmax(tf.randomNormal([1, 5, 5, 1]), 2);
  * d2l.maxUnpool2d(values, indices, 2, 2, 0, [5, 5]).shape; // [1, 5, 5, 1]
  */
-export function maxUnpool2d(values: tf.Tensor4D, indices: tf.Tensor4D, poolSize: number, strides = poolSize, padding = 0, outputSize?: [number, number]): tf.Tensor4D {
+export function maxUnpool2d(values: tf.Tensor, indices: tf.Tensor, poolSize: number, strides = poolSize, padding = 0, outputSize?: [number, number]): tf.Tensor4D {
   checkImages(values.shape, "maxUnpool2d");
   const k = checkPositiveInt(poolSize, "maxUnpool2d: poolSize");
   const s = checkPositiveInt(strides, "maxUnpool2d: strides");
@@ -342,7 +344,7 @@ export function maxUnpool2d(values: tf.Tensor4D, indices: tf.Tensor4D, poolSize:
  * inputs); `outputSize` fixes the output's height and width.
  *
  * @example
- * const { values, indices } = d2l.maxPoolWithArgmax(tf.randomNormal([1, 4, 4, 2]) as tf.Tensor4D, 2);
+ * const { values, indices } = d2l.maxPoolWithArgmax(tf.randomNormal([1, 4, 4, 2]), 2);
  * const unpool = new d2l.MaxUnpool2d({ poolSize: 2 });
  * (unpool.apply([values, indices]) as tf.Tensor).shape; // [1, 4, 4, 2]
  */

@@ -144,7 +144,7 @@ tf.serialization.registerClass(Upsample);
  * const K = tf.tensor2d([[0, 1], [2, 3]]);
  * d2l.transConv(X, K).arraySync(); // [[0, 0, 1], [0, 4, 6], [4, 12, 9]]
  */
-export function transConv(X: tf.Tensor2D, K: tf.Tensor2D): tf.Tensor2D {
+export function transConv(X: tf.Tensor, K: tf.Tensor): tf.Tensor2D {
   if (X.rank !== 2 || K.rank !== 2)
     throw new Error(`transConv expects a 2-D input and a 2-D kernel (one channel, as the book), got ${shapeText(X.shape)} and ${shapeText(K.shape)}`);
   const [h, w] = K.shape;

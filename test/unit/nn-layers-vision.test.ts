@@ -355,6 +355,10 @@ describe("against PyTorch and the book (cpu backend)", { skip: CHILD }, () => {
     const { values, indices } = maxPoolWithArgmax(uniform([1, 4, 6, 2], rng(2)) as tf.Tensor4D, 2);
     assert.deepEqual(maxUnpool2d(values, indices, 2).shape, [1, 4, 6, 2]);
     assert.throws(() => new MaxUnpool2d({ poolSize: 2 }).apply(values), /two inputs/);
+    // its config (what saving a model writes) rebuilds the same layer
+    const unpool = new MaxUnpool2d({ poolSize: 3, strides: 2, padding: 1, outputSize: [7, 6] });
+    const rebuilt = tf.serialization.SerializationMap.getMap().classNameMap.MaxUnpool2d[1](MaxUnpool2d, unpool.getConfig()) as MaxUnpool2d;
+    assert.deepEqual([rebuilt.poolSize, rebuilt.strides, rebuilt.padding, rebuilt.outputSize], [3, 2, 1, [7, 6]]);
     assert.throws(() => maxUnpool2d(values, indices.slice([0, 0, 0, 0], [1, 1, 1, 1]) as tf.Tensor4D, 2), /indices must have the values' shape/);
   });
 
