@@ -1,0 +1,149 @@
+"""Result checks for notebooks/chapter_13_computer_vision (see test_notebooks.py).
+
+The detection helpers' values are checked against the book's printed numbers (13.4) and against
+what this module computes itself from the same boxes (IoU, anchors), not against the library."""
+from ._util import Check, close
+
+CH = "chapter_13_computer_vision/"
+
+# The house-cat photo (d2l.houseCatPath(), 1024x510) that the notebooks use in place of the book's catdog.jpg.
+CAT_H, CAT_W = 510, 1024
+
+
+def _near(a, b, tol):
+    """Nested lists of numbers equal within tol."""
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(_near(x, y, tol) for x, y in zip(a, b))
+    return close(a, b, tol)
+
+
+def _iou(a, b):
+    """Intersection over union of two corner boxes, written out (the reference for boxIou)."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _anchors_at(i, j, h, w, sizes=(0.75, 0.5, 0.25), ratios=(1, 2, 0.5)):
+    """The book's anchors of pixel (i, j) of an h x w image: sizes with the first ratio, then ratios with the first size."""
+    pairs = [(s, ratios[0]) for s in sizes] + [(sizes[0], r) for r in ratios[1:]]
+    cx, cy = (j + 0.5) / w, (i + 0.5) / h
+    out = []
+    for s, r in pairs:
+        half_w = s * r ** 0.5 * h / w / 2
+        half_h = s / r ** 0.5 / 2
+        out.append([cx - half_w, cy - half_h, cx + half_w, cy + half_h])
+    return out
+
+
+def _bounding_box(r):
+    boxes = [r["walkBbox"], r["runBbox"]]
+    centers = [[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, b[2] - b[0], b[3] - b[1]] for b in boxes]
+    inside = all(0 <= b[0] < b[2] <= CAT_W and 0 <= b[1] < b[3] <= CAT_H for b in boxes)
+    # each box holds a dark cat on the light paper of its frame: the mean gray inside the box is below that
+    # of the 8-pixel ring around it, by 24.5 and 18.5 (measured: inside 109.8 and 144.8, ring 134.3 and 163.3).
+    # Moved 40 px sideways the differences fall to 13.5 and 9.8, moved 15 px up to -5.6 and -18.5: 15 catches
+    # a box that misses its cat by that much (or has x and y swapped), not one a few pixels off.
+    framed = all(i < ring - 15 for i, ring in zip(r["insideGray"], r["ringGray"]))
+    return (r["shape"] == [CAT_H, CAT_W, 3] and inside and framed and _near(r["centers"], centers, 1e-4)
+            and r["roundTripEqual"] and r["libraryDiff"] == 0 and len(r["_plots"]) >= 2)
+
+
+# The book's labelling example (13.4.3) and its printed results.
+GROUND_TRUTH = [[0, 0.1, 0.08, 0.52, 0.92], [1, 0.55, 0.2, 0.9, 0.88]]
+ANCHORS = [[0, 0.1, 0.2, 0.3], [0.15, 0.2, 0.4, 0.4], [0.63, 0.05, 0.88, 0.98], [0.66, 0.45, 0.8, 0.8], [0.57, 0.3, 0.92, 0.9]]
+BOOK_CLASSES = [[0, 1, 2, 0, 2]]
+BOOK_MASK = [[0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1]]
+BOOK_OFFSETS = [[0, 0, 0, 0, 1.40, 10.0, 2.59, 7.18, -1.20, 0.269, 1.68, -1.57, 0, 0, 0, 0, -0.571, -1.00, 4.17e-06, 0.626]]
+# 13.4.4: multibox_detection on the book's four anchors, as printed.
+BOOK_DETECTION = [[[0, 0.9, 0.1, 0.08, 0.52, 0.92], [1, 0.9, 0.55, 0.2, 0.9, 0.88],
+                   [-1, 0.8, 0.08, 0.2, 0.56, 0.95], [-1, 0.7, 0.15, 0.3, 0.62, 0.91]]]
+
+
+def _anchor(r):
+    iou = [[_iou(a, g[1:]) for g in GROUND_TRUTH] for a in ANCHORS]
+    pixel = [[v * s for v, s in zip(b, (CAT_W, CAT_H, CAT_W, CAT_H))] for b in _anchors_at(190, 425, CAT_H, CAT_W)]
+    kept = [row for row in BOOK_DETECTION[0] if row[0] != -1]
+    return (r["shape"] == [1, CAT_H * CAT_W * 5, 4] and _near(r["first"], _anchors_at(250, 250, CAT_H, CAT_W)[0], 1e-6)
+            # an input of the book's photo's size gives the book's 2,042,040 anchors and (0.06, 0.07, 0.63, 0.82)
+            and r["bookShape"] == [1, 2042040, 4] and [round(v, 2) for v in r["bookFirst"]] == [0.06, 0.07, 0.63, 0.82]
+            and _near(r["pixelAnchors"], pixel, 1e-3)
+            and _near(r["iou"], iou, 1e-6) and _near(r["libraryIou"], iou, 1e-6)
+            and r["classLabels"] == BOOK_CLASSES and r["bboxMask"] == BOOK_MASK
+            # the book prints 3 significant digits
+            and _near(r["bboxOffset"], BOOK_OFFSETS, 0.006)
+            and r["kept"] == [0, 3] and r["libraryKept"] == [0, 3]
+            and _near(r["output"], BOOK_DETECTION, 1e-6) and _near(r["detections"], kept, 1e-6)
+            and len(r["_plots"]) >= 4)
+
+
+def _map_anchors(fmap_h, fmap_w, size):
+    """All anchors of a feature map, row by row, as the book's multibox_prior orders them."""
+    return [a for i in range(fmap_h) for j in range(fmap_w) for a in _anchors_at(i, j, fmap_h, fmap_w, (size,), (1, 2, 0.5))]
+
+
+def _multiscale(r):
+    scaled = [[v * s for v, s in zip(a, (CAT_W, CAT_H, CAT_W, CAT_H))] for a in _map_anchors(4, 6, 0.22)]
+    ious = [_iou(a, [37, 23, 159, 106]) for a in scaled]
+    best = max(range(len(ious)), key=lambda k: ious[k])
+    return (r["counts"] == [48, 12, 3, 72]
+            and _near(r["small"], _map_anchors(4, 4, 0.15), 1e-6) and _near(r["frames"], _map_anchors(4, 6, 0.22), 1e-6)
+            # the walking cat's best anchor: the ratio-1 anchor of the first frame (measured IoU 0.601)
+            and r["bestAnchor"] == best == 0 and close(r["bestIou"], ious[best], 1e-4) and r["bestIou"] > 0.5
+            and len(r["_plots"]) >= 4)
+
+
+CHECKS = {
+    # 13.3: the photo's shape, the two boxes inside it and around a dark cat each (gray inside against the
+    # ring around it), their centers as computed here, the exact round trip, the library's conversions, plots.
+    CH + "03_bounding_box.ipynb": Check(
+        "the photo is 510x1024x3; each box lies in it and frames a dark cat (inside at least 15 grays darker than "
+        "the ring around it); the centers are right; corner -> center -> corner is exact; the library agrees; plots drawn",
+        """
+        const gray = img.toFloat().mean(2);
+        const mean = (b: number[]) => tf.tidy(() => gray.slice([b[1], b[0]], [b[3] - b[1], b[2] - b[0]]).sum().dataSync()[0]);
+        const area = (b: number[]) => (b[2] - b[0]) * (b[3] - b[1]);
+        const grow = (b: number[]) => [b[0] - 8, b[1] - 8, b[2] + 8, b[3] + 8];
+        const bs = [walkBbox, runBbox];
+        return {
+          shape: img.shape, walkBbox, runBbox, centers: centers.arraySync(), libraryDiff,
+          roundTripEqual: roundTrip.equal(boxes).all().dataSync()[0] === 1,
+          insideGray: bs.map((b) => mean(b) / area(b)),
+          ringGray: bs.map((b) => (mean(grow(b)) - mean(b)) / (area(grow(b)) - area(b))),
+        };
+        """,
+        _bounding_box,
+        plot=True),
+    # 13.4: anchor count and the first anchor (ours and at the book's image size), the five anchors drawn at
+    # one pixel, IoU (ours and the library's) against this module's own, the book's printed labels, mask,
+    # offsets, NMS indices and multibox_detection output, and the four box drawings.
+    CH + "04_anchor.ipynb": Check(
+        "2,611,200 anchors on the photo (2,042,040 and (0.06, 0.07, 0.63, 0.82) at the book's size); the anchors of "
+        "pixel (190, 425); IoU as computed here; the book's labels, mask and offsets; NMS keeps [0, 3]; the book's "
+        "detection output; four drawings",
+        """
+        return {
+          shape: Y.shape, first: Array.from(boxes.slice([250, 250, 0, 0], [1, 1, 1, 4]).dataSync()),
+          bookShape: bookY.shape, bookFirst, pixelAnchors: pixelAnchors.arraySync(),
+          iou: iou.arraySync(), libraryIou: d2l.boxIou(anchors, truthBoxes).arraySync(),
+          classLabels: classLabels.arraySync(), bboxMask: bboxMask.arraySync(), bboxOffset: bboxOffset.arraySync(),
+          kept, libraryKept: d2l.nms(nmsAnchors, best, 0.5).arraySync(), output: output.arraySync(), detections,
+        };
+        """,
+        _anchor,
+        plot=True),
+    # 13.5: anchors on feature maps of 4x4, 2x2, 1x1 (the book's) and 4x6 (one centre per frame of the photo):
+    # their number and coordinates against this module's own, and the anchor that fits the walking cat best.
+    CH + "05_multiscale_object_detection.ipynb": Check(
+        "48, 12, 3 and 72 anchors; the 4x4 and 4x6 maps' anchors as computed here; the first frame's ratio-1 anchor "
+        "fits the walking cat best (IoU > 0.5, as computed here); four drawings",
+        """
+        return {
+          counts: [small, medium, large, frames].map((d) => d.anchors.shape[1]),
+          small: small.anchors.squeeze([0]).arraySync(), frames: frames.anchors.squeeze([0]).arraySync(), bestAnchor, bestIou,
+        };
+        """,
+        _multiscale,
+        plot=True),
+}
