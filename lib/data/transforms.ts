@@ -55,7 +55,10 @@ function run(t: TransformLike, x: tf.Tensor): tf.Tensor {
 
 /** Run a transform's spec on every image of x. */
 function applySpec(x: tf.Tensor, name: string, spec: TransformSpec, random: () => number): tf.Tensor {
-  return F.mapImages(x, name, (img) => F.applySpecHost(spec, img, random), ["centerCrop", "pad", "flip", "randomCrop"].includes(spec.kind));
+  // pure copies keep int32 pixels, unless a fractional fill would be cut
+  const fill = (spec as { fill?: Fill }).fill;
+  const wholeFill = fill === undefined || (typeof fill === "number" ? Number.isInteger(fill) : fill.every((v) => Number.isInteger(v)));
+  return F.mapImages(x, name, (img) => F.applySpecHost(spec, img, random), wholeFill && ["centerCrop", "pad", "flip", "randomCrop"].includes(spec.kind));
 }
 
 /** Options of the random transforms. */

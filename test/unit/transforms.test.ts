@@ -169,6 +169,10 @@ test("the transform classes give the functional results (Resize, CenterCrop, Pad
   assert.deepEqual(new T.ToTensor().apply(tf.tensor2d([[255]], [1, 1], "int32")).shape, [1, 1, 1]);
   // crops and flips keep int32 pixels
   assert.equal(F.hflip(bytes).dtype, "int32");
+  assert.equal(new T.RandomCrop(1, { padding: 1, seed: 0 }).apply(bytes).dtype, "int32");
+  const halves = new T.RandomCrop(3, { padding: 1, fill: 0.5, seed: 0 }).apply(bytes);
+  assert.equal(halves.dtype, "float32"); // a fractional fill is kept, not cut to an integer
+  assert.deepEqual(Array.from(halves.dataSync()).slice(0, 3), [0.5, 0.5, 0.5]);
 });
 
 test("Compose chains transforms and leaves no tensors behind but its output", () => {
