@@ -388,3 +388,39 @@ test("preprocessFor runs a Compose per example in the DataLoader's worker thread
   assert.deepEqual(a0[0].slice(0, 4), [5, 8, 8, 3]);
   assert.throws(() => T.preprocessFor(new T.Compose([new T.Lambda((x) => x)])), /cannot run in worker threads.*forBatch/);
 });
+
+test("RandomAffine's and RandomCrop's draws cover their ranges and stay inside them", () => {
+  const ra = new T.RandomAffine([-10, 20], { translate: [0.1, 0.2], scale: [0.8, 1.2], shear: [-5, 5, 0, 10], seed: 5 });
+  let minA = Infinity;
+  let maxA = -Infinity;
+  const dxs = new Set<number>();
+  for (let i = 0; i < 2000; i++) {
+    const p = ra.getParams(50, 40);
+    minA = Math.min(minA, p.angle);
+    maxA = Math.max(maxA, p.angle);
+    assert.ok(Number.isInteger(p.translate[0]) && Math.abs(p.translate[0]) <= 4 && Math.abs(p.translate[1]) <= 10, `translate ${p.translate}`);
+    dxs.add(p.translate[0]);
+    assert.ok(p.scale >= 0.8 && p.scale <= 1.2 && p.shear[0] >= -5 && p.shear[0] <= 5 && p.shear[1] >= 0 && p.shear[1] <= 10);
+  }
+  assert.ok(minA >= -10 && minA < -9.5 && maxA <= 20 && maxA > 19.5, `angles in [${minA}, ${maxA}]`);
+  assert.deepEqual(
+    [...dxs].sort((a, b) => a - b),
+    [-4, -3, -2, -1, 0, 1, 2, 3, 4],
+  );
+  // RandomCrop(4) of a 6x6 image padded by 1: every offset 0..4 in each direction, about equally often
+  const img = tf.tensor3d(
+    Array.from({ length: 36 }, (_, i) => i + 1),
+    [6, 6, 1],
+  );
+  const crop = new T.RandomCrop(4, { padding: 1, seed: 6 });
+  const batch = tf.stack(Array.from({ length: 2000 }, () => img));
+  const out = crop.apply(batch).dataSync();
+  const boxes = new Map<string, number>();
+  for (let i = 0; i < 2000; i++) {
+    const key = Array.from(out.slice(i * 16, i * 16 + 16)).join();
+    boxes.set(key, (boxes.get(key) ?? 0) + 1);
+  }
+  // offsets (r, c) in 0..4 x 0..4: 25 boxes, 80 each on average (binomial sd about 8.8)
+  assert.equal(boxes.size, 25);
+  for (const [box, k] of boxes) assert.ok(k > 40 && k < 120, `box ${box} drawn ${k} times of 2000`);
+});
