@@ -297,6 +297,28 @@ describe("against PyTorch and the book (cpu backend)", { skip: CHILD }, () => {
       gradCheck(`groupConv2d ${what}`, (x, k, b) => groupConv2d(x as tf.Tensor4D, k as tf.Tensor4D, c.groups, b as tf.Tensor1D, opts), [small, t4(c.kernel), t1(c.bias)]);
       weightGradCheck(`GroupConv2d ${what}`, layer, small, true);
     }
+    // a large layer (64 -> 96 channels, 4 groups) runs one convolution per group instead of the block-diagonal
+    // kernel: the same values and input gradient as a full convolution with a block-diagonal kernel built here
+    {
+      const r = rng(77);
+      const [C, F, G] = [64, 96, 4];
+      const Xl = uniform([1, 4, 5, C], r);
+      const Kl = uniform([3, 3, C / G, F], r);
+      const kv = Kl.dataSync();
+      const full = tf.buffer([3, 3, C, F]);
+      for (let t = 0; t < 9; t++)
+        for (let c = 0; c < C / G; c++)
+          for (let f = 0; f < F; f++) {
+            const g = Math.floor(f / (F / G));
+            full.set(kv[(t * (C / G) + c) * F + f], Math.floor(t / 3), t % 3, g * (C / G) + c, f);
+          }
+      const want = tf.conv2d(Xl as tf.Tensor4D, full.toTensor() as tf.Tensor4D, 1, "same");
+      assert.ok(tf.max(tf.abs(tf.sub(groupConv2d(Xl, Kl, G, undefined, { padding: 1 }), want))).dataSync()[0] < 1e-4);
+      const coef = uniform(want.shape, r);
+      const gotGrad = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(groupConv2d(x, Kl, G, undefined, { padding: 1 }), coef)))(Xl);
+      const wantGrad = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, full.toTensor() as tf.Tensor4D, 1, "same"), coef)))(Xl);
+      assert.ok(tf.max(tf.abs(tf.sub(gotGrad, wantGrad))).dataSync()[0] < 1e-4);
+    }
     const X = uniform([2, 6, 6, 4], rng(1));
     await roundTrip(new GroupConv2d({ filters: 6, kernelSize: 3, groups: 2, padding: 1 }), [6, 6, 4], X);
     assert.throws(() => new GroupConv2d({ filters: 5, kernelSize: 3, groups: 2 }), /divisible by groups/);
