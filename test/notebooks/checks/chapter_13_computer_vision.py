@@ -94,6 +94,49 @@ def _multiscale(r):
             and len(r["_plots"]) >= 4)
 
 
+# 13.10: the book's printed values, and kernel2matrix / corr2d / the transposed convolution written out here.
+BOOK_TRANS_CONV = [[0, 0, 1], [0, 4, 6], [4, 12, 9]]
+BOOK_TRANS_CONV_STRIDE2 = [[0, 0, 0, 1], [0, 0, 2, 3], [0, 2, 0, 3], [4, 6, 6, 9]]
+
+
+def _trans_conv(x, k):
+    """The book's trans_conv written out: each input element adds a scaled kernel at its place."""
+    h, w = len(k), len(k[0])
+    y = [[0.0] * (len(x[0]) + w - 1) for _ in range(len(x) + h - 1)]
+    for i, row in enumerate(x):
+        for j, v in enumerate(row):
+            for a in range(h):
+                for b in range(w):
+                    y[i + a][j + b] += v * k[a][b]
+    return y
+
+
+def _kernel2matrix_3x3(k):
+    """The 4x9 matrix of a 2x2 kernel on a 3x3 input, one row per output element."""
+    w = [[0.0] * 9 for _ in range(4)]
+    for row, (i, j) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        for a in range(2):
+            for b in range(2):
+                w[row][3 * (i + a) + j + b] = k[a][b]
+    return w
+
+
+def _transposed_conv(r):
+    xm = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    km = [[1, 2], [3, 4]]
+    ym = [[sum(xm[i + a][j + b] * km[a][b] for a in range(2) for b in range(2)) for j in range(2)] for i in range(2)]
+    w = _kernel2matrix_3x3(km)
+    wt_y = [[sum(w[o][3 * i + j] * ym[o // 2][o % 2] for o in range(4)) for j in range(3)] for i in range(3)]
+    return (_trans_conv([[0, 1], [2, 3]], [[0, 1], [2, 3]]) == BOOK_TRANS_CONV
+            and r["scratch"] == r["library"] == r["op"] == r["layer"] == BOOK_TRANS_CONV
+            and r["pad"] == [[4]] and r["stride"] == BOOK_TRANS_CONV_STRIDE2
+            and r["shapes"] == [[1, 16, 16, 10], [1, 6, 6, 20], [1, 16, 16, 10]]
+            # the book's corr2d result [[27, 37], [57, 67]], its kernel2matrix, and Wt y = trans_conv(y, K)
+            and ym == [[27, 37], [57, 67]] and r["Ym"] == ym and r["W"] == w
+            and r["WX"] == ym and _trans_conv(ym, km) == wt_y and r["Zm"] == wt_y and r["WtY"] == wt_y
+            and r["convIsMatmul"] is True and r["transIsMatmulT"] is True)
+
+
 CHECKS = {
     # 13.3: the photo's shape, the two boxes inside it and around a dark cat each (gray inside against the
     # ring around it), their centers as computed here, the exact round trip, the library's conversions, plots.
@@ -146,4 +189,22 @@ CHECKS = {
         """,
         _multiscale,
         plot=True),
+    # 13.10: trans_conv's printed [[0, 0, 1], [0, 4, 6], [4, 12, 9]] from scratch, from the library, from
+    # tf.conv2dTranspose and from the layer with the same kernel; padding 1 -> [[4]]; stride 2; the shapes of
+    # conv then transposed conv; kernel2matrix's W, W x = corr2d(X, K) and W^T y = trans_conv(y, K), against
+    # the values computed here.
+    CH + "10_transposed_conv.ipynb": Check(
+        "trans_conv gives the book's [[0, 0, 1], [0, 4, 6], [4, 12, 9]] four ways; padding 1 gives [[4]]; stride 2 the "
+        "book's 4x4; conv + transposed conv give back [1, 16, 16, 10]; W is the book's kernel2matrix, W x = corr2d "
+        "and W^T y = trans_conv (as computed here)",
+        """
+        return {
+          scratch: Yscratch.arraySync(), library: d2l.transConv(X, K).arraySync(),
+          op: Yop.squeeze().arraySync(), layer: Ylayer.squeeze().arraySync(), pad: Ypad.squeeze([0, 3]).arraySync(),
+          stride: Ystride.squeeze().arraySync(), shapes: [Xc.shape, Yc.shape, Zc.shape],
+          Ym: Ym.arraySync(), W: W.arraySync(), WX: WX.arraySync(), WtY: WtY.arraySync(), Zm: Zm.arraySync(),
+          convIsMatmul, transIsMatmulT,
+        };
+        """,
+        _transposed_conv),
 }
