@@ -115,8 +115,20 @@ export interface Converter {
   convert(prevDecl: string, src: string): Conversion;
   inspect(prevDecl: string, src: string, position: number): QuickInfo | undefined;
   complete(prevDecl: string, src: string, position: number): Completion;
+  /**
+   * Speculative checker: build, while the kernel is idle, one of the programs
+   * the next cell's compile would build (see `speculation`), for the
+   * declarations `prevDecl`. Nothing changes for later cells but their speed.
+   * Returns true when nothing is left to prepare.
+   */
+  prepare(prevDecl: string): boolean;
+  /** How many compiles took over a prepared program, and how many could not. */
+  readonly speculationStats: { adopted: number; missed: number; pooled: number };
   close(): void;
 }
+
+/** How many prepared programs `prepare` keeps: tslab compiles a cell that declares names twice. */
+const POOL_SIZE = 2;
 
 /** Completion candidates at a position, with each one's kind for the front end (parallel to `candidates`). */
 export interface Completion {
@@ -228,6 +240,111 @@ function kindOfFlags(ts: typeof TS, f: number): string | undefined {
 
 const TSLAB_TS = "@tslab/typescript-for-tslab";
 
+/** tslab's file names for the cell and for the declarations carried from earlier cells. */
+const CELL_FILE = "/__tslab__.ts";
+const DECL_FILE = "/__prev__.d.ts";
+
+/** What adoption reads of a SourceFile (TypeScript's internal fields included). */
+interface SourceFileLike {
+  fileName: string;
+  text: string;
+  isDeclarationFile: boolean;
+  languageVersion: number;
+  impliedNodeFormat?: number;
+  setExternalModuleIndicator?: unknown;
+  referencedFiles: readonly unknown[];
+  typeReferenceDirectives: readonly unknown[];
+  libReferenceDirectives: readonly unknown[];
+  [k: string]: unknown;
+}
+interface CompilerHostLike {
+  getSourceFile(fileName: string, options: Record<string, unknown>): SourceFileLike | undefined;
+}
+
+/** A program built while the kernel was idle, with an empty cell, its checker initialized. */
+interface Prepared {
+  program: TsProgram;
+  cell: SourceFileLike;
+  declText: string;
+  options: Record<string, unknown>;
+}
+
+/**
+ * The speculative checker. A new cell costs a new Program and a new type
+ * checker: reusing the old program's files still takes a pass over all 855 of
+ * them (tfjs, Node's types, the standard library), and initializing a checker
+ * merges the globals and module augmentations of every one; together about
+ * half of a trivial cell's compile. While the kernel is idle, `prepare` builds
+ * such programs with an empty cell against the current declarations; the next
+ * cell then takes one over: the empty cell's SourceFile object, which the
+ * program and checker hold, is given the new cell's parsed content and bound
+ * again, and nothing else of the program depends on the cell's text as long as
+ * the cell imports nothing (no import, require, reference or declare: those
+ * cells take the ordinary path). The placeholder is never checked, so the
+ * checker has no results for it that the real cell could inherit; each
+ * prepared program serves one compile (tslab compiles a cell that declares
+ * names twice, hence a pool).
+ */
+const speculation: { preparing: boolean; pool: Prepared[]; adopted: number; missed: number } = { preparing: false, pool: [], adopted: 0, missed: 0 };
+
+/** Program-level fields of a SourceFile, set when the program took it in: kept as the placeholder had them. */
+const PROGRAM_FIELDS = new Set([
+  "fileName",
+  "path",
+  "resolvedPath",
+  "originalFileName",
+  "imports",
+  "moduleAugmentations",
+  "ambientModuleNames",
+  "resolvedModules",
+  "resolvedTypeReferenceDirectiveNames",
+  "packageJsonScope",
+  "packageJsonLocations",
+  "impliedNodeFormat",
+  "redirectInfo",
+]);
+
+/** Text that may add a file, a module resolution or a global to the program: such a cell compiles the ordinary way. */
+const NEEDS_RESOLUTION = /\bimport\b|\brequire\b|\bdeclare\b|\/\/\/|\bglobal\b|\bmodule\b/;
+
+/**
+ * Take over a prepared program for the cell the host now has, if one fits:
+ * same declarations text, a cell that imports nothing, and a program with no
+ * source file of the user's (an imported .ts module may have changed on disk).
+ */
+function adoptPrepared(ts: TsModule, oldProgram: TsProgram | undefined, host: CompilerHostLike, options: Record<string, unknown>): TsProgram | undefined {
+  void oldProgram;
+  if (process.env.D2L_SPECULATIVE_CHECKER === "0") return undefined;
+  while (speculation.pool.length > 0) {
+    const p = speculation.pool.pop() as Prepared;
+    if (p.options !== options) continue;
+    const parseOptions = { languageVersion: p.cell.languageVersion, impliedNodeFormat: p.cell.impliedNodeFormat, setExternalModuleIndicator: p.cell.setExternalModuleIndicator };
+    const decl = host.getSourceFile(p.cell.fileName.replace(CELL_FILE, DECL_FILE), parseOptions);
+    if (!decl || decl.text !== p.declText) {
+      speculation.pool.length = 0;
+      break;
+    }
+    const cell = host.getSourceFile(p.cell.fileName, parseOptions);
+    if (
+      !cell ||
+      NEEDS_RESOLUTION.test(cell.text) ||
+      cell.referencedFiles.length + cell.typeReferenceDirectives.length + cell.libReferenceDirectives.length > 0 ||
+      p.program.getSourceFiles().some((f) => !f.isDeclarationFile && f !== (p.cell as unknown))
+    ) {
+      break;
+    }
+    const target = p.cell as Record<string, unknown>;
+    const source = cell as Record<string, unknown>;
+    for (const k of Object.keys(target)) if (!PROGRAM_FIELDS.has(k) && !(k in source)) target[k] = undefined;
+    for (const k of Object.keys(source)) if (!PROGRAM_FIELDS.has(k)) target[k] = source[k];
+    (ts as unknown as { bindSourceFile(f: unknown, o: unknown): void }).bindSourceFile(target, p.program.getCompilerOptions());
+    speculation.adopted++;
+    return p.program;
+  }
+  speculation.missed++;
+  return undefined;
+}
+
 let captured: { esmMap?: string; cjsMap?: string } = {};
 /** The program, file and position of the last completion tslab asked TypeScript for. */
 let lastCompletion: { program: TS.Program; sourceFile: TS.SourceFile; position: number } | undefined;
@@ -297,11 +414,14 @@ function patchTypeScript(): TsModule {
     configFileParsingDiagnostics: unknown,
     projectReferences: unknown,
   ): LightBuilder => {
+    const oldProgram = old?.getProgramOrUndefined();
+    const ready = speculation.preparing ? undefined : adoptPrepared(ts, oldProgram, host as CompilerHostLike, options);
+    if (ready) return lightBuilder(ready);
     const program = ts.createProgram({
       rootNames,
       options,
       host,
-      oldProgram: old?.getProgramOrUndefined(),
+      oldProgram,
       configFileParsingDiagnostics,
       projectReferences,
     });
@@ -309,6 +429,16 @@ function patchTypeScript(): TsModule {
     // completion and quick info walk (files kept from the old program are
     // already bound, so this costs only the new cell).
     program.getTypeChecker();
+    if (speculation.preparing) {
+      const cell = rootNames.find((n) => n.endsWith(CELL_FILE));
+      const decl = rootNames.find((n) => n.endsWith(DECL_FILE));
+      const cellFile = cell === undefined ? undefined : (program.getSourceFile(cell) as SourceFileLike | undefined);
+      const declFile = decl === undefined ? undefined : (program.getSourceFile(decl) as SourceFileLike | undefined);
+      if (cellFile && declFile) speculation.pool.push({ program, cell: cellFile, declText: declFile.text, options });
+    }
+    return lightBuilder(program);
+  };
+  const lightBuilder = (program: TsProgram): LightBuilder => {
     return {
       getProgram: () => program,
       getProgramOrUndefined: () => program,
@@ -407,7 +537,8 @@ export function createCellConverter(): Converter {
     };
   };
   const conv = tslabConverter.createConverter();
-  void ts;
+  let preparedFor: string | undefined;
+  let placeholders = 0;
   return {
     convert(prevDecl, src) {
       captured = {};
@@ -419,6 +550,23 @@ export function createCellConverter(): Converter {
       return r;
     },
     inspect: (p, s, pos) => conv.inspect(p, s, pos),
+    prepare(prevDecl) {
+      if (preparedFor !== prevDecl) speculation.pool.length = 0;
+      preparedFor = prevDecl;
+      speculation.preparing = true;
+      try {
+        if (speculation.pool.length >= POOL_SIZE) return true;
+        // Each placeholder differs from the last, so that tslab's watch program builds a new program.
+        const before = speculation.pool.length;
+        conv.inspect(prevDecl, `// prepared ${++placeholders}`, 0);
+        return speculation.pool.length === before || speculation.pool.length >= POOL_SIZE;
+      } finally {
+        speculation.preparing = false;
+      }
+    },
+    get speculationStats() {
+      return { adopted: speculation.adopted, missed: speculation.missed, pooled: speculation.pool.length };
+    },
     complete(p, s, pos) {
       lastCompletion = undefined;
       const r = conv.complete(p, s, pos);
@@ -440,11 +588,12 @@ const UNTERMINATED_TEMPLATE = 1160;
 
 /** `complete`, `incomplete` (with an indent) or `invalid`, for is_complete_request. */
 export function codeCompleteness(code: string): { status: "complete" | "incomplete" | "invalid"; indent?: string } {
+  // TypeScript is wrapped before tslab's converter is first loaded: it takes the module it finds then.
+  const ts = patchTypeScript();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { isCompleteCode } = require("tslab/dist/converter") as {
     isCompleteCode: (c: string) => { completed: boolean; indent?: string };
   };
-  const ts = patchTypeScript();
   const r = isCompleteCode(code);
   if (!r.completed) return { status: "incomplete", indent: r.indent ?? "" };
   const sf = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.Latest, false);

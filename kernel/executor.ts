@@ -197,6 +197,20 @@ export class Executor {
     this.compile(src);
   }
 
+  /**
+   * While the kernel is idle: build one program for the next cell's compile
+   * ahead of it (the speculative checker, compiler.ts). Nothing runs and what
+   * later cells see does not change. Returns true when nothing is left to do.
+   */
+  prepareNext(): boolean {
+    this.onCompile?.(true);
+    try {
+      return this.converter.prepare(this.prevDecl);
+    } finally {
+      this.onCompile?.(false);
+    }
+  }
+
   private async executeCell(src: string, cell: number): Promise<CellResult> {
     const conv = this.compile(src);
     if (conv.sideOutputs) {

@@ -5,6 +5,7 @@
  */
 import * as path from "path";
 import * as util from "util";
+import * as v8 from "v8";
 import { Worker } from "worker_threads";
 import { setTimeout as realSetTimeout } from "timers";
 // The executor and the compiler (TypeScript itself, tslab) are loaded after the first kernel_info_reply (see start()):
@@ -102,6 +103,11 @@ const WARM_UP_CELLS = [
   "function twice(x: number): number {\n  return 2 * x;\n}\ntwice(d2l.seed.length)",
   "1 + 2",
 ];
+
+/** How long the kernel must have been idle before it prepares the next cell's compile (the speculative checker). */
+const PREPARE_IDLE_MS = 20;
+/** The speculative checker waits while V8's heap is fuller than this share of its limit. */
+const PREPARE_HEAP_SHARE = 0.5;
 
 /** The cell compiler's module, loaded on first use (kernel/compiler.ts loads TypeScript lazily too). */
 function compilerModule(): typeof import("./compiler") {
@@ -251,6 +257,40 @@ export class Session {
     this.markReady();
     this.post({ kind: "ready" });
     this.warmUp([...WARM_UP_CELLS]);
+    this.schedulePrepare();
+  }
+
+  private prepareTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * The speculative checker (compiler.ts): once the kernel has been idle for
+   * PREPARE_IDLE_MS, build the programs the next cell's compile needs, one per
+   * timer tick, so that a request that comes meanwhile waits for one at most.
+   * Not while V8's heap is fuller than PREPARE_HEAP_SHARE of its limit (after a
+   * MemoryError, say): the next cell then compiles the ordinary way.
+   */
+  private schedulePrepare(delay = PREPARE_IDLE_MS): void {
+    if (this.prepareTimer || !this.executor) return;
+    this.prepareTimer = realSetTimeout(() => {
+      this.prepareTimer = undefined;
+      // A request in flight schedules this again when it ends.
+      if (this.queue.length > 0 || this.running || this.runningCell !== undefined || this.inFlight.size > 0) return;
+      if (Date.now() - this.lastActivity < PREPARE_IDLE_MS) {
+        this.schedulePrepare();
+        return;
+      }
+      const heap = v8.getHeapStatistics();
+      if (heap.used_heap_size > PREPARE_HEAP_SHARE * heap.heap_size_limit) return;
+      let done: boolean;
+      try {
+        done = this.executor.prepareNext();
+      } catch (e) {
+        log(`preparing the next cell's compile failed (cells are not affected): ${(e as Error).stack ?? e}`);
+        return;
+      }
+      if (!done) this.schedulePrepare(0);
+    }, delay);
+    this.prepareTimer.unref();
   }
 
   /**
@@ -537,6 +577,7 @@ export class Session {
         this.lastActivity = Date.now();
         entry.finished = true;
         this.inFlight.delete(entry);
+        this.schedulePrepare();
       },
       lost: (e) => entry.end(() => onLost(e)),
     };

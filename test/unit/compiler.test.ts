@@ -1,6 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { codeCompleteness, completionType } from "../../kernel/compiler";
+import { Conversion, codeCompleteness, completionType, createCellConverter } from "../../kernel/compiler";
 
 describe("codeCompleteness", () => {
   test("complete statements are complete", () => {
@@ -75,5 +75,63 @@ describe("completionType: TypeScript's completion kinds as JupyterLab's item typ
   test("other kinds pass through; an empty kind is text", () => {
     assert.equal(completionType("string"), "string");
     assert.equal(completionType(""), "text");
+  });
+});
+
+describe("the speculative checker (a program prepared while idle, taken over by the next cell)", () => {
+  const cells = [
+    "1 + 1",
+    "let x: number = 1;\nx",
+    "x = 'str'",
+    "interface P { a: number }\nconst p: P = { a: 1 };\np",
+    "const q: P = { b: 2 }",
+    "function f(a: string): number {\n  return a.length;\n}\nf(3)",
+    "class C {\n  constructor(public v: number) {}\n}\nnew C(1).v",
+    "new C('x')",
+    "const r = await Promise.resolve(5);\nr",
+    "1 +",
+    "p.a + x",
+    'import * as path from "path";\npath.sep',
+  ];
+  const key = (c: Conversion): string =>
+    JSON.stringify({ o: c.output, d: c.declOutput, g: c.diagnostics, l: c.lastExpressionVar, h: c.hasToplevelAwait, s: c.sideOutputs, m: c.mapPosition?.(2, 0) });
+
+  test("gives the same code, declarations, diagnostics and source map as the ordinary compile, cell after cell", () => {
+    const conv = createCellConverter();
+    let prev = "";
+    const before = conv.speculationStats;
+    let errors = 0;
+    for (const src of cells) {
+      process.env.D2L_SPECULATIVE_CHECKER = "0";
+      const ordinary = conv.convert(prev, src);
+      delete process.env.D2L_SPECULATIVE_CHECKER;
+      while (!conv.prepare(prev));
+      const speculative = conv.convert(prev, src);
+      assert.equal(key(speculative), key(ordinary), JSON.stringify(src));
+      if (ordinary.diagnostics.length > 0) errors++;
+      else prev = ordinary.declOutput ?? prev;
+    }
+    assert.ok(errors >= 4, `the cells include type and syntax errors (${errors})`);
+    assert.match(prev, /interface P/);
+    const after = conv.speculationStats;
+    // Every cell but the one that imports took over a prepared program (cells that declare names, twice).
+    assert.ok(after.adopted - before.adopted >= cells.length - 1, JSON.stringify({ before, after }));
+    assert.ok(after.missed > before.missed, "the cell with an import compiled the ordinary way");
+    conv.close();
+  });
+
+  test("quick info and completion work on a cell compiled through a prepared program", () => {
+    const conv = createCellConverter();
+    const first = conv.convert("", "const width: number = 3;\nwidth");
+    assert.deepEqual(first.diagnostics, []);
+    const prev = first.declOutput ?? "";
+    while (!conv.prepare(prev));
+    const before = conv.speculationStats.adopted;
+    assert.deepEqual(conv.convert(prev, "width * 2").diagnostics, []);
+    assert.equal(conv.speculationStats.adopted, before + 1);
+    const info = conv.inspect(prev, "width * 2", 1);
+    assert.match((info?.displayParts ?? []).map((p) => p.text).join(""), /width: number/);
+    assert.ok(conv.complete(prev, "wid", 3).candidates.includes("width"));
+    conv.close();
   });
 });
