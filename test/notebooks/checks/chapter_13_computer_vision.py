@@ -208,3 +208,77 @@ CHECKS = {
         """,
         _transposed_conv),
 }
+
+
+# 13.15 (the layer catalogue, beyond the book): the five convolutions' parameters and multiply-adds per output
+# position, recomputed here from PyTorch's weight shapes (weight [out, in / groups, k, k] plus bias [out]).
+C_IN, C_OUT, K = 16, 32, 3
+CATALOGUE = {  # layer -> (dilation, parameters, multiply-adds per output position)
+    "standard": (1, C_OUT * C_IN * K * K + C_OUT, C_OUT * C_IN * K * K),
+    "dilated (d=2)": (2, C_OUT * C_IN * K * K + C_OUT, C_OUT * C_IN * K * K),
+    "grouped (g=4)": (1, C_OUT * (C_IN // 4) * K * K + C_OUT, C_OUT * (C_IN // 4) * K * K),
+    # depthwise [C_IN, 1, k, k] without bias, then pointwise [C_OUT, C_IN, 1, 1] with bias
+    "depthwise-separable": (1, C_IN * K * K + C_OUT * C_IN + C_OUT, C_IN * K * K + C_OUT * C_IN),
+    # offset convolution [2 k^2, C_IN, k, k] with bias, the kernel [C_OUT, C_IN, k, k] with bias; the 4 bilinear
+    # corners of each of the k^2 * C_IN samples
+    "deformable": (1, 2 * K * K * C_IN * K * K + 2 * K * K + C_OUT * C_IN * K * K + C_OUT,
+                   2 * K * K * C_IN * K * K + C_OUT * C_IN * K * K + 4 * K * K * C_IN),
+}
+POOLED = [[1, 2, 0, 3], [4, 1, 1, 1], [0, 0, 2, 6], [5, 3, 0, 2]]
+
+
+def _windows(x, size=2):
+    return [[[x[i + a][j + b] for a in range(size) for b in range(size)] for j in range(0, len(x[0]), size)]
+            for i in range(0, len(x), size)]
+
+
+def _layer_catalogue(r):
+    rows = {row["layer"]: row for row in r["table"]}
+    table_ok = sorted(rows) == sorted(CATALOGUE) and all(
+        rows[n]["rf"] == d * (K - 1) + 1 and rows[n]["formula"] == p == rows[n]["countParams"] and rows[n]["macs"] == m
+        and 0 < rows[n]["ms"] < 60000
+        for n, (d, p, m) in CATALOGUE.items())
+    # the receptive field of L stacked 3x3 layers, stride 1: 1 + sum of d (k - 1)
+    depths = range(1, 7)
+    fields = {"standard": [1 + 2 * L for L in depths], "dilation 2": [1 + 4 * L for L in depths],
+              "dilation 1, 2, 4, ...": [1 + sum(2 * 2 ** i for i in range(L)) for L in depths]}
+    plot_ok = any(all([y for _, y in p.get(n, [])] == f for n, f in fields.items()) for p in r["_plots"])
+    win = _windows(POOLED)
+    pool_ok = (r["max"] == [[max(w) for w in row] for row in win]
+               and _near(r["average"], [[sum(w) / 4 for w in row] for row in win], 1e-6)
+               and close(r["globalAverage"], sum(map(sum, POOLED)) / 16, 1e-6))
+    # stochastic pooling at prediction time: sum p_i a_i with p_i = a_i / sum a; the mean of 10,000 seeded training
+    # draws is within 0.1 of it (measured 0.013; the draws' standard error is at most about 0.015)
+    weighted = [[sum(a * a for a in w) / sum(w) for w in row] for row in win]
+    stochastic_ok = _near(r["inference"], weighted, 1e-5) and _near(r["meanDraw"], weighted, 0.1)
+    # bilinear upsampling and the transposed convolution with the bilinear kernel: equal away from the border
+    # (measured 1.2e-7), different at it (measured 0.227: the check that the interior comparison compares something)
+    upsample_ok = (r["interiorDiff"] < 1e-5 and r["borderDiff"] > 0.05
+                   and r["shapes"] == [[1, 32, 42, 3]] + [[1, 128, 168, 3]] * 5
+                   and close(r["unpooledNonzero"], 1 / 16, 1e-3) and r["unpooledDiff"] == 0)
+    return table_ok and plot_ok and pool_ok and stochastic_ok and upsample_ok
+
+
+CHECKS[CH + "15_layer_catalogue.ipynb"] = Check(
+    "the five convolutions' receptive fields, parameter counts (formula and countParams) and multiply-adds equal "
+    "those computed here, with a measured time each; the stacked receptive fields plotted as computed here; max, "
+    "average and global average pooling of the example; stochastic pooling's prediction-time output equals the "
+    "probability-weighted average (and the mean of the training draws is near it); bilinear upsampling equals the "
+    "bilinear-kernel transposed convolution within 1e-5 away from the border; the upsampled and unpooled images",
+    """
+    const big = (t: tf.Tensor) => t.squeeze([0, 3]).arraySync();
+    return {
+      table: variants.map((v, i) => ({
+        layer: v.name, rf: receptiveField(v.dilation), formula: table[i]["parameters (formula)"],
+        countParams: v.layer.countParams(), macs: table[i]["multiply-adds / position"], ms: table[i]["ms / forward+backward"],
+      })),
+      max: big(tf.maxPool(P, 2, 2, "valid")), average: big(tf.avgPool(P, 2, 2, "valid")),
+      globalAverage: (new d2l.GlobalAvgPool2d().apply(P) as tf.Tensor).dataSync()[0],
+      inference: big(inference), meanDraw: big(meanDraw), interiorDiff, borderDiff,
+      shapes: [small, crop, nearest, bilinear, transUp, unpooled].map((t) => t.shape),
+      unpooledNonzero: unpooled.notEqual(0).toFloat().mean().dataSync()[0],
+      unpooledDiff: unpooled.sub(crop).mul(unpooled.notEqual(0).toFloat()).abs().max().dataSync()[0],
+    };
+    """,
+    _layer_catalogue,
+    plot=True)
