@@ -12,3 +12,6 @@ export type { ImageReadMode, ReadImageOptions } from "./image";
 // drawn by the plot bundle's code, listed here with the other detection helpers
 export { bboxToRect, showBoxes } from "../plot/boxes";
 export type { BoxRect, ShowBoxesOptions } from "../plot/boxes";
+export { FashionDetectionDataset, loadDataFashionDetection } from "./detectionData";
+export type { FashionDetectionOptions } from "./detectionData";
+export { clsPredictor, bboxPredictor, flattenPred, concatPreds, downSampleBlk, baseNet, getBlk, blkForward, TinySSD, calcLoss, clsEval, bboxEval, SSD_SIZES, SSD_RATIOS } from "./ssd";
