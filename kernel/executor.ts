@@ -224,10 +224,11 @@ export class Executor {
       this.prevDecl = conv.declOutput ?? "";
       return { status: "ok", hasValue: false };
     }
-    const { code, inserted } = instrument(conv.output);
+    // One parse of the compiled code gives both the instrumented code and whether it awaits at the top level.
+    const { code, inserted, topLevelAwait } = instrumentCell(conv.output);
     if (conv.mapPosition) this.mappers.set(cell, conv.mapPosition);
     this.insertions.set(cell, inserted);
-    const isAsync = conv.hasToplevelAwait === true || hasTopLevelAwait(conv.output);
+    const isAsync = conv.hasToplevelAwait === true || topLevelAwait;
     const prefix = isAsync ? "(async function(exports, require) { " : "(function(exports, require) { ";
     const wrapped = `${prefix}${code}\n})(${EXPORTS}.exports, ${EXPORTS}.require)`;
     this.prefixLen = prefix.length;
@@ -422,8 +423,11 @@ function parseCell(js: string): TS.SourceFile {
  * and fail ("Unexpected reserved word", "await is not defined").
  */
 export function hasTopLevelAwait(js: string): boolean {
+  return awaitsAtTopLevel(parseCell(js));
+}
+
+function awaitsAtTopLevel(sf: TS.SourceFile): boolean {
   const ts = typescript() as unknown as typeof TS;
-  const sf = parseCell(js);
   const visit = (node: TS.Node): boolean => {
     if (ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node)) return false;
     if (ts.isAwaitExpression(node)) return true;
@@ -443,8 +447,16 @@ export function cellFileName(cell: number): string {
  * Returns the code and the columns it inserted text at, per line (1-based).
  */
 export function instrument(js: string): { code: string; inserted: Map<number, { col: number; len: number }[]> } {
+  const { code, inserted } = instrumentCell(js);
+  return { code, inserted };
+}
+
+/** `instrument`, and `hasTopLevelAwait` of the same code, from one parse. */
+function instrumentCell(js: string): { code: string; inserted: Map<number, { col: number; len: number }[]>; topLevelAwait: boolean } {
   const ts = typescript() as unknown as TsLike;
-  const sf = parseCell(js) as unknown as ReturnType<TsLike["createSourceFile"]>;
+  const parsed = parseCell(js);
+  const topLevelAwait = awaitsAtTopLevel(parsed);
+  const sf = parsed as unknown as ReturnType<TsLike["createSourceFile"]>;
   const edits: { pos: number; text: string; order: number }[] = [];
   const visit = (node: TsNode): void => {
     if (node.kind === ts.SyntaxKind.AwaitExpression) {
@@ -478,7 +490,7 @@ export function instrument(js: string): { code: string; inserted: Map<number, { 
       shift += ins.len;
     }
   }
-  return { code: out, inserted };
+  return { code: out, inserted, topLevelAwait };
 }
 
 interface TsNode {

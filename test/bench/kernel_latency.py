@@ -12,6 +12,8 @@ Measures, for each kernel,
       over N cells in one kernel after a first cell has loaded the framework;
       the very first `1 + 1` of that kernel is shown too, and
   (c) the round trip of the same trivial cell (`1 + 1`) repeated, median over N,
+      each timed cell sent --pause seconds (default 0.2, a user's think time) after the
+      previous one went idle,
 and prints a table with ratios to the Python reference and to tslab, plus
 the d2l-ts targets from issue 21 (start <= 0.6 s, new trivial cell <= 10 ms).
 
@@ -425,9 +427,10 @@ def measure_start(kdef, ksm, log_path, timeout):
             log.close()
 
 
-def measure_cells(kdef, ksm, log_path, runs, timeout):
+def measure_cells(kdef, ksm, log_path, runs, timeout, pause=0.0):
     """One kernel: the framework cell, the first trivial cell (timed once), `runs` timed repeats of it,
-    then `runs` timed new trivial cells (a different comment each, so the source is new)."""
+    then `runs` timed new trivial cells (a different comment each, so the source is new). Each timed
+    cell is sent `pause` seconds after the previous one went idle (a user's think time)."""
     km = None
     client = None
     log = None
@@ -438,6 +441,8 @@ def measure_cells(kdef, ksm, log_path, runs, timeout):
         iopub_ok = client.wait_iopub_ready(time.perf_counter() + timeout)
 
         def run(code, expect=None):
+            if pause > 0:
+                time.sleep(pause)
             dt, reply, outputs = client.execute(code, time.perf_counter() + timeout, require_idle=iopub_ok)
             if reply.get("status") != "ok":
                 raise BenchError("cell %r failed: %s" % (code, error_text(reply, outputs)))
@@ -487,6 +492,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=60.0, help="limit in seconds for every wait (default 60)")
     ap.add_argument("--node-flag", action="append", default=[], metavar="FLAG",
                     help="a flag for node, added to the d2l-ts kernel's argv (repeatable; to try V8 options, e.g. --node-flag=--max-semi-space-size=64)")
+    ap.add_argument("--pause", type=float, default=0.2, metavar="S",
+                    help="seconds between a cell's idle and the next timed cell (default 0.2: a user's think time, "
+                         "which the d2l-ts kernel spends preparing the next compile; 0 sends cells back to back)")
     ap.add_argument("--only", choices=["d2l-ts", "tslab", "python3"], action="append",
                     help="measure only this kernel (repeatable; default all three)")
     args = ap.parse_args()
@@ -554,7 +562,7 @@ def main():
                 continue
             log_path = os.path.join(tmp, "%s-cells.log" % d.spec_name)
             try:
-                times, distinct, first_new, fw_s, fw_result, iopub_ok = measure_cells(d, ksm, log_path, args.runs, args.timeout)
+                times, distinct, first_new, fw_s, fw_result, iopub_ok = measure_cells(d, ksm, log_path, args.runs, args.timeout, args.pause)
             except (BenchError, Exception) as e:
                 msg = "cells: %s" % (e if isinstance(e, BenchError) else repr(e))
                 r["error"] = msg
@@ -615,6 +623,8 @@ def main():
     print("    the framework cell: the first `%s` (once, 'first new cell' below), %d repeats of it ('repeated" % (TRIVIAL_CELL, args.runs))
     print("    cell'), then %d new cells `%s <comment> new <i>`, each source sent once ('new cell': what a" % (args.runs, TRIVIAL_CELL))
     print("    user's edited or new cell costs; a kernel may cache the compilation of identical source).")
+    print("    Each timed cell is sent %.3g s after the previous one went idle (--pause; a user's think time: the" % args.pause)
+    print("    d2l-ts kernel prepares the next compile while idle, so --pause 0 shows the cost without that).")
     print()
 
     print("Details (min / median / max):")
