@@ -15,3 +15,5 @@ export type { BoxRect, ShowBoxesOptions } from "../plot/boxes";
 export { FashionDetectionDataset, loadDataFashionDetection } from "./detectionData";
 export type { FashionDetectionOptions } from "./detectionData";
 export { clsPredictor, bboxPredictor, flattenPred, concatPreds, downSampleBlk, baseNet, getBlk, blkForward, TinySSD, calcLoss, clsEval, bboxEval, SSD_SIZES, SSD_RATIOS } from "./ssd";
+export { FashionSegDataset, loadDataFashionSeg, label2image, VOC_COLORMAP, FASHION_SEG_CLASSES } from "./segmentationData";
+export type { FashionSegOptions, SegItem } from "./segmentationData";
