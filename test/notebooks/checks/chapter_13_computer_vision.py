@@ -137,6 +137,34 @@ def _transposed_conv(r):
             and r["convIsMatmul"] is True and r["transIsMatmulT"] is True)
 
 
+# 13.9: the book's VOC_COLORMAP (its first 11 colours colour the generated set's 11 classes).
+VOC_COLORMAP_11 = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128], [128, 0, 128],
+                   [0, 128, 128], [128, 128, 128], [64, 0, 0], [192, 0, 0], [64, 128, 0]]
+
+
+def _is_window(big, small):
+    """Whether the 2-D list small is a window of big, anywhere."""
+    h, w = len(small), len(small[0])
+    return any(all(big[i + a][j:j + w] == small[a] for a in range(h))
+               for i in range(len(big) - h + 1) for j in range(len(big[0]) - w + 1))
+
+
+def _semantic_segmentation(r):
+    label = r["label0"]
+    present = {v for row in label for v in row} - {0}
+    layout_classes = {1 + it["cls"] for it in r["layout0"]}
+    return (r["classes"][0] == "background" and len(r["classes"]) == 11 and r["colormap"] == VOC_COLORMAP_11
+            and r["shapes"] == [[64, 64, 3], [64, 64]] and r["dtypes"] == ["float32", "int32"]
+            and 1 <= len(r["layout0"]) <= 3 and present and present <= layout_classes
+            # label2image coloured each pixel with the book's colour of its class
+            and r["colour0"] == [[VOC_COLORMAP_11[v] for v in row] for row in label]
+            # the crop cut the same window from the labels (and the image: its shape)
+            and r["cropShapes"] == [[40, 40, 3], [40, 40]] and _is_window(label, r["cropLabel"])
+            # background about three quarters of the pixels (measured 76.0%), every class present
+            and 0.6 < r["shares"][0] < 0.9 and all(v > 0 for v in r["shares"]) and close(sum(r["shares"]), 1, 1e-6)
+            and r["batchShapes"] == [[32, 64, 64, 3], [32, 64, 64]])
+
+
 CHECKS = {
     # 13.3: the photo's shape, the two boxes inside it and around a dark cat each (gray inside against the
     # ring around it), their centers as computed here, the exact round trip, the library's conversions, plots.
@@ -189,6 +217,22 @@ CHECKS = {
         """,
         _multiscale,
         plot=True),
+    # 13.9: the generated segmentation set (VOC2012 is not reachable offline): shapes and types, the classes
+    # and the book's colour map, labels only of the classes pasted, label2image's colours, the crop a window of
+    # the labels, class shares, the loader's batch shapes.
+    CH + "09_semantic_segmentation.ipynb": Check(
+        "11 classes coloured with the book's VOC_COLORMAP; 64x64 float32 images with int32 label maps holding only "
+        "the pasted items' classes; label2image gives each pixel its class's colour; the crop is a window of the "
+        "labels; background 60-90% of the pixels and every class present; batches [32, 64, 64, 3] and [32, 64, 64]",
+        """
+        return {
+          classes, colormap: d2l.VOC_COLORMAP.slice(0, 11), shapes: [image0.shape, label0.shape],
+          dtypes: [image0.dtype, label0.dtype], label0: label0.arraySync(), layout0: trainSet.layout(0),
+          colour0: d2l.label2image(label0).arraySync(), cropShapes: [cropImage.shape, cropLabel.shape],
+          cropLabel: cropLabel.arraySync(), shares, batchShapes,
+        };
+        """,
+        _semantic_segmentation),
     # 13.10: trans_conv's printed [[0, 0, 1], [0, 4, 6], [4, 12, 9]] from scratch, from the library, from
     # tf.conv2dTranspose and from the layer with the same kernel; padding 1 -> [[4]]; stride 2; the shapes of
     # conv then transposed conv; kernel2matrix's W, W x = corr2d(X, K) and W^T y = trans_conv(y, K), against
