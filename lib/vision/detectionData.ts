@@ -22,9 +22,19 @@
  *   validation images from its test split, so no item is shared.
  * - Pixels are float32 0..255, as the book's `BananasDataset` returns them
  *   (`read_image(...).float()`); the book divides by 255 only to show them.
+ *
+ * For users who are online, `loadDataBananas` reads the book's real banana
+ * files (DATA_HUB's `banana-detection`); it never falls back to the generated
+ * set, which has its own name.
  */
+import * as fs from "fs";
+import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { type BatchDataset, DataLoader } from "../data/dataset";
+import { unzipSync } from "fflate";
+import { type BatchDataset, DataLoader, TensorDataset } from "../data/dataset";
+import { DATA_HUB, DATA_URL, download } from "../data/hub";
+import { DownloadError, cacheRoot } from "../data/download";
+import { readImage } from "./image";
 import { type FashionMnistSplit, readFashionMnist } from "../data/fashionMnist";
 import { mixSeed, rng } from "../data/random";
 import { say } from "../data/download";
@@ -290,4 +300,123 @@ export async function loadDataFashionDetection(
   const train = new FashionDetectionDataset(true, raw.train, numTrain, options);
   const val = new FashionDetectionDataset(false, raw.test, numVal, options);
   return [new DataLoader(train, { batchSize, shuffle: true, seed: options.shuffleSeed }), new DataLoader(val, { batchSize, shuffle: false })];
+}
+
+/** The book's banana data set (`DATA_HUB['banana-detection']`): its URL and SHA-1. */
+export const BANANA_DETECTION_URL = DATA_URL + "banana-detection.zip";
+/** SHA-1 of banana-detection.zip, as in the book's `DATA_HUB`. */
+export const BANANA_DETECTION_SHA1 = "5de26c8fce5ccdea9f91267273464dc968d20d72";
+if (!Object.prototype.hasOwnProperty.call(DATA_HUB, "banana-detection")) DATA_HUB["banana-detection"] = [BANANA_DETECTION_URL, BANANA_DETECTION_SHA1];
+
+/** Options of {@link readDataBananas} and {@link loadDataBananas}. */
+export interface BananasOptions {
+  /** No progress bars or notes. */
+  quiet?: boolean;
+  /** Seed of the training loader's shuffle (loadDataBananas). */
+  shuffleSeed?: number;
+}
+
+/** The folder holding bananas_train/ and bananas_val/, extracted from the zip into the cache when needed. */
+async function bananaDir(quiet: boolean | undefined): Promise<string> {
+  let zip: string;
+  try {
+    zip = await download("banana-detection", cacheRoot(), { quiet });
+  } catch (e) {
+    if (e instanceof DownloadError) {
+      throw new DownloadError(
+        e.url,
+        e.reason,
+        "To work offline, put banana-detection.zip in a folder and set D2L_DATA_DIR to it, or train on the data set d2l generates instead: d2l.loadDataFashionDetection(batchSize).",
+      );
+    }
+    throw e;
+  }
+  const root = path.join(cacheRoot(), "banana-detection-" + DATA_HUB["banana-detection"][1].slice(0, 8));
+  const dir = path.join(root, "banana-detection");
+  if (fs.existsSync(path.join(dir, "bananas_val", "label.csv"))) return dir;
+  const files = unzipSync(new Uint8Array(fs.readFileSync(zip)));
+  const tmp = root + ".tmp-" + process.pid;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  for (const [name, bytes] of Object.entries(files)) {
+    if (name.endsWith("/")) continue;
+    const dest = path.resolve(tmp, name);
+    if (!dest.startsWith(path.resolve(tmp) + path.sep)) throw new Error(`readDataBananas: ${zip} holds a file outside its folder (${name}); delete it to download it again`);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.writeFileSync(dest, bytes);
+  }
+  if (!fs.existsSync(path.join(tmp, "banana-detection", "bananas_val", "label.csv"))) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`readDataBananas: ${zip} does not hold banana-detection/bananas_train and bananas_val with their label.csv; delete it to download it again`);
+  }
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.renameSync(tmp, root);
+  return dir;
+}
+
+/**
+ * The book's banana detection data (`d2l.read_data_bananas(is_train)`, d2l
+ * 1.0 section 14.6), downloaded from the book's `DATA_HUB` (or read from
+ * `D2L_DATA_DIR` / the cache): images uint8 `[n, 256, 256, 3]` (channels
+ * last) and labels float32 `[n, 1, 5]`, `(class, x1, y1, x2, y2)` with the
+ * corners divided by 256. Needs the network (or the zip in `D2L_DATA_DIR`);
+ * offline, use {@link loadDataFashionDetection}.
+ *
+ * @example
+ * const { images, labels } = await d2l.readDataBananas(true);
+ * labels.shape; // [1000, 1, 5]
+ */
+export async function readDataBananas(isTrain = true, options: BananasOptions = {}): Promise<{ images: Uint8Array; labels: Float32Array; count: number; size: [number, number] }> {
+  const dir = path.join(await bananaDir(options.quiet), isTrain ? "bananas_train" : "bananas_val");
+  const rows = fs
+    .readFileSync(path.join(dir, "label.csv"), "utf8")
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== "");
+  const header = rows[0].split(",").map((h) => h.trim());
+  const want = ["img_name", "label", "xmin", "ymin", "xmax", "ymax"];
+  if (want.some((h, i) => header[i] !== h)) throw new Error(`readDataBananas: ${path.join(dir, "label.csv")} should start with the header ${want.join(",")}, got ${rows[0]}`);
+  const n = rows.length - 1;
+  let size: [number, number] = [256, 256];
+  let images = new Uint8Array(0);
+  const labels = new Float32Array(n * 5);
+  for (let i = 0; i < n; i++) {
+    const cells = rows[i + 1].split(",");
+    const img = await readImage(path.join(dir, "images", cells[0].trim()), { mode: "rgb" });
+    const [h, w] = img.shape;
+    if (i === 0) {
+      size = [h, w];
+      images = new Uint8Array(n * h * w * 3);
+    } else if (h !== size[0] || w !== size[1]) {
+      img.dispose();
+      throw new Error(`readDataBananas: image ${cells[0]} is ${h}x${w}, the others ${size[0]}x${size[1]}`);
+    }
+    images.set(img.dataSync(), i * h * w * 3);
+    img.dispose();
+    labels[i * 5] = Number(cells[1]);
+    for (let k = 2; k < 6; k++) labels[i * 5 + k - 1] = Number(cells[k]) / 256;
+  }
+  return { images, labels, count: n, size };
+}
+
+/**
+ * The book's `d2l.load_data_bananas(batch_size)` on the real banana files
+ * (downloaded; see {@link readDataBananas}): training (shuffled) and
+ * validation loaders of `[X, Y]`, X float32 `[batch, 256, 256, 3]` (0..255,
+ * channels last), Y float32 `[batch, 1, 5]`. Offline it fails with a message
+ * saying so; the offline equivalent is {@link loadDataFashionDetection}.
+ *
+ * @example
+ * const [trainIter, valIter] = await d2l.loadDataBananas(32);
+ */
+export async function loadDataBananas(batchSize: number, options: BananasOptions = {}): Promise<[DataLoader<[tf.Tensor, tf.Tensor]>, DataLoader<[tf.Tensor, tf.Tensor]>]> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`loadDataBananas: batchSize must be a positive integer, got ${String(batchSize)}`);
+  const make = async (isTrain: boolean): Promise<TensorDataset<[tf.Tensor, tf.Tensor]>> => {
+    const d = await readDataBananas(isTrain, options);
+    return TensorDataset.fromArrays<[tf.Tensor, tf.Tensor]>(
+      { values: d.images, shape: [d.count, d.size[0], d.size[1], 3], dtype: "float32" },
+      { values: d.labels, shape: [d.count, 1, 5], dtype: "float32" },
+    );
+  };
+  const train = await make(true);
+  const val = await make(false);
+  return [new DataLoader(train, { batchSize, shuffle: true, seed: options.shuffleSeed, ownsDataset: true }), new DataLoader(val, { batchSize, shuffle: false, ownsDataset: true })];
 }

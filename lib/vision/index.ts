@@ -12,8 +12,8 @@ export type { ImageReadMode, ReadImageOptions } from "./image";
 // drawn by the plot bundle's code, listed here with the other detection helpers
 export { bboxToRect, showBoxes } from "../plot/boxes";
 export type { BoxRect, ShowBoxesOptions } from "../plot/boxes";
-export { FashionDetectionDataset, loadDataFashionDetection } from "./detectionData";
-export type { FashionDetectionOptions } from "./detectionData";
+export { FashionDetectionDataset, loadDataFashionDetection, readDataBananas, loadDataBananas, BANANA_DETECTION_URL, BANANA_DETECTION_SHA1 } from "./detectionData";
+export type { FashionDetectionOptions, BananasOptions } from "./detectionData";
 export { clsPredictor, bboxPredictor, flattenPred, concatPreds, downSampleBlk, baseNet, getBlk, blkForward, TinySSD, calcLoss, clsEval, bboxEval, SSD_SIZES, SSD_RATIOS } from "./ssd";
 export { FashionSegDataset, loadDataFashionSeg, label2image, VOC_COLORMAP, FASHION_SEG_CLASSES } from "./segmentationData";
 export type { FashionSegOptions, SegItem } from "./segmentationData";

@@ -5,6 +5,12 @@
 import { test, before, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "path";
+import * as fs from "fs";
+import * as os from "os";
+import * as http from "http";
+import * as crypto from "crypto";
+import type { AddressInfo } from "net";
+import { zipSync } from "fflate";
 import * as tf from "@tensorflow/tfjs";
 import * as d2l from "../../lib/index";
 import type { FashionMnistSplit } from "../../lib/data/fashionMnist";
@@ -136,5 +142,100 @@ describe("loaders on the offline Fashion-MNIST copy", () => {
     assert.equal(trainIter.dataset.length, 256);
     assert.equal(valIter.dataset.length, 64);
     delete process.env.D2L_QUICK;
+  });
+});
+
+describe("loadDataBananas: the book's real banana files, downloaded (a local HTTP server here)", () => {
+  const saved = { cache: process.env.D2L_CACHE_DIR, data: process.env.D2L_DATA_DIR, hub: d2l.DATA_HUB["banana-detection"] };
+  let server: http.Server;
+  let tmp: string;
+  let zipBytes: Buffer;
+  // 2 training images and 1 validation image of 32x24 pixels, each a solid colour, with the book's label.csv columns
+  const colours = [
+    [255, 0, 0],
+    [0, 128, 255],
+    [10, 200, 30],
+  ];
+  before(async () => {
+    const sharp = (await import("sharp")).default;
+    const png = (c: number[]): Promise<Buffer> =>
+      sharp(
+        Buffer.alloc(24 * 32 * 3).map((_, i) => c[i % 3]),
+        { raw: { width: 32, height: 24, channels: 3 } },
+      )
+        .png()
+        .toBuffer();
+    const files: Record<string, Uint8Array> = {
+      "banana-detection/bananas_train/label.csv": Buffer.from("img_name,label,xmin,ymin,xmax,ymax\n0.png,0,104,20,143,58\n1.png,0,68,175,118,223\n"),
+      "banana-detection/bananas_train/images/0.png": await png(colours[0]),
+      "banana-detection/bananas_train/images/1.png": await png(colours[1]),
+      "banana-detection/bananas_val/label.csv": Buffer.from("img_name,label,xmin,ymin,xmax,ymax\n0.png,0,0,64,128,256\n"),
+      "banana-detection/bananas_val/images/0.png": await png(colours[2]),
+    };
+    zipBytes = Buffer.from(zipSync(files));
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "d2l-bananas-"));
+    server = http.createServer((req, res) => {
+      if (req.url === "/banana-detection.zip") {
+        res.writeHead(200, { "content-length": zipBytes.length });
+        res.end(zipBytes);
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  });
+  after(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    fs.rmSync(tmp, { recursive: true, force: true });
+    d2l.DATA_HUB["banana-detection"] = saved.hub;
+    for (const [k, v] of [
+      ["D2L_CACHE_DIR", saved.cache],
+      ["D2L_DATA_DIR", saved.data],
+    ] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+
+  test("the book's DATA_HUB entry; images and labels / 256 as read_data_bananas; loaders of [X, Y]", async () => {
+    assert.deepEqual(saved.hub, ["http://d2l-data.s3-accelerate.amazonaws.com/banana-detection.zip", "5de26c8fce5ccdea9f91267273464dc968d20d72"]);
+    const sha1 = crypto.createHash("sha1").update(zipBytes).digest("hex");
+    d2l.DATA_HUB["banana-detection"] = [`http://127.0.0.1:${(server.address() as AddressInfo).port}/banana-detection.zip`, sha1];
+    process.env.D2L_CACHE_DIR = tmp;
+    delete process.env.D2L_DATA_DIR;
+    const train = await d2l.readDataBananas(true, { quiet: true });
+    assert.equal(train.count, 2);
+    assert.deepEqual(train.size, [24, 32]);
+    assert.deepEqual(Array.from(train.images.subarray(0, 3)), colours[0]);
+    assert.deepEqual(Array.from(train.images.subarray(24 * 32 * 3, 24 * 32 * 3 + 3)), colours[1]);
+    assert.deepEqual(Array.from(train.labels), [0, 104 / 256, 20 / 256, 143 / 256, 58 / 256, 0, 68 / 256, 175 / 256, 118 / 256, 223 / 256].map(Math.fround));
+    const [trainIter, valIter] = await d2l.loadDataBananas(4, { quiet: true });
+    for await (const [X, Y] of valIter) {
+      assert.deepEqual(X.shape, [1, 24, 32, 3]);
+      assert.deepEqual(Y.shape, [1, 1, 5]);
+      assert.deepEqual(Array.from(X.dataSync().subarray(0, 3)), colours[2]);
+      assert.deepEqual(Array.from(Y.dataSync()), [0, 0, 0.25, 0.5, 1]);
+      tf.dispose([X, Y]);
+    }
+    let n = 0;
+    for await (const [X, Y] of trainIter) {
+      n += X.shape[0];
+      tf.dispose([X, Y]);
+    }
+    assert.equal(n, 2);
+    trainIter.dispose();
+    valIter.dispose();
+  });
+
+  test("offline, it fails and says to use the generated set, not silently giving something else", async () => {
+    d2l.DATA_HUB["banana-detection"] = [`http://127.0.0.1:${(server.address() as AddressInfo).port}/missing.zip`, "0".repeat(40)];
+    process.env.D2L_CACHE_DIR = path.join(tmp, "empty");
+    delete process.env.D2L_DATA_DIR;
+    await assert.rejects(d2l.loadDataBananas(4, { quiet: true }), (e: Error) => {
+      assert.match(e.message, /Downloading http:\/\/127\.0\.0\.1:\d+\/missing\.zip failed/);
+      assert.match(e.message, /D2L_DATA_DIR.*d2l\.loadDataFashionDetection\(batchSize\)/);
+      return true;
+    });
   });
 });
