@@ -122,7 +122,7 @@ export interface Converter {
    * Returns true when nothing is left to prepare.
    */
   prepare(prevDecl: string): boolean;
-  /** How many compiles took over a prepared program, and how many could not. */
+  /** How many compiles took over a prepared program, and how many could not (D2L_SPECULATIVE_CHECKER=0: never prepared, never taken). */
   readonly speculationStats: { adopted: number; missed: number; pooled: number };
   close(): void;
 }
@@ -551,6 +551,7 @@ export function createCellConverter(): Converter {
     },
     inspect: (p, s, pos) => conv.inspect(p, s, pos),
     prepare(prevDecl) {
+      if (process.env.D2L_SPECULATIVE_CHECKER === "0") return true;
       if (preparedFor !== prevDecl) speculation.pool.length = 0;
       preparedFor = prevDecl;
       speculation.preparing = true;

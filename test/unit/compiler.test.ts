@@ -104,6 +104,7 @@ describe("the speculative checker (a program prepared while idle, taken over by 
     for (const src of cells) {
       process.env.D2L_SPECULATIVE_CHECKER = "0";
       const ordinary = conv.convert(prev, src);
+      assert.equal(conv.prepare(prev), true, "turned off, prepare does nothing");
       delete process.env.D2L_SPECULATIVE_CHECKER;
       while (!conv.prepare(prev));
       const speculative = conv.convert(prev, src);
