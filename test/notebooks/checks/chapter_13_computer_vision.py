@@ -326,3 +326,35 @@ CHECKS[CH + "15_layer_catalogue.ipynb"] = Check(
     """,
     _layer_catalogue,
     plot=True)
+
+
+def _ssd(r):
+    h = r["history"]
+    first, last = h[0], h[-1]
+    # Measured quick run (64x64 images, 256 training images, 5 epochs, D2L_SEED=0, wasm, busy 2-core machine, 148 s):
+    # class error 0.0773, 0.0057, then 0.00563 = the all-background error (0.00563: the net has learnt that nearly every
+    # anchor is background, not yet where the items are; mean IoU of the top box 0.07); bbox mae 0.00725 -> 0.00669,
+    # falling every epoch. Floor: class error below 0.02 (a quarter of the first epoch's) and both errors falling.
+    return (r["bookShapes"] == [[1, 5444, 4], [32, 5444, 2], [32, 21776]]
+            and r["batchShapes"] == [[32, 64, 64, 3], [32, 1, 5]]
+            and all(abs(e["clsErr"]) < float("inf") and abs(e["bboxMae"]) < float("inf") for e in h)
+            and last["clsErr"] < SSD_CLS_ERR_FLOOR and last["clsErr"] < first["clsErr"]
+            and last["bboxMae"] < first["bboxMae"]
+            and r["numDetections"] > 0
+            and len(r["_plots"]) >= 1)
+
+
+SSD_CLS_ERR_FLOOR = 0.02
+
+# 13.7: the book's printed shapes of TinySSD's outputs for 32 images of 256x256; the generated detection data's
+# batches; training lowers the class error below a floor and the bbox error; predictions come out of
+# multiboxDetection; the Animator's plot.
+CHECKS[CH + "07_ssd.ipynb"] = Check(
+    "TinySSD's outputs for 32 images of 256x256 are (1, 5444, 4), (32, 5444, 2), (32, 21776) as the book prints; "
+    "batches [32, 64, 64, 3] and [32, 1, 5]; the last epoch's class error is below the floor and below the first "
+    "epoch's, its bbox mae below the first epoch's; predict gives detections; a training plot",
+    """
+    return { bookShapes, batchShapes: [batchX.shape, batchY.shape], history, numDetections: output.length, meanIou, ious };
+    """,
+    _ssd,
+    plot=True)
