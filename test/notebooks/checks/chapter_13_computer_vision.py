@@ -137,34 +137,6 @@ def _transposed_conv(r):
             and r["convIsMatmul"] is True and r["transIsMatmulT"] is True)
 
 
-# 13.9: the book's VOC_COLORMAP (its first 11 colours colour the generated set's 11 classes).
-VOC_COLORMAP_11 = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128], [128, 0, 128],
-                   [0, 128, 128], [128, 128, 128], [64, 0, 0], [192, 0, 0], [64, 128, 0]]
-
-
-def _is_window(big, small):
-    """Whether the 2-D list small is a window of big, anywhere."""
-    h, w = len(small), len(small[0])
-    return any(all(big[i + a][j:j + w] == small[a] for a in range(h))
-               for i in range(len(big) - h + 1) for j in range(len(big[0]) - w + 1))
-
-
-def _semantic_segmentation(r):
-    label = r["label0"]
-    present = {v for row in label for v in row} - {0}
-    layout_classes = {1 + it["cls"] for it in r["layout0"]}
-    return (r["classes"][0] == "background" and len(r["classes"]) == 11 and r["colormap"] == VOC_COLORMAP_11
-            and r["shapes"] == [[64, 64, 3], [64, 64]] and r["dtypes"] == ["float32", "int32"]
-            and 1 <= len(r["layout0"]) <= 3 and present and present <= layout_classes
-            # label2image coloured each pixel with the book's colour of its class
-            and r["colour0"] == [[VOC_COLORMAP_11[v] for v in row] for row in label]
-            # the crop cut the same window from the labels (and the image: its shape)
-            and r["cropShapes"] == [[40, 40, 3], [40, 40]] and _is_window(label, r["cropLabel"])
-            # background about three quarters of the pixels (measured 76.0%), every class present
-            and 0.6 < r["shares"][0] < 0.9 and all(v > 0 for v in r["shares"]) and close(sum(r["shares"]), 1, 1e-6)
-            and r["batchShapes"] == [[32, 64, 64, 3], [32, 64, 64]])
-
-
 def _image_augmentation(r):
     plain, aug = r["plain"], r["augmented"]
     # Measured (1,000 training images, 30 epochs, flips + 1-pixel shifts). In CI's setting (wasm, D2L_SEED=0,
@@ -414,4 +386,30 @@ CHECKS[CH + "07_ssd.ipynb"] = Check(
     return { bookShapes, batchShapes: [batchX.shape, batchY.shape], history, numDetections: output.length, meanIou, ious };
     """,
     _ssd,
+    plot=True)
+
+
+def _detection_dataset(r):
+    labels = r["labels"]
+    boxes_ok = all(row[0] == 0 and 0 <= row[1] < row[3] <= 1 and 0 <= row[2] < row[4] <= 1
+                   and 0.15 - 0.02 <= max(row[3] - row[1], row[4] - row[2]) <= 0.5 + 0.02 for row in labels)
+    return (r["sizes"] == [256, 64] and r["shapes"] == [[32, 64, 64, 3], [32, 1, 5]] and boxes_ok
+            and 0 <= r["pixelMin"] and r["pixelMax"] <= 255 and r["pixelMax"] > 200 and r["sameFirst"] is True
+            and len(r["_plots"]) >= 1)
+
+
+# 13.6: the generated detection set in quick mode: 256/64 images, the book's batch and label shapes, one box of
+# class 0 per image within the image, its longer side 15%-50% of the image; pixels 0..255; the same seed gives the
+# same images; the boxes drawn.
+CHECKS[CH + "06_object_detection_dataset.ipynb"] = Check(
+    "quick mode reads 256 training and 64 validation images; batches [32, 64, 64, 3] and [32, 1, 5]; every label is "
+    "class 0 with a box inside the image whose longer side is 15%-50% of it; pixels 0..255; the same seed gives the "
+    "same first image; a plot",
+    """
+    return {
+      sizes: [trainIter.dataset.length, valIter.dataset.length], shapes: [X.shape, Y.shape],
+      labels: Y.reshape([-1, 5]).arraySync(), pixelMin: X.min().dataSync()[0], pixelMax: X.max().dataSync()[0], sameFirst,
+    };
+    """,
+    _detection_dataset,
     plot=True)
