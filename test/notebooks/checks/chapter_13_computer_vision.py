@@ -387,3 +387,29 @@ CHECKS[CH + "07_ssd.ipynb"] = Check(
     """,
     _ssd,
     plot=True)
+
+
+def _detection_dataset(r):
+    labels = r["labels"]
+    boxes_ok = all(row[0] == 0 and 0 <= row[1] < row[3] <= 1 and 0 <= row[2] < row[4] <= 1
+                   and 0.15 - 0.02 <= max(row[3] - row[1], row[4] - row[2]) <= 0.5 + 0.02 for row in labels)
+    return (r["sizes"] == [256, 64] and r["shapes"] == [[32, 64, 64, 3], [32, 1, 5]] and boxes_ok
+            and 0 <= r["pixelMin"] and r["pixelMax"] <= 255 and r["pixelMax"] > 200 and r["sameFirst"] is True
+            and len(r["_plots"]) >= 1)
+
+
+# 13.6: the generated detection set in quick mode: 256/64 images, the book's batch and label shapes, one box of
+# class 0 per image within the image, its longer side 15%-50% of the image; pixels 0..255; the same seed gives the
+# same images; the boxes drawn.
+CHECKS[CH + "06_object_detection_dataset.ipynb"] = Check(
+    "quick mode reads 256 training and 64 validation images; batches [32, 64, 64, 3] and [32, 1, 5]; every label is "
+    "class 0 with a box inside the image whose longer side is 15%-50% of it; pixels 0..255; the same seed gives the "
+    "same first image; a plot",
+    """
+    return {
+      sizes: [trainIter.dataset.length, valIter.dataset.length], shapes: [X.shape, Y.shape],
+      labels: Y.reshape([-1, 5]).arraySync(), pixelMin: X.min().dataSync()[0], pixelMax: X.max().dataSync()[0], sameFirst,
+    };
+    """,
+    _detection_dataset,
+    plot=True)
