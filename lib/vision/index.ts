@@ -14,6 +14,21 @@ export { bboxToRect, showBoxes } from "../plot/boxes";
 export type { BoxRect, ShowBoxesOptions } from "../plot/boxes";
 export { FashionDetectionDataset, loadDataFashionDetection, readDataBananas, loadDataBananas, BANANA_DETECTION_URL, BANANA_DETECTION_SHA1 } from "./detectionData";
 export type { FashionDetectionOptions, BananasOptions } from "./detectionData";
-export { clsPredictor, bboxPredictor, flattenPred, concatPreds, downSampleBlk, baseNet, getBlk, blkForward, TinySSD, calcLoss, clsEval, bboxEval, SSD_SIZES, SSD_RATIOS } from "./ssd";
+export {
+  clsPredictor,
+  bboxPredictor,
+  flattenPred,
+  concatPreds,
+  downSampleBlk,
+  baseNet,
+  getBlk,
+  blkForward,
+  TinySSD,
+  calcLoss,
+  clsEval,
+  bboxEval,
+  SSD_SIZES,
+  SSD_RATIOS,
+} from "./ssd";
 export { FashionSegDataset, loadDataFashionSeg, label2image, VOC_COLORMAP, FASHION_SEG_CLASSES } from "./segmentationData";
 export type { FashionSegOptions, SegItem } from "./segmentationData";
