@@ -307,6 +307,9 @@ const PROGRAM_FIELDS = new Set([
 /** Text that may add a file, a module resolution or a global to the program: such a cell compiles the ordinary way. */
 const NEEDS_RESOLUTION = /\bimport\b|\brequire\b|\bdeclare\b|\/\/\/|\bglobal\b|\bmodule\b/;
 
+/** A relative path in a string, or a triple-slash directive: text that may name a file of the user's. */
+const USER_FILE = /["'`]\.\.?\/|\/\/\//;
+
 /**
  * Take over a prepared program for the cell the host now has, if one fits:
  * same declarations text, a cell that imports nothing, and a program with no
@@ -538,15 +541,22 @@ export function createCellConverter(): Converter {
   };
   const conv = tslabConverter.createConverter();
   let preparedFor: string | undefined;
+  let last: { prevDecl: string; src: string; result: Conversion } | undefined;
   let placeholders = 0;
   return {
     convert(prevDecl, src) {
+      // The same cell against the same declarations (a cell run again) gives the same conversion. The
+      // watch program used to notice that by itself; now the idle preparing changes its cell in between.
+      if (last && last.prevDecl === prevDecl && last.src === src) return last.result;
+      last = undefined;
       captured = {};
       const r = conv.convert(prevDecl, src);
       if (r.output) {
         r.output = stripMapComments(r.output);
         r.mapPosition = makeMapper(captured.esmMap, captured.cjsMap);
       }
+      // Not when the cell or an earlier one may name a file of the user's (a module that may change on disk).
+      if (!USER_FILE.test(src) && !USER_FILE.test(prevDecl)) last = { prevDecl, src, result: r };
       return r;
     },
     inspect: (p, s, pos) => conv.inspect(p, s, pos),

@@ -106,6 +106,9 @@ describe("the speculative checker (a program prepared while idle, taken over by 
       const ordinary = conv.convert(prev, src);
       assert.equal(conv.prepare(prev), true, "turned off, prepare does nothing");
       delete process.env.D2L_SPECULATIVE_CHECKER;
+      // A cell run again returns its last conversion: another cell in between makes this one compile.
+      assert.equal(conv.convert(prev, src), ordinary, "the same cell again: the same conversion");
+      conv.convert(prev, "0");
       while (!conv.prepare(prev));
       const speculative = conv.convert(prev, src);
       assert.equal(key(speculative), key(ordinary), JSON.stringify(src));
