@@ -21,7 +21,7 @@ import * as tf from "@tensorflow/tfjs";
 import { backendInfo, useBackend } from "../../lib/backend";
 import { loadAddon } from "../../lib/native/addon";
 import type { BlasAddon, NativeBlas } from "../../lib/native/kernels";
-import { int, rng } from "./native-helpers";
+import { int, relativeError, rng } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
@@ -193,17 +193,6 @@ function run(c: Case, xs: Float32Array[], reference: boolean): Result {
     const grads = bias ? tf.grads((x: tf.Tensor, yy: tf.Tensor, z: tf.Tensor) => loss(x, yy, z))([a, b, bias]) : tf.grads((x: tf.Tensor, yy: tf.Tensor) => loss(x, yy))([a, b]);
     return { out, shape: y.shape, grads: grads.map((g) => g.dataSync() as Float32Array) };
   });
-}
-
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length, "lengths differ");
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / Math.max(scale, 1e-6);
 }
 
 describe("native matrix products on OpenBLAS and on oneDNN", { timeout: 180_000 }, () => {

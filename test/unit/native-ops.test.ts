@@ -16,24 +16,13 @@ import { useBackend } from "../../lib/backend";
 import { batchNorm } from "../../lib/nn/batchNorm";
 import { loadAddon } from "../../lib/native/addon";
 import { BN_TRAINING, BN_TRAINING_GRAD, LN, LN_GRAD, OPS_MIN_ELEMENTS, RELU_GRAD, batchNormTraining, layerNormLastAxis } from "../../lib/native/ops";
-import { int, rng } from "./native-helpers";
+import { int, relativeError, rng } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
 
 const values = (r: () => number, n: number, scale = 1, shift = 0) => Float32Array.from({ length: n }, () => (2 * r() - 1) * scale + shift);
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length, "lengths differ");
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / Math.max(scale, 1e-6);
-}
 
 /** One computation run on cpu (the reference) and on native; results as named arrays. */
 interface Case {

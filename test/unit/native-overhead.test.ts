@@ -14,24 +14,13 @@ import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
 import { binaryPlan, SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from "../../lib/native/kernels";
 import { crossEntropy, type CrossEntropyOptions } from "../../lib/train/losses";
-import { int, rng } from "./native-helpers";
+import { int, relativeError, rng } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
 
 function values(n: number, r: () => number): Float32Array {
   return Float32Array.from({ length: n }, () => 2 * r() - 1);
-}
-
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length, "lengths");
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / Math.max(scale, 1e-6);
 }
 
 /** Max relative error where NaN matches NaN and infinities match themselves. */

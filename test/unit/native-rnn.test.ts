@@ -18,20 +18,10 @@ import type { NativeRnnAddon } from "../../lib/native/rnn";
 import { nativeRnn } from "../../lib/native/rnn";
 import { RNNModel } from "../../lib/nn/rnn";
 import { FusedGRU } from "../../lib/nn/gru";
-import { rng } from "./native-helpers";
+import { relativeError, rng } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
-
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / Math.max(scale, 1e-6);
-}
 
 function uniform(n: number, r: () => number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => scale * (2 * r() - 1));

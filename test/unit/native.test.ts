@@ -19,7 +19,7 @@ import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
 import { loadAddon } from "../../lib/native/addon";
 import { NATIVE_KERNELS, NATIVE_MIN_ELEMENTS } from "../../lib/native/kernels";
-import { int, rng } from "./native-helpers";
+import { int, relativeError, rng } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
 const TOLERANCE = 1e-4;
@@ -46,16 +46,6 @@ function evaluate(c: Case, reference: boolean): { shape: number[]; values: Float
     const y = (reference && c.reference ? c.reference : c.run)(...xs);
     return { shape: y.shape, values: y.dataSync() as Float32Array | Int32Array };
   });
-}
-
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / Math.max(scale, 1e-6);
 }
 
 type Pad = "same" | "valid" | number | tf.backend_util.ExplicitPadding;
