@@ -163,6 +163,12 @@ function geometryConfig(g: ConvGeometry): tf.serialization.ConfigDict {
   return { filters: g.filters, kernelSize: [...g.k], strides: [...g.s], padding: [...g.p], dilation: [...g.d], useBias: g.useBias };
 }
 
+/** The [N, H, W, filters] a convolution of this geometry gives for a channels-last input shape. */
+function geometryOutputShape(g: ConvGeometry, [n, h, w]: Shape): Shape {
+  const { k, s, p, d, filters } = g;
+  return [n, h === null ? null : convOut(h, k[0], s[0], p[0], d[0]), w === null ? null : convOut(w, k[1], s[1], p[1], d[1]), filters];
+}
+
 /**
  * Up to this many full-kernel channel pairs (`inChannels * filters`) a grouped convolution runs as one
  * convolution with a block-diagonal kernel, above it as one convolution per group. Measured on the busy 2-core
@@ -282,9 +288,7 @@ export class GroupConv2d extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    const [n, h, w] = singleShape(inputShape, this.name);
-    const { k, s, p, d, filters } = this.g;
-    return [n, h === null ? null : convOut(h, k[0], s[0], p[0], d[0]), w === null ? null : convOut(w, k[1], s[1], p[1], d[1]), filters];
+    return geometryOutputShape(this.g, singleShape(inputShape, this.name));
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -479,9 +483,7 @@ export class DeformConv2d extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    const [n, h, w] = singleShape(inputShape, this.name);
-    const { k, s, p, d, filters } = this.g;
-    return [n, h === null ? null : convOut(h, k[0], s[0], p[0], d[0]), w === null ? null : convOut(w, k[1], s[1], p[1], d[1]), filters];
+    return geometryOutputShape(this.g, singleShape(inputShape, this.name));
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs?: Kwargs): tf.Tensor {
