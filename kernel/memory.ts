@@ -62,6 +62,16 @@ const HEAP_POLL_MS = 20;
 const HEAP_SHARE = 0.9;
 /** After a stop, cells may keep memory up to this share of it (beyond, V8's last-ditch collections come first). */
 const HEAP_CAP = 0.95;
+/**
+ * After a trip, how long the watchdog waits for the main thread to acknowledge
+ * before it terminates what runs there: ACK_WAIT_MS, or ACK_WAIT_GROWING_MS
+ * while the resident memory is still growing past GROWING_BYTES (a synchronous
+ * loop allocating, 64 MiB every 20 ms or so: every millisecond of waiting
+ * brings the container's own limit, which kills the kernel, closer).
+ */
+const ACK_WAIT_MS = 50;
+const ACK_WAIT_GROWING_MS = 5;
+const GROWING_BYTES = 16 * 2 ** 20;
 /** V8's heap limit counts the young generation too (48 MiB on 64-bit); it aborts when the old one is full. */
 const YOUNG_GENERATION = 64 * 2 ** 20;
 
@@ -346,9 +356,10 @@ function runWatch(d: WatchData): void {
     const t0 = Date.now();
     let lastTerminate = 0;
     while (Atomics.load(shared, SHARED_ACK) < generation && Date.now() - t0 < 30_000) {
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 2));
       const now = Date.now();
-      if (now - t0 > 50 && Atomics.load(shared, SHARED_CRITICAL) === 0 && now - lastTerminate > 1000) {
+      const growing = process.memoryUsage.rss() > over.rss + GROWING_BYTES;
+      if (now - t0 > (growing ? ACK_WAIT_GROWING_MS : ACK_WAIT_MS) && Atomics.load(shared, SHARED_CRITICAL) === 0 && now - lastTerminate > 1000) {
         lastTerminate = now;
         // counted, as the protocol thread's terminates are: the session then ends any request this cut off
         if (shared.length > SHARED_TERMINATIONS) Atomics.add(shared, SHARED_TERMINATIONS, 1);

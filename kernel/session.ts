@@ -34,7 +34,7 @@ import { kernelInfo } from "./info";
 import { RequestProblem } from "./messages";
 import { preludeSource } from "./prelude";
 import { bindToSubmission, isCheckKernel, keepAnswerChannel } from "./remote";
-import { MemoryLimit, resolveMemoryLimit, watchMemory } from "./memory"; // memory limit (issue 20)
+import { MemoryLimit, MemoryWatch, resolveMemoryLimit, watchMemory } from "./memory"; // memory limit (issue 20)
 
 type Parent = Header | Record<string, never>;
 
@@ -249,7 +249,7 @@ export class Session {
     this.watch();
     // Memory limit (kernel/memory.ts), armed once the prelude has loaded (never stopping the kernel's own start):
     // a cell over it is interrupted and ends with a MemoryError.
-    watchMemory({
+    this.memoryWatch = watchMemory({
       limit: this.opts.memoryLimit ?? resolveMemoryLimit(),
       shared: this.shared.buffer as SharedArrayBuffer,
       onOver: (generation, error) => this.onInterrupt(generation, error),
@@ -261,13 +261,15 @@ export class Session {
   }
 
   private prepareTimer: NodeJS.Timeout | undefined;
+  private memoryWatch: MemoryWatch | undefined;
 
   /**
    * The speculative checker (compiler.ts): once the kernel has been idle for
    * PREPARE_IDLE_MS, build the programs the next cell's compile needs, one per
    * timer tick, so that a request that comes meanwhile waits for one at most.
    * Not while V8's heap is fuller than PREPARE_HEAP_SHARE of its limit (after a
-   * MemoryError, say): the next cell then compiles the ordinary way.
+   * MemoryError, say), nor while the resident memory is above that share of the
+   * kernel's memory limit: the next cell then compiles the ordinary way.
    */
   private schedulePrepare(delay = PREPARE_IDLE_MS): void {
     if (this.prepareTimer || !this.executor) return;
@@ -281,6 +283,8 @@ export class Session {
       }
       const heap = v8.getHeapStatistics();
       if (heap.used_heap_size > PREPARE_HEAP_SHARE * heap.heap_size_limit) return;
+      // nor while the kernel holds more than that share of its memory limit (a class hub's small container)
+      if (this.memoryWatch && process.memoryUsage.rss() > PREPARE_HEAP_SHARE * this.memoryWatch.limit.bytes) return;
       let done: boolean;
       try {
         done = this.executor.prepareNext();

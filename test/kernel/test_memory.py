@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unittest
 
 from jupyter_client.kernelspec import KernelSpecManager
@@ -133,6 +134,30 @@ class MemoryLimitFromEnv(MemoryCase):
         reply, outs = execute(self.kc, "tf.dispose(leaked); leaked.length = 0; tf.memory().numTensors", timeout=60)
         self.assertEqual(reply["status"], "ok", reply)
         self.assertEqual(int(result_text(outs)), before)
+        self.assert_answers()
+
+
+class FastAllocationStoppedSoon(MemoryCase):
+    """The class hub's test cell: 64 MiB buffers as fast as memory can be filled
+    (one every 20 ms or so). A stop lands between two of them at best, so the
+    loop may run one buffer past the one that crossed the limit: 128 MiB over
+    it. The hub's container kills the kernel at 4/3 of its limit (768 MiB for
+    576), 192 MiB over: the peak must stay within those two buffers. Measured
+    here: about 600 MiB, at times 660; it was 663 to 680 when the watchdog
+    waited 50 ms for the main thread before stopping a loop that still grows."""
+
+    ENV = {"D2L_MEMORY_LIMIT": "576M"}
+
+    def test_peak_stays_near_the_limit(self):
+        for code in ("tf.add(1, 2).dataSync()[0]", "process.env.HOME"):
+            reply, _ = execute(self.kc, code, timeout=60)
+            self.assertEqual(reply["status"], "ok", reply)
+        time.sleep(0.5)  # idle: the kernel prepares the next cell's compile meanwhile
+        text = self.run_out_of_memory("const hog: Buffer[] = []; for (let i = 0; i < 24; i++) hog.push(Buffer.alloc(64 * 2 ** 20, 1)); hog.length")
+        self.assertIn("over its limit of 576 MiB", text)
+        with open(f"/proc/{self.km.provisioner.process.pid}/status") as f:
+            peak_kib = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+        self.assertLess(peak_kib / 1024, 576 + 128, f"the loop ran on to {peak_kib // 1024} MiB, past the limit by more than two 64 MiB buffers: a container with a third more than the limit kills the kernel")
         self.assert_answers()
 
 
