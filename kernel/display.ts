@@ -6,7 +6,9 @@
  *    `{ "text/plain": "…", "image/png": "<base64>" }` (or
  *    `{ data, metadata }`). Values of `…json` types are objects, not strings.
  * 2. A TensorFlow.js tensor shows as `tensor.print(true)` does: dtype, rank,
- *    shape and values.
+ *    shape and values. The kernel reads it with `await t.data()`
+ *    ({@link toDisplayAsync}): on webgpu under Node a GPU tensor cannot be
+ *    read synchronously, and a cell's result must show on every backend.
  * 3. Anything else is `util.inspect`ed.
  */
 import * as util from "util";
@@ -28,6 +30,7 @@ interface TensorLike {
   rank: number;
   isDisposed: boolean;
   toString(verbose?: boolean): string;
+  data?(): Promise<unknown>;
 }
 
 export function isTensorLike(v: unknown): v is TensorLike {
@@ -70,6 +73,33 @@ export function normaliseBundle(raw: unknown): DisplayOutput {
 export function tensorText(t: TensorLike): string {
   if (t.isDisposed) return `Tensor (disposed) dtype ${t.dtype}, shape [${t.shape.join(",")}]`;
   return t.toString(true);
+}
+
+/**
+ * How a tensor reads in text, read asynchronously: the same text as
+ * {@link tensorText}, from `await t.data()` instead of `dataSync()` (which
+ * webgpu cannot do under Node for a tensor that lives on the GPU).
+ */
+export async function tensorTextAsync(t: TensorLike): Promise<string> {
+  if (t.isDisposed || typeof t.data !== "function") return tensorText(t);
+  const values = await t.data();
+  // The cell may dispose the tensor while the read is in flight (a later cell, a timer).
+  if (t.isDisposed) return tensorText(t);
+  // tfjs formats in toString(verbose), which reads with this.dataSync(): give it the values just read.
+  const view = Object.create(t, { dataSync: { value: () => values } }) as TensorLike;
+  return view.toString(true);
+}
+
+/**
+ * {@link toDisplay} with a tensor read asynchronously: what the kernel shows
+ * for a cell's result and its user_expressions. Anything else renders
+ * exactly as toDisplay renders it.
+ */
+export async function toDisplayAsync(value: unknown): Promise<DisplayOutput> {
+  if (isTensorLike(value) && typeof (value as unknown as Record<symbol, unknown>)[DISPLAY_SYMBOL] !== "function") {
+    return { data: { "text/plain": await tensorTextAsync(value) }, metadata: {} };
+  }
+  return toDisplay(value);
 }
 
 /** Render any value to a bundle, following the rules at the top of this file. */

@@ -59,9 +59,14 @@ interface TensorLike {
   size: number;
   isDisposed: boolean;
   trainable?: boolean;
-  dataSync(): ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number };
+  dataSync(): TensorBytes;
   arraySync(): unknown;
+  data(): Promise<TensorBytes>;
+  array(): Promise<unknown>;
 }
+type TensorBytes = ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number };
+/** A tensor whose values an encoded value still needs, and the wire entry they go in. */
+type PendingRead = { t: TensorLike; wire: Extract<Wire, { k: "t" }> };
 
 /** Limits on what crosses: more than this is an error, not a hang. */
 const MAX_ELEMENTS = 50_000_000;
@@ -109,8 +114,20 @@ function encodeNumber(x: number): Wire {
 /**
  * A value as wire data. `handle` is asked for what cannot go as data (it
  * returns a handle on the student's side and throws on the check's side).
+ * A tensor's values are not read here: its entry goes in `reads`, and
+ * {@link readTensors} (the student's side, asynchronous: webgpu cannot read
+ * a GPU tensor synchronously under Node) or {@link readTensorsSync} fills it.
  */
-function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = { elements: 0 }, depth = 0, seen = new Set<unknown>(), link?: (v: unknown) => number): Wire {
+function encode(
+  v: unknown,
+  tf: TfLike,
+  handle: (v: unknown) => Wire,
+  reads: PendingRead[],
+  budget = { elements: 0 },
+  depth = 0,
+  seen = new Set<unknown>(),
+  link?: (v: unknown) => number,
+): Wire {
   if (v === undefined) return { k: "u" };
   if (v === null || typeof v === "boolean") return { k: "p", v };
   if (typeof v === "number") return encodeNumber(v);
@@ -129,17 +146,13 @@ function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = {
     if (budget.elements > MAX_ELEMENTS) throw new RangeError(`more than ${MAX_ELEMENTS} tensor elements in one value`);
     // A variable also keeps a handle, so a check can change the submission's own (lib/check.ts' inSubmission).
     const variable = v instanceof tf.Variable ? { variable: true, trainable: t.trainable !== false, ...(link ? { id: link(v) } : {}) } : {};
-    if (t.dtype === "string") {
-      const flat = ([] as unknown[])
-        .concat(t.arraySync() as unknown[])
-        .flat(Infinity)
-        .map(String);
-      return { k: "t", dtype: "string", shape: [...t.shape], strings: flat, ...variable };
-    }
-    if (!(t.dtype in BYTES)) throw new TypeError(`a ${t.dtype} tensor cannot be compared (float32, int32, bool and string can)`);
-    const data = t.dataSync();
-    const b64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
-    return { k: "t", dtype: t.dtype as "float32" | "int32" | "bool", shape: [...t.shape], b64, ...variable };
+    if (t.dtype !== "string" && !(t.dtype in BYTES)) throw new TypeError(`a ${t.dtype} tensor cannot be compared (float32, int32, bool and string can)`);
+    const wire: Extract<Wire, { k: "t" }> =
+      t.dtype === "string"
+        ? { k: "t", dtype: "string", shape: [...t.shape], strings: [], ...variable }
+        : { k: "t", dtype: t.dtype as "float32" | "int32" | "bool", shape: [...t.shape], b64: "", ...variable };
+    reads.push({ t, wire });
+    return wire;
   }
   if (depth >= MAX_DEPTH || seen.has(v)) return handle(v);
   if (Array.isArray(v)) {
@@ -147,7 +160,7 @@ function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = {
     budget.elements += v.length;
     if (budget.elements > MAX_ELEMENTS) throw new RangeError(`more than ${MAX_ELEMENTS} elements in one value`);
     seen.add(v);
-    const out = { k: "a" as const, v: Array.from(v, (x) => encode(x, tf, handle, budget, depth + 1, seen, link)) };
+    const out = { k: "a" as const, v: Array.from(v, (x) => encode(x, tf, handle, reads, budget, depth + 1, seen, link)) };
     seen.delete(v);
     return out;
   }
@@ -155,7 +168,7 @@ function encode(v: unknown, tf: TfLike, handle: (v: unknown) => Wire, budget = {
     const keys = Object.keys(v);
     if (keys.length > MAX_KEYS) return handle(v);
     seen.add(v);
-    const out = { k: "o" as const, v: keys.map((key): [string, Wire] => [key, encode(v[key], tf, handle, budget, depth + 1, seen, link)]) };
+    const out = { k: "o" as const, v: keys.map((key): [string, Wire] => [key, encode(v[key], tf, handle, reads, budget, depth + 1, seen, link)]) };
     seen.delete(v);
     return out;
   }
@@ -178,9 +191,43 @@ function studentHandle(v: unknown): Wire {
   return { k: "h", id: studentLink(v), callable: typeof v === "function", cls: className(v) };
 }
 
+/** Put a tensor's values, read by the caller, in its wire entry. */
+function fillTensor(p: PendingRead, values: unknown): void {
+  if (p.wire.dtype === "string") {
+    p.wire.strings = ([] as unknown[])
+      .concat(values as unknown[])
+      .flat(Infinity)
+      .map(String);
+  } else {
+    const data = values as TensorBytes;
+    p.wire.b64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
+  }
+}
+
+function disposedRead(): Error {
+  return new Error("a tensor that was disposed (tf.dispose or tf.tidy) cannot be read");
+}
+
+/** Read the tensors an encoded value needs, with `await` (the student's side: any backend, webgpu included). */
+async function readTensors(reads: PendingRead[]): Promise<void> {
+  for (const p of reads) {
+    const values = p.wire.dtype === "string" ? await p.t.array() : await p.t.data();
+    if (p.t.isDisposed) throw disposedRead();
+    fillTensor(p, values);
+  }
+}
+
+/** Read the tensors an encoded value needs, synchronously (the check kernel's arguments: the pipe to the student is synchronous). */
+function readTensorsSync(reads: PendingRead[]): void {
+  for (const p of reads) fillTensor(p, p.wire.dtype === "string" ? p.t.arraySync() : p.t.dataSync());
+}
+
 /** A value of the submission as wire data: handles for what is not data, and for variables besides their values. */
-function studentEncode(v: unknown, tf: TfLike): Wire {
-  return encode(v, tf, studentHandle, undefined, 0, undefined, studentLink);
+async function studentEncode(v: unknown, tf: TfLike): Promise<Wire> {
+  const reads: PendingRead[] = [];
+  const wire = encode(v, tf, studentHandle, reads, undefined, 0, undefined, studentLink);
+  await readTensors(reads);
+  return wire;
 }
 
 function studentDecode(w: Wire, tf: TfLike, depth = 0): unknown {
@@ -392,7 +439,9 @@ function handleProxy(id: number, callable: boolean, cls: string, call: (r: Remot
     },
     apply(_t, self, args: unknown[]) {
       const tf = kernelTf();
-      const wire = args.map((a) => encode(a, tf, (v) => refuse(`pass a ${className(v)} to`)));
+      const reads: PendingRead[] = [];
+      const wire = args.map((a) => encode(a, tf, (v) => refuse(`pass a ${className(v)} to`), reads));
+      readTensorsSync(reads);
       const selfId = remoteIdOf(self);
       return call({ op: "call", target: id, ...(selfId === undefined ? {} : { self: selfId }), args: wire });
     },

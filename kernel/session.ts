@@ -13,7 +13,7 @@ import { setTimeout as realSetTimeout } from "timers";
 import type { Executor, CellResult } from "./executor";
 import type { CellDiagnostic } from "./compiler";
 import { InterruptedError } from "../lib/interrupt";
-import { toDisplay, MimeBundle, DisplayOutput } from "./display";
+import { toDisplayAsync, MimeBundle, DisplayOutput } from "./display";
 import { installBridge } from "./cellapi";
 import { installGlobals } from "./globals";
 import { ConnectionInfo, Header, Message } from "./wire";
@@ -820,7 +820,7 @@ export class Session {
     let value: DisplayOutput | undefined;
     if (result.hasValue && !silent) {
       try {
-        value = toDisplay(result.value);
+        value = await toDisplayAsync(result.value);
       } catch (e) {
         return { status: "error", error: this.describe({ status: "runtime-error", error: e }) };
       }
@@ -896,7 +896,7 @@ export class Session {
     for (const [name, expr] of Object.entries(raw as Record<string, unknown>)) {
       const r = await this.executor.execute(String(expr), UNSTORED_CELL_BASE + ++this.unstoredCount);
       if (r.status === "ok") {
-        const d = r.hasValue ? toDisplay(r.value) : { data: { "text/plain": "undefined" }, metadata: {} };
+        const d = r.hasValue ? await toDisplayAsync(r.value) : { data: { "text/plain": "undefined" }, metadata: {} };
         out[name] = { status: "ok", data: d.data, metadata: d.metadata };
       } else {
         out[name] = { status: "error", ...this.describe(r) };
