@@ -32,3 +32,4 @@ export {
 } from "./ssd";
 export { FashionSegDataset, loadDataFashionSeg, label2image, VOC_COLORMAP, FASHION_SEG_CLASSES } from "./segmentationData";
 export type { FashionSegOptions, SegItem } from "./segmentationData";
+export { pixelAccuracy, meanIou, iouPerClass } from "./segmentation";
