@@ -8,9 +8,10 @@
  *    (native CPU). Optional packages; neither is installed by default.
  * 2. `webgpu`: the `webgpu` npm package (Dawn's dawn.node) with
  *    `@tensorflow/tfjs-backend-webgpu`; needs a Vulkan (Linux), Metal (macOS) or
- *    D3D12 (Windows) GPU adapter. Used only when asked for: under Node it
- *    cannot read a tensor synchronously, and notebooks do that everywhere
- *    (`dataSync`, `print`, a tensor as a cell's result). A software *fallback* adapter (Mesa's
+ *    D3D12 (Windows) GPU adapter. Used only when asked for (or with
+ *    `D2L_WEBGPU_AUTO=1`, see {@link decideBackend}): under Node it cannot
+ *    read a tensor synchronously, and notebooks do that (`dataSync`, `print`;
+ *    the kernel shows a cell's tensor result with `await t.data()`). A software *fallback* adapter (Mesa's
  *    lavapipe, SwiftShader) is never chosen automatically: it is slower than
  *    wasm and meant for correctness tests. `D2L_BACKEND=webgpu` uses it anyway.
  *    Under Node, webgpu cannot read a GPU tensor synchronously (`dataSync`,
@@ -65,12 +66,75 @@ export type BackendName = "tensorflow" | "webgpu" | "native" | "wasm" | "cpu";
 const KNOWN: readonly BackendName[] = ["tensorflow", "webgpu", "native", "wasm", "cpu"];
 
 /**
- * What `ready()` tries when nothing is asked for. webgpu is left out: under
- * Node it cannot read a tensor synchronously, and `dataSync`, `arraySync`,
- * `print` and a tensor shown as a cell's result are everyday notebook code.
- * It runs when asked for (`D2L_BACKEND=webgpu` or `d2l.useBackend("webgpu")`).
+ * What a machine was found to have, for {@link decideBackend}: for each
+ * backend, `true` when it loads, else the reason it does not (in the words
+ * `ready()` prints); for webgpu, the adapter dawn.node gives, or the reason
+ * there is none. A backend not probed yet is left out.
  */
-const AUTO_ORDER: readonly BackendName[] = ["tensorflow", "native", "wasm", "cpu"];
+export interface BackendFindings {
+  tensorflow?: true | string;
+  webgpu?: WebgpuAdapterFacts | string;
+  native?: true | string;
+  wasm?: true | string;
+}
+
+/** A WebGPU adapter as it describes itself (GPUAdapterInfo, and the adapter's fallback flag). */
+export interface WebgpuAdapterFacts {
+  vendor: string;
+  architecture: string;
+  /** The adapter's description or device name ("NVIDIA H100 80GB HBM3", "llvmpipe (LLVM 15.0.6, 256 bits)"). */
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+/** What {@link decideBackend} concluded from the findings so far. */
+export interface BackendDecision {
+  /** The backends in the order they are considered. */
+  order: BackendName[];
+  /** The backend to use, once the findings settle it. */
+  choice?: BackendName;
+  /** The backend whose finding is needed next, when they do not settle it yet. */
+  probe?: BackendName;
+  /** The backends passed over before the choice (or the probe), each with its reason. */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+/**
+ * The automatic backend choice as a pure decision: tensorflow → webgpu (a
+ * hardware adapter only) → native → wasm → cpu, the first that loads. A
+ * software fallback adapter (lavapipe, SwiftShader, WARP: flagged as a
+ * fallback or named so) is skipped with the reason. `ready()` probes one
+ * backend at a time, as `probe` asks, and stops at `choice`.
+ *
+ * webgpu is in the order only with `webgpuAuto` (`D2L_WEBGPU_AUTO=1`): under
+ * Node it cannot read a GPU tensor synchronously, and until the notebooks
+ * read with `await` (issue 23; the kernel's display of a cell's tensor
+ * result already does) the default leaves it to be asked for
+ * (`D2L_BACKEND=webgpu`, `d2l.useBackend("webgpu")`).
+ *
+ * @param found what was found so far (see {@link BackendFindings})
+ * @param options `webgpuAuto`: consider webgpu (default: `D2L_WEBGPU_AUTO === "1"`)
+ * @example
+ * decideBackend({ tensorflow: "neither ... is installed", webgpu: { vendor: "nvidia", architecture: "hopper", description: "NVIDIA H100", isFallbackAdapter: false } }, { webgpuAuto: true }).choice // "webgpu"
+ */
+export function decideBackend(found: BackendFindings, options: { webgpuAuto?: boolean } = {}): BackendDecision {
+  const webgpuAuto = options.webgpuAuto ?? process.env.D2L_WEBGPU_AUTO === "1";
+  const order: BackendName[] = webgpuAuto ? ["tensorflow", "webgpu", "native", "wasm", "cpu"] : ["tensorflow", "native", "wasm", "cpu"];
+  const skipped: { name: BackendName; reason: string }[] = [];
+  for (const name of order) {
+    if (name === "cpu") return { order, choice: "cpu", skipped };
+    const f = found[name];
+    if (f === undefined) return { order, probe: name, skipped };
+    if (typeof f === "string") {
+      skipped.push({ name, reason: f });
+    } else if (name === "webgpu" && isSoftwareAdapter(f as WebgpuAdapterFacts)) {
+      skipped.push({ name, reason: fallbackReason(f as WebgpuAdapterFacts) });
+    } else {
+      return { order, choice: name, skipped };
+    }
+  }
+  return { order, choice: "cpu", skipped };
+}
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
@@ -82,6 +146,10 @@ export interface BackendInfo {
   adapter: string;
   /** True when webgpu runs on a software fallback adapter (lavapipe, SwiftShader). */
   fallbackAdapter: boolean;
+  /** webgpu: the GPU adapter's vendor as WebGPU names it ("nvidia", "amd", "intel", "mesa"); "" on other backends. */
+  vendor: string;
+  /** webgpu: the adapter's architecture as WebGPU names it ("hopper", "rdna-3", ...; "" when the driver does not say, and on other backends). */
+  architecture: string;
   /** Worker threads the backend computes with (1 when single-threaded or on a GPU). */
   threads: number;
   /** @tensorflow/tfjs version. */
@@ -104,10 +172,14 @@ export interface UseBackendOptions {
   threads?: number;
 }
 
-interface Detail {
+/** What a loaded backend reports (see {@link BackendInfo}). */
+export interface Detail {
   device: string;
   adapter: string;
   fallbackAdapter: boolean;
+  /** webgpu: the adapter's vendor and architecture ("nvidia", "hopper"); absent elsewhere. */
+  vendor?: string;
+  architecture?: string;
   threads: number;
   gpus: number;
   versions: Record<string, string>;
@@ -311,7 +383,12 @@ function vulkanDriverFiles(): { found: boolean; searched: string[] } {
   return { found, searched };
 }
 
-async function loadWebgpu(explicit: boolean): Promise<Detail> {
+/** The adapter dawn.node gave, kept so that loading webgpu after the automatic probe asks only once. */
+let webgpuProbe: { module: DawnModule; gpu: GpuLike; adapter: GpuAdapterLike } | null = null;
+
+/** dawn.node's adapter for this platform's GPU API, or a LoadError that says why there is none. */
+async function webgpuAdapter(explicit: boolean): Promise<{ module: DawnModule; gpu: GpuLike; adapter: GpuAdapterLike }> {
+  if (webgpuProbe) return webgpuProbe;
   const api = nativeGpuApi();
   if (process.platform === "linux" && !explicit) {
     const icd = vulkanDriverFiles();
@@ -334,14 +411,38 @@ async function loadWebgpu(explicit: boolean): Promise<Detail> {
       `install the GPU's ${api.name} driver${api.name === "Vulkan" ? " (libvulkan1 and the vendor's ICD); without a GPU, test/backend/setup-lavapipe.sh gives a software Vulkan device for tests" : ""}`,
     );
   }
+  webgpuProbe = { module, gpu, adapter };
+  return webgpuProbe;
+}
+
+/** What the adapter says of itself, in the shape {@link decideBackend} takes. */
+function adapterFacts(adapter: GpuAdapterLike): WebgpuAdapterFacts {
   const info = adapter.info ?? {};
-  const fallback = Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter);
-  const description = describeAdapter(info);
+  return {
+    vendor: info.vendor ?? "",
+    architecture: info.architecture ?? "",
+    description: describeAdapter(info),
+    isFallbackAdapter: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
+  };
+}
+
+/** True for a software adapter: flagged as a fallback, or named like lavapipe, SwiftShader, WARP. */
+function isSoftwareAdapter(a: WebgpuAdapterFacts): boolean {
+  return a.isFallbackAdapter || SOFTWARE_ADAPTER.test(`${a.description} ${a.vendor} ${a.architecture}`);
+}
+
+/** The skip reason for a software adapter, as ready() prints it. */
+function fallbackReason(a: WebgpuAdapterFacts): string {
+  return `only a software fallback adapter (${a.description}), slower than wasm; D2L_BACKEND=webgpu uses it anyway`;
+}
+
+async function loadWebgpu(explicit: boolean): Promise<Detail> {
+  const api = nativeGpuApi();
+  const { module, gpu, adapter } = await webgpuAdapter(explicit);
+  const facts = adapterFacts(adapter);
+  const fallback = isSoftwareAdapter(facts);
   if (fallback && !explicit) {
-    throw new LoadError(
-      `only a software fallback adapter (${description}), slower than wasm; D2L_BACKEND=webgpu uses it anyway`,
-      "set D2L_BACKEND=webgpu to use the software adapter, or install a GPU driver",
-    );
+    throw new LoadError(fallbackReason(facts), "set D2L_BACKEND=webgpu to use the software adapter, or install a GPU driver");
   }
   // tfjs-backend-webgpu reads navigator.gpu and the GPU* constants (GPUBufferUsage,
   // GPUMapMode, ...) from the global scope, and registers itself only if
@@ -384,21 +485,44 @@ async function loadWebgpu(explicit: boolean): Promise<Detail> {
   }
   await setTfBackend("webgpu");
   explainSyncReads();
-  const gpus = fallback ? 0 : Math.max(1, (await countHardwareAdapters(module)) ?? 1);
+  const gpus = fallback ? 0 : ((await countHardwareAdapters(module)) ?? 1);
+  return webgpuDetail(facts, gpus, api.name, { "@tensorflow/tfjs-backend-webgpu": version, webgpu: packageVersion("webgpu") });
+}
+
+/**
+ * What {@link backendInfo}, {@link numGpus} and {@link tryGpu} report for
+ * webgpu on `adapter`: a hardware adapter is `gpu:0` and counts
+ * `hardwareAdapters` GPUs (at least 1); a software one computes on the CPU
+ * and counts none.
+ *
+ * @example
+ * webgpuDetail({ vendor: "nvidia", architecture: "hopper", description: "NVIDIA H100", isFallbackAdapter: false }, 1, "Vulkan", {}).device // "gpu:0"
+ */
+export function webgpuDetail(adapter: WebgpuAdapterFacts, hardwareAdapters: number, api: string, versions: Record<string, string>): Detail {
+  const fallback = isSoftwareAdapter(adapter);
   return {
     device: fallback ? "cpu" : "gpu:0",
-    adapter: `${description} (${api.name}${fallback ? ", software fallback adapter" : ""})`,
+    adapter: `${adapter.description} (${api}${fallback ? ", software fallback adapter" : ""})`,
     fallbackAdapter: fallback,
+    vendor: adapter.vendor,
+    architecture: adapter.architecture,
     threads: 1,
-    gpus,
-    versions: { "@tensorflow/tfjs-backend-webgpu": version, webgpu: packageVersion("webgpu") },
+    gpus: fallback ? 0 : Math.max(1, hardwareAdapters),
+    versions,
   };
 }
 
-/** The message for a synchronous read of a GPU tensor under Node. */
-const WEBGPU_SYNC_READ =
-  "the webgpu backend cannot read a GPU tensor synchronously in Node (dataSync, arraySync, print, toString): " +
-  "use await t.data() or await t.array(), or another backend (D2L_BACKEND=wasm)";
+/**
+ * The one error a synchronous read of a GPU tensor gives on webgpu under Node
+ * (`dataSync`, `arraySync`, `bufferSync`, `print`, `toString`): it names the
+ * await form to use instead.
+ *
+ * @example
+ * try { t.dataSync(); } catch (e) { (e as Error).message === WEBGPU_SYNC_READ; } // on webgpu, for a tensor on the GPU
+ */
+export const WEBGPU_SYNC_READ =
+  "the webgpu backend cannot read a GPU tensor synchronously in Node (dataSync, arraySync, bufferSync, print, toString): " +
+  "use await t.data() or await t.array() (await t.buffer() for a TensorBuffer) instead, or another backend (D2L_BACKEND=wasm)";
 
 /**
  * tfjs-backend-webgpu reads GPU tensors synchronously through OffscreenCanvas,
@@ -406,7 +530,10 @@ const WEBGPU_SYNC_READ =
  * "OffscreenCanvas is not defined". Say what to do instead.
  */
 function explainSyncReads(): void {
-  const proto = Object.getPrototypeOf(tf.backend()) as { readSync: (dataId: object) => unknown; d2lExplained?: boolean };
+  const backend = tf.backend() as unknown as { hasReadSyncWarned?: boolean };
+  // tfjs warns once that synchronous reads are slow, then fails: the error below says it all.
+  backend.hasReadSyncWarned = true;
+  const proto = Object.getPrototypeOf(backend) as { readSync: (dataId: object) => unknown; d2lExplained?: boolean };
   if (proto.d2lExplained || typeof proto.readSync !== "function") return;
   const readSync = proto.readSync;
   proto.readSync = function (this: unknown, dataId: object): unknown {
@@ -721,15 +848,34 @@ async function choose(): Promise<string> {
     if (!isKnown(wanted)) throw unknownBackend(wanted, " in D2L_BACKEND");
     return useBackend(wanted);
   }
-  for (const name of AUTO_ORDER) {
+  const found: BackendFindings = {};
+  const skip = (name: string, reason: string): void => {
+    skipped.push({ name, reason });
+    console.warn(`d2l: skipped ${name}: ${reason}`);
+  };
+  for (;;) {
+    const d = decideBackend(found);
+    const name = d.choice ?? d.probe;
+    if (!name) break;
     try {
+      if (name === "webgpu" && d.probe) {
+        // The adapter first: the decision needs its facts before webgpu loads.
+        const facts = adapterFacts((await webgpuAdapter(false)).adapter);
+        found.webgpu = facts;
+        if (isSoftwareAdapter(facts)) {
+          skip(name, fallbackReason(facts));
+          webgpuProbe = null; // not used: let dawn.node's instance go
+        }
+        continue;
+      }
       await load(name, false, {});
       return name;
     } catch (e) {
       // native's reason says what to install: it is built on the user's machine, and usually just was not.
       const reason = name === "native" && e instanceof LoadError ? `${firstLine(e)}; to use it: ${e.fix}` : firstLine(e);
-      skipped.push({ name, reason });
-      console.warn(`d2l: skipped ${name}: ${reason}`);
+      skip(name, reason);
+      if (name === "cpu") break;
+      found[name] = reason;
     }
   }
   throw new Error(`no TensorFlow.js backend could load, not even cpu: ${skipped.map((s) => `${s.name}: ${s.reason}`).join("; ")}`);
@@ -762,6 +908,8 @@ export function backendInfo(): BackendInfo {
     device: d?.device ?? (name === "webgl" ? "gpu:0" : "cpu"),
     adapter: d?.adapter ?? name,
     fallbackAdapter: d?.fallbackAdapter ?? false,
+    vendor: d?.vendor ?? "",
+    architecture: d?.architecture ?? "",
     threads: d?.threads ?? 1,
     tfjsVersion: TFJS,
     versions: { "@tensorflow/tfjs": TFJS, ...(d?.versions ?? {}) },

@@ -27,6 +27,7 @@ echo "== backend consistency (cpu, wasm, webgpu on Mesa's lavapipe): same losses
 bash test/backend/setup-lavapipe.sh "$ART/lavapipe" >/dev/null || failed+=("lavapipe")
 # a subshell, so the Vulkan variables stay out of the other tests
 (source "$ART/lavapipe/env.sh" && D2L_REQUIRE_NATIVE=1 D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/consistency.test.js) || failed+=("backend")
+(source "$ART/lavapipe/env.sh" && D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/webgpu-reads.test.js) || failed+=("webgpu-reads")
 
 echo "== kernel protocol tests (jupyter_client under /usr/bin/python3)"
 (cd test/kernel && /usr/bin/python3 -m unittest discover -v -p 'test_*.py') || failed+=("kernel")
