@@ -920,3 +920,7 @@ export class Adamax extends Optimizer {
     return { lr: this.learningRate, betas: [...this.betas], eps: this.eps, weightDecay: this.weightDecay, maximize: this.maximize };
   }
 }
+
+// Parameter groups (torch's param_groups): one optimizer per group of variables (ch. 13.2's fine-tuning).
+export { ParamGroups } from "./paramGroups";
+export type { ParamGroup } from "./paramGroups";

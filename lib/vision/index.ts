@@ -33,3 +33,5 @@ export {
 export { FashionSegDataset, loadDataFashionSeg, label2image, VOC_COLORMAP, FASHION_SEG_CLASSES } from "./segmentationData";
 export type { FashionSegOptions, SegItem } from "./segmentationData";
 export { pixelAccuracy, meanIou, iouPerClass } from "./segmentation";
+export { loadPretrained } from "./pretrained";
+export type { LoadPretrainedOptions } from "./pretrained";
