@@ -107,7 +107,12 @@ export class ParamGroups extends tf.Optimizer {
     this.groups = built;
   }
 
-  /** The number of groups. */
+  /**
+   * The number of groups.
+   *
+   * @example
+   * trainer.numGroups // 2
+   */
   get numGroups(): number {
     return this.groups.length;
   }
