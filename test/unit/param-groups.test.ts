@@ -170,3 +170,46 @@ test("ParamGroups trains a LayersModel's body and head through d2l.fit, the head
   );
   assert.ok(Math.max(moved[2], moved[3]) > 10 * Math.max(moved[0], moved[1]), `the head moved more than 10x the body: ${moved.join(", ")}`);
 });
+
+test("ModelCheckpoint and resume keep a ParamGroups' state: a resumed run ends where an uninterrupted one does", async () => {
+  const os = await import("os");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "d2l-param-groups-"));
+  const Xs = tf.randomNormal([24, 4], 0, 1, "float32", 5);
+  const ys = tf.tensor1d(
+    Array.from({ length: 24 }, (_, i) => i % 3),
+    "int32",
+  );
+  const build = (): { net: tf.Sequential; updater: d2l.optim.ParamGroups } => {
+    const net = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [4], units: 6, activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+        tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      ],
+    });
+    const head = net.layers[1];
+    const updater = new d2l.optim.ParamGroups([
+      { params: net.trainableWeights.filter((w) => !head.trainableWeights.includes(w)), optimizer: new d2l.optim.SGD({ lr: 0.01, momentum: 0.9 }) },
+      { params: head.trainableWeights, optimizer: new d2l.optim.Adam({ lr: 0.1 }) },
+    ]);
+    return { net, updater };
+  };
+  const loss = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => d2l.losses.crossEntropy(a, b, { reduction: "none" });
+  const trainIter = (): d2l.DataLoader<[tf.Tensor, tf.Tensor]> => d2l.loadArray([Xs, ys], 8, false);
+  try {
+    const whole = build();
+    await d2l.fit({ net: whole.net, loss, updater: whole.updater, trainIter: trainIter(), numEpochs: 3 });
+    const first = build();
+    await d2l.fit({ net: first.net, loss, updater: first.updater, trainIter: trainIter(), numEpochs: 1, callbacks: [new d2l.ModelCheckpoint(dir)] });
+    const second = build();
+    const resumed = await d2l.resume(dir, { net: second.net, optimizer: second.updater, verbose: false });
+    await d2l.fit({ net: second.net, loss, updater: second.updater, trainIter: trainIter(), numEpochs: 3, ...resumed });
+    const a = whole.net.getWeights().map((w) => Array.from(w.dataSync()));
+    const b = second.net.getWeights().map((w) => Array.from(w.dataSync()));
+    a.forEach((w, i) => assert.ok(maxDiff(b[i], w) <= 1e-6, `weight ${i}: resumed differs from uninterrupted by ${maxDiff(b[i], w)}`));
+    // and not trivially: the weights moved in the last two epochs
+    const mid = first.net.getWeights().map((w) => Array.from(w.dataSync()));
+    assert.ok(mid.some((w, i) => maxDiff(a[i], w) > 1e-3));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
