@@ -430,15 +430,16 @@ def _fcn(r):
             and len(r["_plots"]) >= 2)
 
 
-# Measured quick runs (256 training and 64 test images of 64x64, batch 16, 3 epochs, wasm, busy 2-core machine,
-# 55-76 s a run), D2L_SEED = 0, 1, 2: all background pixel acc 0.7453, mean IoU 0.0678 (every seed: the test set is
-# drawn from its own seed); cross-entropy pixel acc 0.7578, 0.7467, 0.7591, mean IoU 0.1247, 0.1141, 0.1105; dice
-# pixel acc 0.7408, 0.7452, 0.6958, mean IoU 0.1060, 0.1245, 0.1242. Floors: both nets' mean IoU above the
+# Measured quick runs (256 training and 64 test images of 64x64, batch 16, 4 epochs, wasm, busy 2-core machine,
+# 45-50 s a run), D2L_SEED = 0, 1, 2: all background pixel acc 0.7453, mean IoU 0.0678 (every seed: the data set
+# has its own seed, 0, which D2L_SEED does not change); cross-entropy pixel acc 0.7620, 0.7598, 0.7629, mean IoU
+# 0.1197, 0.1196, 0.1187; dice pixel acc 0.7429, 0.6540, 0.7161, mean IoU 0.1310, 0.1061, 0.1137. (With 3 epochs the cross-entropy net's pixel
+# accuracy fell below the background share on seed 1, 0.7414, hence 4.) Floors: both nets' mean IoU above the
 # all-background answer's by FCN_MIOU_MARGIN (smallest measured gap 0.038); the cross-entropy net's pixel accuracy
-# above the background share (smallest measured gap 0.0014: three epochs barely move it; the dice net's is not
-# floored, as dice trades pixel accuracy for the classes' regions).
+# above the background share by FCN_ACC_MARGIN (smallest measured gap 0.0145); the dice net's pixel accuracy is not
+# floored, as dice trades pixel accuracy for the classes' regions.
 FCN_MIOU_MARGIN = 0.02
-FCN_ACC_MARGIN = 0.0
+FCN_ACC_MARGIN = 0.005
 
 # 13.11: the body's and the FCN's output shapes; the bilinear-kernel transposed convolution doubles the house cat
 # (510x1024 -> 1020x2048) and equals bilinear upsampling away from the border; the all-background answer's pixel
