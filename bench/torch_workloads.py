@@ -99,22 +99,11 @@ def transformer():
 WORKLOADS = {"softmax": softmax, "mlp": mlp, "lenet": lenet, "resnet": resnet, "gru": gru, "lstm": lstm, "transformer": transformer}
 
 
-def train_steps(net, x, y, lr, steps, warmup, max_seconds):
-    """Train net on the one batch (x, y) with cross entropy and SGD(lr): up to `warmup` steps, stopped
-    once max_seconds / 2 is spent, then up to `steps` timed steps, stopped once max_seconds is spent
-    (each phase at least one step). Returns (warm-up steps, timed steps, seconds, last loss);
-    the clock stops after the last loss is read. bench/cnn_torch.py times its models with it too."""
-    net.train()
-    loss_fn = nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+def timed(step, steps, warmup, max_seconds):
+    """Up to `warmup` calls of step() (stopped once max_seconds / 2 is spent), then up to `steps` timed
+    calls (stopped once max_seconds is spent), each phase at least one; step() returns the loss and the
+    clock stops after the last loss is read. Returns (warm-up steps, timed steps, seconds, last loss).
+    bench/vision_torch.py times its workloads with it too."""
     t0 = time.perf_counter()
     warm = 0
     while warm < warmup:
@@ -132,6 +121,24 @@ def train_steps(net, x, y, lr, steps, warmup, max_seconds):
             break
     value = loss.item()
     return warm, done, time.perf_counter() - t0, value
+
+
+def train_steps(net, x, y, lr, steps, warmup, max_seconds):
+    """Train net on the one batch (x, y) with cross entropy and SGD(lr), timed by `timed`.
+    Returns (warm-up steps, timed steps, seconds, last loss). bench/cnn_torch.py times its models
+    with it too."""
+    net.train()
+    loss_fn = nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return timed(step, steps, warmup, max_seconds)
 
 
 def main():

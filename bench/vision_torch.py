@@ -28,12 +28,10 @@ Workloads:
     /usr/bin/python3 bench/vision_torch.py --workload aug2 --threads 1 --examples 60000
 """
 import argparse
-import gzip
 import json
 import os
 import pathlib
 import resource
-import struct
 import sys
 import time
 
@@ -41,17 +39,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+# bench/ is on sys.path (these are scripts run from there): the IDX reader and the timed loop are shared
+from cnn_torch import read_idx
+from torch_workloads import timed
+
 
 # ------------------------------------------------------------------ the augmented pipeline
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, = struct.unpack(">i", data[:4])
-    ndim = magic & 0xFF
-    dims = struct.unpack(">" + "i" * ndim, data[4:4 + 4 * ndim])
-    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
-
 
 def fashion_mnist_train():
     root = pathlib.Path(os.environ.get("D2L_DATA_DIR", ""))
@@ -282,30 +275,6 @@ def random_boxes(batch, gen):
     side = 0.15 + 0.35 * torch.rand(batch, 2, generator=gen)
     corner = torch.rand(batch, 2, generator=gen) * (1 - side)
     return torch.cat([torch.zeros(batch, 1), corner, corner + side], dim=1).unsqueeze(1)
-
-
-# ------------------------------------------------------------------ timed steps
-
-def timed(step, steps, warmup, max_seconds):
-    """Up to `warmup` steps (stopped once max_seconds / 2 is spent), then up to `steps` timed steps
-    (stopped once max_seconds is spent), each phase at least one; the clock stops after the last
-    loss is read. Returns (warm-up steps, timed steps, seconds, last loss)."""
-    t0 = time.perf_counter()
-    warm = 0
-    while warm < warmup:
-        step()
-        warm += 1
-        if time.perf_counter() - t0 > max_seconds / 2:
-            break
-    t0 = time.perf_counter()
-    done, loss = 0, None
-    while done < steps:
-        loss = step()
-        done += 1
-        if time.perf_counter() - t0 > max_seconds:
-            break
-    value = loss.item()
-    return warm, done, time.perf_counter() - t0, value
 
 
 def train(a, workload):
