@@ -4,6 +4,7 @@
  */
 export { ready, useBackend, backendInfo, tryGpu, tryAllGpus, numGpus } from "./backend";
 export type { BackendInfo, BackendName, UseBackendOptions } from "./backend";
+export { readsSync } from "./read";
 export { interruptGuard, InterruptedError, atCellEnd } from "./interrupt";
 export type { InterruptGuard } from "./interrupt";
 export { inKernel, LiveOutput, showBundle } from "./output";
