@@ -48,3 +48,15 @@ export async function values(t: tf.Tensor): Promise<number[]> {
   if (t.isDisposed) throw new Error(`a disposed tensor of shape [${t.shape.join(", ")}] cannot be read; read it before tf.tidy or dispose() frees it`);
   return Array.from((await t.data()) as ArrayLike<number>, Number);
 }
+
+/**
+ * The first value of a tensor, read with `await`; the tensor is disposed
+ * afterwards (for sums and counts computed only to be read). Internal.
+ */
+export async function readScalarAndDispose(t: tf.Tensor): Promise<number> {
+  try {
+    return (await t.data())[0] as number;
+  } finally {
+    t.dispose();
+  }
+}

@@ -58,16 +58,32 @@ const PACKAGE_TEST_PER_CLASS = 1000;
 
 /**
  * The text labels of Fashion-MNIST class indices: the book's
- * `d2l.get_fashion_mnist_labels(labels)`.
+ * `d2l.get_fashion_mnist_labels(labels)`. Given numbers it answers at once;
+ * given a tensor it reads the tensor with `await` (so it works on webgpu) and
+ * returns a Promise.
  *
  * @example
  * d2l.getFashionMnistLabels([0, 9]); // ["t-shirt", "ankle boot"]
+ * await d2l.getFashionMnistLabels(tf.tensor1d([9, 0], "int32")); // ["ankle boot", "t-shirt"]
  */
-export function getFashionMnistLabels(labels: number[] | ArrayLike<number> | tf.Tensor): string[] {
-  if (labels instanceof tf.Tensor && labels.rank > 1) {
-    throw new Error(`getFashionMnistLabels: expected a 1-D tensor of class indices, got shape [${labels.shape.join(",")}]`);
+export function getFashionMnistLabels(labels: tf.Tensor): Promise<string[]>;
+export function getFashionMnistLabels(labels: number[] | ArrayLike<number>): string[];
+export function getFashionMnistLabels(labels: number[] | ArrayLike<number> | tf.Tensor): string[] | Promise<string[]>;
+export function getFashionMnistLabels(labels: number[] | ArrayLike<number> | tf.Tensor): string[] | Promise<string[]> {
+  if (labels instanceof tf.Tensor) {
+    if (labels.rank > 1) {
+      return Promise.reject(new Error(`getFashionMnistLabels: expected a 1-D tensor of class indices, got shape [${labels.shape.join(",")}]`));
+    }
+    if (labels.isDisposed) return Promise.reject(new Error("getFashionMnistLabels: the labels tensor is disposed; read it before tf.tidy or dispose() frees it"));
+    return labels.data().then((v) => textLabels(v as ArrayLike<number>));
   }
-  const values: ArrayLike<number> = labels instanceof tf.Tensor ? (labels.dataSync() as ArrayLike<number>) : labels;
+  if (labels == null || typeof labels !== "object" || typeof (labels as ArrayLike<number>).length !== "number") {
+    throw new Error(`getFashionMnistLabels: expected class indices (an array of numbers or a 1-D tensor), got ${labels === null ? "null" : typeof labels}`);
+  }
+  return textLabels(labels);
+}
+
+function textLabels(values: ArrayLike<number>): string[] {
   return Array.from(values, (v) => {
     const name = Number.isInteger(v) ? TEXT_LABELS[v] : undefined;
     if (name === undefined) throw new Error(`getFashionMnistLabels: ${v} is not a Fashion-MNIST class; expected an integer in 0..9`);

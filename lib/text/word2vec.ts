@@ -267,8 +267,8 @@ export type PtbBatch = [centers: tf.Tensor2D, contextsNegatives: tf.Tensor2D, ma
  *
  * @example
  * const [centers, contextsNegatives, masks, labels] = d2l.batchify([[1, [2, 2], [3, 3, 3, 3]], [1, [2, 2, 2], [3, 3]]]);
- * contextsNegatives.arraySync(); // [[2, 2, 3, 3, 3, 3], [2, 2, 2, 3, 3, 0]]
- * labels.arraySync();            // [[1, 1, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0]]
+ * await contextsNegatives.array(); // [[2, 2, 3, 3, 3, 3], [2, 2, 2, 3, 3, 0]]
+ * await labels.array();            // [[1, 1, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0]]
  */
 export function batchify(data: readonly Word2vecExample[]): PtbBatch {
   if (!Array.isArray(data) || data.length === 0) throw new Error("batchify(data): expected a non-empty list of [center, context, negatives] examples");
@@ -468,12 +468,13 @@ export class SigmoidBCELoss {
  * vectors (the book's `get_similar_tokens`, section 14.4, which prints them):
  * `[token, similarity]` pairs, most similar first, the query itself left out
  * (the book drops the top hit). `embed` is the trained embedding layer (the
- * book's `net[0]`) or its weight matrix `[vocab, embed]`.
+ * book's `net[0]`) or its weight matrix `[vocab, embed]`. The similarities
+ * are read with `await`, so it works on every backend, webgpu included.
  *
  * @example
- * for (const [token, cos] of d2l.getSimilarTokens("chip", 3, embedV, vocab)) console.log(`cosine sim=${cos.toFixed(3)}: ${token}`);
+ * for (const [token, cos] of await d2l.getSimilarTokens("chip", 3, embedV, vocab)) console.log(`cosine sim=${cos.toFixed(3)}: ${token}`);
  */
-export function getSimilarTokens(queryToken: string, k: number, embed: tf.layers.Layer | tf.Tensor, vocab: Vocab): [token: string, similarity: number][] {
+export async function getSimilarTokens(queryToken: string, k: number, embed: tf.layers.Layer | tf.Tensor, vocab: Vocab): Promise<[token: string, similarity: number][]> {
   if (!(vocab instanceof Vocab)) throw new Error("getSimilarTokens(queryToken, k, embed, vocab): vocab must be a d2l.Vocab");
   if (typeof queryToken !== "string") throw new Error(`getSimilarTokens: queryToken must be a word, got ${typeof queryToken}`);
   const q = vocab.toIndices(queryToken);
@@ -495,9 +496,13 @@ export function getSimilarTokens(queryToken: string, k: number, embed: tf.layers
     const top = tf.topk(c, k + 1);
     return [top.indices, top.values];
   });
-  const ids = idx.dataSync();
-  const sims = cos.dataSync();
-  tf.dispose([idx, cos]);
+  let ids: ArrayLike<number>;
+  let sims: ArrayLike<number>;
+  try {
+    [ids, sims] = (await Promise.all([idx.data(), cos.data()])) as [ArrayLike<number>, ArrayLike<number>];
+  } finally {
+    tf.dispose([idx, cos]);
+  }
   const out: [string, number][] = [];
   for (let i = 1; i < ids.length; i++) out.push([vocab.toTokens(ids[i]), sims[i]]);
   return out;

@@ -126,12 +126,13 @@ function perSequence(loss: Loss): Loss {
  * the prefix warms the state up one character at a time, then each
  * prediction (the most likely next character) is fed back in. Returns the
  * prefix followed by the predicted characters. Reads each prediction back
- * synchronously, as the book's `int(y.argmax(...))`.
+ * with `await` (the book's `int(y.argmax(...))`), so it works on every
+ * backend, webgpu included.
  *
  * @example
- * d2l.predictCh8("time traveller ", 10, net, vocab); // "time traveller " + 10 characters
+ * await d2l.predictCh8("time traveller ", 10, net, vocab); // "time traveller " + 10 characters
  */
-export function predictCh8(prefix: string, numPreds: number, net: RecurrentNet, vocab: Vocab, device?: string): string {
+export async function predictCh8(prefix: string, numPreds: number, net: RecurrentNet, vocab: Vocab, device?: string): Promise<string> {
   checkNet(net, "predictCh8");
   if (typeof prefix !== "string" || prefix.length === 0)
     throw new Error(`predictCh8(prefix, numPreds, net, vocab): prefix must be a non-empty string, got ${JSON.stringify(prefix)}`);
@@ -158,8 +159,12 @@ export function predictCh8(prefix: string, numPreds: number, net: RecurrentNet, 
     for (let i = 0; i < numPreds; i++) {
       const Y = step();
       const best = tf.argMax(Y, 1);
-      outputs.push(best.dataSync()[0]);
-      tf.dispose([Y, best]);
+      Y.dispose();
+      try {
+        outputs.push((await best.data())[0]);
+      } finally {
+        best.dispose();
+      }
     }
   } finally {
     dispose(state);
@@ -223,7 +228,7 @@ class PerplexityPlot implements Callback {
   constructor(
     private readonly given: AnimatorLike | false | undefined,
     private readonly every: number | undefined,
-    private readonly predict: ((prefix: string) => string) | undefined,
+    private readonly predict: ((prefix: string) => Promise<string>) | undefined,
   ) {}
 
   private period(numEpochs: number): number {
@@ -239,10 +244,10 @@ class PerplexityPlot implements Callback {
   }
 
   /** @internal */
-  onEpochEnd(state: TrainState): void {
+  async onEpochEnd(state: TrainState): Promise<void> {
     const e = state.epoch + 1;
     if (e % this.period(state.numEpochs) !== 0 && e !== state.numEpochs) return;
-    if (this.predict) console.log(this.predict("time traveller"));
+    if (this.predict) console.log(await this.predict("time traveller"));
     this.animator?.add(e, [Math.exp(state.trainLoss)]);
   }
 
@@ -296,7 +301,7 @@ export async function trainCh8(
   const params = net.params;
   // (the function updater carries its rate, so a d2l.LRSchedulerCallback can change it)
   const updater: Updater = net instanceof RNNModel ? tf.train.sgd(lr) : withLearningRate((batchSize, rate) => sgd(params, rate, batchSize), lr);
-  const predict = (prefix: string): string => predictCh8(prefix, 50, net, vocab, device);
+  const predict = (prefix: string): Promise<string> => predictCh8(prefix, 50, net, vocab, device);
   const carried = new CarriedState(net, useRandomIter);
   const callbacks: Callback[] = [carried, new GradClippingCallback(options.theta ?? 1)];
   callbacks.push(new PerplexityPlot(options.animator, options.predictEvery, verbose ? predict : undefined));
@@ -308,7 +313,11 @@ export async function trainCh8(
     const perplexity = Math.exp(r.trainLoss);
     const tokensPerSec = r.examplesPerSec * carried.numSteps;
     if (verbose)
-      showSummary([`perplexity ${perplexity.toFixed(1)}, ${tokensPerSec.toFixed(1)} tokens/sec on ${backendDescription()}`, predict("time traveller"), predict("traveller")]);
+      showSummary([
+        `perplexity ${perplexity.toFixed(1)}, ${tokensPerSec.toFixed(1)} tokens/sec on ${backendDescription()}`,
+        await predict("time traveller"),
+        await predict("traveller"),
+      ]);
     return { perplexity, tokensPerSec, perplexities: r.history.map((h) => Math.exp(h.trainLoss)) };
   } finally {
     if (isOptimizer(updater)) updater.dispose();

@@ -79,18 +79,18 @@ export function crossEntropy(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
 /**
  * The number of correct predictions (the book's `accuracy`): the arg max of
  * each row of `yHat` against the class indices `y`. Divide by the number of
- * examples for the fraction. It reads the count synchronously, as the book's
- * `float(...)` does (on the webgpu backend use {@link evaluateAccuracy}, which reads asynchronously).
+ * examples for the fraction. The count is read with `await` (the book's
+ * `float(...)`), so it works on every backend, webgpu included.
  *
  * @example
  * const y = tf.tensor1d([0, 2], "int32");
  * const yHat = tf.tensor2d([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]]);
- * d2l.accuracy(yHat, y) / 2 // 0.5
+ * (await d2l.accuracy(yHat, y)) / 2 // 0.5
  */
-export function accuracy(yHat: tf.Tensor, y: tf.Tensor): number {
+export async function accuracy(yHat: tf.Tensor, y: tf.Tensor): Promise<number> {
   const c = correctCount(yHat, y);
   try {
-    return c.dataSync()[0];
+    return (await c.data())[0];
   } finally {
     c.dispose();
   }

@@ -11,13 +11,14 @@
  * per-pixel cross-entropy is `d2l.losses.diceLoss` (lib/train/losses.ts),
  * applied to the softmax of the scores; it is not repeated here.
  *
- * Values are counted in JavaScript from the tensors' data (one `dataSync`
- * each), so the results are exact counts, not float32 sums.
+ * Values are counted in JavaScript from the tensors' data (one read with
+ * `await` each, so they work on every backend, webgpu included), so the
+ * results are exact counts, not float32 sums; the functions return Promises.
  */
 import * as tf from "@tensorflow/tfjs";
 
 /** The predicted class of every pixel: `pred` itself when it has the labels' shape, else its argmax over the last axis. */
-function predictedClasses(who: string, pred: tf.Tensor, labels: tf.Tensor): Int32Array | Float32Array | Uint8Array {
+async function predictedClasses(who: string, pred: tf.Tensor, labels: tf.Tensor): Promise<ArrayLike<number>> {
   if (!(pred instanceof tf.Tensor) || !(labels instanceof tf.Tensor)) {
     throw new Error(`${who}(pred, labels) expects two tensors: the predictions (class indices, or scores with classes on the last axis) and the labels`);
   }
@@ -29,10 +30,10 @@ function predictedClasses(who: string, pred: tf.Tensor, labels: tf.Tensor): Int3
         `(classes last, as the network outputs them); got [${pred.shape.join(", ")}]`,
     );
   }
-  if (same) return pred.dataSync() as Int32Array | Float32Array | Uint8Array;
+  if (same) return (await pred.data()) as ArrayLike<number>;
   const arg = tf.argMax(pred, -1);
   try {
-    return arg.dataSync() as Int32Array;
+    return (await arg.data()) as Int32Array;
   } finally {
     arg.dispose();
   }
@@ -61,12 +62,12 @@ function classValues(who: string, what: string, values: ArrayLike<number>, numCl
  * @example
  * const labels = tf.tensor2d([[0, 0], [1, 2]], [2, 2], "int32");
  * const pred = tf.tensor2d([[0, 1], [1, 2]], [2, 2], "int32");
- * d2l.pixelAccuracy(pred, labels); // 0.75
+ * await d2l.pixelAccuracy(pred, labels); // 0.75
  */
-export function pixelAccuracy(pred: tf.Tensor, labels: tf.Tensor): number {
+export async function pixelAccuracy(pred: tf.Tensor, labels: tf.Tensor): Promise<number> {
   const who = "pixelAccuracy";
-  const p = predictedClasses(who, pred, labels);
-  const y = labels.dataSync();
+  const p = await predictedClasses(who, pred, labels);
+  const y = (await labels.data()) as ArrayLike<number>;
   classValues(who, "labels", y);
   if (y.length === 0) throw new Error(`${who}: the labels are empty (shape [${labels.shape.join(", ")}]); there is no pixel to score`);
   let correct = 0;
@@ -84,9 +85,9 @@ export function pixelAccuracy(pred: tf.Tensor, labels: tf.Tensor): number {
  * @example
  * const labels = tf.tensor1d([0, 0, 1, 1], "int32");
  * const pred = tf.tensor1d([0, 1, 1, 1], "int32");
- * d2l.iouPerClass(pred, labels, 3); // [0.5, 0.6666666666666666, null]
+ * await d2l.iouPerClass(pred, labels, 3); // [0.5, 0.6666666666666666, null]
  */
-export function iouPerClass(pred: tf.Tensor, labels: tf.Tensor, numClasses: number): (number | null)[] {
+export async function iouPerClass(pred: tf.Tensor, labels: tf.Tensor, numClasses: number): Promise<(number | null)[]> {
   const who = "iouPerClass";
   if (!Number.isInteger(numClasses) || numClasses < 1) {
     throw new Error(`${who}: numClasses must be a positive integer (the number of classes, background included, e.g. 11 for d2l.FASHION_SEG_CLASSES), got ${String(numClasses)}`);
@@ -94,8 +95,8 @@ export function iouPerClass(pred: tf.Tensor, labels: tf.Tensor, numClasses: numb
   if (pred instanceof tf.Tensor && labels instanceof tf.Tensor && pred.rank === labels.rank + 1 && pred.shape[pred.rank - 1] !== numClasses) {
     throw new Error(`${who}: the scores' last axis holds ${pred.shape[pred.rank - 1]} classes but numClasses is ${numClasses}; pass the number of classes the network scores`);
   }
-  const p = predictedClasses(who, pred, labels);
-  const y = labels.dataSync();
+  const p = await predictedClasses(who, pred, labels);
+  const y = (await labels.data()) as ArrayLike<number>;
   classValues(who, "labels", y, numClasses);
   classValues(who, "the predicted classes", p, numClasses);
   const inter = new Float64Array(numClasses);
@@ -132,10 +133,10 @@ export function iouPerClass(pred: tf.Tensor, labels: tf.Tensor, numClasses: numb
  * @example
  * const labels = tf.tensor1d([0, 0, 1, 1], "int32");
  * const pred = tf.tensor1d([0, 1, 1, 1], "int32");
- * d2l.meanIou(pred, labels, 3); // (1/2 + 2/3) / 2 = 0.5833: class 2 is in neither
+ * await d2l.meanIou(pred, labels, 3); // (1/2 + 2/3) / 2 = 0.5833: class 2 is in neither
  */
-export function meanIou(pred: tf.Tensor, labels: tf.Tensor, numClasses: number): number {
-  const ious = iouPerClass(pred, labels, numClasses).filter((v): v is number => v !== null);
+export async function meanIou(pred: tf.Tensor, labels: tf.Tensor, numClasses: number): Promise<number> {
+  const ious = (await iouPerClass(pred, labels, numClasses)).filter((v): v is number => v !== null);
   if (ious.length === 0) throw new Error(`meanIou: the labels are empty (shape [${labels.shape.join(", ")}]); there is no pixel to score`);
   return ious.reduce((a, b) => a + b, 0) / ious.length;
 }

@@ -29,6 +29,7 @@ import { type FashionMnistSplit, readFashionMnist } from "../data/fashionMnist";
 import { mixSeed, rng } from "../data/random";
 import { say } from "../data/download";
 import { isQuick } from "../quick";
+import { readsSync } from "../read";
 
 /**
  * The book's `VOC_COLORMAP` (section 13.9): the RGB colour of each of VOC's
@@ -381,9 +382,14 @@ export async function loadDataFashionSeg(
  * each label `k` becomes `colormap[k]`, by default the book's
  * {@link VOC_COLORMAP}. `[..., h, w]` integer labels in, `[..., h, w, 3]`
  * int32 RGB (0..255) out, ready for `d2l.showImages` after dividing by 255.
+ * It computes on the device (a gather from the colormap) and reads nothing,
+ * so it stays synchronous on every backend. Labels whose values are on the
+ * host (every backend but webgpu, or a tensor made from an array) are
+ * checked to be class indices of the colormap; labels on the GPU are not
+ * (checking would need a read).
  *
  * @example
- * d2l.label2image(tf.tensor2d([[0, 1], [2, 0]], [2, 2], "int32")).arraySync();
+ * await d2l.label2image(tf.tensor2d([[0, 1], [2, 0]], [2, 2], "int32")).array();
  * // [[[0, 0, 0], [128, 0, 0]], [[0, 128, 0], [0, 0, 0]]]
  */
 export function label2image(labels: tf.Tensor, colormap: readonly (readonly number[])[] = VOC_COLORMAP): tf.Tensor {
@@ -391,7 +397,7 @@ export function label2image(labels: tf.Tensor, colormap: readonly (readonly numb
   if (!Array.isArray(colormap) || colormap.length === 0 || colormap.some((c) => !Array.isArray(c) || c.length !== 3)) {
     throw new Error("label2image: colormap must be a list of [r, g, b] colours, one per class (such as d2l.VOC_COLORMAP)");
   }
-  const values = labels.dataSync();
+  const values: ArrayLike<number> = readsSync(labels) ? (labels.dataSync() as ArrayLike<number>) : []; // sync-read-ok: guarded by readsSync (host values)
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!Number.isInteger(v) || v < 0 || v >= colormap.length) {

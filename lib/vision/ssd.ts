@@ -17,6 +17,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Block } from "../nn/encoderDecoder";
 import { multiboxPrior } from "./boxes";
+import { readScalarAndDispose } from "../read";
 
 function describe(v: unknown): string {
   if (v instanceof tf.Tensor) return `a ${v.dtype} tensor of shape [${v.shape.join(", ")}]`;
@@ -340,27 +341,29 @@ export function calcLoss(clsPreds: tf.Tensor, clsLabels: tf.Tensor, bboxPreds: t
 
 /**
  * The number of anchors whose predicted class (the arg-max) equals the
- * label (the book's `cls_eval(cls_preds, cls_labels)`); a number.
+ * label (the book's `cls_eval(cls_preds, cls_labels)`); a number, read
+ * with `await` (so it works on every backend, webgpu included).
  *
  * @example
- * d2l.clsEval(tf.tensor3d([[[2, 1], [0, 3]]]), tf.tensor2d([[0, 0]], [1, 2], "int32")); // 1
+ * await d2l.clsEval(tf.tensor3d([[[2, 1], [0, 3]]]), tf.tensor2d([[0, 0]], [1, 2], "int32")); // 1
  */
-export function clsEval(clsPreds: tf.Tensor, clsLabels: tf.Tensor): number {
+export async function clsEval(clsPreds: tf.Tensor, clsLabels: tf.Tensor): Promise<number> {
   checkTensor("clsEval", "clsPreds", clsPreds, 3, "[batch, numAnchors, numClasses + 1]");
   checkTensor("clsEval", "clsLabels", clsLabels, 2, "[batch, numAnchors]");
-  return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(clsPreds, -1), tf.cast(clsLabels, "int32")), "int32")).dataSync()[0]);
+  return readScalarAndDispose(tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(clsPreds, -1), tf.cast(clsLabels, "int32")), "int32"))));
 }
 
 /**
  * The sum of the absolute errors of the masked box offsets (the book's
- * `bbox_eval(bbox_preds, bbox_labels, bbox_masks)`); a number.
+ * `bbox_eval(bbox_preds, bbox_labels, bbox_masks)`); a number, read with
+ * `await` (so it works on every backend, webgpu included).
  *
  * @example
- * d2l.bboxEval(tf.tensor2d([[0.5, 0, 0, 0]]), tf.tensor2d([[0, 0, 0, 1]]), tf.tensor2d([[1, 1, 1, 1]])); // 1.5
+ * await d2l.bboxEval(tf.tensor2d([[0.5, 0, 0, 0]]), tf.tensor2d([[0, 0, 0, 1]]), tf.tensor2d([[1, 1, 1, 1]])); // 1.5
  */
-export function bboxEval(bboxPreds: tf.Tensor, bboxLabels: tf.Tensor, bboxMasks: tf.Tensor): number {
+export async function bboxEval(bboxPreds: tf.Tensor, bboxLabels: tf.Tensor, bboxMasks: tf.Tensor): Promise<number> {
   checkTensor("bboxEval", "bboxPreds", bboxPreds, 2, "[batch, numAnchors * 4]");
   checkTensor("bboxEval", "bboxLabels", bboxLabels, 2, "[batch, numAnchors * 4]");
   checkTensor("bboxEval", "bboxMasks", bboxMasks, 2, "[batch, numAnchors * 4]");
-  return tf.tidy(() => tf.sum(tf.abs(tf.mul(tf.sub(bboxLabels, bboxPreds), bboxMasks))).dataSync()[0]);
+  return readScalarAndDispose(tf.tidy(() => tf.sum(tf.abs(tf.mul(tf.sub(bboxLabels, bboxPreds), bboxMasks)))));
 }

@@ -395,7 +395,7 @@ describe("the offline copy in ../shared/data (the real data set)", () => {
       n += X.shape[0];
       const [lo, hi] = tf.tidy(() => [X.min().dataSync()[0], X.max().dataSync()[0]]);
       assert.ok(lo >= 0 && hi <= 1 && hi > 0.5, `pixels in 0..1, got ${lo}..${hi}`);
-      const names = getFashionMnistLabels(y);
+      const names = await getFashionMnistLabels(y);
       assert.equal(names.length, X.shape[0]);
       tf.dispose([X, y]);
     }

@@ -426,15 +426,20 @@ describe("syntheticData and loadArray (sections 3.2-3.3)", () => {
 });
 
 describe("getFashionMnistLabels", () => {
-  test("class indices to the book's names, from numbers or a tensor", () => {
+  test("class indices to the book's names, from numbers at once or a tensor with await", async () => {
     assert.deepEqual(getFashionMnistLabels([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]);
     const t = tf.tensor1d([9, 0], "int32");
-    assert.deepEqual(getFashionMnistLabels(t), ["ankle boot", "t-shirt"]);
+    const fromTensor = getFashionMnistLabels(t);
+    assert.ok(fromTensor instanceof Promise, "a tensor is read with await");
+    assert.deepEqual(await fromTensor, ["ankle boot", "t-shirt"]);
     t.dispose();
     assert.throws(() => getFashionMnistLabels([10]), /10 is not a Fashion-MNIST class/);
     assert.throws(() => getFashionMnistLabels([1.5]), /1\.5 is not a Fashion-MNIST class; expected an integer in 0\.\.9/);
     const m = tf.zeros([2, 2], "int32");
-    assert.throws(() => getFashionMnistLabels(m), /1-D tensor.*\[2,2\]/);
+    await assert.rejects(getFashionMnistLabels(m), /1-D tensor.*\[2,2\]/);
+    const bad = tf.tensor1d([3, 12], "int32");
+    await assert.rejects(getFashionMnistLabels(bad), /12 is not a Fashion-MNIST class/);
+    bad.dispose();
     m.dispose();
   });
 });

@@ -82,17 +82,17 @@ function bigramNet(V: number, W0: number[][]): RNNModelScratch {
 }
 
 describe("predictCh8", () => {
-  test("returns the prefix and numPreds characters, each the model's best next character", () => {
+  test("returns the prefix and numPreds characters, each the model's best next character", async () => {
     const vocab = new Vocab([..."abcd"]); // <unk>, a, b, c, d
     const V = vocab.length;
     // next(a)=b, next(b)=c, next(c)=d, next(d)=a
     const W0 = Array.from({ length: V }, (_, i) => Array.from({ length: V }, (_, j) => (i >= 1 && j === (i % 4) + 1 ? 5 : 0)));
     const net = bigramNet(V, W0);
     const before = tf.memory().numTensors;
-    assert.equal(predictCh8("ab", 6, net, vocab), "ab" + "cdabcd");
-    assert.equal(predictCh8("d", 0, net, vocab), "d");
+    assert.equal(await predictCh8("ab", 6, net, vocab), "ab" + "cdabcd");
+    assert.equal(await predictCh8("d", 0, net, vocab), "d");
     assert.equal(tf.memory().numTensors, before, "no tensors left behind");
-    assert.throws(() => predictCh8("", 3, net, vocab), /prefix must be a non-empty string/);
+    await assert.rejects(predictCh8("", 3, net, vocab), /prefix must be a non-empty string/);
   });
 });
 
@@ -190,7 +190,7 @@ describe("trainEpochCh8 and trainCh8", () => {
       counts.slice(1).map(() => counts[1]),
       `tensors after each epoch: ${counts.join(", ")}`,
     );
-    assert.equal(predictCh8("the c", 5, net, vocab), "the cat sa");
+    assert.equal(await predictCh8("the c", 5, net, vocab), "the cat sa");
   });
 
   test("bad arguments are clear errors", async () => {

@@ -32,10 +32,10 @@ const fx = JSON.parse(fs.readFileSync(FIXTURE, "utf8")) as SegFixture;
 const int = (rows: number[][]) => tf.tensor2d(rows, undefined, "int32");
 
 describe("pixelAccuracy", () => {
-  test("counts equal pixels, from class indices or from scores", () => {
+  test("counts equal pixels, from class indices or from scores", async () => {
     // 3 of 4 pixels right
     assert.equal(
-      d2l.pixelAccuracy(
+      await d2l.pixelAccuracy(
         int([
           [0, 1],
           [1, 2],
@@ -55,31 +55,30 @@ describe("pixelAccuracy", () => {
         [0, 2, 1],
       ],
     ]);
-    assert.equal(d2l.pixelAccuracy(scores, tf.tensor2d([[2, 1, 1]], [1, 3], "int32")), 2 / 3);
+    assert.equal(await d2l.pixelAccuracy(scores, tf.tensor2d([[2, 1, 1]], [1, 3], "int32")), 2 / 3);
   });
 
-  test("rejects predictions of the wrong shape and labels that are not classes, saying what was expected", () => {
-    assert.throws(() => d2l.pixelAccuracy(tf.zeros([2, 3]), tf.zeros([2, 2], "int32")), /class indices shaped like the labels \[2, 2\].*got \[2, 3\]/);
-    assert.throws(
-      () =>
-        d2l.pixelAccuracy(
-          tf.zeros([2, 2], "int32"),
-          tf.tensor2d(
-            [
-              [0, 1],
-              [-1, 0],
-            ],
-            [2, 2],
-            "int32",
-          ),
+  test("rejects predictions of the wrong shape and labels that are not classes, saying what was expected", async () => {
+    await assert.rejects(d2l.pixelAccuracy(tf.zeros([2, 3]), tf.zeros([2, 2], "int32")), /class indices shaped like the labels \[2, 2\].*got \[2, 3\]/);
+    await assert.rejects(
+      d2l.pixelAccuracy(
+        tf.zeros([2, 2], "int32"),
+        tf.tensor2d(
+          [
+            [0, 1],
+            [-1, 0],
+          ],
+          [2, 2],
+          "int32",
         ),
+      ),
       /labels must be class indices.*found -1/,
     );
   });
 });
 
 describe("iouPerClass and meanIou", () => {
-  test("a 3x3 example worked out by hand", () => {
+  test("a 3x3 example worked out by hand", async () => {
     const labels = int([
       [0, 0, 1],
       [0, 1, 1],
@@ -94,13 +93,13 @@ describe("iouPerClass and meanIou", () => {
     // class 1: labels {02,11,12}, pred {01,02,11,12}: inter 3, union 4 -> 0.75
     // class 2: labels {20,21}, pred {20}: inter 1, union 2 -> 0.5
     // class 3: predicted at 22, never a label -> 0; class 4: in neither -> no IoU
-    const ious = d2l.iouPerClass(pred, labels, 5);
+    const ious = await d2l.iouPerClass(pred, labels, 5);
     assert.deepEqual(ious, [0.4, 0.75, 0.5, 0, null]);
-    assert.ok(Math.abs(d2l.meanIou(pred, labels, 5) - (0.4 + 0.75 + 0.5 + 0) / 4) < 1e-12);
-    assert.equal(d2l.pixelAccuracy(pred, labels), 6 / 9);
+    assert.ok(Math.abs((await d2l.meanIou(pred, labels, 5)) - (0.4 + 0.75 + 0.5 + 0) / 4) < 1e-12);
+    assert.equal(await d2l.pixelAccuracy(pred, labels), 6 / 9);
   });
 
-  test("the all-background answer scores the background's share over the classes present", () => {
+  test("the all-background answer scores the background's share over the classes present", async () => {
     const labels = int([
       [0, 0, 0, 0],
       [0, 3, 3, 0],
@@ -108,12 +107,12 @@ describe("iouPerClass and meanIou", () => {
     ]);
     const zeros = tf.zerosLike(labels);
     // background IoU = 9 / 12; classes 3 and 7 present, IoU 0; the other 8 of 11 in neither
-    assert.ok(Math.abs(d2l.meanIou(zeros, labels, 11) - 9 / 12 / 3) < 1e-12);
-    assert.equal(d2l.pixelAccuracy(zeros, labels), 9 / 12);
-    assert.equal(d2l.meanIou(labels, labels, 11), 1);
+    assert.ok(Math.abs((await d2l.meanIou(zeros, labels, 11)) - 9 / 12 / 3) < 1e-12);
+    assert.equal(await d2l.pixelAccuracy(zeros, labels), 9 / 12);
+    assert.equal(await d2l.meanIou(labels, labels, 11), 1);
   });
 
-  test("equals a brute-force count on random maps, from indices and from scores", () => {
+  test("equals a brute-force count on random maps, from indices and from scores", async () => {
     const C = 6;
     const labels = tf.randomUniform([3, 7, 9], 0, C, "int32");
     const scores = tf.randomNormal([3, 7, 9, C]);
@@ -126,20 +125,20 @@ describe("iouPerClass and meanIou", () => {
       const union = y.filter((v, i) => v === c || p[i] === c).length;
       want.push(union === 0 ? null : inter / union);
     }
-    const got = d2l.iouPerClass(scores, labels, C);
-    assert.deepEqual(d2l.iouPerClass(pred, labels, C), got);
+    const got = await d2l.iouPerClass(scores, labels, C);
+    assert.deepEqual(await d2l.iouPerClass(pred, labels, C), got);
     got.forEach((v, c) => assert.ok(v === want[c] || Math.abs((v as number) - (want[c] as number)) < 1e-12, `class ${c}: ${v} vs ${want[c]}`));
     const present = want.filter((v): v is number => v !== null);
-    assert.ok(Math.abs(d2l.meanIou(scores, labels, C) - present.reduce((a, b) => a + b, 0) / present.length) < 1e-12);
+    assert.ok(Math.abs((await d2l.meanIou(scores, labels, C)) - present.reduce((a, b) => a + b, 0) / present.length) < 1e-12);
     tf.dispose([labels, scores, pred]);
   });
 
-  test("bad input: numClasses, classes out of range, scores of the wrong width", () => {
+  test("bad input: numClasses, classes out of range, scores of the wrong width", async () => {
     const labels = int([[0, 1]]);
-    assert.throws(() => d2l.meanIou(labels, labels, 0), /numClasses must be a positive integer/);
-    assert.throws(() => d2l.meanIou(int([[0, 4]]), labels, 3), /predicted classes must be class indices, whole numbers from 0 to 2; found 4/);
-    assert.throws(() => d2l.meanIou(labels, int([[0, 3]]), 3), /labels must be class indices, whole numbers from 0 to 2; found 3/);
-    assert.throws(() => d2l.meanIou(tf.zeros([1, 2, 3]), labels, 2), /last axis holds 3 classes but numClasses is 2/);
+    await assert.rejects(d2l.meanIou(labels, labels, 0), /numClasses must be a positive integer/);
+    await assert.rejects(d2l.meanIou(int([[0, 4]]), labels, 3), /predicted classes must be class indices, whole numbers from 0 to 2; found 4/);
+    await assert.rejects(d2l.meanIou(labels, int([[0, 3]]), 3), /labels must be class indices, whole numbers from 0 to 2; found 3/);
+    await assert.rejects(d2l.meanIou(tf.zeros([1, 2, 3]), labels, 2), /last axis holds 3 classes but numClasses is 2/);
   });
 });
 
@@ -147,17 +146,17 @@ describe(`against PyTorch (torch ${fx.torch}, test/fixtures/torch/segmentation.p
   const scores = tensorOf(fx.scores);
   const labels = tensorOf(fx.labels);
 
-  test("argmax, pixel accuracy, per-class IoU (torch.bincount confusion matrix) and mean IoU", () => {
+  test("argmax, pixel accuracy, per-class IoU (torch.bincount confusion matrix) and mean IoU", async () => {
     assert.deepEqual(Array.from(tf.argMax(scores, -1).dataSync()), fx.pred.data);
-    assert.ok(Math.abs(d2l.pixelAccuracy(scores, labels) - fx.pixelAccuracy) < 1e-12);
-    const ious = d2l.iouPerClass(scores, labels, fx.numClasses);
+    assert.ok(Math.abs((await d2l.pixelAccuracy(scores, labels)) - fx.pixelAccuracy) < 1e-12);
+    const ious = await d2l.iouPerClass(scores, labels, fx.numClasses);
     assert.deepEqual(
       ious.map((v) => v === null),
       fx.iou.map((v) => v === null),
     );
     ious.forEach((v, c) => v !== null && assert.ok(Math.abs(v - (fx.iou[c] as number)) < 1e-12, `class ${c}`));
     assert.ok(fx.iou.includes(null) && fx.iou.includes(0), "the fixture has a class in neither and a class with IoU 0");
-    assert.ok(Math.abs(d2l.meanIou(scores, labels, fx.numClasses) - fx.meanIou) < 1e-12);
+    assert.ok(Math.abs((await d2l.meanIou(scores, labels, fx.numClasses)) - fx.meanIou) < 1e-12);
   });
 
   test("per-pixel cross-entropy: the mean, and the book's per-image mean(1).mean(1)", () => {

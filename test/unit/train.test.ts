@@ -167,7 +167,7 @@ describe("from-scratch helpers", () => {
     tf.dispose([X, P]);
   });
 
-  test("crossEntropy and accuracy on the book's example", () => {
+  test("crossEntropy and accuracy on the book's example", async () => {
     const y = tf.tensor1d([0, 2], "int32");
     const yHat = tf.tensor2d([
       [0.1, 0.3, 0.6],
@@ -176,10 +176,10 @@ describe("from-scratch helpers", () => {
     const l = d2l.crossEntropy(yHat, y);
     const v = Array.from(l.dataSync());
     assert.ok(Math.abs(v[0] - -Math.log(0.1)) < 1e-5 && Math.abs(v[1] - -Math.log(0.5)) < 1e-5, `got ${v}`);
-    assert.equal(d2l.accuracy(yHat, y), 1); // the book: accuracy(y_hat, y) / len(y) = 0.5
+    assert.equal(await d2l.accuracy(yHat, y), 1); // the book: accuracy(y_hat, y) / len(y) = 0.5
     // float labels are cast
     const yf = tf.tensor1d([2, 2]);
-    assert.equal(d2l.accuracy(yHat, yf), 2);
+    assert.equal(await d2l.accuracy(yHat, yf), 2);
     assert.throws(() => d2l.crossEntropy(yHat, tf.tensor1d([0, 1, 2], "int32")), /yHat has shape \[2,3\] but y has shape \[3\]/);
     assert.throws(() => d2l.crossEntropy(yHat, tf.oneHot(y, 3)), /looks one-hot/);
     tf.dispose([y, yHat, l, yf]);

@@ -139,22 +139,22 @@ describe("batchify (14.3)", () => {
 });
 
 describe("getSimilarTokens (14.4)", () => {
-  test("cosine similarities and order equal torch's; the query itself is left out", () => {
+  test("cosine similarities and order equal torch's; the query itself is left out", async () => {
     const s = fx.similar;
     const vocab = new d2l.Vocab(Array.from({ length: s.W.length - 1 }, (_, i) => `w${i + 1}`));
     assert.equal(vocab.length, s.W.length);
     const W = tf.tensor2d(s.W);
-    const got = d2l.getSimilarTokens(vocab.toTokens(s.query), 3, W, vocab);
+    const got = await d2l.getSimilarTokens(vocab.toTokens(s.query), 3, W, vocab);
     assert.deepEqual(
       got.map(([t]) => t),
       vocab.toTokens(s.topk.slice(1)),
     );
     for (const [t, c] of got) assert.ok(Math.abs(c - s.cos[vocab.toIndices(t)]) < TOL);
     // the same through an embedding layer
-    const viaLayer = d2l.getSimilarTokens(vocab.toTokens(s.query), 3, embeddingWith(s.W), vocab);
+    const viaLayer = await d2l.getSimilarTokens(vocab.toTokens(s.query), 3, embeddingWith(s.W), vocab);
     assert.deepEqual(viaLayer, got);
-    assert.throws(() => d2l.getSimilarTokens("nope", 3, W, vocab), /not in the vocabulary/);
-    assert.throws(() => d2l.getSimilarTokens("w1", 12, W, vocab), /k must be an integer in 1\.\.11/);
+    await assert.rejects(d2l.getSimilarTokens("nope", 3, W, vocab), /not in the vocabulary/);
+    await assert.rejects(d2l.getSimilarTokens("w1", 12, W, vocab), /k must be an integer in 1\.\.11/);
   });
 });
 
