@@ -81,11 +81,11 @@ CHECKS = {
         "one-hot vectors of different words have cosine 0; skip-gram and CBOW probabilities sum to 1 and equal the "
         "softmax recomputed from the vectors; autodiff's gradient of log P(w_o | w_c) equals the book's formula",
         """
-        const pairwise = tf.tidy(() => { const n = tf.div(oneHot, tf.norm(oneHot, "euclidean", 1, true)); return tf.matMul(n, n, false, true).arraySync(); });
+        const pairwise = await tf.tidy(() => { const n = tf.div(oneHot, tf.norm(oneHot, "euclidean", 1, true)); return tf.matMul(n, n, false, true); }).array();
         return { cosOneHot, pairwise, V: await V.array(), U: await U.array(), c, o, contextIds,
                  skipProbs: await skipProbs.array(), cbowProbs: await cbowProbs.array(), gradAuto: await gradAuto.array(),
                  lookedUpShape: lookedUp.shape,
-                 lookupGap: tf.tidy(() => tf.max(tf.abs(tf.sub(lookedUp.reshape([2, embedSize]), viaOneHot))).dataSync()[0]) };
+                 lookupGap: (await tf.tidy(() => tf.max(tf.abs(tf.sub(lookedUp.reshape([2, embedSize]), viaOneHot)))).data())[0] };
         """,
         lambda r: r["cosOneHot"] == 0
         and all(r["pairwise"][i][j] == (1 if i == j else 0) for i in range(5) for j in range(5))
@@ -170,10 +170,10 @@ CHECKS = {
         "the book's embedding and skip-gram shapes and its two losses 0.9352, 1.8462; the loss falls; the quick run's "
         "nearest words of 'quarter' and 'officer' overlap those of the book's full run",
         """
-        const near = (w: string) => d2l.getSimilarTokens(w, 10, embedV, vocab).map(([t]) => t);
+        const near = async (w: string) => (await d2l.getSimilarTokens(w, 10, embedV, vocab)).map(([t]) => t);
         return { embedWeightShape: embedWeight.shape, embeddedShape: embedded.shape, skipGramShape, bookLosses,
                  epochLosses: trained.epochLosses, vocabSize: vocab.length,
-                 near: { quarter: near("quarter"), officer: near("officer") } };
+                 near: { quarter: await near("quarter"), officer: await near("officer") } };
         """,
         lambda r: r["embedWeightShape"] == [20, 4] and r["embeddedShape"] == [2, 3, 4] and r["skipGramShape"] == [2, 1, 4]
         and close(r["bookLosses"][0], 0.9352, 1e-4) and close(r["bookLosses"][1], 1.8462, 1e-4)
