@@ -3,6 +3,17 @@ from ._util import Check, close  # noqa: F401
 
 CH = "chapter_03_linear_networks/"
 
+# Probes read values with await (webgpu cannot read a GPU tensor synchronously): READ defines
+# `read(f)`, the values of the tensor f() returns, computed in tf.tidy and disposed after the read.
+READ = """
+        const read = async (f: () => tf.Tensor): Promise<number[]> => {
+          const t = tf.tidy(f);
+          const v = Array.from(await t.data());
+          t.dispose();
+          return v;
+        };
+"""
+
 # The trainers' results, as the softmax notebooks keep them in `metrics`.
 TRAINED = "return { testAcc: metrics.testAcc, trainAcc: metrics.trainAcc, trainLoss: metrics.trainLoss };"
 
@@ -17,29 +28,33 @@ CHECKS = {
     CH + "01_linear_regression.ipynb": Check(
         "closed form within 0.005 of the truth; normal densities integrate to 1 and peak at 1/sqrt(2 pi sigma^2); "
         "NLL - L/sigma^2 constant; maximum likelihood = least squares",
-        """
-        const s = Array.from(wStar.dataSync());
+        READ + """
+        const s = Array.from(await wStar.data());
         const closedFormError = Math.max(Math.abs(s[0] - 2), Math.abs(s[1] + 3.4), Math.abs(s[2] - trueB));
-        const densities = normalParams.map(([mu, sigma]) => tf.tidy(() => ({
-          area: normal(x, mu, sigma).sum().dataSync()[0] * 0.01,
-          peak: normal(tf.scalar(mu), mu, sigma).dataSync()[0],
-          expectedPeak: 1 / Math.sqrt(2 * Math.PI * sigma ** 2),
-          // the density against a value computed here, one sigma from the mean
-          atOneSigma: normal(tf.scalar(mu + sigma), mu, sigma).dataSync()[0],
-          expectedAtOneSigma: Math.exp(-0.5) / Math.sqrt(2 * Math.PI * sigma ** 2),
-        })));
+        const densities: Record<string, number>[] = [];
+        for (const [mu, sigma] of normalParams) {
+          densities.push({
+            area: (await read(() => normal(x, mu, sigma).sum()))[0] * 0.01,
+            peak: (await read(() => normal(tf.scalar(mu), mu, sigma)))[0],
+            expectedPeak: 1 / Math.sqrt(2 * Math.PI * sigma ** 2),
+            // the density against a value computed here, one sigma from the mean
+            atOneSigma: (await read(() => normal(tf.scalar(mu + sigma), mu, sigma)))[0],
+            expectedAtOneSigma: Math.exp(-0.5) / Math.sqrt(2 * Math.PI * sigma ** 2),
+          });
+        }
         const gaps: number[] = [];
         for (let k = 0; k < 6; k++) {
-          gaps.push(tf.tidy(() => {
+          const [l, sq] = await read(() => {
             const w = tf.randomNormal([2, 1], 0, 2, "float32", 100 + k);
             const b = 4.2 + (k - 3) * 0.7;
-            return nll(w, b).dataSync()[0] - squaredLoss(w, b).dataSync()[0] / sigma ** 2;
-          }));
+            return tf.stack([nll(w, b), squaredLoss(w, b)]);
+          });
+          gaps.push(l - sq / sigma ** 2);
         }
-        const lsw = Array.from(wNoisy.dataSync());
+        const lsw = Array.from(await wNoisy.data());
         const mleGap = Math.max(...mle.map((v, i) => Math.abs(v - lsw[i])));
         return { closedFormError, densities, gaps, constant: 0.5 * Math.log(2 * Math.PI * sigma ** 2), mleGap,
-                 params: net.countParams(), netError: netOut.sub(byHand).abs().max().dataSync()[0] };
+                 params: net.countParams(), netError: (await read(() => netOut.sub(byHand).abs().max()))[0] };
         """,
         lambda r: r["closedFormError"] < 0.005
         and all(close(d["area"], 1, 1e-3) and close(d["peak"], d["expectedPeak"], 1e-5) and close(d["atOneSigma"], d["expectedAtOneSigma"], 1e-5)
@@ -49,17 +64,17 @@ CHECKS = {
         plot=True),
     CH + "02_linear_regression_scratch.ipynb": Check(
         "w and b recovered within 0.05",
-        """
-        const wError = tf.tidy(() => trueW.sub(w.reshape(trueW.shape)).abs().max().dataSync()[0]);
-        return { wError, bError: Math.abs(trueB - b.dataSync()[0]) };
+        READ + """
+        const [wError] = await read(() => trueW.sub(w.reshape(trueW.shape)).abs().max());
+        return { wError, bError: Math.abs(trueB - (await b.data())[0]) };
         """,
         lambda r: r["wError"] < 0.05 and r["bError"] < 0.05),
     CH + "03_linear_regression_concise.ipynb": Check(
         "w and b recovered within 0.05",
-        """
+        READ + """
         const [kernel, bias] = net.layers[0].getWeights();
-        const wError = tf.tidy(() => trueW.sub(kernel.reshape([2])).abs().max().dataSync()[0]);
-        return { wError, bError: Math.abs(trueB - bias.dataSync()[0]) };
+        const [wError] = await read(() => trueW.sub(kernel.reshape([2])).abs().max());
+        return { wError, bError: Math.abs(trueB - (await bias.data())[0]) };
         """,
         lambda r: r["wError"] < 0.05 and r["bError"] < 0.05),
     # Section 3.4's identities, computed with the notebook's own functions on inputs drawn here, all to
@@ -71,37 +86,38 @@ CHECKS = {
     CH + "04_softmax_regression.ipynb": Check(
         "softmax rows sum to 1 and are shift invariant; gradient = softmax(o) - y within 1e-5 of tf.grad; "
         "H(fair die) = log 6; H(P, Q) = H(P) + KL(P||Q); KL >= 0, 0 at Q = P",
-        """
-        const err = (f: () => tf.Tensor): number => tf.tidy(() => f().abs().max().dataSync()[0]);
+        READ + """
+        const err = async (f: () => tf.Tensor): Promise<number> => (await read(() => f().abs().max()))[0];
         const X = tf.randomNormal([8, 7], 0, 3, "float32", 21);
-        const rowSumError = err(() => softmax(X).sum(1).sub(1));
-        const shiftError = err(() => softmax(X.add(tf.randomNormal([8, 1], 0, 5, "float32", 22))).sub(softmax(X)));
-        const vsTfSoftmax = err(() => softmax(X).sub(tf.softmax(X)));
-        const gradErrors = [oneHotLabels, softLabels].map((Yl) => err(() => gradByAutodiff(Yl).sub(gradByHand(Yl))));
+        const rowSumError = await err(() => softmax(X).sum(1).sub(1));
+        const shiftError = await err(() => softmax(X.add(tf.randomNormal([8, 1], 0, 5, "float32", 22))).sub(softmax(X)));
+        const vsTfSoftmax = await err(() => softmax(X).sub(tf.softmax(X)));
+        const gradErrors = [await err(() => gradByAutodiff(oneHotLabels).sub(gradByHand(oneHotLabels))), await err(() => gradByAutodiff(softLabels).sub(gradByHand(softLabels)))];
         // the gradient against one computed here from the formula, on other logits
         const O2 = tf.randomNormal([5, 4], 0, 2, "float32", 23);
         const Y2 = tf.oneHot(tf.tensor1d([3, 1, 0, 2, 1], "int32"), 4);
-        const gradFormulaError = err(() => tf.grad((o: tf.Tensor) => crossEntropyLoss(softmax(o), Y2).sum())(O2).sub(tf.softmax(O2).sub(Y2)));
+        const gradFormulaError = await err(() => tf.grad((o: tf.Tensor) => crossEntropyLoss(softmax(o), Y2).sum())(O2).sub(tf.softmax(O2).sub(Y2)));
         const identityErrors: number[] = [];
         const randomKls: number[] = [];
         const selfKls: number[] = [];
         for (let k = 0; k < 20; k++) {
           const [P, Q] = tf.tidy(() => tf.unstack(tf.softmax(tf.randomNormal([2, 5], 0, 1.5, "float32", 30 + k))));
-          identityErrors.push(Math.abs(crossEntropy(P, Q) - entropy(P) - klDivergence(P, Q)));
+          const [hpq, hp, kl] = [await crossEntropy(P, Q), await entropy(P), await klDivergence(P, Q)];
+          identityErrors.push(Math.abs(hpq - hp - kl));
           // against the definition, in float64 here
-          const p = Array.from(P.dataSync()), qq = Array.from(Q.dataSync());
-          identityErrors.push(Math.abs(klDivergence(P, Q) - p.reduce((s, pj, j) => s + pj * Math.log(pj / qq[j]), 0)));
-          identityErrors.push(Math.abs(entropy(P) + p.reduce((s, pj) => s + pj * Math.log(pj), 0)));
-          randomKls.push(klDivergence(P, Q));
-          selfKls.push(Math.abs(klDivergence(P, P)));
+          const p = Array.from(await P.data()), qq = Array.from(await Q.data());
+          identityErrors.push(Math.abs(kl - p.reduce((s, pj, j) => s + pj * Math.log(pj / qq[j]), 0)));
+          identityErrors.push(Math.abs(hp + p.reduce((s, pj) => s + pj * Math.log(pj), 0)));
+          randomKls.push(kl);
+          selfKls.push(Math.abs(await klDivergence(P, P)));
           tf.dispose([P, Q]);
         }
         return {
           rowSumError, shiftError, vsTfSoftmax, gradErrors, gradFormulaError,
-          fairDieEntropy: entropy(fairDie), log6: Math.log(6),
+          fairDieEntropy: await entropy(fairDie), log6: Math.log(6),
           maxIdentityError: Math.max(...identityErrors), minKl: Math.min(...randomKls, ...kls), maxSelfKl: Math.max(...selfKls),
           qBest, softMin: Math.min(...softCurve), softEntropy: -0.7 * Math.log(0.7) - 0.3 * Math.log(0.3),
-          accuracyDemo: accuracy(yHatDemo, yDemo), params: tinyNet.countParams(),
+          accuracyDemo: await accuracy(yHatDemo, yDemo), params: tinyNet.countParams(),
         };
         """,
         lambda r: r["rowSumError"] < 1e-5 and r["shiftError"] < 1e-5 and r["vsTfSoftmax"] < 1e-5
