@@ -1,21 +1,27 @@
 /**
  * Choosing the tensor backend (the book's `d2l.try_gpu()` world).
  *
- * Order tried unless `D2L_BACKEND` or {@link useBackend} names one (webgpu
- * only when named, see below):
+ * Order tried unless `D2L_BACKEND` or {@link useBackend} names one:
  *
  * 1. `tensorflow`: `@tensorflow/tfjs-node-gpu` (CUDA), then `@tensorflow/tfjs-node`
- *    (native CPU). Optional packages; neither is installed by default.
+ *    (native CPU). Optional packages; neither is installed by default (their
+ *    install downloads libtensorflow, so it needs the network; the GPU one
+ *    needs CUDA 11.2 and cuDNN 8.1). They are looked for in `D2L_TFJS_NODE_DIR`
+ *    first (a folder they were installed into with `npm install --prefix`),
+ *    then where d2l-ts is installed (see {@link TFJS_NODE_GPU_INSTALL}).
  * 2. `webgpu`: the `webgpu` npm package (Dawn's dawn.node) with
  *    `@tensorflow/tfjs-backend-webgpu`; needs a Vulkan (Linux), Metal (macOS) or
- *    D3D12 (Windows) GPU adapter. Used only when asked for (or with
- *    `D2L_WEBGPU_AUTO=1`, see {@link decideBackend}): under Node it cannot
- *    read a tensor synchronously, and notebooks do that (`dataSync`, `print`;
- *    the kernel shows a cell's tensor result with `await t.data()`). A software *fallback* adapter (Mesa's
- *    lavapipe, SwiftShader) is never chosen automatically: it is slower than
- *    wasm and meant for correctness tests. `D2L_BACKEND=webgpu` uses it anyway.
- *    Under Node, webgpu cannot read a GPU tensor synchronously (`dataSync`,
- *    `arraySync`, `print`): code that runs on it reads with `await t.data()`.
+ *    D3D12 (Windows) GPU adapter, and is chosen automatically on a hardware
+ *    adapter (`D2L_WEBGPU_AUTO=0` leaves it out, see {@link decideBackend}).
+ *    Under Node it cannot read a GPU tensor synchronously (`dataSync`,
+ *    `arraySync`, `print`): d2l, the kernel and the notebooks read with
+ *    `await t.data()`, and a user's own synchronous read gets
+ *    {@link WEBGPU_SYNC_READ}. A software *fallback* adapter (Mesa's lavapipe,
+ *    SwiftShader) is never chosen automatically: it is slower than wasm and
+ *    meant for correctness tests. `D2L_BACKEND=webgpu` uses it anyway. On
+ *    Linux the probe is cheap where there is no GPU: dawn.node is not even
+ *    loaded when no Vulkan driver file names a hardware driver, or when there
+ *    is no GPU device node (see {@link webgpuProbeVerdict}).
  * 3. `native`: d2l's own CPU backend (lib/native/): the wasm backend's
  *    single-threaded SIMD build, with matrix products and 2-D convolutions
  *    (forward and both gradients) run by oneDNN on all cores, in place on the
@@ -106,19 +112,18 @@ export interface BackendDecision {
  * fallback or named so) is skipped with the reason. `ready()` probes one
  * backend at a time, as `probe` asks, and stops at `choice`.
  *
- * webgpu is in the order only with `webgpuAuto` (`D2L_WEBGPU_AUTO=1`): under
- * Node it cannot read a GPU tensor synchronously, and until the notebooks
- * read with `await` (issue 23; the kernel's display of a cell's tensor
- * result already does) the default leaves it to be asked for
- * (`D2L_BACKEND=webgpu`, `d2l.useBackend("webgpu")`).
+ * webgpu is in the order unless `webgpuAuto` is false (`D2L_WEBGPU_AUTO=0`
+ * in the environment): nothing in d2l-ts reads a GPU tensor synchronously,
+ * so the notebooks run on it; the opt-out is for code of one's own that
+ * still calls `dataSync()`.
  *
  * @param found what was found so far (see {@link BackendFindings})
- * @param options `webgpuAuto`: consider webgpu (default: `D2L_WEBGPU_AUTO === "1"`)
+ * @param options `webgpuAuto`: consider webgpu (default: true unless `D2L_WEBGPU_AUTO` is "0")
  * @example
- * decideBackend({ tensorflow: "neither ... is installed", webgpu: { vendor: "nvidia", architecture: "hopper", description: "NVIDIA H100", isFallbackAdapter: false } }, { webgpuAuto: true }).choice // "webgpu"
+ * decideBackend({ tensorflow: "neither ... is installed", webgpu: { vendor: "nvidia", architecture: "hopper", description: "NVIDIA H100", isFallbackAdapter: false } }).choice // "webgpu"
  */
 export function decideBackend(found: BackendFindings, options: { webgpuAuto?: boolean } = {}): BackendDecision {
-  const webgpuAuto = options.webgpuAuto ?? process.env.D2L_WEBGPU_AUTO === "1";
+  const webgpuAuto = options.webgpuAuto ?? webgpuAutoFromEnv();
   const order: BackendName[] = webgpuAuto ? ["tensorflow", "webgpu", "native", "wasm", "cpu"] : ["tensorflow", "native", "wasm", "cpu"];
   const skipped: { name: BackendName; reason: string }[] = [];
   for (const name of order) {
@@ -134,6 +139,14 @@ export function decideBackend(found: BackendFindings, options: { webgpuAuto?: bo
     }
   }
   return { order, choice: "cpu", skipped };
+}
+
+/** `D2L_WEBGPU_AUTO`: "0" (or "false", "no", "off") leaves webgpu out of the automatic order; unset or "1", in. */
+function webgpuAutoFromEnv(): boolean {
+  const v = (process.env.D2L_WEBGPU_AUTO ?? "").trim().toLowerCase();
+  if (v === "" || v === "1" || v === "true" || v === "yes" || v === "on") return true;
+  if (v === "0" || v === "false" || v === "no" || v === "off") return false;
+  throw new Error(`D2L_WEBGPU_AUTO must be 1 (consider webgpu, the default) or 0 (leave it out); got ${JSON.stringify(process.env.D2L_WEBGPU_AUTO)}`);
 }
 
 /** What {@link backendInfo} reports. */
@@ -201,7 +214,7 @@ let chosen: Promise<string> | null = null;
 
 const TFJS = tf.version.tfjs;
 const FIX: Record<BackendName, string> = {
-  tensorflow: `npm install @tensorflow/tfjs-node@${TFJS} (or @tensorflow/tfjs-node-gpu@${TFJS} with CUDA 11.2 and cuDNN 8.1)`,
+  tensorflow: `npm install @tensorflow/tfjs-node@${TFJS} (online), or on an NVIDIA GPU @tensorflow/tfjs-node-gpu@${TFJS} with CUDA 11.2 and cuDNN 8.1`,
   webgpu: `npm install webgpu @tensorflow/tfjs-backend-webgpu@${TFJS}`,
   native: NATIVE_FIX,
   wasm: `npm install @tensorflow/tfjs-backend-wasm@${TFJS}`,
@@ -219,18 +232,18 @@ function notInstalled(e: unknown, pkg: string): boolean {
   return err?.code === "MODULE_NOT_FOUND" && (err.message ?? "").includes(`'${pkg}'`);
 }
 
-function packageVersion(pkg: string): string {
+function packageVersion(pkg: string, from?: string): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require(`${pkg}/package.json`) as { version: string }).version;
+    const file = from ? require.resolve(`${pkg}/package.json`, { paths: [from] }) : require.resolve(`${pkg}/package.json`);
+    return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
   } catch {
     return "unknown";
   }
 }
 
 /** A tfjs add-on must be the same version as @tensorflow/tfjs, or its kernels register into another copy. */
-function checkMatchesTfjs(pkg: string): string {
-  const v = packageVersion(pkg);
+function checkMatchesTfjs(pkg: string, from?: string): string {
+  const v = packageVersion(pkg, from);
   if (v !== "unknown" && v !== TFJS) {
     throw new LoadError(`${pkg} is ${v} but @tensorflow/tfjs is ${TFJS}`, `npm install ${pkg}@${TFJS}`);
   }
@@ -246,32 +259,126 @@ async function setTfBackend(name: BackendName): Promise<void> {
 
 // ---------------------------------------------------------------- tensorflow
 
+/**
+ * What to install for the `tensorflow` backend on an NVIDIA GPU, as `doctor`
+ * and the skip line say it: tfjs-node-gpu of the same version as
+ * @tensorflow/tfjs, whose install downloads libtensorflow 2.9 (so it needs the
+ * network), and which runs on CUDA 11.2 and cuDNN 8.1 (`libcudart.so.11.0`,
+ * `libcudnn.so.8` on the library path). Installed into a folder of its own
+ * (`npm install --prefix DIR`), it is found with `D2L_TFJS_NODE_DIR=DIR`.
+ *
+ * @example
+ * TFJS_NODE_GPU_INSTALL // (lib/backend.ts) "npm install @tensorflow/tfjs-node-gpu@4.22.0 (online; needs CUDA 11.2 and cuDNN 8.1 ...)"
+ */
+export const TFJS_NODE_GPU_INSTALL =
+  `npm install @tensorflow/tfjs-node-gpu@${TFJS} (online: its install downloads libtensorflow; it needs CUDA 11.2 and cuDNN 8.1, ` +
+  "libcudart.so.11.0 and libcudnn.so.8 on the library path, LD_LIBRARY_PATH or ldconfig)";
+
+/** CUDA libraries that libtensorflow loads, as a failed load names them. */
+const CUDA_LIBRARY = /\b(lib(?:cudart|cudnn[a-z_]*|cublas(?:Lt)?|cufft|curand|cusolver|cusparse|nvinfer|cuda)\.so[.\d]*)/;
+
+/** Where the tfjs-node packages are looked for: `D2L_TFJS_NODE_DIR` first, then where d2l-ts is installed. */
+function tensorflowSearchPath(): string[] {
+  const dir = (process.env.D2L_TFJS_NODE_DIR ?? "").trim();
+  if (!dir) return [];
+  if (!fs.existsSync(dir)) {
+    throw new LoadError(
+      `D2L_TFJS_NODE_DIR is ${JSON.stringify(dir)}, which does not exist`,
+      `npm install --prefix ${dir} @tensorflow/tfjs-node-gpu@${TFJS}, or unset D2L_TFJS_NODE_DIR`,
+    );
+  }
+  return [path.resolve(dir)];
+}
+
+/** Where `pkg`'s main file is: looked for from `from` first, then beside d2l-ts; null when it is in neither. */
+function resolvePackage(pkg: string, from: string[]): string | null {
+  for (const paths of [...(from.length ? [from] : []), undefined]) {
+    try {
+      return paths ? require.resolve(pkg, { paths }) : require.resolve(pkg);
+    } catch {
+      // not there; the next place
+    }
+  }
+  return null;
+}
+
+/** The reason an installed tfjs-node package does not load, in words that say what to do. */
+function tensorflowLoadFailure(pkg: string, e: unknown): string {
+  const msg = firstLine(e);
+  const cuda = CUDA_LIBRARY.exec(msg);
+  if (cuda) {
+    return (
+      `${pkg} is installed but CUDA's ${cuda[1]} is missing (${msg}): it needs CUDA 11.2 (libcudart.so.11.0) and cuDNN 8.1 (libcudnn.so.8) ` +
+      `on the library path (LD_LIBRARY_PATH or ldconfig), or npm uninstall ${pkg}`
+    );
+  }
+  if (/libtensorflow/.test(msg)) {
+    return `${pkg} is installed but its libtensorflow is missing (${msg}): its install downloads it, so run npm rebuild ${pkg} online`;
+  }
+  return `${pkg} is installed but does not load: ${msg}`;
+}
+
 async function loadTensorflow(): Promise<Detail> {
   const failures: string[] = [];
+  const from = tensorflowSearchPath();
   let loaded = "";
+  let loadedFrom: string | undefined;
   for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    const file = resolvePackage(pkg, from);
+    if (!file) continue;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      require(pkg);
+      require(file);
       loaded = pkg;
+      loadedFrom = path.dirname(file);
       break;
     } catch (e) {
-      if (!notInstalled(e, pkg)) failures.push(`${pkg} is installed but does not load: ${firstLine(e)}`);
+      failures.push(tensorflowLoadFailure(pkg, e));
     }
   }
   if (!loaded) {
-    throw new LoadError(failures.length ? failures.join("; ") : "neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed", FIX.tensorflow);
+    const where = from.length ? ` (looked in D2L_TFJS_NODE_DIR=${from[0]} and beside d2l-ts)` : "";
+    throw new LoadError(
+      failures.length ? failures.join("; ") : `neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed${where}`,
+      failures.some((f) => /CUDA/.test(f)) ? "install CUDA 11.2 and cuDNN 8.1 (NVIDIA's archives), then restart" : FIX.tensorflow,
+    );
   }
-  const version = checkMatchesTfjs(loaded);
+  const version = checkMatchesTfjs(loaded, loadedFrom);
   await setTfBackend("tensorflow");
-  const gpus = loaded.endsWith("-gpu") ? nvidiaGpus() : [];
+  return tensorflowDetail(loaded, version, (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice, loaded.endsWith("-gpu") ? nvidiaGpus() : []);
+}
+
+/**
+ * What {@link backendInfo}, {@link numGpus} and {@link tryGpu} report for the
+ * tensorflow backend: `pkg` as loaded, whether its backend says it runs on a
+ * GPU (`isUsingGpuDevice`; undefined when it does not say), and the GPUs
+ * `nvidia-smi` names. tfjs-node-gpu without a usable CUDA device (CUDA 11.2's
+ * or cuDNN 8.1's libraries not found) runs on the CPU and says so.
+ *
+ * @example
+ * tensorflowDetail("@tensorflow/tfjs-node-gpu", "4.22.0", true, ["NVIDIA H100 80GB HBM3"]).device // "gpu:0"
+ */
+export function tensorflowDetail(pkg: string, version: string, usingGpu: boolean | undefined, gpuNames: string[]): Detail {
+  const gpuPackage = pkg.endsWith("-gpu");
+  const onGpu = gpuPackage && (usingGpu ?? gpuNames.length > 0);
+  if (onGpu) {
+    return {
+      device: "gpu:0",
+      adapter: `${gpuNames[0] ?? "a CUDA GPU"} (CUDA, ${pkg})`,
+      fallbackAdapter: false,
+      threads: 1,
+      gpus: Math.max(1, gpuNames.length),
+      versions: { [pkg]: version },
+    };
+  }
+  const note = gpuPackage ? `; ${pkg} found no CUDA GPU: are CUDA 11.2's libcudart.so.11.0 and cuDNN 8.1's libcudnn.so.8 on the library path (LD_LIBRARY_PATH or ldconfig)?` : "";
   return {
-    device: gpus.length ? "gpu:0" : "cpu",
-    adapter: gpus.length ? `${gpus[0]} (CUDA, ${loaded})` : `TensorFlow C library (${loaded})`,
+    device: "cpu",
+    adapter: `TensorFlow C library on the CPU (${pkg}${note})`,
     fallbackAdapter: false,
-    threads: gpus.length ? 1 : os.availableParallelism(),
-    gpus: gpus.length,
-    versions: { [loaded]: version },
+    threads: os.availableParallelism(),
+    gpus: 0,
+    versions: { [pkg]: version },
   };
 }
 
@@ -357,30 +464,121 @@ async function countHardwareAdapters(module: DawnModule): Promise<number | null>
 }
 
 /**
- * Linux: the folders where the Vulkan loader looks for driver (ICD) files. When
- * none has one, there is no Vulkan device, and starting Dawn would only print
- * the loader's warnings.
+ * What a Linux machine shows before dawn.node is loaded (see
+ * {@link webgpuProbeVerdict}): the Vulkan driver (ICD) files the loader
+ * would read, with the driver library each names, the folders searched, and
+ * the GPU device nodes.
  */
-function vulkanDriverFiles(): { found: boolean; searched: string[] } {
+export interface GpuProbeFacts {
+  /** Each ICD file found, with its `ICD.library_path` ("" when the file cannot be read as JSON). */
+  icdFiles: { file: string; library: string }[];
+  /** The folders searched for ICD files (empty when `VK_ICD_FILENAMES` or `VK_DRIVER_FILES` names them). */
+  searched: string[];
+  /** GPU device nodes: `/dev/dri/renderD*`, `/dev/nvidia0`..., `/dev/dxg` (WSL). */
+  deviceNodes: string[];
+}
+
+/** Software Vulkan drivers by their library: Mesa's lavapipe, SwiftShader. */
+const SOFTWARE_ICD = /lvp|lavapipe|swiftshader/i;
+
+/**
+ * Whether the automatic order should load dawn.node at all, from facts that
+ * cost a few file reads: `null` to go on and ask dawn.node for its adapter,
+ * else the reason webgpu is skipped. No ICD file: no Vulkan driver. Only
+ * software drivers (lavapipe, SwiftShader): the adapter would be a fallback
+ * one, which the order skips anyway. A hardware driver but no device node:
+ * the driver is installed without a GPU (a container without `/dev/nvidia0`,
+ * say). Loading dawn.node costs tens of milliseconds and prints the Vulkan
+ * loader's warnings, so the kernel's start does not pay it on machines
+ * without a GPU.
+ *
+ * @param facts what the machine shows (see {@link GpuProbeFacts})
+ * @example
+ * webgpuProbeVerdict({ icdFiles: [{ file: "/usr/share/vulkan/icd.d/nvidia_icd.json", library: "libGLX_nvidia.so.0" }], searched: [], deviceNodes: ["/dev/nvidia0"] }) // null: ask dawn.node
+ */
+export function webgpuProbeVerdict(facts: GpuProbeFacts): string | null {
+  if (facts.icdFiles.length === 0) {
+    const shown = facts.searched.filter((d) => d.startsWith("/usr/share") || d.startsWith("/etc/vulkan"));
+    return `no GPU adapter (no Vulkan driver: no ICD file in ${shown.length ? shown.join(" or ") : "the files VK_ICD_FILENAMES/VK_DRIVER_FILES name"}${shown.length ? ", nor in the other loader folders" : ""})`;
+  }
+  const hardware = facts.icdFiles.filter((f) => !SOFTWARE_ICD.test(path.basename(f.library || f.file)));
+  if (hardware.length === 0) {
+    const names = facts.icdFiles.map((f) => `${path.basename(f.file)}: ${path.basename(f.library)}`).join(", ");
+    return `only a software fallback adapter (Vulkan driver ${names}), slower than wasm; D2L_BACKEND=webgpu uses it anyway`;
+  }
+  if (facts.deviceNodes.length === 0) {
+    return `no GPU adapter (a Vulkan driver, ${hardware.map((f) => path.basename(f.file)).join(", ")}, but no GPU device: no /dev/dri/renderD*, /dev/nvidia0 or /dev/dxg)`;
+  }
+  return null;
+}
+
+function readIcd(file: string): { file: string; library: string } {
+  try {
+    const j = JSON.parse(fs.readFileSync(file, "utf8")) as { ICD?: { library_path?: unknown } };
+    return { file, library: typeof j.ICD?.library_path === "string" ? j.ICD.library_path : "" };
+  } catch {
+    return { file, library: "" };
+  }
+}
+
+function jsonFilesIn(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith(".json"))
+      .sort()
+      .map((f) => path.join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Linux: the facts {@link webgpuProbeVerdict} decides on, read from the
+ * folders where the Vulkan loader looks for driver (ICD) files (or the files
+ * `VK_ICD_FILENAMES` / `VK_DRIVER_FILES` name, plus `VK_ADD_DRIVER_FILES`)
+ * and from /dev.
+ */
+function gpuProbeFacts(): GpuProbeFacts {
   const env = process.env;
-  if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return { found: true, searched: [] };
-  const home = os.homedir();
-  const roots = [
-    env.XDG_CONFIG_HOME || path.join(home, ".config"),
-    ...(env.XDG_CONFIG_DIRS || "/etc/xdg").split(":"),
-    "/etc",
-    env.XDG_DATA_HOME || path.join(home, ".local", "share"),
-    ...(env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":"),
-  ].filter(Boolean);
-  const searched = [...new Set(roots.map((r) => path.join(r, "vulkan", "icd.d")))];
-  const found = searched.some((d) => {
+  const named = env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES;
+  const added = (env.VK_ADD_DRIVER_FILES ?? "").split(":").filter(Boolean);
+  const expand = (p: string): string[] => {
     try {
-      return fs.readdirSync(d).some((f) => f.endsWith(".json"));
+      return fs.statSync(p).isDirectory() ? jsonFilesIn(p) : [p];
     } catch {
-      return false;
+      return [];
     }
-  });
-  return { found, searched };
+  };
+  let files: string[];
+  let searched: string[] = [];
+  if (named) {
+    files = named.split(":").filter(Boolean).flatMap(expand);
+  } else {
+    const home = os.homedir();
+    const roots = [
+      env.XDG_CONFIG_HOME || path.join(home, ".config"),
+      ...(env.XDG_CONFIG_DIRS || "/etc/xdg").split(":"),
+      "/etc",
+      env.XDG_DATA_HOME || path.join(home, ".local", "share"),
+      ...(env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":"),
+    ].filter(Boolean);
+    searched = [...new Set(roots.map((r) => path.join(r, "vulkan", "icd.d")))];
+    files = searched.flatMap(jsonFilesIn);
+  }
+  files = [...new Set([...files, ...added.flatMap(expand)])];
+  const deviceNodes: string[] = [];
+  for (const f of safeList("/dev/dri")) if (f.startsWith("renderD")) deviceNodes.push(`/dev/dri/${f}`);
+  for (const f of safeList("/dev")) if (/^nvidia\d+$/.test(f) || f === "dxg") deviceNodes.push(`/dev/${f}`);
+  return { icdFiles: files.map(readIcd), searched, deviceNodes };
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /** The adapter dawn.node gave, kept so that loading webgpu after the automatic probe asks only once. */
@@ -391,11 +589,8 @@ async function webgpuAdapter(explicit: boolean): Promise<{ module: DawnModule; g
   if (webgpuProbe) return webgpuProbe;
   const api = nativeGpuApi();
   if (process.platform === "linux" && !explicit) {
-    const icd = vulkanDriverFiles();
-    if (!icd.found) {
-      const shown = icd.searched.filter((d) => d.startsWith("/usr/share") || d.startsWith("/etc/vulkan"));
-      throw new LoadError(`no GPU adapter (no Vulkan driver: no ICD file in ${shown.join(" or ")}, nor in the other loader folders)`, "install the GPU's Vulkan driver");
-    }
+    const reason = webgpuProbeVerdict(gpuProbeFacts());
+    if (reason) throw new LoadError(reason, "install the GPU's Vulkan driver (libvulkan1 and the vendor's ICD)");
   }
   const module = requireDawn();
   let gpu: GpuLike;

@@ -9,8 +9,9 @@
  * - A user's own synchronous read of a GPU tensor (dataSync, arraySync,
  *   bufferSync, print, toString) fails with the one message that names the
  *   await form, and tfjs' misleading "performance ... is poor" warning is not printed.
- * - With D2L_WEBGPU_AUTO=1, ready() probes the adapter and, for a software
- *   fallback adapter, skips webgpu with the reason (lib/backend.ts' decideBackend).
+ * - By default ready() considers webgpu and, for a software fallback adapter
+ *   (lavapipe's Vulkan driver), skips it with the reason (lib/backend.ts'
+ *   decideBackend and webgpuProbeVerdict).
  *
  * Each backend runs in a child process (this file, with D2L_READS_CHILD set).
  */
@@ -101,7 +102,7 @@ if (process.env.D2L_READS_CHILD) {
     let auto: Result;
 
     before(async () => {
-      [cpu, webgpu, auto] = await Promise.all([child("cpu", base), child("webgpu", base), child("auto", { ...base, D2L_WEBGPU_AUTO: "1" })]);
+      [cpu, webgpu, auto] = await Promise.all([child("cpu", base), child("webgpu", base), child("auto", base)]);
     });
 
     /** True when webgpu ran; false (with the failure checked) when it could not load and is not required. */
@@ -142,7 +143,7 @@ if (process.env.D2L_READS_CHILD) {
       assert.equal(typeof webgpu.info?.architecture, "string");
     });
 
-    it("D2L_WEBGPU_AUTO=1 probes the adapter, and a fallback adapter is skipped with the reason", (t) => {
+    it("the automatic order considers webgpu, and a fallback adapter is skipped with the reason", (t) => {
       assert.equal(auto.error, undefined, auto.error);
       if (!webgpuRan(t)) return;
       if (!webgpu.info?.fallbackAdapter) {

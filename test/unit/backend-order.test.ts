@@ -3,11 +3,13 @@
  * decideBackend), with the adapter information injected: no GPU needed.
  * What the decision must do comes from issue 23: tensorflow → webgpu (a
  * hardware adapter only) → native → wasm → cpu, each skip with its reason,
- * and webgpu only with D2L_WEBGPU_AUTO=1 until the notebooks read with await.
+ * webgpu in the order by default (D2L_WEBGPU_AUTO=0 leaves it out), and the
+ * cheap check before dawn.node is loaded (webgpuProbeVerdict) with the
+ * machine's facts injected.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { decideBackend, webgpuDetail, type BackendFindings, type WebgpuAdapterFacts } from "../../lib/backend";
+import { decideBackend, tensorflowDetail, webgpuDetail, webgpuProbeVerdict, type BackendFindings, type GpuProbeFacts, type WebgpuAdapterFacts } from "../../lib/backend";
 
 // Adapter information as dawn.node reports it (GPUAdapterInfo fields), for a real GPU and for software adapters.
 const H100: WebgpuAdapterFacts = { vendor: "nvidia", architecture: "hopper", description: "NVIDIA H100 80GB HBM3", isFallbackAdapter: false };
@@ -68,22 +70,27 @@ describe("decideBackend: the order with injected findings", () => {
     }
   });
 
-  test("without D2L_WEBGPU_AUTO even a hardware adapter is left out of the order", () => {
+  test("with webgpuAuto false (D2L_WEBGPU_AUTO=0) even a hardware adapter is left out of the order", () => {
     const d = decideBackend({ tensorflow: NO_TF, webgpu: H100, native: true, wasm: true }, { webgpuAuto: false });
     assert.equal(d.choice, "native");
     assert.deepEqual(d.order, ["tensorflow", "native", "wasm", "cpu"]);
     assert.deepEqual(d.skipped, [{ name: "tensorflow", reason: NO_TF }]);
   });
 
-  test("the default follows D2L_WEBGPU_AUTO=1 in the environment", () => {
+  test("by default webgpu is in the order; D2L_WEBGPU_AUTO=0 is the opt-out, and a bad value is an error", () => {
     const saved = process.env.D2L_WEBGPU_AUTO;
     try {
+      delete process.env.D2L_WEBGPU_AUTO;
+      assert.equal(decideBackend({ tensorflow: NO_TF, webgpu: H100 }).choice, "webgpu");
+      assert.equal(decideBackend({ tensorflow: NO_TF }).probe, "webgpu", "the adapter is probed after tensorflow");
       process.env.D2L_WEBGPU_AUTO = "1";
       assert.equal(decideBackend({ tensorflow: NO_TF, webgpu: H100 }).choice, "webgpu");
-      process.env.D2L_WEBGPU_AUTO = "0";
-      assert.equal(decideBackend({ tensorflow: NO_TF, webgpu: H100 }).probe, "native");
-      delete process.env.D2L_WEBGPU_AUTO;
-      assert.equal(decideBackend({ tensorflow: NO_TF, webgpu: H100 }).probe, "native");
+      for (const off of ["0", "off", "false"]) {
+        process.env.D2L_WEBGPU_AUTO = off;
+        assert.equal(decideBackend({ tensorflow: NO_TF, webgpu: H100 }).probe, "native", off);
+      }
+      process.env.D2L_WEBGPU_AUTO = "maybe";
+      assert.throws(() => decideBackend({ tensorflow: NO_TF }), /D2L_WEBGPU_AUTO must be 1 \(consider webgpu, the default\) or 0 \(leave it out\); got "maybe"/);
     } finally {
       if (saved === undefined) delete process.env.D2L_WEBGPU_AUTO;
       else process.env.D2L_WEBGPU_AUTO = saved;
@@ -127,5 +134,71 @@ describe("webgpuDetail: what backendInfo, numGpus and tryGpu report for an adapt
       assert.equal(d.fallbackAdapter, true);
       assert.match(d.adapter, /\(Vulkan, software fallback adapter\)$/);
     }
+  });
+});
+
+// The facts webgpuProbeVerdict decides on, as gpuProbeFacts reads them on Linux.
+const NVIDIA_ICD = { file: "/usr/share/vulkan/icd.d/nvidia_icd.json", library: "libGLX_nvidia.so.0" };
+const RADEON_ICD = { file: "/usr/share/vulkan/icd.d/radeon_icd.x86_64.json", library: "/usr/lib/x86_64-linux-gnu/libvulkan_radeon.so" };
+const LVP_ICD = { file: "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", library: "/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so" };
+const SWIFTSHADER_ICD = { file: "/etc/vulkan/icd.d/vk_swiftshader_icd.json", library: "./libvk_swiftshader.so" };
+const SEARCHED = ["/home/u/.config/vulkan/icd.d", "/etc/xdg/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d", "/usr/share/vulkan/icd.d"];
+const facts = (icdFiles: GpuProbeFacts["icdFiles"], deviceNodes: string[]): GpuProbeFacts => ({ icdFiles, searched: SEARCHED, deviceNodes });
+
+describe("webgpuProbeVerdict: whether dawn.node is loaded at all, from the machine's facts", () => {
+  test("a hardware Vulkan driver and a GPU device node: ask dawn.node (null)", () => {
+    assert.equal(webgpuProbeVerdict(facts([NVIDIA_ICD], ["/dev/nvidia0"])), null);
+    assert.equal(webgpuProbeVerdict(facts([LVP_ICD, RADEON_ICD], ["/dev/dri/renderD128"])), null, "lavapipe beside a hardware driver: the adapter decides");
+    assert.equal(webgpuProbeVerdict(facts([NVIDIA_ICD], ["/dev/dxg"])), null, "WSL's GPU");
+  });
+
+  test("no driver file: skipped without loading dawn.node, naming the folders searched", () => {
+    const r = webgpuProbeVerdict(facts([], ["/dev/nvidia0"]));
+    assert.equal(r, "no GPU adapter (no Vulkan driver: no ICD file in /etc/vulkan/icd.d or /usr/share/vulkan/icd.d, nor in the other loader folders)");
+    const named = webgpuProbeVerdict({ icdFiles: [], searched: [], deviceNodes: [] });
+    assert.match(named ?? "", /no ICD file in the files VK_ICD_FILENAMES\/VK_DRIVER_FILES name/);
+  });
+
+  test("only software drivers (lavapipe, SwiftShader): the fallback adapter's reason, without loading dawn.node", () => {
+    for (const icd of [LVP_ICD, SWIFTSHADER_ICD]) {
+      const r = webgpuProbeVerdict(facts([icd], ["/dev/dri/renderD128"]));
+      assert.match(r ?? "", /^only a software fallback adapter \(Vulkan driver .+\), slower than wasm; D2L_BACKEND=webgpu uses it anyway$/, icd.file);
+    }
+    assert.match(webgpuProbeVerdict(facts([LVP_ICD], [])) ?? "", /lvp_icd\.x86_64\.json: libvulkan_lvp\.so/);
+  });
+
+  test("a hardware driver without a GPU device node (a container without the GPU): skipped, saying so", () => {
+    assert.equal(
+      webgpuProbeVerdict(facts([NVIDIA_ICD], [])),
+      "no GPU adapter (a Vulkan driver, nvidia_icd.json, but no GPU device: no /dev/dri/renderD*, /dev/nvidia0 or /dev/dxg)",
+    );
+  });
+
+  test("an unreadable ICD file (no library named) counts as a hardware driver: dawn.node decides", () => {
+    assert.equal(webgpuProbeVerdict(facts([{ file: "/etc/vulkan/icd.d/broken.json", library: "" }], ["/dev/dri/renderD128"])), null);
+  });
+});
+
+describe("tensorflowDetail: what backendInfo, numGpus and tryGpu report for tfjs-node(-gpu)", () => {
+  test("tfjs-node-gpu on a CUDA device is gpu:0, named by nvidia-smi, counting its GPUs", () => {
+    const d = tensorflowDetail("@tensorflow/tfjs-node-gpu", "4.22.0", true, ["NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"]);
+    assert.equal(d.device, "gpu:0");
+    assert.equal(d.gpus, 2);
+    assert.equal(d.adapter, "NVIDIA H100 80GB HBM3 (CUDA, @tensorflow/tfjs-node-gpu)");
+    assert.equal(tensorflowDetail("@tensorflow/tfjs-node-gpu", "4.22.0", true, []).adapter, "a CUDA GPU (CUDA, @tensorflow/tfjs-node-gpu)");
+  });
+
+  test("tfjs-node-gpu that found no CUDA device runs on the CPU and names the libraries to check", () => {
+    const d = tensorflowDetail("@tensorflow/tfjs-node-gpu", "4.22.0", false, ["NVIDIA H100 80GB HBM3"]);
+    assert.equal(d.device, "cpu");
+    assert.equal(d.gpus, 0);
+    assert.match(d.adapter, /found no CUDA GPU: are CUDA 11\.2's libcudart\.so\.11\.0 and cuDNN 8\.1's libcudnn\.so\.8 on the library path/);
+  });
+
+  test("tfjs-node is the CPU, whatever nvidia-smi says", () => {
+    const d = tensorflowDetail("@tensorflow/tfjs-node", "4.22.0", undefined, ["NVIDIA H100 80GB HBM3"]);
+    assert.equal(d.device, "cpu");
+    assert.equal(d.gpus, 0);
+    assert.equal(d.adapter, "TensorFlow C library on the CPU (@tensorflow/tfjs-node)");
   });
 });

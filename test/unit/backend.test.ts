@@ -133,7 +133,7 @@ describe("backend selection", { concurrency: true }, () => {
     assert.match(r.error ?? "", /^backend "webgpu" cannot load: no GPU adapter \(dawn\.node found no Vulkan device\)\. To use it: install the GPU's Vulkan driver/);
   });
 
-  test("the automatic choice skips what cannot load, each with one line, once, and leaves webgpu to be asked for", async () => {
+  test("the automatic choice skips what cannot load, each with one line, once: webgpu without a Vulkan driver is skipped before dawn.node loads", async () => {
     // native's addon is pointed at a file that does not exist (whether it is built here or not).
     const r = await child({ ...NO_VULKAN, D2L_NATIVE_ADDON: path.join(os.tmpdir(), "d2l-ts-no-such-addon.node") });
     assert.equal(r.error, undefined, r.error);
@@ -145,10 +145,11 @@ describe("backend selection", { concurrency: true }, () => {
         .trim()
         .replace(/^skipped /, ""),
     );
-    const expected = [...(installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu") ? [] : ["tensorflow"]), "native"];
+    const expected = [...(installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu") ? [] : ["tensorflow"]), "webgpu", "native"];
     assert.deepEqual(names, expected, r.stderr);
     assert.match(lines[lines.length - 1], /^d2l: skipped native: the native addon is not built .*; to use it: .*npm run build:native$/);
-    assert.doesNotMatch(r.stderr, /webgpu/, "webgpu is not tried unless asked for");
+    assert.match(r.stderr, /^d2l: skipped webgpu: no GPU adapter \(no Vulkan driver: no ICD file in the files VK_ICD_FILENAMES\/VK_DRIVER_FILES name\)$/m);
+    assert.doesNotMatch(r.stderr, /Vulkan loader|dawn/i, "dawn.node is not loaded without a driver");
     assert.deepEqual(
       r.info?.skipped.map((s) => s.name),
       expected,
