@@ -63,9 +63,11 @@ CHECKS = {
         """
         const expected: number[][] = [];
         for (let r = i - 1; r <= i + 1; r++) for (let c = j - 1; c <= j + 1; c++) expected.push([r, c]);
-        const kernelDiff = tf.tidy(() => convGrad.slice([0, i - 1, j - 1, 0], [1, 3, 3, 1]).reshape([3, 3]).sub(V).abs().max().dataSync()[0]);
+        const kernelDiffT = tf.tidy(() => convGrad.slice([0, i - 1, j - 1, 0], [1, 3, 3, 1]).reshape([3, 3]).sub(V).abs().max());
+        const kernelDiff = (await kernelDiffT.data())[0];
+        kernelDiffT.dispose();
         return {
-          shiftError, denseShiftError, convSupport, expected, kernelDiff, denseSupport: support(denseGrad).length,
+          shiftError, denseShiftError, convSupport, expected, kernelDiff, denseSupport: (await support(denseGrad)).length,
           megapixelParams, fashionParams, fcParams, convParams, rgbParams,
           fullyConnectedAt1000: fullyConnected[sides.indexOf(1000)], invariantAt1000: invariant[sides.indexOf(1000)],
         };
@@ -80,11 +82,11 @@ CHECKS = {
     CH + "02_conv_layer.ipynb": Check(
         "corr2d gives the book's [[19,25],[37,43]], finds the 6x8 image's edges, and 10 steps learn a kernel within 0.2 of [1,-1]",
         """
-        const learned = Array.from(kernel.dataSync());
+        const learned = Array.from(await kernel.data());
         return {
-          corr2d: corr2d(X, K).arraySync(),
+          corr2d: await corr2d(X, K).array(),
           libraryDiff,
-          edgeRow: Array.from(Y.slice([0, 0], [1, 7]).dataSync()),
+          edgeRow: Array.from(await Y.slice([0, 0], [1, 7]).data()),
           transposedMax,
           kernel: learned,
           kernelError: Math.max(Math.abs(learned[0] - 1), Math.abs(learned[1] + 1)),
@@ -99,7 +101,7 @@ CHECKS = {
     CH + "04_channels.ipynb": Check(
         "multi-channel cross-correlation gives the book's values; the 1x1 matmul form and tf.conv2d agree",
         """
-        return { multiIn: multiIn.arraySync(), multiInOut: multiInOut.arraySync(), kernelShape: K3.shape, oneByOneError, conv2dError, libraryError };
+        return { multiIn: await multiIn.array(), multiInOut: await multiInOut.array(), kernelShape: K3.shape, oneByOneError, conv2dError, libraryError };
         """,
         lambda r: r["multiIn"] == [[56, 72], [104, 120]]
         and r["multiInOut"] == [[[56, 72], [104, 120]], [[76, 100], [148, 172]], [[96, 128], [192, 224]]]
@@ -108,15 +110,15 @@ CHECKS = {
     CH + "05_pooling.ipynb": Check(
         "max/avg pooling, padding and stride, two channels give the book's values; pool2d agrees with tf.maxPool/avgPool",
         """
-        const flat = (t: tf.Tensor) => Array.from(t.dataSync());
+        const flat = async (t: tf.Tensor) => Array.from(await t.data());
         return {
-          max: maxPooled.arraySync(),
-          avg: avgPooled.arraySync(),
-          defaultStride: flat(defaultStride),
-          padStride: flat(padStride),
-          explicitPad: flat(explicitPad),
-          samePad: flat(samePad),
-          channels: twoChannels.squeeze([0]).transpose([2, 0, 1]).arraySync(),
+          max: await maxPooled.array(),
+          avg: await avgPooled.array(),
+          defaultStride: await flat(defaultStride),
+          padStride: await flat(padStride),
+          explicitPad: await flat(explicitPad),
+          samePad: await flat(samePad),
+          channels: await twoChannels.squeeze([0]).transpose([2, 0, 1]).array(),
           maxDiff,
           avgDiff,
         };
