@@ -14,7 +14,7 @@ AIRFOIL_OPTIMUM = 0.24168
 # difference of the parameters.
 def two_steps(setup, page, other):
     return """
-        const stepGap = (() => {
+        const stepGap = await (async () => {
           const p = tf.variable(tf.tensor2d([[0.5], [-1.5]]));
           const q = tf.variable(tf.tensor2d([[0.5], [-1.5]]));
           %s
@@ -25,7 +25,7 @@ def two_steps(setup, page, other):
             pageStep(p, grad);
             otherStep(q, grad);
           }
-          return tf.tidy(() => p.sub(q).abs().max().dataSync()[0]);
+          return (await p.sub(q).abs().max().data())[0];
         })();
     """ % (setup, page, other)
 
@@ -150,7 +150,7 @@ CHECKS = {
           sgdMomentum([p, tf.variable(tf.zeros([1]))], [states[0], states[1]], { lr: 0.1, momentum: 0.9 }, [grad, tf.zeros([1])]);
           opt.applyGradients({ [q.name]: grad });
         }
-        const stepGap = tf.tidy(() => p.sub(q).abs().max().dataSync()[0]);
+        const stepGap = (await p.sub(q).abs().max().data())[0];
         return { traces: [gdSlow[20], gdDiverging[20], momentumHalf[20], momentumQuarter[20]], effectiveWeights,
                  losses: [last(momentum05), last(momentum09), last(momentum09Slow)], concise: conciseLosses[conciseLosses.length - 1],
                  points: [momentum05[1].length, conciseLosses.length], stepGap, convergenceLimits };
@@ -177,7 +177,7 @@ CHECKS = {
         """ + two_steps("const pageStates = tf.variable(tf.zeros([2, 1])); const libStates = tf.variable(tf.zeros([2, 1]));",
                         "(p: tf.Variable, g: tf.Tensor) => adagrad([p], [pageStates], { lr: 0.1 }, [g])",
                         "(p: tf.Variable, g: tf.Tensor) => d2l.adagrad([p], [libStates], { lr: 0.1 }, [g])") + """
-        const optimGap = (() => {
+        const optimGap = await (async () => {
           const p = tf.variable(tf.tensor2d([[0.5], [-1.5]]));
           const q = tf.variable(tf.tensor2d([[0.5], [-1.5]]));
           const s = tf.variable(tf.zeros([2, 1]));
@@ -187,7 +187,7 @@ CHECKS = {
             adagrad([p], [s], { lr: 0.1 }, [grad]);
             opt.applyGradients({ [q.name]: grad });
           }
-          return tf.tidy(() => p.sub(q).abs().max().dataSync()[0]);
+          return (await p.sub(q).abs().max().data())[0];
         })();
         return { traces: [adagradSlow[20], adagradFast[20]], conditioning, scratch: last(scratchLosses), concise: last(conciseLosses),
                  points: [scratchLosses.length, conciseLosses.length], stepGap, optimGap };
@@ -210,7 +210,7 @@ CHECKS = {
         """ + two_steps("const pageStates = tf.variable(tf.zeros([2, 1])); const opt = new d2l.optim.RMSprop({ lr: 0.01, alpha: 0.9 });",
                         "(p: tf.Variable, g: tf.Tensor) => rmsprop([p], [pageStates], { lr: 0.01, gamma: 0.9 }, [g])",
                         "(p: tf.Variable, g: tf.Tensor) => opt.applyGradients({ [p.name]: g })") + """
-        const libGap = (() => {
+        const libGap = await (async () => {
           const p = tf.variable(tf.tensor2d([[0.5], [-1.5]]));
           const q = tf.variable(tf.tensor2d([[0.5], [-1.5]]));
           const [s1, s2] = [tf.variable(tf.zeros([2, 1])), tf.variable(tf.zeros([2, 1]))];
@@ -219,7 +219,7 @@ CHECKS = {
             rmsprop([p], [s1], { lr: 0.01, gamma: 0.9 }, [grad]);
             d2l.rmsprop([q], [s2], { lr: 0.01, gamma: 0.9 }, [grad]);
           }
-          return tf.tidy(() => p.sub(q).abs().max().dataSync()[0]);
+          return (await p.sub(q).abs().max().data())[0];
         })();
         return { trace: rmspropTrace[20], weightSums, scratch: last(scratchLosses), concise: last(conciseLosses),
                  points: [scratchLosses.length, conciseLosses.length], optimGap: stepGap, libGap };
@@ -260,7 +260,7 @@ CHECKS = {
         """ + two_steps("const pageStates: [tf.Variable, tf.Variable] = [tf.variable(tf.zeros([2, 1])), tf.variable(tf.zeros([2, 1]))]; const pageHp = { lr: 0.01, t: 1 }; const opt = new d2l.optim.Adam({ lr: 0.01, eps: 1e-6 });",
                         "(p: tf.Variable, g: tf.Tensor) => adam([p], [pageStates], pageHp, [g])",
                         "(p: tf.Variable, g: tf.Tensor) => opt.applyGradients({ [p.name]: g })") + """
-        const yogiGap = (() => {
+        const yogiGap = await (async () => {
           const p = tf.variable(tf.tensor2d([[0.5], [-1.5]]));
           const q = tf.variable(tf.tensor2d([[0.5], [-1.5]]));
           const [sp, sq] = [initAdamStates(2), d2l.initAdamStates(2)];
@@ -270,7 +270,7 @@ CHECKS = {
             yogi([p], [sp[0]], hp, [grad]);
             d2l.yogi([q], [sq[0]], hq, [grad]);
           }
-          return tf.tidy(() => p.sub(q).abs().max().dataSync()[0]);
+          return (await p.sub(q).abs().max().data())[0];
         })();
         return { biasRows, t: adamHyperparams.t, adam: last(scratchLosses), concise: last(conciseLosses), yogi: last(yogiLosses),
                  points: [scratchLosses.length, conciseLosses.length, yogiLosses.length], stepGap, yogiGap };
