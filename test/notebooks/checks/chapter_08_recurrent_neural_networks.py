@@ -48,17 +48,22 @@ CHECKS = {
     CH + "03_language_models.ipynb": Check(
         "top n-grams, distinct counts, Zipf slope near -1, both samplers shift Y by one and partition as described",
         """
-        const shifted = (X: tf.Tensor, Y: tf.Tensor): boolean => tf.tidy(() => tf.all(tf.equal(Y, X.add(1))).dataSync()[0] === 1);
+        const shifted = async (X: tf.Tensor, Y: tf.Tensor): Promise<boolean> => {
+          const same = tf.tidy(() => tf.all(tf.equal(Y, X.add(1))));
+          const all = (await same.data())[0] === 1;
+          same.dispose();
+          return all;
+        };
         let randomShifted = true;
         for (const [X, Y] of d2l.seqDataIterRandom(mySeq, 2, 5)) {
-          randomShifted &&= shifted(X, Y);
+          randomShifted &&= await shifted(X, Y);
           tf.dispose([X, Y]);
         }
         let sequentialContinues = true;
         let previous: number[][] | undefined;
         for (const [X, Y] of d2l.seqDataIterSequential(mySeq, 2, 5)) {
-          const x = X.arraySync() as number[][];
-          sequentialContinues &&= shifted(X, Y) && (previous === undefined || x.every((row, i) => row[0] === previous![i][4] + 1));
+          const x = (await X.array()) as number[][];
+          sequentialContinues &&= (await shifted(X, Y)) && (previous === undefined || x.every((row, i) => row[0] === previous![i][4] + 1));
           previous = x;
           tf.dispose([X, Y]);
         }
@@ -91,7 +96,9 @@ CHECKS = {
         "the bigram's best alpha above the trigram's; unigram perplexity 17.2-17.6 (training text) and 17.0-17.6 (held out); "
         "bigram 9.7-10.1 on the training text; every context's probabilities sum to 1; uniform guess 28",
         """
-        const concatError = tf.tidy(() => tf.sub(twoProducts, oneProduct).abs().max().dataSync()[0]);
+        const concatTensor = tf.tidy(() => tf.sub(twoProducts, oneProduct).abs().max());
+        const concatError = (await concatTensor.data())[0];
+        concatTensor.dispose();
         // the add-alpha probabilities of a seen and an unseen context, summed over the vocabulary
         let sumError = 0;
         for (const [i, lm] of models.entries()) {
@@ -108,7 +115,7 @@ CHECKS = {
         return {
           concatError, sumError,
           inSample, unsmoothed: unsmoothed.map(String), bestAlpha, bestPerplexity,
-          uniform: perplexityOf(uniformScores), right: perplexityOf(rightScores),
+          uniform: await perplexityOf(uniformScores), right: await perplexityOf(rightScores),
           heldOut: heldOut.length,
         };
         """,
