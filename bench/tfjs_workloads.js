@@ -2,8 +2,10 @@
  * One benchmark run in TensorFlow.js: one workload on one backend, in its own
  * process (tfjs backends are global). Prints one JSON line on stdout:
  *   {"examplesPerSec":..,"steps":..,"warmup":..,"seconds":..,"loss":..,"backend":"wasm","threads":2,"maxRssMiB":..,...}
- * Run by bench/run.js; by hand:
+ * Run by bench/run.js and bench/gpu.js; by hand:
  *   node bench/tfjs_workloads.js --backend wasm --workload lenet --steps 30 --warmup 5 --max-seconds 20
+ * `--batch N` (lenet, resnet18, gru, transformer) and `--image-size N` (resnet18) shrink a workload for a quick run (bench/gpu.sh --quick);
+ * without them each runs at its own setting. bench/gpu.js also builds the workloads in process (WORKLOADS).
  */
 "use strict";
 const tf = require("@tensorflow/tfjs");
@@ -25,18 +27,18 @@ function randomBatch(xShape, labelShape, classes) {
  * glorotUniform, not tfjs' default orthogonal recurrent initializer: its QR of a 256x768 matrix takes ~100 s on
  * the cpu backend (before timing, but it made the benchmark slow); PyTorch's layers start uniform too.
  */
-function languageModel(cell) {
+function languageModel(cell, batch = 32) {
   const model = tf.sequential({
     layers: [
       cell({ inputShape: [35, 28], units: 256, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "glorotUniform" }),
       tf.layers.dense({ units: 28 }),
     ],
   });
-  const idx = tf.randomUniform([32, 35], 0, 28, "int32");
+  const idx = tf.randomUniform([batch, 35], 0, 28, "int32");
   const x = tf.oneHot(idx, 28).toFloat();
   idx.dispose();
-  const { y } = randomBatch([1], [32, 35], 28);
-  return { model, batch: 32, x, y };
+  const { y } = randomBatch([1], [batch, 35], 28);
+  return { model, batch, x, y, tokensPerExample: 35 };
 }
 
 /** Each workload: a model (or its own `forward()`), the batch size, inputs `x` and one-hot labels `y`. */
@@ -51,7 +53,7 @@ const WORKLOADS = {
     });
     return { model, batch: 256, ...randomBatch([256, 784], [256], 10) };
   },
-  lenet() {
+  lenet(batch = 256) {
     // d2l.ai 6.6 (channels-last): conv5x5 6 pad 2 sigmoid, avgpool 2, conv5x5 16 sigmoid, avgpool 2, 120, 84, 10.
     const model = tf.sequential({
       layers: [
@@ -65,7 +67,7 @@ const WORKLOADS = {
         tf.layers.dense({ units: 10 }),
       ],
     });
-    return { model, batch: 256, ...randomBatch([256, 28, 28, 1], [256], 10) };
+    return { model, batch, ...randomBatch([batch, 28, 28, 1], [batch], 10) };
   },
   resnet() {
     // conv3x3 1->64 + BN + ReLU, then 2 residual blocks (conv3x3 64, BN, ReLU, conv3x3 64, BN, + x, ReLU), GAP, dense 10.
@@ -83,13 +85,39 @@ const WORKLOADS = {
     const out = tf.layers.dense({ units: 10 }).apply(tf.layers.globalAveragePooling2d({}).apply(h));
     return { model: tf.model({ inputs: input, outputs: out }), batch: 32, ...randomBatch([32, 28, 28, 1], [32], 10) };
   },
-  gru() {
-    return languageModel(tf.layers.gru);
+  resnet18(batch = 256, size = 96) {
+    // d2l.ai 8.6 ResNet-18 (channels-last) at the book's 96x96 Fashion-MNIST setting, batch 256: conv7x7 64 stride 2
+    // + BN + ReLU + maxpool 3x3 stride 2, four stages of two residual blocks (64, 128, 256, 512 channels; the first
+    // block of stages 2-4 halves the size, with a 1x1 convolution stride 2 on the shortcut), GAP, dense 10.
+    const input = tf.input({ shape: [size, size, 1] });
+    const bn = (t) => tf.layers.batchNormalization({ epsilon: 1e-5 }).apply(t);
+    const residual = (t, channels, strides) => {
+      let y = tf.layers.reLU().apply(bn(tf.layers.conv2d({ filters: channels, kernelSize: 3, padding: "same", strides }).apply(t)));
+      y = bn(tf.layers.conv2d({ filters: channels, kernelSize: 3, padding: "same" }).apply(y));
+      const shortcut = strides === 1 ? t : tf.layers.conv2d({ filters: channels, kernelSize: 1, strides }).apply(t);
+      return tf.layers.reLU().apply(tf.layers.add().apply([y, shortcut]));
+    };
+    let h = tf.layers.reLU().apply(bn(tf.layers.conv2d({ filters: 64, kernelSize: 7, strides: 2, padding: "same" }).apply(input)));
+    h = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "same" }).apply(h);
+    for (const [channels, first] of [
+      [64, 1],
+      [128, 2],
+      [256, 2],
+      [512, 2],
+    ]) {
+      h = residual(h, channels, first);
+      h = residual(h, channels, 1);
+    }
+    const out = tf.layers.dense({ units: 10 }).apply(tf.layers.globalAveragePooling2d({}).apply(h));
+    return { model: tf.model({ inputs: input, outputs: out }), batch, ...randomBatch([batch, size, size, 1], [batch], 10) };
+  },
+  gru(batch) {
+    return languageModel(tf.layers.gru, batch);
   },
   lstm() {
     return languageModel(tf.layers.lstm);
   },
-  transformer() {
+  transformer(batch = 64) {
     // One encoder block of the book's 10.7 Transformer as bench/transformer.js trains it (d2l.EncoderBlock:
     // hidden 32, 4 heads, key/query/value size 32, FFN 64, layer norm over [32], dropout 0.1, no bias in the
     // attention's projections) on random [64, 10, 32] inputs (the book's batch 64 and 10 steps), then dense 10
@@ -97,8 +125,8 @@ const WORKLOADS = {
     const block = new d2l.EncoderBlock(32, 32, 32, 32, [32], 32, 64, 4, 0.1);
     block.train();
     const head = tf.layers.dense({ units: 10 });
-    const { x, y } = randomBatch([64, 10, 32], [64, 10], 10);
-    return { batch: 64, x, y, forward: () => head.apply(block.forward(x)) };
+    const { x, y } = randomBatch([batch, 10, 32], [batch, 10], 10);
+    return { batch, x, y, tokensPerExample: 10, forward: () => head.apply(block.forward(x)) };
   },
 };
 
@@ -109,9 +137,17 @@ async function main() {
   const warmup = Number(arg("warmup", "5"));
   const maxSeconds = Number(arg("max-seconds", "20"));
   if (!WORKLOADS[name]) throw new Error(`unknown workload "${name}"; expected one of ${Object.keys(WORKLOADS).join(", ")}`);
+  const batchArg = arg("batch", "");
+  const sizeArg = arg("image-size", "");
+  for (const [flagName, v] of [
+    ["batch", batchArg],
+    ["image-size", sizeArg],
+  ]) {
+    if (v !== "" && !(Number.isInteger(Number(v)) && Number(v) > 0)) throw new Error(`--${flagName} takes a positive integer, got ${v}`);
+  }
   await d2l.useBackend(backend);
   const info = d2l.backendInfo();
-  const w = WORKLOADS[name]();
+  const w = WORKLOADS[name](batchArg ? Number(batchArg) : undefined, sizeArg ? Number(sizeArg) : undefined);
   const optimizer = tf.train.sgd(0.1);
   const forward = w.forward || (() => w.model.apply(w.x, { training: true }));
   const step = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(w.y, forward()), true);
@@ -128,6 +164,7 @@ async function main() {
       steps: done,
       seconds,
       examplesPerSec: (done * w.batch) / seconds,
+      tokensPerSec: w.tokensPerExample ? (done * w.batch * w.tokensPerExample) / seconds : undefined,
       loss,
       leakedTensors: leaked,
       maxRssMiB: process.resourceUsage().maxRSS / 1024, // the process's peak resident memory (maxRSS is in KiB)
@@ -135,7 +172,11 @@ async function main() {
   );
 }
 
-main().catch((e) => {
-  console.error(e && e.stack ? e.stack : String(e));
-  process.exit(1);
-});
+module.exports = { WORKLOADS };
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e && e.stack ? e.stack : String(e));
+    process.exit(1);
+  });
+}
