@@ -65,7 +65,7 @@ CHECKS = {
         """
         return {
           trainPerplexity: result.perplexity, wholePerplexity: ppl.whole, stepwisePerplexity: ppl.stepwise,
-          prediction: d2l.predictCh8("time traveller", 50, model, vocab, device),
+          prediction: await d2l.predictCh8("time traveller", 50, model, vocab, device),
           epochs: result.perplexities.length, numLayers, numHiddens, lr,
         };
         """,
@@ -86,10 +86,10 @@ CHECKS = {
             xShape: X.shape,
             yShape: Y.shape,
             dtype: X.dtype,
-            xRows: X.arraySync(),
-            yRows: Y.arraySync(),
-            xValidLen: Array.from(XValidLen.dataSync()),
-            yValidLen: Array.from(YValidLen.dataSync()),
+            xRows: await X.array(),
+            yRows: await Y.array(),
+            xValidLen: Array.from(await XValidLen.data()),
+            yValidLen: Array.from(await YValidLen.data()),
             srcPad: srcVocabSmall.toIndices("<pad>"),
             tgtPad: tgtVocabSmall.toIndices("<pad>"),
           };
