@@ -12,21 +12,21 @@ CHECKS = {
         tf.tidy(() => { X.add(Y).mul(2).sum(); });
         const leaked = tf.memory().numTensors - n;
         const broadcastShape = tf.tidy(() => col.add(row).shape);
-        return { sumX: tf.tidy(() => X.sum().dataSync()[0]), shapeX: X.shape, broadcastShape, leaked };
+        return { sumX: (await X.sum().data())[0], shapeX: X.shape, broadcastShape, leaked };
         """,
         lambda r: r["sumX"] == 66 and r["shapeX"] == [3, 4] and r["broadcastShape"] == [3, 2] and r["leaked"] == 0),
     # The notebook's last code cell removes its temporary folder; the probe sees that it is gone.
     CH + "02_pandas.ipynb": Check(
         "house_tiny imputed (NumRooms mean 3) and one-hot encoded into a 4x3 tensor; the temporary file removed",
         """
-        return tf.tidy(() => ({
+        return {
           shape: X.shape,
           columns: inputs.columns,
-          numRoomsFilled: X.slice([0, 0], [1, 1]).dataSync()[0],
-          nanCount: tf.isNaN(X).sum().dataSync()[0],
-          targetSum: y.sum().dataSync()[0],
+          numRoomsFilled: (await X.slice([0, 0], [1, 1]).data())[0],
+          nanCount: (await tf.isNaN(X).sum().data())[0],
+          targetSum: (await y.sum().data())[0],
           removed: !fs.existsSync(dataDir),
-        }));
+        };
         """,
         lambda r: r["shape"] == [4, 3] and r["numRoomsFilled"] == 3 and r["nanCount"] == 0 and r["targetSum"] == 551600
         and r["removed"] is True),
@@ -34,20 +34,18 @@ CHECKS = {
     CH + "03_linear_algebra.ipynb": Check(
         "norms, matrix-vector and matrix products as defined",
         """
-        return tf.tidy(() => {
-          const checks: [number, number][] = [
-            [tf.norm(u).dataSync()[0], 5],                 // l2 of [3, -4]
-            [tf.norm(u, 1).dataSync()[0], 7],              // l1 of [3, -4]
-            [tf.norm(tf.ones([4, 9])).dataSync()[0], 6],   // Frobenius of ones(4, 9)
-            [tf.dot(x, y).dataSync()[0], 3],               // dot(x, ones)
-          ];
-          return {
-            normError: Math.max(...checks.map(([got, want]) => Math.abs(got - want))),
-            matVec: Array.from(tf.dot(M, x).dataSync()),
-            matMulShape: tf.matMul(M, B).shape,
-            sumAxis0: Array.from(M.sum(0).dataSync()),
-          };
-        });
+        const checks: [number, number][] = [
+          [(await tf.norm(u).data())[0], 5],                 // l2 of [3, -4]
+          [(await tf.norm(u, 1).data())[0], 7],              // l1 of [3, -4]
+          [(await tf.norm(tf.ones([4, 9])).data())[0], 6],   // Frobenius of ones(4, 9)
+          [(await tf.dot(x, y).data())[0], 3],               // dot(x, ones)
+        ];
+        return {
+          normError: Math.max(...checks.map(([got, want]) => Math.abs(got - want))),
+          matVec: Array.from(await tf.dot(M, x).data()),
+          matMulShape: tf.matMul(M, B).shape,
+          sumAxis0: Array.from(await M.sum(0).data()),
+        };
         """,
         lambda r: r["normError"] < 1e-5 and r["matVec"] == [5, 14] and r["matMulShape"] == [2, 4] and r["sumAxis0"] == [3, 5, 7]),
     # tangentSlope: the difference quotient of the notebook's f at 1 with h = 1e-5 (float64: 2 + 3e-5).
@@ -55,7 +53,7 @@ CHECKS = {
         "derivative of 3x^2-4x at 1 is 2, numerically and by autograd; the gradient of x'Ax is (A + A')x",
         """
         const h = 1e-5;
-        return { tangentSlope: (f(1 + h) - f(1)) / h, autogradSlope: slope.dataSync()[0], quadGradError };
+        return { tangentSlope: (f(1 + h) - f(1)) / h, autogradSlope: (await slope.data())[0], quadGradError };
         """,
         lambda r: close(r["tangentSlope"], 2, 1e-3) and close(r["autogradSlope"], 2, 1e-5) and r["quadGradError"] < 1e-4,
         plot=True),
@@ -63,25 +61,26 @@ CHECKS = {
     CH + "05_autograd.ipynb": Check(
         "gradient of 2x'x is 4x; detach, control flow and variable gradients right",
         """
-        return tf.tidy(() => ({
-          gradError: g.sub(x.mul(4)).abs().max().dataSync()[0],
-          detachError: detachedGrad.sub(x.mul(x)).abs().max().dataSync()[0],
-          controlFlowRelError: Math.abs(dda.dataSync()[0] - d.div(a).dataSync()[0]) / Math.abs(dda.dataSync()[0]),
-          linearGradError: grads["w"].sub(x.mul(7)).abs().max().dataSync()[0],
-        }));
+        const [ddaValue, slopeValue] = [(await dda.data())[0], (await d.div(a).data())[0]];
+        return {
+          gradError: (await g.sub(x.mul(4)).abs().max().data())[0],
+          detachError: (await detachedGrad.sub(x.mul(x)).abs().max().data())[0],
+          controlFlowRelError: Math.abs(ddaValue - slopeValue) / Math.abs(ddaValue),
+          linearGradError: (await grads["w"].sub(x.mul(7)).abs().max().data())[0],
+        };
         """,
         lambda r: r["gradError"] < 1e-5 and r["detachError"] < 1e-5 and r["controlFlowRelError"] < 1e-5 and r["linearGradError"] < 1e-4),
     # 10,000 seeded rolls: each face's frequency is within 0.02 of 1/6 (its standard error is 0.0037).
     CH + "06_probability.ipynb": Check(
         "die frequencies within 0.02 of 1/6 after 10000 draws; mean, variance, Bayes",
         """
-        return tf.tidy(() => ({
-          maxDeviation: finalFreq.sub(1 / 6).abs().max().dataSync()[0],
+        return {
+          maxDeviation: (await finalFreq.sub(1 / 6).abs().max().data())[0],
           draws: groups * perGroup,
-          meanRoll: sampleMean.dataSync()[0],
-          varRoll: sampleVar.dataSync()[0],
+          meanRoll: (await sampleMean.data())[0],
+          varRoll: (await sampleVar.data())[0],
           pDefectGivenFlag,
-        }));
+        };
         """,
         lambda r: r["maxDeviation"] < 0.02 and r["draws"] == 10000 and close(r["meanRoll"], 3.5, 0.1)
         and close(r["varRoll"], 35 / 12, 0.2) and close(r["pDefectGivenFlag"], 0.39256, 1e-4),
