@@ -69,27 +69,27 @@ CHECKS = {
         "dice finds more of small blobs than cross-entropy; center loss tightens clusters, ArcFace widens angular margins; "
         "wing's gradient is w/(eps + |x|)",
         """
-        const minGap = (a: tf.Tensor) => tf.tidy(() => a.sub(zeroOneCurve).min().dataSync()[0]);
+        const minGap = async (a: tf.Tensor) => (await tf.tidy(() => a.sub(zeroOneCurve).min()).data())[0];
         const regression = Object.fromEntries(Object.entries(lines).map(([k, [w, b]]) => [k, Math.hypot(w - 2, b - 1)]));
-        const trainErrors = (m: tf.Tensor) => tf.tidy(() => m.lessEqual(0).sum().dataSync()[0]);
+        const trainErrors = async (m: tf.Tensor) => (await tf.tidy(() => m.lessEqual(0).sum()).data())[0];
         const n = hingeFit.norms.length;
         const last = (a: number[]) => a[a.length - 1];
-        const wingAt = (x: number) => tf.tidy(() => d2l.losses.wingLoss(tf.tensor1d([x]), tf.zeros([1]), { w: 10, epsilon: 2 }).dataSync()[0]);
+        const wingAt = async (x: number) => (await tf.tidy(() => d2l.losses.wingLoss(tf.tensor1d([x]), tf.zeros([1]), { w: 10, epsilon: 2 })).data())[0];
         return {
-          logisticGap: minGap(logisticCurve), hingeGap: minGap(hingeCurve),
+          logisticGap: await minGap(logisticCurve), hingeGap: await minGap(hingeCurve),
           flatSteps, gridSteps: thresholds.length - 1, learnedError, bestError: Math.min(...errorRates),
           regression,
           hingeLoss: hingeFit.loss, logisticLoss: logisticFit.loss,
           hingeNormChange: Math.abs(hingeFit.norms[n - 1] - hingeFit.norms[n - 26]),
           logisticNormGrowth: logisticFit.norms[n - 1] / logisticFit.norms[n / 2 - 1],
-          trainErrors: [trainErrors(logisticFit.margins), trainErrors(hingeFit.margins)],
+          trainErrors: [await trainErrors(logisticFit.margins), await trainErrors(hingeFit.margins)],
           recall: Object.fromEntries(Object.entries(recallCurves).map(([k, c]) => [k, last(c)])),
           majorityAccuracy,
           segmentation: Object.fromEntries(Object.entries(segmentation).map(([k, v]) => [k, { dice: v.dice, recall: v.recall, precision: v.precision }])),
           embeddingAccuracy: Object.fromEntries(Object.entries(embedded).map(([k, v]) => [k, v.accuracy])),
           embeddingGeometry,
-          wingSlope: slope(wing, 0.5), wingSlopeFar: slope(wing, 12),
-          wingJoin: Math.abs(wingAt(10 - 1e-3) - wingAt(10 + 1e-3)),
+          wingSlope: await slope(wing, 0.5), wingSlopeFar: await slope(wing, 12),
+          wingJoin: Math.abs((await wingAt(10 - 1e-3)) - (await wingAt(10 + 1e-3))),
         };
         """,
         lambda r: r["logisticGap"] >= -1e-6 and r["hingeGap"] >= -1e-6
