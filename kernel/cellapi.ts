@@ -3,7 +3,7 @@
  * `clearOutput` and `input`. The kernel's session installs the bridge they
  * talk to; outside a kernel they print to the console.
  */
-import { DisplayOutput, MimeBundle, normaliseBundle, toDisplay } from "./display";
+import { DisplayOutput, MimeBundle, normaliseBundle, toDisplayNow } from "./display";
 
 /** A display id. crypto is loaded on the first use, not with the kernel (it costs a few ms of the start). */
 function randomUUID(): string {
@@ -13,8 +13,12 @@ function randomUUID(): string {
 
 /** What the session provides to the helpers (installed on a global symbol). */
 export interface OutputBridge {
-  /** Send display_data, or update_display_data when `update` is true. */
-  display(out: DisplayOutput, displayId: string | undefined, update: boolean): void;
+  /**
+   * Send display_data, or update_display_data when `update` is true. A
+   * promise (a tensor on the GPU, a figure still reading its values) is sent
+   * once it settles, and the outputs after it wait for it: the cell's order holds.
+   */
+  display(out: DisplayOutput | Promise<DisplayOutput>, displayId: string | undefined, update: boolean): void;
   clearOutput(wait: boolean): void;
   input(prompt: string, password: boolean): Promise<string>;
   /** Ask on stdin and block until the answer comes (the synchronous prompt()). */
@@ -88,17 +92,22 @@ export interface DisplayHandle {
   update(value: unknown): void;
 }
 
-function emit(out: DisplayOutput, displayId: string | undefined, update: boolean): void {
+function emit(out: DisplayOutput | Promise<DisplayOutput>, displayId: string | undefined, update: boolean): void {
   const b = bridge();
   if (b) b.display(out, displayId, update);
-  else console.log(String(out.data["text/plain"] ?? ""));
+  else if (out instanceof Promise) {
+    out.then(
+      (o) => console.log(String(o.data["text/plain"] ?? "")),
+      (e: unknown) => console.error(`display(): could not show the value: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  } else console.log(String(out.data["text/plain"] ?? ""));
 }
 
 function handle(displayId: string): DisplayHandle {
   return {
     displayId,
     update(value: unknown): void {
-      emit(toDisplay(value), displayId, true);
+      emit(toDisplayNow(value), displayId, true);
     },
   };
 }
@@ -112,6 +121,9 @@ function bundleDisplay(bundle: MimeBundle): DisplayHandle {
 /**
  * Show a value as an output of the cell, the way the cell's last expression
  * would show. Returns a handle whose `update(value)` replaces it in place.
+ * A tensor on the GPU (webgpu) and a figure drawn from one are read with
+ * `await` behind the scenes; the output still comes in its place among the
+ * cell's outputs, before the cell's result.
  *
  * @example
  * const h = display(tf.zeros([2, 2]));
@@ -138,7 +150,7 @@ export interface Display {
 export const display: Display = Object.assign(
   (value: unknown): DisplayHandle => {
     const id = randomUUID();
-    emit(toDisplay(value), id, false);
+    emit(toDisplayNow(value), id, false);
     return handle(id);
   },
   {

@@ -10,6 +10,10 @@
  *    ({@link toDisplayAsync}): on webgpu under Node a GPU tensor cannot be
  *    read synchronously, and a cell's result must show on every backend.
  * 3. Anything else is `util.inspect`ed.
+ *
+ * A value with a `[Symbol.for("d2l.prepare")]()` method (a d2l figure whose
+ * tensors are on the GPU) is prepared with `await` before its bundle is
+ * taken ({@link toDisplayAsync}).
  */
 import * as util from "util";
 
@@ -85,21 +89,67 @@ export async function tensorTextAsync(t: TensorLike): Promise<string> {
   const values = await t.data();
   // The cell may dispose the tensor while the read is in flight (a later cell, a timer).
   if (t.isDisposed) return tensorText(t);
-  // tfjs formats in toString(verbose), which reads with this.dataSync(): give it the values just read.
+  // tfjs formats in toString(verbose), which reads with this.dataSync: give it the values just read.
   const view = Object.create(t, { dataSync: { value: () => values } }) as TensorLike;
   return view.toString(true);
 }
 
 /**
- * {@link toDisplay} with a tensor read asynchronously: what the kernel shows
- * for a cell's result and its user_expressions. Anything else renders
- * exactly as toDisplay renders it.
+ * The symbol of a value's asynchronous preparation (`Symbol.for("d2l.prepare")`):
+ * a d2l figure whose tensors live on the GPU reads them there
+ * (lib/plot/figure.ts). The kernel awaits it before it takes the bundle.
+ */
+export const PREPARE_SYMBOL: unique symbol = Symbol.for("d2l.prepare") as never;
+
+function prepareOf(value: unknown): (() => unknown) | undefined {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return undefined;
+  const fn = (value as Record<symbol, unknown>)[PREPARE_SYMBOL];
+  return typeof fn === "function" ? (fn as () => unknown) : undefined;
+}
+
+/** Await a value's preparation step (`Symbol.for("d2l.prepare")`), if it has one. */
+export async function prepare(value: unknown): Promise<void> {
+  const fn = prepareOf(value);
+  if (fn) await fn.call(value);
+}
+
+/** Whether `t` reads synchronously on its backend (lib/read.ts, loaded with the first tensor: tfjs is loaded by then). */
+function readsSync(t: object): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require("../lib/read") as typeof import("../lib/read")).readsSync(t as never);
+}
+
+/**
+ * Whether showing `value` needs an asynchronous step: a tensor whose values
+ * are on the GPU (webgpu), or a value with a preparation step that is not
+ * ready (a pending figure; `isReady` tells).
+ */
+export function needsAwait(value: unknown): boolean {
+  if (prepareOf(value)) return (value as { isReady?: unknown }).isReady !== true;
+  return isTensorLike(value) && !value.isDisposed && typeof (value as unknown as Record<symbol, unknown>)[DISPLAY_SYMBOL] !== "function" && !readsSync(value);
+}
+
+/**
+ * {@link toDisplay} with a tensor read asynchronously and a value's
+ * preparation awaited: what the kernel shows for a cell's result, its
+ * user_expressions and `display(x)`. Anything else renders exactly as
+ * toDisplay renders it.
  */
 export async function toDisplayAsync(value: unknown): Promise<DisplayOutput> {
   if (isTensorLike(value) && typeof (value as unknown as Record<symbol, unknown>)[DISPLAY_SYMBOL] !== "function") {
     return { data: { "text/plain": await tensorTextAsync(value) }, metadata: {} };
   }
+  await prepare(value);
   return toDisplay(value);
+}
+
+/**
+ * The display of `value` now when it can be made synchronously, else a
+ * promise of it ({@link needsAwait}): what `display(x)` and `handle.update(x)`
+ * hand to the session, which keeps the cell's outputs in order.
+ */
+export function toDisplayNow(value: unknown): DisplayOutput | Promise<DisplayOutput> {
+  return needsAwait(value) ? toDisplayAsync(value) : toDisplay(value);
 }
 
 /** Render any value to a bundle, following the rules at the top of this file. */

@@ -15,7 +15,7 @@
  */
 import * as fs from "fs";
 import { bridge } from "./cellapi";
-import { DISPLAY_SYMBOL, MimeBundle, normaliseBundle, toDisplay } from "./display";
+import { DISPLAY_SYMBOL, MimeBundle, normaliseBundle, prepare, toDisplayAsync } from "./display";
 
 // The types of prompt() and Deno.jupyter are declared in cellapi.ts (`declare global`),
 // the module every cell's compiler sees through the prelude.
@@ -43,8 +43,9 @@ function hasDisplay(v: unknown): v is { [DISPLAY_SYMBOL]: () => unknown } {
 }
 
 async function format(obj: unknown): Promise<MimeBundle> {
+  await prepare(obj); // a d2l figure whose tensors are on the GPU reads them first
   if (hasDisplay(obj)) return normaliseBundle(await obj[DISPLAY_SYMBOL]()).data;
-  return toDisplay(obj).data;
+  return (await toDisplayAsync(obj)).data; // a tensor is read with await (webgpu)
 }
 
 async function display(obj: unknown, options: Deno.jupyter.DisplayOptions = {}): Promise<void> {
@@ -53,10 +54,11 @@ async function display(obj: unknown, options: Deno.jupyter.DisplayOptions = {}):
   if (!b) throw noFrontEnd("Deno.jupyter.display()");
   if (options.update && !options.display_id) throw new TypeError("Deno.jupyter.display(obj, { update: true }) needs the display_id of the output to replace");
   const raw = options.raw ?? true;
+  await prepare(obj);
   let out;
   if (hasDisplay(obj)) out = normaliseBundle(await obj[DISPLAY_SYMBOL]());
   else if (raw && isPlainObject(obj)) out = normaliseBundle(obj);
-  else out = toDisplay(obj);
+  else out = await toDisplayAsync(obj);
   b.display(out, options.display_id, options.update === true);
 }
 

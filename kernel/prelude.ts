@@ -20,9 +20,14 @@ export function preludeSource(): string {
     `import * as d2l from ${d2l};`,
     `import { display, clearOutput, input } from ${api};`,
     // console.log(tensor) and tensors inside arrays or objects print like
-    // tensor.print() (shape and dtype included), not as tfjs' internal fields.
+    // tfjs' verbose print does (shape and dtype included), not as tfjs' internal fields;
+    // a tensor on the GPU (webgpu, no synchronous read) says how to see its values.
     `Object.defineProperty(tf.Tensor.prototype, Symbol.for("nodejs.util.inspect.custom"), {`,
-    `  value: function (this: tf.Tensor): string { return this.isDisposed ? "Tensor (disposed)" : this.toString(true); },`,
+    `  value: function (this: tf.Tensor): string {`,
+    `    if (this.isDisposed) return "Tensor (disposed)";`,
+    `    if (!d2l.readsSync(this)) return "Tensor " + this.dtype + " [" + this.shape.join(", ") + "] (on the GPU: display(t) or await t.array() shows its values)";`,
+    `    return this.toString(true);`,
+    `  },`,
     `  configurable: true,`,
     `});`,
     `await d2l.ready();`,

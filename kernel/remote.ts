@@ -59,8 +59,8 @@ interface TensorLike {
   size: number;
   isDisposed: boolean;
   trainable?: boolean;
-  dataSync(): TensorBytes;
-  arraySync(): unknown;
+  dataSync(): TensorBytes; // sync-read-ok: a declaration (the slice of tfjs' Tensor both sides use), not a read
+  arraySync(): unknown; // sync-read-ok: a declaration, not a read
   data(): Promise<TensorBytes>;
   array(): Promise<unknown>;
 }
@@ -219,7 +219,7 @@ async function readTensors(reads: PendingRead[]): Promise<void> {
 
 /** Read the tensors an encoded value needs, synchronously (the check kernel's arguments: the pipe to the student is synchronous). */
 function readTensorsSync(reads: PendingRead[]): void {
-  for (const p of reads) fillTensor(p, p.wire.dtype === "string" ? p.t.arraySync() : p.t.dataSync());
+  for (const p of reads) fillTensor(p, p.wire.dtype === "string" ? p.t.arraySync() : p.t.dataSync()); // sync-read-ok: the check kernel's own arguments; its pipe to the student is synchronous, and the student's side reads with await
 }
 
 /** A value of the submission as wire data: handles for what is not data, and for variables besides their values. */

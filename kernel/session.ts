@@ -37,6 +37,9 @@ import { bindToSubmission, isCheckKernel, keepAnswerChannel } from "./remote";
 import { MemoryLimit, MemoryWatch, resolveMemoryLimit, watchMemory } from "./memory"; // memory limit (issue 20)
 
 type Parent = Header | Record<string, never>;
+/** What a cell's run gives its reply: the value's display and user_expressions, or the error. */
+type CellReply =
+  { status: "ok"; value?: DisplayOutput; userExpressions: Record<string, unknown> } | { status: "error"; error: { ename: string; evalue: string; traceback: string[] } };
 
 interface HistoryEntry {
   line: number;
@@ -224,7 +227,7 @@ export class Session {
       inputSync: (prompt, password) => this.inputSync(prompt, password),
       broadcast: (msgType, content, metadata, buffers) => {
         const t = this.outputTarget();
-        this.post({ kind: "send", channel: "iopub", idents: [], msgType, content, parent: t ? t.parent : {}, metadata, buffers });
+        this.sendOutput(msgType, content, t ? t.parent : {}, metadata, buffers);
       },
       page: (bundle) => this.pages.push(bundle),
     });
@@ -381,12 +384,62 @@ export class Session {
 
   private iopub(msgType: string, content: Record<string, unknown>): void {
     const t = this.outputTarget();
-    this.send("iopub", [], msgType, content, t ? t.parent : {});
+    this.sendOutput(msgType, content, t ? t.parent : {});
   }
 
-  private display(out: DisplayOutput, displayId: string | undefined, update: boolean): void {
-    const content: Record<string, unknown> = { data: out.data, metadata: out.metadata, transient: displayId ? { display_id: displayId } : {} };
-    this.iopub(update ? "update_display_data" : "display_data", content);
+  /**
+   * Outputs that wait for an asynchronous read (display() of a tensor on the
+   * GPU, a figure whose values are there), and every output sent after one of
+   * them, chained in the order the cell made them. A cell's reply waits for
+   * the chain (outputsSent, in runForReply).
+   */
+  private outputChain: Promise<void> = Promise.resolve();
+  private outputsQueued = 0;
+
+  /** Send an IOPub output now, or after the outputs still queued before it (their order is the cell's). */
+  private sendOutput(msgType: string, content: Record<string, unknown>, parent: Parent, metadata?: Record<string, unknown>, buffers?: Uint8Array[]): void {
+    const send = (): void => {
+      if (buffers) this.post({ kind: "send", channel: "iopub", idents: [], msgType, content, parent, metadata, buffers });
+      else this.send("iopub", [], msgType, content, parent, metadata);
+    };
+    if (this.outputsQueued === 0) send();
+    else this.queueOutput(send);
+  }
+
+  private queueOutput(work: () => void | Promise<void>): void {
+    this.outputsQueued++;
+    this.outputChain = this.outputChain
+      .then(work)
+      .catch((e: unknown) => log(`a queued output failed: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => {
+        this.outputsQueued--;
+      });
+  }
+
+  /** Settles once every queued output is sent. */
+  private async outputsSent(): Promise<void> {
+    while (this.outputsQueued > 0) await this.outputChain;
+  }
+
+  /** display_data (or update_display_data): at once, or, for an output still being read, in its turn once read. */
+  private display(out: DisplayOutput | Promise<DisplayOutput>, displayId: string | undefined, update: boolean): void {
+    const t = this.outputTarget();
+    const parent = t ? t.parent : {};
+    const msgType = update ? "update_display_data" : "display_data";
+    const content = (o: DisplayOutput): Record<string, unknown> => ({ data: o.data, metadata: o.metadata, transient: displayId ? { display_id: displayId } : {} });
+    if (!(out instanceof Promise)) {
+      this.sendOutput(msgType, content(out), parent);
+      return;
+    }
+    out.catch(() => undefined); // handled in its turn below, not as an unhandled rejection now
+    this.queueOutput(async () => {
+      try {
+        this.send("iopub", [], msgType, content(await out), parent);
+      } catch (e) {
+        const text = `display(): could not show the value: ${e instanceof Error ? e.message : String(e)}\n`;
+        this.send("iopub", [], "stream", { name: "stderr", text }, parent);
+      }
+    });
   }
 
   private captureStreams(): void {
@@ -397,7 +450,7 @@ export class Session {
         const t = this.outputTarget();
         if (!t) return original(chunk as string, enc as BufferEncoding, cb as () => void);
         const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof enc === "string" ? (enc as BufferEncoding) : "utf8");
-        this.send("iopub", [], "stream", { name, text }, t.parent);
+        this.sendOutput("stream", { name, text }, t.parent);
         const done = typeof enc === "function" ? enc : cb;
         if (typeof done === "function") queueMicrotask(() => (done as () => void)());
         return true;
@@ -803,14 +856,15 @@ export class Session {
    * of its value (a Symbol.for("Jupyter.display") method is user code) and the
    * user_expressions. It sends nothing; execute() does, once this settles.
    */
-  private async runForReply(
-    msg: Message,
-    code: string,
-    cell: number,
-    silent: boolean,
-  ): Promise<
-    { status: "ok"; value?: DisplayOutput; userExpressions: Record<string, unknown> } | { status: "error"; error: { ename: string; evalue: string; traceback: string[] } }
-  > {
+  private async runForReply(msg: Message, code: string, cell: number, silent: boolean): Promise<CellReply> {
+    const reply = await this.runAndShow(msg, code, cell, silent);
+    // Displays of GPU tensors and pending figures are read asynchronously: they go out before the result and the reply.
+    await this.outputsSent();
+    return reply;
+  }
+
+  /** runForReply's work: the cell, its value's display and the user_expressions. */
+  private async runAndShow(msg: Message, code: string, cell: number, silent: boolean): Promise<CellReply> {
     // In a check kernel the grader sends each answer cell (the instructor's version) to be declared,
     // not run: its names then read the submission's values from the student's kernel (remote.ts).
     // A declare-only request never runs its code, in a check kernel or not (it fails where there is no grader's pipe).

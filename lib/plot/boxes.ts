@@ -8,7 +8,8 @@
  * with its PNG, like {@link plot}.
  */
 import type { Tensor } from "@tensorflow/tfjs";
-import { Figure, plotBundle, tryRenderPng } from "./figure";
+import { Figure, figureFrom, plotBundle, ReadValues, tryRenderPng } from "./figure";
+import { readsSync } from "../read";
 import { encodePng } from "./png";
 import { fmtNum, type VegaLiteSpec } from "./spec";
 
@@ -51,7 +52,12 @@ function checkColor(who: string, c: unknown): string {
  * d2l.showBoxes(img, [d2l.bboxToRect(dogBbox, "blue"), d2l.bboxToRect(catBbox, "red")]);
  */
 export function bboxToRect(bbox: readonly number[] | Tensor, color: string): BoxRect {
-  const v = Array.isArray(bbox) ? bbox : isTensor(bbox) ? Array.from(bbox.dataSync()) : undefined;
+  if (isTensor(bbox) && !bbox.isDisposed && !readsSync(bbox)) {
+    throw new Error(
+      `bboxToRect: the box tensor of shape [${bbox.shape.join(", ")}] is on the GPU and cannot be read synchronously here; pass its values: d2l.bboxToRect(await bbox.array(), color)`,
+    );
+  }
+  const v = Array.isArray(bbox) ? bbox : isTensor(bbox) && !bbox.isDisposed ? Array.from(bbox.dataSync()) : undefined; // sync-read-ok: readsSync(bbox) checked above
   if (!v || v.length !== 4 || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {
     throw new Error(`bboxToRect: bbox must be 4 finite numbers [x1, y1, x2, y2] (upper-left and lower-right corners); got ${describe(bbox)}`);
   }
@@ -66,7 +72,7 @@ export interface ShowBoxesOptions {
 }
 
 function isTensor(v: unknown): v is Tensor {
-  return typeof v === "object" && v !== null && Array.isArray((v as { shape?: unknown }).shape) && typeof (v as { dataSync?: unknown }).dataSync === "function";
+  return typeof v === "object" && v !== null && Array.isArray((v as { shape?: unknown }).shape) && "dataId" in v;
 }
 
 function describe(v: unknown): string {
@@ -76,7 +82,7 @@ function describe(v: unknown): string {
 }
 
 /** The image's pixels as bytes, at most `maxWidth` wide (every k-th pixel): 0..1 scaled by 255, 0..255 kept, else stretched. */
-function imagePng(img: Tensor, maxWidth: number): { png: Buffer; h: number; w: number; c: 1 | 3 | 4 } {
+function imagePng(img: Tensor, maxWidth: number, read: ReadValues): { png: Buffer; h: number; w: number; c: 1 | 3 | 4 } {
   const s = img.shape;
   const ok = (s.length === 2 || s.length === 3) && (s.length === 2 || s[2] === 1 || s[2] === 3 || s[2] === 4);
   if (!ok)
@@ -85,7 +91,8 @@ function imagePng(img: Tensor, maxWidth: number): { png: Buffer; h: number; w: n
   const w = s[1];
   const c = (s.length === 2 ? 1 : s[2]) as 1 | 3 | 4;
   if (h < 1 || w < 1) throw new Error(`showBoxes: the image is empty (${h}x${w})`);
-  const data = img.dataSync();
+  if (img.isDisposed) throw new Error("showBoxes: the image tensor is disposed; show it before disposing it");
+  const data = read(img);
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of data) {
@@ -114,11 +121,12 @@ function imagePng(img: Tensor, maxWidth: number): { png: Buffer; h: number; w: n
 }
 
 /** Rows of boxes from a tensor `[n, 4]`, arrays `[x1, y1, x2, y2]`, or {@link BoxRect}s. */
-function boxRows(boxes: Tensor | readonly (readonly number[] | BoxRect)[]): (number[] | BoxRect)[] {
+function boxRows(boxes: Tensor | readonly (readonly number[] | BoxRect)[], read: ReadValues): (number[] | BoxRect)[] {
   if (isTensor(boxes)) {
     if (boxes.shape.length !== 2 || boxes.shape[1] !== 4)
       throw new Error(`showBoxes: boxes must be a tensor [numBoxes, 4] of corners (x1, y1, x2, y2) in pixels; got ${describe(boxes)}`);
-    const d = Array.from(boxes.dataSync());
+    if (boxes.isDisposed) throw new Error("showBoxes: the boxes tensor is disposed; show it before disposing it");
+    const d = Array.from(read(boxes));
     return Array.from({ length: boxes.shape[0] }, (_, i) => d.slice(i * 4, i * 4 + 4));
   }
   if (!Array.isArray(boxes)) throw new Error(`showBoxes: boxes must be a tensor [numBoxes, 4], an array of [x1, y1, x2, y2], or d2l.bboxToRect results; got ${describe(boxes)}`);
@@ -146,7 +154,8 @@ function boxRows(boxes: Tensor | readonly (readonly number[] | BoxRect)[]): (num
  * colours). Colours cycle through `colors` (default the book's
  * `["b", "g", "r", "m", "c"]`); each label sits at its box's upper-left
  * corner, white on the box's colour (black on white), as in the book.
- * Returns a {@link Figure} (vega-lite, PNG, text).
+ * Returns a {@link Figure} (vega-lite, PNG, text); an image or boxes on the
+ * GPU (webgpu) are read with `await` when it is shown (see {@link Figure}).
  *
  * @example
  * const img = await d2l.readImage("../img/catdog.jpg");
@@ -169,9 +178,19 @@ export function showBoxes(
   if (labels !== undefined && labels !== null && !Array.isArray(labels)) throw new Error(`showBoxes: labels must be an array of strings, one per box; got ${describe(labels)}`);
   const palette = (colors ?? ["b", "g", "r", "m", "c"]).map((c) => checkColor("showBoxes", c));
   if (palette.length === 0) throw new Error("showBoxes: colors must name at least one colour");
-  const rows = boxRows(boxes);
+  return figureFrom((read) => buildBoxes(imagePng(image, Math.round(widthIn * 72) * 2, read), boxRows(boxes, read), labels, palette, widthIn));
+}
+
+/** The figure of {@link showBoxes} from the image's PNG and the boxes' values. */
+function buildBoxes(
+  image: { png: Buffer; h: number; w: number; c: 1 | 3 | 4 },
+  rows: (number[] | BoxRect)[],
+  labels: readonly string[] | undefined,
+  palette: string[],
+  widthIn: number,
+): Figure {
   const plotW = Math.round(widthIn * 72);
-  const { png, h, w, c } = imagePng(image, plotW * 2);
+  const { png, h, w, c } = image;
   const plotH = Math.max(1, Math.round((plotW * h) / w));
   const pxPerUnit = plotW / w;
   const fontSize = 9;

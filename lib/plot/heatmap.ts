@@ -4,7 +4,7 @@
  * 10.1). A vega-lite spec (a faceted rect chart) with its PNG, like {@link plot}.
  */
 import type { Tensor } from "@tensorflow/tfjs";
-import { Figure, plotBundle, tryRenderPng } from "./figure";
+import { Figure, figureFrom, plotBundle, ReadValues, tryRenderPng } from "./figure";
 import { fmtNum, PX_PER_INCH, type VegaLiteSpec } from "./spec";
 
 /** What {@link showHeatmaps} takes: a tensor `[rows, cols, numQueries, numKeys]`, or nested arrays of that shape. */
@@ -53,14 +53,14 @@ interface Grid {
 }
 
 function isTensor(v: unknown): v is Tensor {
-  return typeof v === "object" && v !== null && Array.isArray((v as { shape?: unknown }).shape) && typeof (v as { dataSync?: unknown }).dataSync === "function";
+  return typeof v === "object" && v !== null && Array.isArray((v as { shape?: unknown }).shape) && "dataId" in v;
 }
 
-function readGrid(m: HeatmapData): Grid {
+function readGrid(m: HeatmapData, read: ReadValues): Grid {
   if (isTensor(m)) {
     if (m.isDisposed) throw new Error("showHeatmaps: the matrices tensor is disposed; show it before disposing it");
     if (m.rank !== 4) throw new Error(`showHeatmaps: matrices must be ${EXPECTED}; got a tensor of shape [${m.shape.join(", ")}]`);
-    return { shape: m.shape as [number, number, number, number], data: m.dataSync() as ArrayLike<number> };
+    return { shape: m.shape as [number, number, number, number], data: read(m) };
   }
   if (!Array.isArray(m)) throw new Error(`showHeatmaps: matrices must be ${EXPECTED}; got ${m === null ? "null" : typeof m}`);
   const dims: number[] = [];
@@ -120,7 +120,8 @@ function short(v: number): number {
  * left of the first column, `titles[j]` above column j, as in the book; one
  * colour scale for all panels (the book's colour bar is the last panel's),
  * from the smallest value to the largest. Returns a {@link Figure} (vega-lite
- * spec, PNG, text), shown as a cell's last value or with `.show()`.
+ * spec, PNG, text), shown as a cell's last value or with `.show()`; weights
+ * on the GPU (webgpu) are read with `await` when it is shown (see {@link Figure}).
  *
  * @example
  * const attentionWeights = tf.eye(10).reshape([1, 1, 10, 10]);
@@ -145,7 +146,19 @@ export function showHeatmaps(matrices: HeatmapData, xlabel: string, ylabel: stri
     throw new Error(`showHeatmaps: titles must be an array of strings, one per column; got ${JSON.stringify(titles)}`);
   }
   const colours = scheme(options.cmap ?? "Reds");
-  const { shape, data } = readGrid(matrices);
+  return figureFrom((read) => buildHeatmaps(readGrid(matrices, read), xlabel, ylabel, figsize, titles, colours));
+}
+
+/** The figure of {@link showHeatmaps} from the matrices' values. */
+function buildHeatmaps(
+  grid: Grid,
+  xlabel: string,
+  ylabel: string,
+  figsize: readonly [number, number],
+  titles: readonly string[],
+  colours: { scheme: string; reverse: boolean },
+): Figure {
+  const { shape, data } = grid;
   const [R, C, Q, K] = shape;
   if (R * C * Q * K === 0) throw new Error(`showHeatmaps: matrices must be ${EXPECTED} with no zero size; got shape [${shape.join(", ")}]`);
   const values: { r: number; c: number; q: number; k: number; v: number }[] = [];

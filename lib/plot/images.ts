@@ -2,7 +2,7 @@
  * `d2l.showImages`: a grid of images with titles, as a PNG.
  */
 import type { Tensor } from "@tensorflow/tfjs";
-import { Figure, DisplayBundle } from "./figure";
+import { Figure, DisplayBundle, figureFrom, ReadValues } from "./figure";
 import { encodePng } from "./png";
 import { renderSvgPng } from "./render";
 import { FontMetrics, loadFontMetrics, plotFonts } from "./fonts";
@@ -34,14 +34,14 @@ interface Pixels {
 
 const EXPECTED = "a tensor of shape (N,H,W), (N,H,W,1), (N,H,W,3) or (N,H,W,4), or nested arrays (N,H,W)";
 
-function readImages(imgs: ImageBatch): Pixels {
+function readImages(imgs: ImageBatch, read: ReadValues): Pixels {
   const t = imgs as Tensor;
-  if (typeof imgs === "object" && imgs !== null && Array.isArray(t.shape) && typeof t.dataSync === "function") {
+  if (typeof imgs === "object" && imgs !== null && Array.isArray(t.shape) && "dataId" in t) {
     if (t.isDisposed) throw new Error("showImages: the image tensor is disposed; show it before disposing it");
     const s = t.shape;
-    if (s.length === 3) return { n: s[0], h: s[1], w: s[2], c: 1, data: t.dataSync() as ArrayLike<number> };
+    if (s.length === 3) return { n: s[0], h: s[1], w: s[2], c: 1, data: read(t) };
     if (s.length === 4 && (s[3] === 1 || s[3] === 3 || s[3] === 4)) {
-      return { n: s[0], h: s[1], w: s[2], c: s[3] as 1 | 3 | 4, data: t.dataSync() as ArrayLike<number> };
+      return { n: s[0], h: s[1], w: s[2], c: s[3] as 1 | 3 | 4, data: read(t) };
     }
     throw new Error(`showImages: got a tensor of shape [${s.join(", ")}]; expected ${EXPECTED}. Reshape first, e.g. X.reshape([18, 28, 28])`);
   }
@@ -172,11 +172,12 @@ export function layoutTitles(titles: readonly string[], cellWidth: number): Titl
  * `d2l.show_images(imgs, num_rows, num_cols, titles=None, scale=1.5)`.
  * Shows the first `numRows * numCols` images; gray values may be in 0..1 or
  * 0..255 (other ranges are stretched per image). Like {@link plot}, the
- * returned {@link Figure} shows as the cell's last value, or with `.show()`.
+ * returned {@link Figure} shows as the cell's last value, or with `.show()`;
+ * images on the GPU (webgpu) are read with `await` when it is shown (see {@link Figure}).
  *
  * @example
  * const [X, y] = await trainIter.next();
- * d2l.showImages(X.reshape([18, 28, 28]), 2, 9, { titles: d2l.getFashionMnistLabels(y) });
+ * d2l.showImages(X.reshape([18, 28, 28]), 2, 9, { titles: await d2l.getFashionMnistLabels(y) });
  */
 export function showImages(imgs: ImageBatch, numRows: number, numCols: number, options: ShowImagesOptions = {}): Figure {
   for (const [name, v] of [
@@ -191,7 +192,11 @@ export function showImages(imgs: ImageBatch, numRows: number, numCols: number, o
   }
   const titles = options.titles ?? [];
   if (!Array.isArray(titles)) throw new Error(`showImages: titles must be an array of strings; got ${typeof titles}`);
-  const p = readImages(imgs);
+  return figureFrom((read) => buildImages(readImages(imgs, read), numRows, numCols, scale, titles));
+}
+
+/** The figure of {@link showImages} from the images' pixels. */
+function buildImages(p: Pixels, numRows: number, numCols: number, scale: number, titles: readonly string[]): Figure {
   if (p.n === 0 || p.h === 0 || p.w === 0) throw new Error(`showImages: got no images (${p.n} images of ${p.h}x${p.w}); expected ${EXPECTED}`);
   const count = Math.min(p.n, numRows * numCols);
   // Read the pixels now: the caller may dispose the tensor right after this call.
@@ -233,6 +238,5 @@ export function showImages(imgs: ImageBatch, numRows: number, numCols: number, o
     const png = renderSvgPng(parts.join("\n"), width, height);
     return { data: { "image/png": png.base64, "text/plain": text }, metadata: { "image/png": { width, height } } };
   };
-  const fig = new Figure(make, text);
-  return fig;
+  return new Figure(make, text);
 }

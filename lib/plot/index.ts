@@ -14,7 +14,7 @@ export { showHeatmaps } from "./heatmap";
 export type { HeatmapData, ShowHeatmapsOptions } from "./heatmap";
 export { ProgressBar } from "./progress";
 export type { ProgressBarOptions } from "./progress";
-export { Figure, VEGALITE_MIME, JUPYTER_DISPLAY } from "./figure";
+export { Figure, VEGALITE_MIME, JUPYTER_DISPLAY, PREPARE } from "./figure";
 export type { DisplayBundle } from "./figure";
 export type { AxesOptions, AxisScale, VegaLiteSpec } from "./spec";
 export { plotly, PlotlyFigure, PLOTLY_MIME } from "./plotly";

@@ -2,7 +2,7 @@
  * `d2l.plot`: the book's one-call line plot.
  */
 import type { Tensor } from "@tensorflow/tfjs";
-import { Figure, plotBundle, tryRenderPng } from "./figure";
+import { Figure, figureFrom, plotBundle, ReadValues, tryRenderPng } from "./figure";
 import { AxesOptions, fmtNum, lineSpec, resolveAxes, seriesNames, SeriesData } from "./spec";
 
 /** One series of values: a number array, a typed array, or a 1-D tensor. */
@@ -15,7 +15,7 @@ export type PlotData = PlotSeries | ReadonlyArray<PlotSeries>;
 export type PlotOptions = AxesOptions;
 
 function isTensor(v: unknown): v is Tensor {
-  return typeof v === "object" && v !== null && Array.isArray((v as { shape?: unknown }).shape) && typeof (v as { dataSync?: unknown }).dataSync === "function";
+  return typeof v === "object" && v !== null && Array.isArray((v as { shape?: unknown }).shape) && "dataId" in v;
 }
 
 function isArrayLike(v: unknown): v is ArrayLike<number> {
@@ -38,16 +38,13 @@ function describe(v: unknown): string {
 }
 
 /** Values of a tensor as series: rank 1 is one series, rank 2 one per row. */
-function tensorSeries(t: Tensor, what: string): number[][] {
-  if (t.isDisposed) throw new Error(`plot: ${what} is a disposed tensor; plot it before disposing it (or use t.arraySync() first)`);
-  const flat = Array.from(t.dataSync() as ArrayLike<number>);
-  if (t.rank === 0) return [flat];
-  if (t.rank === 1) return [flat];
-  if (t.rank === 2) {
-    const [r, c] = t.shape;
-    return Array.from({ length: r }, (_, i) => flat.slice(i * c, (i + 1) * c));
-  }
-  throw new Error(`plot: ${what} is a tensor of shape [${t.shape.join(", ")}]; expected 1-D (one series) or 2-D (one series per row)`);
+function tensorSeries(t: Tensor, what: string, read: ReadValues): number[][] {
+  if (t.isDisposed) throw new Error(`plot: ${what} is a disposed tensor; plot it before disposing it (or plot await t.array() instead)`);
+  if (t.rank > 2) throw new Error(`plot: ${what} is a tensor of shape [${t.shape.join(", ")}]; expected 1-D (one series) or 2-D (one series per row)`);
+  const flat = Array.from(read(t));
+  if (t.rank <= 1) return [flat];
+  const [r, c] = t.shape;
+  return Array.from({ length: r }, (_, i) => flat.slice(i * c, (i + 1) * c));
 }
 
 /** The book's `has_one_axis`: one series rather than a list of series. */
@@ -58,14 +55,14 @@ function oneAxis(v: PlotData): boolean {
   return v.length === 0 || typeof (v as ArrayLike<unknown>)[0] === "number";
 }
 
-function toSeriesList(v: PlotData, what: string): number[][] {
-  if (isTensor(v)) return tensorSeries(v, what);
+function toSeriesList(v: PlotData, what: string, read: ReadValues): number[][] {
+  if (isTensor(v)) return tensorSeries(v, what, read);
   if (!isArrayLike(v)) throw new Error(`plot: ${what} is ${describe(v)}; expected numbers, an array of number arrays, or a tensor`);
   if (oneAxis(v)) return [numbers(v as ArrayLike<number>, what)];
   return Array.from(v as unknown as ReadonlyArray<PlotSeries>, (s, k) => {
     if (isTensor(s)) {
       if (s.rank > 1) throw new Error(`plot: ${what}[${k}] is a tensor of shape [${s.shape.join(", ")}]; each series must be 1-D`);
-      return tensorSeries(s, `${what}[${k}]`)[0];
+      return tensorSeries(s, `${what}[${k}]`, read)[0];
     }
     if (!isArrayLike(s)) throw new Error(`plot: ${what}[${k}] is ${describe(s)}; expected a number array or a 1-D tensor`);
     return numbers(s, `${what}[${k}]`);
@@ -101,6 +98,9 @@ function range(values: number[]): string {
  * last value, so a cell ending in `d2l.plot(...)` shows the plot exactly once.
  * Elsewhere in a cell, call `.show()` on it (or `display(fig)`).
  *
+ * Tensors on the GPU (webgpu): `plot` still returns at once; the figure reads
+ * them with `await` when it is shown, or on `await fig.ready()` (see {@link Figure}).
+ *
  * @example
  * const x = tf.range(0, 3, 0.1);
  * d2l.plot(x, [x.square(), x.mul(2).sub(3)], { xlabel: "x", ylabel: "f(x)", legend: ["f(x)", "Tangent line (x=1)"] });
@@ -113,13 +113,19 @@ export function plot(X: PlotData, Y?: PlotData | PlotOptions | null, options: Pl
     Y = undefined;
   }
   const axes = resolveAxes(options, "plot");
-  let xs = toSeriesList(X, "X");
+  const y = Y as PlotData | undefined | null;
+  return figureFrom((read) => buildPlot(X, y, axes, read));
+}
+
+/** The figure of {@link plot}, its tensors' values read through `read`. */
+function buildPlot(X: PlotData, Y: PlotData | undefined | null, axes: ReturnType<typeof resolveAxes>, read: ReadValues): Figure {
+  let xs = toSeriesList(X, "X", read);
   let ys: number[][];
   if (Y === undefined || Y === null) {
     ys = xs;
     xs = ys.map(() => []);
   } else {
-    ys = toSeriesList(Y as PlotData, "Y");
+    ys = toSeriesList(Y, "Y", read);
   }
   if (xs.length !== ys.length) {
     if (xs.length !== 1) {
@@ -141,6 +147,5 @@ export function plot(X: PlotData, Y?: PlotData | PlotOptions | null, options: Pl
   const n = series.reduce((a, s) => a + s.y.length, 0);
   const what = axes.legend.length > 0 ? names.join(", ") : `${series.length} series`;
   const text = `<plot: ${what}; ${n} points; ` + `${axes.xlabel ?? "x"} ${range(allX)}, ${axes.ylabel ?? "y"} ${range(allY)}>`;
-  const fig = new Figure(() => plotBundle(spec, tryRenderPng(spec), text), text, spec);
-  return fig;
+  return new Figure(() => plotBundle(spec, tryRenderPng(spec), text), text, spec);
 }

@@ -17,7 +17,8 @@
  * No `text/html` (DESIGN.md: JupyterLab would prefer it to the richer renderer).
  */
 import type { Tensor } from "@tensorflow/tfjs";
-import { Figure, type DisplayBundle } from "./figure";
+import * as tf from "@tensorflow/tfjs";
+import { Figure, figureFrom, type DisplayBundle, type ReadValues } from "./figure";
 import { renderSvgPng } from "./render";
 import { fmtNum } from "./spec";
 
@@ -92,18 +93,34 @@ export interface PlotlyJson {
  * fig.figure.data[0].type; // "surface"
  */
 export class PlotlyFigure extends Figure {
+  private json: PlotlyJson;
+
   /**
    * @param figure the figure as plain JSON (what the plotly mime type carries)
    * @param make builds the bundle
    * @param text the text/plain line
    */
-  constructor(
-    /** The figure as plain JSON. */
-    readonly figure: PlotlyJson,
-    make: () => DisplayBundle,
-    text: string,
-  ) {
+  constructor(figure: PlotlyJson, make: () => DisplayBundle, text: string) {
     super(make, text);
+    this.json = figure;
+  }
+
+  /**
+   * The figure as plain JSON. Throws while the figure waits for tensors on
+   * the GPU: `await fig.ready()` first (see {@link Figure}).
+   *
+   * @example
+   * d2l.plotly([{ type: "scatter", x: [1, 2], y: [3, 4] }]).figure.data[0].y; // [3, 4]
+   */
+  get figure(): PlotlyJson {
+    this.mustBeReady("figure");
+    return this.json;
+  }
+
+  /** Take over the JSON of the figure built once the values were read. */
+  protected override adopt(built: Figure): void {
+    super.adopt(built);
+    if (built instanceof PlotlyFigure) this.json = built.json;
   }
 }
 
@@ -155,20 +172,21 @@ const THREE_D = new Set(["surface", "scatter3d"]);
 const TWO_D = new Set(["scatter", "scattergl", "bar", "heatmap", "contour"]);
 
 function isTensor(v: unknown): v is Tensor {
-  return typeof v === "object" && v !== null && Array.isArray((v as { shape?: unknown }).shape) && typeof (v as { arraySync?: unknown }).arraySync === "function";
+  return typeof v === "object" && v !== null && Array.isArray((v as { shape?: unknown }).shape) && "dataId" in v;
 }
 
 /** Tensors and typed arrays to plain arrays, recursively (what JSON can carry). */
-function plain(v: unknown, where: string): unknown {
+function plain(v: unknown, where: string, read: ReadValues): unknown {
   if (isTensor(v)) {
-    if (v.isDisposed) throw new Error(`plotly: ${where} is a disposed tensor; pass it before disposing it (or pass t.arraySync())`);
-    return v.arraySync();
+    if (v.isDisposed) throw new Error(`plotly: ${where} is a disposed tensor; pass it before disposing it (or pass await t.array())`);
+    const flat = read(v);
+    return v.rank === 0 ? flat[0] : tf.util.toNestedArray(v.shape, flat);
   }
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
-  if (Array.isArray(v)) return v.map((e, i) => plain(e, `${where}[${i}]`));
+  if (Array.isArray(v)) return v.map((e, i) => plain(e, `${where}[${i}]`, read));
   if (typeof v === "object" && v !== null) {
     const out: Record<string, unknown> = {};
-    for (const [k, e] of Object.entries(v)) out[k] = plain(e, `${where}.${k}`);
+    for (const [k, e] of Object.entries(v)) out[k] = plain(e, `${where}.${k}`, read);
     return out;
   }
   if (typeof v === "function" || typeof v === "symbol" || typeof v === "bigint") {
@@ -709,7 +727,7 @@ export function staticSvg(fig: PlotlyJson): { svg: string; width: number; height
   return { svg: [...head, ...c.parts, ...tail].join("\n"), width: w, height: h };
 }
 
-function toJson(figure: PlotlyFigureSpec | readonly PlotlyTrace[], layout: PlotlyLayout | undefined): PlotlyJson {
+function toJson(figure: PlotlyFigureSpec | readonly PlotlyTrace[], layout: PlotlyLayout | undefined, read: ReadValues): PlotlyJson {
   const spec: PlotlyFigureSpec = Array.isArray(figure) ? { data: [...(figure as readonly PlotlyTrace[])], layout } : (figure as PlotlyFigureSpec);
   if (typeof spec !== "object" || spec === null || !Array.isArray(spec.data)) {
     throw new Error('plotly: expected a figure { data: [traces], layout? } or an array of traces, e.g. d2l.plotly([{ type: "surface", z }])');
@@ -719,7 +737,7 @@ function toJson(figure: PlotlyFigureSpec | readonly PlotlyTrace[], layout: Plotl
     if (typeof t !== "object" || t === null || Array.isArray(t))
       throw new Error(`plotly: data[${k}] must be a trace object such as { type: "surface", z }; got ${JSON.stringify(t)}`);
     if (t.type !== undefined && typeof t.type !== "string") throw new Error(`plotly: data[${k}].type must be a string such as "surface"; got ${JSON.stringify(t.type)}`);
-    return plain(t, `data[${k}]`) as Record<string, unknown>;
+    return plain(t, `data[${k}]`, read) as Record<string, unknown>;
   });
   const lay = layout !== undefined && !Array.isArray(figure) ? { ...spec.layout, ...layout } : spec.layout;
   if (lay !== undefined && (typeof lay !== "object" || lay === null || Array.isArray(lay)))
@@ -727,7 +745,11 @@ function toJson(figure: PlotlyFigureSpec | readonly PlotlyTrace[], layout: Plotl
   const config = spec.config ?? {};
   if (typeof config !== "object" || config === null || Array.isArray(config))
     throw new Error(`plotly: config must be an object such as { responsive: true }; got ${JSON.stringify(config)}`);
-  return { data, layout: normaliseTitles(plain(lay ?? {}, "layout") as Record<string, unknown>), config: plain(config, "config") as Record<string, unknown> };
+  return {
+    data,
+    layout: normaliseTitles(plain(lay ?? {}, "layout", read) as Record<string, unknown>),
+    config: plain(config, "config", read) as Record<string, unknown>,
+  };
 }
 
 /**
@@ -772,7 +794,8 @@ function summary(fig: PlotlyJson): string {
  * from `d2l-ts export`); elsewhere, and in PDF and Markdown exports, its PNG is
  * a static preview d2l draws itself (surface, scatter3d, scatter, bar,
  * heatmap, contour; other trace types are named in the image). Like
- * {@link plot}, the figure shows as the cell's last value, or with `.show()`.
+ * {@link plot}, the figure shows as the cell's last value, or with `.show()`;
+ * tensors on the GPU (webgpu) are read with `await` when it is shown (see {@link Figure}).
  *
  * @example
  * const w = tf.linspace(-2, 2, 41), b = tf.linspace(-2, 2, 41);
@@ -781,7 +804,11 @@ function summary(fig: PlotlyJson): string {
  * d2l.plotly([{ type: "surface", x: w, y: b, z: loss }], { title: "loss landscape", scene: { xaxis: { title: "w" }, yaxis: { title: "b" } } })
  */
 export function plotly(figure: PlotlyFigureSpec | readonly PlotlyTrace[], layout?: PlotlyLayout): PlotlyFigure {
-  const json = toJson(figure, layout);
+  return figureFrom((read) => buildPlotly(toJson(figure, layout, read)));
+}
+
+/** The figure of {@link plotly} from its JSON, tensors already read. */
+function buildPlotly(json: PlotlyJson): PlotlyFigure {
   const text = summary(json);
   // Check the static drawing's inputs now, so bad data fails at the call, not when shown.
   const svg = staticSvg(json);
