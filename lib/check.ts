@@ -134,23 +134,35 @@ export interface CheckCloseOptions {
 /** A number, nested arrays of numbers, or a tensor. */
 export type Numeric = number | tf.Tensor | readonly Numeric[];
 
-/** Read a value as flat numbers with a shape; an error that says what was expected otherwise. */
-function numeric(v: unknown, what: string): { shape: number[]; values: number[] } {
+/** The shape of a number, nested arrays or a tensor; an error that says what was expected otherwise. Reads no values. */
+function shapeOf(v: unknown, what: string): number[] {
   if (v instanceof tf.Tensor) {
     if (v.isDisposed) throw new Error(`${what} is a disposed tensor (it was freed, e.g. by tf.tidy or dispose(), before the check)`);
-    return { shape: [...v.shape], values: Array.from(v.dataSync() as ArrayLike<number>, Number) };
+    return [...v.shape];
   }
-  if (typeof v === "number") return { shape: [], values: [v] };
+  if (typeof v === "number") return [];
   if (Array.isArray(v)) {
-    const parts = v.map((x, i) => numeric(x, `${what}[${i}]`));
-    const inner = parts[0]?.shape ?? [];
+    const parts = v.map((x, i) => shapeOf(x, `${what}[${i}]`));
+    const inner = parts[0] ?? [];
     for (const [i, p] of parts.entries()) {
-      if (p.shape.join(",") !== inner.join(","))
-        throw new Error(`${what} is a ragged array: ${what}[0] has shape [${inner.join(", ")}] but ${what}[${i}] has [${p.shape.join(", ")}]`);
+      if (p.join(",") !== inner.join(",")) throw new Error(`${what} is a ragged array: ${what}[0] has shape [${inner.join(", ")}] but ${what}[${i}] has [${p.join(", ")}]`);
     }
-    return { shape: [v.length, ...inner], values: parts.flatMap((p) => p.values) };
+    return [v.length, ...inner];
   }
   throw new Error(`${what} must be a number, an array of numbers or a tensor; got ${v === null ? "null" : typeof v}`);
+}
+
+/** The flat values of a checked value; every tensor's read starts now (with `await`, so webgpu tensors work). */
+function startReads(v: Numeric): Promise<number[]> {
+  if (v instanceof tf.Tensor) return v.data().then((d) => Array.from(d as ArrayLike<number>, Number));
+  if (typeof v === "number") return Promise.resolve([v]);
+  return Promise.all(v.map(startReads)).then((parts) => parts.flat());
+}
+
+/** Read a value as flat numbers with a shape; an error that says what was expected otherwise. */
+async function numeric(v: unknown, what: string): Promise<{ shape: number[]; values: number[] }> {
+  const shape = shapeOf(v, what);
+  return { shape, values: await startReads(v as Numeric) };
 }
 
 function fmt(values: number[], max = 6): string {
@@ -180,10 +192,15 @@ export function checkClose(name: string, points: number, actual: Numeric | (() =
   ] as const) {
     if (typeof v !== "number" || !(v >= 0)) throw new Error(`d2l.checkClose("${name}", ...): ${k} must be a number >= 0; got ${JSON.stringify(v)}`);
   }
-  const exp = numeric(expected, "expected");
+  shapeOf(expected, "expected"); // a bad expected value is the caller's error: thrown at once
+  const expRead = numeric(expected, "expected");
+  expRead.catch(() => undefined); // (awaited in compare; this only keeps Node from calling it unhandled meanwhile)
   const prefix = options.message ? `${options.message}; ` : "";
-  const compare = (value: unknown): CheckOutcome => {
-    const act = numeric(value, "the value checked");
+  const compare = async (value: unknown): Promise<CheckOutcome> => {
+    const actRead = numeric(value, "the value checked"); // its read starts now, while the tensor is surely alive
+    actRead.catch(() => undefined);
+    const exp = await expRead;
+    const act = await actRead;
     if (act.shape.join(",") !== exp.shape.join(",")) {
       throw new Error(`${prefix}expected shape [${exp.shape.join(", ")}], got [${act.shape.join(", ")}]`);
     }
@@ -204,9 +221,9 @@ export function checkClose(name: string, points: number, actual: Numeric | (() =
   };
   // A tensor the function made is ours to free once compared; a tensor passed in is the caller's.
   const owned = typeof actual === "function";
-  const compareOwned = (v: unknown): CheckOutcome => {
+  const compareOwned = async (v: unknown): Promise<CheckOutcome> => {
     try {
-      return compare(v);
+      return await compare(v);
     } finally {
       if (owned && v instanceof tf.Tensor && !v.isDisposed) v.dispose();
     }
@@ -234,10 +251,10 @@ export function checkClose(name: string, points: number, actual: Numeric | (() =
  * @returns what assigns to the submission's own value
  * @example
  * // does net's output depend on weight w? nudge the student's w, compare, put it back
- * const before = net(X).arraySync();
+ * const before = await net(X).array();
  * const saved = w.clone();
  * d2l.inSubmission(w).assign(w.add(1));
- * const changed = JSON.stringify(net(X).arraySync()) !== JSON.stringify(before);
+ * const changed = JSON.stringify(await net(X).array()) !== JSON.stringify(before);
  * d2l.inSubmission(w).assign(saved);
  */
 export function inSubmission<T extends object>(value: T): T {

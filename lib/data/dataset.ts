@@ -12,6 +12,7 @@ import { mixSeed, permutation } from "./random";
 import { type HostColumn, type HostTensor, type PlainValue, stackPlain, packForTransfer, describeValue } from "./collate";
 import { type BatchResult, type BatchTask, type PreprocessContext, type PreprocessFn, compilePreprocess, epochSeed, preprocessSource, processBatch } from "./preprocess";
 import { PreprocessPool, pooledBatches } from "./workers";
+import { readsSync } from "../read";
 
 /** Persistent worker pools of loaders that were dropped without dispose(): their threads end when the loader is collected. */
 const orphanPools = new FinalizationRegistry<PreprocessPool>((pool) => void pool.close());
@@ -88,10 +89,20 @@ function checkDataset(dataset: unknown): void {
   }
 }
 
-/** A tensor's values as `{ data, shape, dtype }` (a copy). */
+/**
+ * A tensor's values as `{ data, shape, dtype }` (a copy). The data pipeline
+ * reads synchronously; a tensor on the GPU (webgpu) gets an error that says
+ * how to give the dataset host values instead.
+ */
 function hostTensorOf(t: tf.Tensor): HostTensor {
   if (t.dtype === "string" || t.dtype === "complex64") throw new Error(`DataLoader: cannot preprocess a ${t.dtype} tensor; expected numbers`);
-  const v = t.dataSync();
+  if (!readsSync(t)) {
+    throw new Error(
+      `DataLoader: an example is a tensor on the GPU (webgpu backend, shape [${t.shape.join(", ")}]), and the data pipeline reads examples synchronously; ` +
+        "give the dataset host values: arrays, or a host copy made with await, tf.tensor(await x.data(), x.shape, x.dtype)",
+    );
+  }
+  const v = t.dataSync(); // sync-read-ok: guarded by readsSync (host values)
   return {
     data: t.dtype === "int32" ? Int32Array.from(v as Int32Array) : Float32Array.from(v as Float32Array),
     shape: [...t.shape],
@@ -320,9 +331,9 @@ export class TensorDataset<T extends tf.Tensor[] = tf.Tensor[]> implements Batch
     if (c.host) return c.host;
     const t = c.tensor as tf.Tensor;
     if (!(t.dtype === "float32" || t.dtype === "int32")) return undefined; // bool values: left to tf.gather
-    if (tf.getBackend() === "cpu") return t.dataSync() as HostArray; // the backend's own array: no copy
+    if (tf.getBackend() === "cpu") return t.dataSync() as HostArray; // sync-read-ok: host-memory backends only (cpu here); the backend's own array, no copy
     if (t instanceof tf.Variable) return undefined; // its values may change: gather
-    c.host = t.dataSync() as HostArray; // one copy, read once
+    c.host = t.dataSync() as HostArray; // sync-read-ok: host-memory backends only (checked above); one copy, read once
     c.hostIsCopy = true;
     return c.host;
   }

@@ -4,6 +4,7 @@
  * Float32Array, computed as torchvision 0.14's tensor code path does.
  */
 import * as tf from "@tensorflow/tfjs";
+import { readsSync } from "../read";
 
 /** One image on the host, channels-last. */
 export interface HostImage {
@@ -47,7 +48,13 @@ export function imageDims(x: tf.Tensor, name: string): { n: number; h: number; w
  */
 export function mapImages(x: tf.Tensor, name: string, f: (img: HostImage, index: number) => HostImage, keepDtype = false): tf.Tensor {
   const { n, h, w, c, batched } = imageDims(x, name);
-  const raw = x.dataSync();
+  if (!readsSync(x)) {
+    throw new Error(
+      `${name}: the image (shape [${x.shape.join(", ")}]) is on the GPU (webgpu backend), and d2l.transforms read images synchronously, as a CPU data pipeline; ` +
+        "transform the loader's images (their values are on the host), or pass a host copy made with await: tf.tensor(await x.data(), x.shape, x.dtype)",
+    );
+  }
+  const raw = x.dataSync(); // sync-read-ok: guarded by readsSync (host values)
   // one conversion of the whole batch (typed-array constructors convert natively; per element in JS is several times slower)
   const src = raw instanceof Float32Array ? raw : new Float32Array(raw as Int32Array);
   const size = h * w * c;

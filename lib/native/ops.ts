@@ -373,7 +373,7 @@ export function installNativeOps(addon: NativeAddon): void {
         x: () => {
           const dx = all()[0];
           // Gradients that reach the statistics themselves (the layer only uses them for the moving averages, which have none).
-          const extra = [dmean, dvariance].some((t) => t && (t.dataSync() as Float32Array).some((v) => v !== 0));
+          const extra = [dmean, dvariance].some((t) => t && (t.dataSync() as Float32Array).some((v) => v !== 0)); // sync-read-ok: native backend only
           if (!extra) return dx;
           const M = x.size / x.shape[x.rank - 1];
           return dx.add(dmean.div(M)).add(dvariance.mul(x.sub(mean).mul(2 / M)));

@@ -58,7 +58,7 @@ const CELLS: Record<string, RnnCell> = { SimpleRNNCell: "rnn", GRUCell: "gru", L
 /** Each row's count of valid steps when `mask` [batch, steps] keeps a prefix of every row, else null. */
 function prefixLengths(mask: tf.Tensor, batch: number, steps: number): number[] | null {
   if (mask.size !== batch * steps) return null;
-  const m = mask.dataSync();
+  const m = mask.dataSync(); // sync-read-ok: native backend only
   const lengths: number[] = [];
   for (let n = 0; n < batch; n++) {
     let len = 0;

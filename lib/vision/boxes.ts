@@ -23,6 +23,7 @@
  * width)`.
  */
 import * as tf from "@tensorflow/tfjs";
+import { readsSync } from "../read";
 
 const f32 = Math.fround;
 
@@ -66,8 +67,19 @@ function checkThreshold(who: string, name: string, v: unknown): asserts v is num
   if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${who}: ${name} must be a finite number, got ${String(v)}`);
 }
 
-function floats(t: tf.Tensor): Float32Array {
-  const d = t.dataSync();
+/**
+ * A tensor's values, read synchronously for the helpers that run the book's
+ * loops in JavaScript. On webgpu a tensor whose values are on the GPU cannot
+ * be read so: the error says how to pass a host copy.
+ */
+function floats(who: string, name: string, t: tf.Tensor): Float32Array {
+  if (!readsSync(t)) {
+    throw new Error(
+      `${who}: ${name} (${describe(t)}) is on the GPU (webgpu backend), and ${who} reads its values synchronously to run the book's loop in JavaScript; ` +
+        `pass a host copy, made with await: tf.tensor(await ${name}.data(), ${name}.shape, ${name}.dtype)`,
+    );
+  }
+  const d = t.dataSync(); // sync-read-ok: guarded by readsSync (host values)
   return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
 }
 
@@ -83,7 +95,7 @@ function unstackLast(boxes: tf.Tensor): tf.Tensor[] {
  *
  * @example
  * const boxes = tf.tensor2d([[60, 45, 378, 516], [400, 112, 655, 493]]); // the dog and the cat
- * d2l.boxCornerToCenter(boxes).print(); // [[219, 280.5, 318, 471], [527.5, 302.5, 255, 381]]
+ * await d2l.boxCornerToCenter(boxes).array(); // [[219, 280.5, 318, 471], [527.5, 302.5, 255, 381]]
  */
 export function boxCornerToCenter(boxes: tf.Tensor): tf.Tensor {
   checkBoxes("boxCornerToCenter", "boxes", boxes);
@@ -102,7 +114,7 @@ export function boxCornerToCenter(boxes: tf.Tensor): tf.Tensor {
  *
  * @example
  * const boxes = tf.tensor2d([[60, 45, 378, 516], [400, 112, 655, 493]]);
- * d2l.boxCenterToCorner(d2l.boxCornerToCenter(boxes)).print(); // the boxes again
+ * await d2l.boxCenterToCorner(d2l.boxCornerToCenter(boxes)).array(); // the boxes again
  */
 export function boxCenterToCorner(boxes: tf.Tensor): tf.Tensor {
   checkBoxes("boxCenterToCorner", "boxes", boxes);
@@ -148,7 +160,7 @@ function checkPositiveList(who: string, name: string, v: unknown): number[] {
  * const X = tf.zeros([1, 561, 728, 3]); // the catdog image's size
  * const Y = d2l.multiboxPrior(X, [0.75, 0.5, 0.25], [1, 2, 0.5]);
  * Y.shape; // [1, 2042040, 4]
- * Y.reshape([561, 728, 5, 4]).slice([250, 250, 0, 0], [1, 1, 1, 4]).print(); // [0.06, 0.07, 0.63, 0.82]
+ * await Y.reshape([561, 728, 5, 4]).slice([250, 250, 0, 0], [1, 1, 1, 4]).array(); // [0.06, 0.07, 0.63, 0.82]
  */
 export function multiboxPrior(data: tf.Tensor, sizes: number[], ratios: number[], options: MultiboxPriorOptions = {}): tf.Tensor3D {
   const who = "multiboxPrior";
@@ -219,7 +231,7 @@ export function multiboxPrior(data: tf.Tensor, sizes: number[], ratios: number[]
  * @example
  * const anchors = tf.tensor2d([[0, 0.1, 0.2, 0.3], [0.15, 0.2, 0.4, 0.4]]);
  * const truth = tf.tensor2d([[0.1, 0.08, 0.52, 0.92]]);
- * d2l.boxIou(anchors, truth).print(); // [[0.0536], [0.1417]]
+ * await d2l.boxIou(anchors, truth).array(); // [[0.0536], [0.1417]]
  */
 export function boxIou(boxes1: tf.Tensor, boxes2: tf.Tensor): tf.Tensor2D {
   checkBoxes("boxIou", "boxes1", boxes1, 2);
@@ -310,7 +322,7 @@ function assignRows(gt: Float32Array, numGt: number, gtStride: number, gtOffset:
  * @example
  * const truth = tf.tensor2d([[0.1, 0.08, 0.52, 0.92], [0.55, 0.2, 0.9, 0.88]]);
  * const anchors = tf.tensor2d([[0, 0.1, 0.2, 0.3], [0.15, 0.2, 0.4, 0.4], [0.63, 0.05, 0.88, 0.98], [0.66, 0.45, 0.8, 0.8], [0.57, 0.3, 0.92, 0.9]]);
- * d2l.assignAnchorToBbox(truth, anchors).print(); // [-1, 0, 1, -1, 1]
+ * await d2l.assignAnchorToBbox(truth, anchors).array(); // [-1, 0, 1, -1, 1]
  */
 export function assignAnchorToBbox(groundTruth: tf.Tensor, anchors: tf.Tensor, device?: string, iouThreshold = 0.5): tf.Tensor1D {
   const who = "assignAnchorToBbox";
@@ -318,7 +330,7 @@ export function assignAnchorToBbox(groundTruth: tf.Tensor, anchors: tf.Tensor, d
   checkBoxes(who, "anchors", anchors, 2);
   if (device !== undefined && typeof device !== "string") throw new TypeError(`${who}: device must be a string such as d2l.tryGpu() returns, or left out; got ${describe(device)}`);
   checkThreshold(who, "iouThreshold", iouThreshold);
-  const map = assignRows(floats(groundTruth), groundTruth.shape[0], 4, 0, floats(anchors), anchors.shape[0], iouThreshold);
+  const map = assignRows(floats(who, "groundTruth", groundTruth), groundTruth.shape[0], 4, 0, floats(who, "anchors", anchors), anchors.shape[0], iouThreshold);
   return tf.tensor1d(map, "int32");
 }
 
@@ -347,7 +359,7 @@ function offsetRow(a: Float32Array, ia: number, b: ArrayLike<number>, ib: number
  * @example
  * const anchors = tf.tensor2d([[0.15, 0.2, 0.4, 0.4]]);
  * const boxes = tf.tensor2d([[0.1, 0.08, 0.52, 0.92]]);
- * d2l.offsetBoxes(anchors, boxes).print(); // [[1.4, 10, 2.59, 7.18]]
+ * await d2l.offsetBoxes(anchors, boxes).array(); // [[1.4, 10, 2.59, 7.18]]
  */
 export function offsetBoxes(anchors: tf.Tensor, assignedBb: tf.Tensor, eps = 1e-6): tf.Tensor2D {
   const who = "offsetBoxes";
@@ -385,18 +397,18 @@ export function offsetBoxes(anchors: tf.Tensor, assignedBb: tf.Tensor, eps = 1e-
  * const truth = tf.tensor2d([[0, 0.1, 0.08, 0.52, 0.92], [1, 0.55, 0.2, 0.9, 0.88]]);
  * const anchors = tf.tensor2d([[0, 0.1, 0.2, 0.3], [0.15, 0.2, 0.4, 0.4], [0.63, 0.05, 0.88, 0.98], [0.66, 0.45, 0.8, 0.8], [0.57, 0.3, 0.92, 0.9]]);
  * const [offset, mask, classLabels] = d2l.multiboxTarget(anchors.expandDims(0), truth.expandDims(0));
- * classLabels.print(); // [[0, 1, 2, 0, 2]]
+ * await classLabels.array(); // [[0, 1, 2, 0, 2]]
  */
 export function multiboxTarget(anchors: tf.Tensor, labels: tf.Tensor): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
   const who = "multiboxTarget";
-  const anc = floats(anchorRows(who, anchors));
+  const anc = floats(who, "anchors", anchorRows(who, anchors));
   checkTensor(who, "labels", labels);
   if (labels.rank !== 3 || labels.shape[2] !== 5) {
     throw new Error(`${who}: labels must have shape [batch, numGtBoxes, 5], each row (class, x1, y1, x2, y2); got ${describe(labels)}`);
   }
   const numAnchors = anc.length / 4;
   const [batch, numGt] = labels.shape;
-  const lab = floats(labels);
+  const lab = floats(who, "labels", labels);
   const offsets = new Float32Array(batch * numAnchors * 4);
   const masks = new Float32Array(batch * numAnchors * 4);
   const classes = new Int32Array(batch * numAnchors);
@@ -423,7 +435,7 @@ export function multiboxTarget(anchors: tf.Tensor, labels: tf.Tensor): [tf.Tenso
  *
  * @example
  * const anchors = tf.tensor2d([[0.1, 0.08, 0.52, 0.92]]);
- * d2l.offsetInverse(anchors, tf.zeros([1, 4])).print(); // [[0.1, 0.08, 0.52, 0.92]]
+ * await d2l.offsetInverse(anchors, tf.zeros([1, 4])).array(); // [[0.1, 0.08, 0.52, 0.92]]
  */
 export function offsetInverse(anchors: tf.Tensor, offsetPreds: tf.Tensor): tf.Tensor2D {
   const who = "offsetInverse";
@@ -442,6 +454,30 @@ export function offsetInverse(anchors: tf.Tensor, offsetPreds: tf.Tensor): tf.Te
     const wh = tf.exp(off.slice([0, 2], [n, 2]).div(5)).mul(ancWh);
     return boxCenterToCorner(tf.concat([xy, wh], 1)) as tf.Tensor2D;
   });
+}
+
+/** {@link offsetInverse} of `anchors` (`numAnchors` corner boxes) and `batch` sets of offsets, in float32 steps. */
+function offsetInverseRows(anc: Float32Array, off: Float32Array, batch: number, numAnchors: number): Float32Array {
+  const out = new Float32Array(batch * numAnchors * 4);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < numAnchors; i++) {
+      const a = i * 4;
+      const o = (b * numAnchors + i) * 4;
+      const aw = f32(anc[a + 2] - anc[a]);
+      const ah = f32(anc[a + 3] - anc[a + 1]);
+      const acx = f32(f32(anc[a] + anc[a + 2]) / 2);
+      const acy = f32(f32(anc[a + 1] + anc[a + 3]) / 2);
+      const cx = f32(f32(f32(off[o] * aw) / 10) + acx);
+      const cy = f32(f32(f32(off[o + 1] * ah) / 10) + acy);
+      const hw = f32(f32(f32(Math.exp(f32(off[o + 2] / 5))) * aw) * 0.5);
+      const hh = f32(f32(f32(Math.exp(f32(off[o + 3] / 5))) * ah) * 0.5);
+      out[o] = f32(cx - hw);
+      out[o + 1] = f32(cy - hh);
+      out[o + 2] = f32(cx + hw);
+      out[o + 3] = f32(cy + hh);
+    }
+  }
+  return out;
 }
 
 /** Greedy non-maximum suppression on plain arrays: the indices kept, best score first. */
@@ -479,7 +515,7 @@ function nmsRows(boxes: Float32Array, scores: ArrayLike<number>, iouThreshold: n
  *
  * @example
  * const boxes = tf.tensor2d([[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95], [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]]);
- * d2l.nms(boxes, tf.tensor1d([0.9, 0.8, 0.7, 0.9]), 0.5).print(); // [0, 3]
+ * await d2l.nms(boxes, tf.tensor1d([0.9, 0.8, 0.7, 0.9]), 0.5).array(); // [0, 3]
  */
 export function nms(boxes: tf.Tensor, scores: tf.Tensor, iouThreshold: number): tf.Tensor1D {
   const who = "nms";
@@ -489,7 +525,7 @@ export function nms(boxes: tf.Tensor, scores: tf.Tensor, iouThreshold: number): 
     throw new Error(`${who}: scores must have shape [${boxes.shape[0]}] (one score per box), got ${describe(scores)}`);
   }
   checkThreshold(who, "iouThreshold", iouThreshold);
-  return tf.tensor1d(nmsRows(floats(boxes), floats(scores), iouThreshold), "int32");
+  return tf.tensor1d(nmsRows(floats(who, "boxes", boxes), floats(who, "scores", scores), iouThreshold), "int32");
 }
 
 /**
@@ -508,7 +544,7 @@ export function nms(boxes: tf.Tensor, scores: tf.Tensor, iouThreshold: number): 
  * const anchors = tf.tensor2d([[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95], [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]]);
  * const clsProbs = tf.tensor2d([[0, 0, 0, 0], [0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.9]]);
  * const output = d2l.multiboxDetection(clsProbs.expandDims(0), tf.zeros([1, 16]), anchors.expandDims(0), 0.5);
- * output.print(); // [[[0, 0.9, 0.1, 0.08, 0.52, 0.92], [1, 0.9, 0.55, 0.2, 0.9, 0.88], [-1, 0.8, ...], [-1, 0.7, ...]]]
+ * await output.array(); // [[[0, 0.9, 0.1, 0.08, 0.52, 0.92], [1, 0.9, 0.55, 0.2, 0.9, 0.88], [-1, 0.8, ...], [-1, 0.7, ...]]]
  */
 export function multiboxDetection(clsProbs: tf.Tensor, offsetPreds: tf.Tensor, anchors: tf.Tensor, nmsThreshold = 0.5, posThreshold = 0.009999999): tf.Tensor3D {
   const who = "multiboxDetection";
@@ -527,10 +563,16 @@ export function multiboxDetection(clsProbs: tf.Tensor, offsetPreds: tf.Tensor, a
   checkThreshold(who, "nmsThreshold", nmsThreshold);
   checkThreshold(who, "posThreshold", posThreshold);
   const numCls = cs[1] - 1;
-  const probs = floats(clsProbs);
-  const boxesT = tf.tidy(() => offsetInverse(ancT.reshape([numAnchors, 4]).tile([batch, 1]), offsetPreds.reshape([batch * numAnchors, 4])));
-  const boxes = floats(boxesT);
-  boxesT.dispose();
+  const probs = floats(who, "clsProbs", clsProbs);
+  let boxes: Float32Array;
+  if (tf.getBackend() !== "webgpu") {
+    const boxesT = tf.tidy(() => offsetInverse(ancT.reshape([numAnchors, 4]).tile([batch, 1]), offsetPreds.reshape([batch * numAnchors, 4])));
+    boxes = floats(who, "the predicted boxes", boxesT);
+    boxesT.dispose();
+  } else {
+    // on webgpu a kernel's result is on the GPU: the same float32 steps as offsetInverse, in JavaScript on the host values
+    boxes = offsetInverseRows(floats(who, "anchors", ancT), floats(who, "offsetPreds", offsetPreds), batch, numAnchors);
+  }
   const out = new Float32Array(batch * numAnchors * 6);
   const minConf = f32(posThreshold);
   const conf = new Float32Array(numAnchors);

@@ -389,7 +389,7 @@ export async function readDataBananas(isTrain = true, options: BananasOptions = 
       img.dispose();
       throw new Error(`readDataBananas: image ${cells[0]} is ${h}x${w}, the others ${size[0]}x${size[1]}`);
     }
-    images.set(img.dataSync(), i * h * w * 3);
+    images.set(await img.data(), i * h * w * 3);
     img.dispose();
     labels[i * 5] = Number(cells[1]);
     for (let k = 2; k < 6; k++) labels[i * 5 + k - 1] = Number(cells[k]) / 256;

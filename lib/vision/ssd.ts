@@ -239,8 +239,13 @@ export class TinySSD extends Block {
   readonly blks: tf.layers.Layer[] = [];
   readonly clss: tf.layers.Layer[] = [];
   readonly bboxes: tf.layers.Layer[] = [];
-  /** Anchors by the five maps' sizes, made once (`multiboxPrior` depends only on them). */
-  private anchorCache = new Map<string, tf.Tensor3D>();
+  /**
+   * Anchors by the five maps' sizes, made once (`multiboxPrior` depends only
+   * on them), kept as host values: each forward returns a tensor made from
+   * them, which reads synchronously on every backend (webgpu included), so
+   * `multiboxTarget` can take it.
+   */
+  private anchorCache = new Map<string, Float32Array>();
 
   constructor(numClasses: number) {
     super();
@@ -283,21 +288,27 @@ export class TinySSD extends Block {
     const k = key.join(",");
     let a = this.anchorCache.get(k);
     if (!a) {
-      a = tf.tidy(() => {
-        const parts: tf.Tensor3D[] = [];
-        for (let i = 0; i < 5; i++) parts.push(multiboxPrior(tf.zeros([1, key[2 * i], key[2 * i + 1], 1]), SSD_SIZES[i].slice(), SSD_RATIOS[i].slice()));
-        return tf.concat(parts, 1) as tf.Tensor3D;
-      });
-      tf.keep(a);
+      const parts: Float32Array[] = [];
+      for (let i = 0; i < 5; i++) {
+        const shape = tf.zeros([1, key[2 * i], key[2 * i + 1], 1]); // only its height and width are read
+        const prior = multiboxPrior(shape, SSD_SIZES[i].slice(), SSD_RATIOS[i].slice());
+        parts.push(prior.dataSync() as Float32Array); // sync-read-ok: multiboxPrior makes its tensor from an array, so its values are on the host
+        tf.dispose([shape, prior]);
+      }
+      a = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        a.set(p, at);
+        at += p.length;
+      }
       this.anchorCache.set(k, a);
     }
-    // a copy, which the caller owns and may dispose as the other outputs
-    return tf.clone(a);
+    // a new tensor, which the caller owns and may dispose as the other outputs
+    return tf.tensor3d(a.slice(), [1, a.length / 4, 4]);
   }
 
   /** Frees the weights and the cached anchors. @example net.dispose(); */
   override dispose(): void {
-    for (const a of this.anchorCache.values()) a.dispose();
     this.anchorCache.clear();
     super.dispose();
   }
