@@ -113,9 +113,9 @@ function install(g: Xoshiro128): void {
  * @param n an integer (any safe integer; negative numbers too), or `null` to go back to unseeded randomness
  * @example
  * d2l.seed(42);
- * const a = tf.randomNormal([3]).arraySync();
+ * const a = await tf.randomNormal([3]).array();
  * d2l.seed(42);
- * const b = tf.randomNormal([3]).arraySync(); // the same numbers as a
+ * const b = await tf.randomNormal([3]).array(); // the same numbers as a
  * d2l.seed(null); // Math.random is the original again
  */
 export function seed(n: number | null): void {

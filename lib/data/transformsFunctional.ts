@@ -130,7 +130,7 @@ export function resizedCrop(
  * Mirror left-right: torchvision's `F.hflip`.
  *
  * @example
- * d2l.transforms.functional.hflip(tf.tensor3d([[[1], [2]]])).arraySync(); // [[[2], [1]]]
+ * await d2l.transforms.functional.hflip(tf.tensor3d([[[1], [2]]])).array(); // [[[2], [1]]]
  */
 export function hflip(x: tf.Tensor): tf.Tensor {
   return mapImages(x, "hflip", (img) => flipHost(img, true), true);
@@ -140,7 +140,7 @@ export function hflip(x: tf.Tensor): tf.Tensor {
  * Mirror top-bottom: torchvision's `F.vflip`.
  *
  * @example
- * d2l.transforms.functional.vflip(tf.tensor3d([[[1]], [[2]]])).arraySync(); // [[[2]], [[1]]]
+ * await d2l.transforms.functional.vflip(tf.tensor3d([[[1]], [[2]]])).array(); // [[[2]], [[1]]]
  */
 export function vflip(x: tf.Tensor): tf.Tensor {
   return mapImages(x, "vflip", (img) => flipHost(img, false), true);

@@ -45,7 +45,7 @@ function asFloat(t: tf.Tensor): tf.Tensor {
  * @example
  * const X = tf.tensor2d([[0, 1, 2], [3, 4, 5], [6, 7, 8]]);
  * const K = tf.tensor2d([[0, 1], [2, 3]]);
- * d2l.corr2d(X, K).print(); // [[19, 25], [37, 43]]
+ * await d2l.corr2d(X, K).array(); // [[19, 25], [37, 43]]
  */
 export function corr2d(X: tf.Tensor, K: tf.Tensor): tf.Tensor2D {
   expectTensor(X, "corr2d", "X");
@@ -85,7 +85,7 @@ export function corr2d(X: tf.Tensor, K: tf.Tensor): tf.Tensor2D {
  * @example
  * const X = tf.tensor3d([[[0, 1, 2], [3, 4, 5], [6, 7, 8]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]]]);
  * const K = tf.tensor3d([[[0, 1], [2, 3]], [[1, 2], [3, 4]]]);
- * d2l.corr2dMultiIn(X, K).print(); // [[56, 72], [104, 120]]
+ * await d2l.corr2dMultiIn(X, K).array(); // [[56, 72], [104, 120]]
  */
 export function corr2dMultiIn(X: tf.Tensor, K: tf.Tensor): tf.Tensor2D {
   expectTensor(X, "corr2dMultiIn", "X");
@@ -133,7 +133,7 @@ export function corr2dMultiInOut(X: tf.Tensor, K: tf.Tensor): tf.Tensor3D {
  * @example
  * const X = tf.randomNormal([3, 3, 3]);
  * const K = tf.randomNormal([2, 3, 1, 1]);
- * d2l.corr2dMultiInOut1x1(X, K).sub(d2l.corr2dMultiInOut(X, K)).abs().max().print(); // ~1e-7
+ * await d2l.corr2dMultiInOut1x1(X, K).sub(d2l.corr2dMultiInOut(X, K)).abs().max().array(); // ~1e-7
  */
 export function corr2dMultiInOut1x1(X: tf.Tensor, K: tf.Tensor): tf.Tensor3D {
   expectTensor(X, "corr2dMultiInOut1x1", "X");
@@ -168,8 +168,8 @@ export type PoolMode = "max" | "avg";
  *
  * @example
  * const X = tf.tensor2d([[0, 1, 2], [3, 4, 5], [6, 7, 8]]);
- * d2l.pool2d(X, [2, 2]).print();        // [[4, 5], [7, 8]]
- * d2l.pool2d(X, [2, 2], "avg").print(); // [[2, 3], [5, 6]]
+ * await d2l.pool2d(X, [2, 2]).array(); // [[4, 5], [7, 8]]
+ * await d2l.pool2d(X, [2, 2], "avg").array(); // [[2, 3], [5, 6]]
  */
 export function pool2d(X: tf.Tensor, poolSize: [number, number] | number, mode: PoolMode = "max"): tf.Tensor2D {
   expectTensor(X, "pool2d", "X");

@@ -142,7 +142,7 @@ tf.serialization.registerClass(Upsample);
  * @example
  * const X = tf.tensor2d([[0, 1], [2, 3]]);
  * const K = tf.tensor2d([[0, 1], [2, 3]]);
- * d2l.transConv(X, K).arraySync(); // [[0, 0, 1], [0, 4, 6], [4, 12, 9]]
+ * await d2l.transConv(X, K).array(); // [[0, 0, 1], [0, 4, 6], [4, 12, 9]]
  */
 export function transConv(X: tf.Tensor, K: tf.Tensor): tf.Tensor2D {
   if (X.rank !== 2 || K.rank !== 2)

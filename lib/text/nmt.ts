@@ -387,7 +387,7 @@ export type NmtBatch = [X: tf.Tensor2D, XValidLen: tf.Tensor1D, Y: tf.Tensor2D, 
  * @example
  * const [trainIter, srcVocab, tgtVocab] = await d2l.loadDataNmt(2, 8);
  * for await (const [X, XValidLen, Y, YValidLen] of trainIter) {
- *   X.print(); XValidLen.print(); tf.dispose([X, XValidLen, Y, YValidLen]);
+ *   console.log(await X.array(), await XValidLen.array()); tf.dispose([X, XValidLen, Y, YValidLen]);
  *   break;
  * }
  */

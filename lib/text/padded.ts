@@ -50,7 +50,7 @@ const POOL_BATCHES = 20;
  * @example
  * const loader = new d2l.PaddedLoader([[5, 6, 7], [8]], [1, 0], { batchSize: 2, padId: 1 });
  * for await (const [X, y] of loader) {
- *   X.arraySync(); // [[5, 6, 7], [8, 1, 1]]
+ *   await X.array(); // [[5, 6, 7], [8, 1, 1]]
  *   tf.dispose([X, y]);
  * }
  */

@@ -53,7 +53,7 @@ function gather(corpus: ArrayLike<number>, starts: readonly number[], numSteps: 
  * @example
  * const mySeq = Array.from({ length: 35 }, (_, i) => i);
  * for (const [X, Y] of d2l.seqDataIterRandom(mySeq, 2, 5)) {
- *   X.print(); Y.print();
+ *   console.log(await X.array(), await Y.array());
  *   tf.dispose([X, Y]);
  * }
  */
@@ -96,7 +96,7 @@ export function* seqDataIterRandom(corpus: ArrayLike<number>, batchSize: number,
  * @example
  * const mySeq = Array.from({ length: 35 }, (_, i) => i);
  * for (const [X, Y] of d2l.seqDataIterSequential(mySeq, 2, 5)) {
- *   X.print(); Y.print();
+ *   console.log(await X.array(), await Y.array());
  *   tf.dispose([X, Y]);
  * }
  */
