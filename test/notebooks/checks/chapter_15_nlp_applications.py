@@ -55,7 +55,7 @@ CHECKS = {
         const [X, y] = testIter.batch(idx);
         const scores = net.eval().forward(X);
         const out = { corr1d: await corr1dOut.array(), corr1dMulti: await corr1dMultiOut.array(),
-                      imdbShape: scores.shape, imdbFinite: tf.tidy(() => scores.isFinite().all().dataSync()[0]) === 1,
+                      imdbShape: scores.shape, imdbFinite: (await tf.tidy(() => scores.isFinite().all()).data())[0] === 1,
                       imdbLoss: imdbRun.trainLoss, imdbEpochs: imdbRun.history.length, n: idx.length,
                       w2vLoss: w2vRun.history.map((h) => h.trainLoss), shared: sharedWords.length, coveredTokens, ...spamAcc };
         tf.dispose([X, y, scores]);
@@ -91,13 +91,13 @@ CHECKS = {
           const e = tf.concat([tf.gather(o, [0], 1), tf.gather(o, [T - 1], 1)], 2).reshape([idx.length, -1]);
           return net.decoder.apply(e) as tf.Tensor;
         });
-        const encodingGap = tf.max(tf.abs(tf.sub(scores, again))).dataSync()[0];
+        const encodingGap = (await tf.max(tf.abs(tf.sub(scores, again))).data())[0];
         const sentences = ["this movie is so great", "this movie is so bad"];
-        const sentenceScores = sentences.map((s) => tf.tidy(() => (net.forward(tf.tensor2d([vocab.toIndices(s.split(" "))], undefined, "int32")).arraySync() as number[][])[0]));
+        const sentenceScores = await Promise.all(sentences.map(async (s) => ((await tf.tidy(() => net.forward(tf.tensor2d([vocab.toIndices(s.split(" "))], undefined, "int32"))).array()) as number[][])[0]));
         const out = { shape: scores.shape, T: X.shape[1], encodingGap, vocabLen: vocab.length, params: net.countParams(),
                       trainable: net.trainableWeights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b as number), 1), 0),
                       history: result.history.map((h) => ({ loss: h.trainLoss, testAcc: h.testAcc })), numEpochs, numSteps,
-                      sentenceScores, predictions: sentences.map((s) => predictSentiment(net, vocab, s)) };
+                      sentenceScores, predictions: await Promise.all(sentences.map((s) => predictSentiment(net, vocab, s))) };
         tf.dispose([X, y, scores, again]);
         return out;
         """,
