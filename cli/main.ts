@@ -175,8 +175,19 @@ async function cmdRun(args: string[]): Promise<void> {
   console.log(`d2l-ts run: executed ${nbPath} → ${output} (${r.cellsRun} cells, ${Math.round(r.seconds)} s)`);
 }
 
+/** Where the dynamic linker finds `lib` (LD_LIBRARY_PATH, then ldconfig's cache), or null. */
+function findLibrary(lib: string): string | null {
+  for (const dir of (process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean)) {
+    if (fs.existsSync(path.join(dir, lib))) return path.join(dir, lib);
+  }
+  const r = spawnSync("ldconfig", ["-p"], { encoding: "utf8" });
+  const line = (r.stdout ?? "").split("\n").find((l) => l.trim().startsWith(`${lib} `));
+  return line ? line.split("=> ").pop()?.trim() || lib : null;
+}
+
 async function cmdDoctor(): Promise<void> {
   const rows: [string, string][] = [];
+  let onCudaGpu = false;
   rows.push(["d2l-ts", `${packageVersion()} (${PROJECT_ROOT})`]);
   rows.push(["node", process.version]);
   rows.push(["@tensorflow/tfjs", dependencyVersion("@tensorflow/tfjs")]);
@@ -219,13 +230,28 @@ async function cmdDoctor(): Promise<void> {
     const info = d2l.backendInfo();
     rows.push(["backend", `${info.name} (device ${info.device}, ${info.threads} thread(s), tfjs ${info.tfjsVersion})`]);
     rows.push(["  computes on", info.adapter + (info.fallbackAdapter ? " (software fallback adapter)" : "")]);
-    rows.push(["  webgpu", "only when asked for: D2L_BACKEND=webgpu (no synchronous reads under Node)"]);
+    if (info.name === "webgpu") {
+      rows.push(["  webgpu adapter", `vendor "${info.vendor}", architecture "${info.architecture || "not given"}"; numGpus() ${d2l.numGpus()}, tryGpu() "${d2l.tryGpu()}"`]);
+    }
+    rows.push([
+      "  webgpu",
+      process.env.D2L_WEBGPU_AUTO === "0"
+        ? "left out of the automatic order (D2L_WEBGPU_AUTO=0); D2L_BACKEND=webgpu uses it"
+        : "chosen automatically on a hardware GPU adapter (Vulkan, Metal, D3D12), never on a software one; D2L_WEBGPU_AUTO=0 leaves it out",
+    ]);
     for (const s of info.skipped) rows.push([`  skipped ${s.name}`, s.reason]);
+    onCudaGpu = info.name === "tensorflow" && info.device !== "cpu";
   } catch (e) {
     rows.push(["backend", `failed: ${(e as Error).message}`]);
   }
   const smi = spawnSync("nvidia-smi", ["--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"], { encoding: "utf8" });
   rows.push(["gpu", smi.status === 0 ? smi.stdout.trim() : "none found (nvidia-smi not available)"]);
+  if (smi.status === 0 && !onCudaGpu) {
+    // An NVIDIA GPU that the tensorflow backend does not use: say exactly what tfjs-node-gpu needs.
+    const { TFJS_NODE_GPU_INSTALL } = await import("../lib/backend");
+    const libs = ["libcudart.so.11.0", "libcudnn.so.8"].map((l) => `${l} ${findLibrary(l) ?? "missing"}`).join(", ");
+    rows.push(["  CUDA for tfjs", `${TFJS_NODE_GPU_INSTALL}; found here: ${libs}`]);
+  }
   const cache = process.env.D2L_CACHE_DIR ?? path.join(os.homedir(), ".cache", "d2l-ts");
   rows.push(["data cache", fs.existsSync(cache) ? `${cache} (${fs.readdirSync(cache).length} entries)` : `${cache} (empty)`]);
   rows.push(["D2L_DATA_DIR", process.env.D2L_DATA_DIR ?? "(not set)"]);
