@@ -28,6 +28,7 @@ bash test/backend/setup-lavapipe.sh "$ART/lavapipe" >/dev/null || failed+=("lava
 # a subshell, so the Vulkan variables stay out of the other tests
 (source "$ART/lavapipe/env.sh" && D2L_REQUIRE_NATIVE=1 D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/consistency.test.js) || failed+=("backend")
 (source "$ART/lavapipe/env.sh" && D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/webgpu-reads.test.js) || failed+=("webgpu-reads")
+(source "$ART/lavapipe/env.sh" && D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/webgpu-lib-reads.test.js) || failed+=("webgpu-lib-reads")
 # bench/gpu.sh in its short mode on lavapipe: the adapter report, consistency, each GPU workload and the profile run
 (source "$ART/lavapipe/env.sh" && bash bench/gpu.sh --quick) || failed+=("gpu.sh")
 
