@@ -7,6 +7,7 @@
  *   node bench/gpu.js time [--quick]       LeNet, ResNet-18 (96 px), GRU LM, Transformer block on webgpu and native:
  *                                          one table with the book's V100 figures beside them
  *   node bench/gpu.js profile [--quick]    top kernels of one training step of each workload on webgpu
+ *   --workloads lenet,resnet18,gru,transformer (the default) picks some for time and profile.
  *
  * Each timing runs in a fresh process (bench/tfjs_workloads.js; a tfjs backend is global). `--quick` shrinks
  * batches, images and steps so that the whole script passes on Mesa's lavapipe in about a minute (CI); its
@@ -18,7 +19,8 @@ const path = require("path");
 const { arg, flag, die, list, runChild, machineHeader, table, loadFooter } = require("./common");
 
 const PROG = "bench/gpu.js";
-const WORKLOADS = ["lenet", "resnet18", "gru", "transformer"];
+const ALL_WORKLOADS = ["lenet", "resnet18", "gru", "transformer"];
+let WORKLOADS = ALL_WORKLOADS;
 
 /**
  * The book's figures on its V100 (d2l.ai, PyTorch): LeNet 6.6, ResNet-18 at 96 px 8.6, the GRU language model
@@ -212,6 +214,7 @@ async function profile(quick, top) {
 async function main() {
   const cmd = process.argv[2];
   const quick = flag("quick");
+  WORKLOADS = list(PROG, "workloads", ALL_WORKLOADS.join(","), ALL_WORKLOADS);
   if (cmd === "adapter") return adapter();
   if (cmd === "time") return time(quick, list(PROG, "backends", "webgpu,native", ["webgpu", "native", "wasm", "cpu", "tensorflow"]));
   if (cmd === "profile") {
@@ -219,7 +222,7 @@ async function main() {
     if (!Number.isInteger(top) || top < 1) die(PROG, `--top takes a positive integer, got ${arg("top", "")}`);
     return profile(quick, top);
   }
-  die(PROG, `expected a command: adapter, time [--quick] [--backends webgpu,native], or profile [--quick] [--top N]; got ${cmd === undefined ? "none" : JSON.stringify(cmd)}`);
+  die(PROG, `expected a command: adapter, time [--quick] [--backends webgpu,native] [--workloads ...], or profile [--quick] [--top N] [--workloads ...]; got ${cmd === undefined ? "none" : JSON.stringify(cmd)}`);
 }
 
 main().then(
