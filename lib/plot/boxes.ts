@@ -91,7 +91,7 @@ function imagePng(img: Tensor, maxWidth: number, read: ReadValues): { png: Buffe
   const w = s[1];
   const c = (s.length === 2 ? 1 : s[2]) as 1 | 3 | 4;
   if (h < 1 || w < 1) throw new Error(`showBoxes: the image is empty (${h}x${w})`);
-  if (img.isDisposed) throw new Error("showBoxes: the image tensor is disposed; show it before disposing it");
+  if (read.disposed(img)) throw new Error("showBoxes: the image tensor is disposed; show it before disposing it");
   const data = read(img);
   let lo = Infinity;
   let hi = -Infinity;
@@ -125,7 +125,7 @@ function boxRows(boxes: Tensor | readonly (readonly number[] | BoxRect)[], read:
   if (isTensor(boxes)) {
     if (boxes.shape.length !== 2 || boxes.shape[1] !== 4)
       throw new Error(`showBoxes: boxes must be a tensor [numBoxes, 4] of corners (x1, y1, x2, y2) in pixels; got ${describe(boxes)}`);
-    if (boxes.isDisposed) throw new Error("showBoxes: the boxes tensor is disposed; show it before disposing it");
+    if (read.disposed(boxes)) throw new Error("showBoxes: the boxes tensor is disposed; show it before disposing it");
     const d = Array.from(read(boxes));
     return Array.from({ length: boxes.shape[0] }, (_, i) => d.slice(i * 4, i * 4 + 4));
   }

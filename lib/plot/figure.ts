@@ -314,8 +314,12 @@ export class Figure {
   }
 }
 
-/** How a figure builder reads a tensor's values (flat, row-major). */
-export type ReadValues = (t: tf.Tensor) => tf.TypedArray;
+/** How a figure builder reads a tensor's values (flat, row-major), and asks whether it was disposed before the figure was made. */
+export interface ReadValues {
+  (t: tf.Tensor): tf.TypedArray;
+  /** True for a tensor disposed before the plot call (a pending figure's own copy does not count). */
+  disposed(t: tf.Tensor): boolean;
+}
 
 /**
  * Build a figure from tensors on any backend: `build(read)` gets the values
@@ -334,7 +338,7 @@ export type ReadValues = (t: tf.Tensor) => tf.TypedArray;
 export function figureFrom<F extends Figure>(build: (read: ReadValues) => F): F {
   const host = new Map<tf.Tensor, tf.TypedArray>();
   const gpu = new Map<tf.Tensor, tf.Tensor>();
-  const firstRead: ReadValues = (t) => {
+  const firstRead = (t: tf.Tensor): tf.TypedArray => {
     const known = host.get(t);
     if (known) return known;
     if (gpu.has(t)) return new Float32Array(t.size);
@@ -348,7 +352,7 @@ export function figureFrom<F extends Figure>(build: (read: ReadValues) => F): F 
   };
   let fig: F;
   try {
-    fig = build(firstRead);
+    fig = build(Object.assign(firstRead, { disposed: (t: tf.Tensor) => t.isDisposed }));
   } catch (e) {
     for (const c of gpu.values()) c.dispose();
     throw e;
@@ -365,11 +369,13 @@ export function figureFrom<F extends Figure>(build: (read: ReadValues) => F): F 
       for (const c of clones) if (!c.isDisposed) c.dispose();
       orphans.unregister(token);
     }
-    return build((t) => {
+    const read = (t: tf.Tensor): tf.TypedArray => {
       const v = values.get(t);
       if (!v) throw new Error(`figure: a tensor of shape [${t.shape.join(", ")}] was not read when the figure was made; this is a bug in d2l's plot code`);
       return v;
-    });
+    };
+    // The caller may have disposed its tensors since: their values are here.
+    return build(Object.assign(read, { disposed: (t: tf.Tensor) => !values.has(t) && t.isDisposed }));
   });
   return fig;
 }

@@ -58,7 +58,7 @@ function isTensor(v: unknown): v is Tensor {
 
 function readGrid(m: HeatmapData, read: ReadValues): Grid {
   if (isTensor(m)) {
-    if (m.isDisposed) throw new Error("showHeatmaps: the matrices tensor is disposed; show it before disposing it");
+    if (read.disposed(m)) throw new Error("showHeatmaps: the matrices tensor is disposed; show it before disposing it");
     if (m.rank !== 4) throw new Error(`showHeatmaps: matrices must be ${EXPECTED}; got a tensor of shape [${m.shape.join(", ")}]`);
     return { shape: m.shape as [number, number, number, number], data: read(m) };
   }

@@ -37,7 +37,7 @@ const EXPECTED = "a tensor of shape (N,H,W), (N,H,W,1), (N,H,W,3) or (N,H,W,4), 
 function readImages(imgs: ImageBatch, read: ReadValues): Pixels {
   const t = imgs as Tensor;
   if (typeof imgs === "object" && imgs !== null && Array.isArray(t.shape) && "dataId" in t) {
-    if (t.isDisposed) throw new Error("showImages: the image tensor is disposed; show it before disposing it");
+    if (read.disposed(t)) throw new Error("showImages: the image tensor is disposed; show it before disposing it");
     const s = t.shape;
     if (s.length === 3) return { n: s[0], h: s[1], w: s[2], c: 1, data: read(t) };
     if (s.length === 4 && (s[3] === 1 || s[3] === 3 || s[3] === 4)) {

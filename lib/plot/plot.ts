@@ -39,7 +39,7 @@ function describe(v: unknown): string {
 
 /** Values of a tensor as series: rank 1 is one series, rank 2 one per row. */
 function tensorSeries(t: Tensor, what: string, read: ReadValues): number[][] {
-  if (t.isDisposed) throw new Error(`plot: ${what} is a disposed tensor; plot it before disposing it (or plot await t.array() instead)`);
+  if (read.disposed(t)) throw new Error(`plot: ${what} is a disposed tensor; plot it before disposing it (or plot await t.array() instead)`);
   if (t.rank > 2) throw new Error(`plot: ${what} is a tensor of shape [${t.shape.join(", ")}]; expected 1-D (one series) or 2-D (one series per row)`);
   const flat = Array.from(read(t));
   if (t.rank <= 1) return [flat];

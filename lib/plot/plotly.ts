@@ -178,7 +178,7 @@ function isTensor(v: unknown): v is Tensor {
 /** Tensors and typed arrays to plain arrays, recursively (what JSON can carry). */
 function plain(v: unknown, where: string, read: ReadValues): unknown {
   if (isTensor(v)) {
-    if (v.isDisposed) throw new Error(`plotly: ${where} is a disposed tensor; pass it before disposing it (or pass await t.array())`);
+    if (read.disposed(v)) throw new Error(`plotly: ${where} is a disposed tensor; pass it before disposing it (or pass await t.array())`);
     const flat = read(v);
     return v.rank === 0 ? flat[0] : tf.util.toNestedArray(v.shape, flat);
   }
