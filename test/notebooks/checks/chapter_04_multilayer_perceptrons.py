@@ -88,7 +88,7 @@ CHECKS = {
     CH + "07_backprop.ipynb": Check(
         "hand-derived backprop gradients equal tfjs' within 1e-5; wrong formulas are far off; training memory grows with depth, prediction's does not",
         """
-        const maxAbs = (t: tf.Tensor): number => tf.tidy(() => t.abs().max().dataSync()[0]);
+        const maxAbs = async (t: tf.Tensor): Promise<number> => (await t.abs().max().data())[0];
         // J written again, independently of the page's forward(): tfjs' softmax cross-entropy on rows.
         const reference = (a: tf.Tensor, b: tf.Tensor): tf.Scalar => {
           const logits = b.matMul(tf.tanh(a.matMul(X))).transpose();
@@ -101,13 +101,13 @@ CHECKS = {
           shapes: { dJdW1: dJdW1.shape, dJdW2: dJdW2.shape, dJdZ: dJdZ.shape, dJdO: dJdO.shape },
           gradErrors,
           maxGradError: Math.max(...Object.values(gradErrors)),
-          refErrorW1: maxAbs(dJdW1.sub(refW1)),
-          refErrorW2: maxAbs(dJdW2.sub(refW2)),
-          gradMaxAbs: Object.fromEntries(Object.entries(byHand).map(([k, t]) => [k, maxAbs(t)])),
-          wrongNoPhiPrime: maxAbs(dJdH.matMul(X.transpose()).add(W1.mul(lambd)).sub(refW1)),
-          wrongNoPenaltyW1: maxAbs(dJdZ.matMul(X.transpose()).sub(refW1)),
-          wrongNoPenaltyW2: maxAbs(dJdO.matMul(H.transpose()).sub(refW2)),
-          variableGradsError: Math.max(maxAbs(grads["V1"].sub(dJdW1)), maxAbs(grads["V2"].sub(dJdW2))),
+          refErrorW1: await maxAbs(dJdW1.sub(refW1)),
+          refErrorW2: await maxAbs(dJdW2.sub(refW2)),
+          gradMaxAbs: Object.fromEntries(await Promise.all(Object.entries(byHand).map(async ([k, t]) => [k, await maxAbs(t)] as const))),
+          wrongNoPhiPrime: await maxAbs(dJdH.matMul(X.transpose()).add(W1.mul(lambd)).sub(refW1)),
+          wrongNoPenaltyW1: await maxAbs(dJdZ.matMul(X.transpose()).sub(refW1)),
+          wrongNoPenaltyW2: await maxAbs(dJdO.matMul(H.transpose()).sub(refW2)),
+          variableGradsError: Math.max(await maxAbs(grads["V1"].sub(dJdW1)), await maxAbs(grads["V2"].sub(dJdW2))),
           depths, memTraining, memPrediction, perLayer,
         };
         tf.dispose([refW1, refW2]);
