@@ -96,7 +96,7 @@ CHECKS = {
         "the encoding at i + delta is the same rotation of that at i for every i",
         """
         const Pa = (await P.array())[0];
-        const encodedGap = tf.max(tf.abs(tf.sub(encoded, P))).dataSync()[0];
+        const encodedGap = (await tf.max(tf.abs(tf.sub(encoded, P))).data())[0];
         return { selfShape: selfAttended.shape, PShape: P.shape, fullShape: posEncoding.P.shape, P: Pa,
                  encodedGap, tableGap, rotationGap, libParams: posEncoding.countParams() };
         """,
@@ -122,7 +122,7 @@ CHECKS = {
         """
         const rowsOf = async (src: string) => {
           const [translation, ws] = await d2l.predictSeq2seq(net, src, srcVocab, tgtVocab, numSteps, device, true);
-          const rows = ws.map((w) => Array.from(w.dataSync()));
+          const rows = await Promise.all(ws.map(async (w) => Array.from(await w.data())));
           tf.dispose(ws);
           return { len: src.split(" ").length + 1, rows, steps: Math.min(translation === "" ? 1 : translation.split(" ").length + 1, numSteps) };
         };
@@ -153,12 +153,12 @@ CHECKS = {
         "exactly and puts head i of example b at row 5b + i; the page's layer equals d2l.MultiHeadAttention",
         """
         const Z = tf.randomNormal([2, 4, 100]);
-        const roundTrip = tf.max(tf.abs(tf.sub(transposeOutput(transposeQkv(Z, 5), 5), Z))).dataSync()[0];
-        const libTranspose = tf.max(tf.abs(tf.sub(transposeQkv(Z, 5), d2l.transposeQkv(Z, 5)))).dataSync()[0];
+        const roundTrip = (await tf.max(tf.abs(tf.sub(transposeOutput(transposeQkv(Z, 5), 5), Z))).data())[0];
+        const libTranspose = (await tf.max(tf.abs(tf.sub(transposeQkv(Z, 5), d2l.transposeQkv(Z, 5)))).data())[0];
         const numbered = tf.tile(tf.reshape(tf.range(0, 100), [1, 1, 100]), [2, 4, 1]);
         const heads = await transposeQkv(numbered, 5).array() as number[][][];
         const expected = (attention.Wo.apply(attention.Wv.apply(tf.ones([1, 100])) as tf.Tensor) as tf.Tensor);
-        const valueGap = tf.max(tf.abs(tf.sub(output, tf.reshape(expected, [1, 1, 100])))).dataSync()[0];
+        const valueGap = (await tf.max(tf.abs(tf.sub(output, tf.reshape(expected, [1, 1, 100])))).data())[0];
         return { shape: output.shape, weightsShape: attention.attention.attentionWeights!.shape,
                  params: attention.countParams(), libParams: libAttention.countParams(), roundTrip, libTranspose,
                  headShape: [heads.length, heads[0].length, heads[0][0].length],
@@ -213,7 +213,7 @@ CHECKS = {
         const b = d2l.showHeatmaps(attentionWeights, "Keys", "Queries").bundle();
         const spec = b[d2l.VEGALITE_MIME] as { data: { values: { r: number; c: number; q: number; k: number; v: number }[] } };
         return { shape: attentionWeights.shape, cells: spec.data.values, png: typeof b["image/png"] === "string" && (b["image/png"] as string).length > 100,
-                 rowSums: Array.from(attentionWeights.sum(-1).dataSync()) };
+                 rowSums: Array.from(await attentionWeights.sum(-1).data()) };
         """,
         lambda r: r["shape"] == [1, 1, 10, 10] and r["png"] and len(r["cells"]) == 100
         and sorted((c["q"], c["k"]) for c in r["cells"]) == [(q, k) for q in range(10) for k in range(10)]
@@ -235,9 +235,9 @@ CHECKS = {
         "Nadaraya-Watson regression: the Gaussian-kernel attention pooling's test MSE is well below average pooling's; "
         "attention rows sum to 1; learning the bandwidth w lowers the training loss and concentrates the weights",
         """
-        const arr = (t: tf.Tensor): number[] => Array.from(t.dataSync());
-        const [xs, ys, xt, yTr] = [arr(xTrain), arr(yTrain), arr(xTest), arr(yTruth)];
-        const w = net.w.dataSync()[0];
+        const arr = async (t: tf.Tensor): Promise<number[]> => Array.from(await t.data());
+        const [xs, ys, xt, yTr] = await Promise.all([arr(xTrain), arr(yTrain), arr(xTest), arr(yTruth)]);
+        const w = (await net.w.data())[0];
         // Nadaraya-Watson with a Gaussian kernel of scale w, by hand (keys xs, values ys)
         const nw = (x: number, scale: number): number => {
           const k = xs.map((xi) => Math.exp(-(((x - xi) * scale) ** 2) / 2));
@@ -246,16 +246,16 @@ CHECKS = {
         };
         const mse = (pred: number[]): number => pred.reduce((a, p, i) => a + (p - yTr[i]) ** 2, 0) / pred.length;
         const maxGap = (a: number[], b: number[]): number => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
-        const rowMax = (t: tf.Tensor): number => t.max(1).mean().dataSync()[0];
-        const [avg, pNW, pParam] = [arr(yHatAvg), arr(yHatNW), arr(yHatParam)];
+        const rowMax = async (t: tf.Tensor): Promise<number> => (await t.max(1).mean().data())[0];
+        const [avg, pNW, pParam] = await Promise.all([arr(yHatAvg), arr(yHatNW), arr(yHatParam)]);
         return {
           nTrain: xs.length, nTest: xt.length, sorted: xs.every((v, i) => i === 0 || xs[i - 1] <= v), inRange: xs.every((v) => v >= 0 && v < 5),
           truthGap: maxGap(yTr, xt.map((x) => 2 * Math.sin(x) + x ** 0.8)),
           noiseStd: Math.sqrt(ys.reduce((a, y, i) => a + (y - (2 * Math.sin(xs[i]) + xs[i] ** 0.8)) ** 2, 0) / xs.length),
           nwGap: maxGap(pNW, xt.map((x) => nw(x, 1))), paramGap: maxGap(pParam, xt.map((x) => nw(x, w))),
           mseAvg: mse(avg), mseNW: mse(pNW), mseParam: mse(pParam), w,
-          rowSumGapNW: maxGap(arr(attentionWeights.sum(1)), xt.map(() => 1)), rowSumGapParam: maxGap(arr(net.attentionWeights!.sum(1)), xt.map(() => 1)),
-          maxWeightNW: rowMax(attentionWeights), maxWeightParam: rowMax(net.attentionWeights!),
+          rowSumGapNW: maxGap(await arr(attentionWeights.sum(1)), xt.map(() => 1)), rowSumGapParam: maxGap(await arr(net.attentionWeights!.sum(1)), xt.map(() => 1)),
+          maxWeightNW: await rowMax(attentionWeights), maxWeightParam: await rowMax(net.attentionWeights!),
           trainKeysShape: trainKeys.shape,
         };
         """,
