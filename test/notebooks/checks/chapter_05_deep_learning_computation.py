@@ -19,7 +19,7 @@ CHECKS = {
           mySequentialShape: y2.shape,
           mySequentialParams: count(mySeq.trainableWeights),
           fixedRank: y3.rank,
-          fixedAbs: Math.abs(y3.dataSync()[0]),
+          fixedAbs: Math.abs((await y3.data())[0]),
           fixedParams: count(fixed.trainableWeights),
           chimeraRank: y4.rank,
           chimeraParams: chimera.countParams(),
@@ -41,20 +41,20 @@ CHECKS = {
     CH + "02_parameters.ipynb": Check(
         "parameter counts and names; initializers applied; tied parameters share one variable whose gradient is the sum over both uses",
         """
-        return tf.tidy(() => ({
+        return {
           numParams: net.countParams(),
           weightNames: net.weights.length,
           rgnetParams: rgnet.countParams(),
           nestedBiasShape: second.layers[0].getWeights()[1].shape,
-          gaussianStd: tf.moments(gaussian.getWeights()[0]).variance.sqrt().dataSync()[0],
-          entry00: firstUnit.dataSync()[0],
+          gaussianStd: (await tf.moments(gaussian.getWeights()[0]).variance.sqrt().data())[0],
+          entry00: (await firstUnit.data())[0],
           tiedParams: tied.countParams(),
           sharedWeightCount: sharedWeights.length,
           sharedValue,
           outputDiff,
           gradDiff,
-          gradNorm: gTied[kernelName(shared)].norm().dataSync()[0],
-        }));
+          gradNorm: (await gTied[kernelName(shared)].norm().data())[0],
+        };
         """,
         lambda r: r["numParams"] == 49 and r["weightNames"] == 4 and r["rgnetParams"] == 4 * 76 + 5
         and r["nestedBiasShape"] == [8] and 0.004 < r["gaussianStd"] < 0.02 and r["entry00"] == 42
@@ -97,18 +97,18 @@ CHECKS = {
     CH + "04_custom_layer.ipynb": Check(
         "custom layers compute, build their parameters, save and load (diff 0); an unregistered class fails clearly; the temporary folder removed",
         """
-        return tf.tidy(() => ({
-          centered: Array.from(centered.dataSync()),
+        return {
+          centered: Array.from(await centered.data()),
           centeredMean,
           myLinearWeightShape: linear.getWeights()[0].shape,
           myLinearOutShape: linearOut.shape,
-          myLinearMin: linearOut.min().dataSync()[0],
+          myLinearMin: (await linearOut.min().data())[0],
           netOutShape: Y2.shape,
           savedClassNames,
           reloadDiff,
           unregisteredError: unregisteredError.includes("Unknown layer: Doubling"),
           removed: !fs.existsSync(dir),
-        }));
+        };
         """,
         lambda r: r["centered"] == [-2, -1, 0, 1, 2] and abs(r["centeredMean"]) < 1e-6
         and r["myLinearWeightShape"] == [5, 3] and r["myLinearOutShape"] == [2, 3] and r["myLinearMin"] >= 0
@@ -119,13 +119,13 @@ CHECKS = {
     CH + "05_read_write.ipynb": Check(
         "tensors, parameters and models saved and loaded are equal (max abs diff 0); missing and damaged files fail clearly; the temporary folder removed",
         """
-        const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => a.sub(b).abs().max().dataSync()[0]);
+        const maxDiff = async (a: tf.Tensor, b: tf.Tensor) => (await a.sub(b).abs().max().data())[0];
         return {
-          tensorDiff: maxDiff(x2, x),
-          listDiff: Math.max(maxDiff(x3, x), maxDiff(y3, y)),
+          tensorDiff: await maxDiff(x2, x),
+          listDiff: Math.max(await maxDiff(x3, x), await maxDiff(y3, y)),
           dictKeys: Object.keys(mydict2),
-          dictDiff: Math.max(maxDiff(mydict2.x, x), maxDiff(mydict2.y, y)),
-          paramsDiff: maxDiff(YClone, Y),
+          dictDiff: Math.max(await maxDiff(mydict2.x, x), await maxDiff(mydict2.y, y)),
+          paramsDiff: await maxDiff(YClone, Y),
           files,
           modelDiff,
           outputShape: Y.shape,
@@ -151,7 +151,7 @@ CHECKS = {
           tryGpu: d2l.tryGpu(),
           tryGpu10: d2l.tryGpu(10),
           tryAllGpus: d2l.tryAllGpus(),
-          movedValues: yMoved.arraySync(),
+          movedValues: await yMoved.array(),
           backendAfter,
           backendNow: tf.getBackend(),
           netOutShape: out.shape,
