@@ -210,7 +210,7 @@ CHECKS = {
     CH + "01_attention_cues.ipynb": Check(
         "the attention-weight heat map of tf.eye(10) has a spec and a PNG, and its cells are the identity",
         """
-        const b = d2l.showHeatmaps(attentionWeights, "Keys", "Queries").bundle();
+        const b = (await d2l.showHeatmaps(attentionWeights, "Keys", "Queries").ready()).bundle();
         const spec = b[d2l.VEGALITE_MIME] as { data: { values: { r: number; c: number; q: number; k: number; v: number }[] } };
         return { shape: attentionWeights.shape, cells: spec.data.values, png: typeof b["image/png"] === "string" && (b["image/png"] as string).length > 100,
                  rowSums: Array.from(await attentionWeights.sum(-1).data()) };
