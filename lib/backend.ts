@@ -680,8 +680,72 @@ async function loadWebgpu(explicit: boolean): Promise<Detail> {
   }
   await setTfBackend("webgpu");
   explainSyncReads();
+  fixWebgpuCastToFloat();
   const gpus = fallback ? 0 : ((await countHardwareAdapters(module)) ?? 1);
   return webgpuDetail(facts, gpus, api.name, { "@tensorflow/tfjs-backend-webgpu": version, webgpu: packageVersion("webgpu") });
+}
+
+interface WebgpuProgramLike {
+  shaderKey: string;
+  getUserCode(): string;
+}
+interface WebgpuBackendLike {
+  runWebGPUProgram(program: WebgpuProgramLike, inputs: tf.TensorInfo[], outputDtype: tf.DataType): tf.TensorInfo;
+}
+
+/**
+ * tfjs-backend-webgpu 4.22 casts int32 and bool to float32 by relabelling the
+ * int32 buffer, and some of its shaders (Transpose) then read the int bits as
+ * floats: `tf.transpose(tf.oneHot(i, 8).toFloat(), [1, 0, 2])` gave 1.4e-45
+ * for 1, and Dawn printed a WGSL type error, with no exception (found by
+ * bench/gpu.sh's profile of the GRU language model, whose recurrent layer
+ * transposes its one-hot input). d2l's Cast converts with a real shader: tfjs'
+ * own unary program (its input getter converts to f32) with the operation
+ * left out. Other casts go to tfjs' kernel.
+ */
+function fixWebgpuCastToFloat(): void {
+  const original = tf.getKernel("Cast", "webgpu");
+  if (!original || (original as { d2l?: boolean }).d2l) return;
+  const backend = tf.backend() as unknown as WebgpuBackendLike;
+  // tfjs' unary program class, caught from one unary op on a GPU-resident tensor.
+  type UnaryProgramClass = new (shape: number[], op: unknown) => WebgpuProgramLike;
+  let unary: UnaryProgramClass | null = null;
+  let unaryOp: unknown;
+  const run = backend.runWebGPUProgram;
+  backend.runWebGPUProgram = function (this: WebgpuBackendLike, program, inputs, outputDtype) {
+    if (!unary && /^unary_/.test(program.shaderKey)) {
+      unary = program.constructor as unknown as UnaryProgramClass;
+      unaryOp = (program as { op?: unknown }).op;
+    }
+    return run.call(this, program, inputs, outputDtype);
+  };
+  try {
+    tf.tidy(() => tf.neg(tf.add(tf.zeros([2048]), tf.ones([2048]))));
+  } finally {
+    backend.runWebGPUProgram = run;
+  }
+  const Unary = unary as UnaryProgramClass | null;
+  if (!Unary) return; // tfjs changed: leave its Cast alone
+  const CALL = "setOutputAtIndex(index, unaryOperation(a))";
+  const probe = new Unary([1], unaryOp);
+  if (!probe.getUserCode().includes(CALL)) return;
+  tf.unregisterKernel("Cast", "webgpu");
+  const kernel: tf.KernelConfig & { d2l?: boolean } = {
+    kernelName: "Cast",
+    backendName: "webgpu",
+    kernelFunc: (args) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      const dtype = (args.attrs as { dtype: tf.DataType }).dtype;
+      if (dtype !== "float32" || (x.dtype !== "int32" && x.dtype !== "bool")) return original.kernelFunc(args);
+      const program = new Unary(x.shape, unaryOp);
+      const userCode = program.getUserCode().replace(CALL, "setOutputAtIndex(index, a)");
+      program.shaderKey = "d2l_cast_to_float32";
+      program.getUserCode = () => userCode;
+      return (args.backend as unknown as WebgpuBackendLike).runWebGPUProgram(program, [x], "float32");
+    },
+  };
+  kernel.d2l = true;
+  tf.registerKernel(kernel);
 }
 
 /**

@@ -31,6 +31,7 @@ bash test/backend/setup-lavapipe.sh "$ART/lavapipe" >/dev/null || failed+=("lava
 (source "$ART/lavapipe/env.sh" && D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/webgpu-lib-reads.test.js) || failed+=("webgpu-lib-reads")
 (source "$ART/lavapipe/env.sh" && D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/webgpu-plots.test.js) || failed+=("webgpu-plots")
 # bench/gpu.sh in its short mode on lavapipe: the adapter report, consistency, each GPU workload and the profile run
+(source "$ART/lavapipe/env.sh" && D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/webgpu-cast.test.js) || failed+=("webgpu-cast")
 (source "$ART/lavapipe/env.sh" && bash bench/gpu.sh --quick) || failed+=("gpu.sh")
 # chapters 3 and 6 quick on webgpu (lavapipe): the notebooks read with await, and the kernel shows a tensor result with await
 (source "$ART/lavapipe/env.sh" && cd test/notebooks && D2L_BACKEND=webgpu /usr/bin/python3 -m unittest -v test_notebooks -k chapter_03_ -k chapter_06_) || failed+=("notebooks-webgpu")
