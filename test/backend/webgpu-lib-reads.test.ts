@@ -38,6 +38,7 @@ interface Values {
   multiboxTarget: number[][];
   detection: number[];
   detectionOnGpu: string;
+  hflipOnGpu: string;
 }
 
 interface Result {
@@ -143,6 +144,14 @@ async function childMain(mode: string): Promise<void> {
     } catch (e) {
       detectionOnGpu = (e as Error).message;
     }
+    // the transforms, a CPU data pipeline, say how to pass host values
+    let hflipOnGpu = "read";
+    const image = note("image", onDevice([1, 2, 3, 4, 5, 6], [1, 2, 3]));
+    try {
+      d2l.transforms.functional.hflip(image).dispose();
+    } catch (e) {
+      hflipOnGpu = (e as Error).message;
+    }
     const values: Values = {
       backend: tf.getBackend(),
       onGpu,
@@ -160,6 +169,7 @@ async function childMain(mode: string): Promise<void> {
       multiboxTarget,
       detection,
       detectionOnGpu,
+      hflipOnGpu,
     };
     console.log(JSON.stringify({ values }));
   } catch (e) {
@@ -220,6 +230,7 @@ if (process.env.D2L_LIB_READS_CHILD) {
       assert.deepEqual(v.label2image, [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 0, 0]);
       assert.equal(v.anchorsReadSync, true);
       assert.equal(v.detectionOnGpu, "read", "cpu reads synchronously");
+      assert.equal(v.hflipOnGpu, "read");
     });
 
     it("on webgpu: the same values from tensors on the GPU", (t) => {
@@ -240,6 +251,7 @@ if (process.env.D2L_LIB_READS_CHILD) {
       g.multiboxTarget.forEach((part, i) => close(part, c.multiboxTarget[i], 1e-4, `multiboxTarget[${i}]`));
       close(g.detection, c.detection, 1e-6, "multiboxDetection (offsets applied in JavaScript on webgpu)");
       assert.match(g.detectionOnGpu, /multiboxDetection: clsProbs .* is on the GPU \(webgpu backend\).*tf\.tensor\(await clsProbs\.data\(\), clsProbs\.shape, clsProbs\.dtype\)/);
+      assert.match(g.hflipOnGpu, /^hflip: the image \(shape \[1, 2, 3\]\) is on the GPU \(webgpu backend\).*tf\.tensor\(await x\.data\(\), x\.shape, x\.dtype\)$/);
     });
   });
 }
