@@ -61,7 +61,7 @@ async function child() {
       perplexity: r.perplexity,
       tokensPerSec: r.tokensPerSec,
       seconds: wall,
-      prediction: d2l.predictCh8("time traveller", 50, net, vocab),
+      prediction: await d2l.predictCh8("time traveller", 50, net, vocab),
       leakedTensors: tf.memory().numTensors - before,
       maxRssMiB: process.resourceUsage().maxRSS / 1024,
     }),
