@@ -222,7 +222,10 @@ async function main() {
     if (!Number.isInteger(top) || top < 1) die(PROG, `--top takes a positive integer, got ${arg("top", "")}`);
     return profile(quick, top);
   }
-  die(PROG, `expected a command: adapter, time [--quick] [--backends webgpu,native] [--workloads ...], or profile [--quick] [--top N] [--workloads ...]; got ${cmd === undefined ? "none" : JSON.stringify(cmd)}`);
+  die(
+    PROG,
+    `expected a command: adapter, time [--quick] [--backends webgpu,native] [--workloads ...], or profile [--quick] [--top N] [--workloads ...]; got ${cmd === undefined ? "none" : JSON.stringify(cmd)}`,
+  );
 }
 
 main().then(
