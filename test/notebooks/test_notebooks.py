@@ -39,13 +39,18 @@ def backend_for(rel):
     return "native" if rel.startswith(NATIVE_NOTEBOOKS) else "wasm"
 
 
-def run_notebook(path, probe):
+# Seconds a cell may run. webgpu in CI is Mesa's lavapipe, a CPU Vulkan driver: LeNet's first quick epoch
+# there took over 600 s on a loaded 2-core machine (the whole notebook 343 s on a quieter one).
+CELL_TIMEOUT = {"webgpu": 1800}
+
+
+def run_notebook(path, probe, backend):
     """Run a notebook in quick mode with its probe appended; the executed copy goes to test-artifacts/.
     The probe's object also reports the backend the kernel ran on, as `_backend`."""
     nb = nbformat.read(path, as_version=4)
     inject_quick_parameters(nb)
     append_probe(nb, "const probed__ = await (async () => {\n" + probe.strip("\n") + "\n})();\nreturn { ...probed__, _backend: tf.getBackend() };")
-    client = NotebookClient(nb, kernel_name="d2l-ts", timeout=600, resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(nb, kernel_name="d2l-ts", timeout=CELL_TIMEOUT.get(backend, 600), resources={"metadata": {"path": str(path.parent)}})
     started = time.time()
     try:
         client.execute()
@@ -90,7 +95,7 @@ def make_test(rel, check):
         backend = backend_for(rel)
         os.environ["D2L_BACKEND"] = backend
         try:
-            nb, seconds = run_notebook(path, check.probe)
+            nb, seconds = run_notebook(path, check.probe, backend)
         except CellExecutionError as e:
             self.fail(f"{rel}: a cell failed:\n{str(e)[:3000]}")
         result = probe_result(nb)
