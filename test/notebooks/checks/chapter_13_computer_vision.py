@@ -202,15 +202,15 @@ CHECKS = {
         "the ring around it); the centers are right; corner -> center -> corner is exact; the library agrees; plots drawn",
         """
         const gray = img.toFloat().mean(2);
-        const mean = (b: number[]) => tf.tidy(() => gray.slice([b[1], b[0]], [b[3] - b[1], b[2] - b[0]]).sum().dataSync()[0]);
+        const mean = async (b: number[]) => (await tf.tidy(() => gray.slice([b[1], b[0]], [b[3] - b[1], b[2] - b[0]]).sum()).data())[0];
         const area = (b: number[]) => (b[2] - b[0]) * (b[3] - b[1]);
         const grow = (b: number[]) => [b[0] - 8, b[1] - 8, b[2] + 8, b[3] + 8];
         const bs = [walkBbox, runBbox];
         return {
-          shape: img.shape, walkBbox, runBbox, centers: centers.arraySync(), libraryDiff,
-          roundTripEqual: roundTrip.equal(boxes).all().dataSync()[0] === 1,
-          insideGray: bs.map((b) => mean(b) / area(b)),
-          ringGray: bs.map((b) => (mean(grow(b)) - mean(b)) / (area(grow(b)) - area(b))),
+          shape: img.shape, walkBbox, runBbox, centers: await centers.array(), libraryDiff,
+          roundTripEqual: (await roundTrip.equal(boxes).all().data())[0] === 1,
+          insideGray: await Promise.all(bs.map(async (b) => (await mean(b)) / area(b))),
+          ringGray: await Promise.all(bs.map(async (b) => ((await mean(grow(b))) - (await mean(b))) / (area(grow(b)) - area(b)))),
         };
         """,
         _bounding_box,
@@ -224,11 +224,11 @@ CHECKS = {
         "detection output; four drawings",
         """
         return {
-          shape: Y.shape, first: Array.from(boxes.slice([250, 250, 0, 0], [1, 1, 1, 4]).dataSync()),
-          bookShape: bookY.shape, bookFirst, pixelAnchors: pixelAnchors.arraySync(),
-          iou: iou.arraySync(), libraryIou: d2l.boxIou(anchors, truthBoxes).arraySync(),
-          classLabels: classLabels.arraySync(), bboxMask: bboxMask.arraySync(), bboxOffset: bboxOffset.arraySync(),
-          kept, libraryKept: d2l.nms(nmsAnchors, best, 0.5).arraySync(), output: output.arraySync(), detections,
+          shape: Y.shape, first: Array.from(await boxes.slice([250, 250, 0, 0], [1, 1, 1, 4]).data()),
+          bookShape: bookY.shape, bookFirst, pixelAnchors: await pixelAnchors.array(),
+          iou: await iou.array(), libraryIou: await d2l.boxIou(anchors, truthBoxes).array(),
+          classLabels: await classLabels.array(), bboxMask: await bboxMask.array(), bboxOffset: await bboxOffset.array(),
+          kept, libraryKept: await d2l.nms(nmsAnchors, best, 0.5).array(), output: await output.array(), detections,
         };
         """,
         _anchor,
@@ -241,7 +241,7 @@ CHECKS = {
         """
         return {
           counts: [small, medium, large, frames].map((d) => d.anchors.shape[1]),
-          small: small.anchors.squeeze([0]).arraySync(), frames: frames.anchors.squeeze([0]).arraySync(), bestAnchor, bestIou,
+          small: await small.anchors.squeeze([0]).array(), frames: await frames.anchors.squeeze([0]).array(), bestAnchor, bestIou,
         };
         """,
         _multiscale,
@@ -256,9 +256,9 @@ CHECKS = {
         """
         return {
           classes, colormap: d2l.VOC_COLORMAP.slice(0, 11), shapes: [image0.shape, label0.shape],
-          dtypes: [image0.dtype, label0.dtype], label0: label0.arraySync(), layout0: trainSet.layout(0),
-          colour0: d2l.label2image(label0).arraySync(), cropShapes: [cropImage.shape, cropLabel.shape],
-          cropLabel: cropLabel.arraySync(), shares, batchShapes,
+          dtypes: [image0.dtype, label0.dtype], label0: await label0.array(), layout0: trainSet.layout(0),
+          colour0: await d2l.label2image(label0).array(), cropShapes: [cropImage.shape, cropLabel.shape],
+          cropLabel: await cropLabel.array(), shares, batchShapes,
         };
         """,
         _semantic_segmentation),
@@ -272,10 +272,10 @@ CHECKS = {
         "and W^T y = trans_conv (as computed here)",
         """
         return {
-          scratch: Yscratch.arraySync(), library: d2l.transConv(X, K).arraySync(),
-          op: Yop.squeeze().arraySync(), layer: Ylayer.squeeze().arraySync(), pad: Ypad.squeeze([0, 3]).arraySync(),
-          stride: Ystride.squeeze().arraySync(), shapes: [Xc.shape, Yc.shape, Zc.shape],
-          Ym: Ym.arraySync(), W: W.arraySync(), WX: WX.arraySync(), WtY: WtY.arraySync(), Zm: Zm.arraySync(),
+          scratch: await Yscratch.array(), library: await d2l.transConv(X, K).array(),
+          op: await Yop.squeeze().array(), layer: await Ylayer.squeeze().array(), pad: await Ypad.squeeze([0, 3]).array(),
+          stride: await Ystride.squeeze().array(), shapes: [Xc.shape, Yc.shape, Zc.shape],
+          Ym: await Ym.array(), W: await W.array(), WX: await WX.array(), WtY: await WtY.array(), Zm: await Zm.array(),
           convIsMatmul, transIsMatmulT,
         };
         """,
@@ -339,18 +339,18 @@ CHECKS[CH + "15_layer_catalogue.ipynb"] = Check(
     "probability-weighted average (and the mean of the training draws is near it); bilinear upsampling equals the "
     "bilinear-kernel transposed convolution within 1e-5 away from the border; the upsampled and unpooled images",
     """
-    const big = (t: tf.Tensor) => t.squeeze([0, 3]).arraySync();
+    const big = async (t: tf.Tensor) => await t.squeeze([0, 3]).array();
     return {
       table: variants.map((v, i) => ({
         layer: v.name, rf: receptiveField(v.dilation), formula: table[i]["parameters (formula)"],
         countParams: v.layer.countParams(), macs: table[i]["multiply-adds / position"], ms: table[i]["ms / forward+backward"],
       })),
-      max: big(tf.maxPool(P, 2, 2, "valid")), average: big(tf.avgPool(P, 2, 2, "valid")),
-      globalAverage: (new d2l.GlobalAvgPool2d().apply(P) as tf.Tensor).dataSync()[0],
-      inference: big(inference), meanDraw: big(meanDraw), interiorDiff, borderDiff,
+      max: await big(tf.maxPool(P, 2, 2, "valid")), average: await big(tf.avgPool(P, 2, 2, "valid")),
+      globalAverage: (await (new d2l.GlobalAvgPool2d().apply(P) as tf.Tensor).data())[0],
+      inference: await big(inference), meanDraw: await big(meanDraw), interiorDiff, borderDiff,
       shapes: [small, crop, nearest, bilinear, transUp, unpooled].map((t) => t.shape),
-      unpooledNonzero: unpooled.notEqual(0).toFloat().mean().dataSync()[0],
-      unpooledDiff: unpooled.sub(crop).mul(unpooled.notEqual(0).toFloat()).abs().max().dataSync()[0],
+      unpooledNonzero: (await unpooled.notEqual(0).toFloat().mean().data())[0],
+      unpooledDiff: (await unpooled.sub(crop).mul(unpooled.notEqual(0).toFloat()).abs().max().data())[0],
     };
     """,
     _layer_catalogue,
@@ -408,7 +408,7 @@ CHECKS[CH + "06_object_detection_dataset.ipynb"] = Check(
     """
     return {
       sizes: [trainIter.dataset.length, valIter.dataset.length], shapes: [X.shape, Y.shape],
-      labels: Y.reshape([-1, 5]).arraySync(), pixelMin: X.min().dataSync()[0], pixelMax: X.max().dataSync()[0], sameFirst,
+      labels: await Y.reshape([-1, 5]).array(), pixelMin: (await X.min().data())[0], pixelMax: (await X.max().data())[0], sameFirst,
     };
     """,
     _detection_dataset,
@@ -451,7 +451,7 @@ CHECKS[CH + "11_fcn.ipynb"] = Check(
     "present; the cross-entropy FCN's mean IoU beats it by a margin, its pixel accuracy too, and the dice-trained "
     "FCN beats it on mean IoU by the margin; the CE loss falls; predictions [4, 64, 64]; two training plots",
     """
-    const present = d2l.iouPerClass(testLabels, testLabels, numClasses).filter((v) => v !== null).length;
+    const present = (await d2l.iouPerClass(testLabels, testLabels, numClasses)).filter((v) => v !== null).length;
     const pick = (x: { acc: number; miou: number; history: { loss: number; acc: number; miou: number }[] }) => ({ acc: x.acc, miou: x.miou, history: x.history });
     return {
       bodyShape: bodyOut.shape, fcnShape: probeOut.shape, catShapes: [img.shape, outImg.shape], interiorDiff,
