@@ -83,6 +83,12 @@ function floats(who: string, name: string, t: tf.Tensor): Float32Array {
   return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
 }
 
+/** A tensor's values read with await (so on every backend, webgpu's GPU tensors included), as float32. */
+async function hostFloats(t: tf.Tensor): Promise<Float32Array> {
+  const d = await t.data();
+  return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
+}
+
 /** The four coordinates of the last axis, each `[...]`. */
 function unstackLast(boxes: tf.Tensor): tf.Tensor[] {
   return tf.split(boxes, 4, -1).map((t) => t.squeeze([boxes.rank - 1]));
@@ -456,30 +462,6 @@ export function offsetInverse(anchors: tf.Tensor, offsetPreds: tf.Tensor): tf.Te
   });
 }
 
-/** {@link offsetInverse} of `anchors` (`numAnchors` corner boxes) and `batch` sets of offsets, in float32 steps. */
-function offsetInverseRows(anc: Float32Array, off: Float32Array, batch: number, numAnchors: number): Float32Array {
-  const out = new Float32Array(batch * numAnchors * 4);
-  for (let b = 0; b < batch; b++) {
-    for (let i = 0; i < numAnchors; i++) {
-      const a = i * 4;
-      const o = (b * numAnchors + i) * 4;
-      const aw = f32(anc[a + 2] - anc[a]);
-      const ah = f32(anc[a + 3] - anc[a + 1]);
-      const acx = f32(f32(anc[a] + anc[a + 2]) / 2);
-      const acy = f32(f32(anc[a + 1] + anc[a + 3]) / 2);
-      const cx = f32(f32(f32(off[o] * aw) / 10) + acx);
-      const cy = f32(f32(f32(off[o + 1] * ah) / 10) + acy);
-      const hw = f32(f32(f32(Math.exp(f32(off[o + 2] / 5))) * aw) * 0.5);
-      const hh = f32(f32(f32(Math.exp(f32(off[o + 3] / 5))) * ah) * 0.5);
-      out[o] = f32(cx - hw);
-      out[o + 1] = f32(cy - hh);
-      out[o + 2] = f32(cx + hw);
-      out[o + 3] = f32(cy + hh);
-    }
-  }
-  return out;
-}
-
 /** Greedy non-maximum suppression on plain arrays: the indices kept, best score first. */
 function nmsRows(boxes: Float32Array, scores: ArrayLike<number>, iouThreshold: number): number[] {
   const n = scores.length;
@@ -515,9 +497,9 @@ function nmsRows(boxes: Float32Array, scores: ArrayLike<number>, iouThreshold: n
  *
  * @example
  * const boxes = tf.tensor2d([[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95], [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]]);
- * await d2l.nms(boxes, tf.tensor1d([0.9, 0.8, 0.7, 0.9]), 0.5).array(); // [0, 3]
+ * await (await d2l.nms(boxes, tf.tensor1d([0.9, 0.8, 0.7, 0.9]), 0.5)).array(); // [0, 3]
  */
-export function nms(boxes: tf.Tensor, scores: tf.Tensor, iouThreshold: number): tf.Tensor1D {
+export async function nms(boxes: tf.Tensor, scores: tf.Tensor, iouThreshold: number): Promise<tf.Tensor1D> {
   const who = "nms";
   checkBoxes(who, "boxes", boxes, 2);
   checkTensor(who, "scores", scores);
@@ -525,7 +507,8 @@ export function nms(boxes: tf.Tensor, scores: tf.Tensor, iouThreshold: number): 
     throw new Error(`${who}: scores must have shape [${boxes.shape[0]}] (one score per box), got ${describe(scores)}`);
   }
   checkThreshold(who, "iouThreshold", iouThreshold);
-  return tf.tensor1d(nmsRows(floats(who, "boxes", boxes), floats(who, "scores", scores), iouThreshold), "int32");
+  const [b, sc] = await Promise.all([hostFloats(boxes), hostFloats(scores)]);
+  return tf.tensor1d(nmsRows(b, sc, iouThreshold), "int32");
 }
 
 /**
@@ -543,10 +526,10 @@ export function nms(boxes: tf.Tensor, scores: tf.Tensor, iouThreshold: number): 
  * @example
  * const anchors = tf.tensor2d([[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95], [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]]);
  * const clsProbs = tf.tensor2d([[0, 0, 0, 0], [0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.9]]);
- * const output = d2l.multiboxDetection(clsProbs.expandDims(0), tf.zeros([1, 16]), anchors.expandDims(0), 0.5);
+ * const output = await d2l.multiboxDetection(clsProbs.expandDims(0), tf.zeros([1, 16]), anchors.expandDims(0), 0.5);
  * await output.array(); // [[[0, 0.9, 0.1, 0.08, 0.52, 0.92], [1, 0.9, 0.55, 0.2, 0.9, 0.88], [-1, 0.8, ...], [-1, 0.7, ...]]]
  */
-export function multiboxDetection(clsProbs: tf.Tensor, offsetPreds: tf.Tensor, anchors: tf.Tensor, nmsThreshold = 0.5, posThreshold = 0.009999999): tf.Tensor3D {
+export async function multiboxDetection(clsProbs: tf.Tensor, offsetPreds: tf.Tensor, anchors: tf.Tensor, nmsThreshold = 0.5, posThreshold = 0.009999999): Promise<tf.Tensor3D> {
   const who = "multiboxDetection";
   checkTensor(who, "clsProbs", clsProbs);
   checkTensor(who, "offsetPreds", offsetPreds);
@@ -563,15 +546,13 @@ export function multiboxDetection(clsProbs: tf.Tensor, offsetPreds: tf.Tensor, a
   checkThreshold(who, "nmsThreshold", nmsThreshold);
   checkThreshold(who, "posThreshold", posThreshold);
   const numCls = cs[1] - 1;
-  const probs = floats(who, "clsProbs", clsProbs);
+  const boxesT = tf.tidy(() => offsetInverse(ancT.reshape([numAnchors, 4]).tile([batch, 1]), offsetPreds.reshape([batch * numAnchors, 4])));
+  let probs: Float32Array;
   let boxes: Float32Array;
-  if (tf.getBackend() !== "webgpu") {
-    const boxesT = tf.tidy(() => offsetInverse(ancT.reshape([numAnchors, 4]).tile([batch, 1]), offsetPreds.reshape([batch * numAnchors, 4])));
-    boxes = floats(who, "the predicted boxes", boxesT);
+  try {
+    [probs, boxes] = await Promise.all([hostFloats(clsProbs), hostFloats(boxesT)]);
+  } finally {
     boxesT.dispose();
-  } else {
-    // on webgpu a kernel's result is on the GPU: the same float32 steps as offsetInverse, in JavaScript on the host values
-    boxes = offsetInverseRows(floats(who, "anchors", ancT), floats(who, "offsetPreds", offsetPreds), batch, numAnchors);
   }
   const out = new Float32Array(batch * numAnchors * 6);
   const minConf = f32(posThreshold);

@@ -4,8 +4,8 @@
  * getFashionMnistLabels, predictCh8, checkClose) read with await, so they
  * take tensors that live on the GPU and give what they give on cpu;
  * label2image computes on the device; TinySSD's anchors are host values, so
- * multiboxTarget takes them; multiboxDetection on host values gives cpu's
- * rows, and on a GPU tensor an error that says how to pass a host copy.
+ * multiboxTarget takes them; nms and multiboxDetection read with await, so
+ * GPU inputs give cpu's rows.
  *
  * Each backend runs in a child process (this file, with D2L_LIB_READS_CHILD
  * set); in CI webgpu is Mesa's lavapipe (run-all.sh sources its env and sets
@@ -37,7 +37,8 @@ interface Values {
   anchorsReadSync: boolean;
   multiboxTarget: number[][];
   detection: number[];
-  detectionOnGpu: string;
+  detectionOnGpu: number[];
+  nmsOnGpu: number[];
   hflipOnGpu: string;
 }
 
@@ -136,14 +137,13 @@ async function childMain(mode: string): Promise<void> {
       ],
     ]);
     const offsets = tf.tensor2d([[0.1, -0.2, 0.3, 0.05, 0, 0, 0, 0, -0.1, 0.1, 0.2, -0.3, 0.4, 0, 0.1, 0]]);
-    const detection = Array.from(await d2l.multiboxDetection(probs, offsets, anc, 0.5).data());
-    let detectionOnGpu = "read";
+    const detection = Array.from(await (await d2l.multiboxDetection(probs, offsets, anc, 0.5)).data());
     const gpuProbs = note("gpuProbs", onDevice([0, 0, 0, 0, 0.9, 0.8, 0.7, 0.1, 0.1, 0.2, 0.3, 0.9], [1, 3, 4]));
-    try {
-      d2l.multiboxDetection(gpuProbs, offsets, anc, 0.5).dispose();
-    } catch (e) {
-      detectionOnGpu = (e as Error).message;
-    }
+    const gpuOffsets = note("gpuOffsets", onDevice(Array.from(await offsets.data()), [1, 16]));
+    const gpuAnchors = note("gpuAnchors", onDevice(Array.from(await anc.data()), [1, 4, 4]));
+    const detectionOnGpu = Array.from(await (await d2l.multiboxDetection(gpuProbs, gpuOffsets, gpuAnchors, 0.5)).data());
+    const gpuScores = note("gpuScores", onDevice([0.9, 0.8, 0.7, 0.9], [4]));
+    const nmsOnGpu = Array.from(await (await d2l.nms(gpuAnchors.squeeze([0]), gpuScores, 0.5)).data());
     // the transforms, a CPU data pipeline, say how to pass host values
     let hflipOnGpu = "read";
     const image = note("image", onDevice([1, 2, 3, 4, 5, 6], [1, 2, 3]));
@@ -169,6 +169,7 @@ async function childMain(mode: string): Promise<void> {
       multiboxTarget,
       detection,
       detectionOnGpu,
+      nmsOnGpu,
       hflipOnGpu,
     };
     console.log(JSON.stringify({ values }));
@@ -229,7 +230,8 @@ if (process.env.D2L_LIB_READS_CHILD) {
       assert.match(v.checkClose, /✓ a GPU tensor \(1\/1 point\)/);
       assert.deepEqual(v.label2image, [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 0, 0]);
       assert.equal(v.anchorsReadSync, true);
-      assert.equal(v.detectionOnGpu, "read", "cpu reads synchronously");
+      assert.deepEqual(v.detectionOnGpu, v.detection, "the same inputs made by kernels");
+      assert.deepEqual(v.nmsOnGpu, [0, 3]); // the book's 14.4.4: the dog's best box and the cat's
       assert.equal(v.hflipOnGpu, "read");
     });
 
@@ -249,8 +251,9 @@ if (process.env.D2L_LIB_READS_CHILD) {
       }
       assert.ok(Math.abs(g.bboxEval - c.bboxEval) < 1e-5, `bboxEval ${g.bboxEval} vs ${c.bboxEval}`);
       g.multiboxTarget.forEach((part, i) => close(part, c.multiboxTarget[i], 1e-4, `multiboxTarget[${i}]`));
-      close(g.detection, c.detection, 1e-6, "multiboxDetection (offsets applied in JavaScript on webgpu)");
-      assert.match(g.detectionOnGpu, /multiboxDetection: clsProbs .* is on the GPU \(webgpu backend\).*tf\.tensor\(await clsProbs\.data\(\), clsProbs\.shape, clsProbs\.dtype\)/);
+      close(g.detection, c.detection, 1e-6, "multiboxDetection");
+      close(g.detectionOnGpu, c.detection, 1e-6, "multiboxDetection of GPU tensors");
+      assert.deepEqual(g.nmsOnGpu, c.nmsOnGpu, "nms of GPU tensors");
       assert.match(g.hflipOnGpu, /^hflip: the image \(shape \[1, 2, 3\]\) is on the GPU \(webgpu backend\).*tf\.tensor\(await x\.data\(\), x\.shape, x\.dtype\)$/);
     });
   });

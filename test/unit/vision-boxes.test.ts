@@ -183,15 +183,15 @@ describe("labelling anchors (14.4.3)", () => {
 
 describe("non-maximum suppression (14.4.4)", () => {
   const b = fx.detection_book;
-  test("nms keeps the dog's best box and the cat's", () => {
+  test("nms keeps the dog's best box and the cat's", async () => {
     const scores = tf.max(t(b.cls_probs).slice([1, 0], [2, 4]), 0);
-    const keep = d2l.nms(t(b.anchors), scores, 0.5);
+    const keep = await d2l.nms(t(b.anchors), scores, 0.5);
     same(keep, b.nms_keep, "nms keep");
     assert.deepEqual(Array.from(keep.dataSync()).sort(), [0, 3]);
   });
 
-  test("multiboxDetection: the book's printed output", () => {
-    const out = d2l.multiboxDetection(t(b.cls_probs).expandDims(0), tf.zeros([1, 16], "int32"), t(b.anchors).expandDims(0), 0.5);
+  test("multiboxDetection: the book's printed output", async () => {
+    const out = await d2l.multiboxDetection(t(b.cls_probs).expandDims(0), tf.zeros([1, 16], "int32"), t(b.anchors).expandDims(0), 0.5);
     close(out, b.output, "output");
     assert.deepEqual(out.shape, [1, 4, 6]);
     // the book: [[ 0.00, 0.90, 0.10, 0.08, 0.52, 0.92], [ 1.00, 0.90, 0.55, 0.20, 0.90, 0.88],
@@ -199,24 +199,24 @@ describe("non-maximum suppression (14.4.4)", () => {
     assert.deepEqual(rounded(out, 2), [0, 0.9, 0.1, 0.08, 0.52, 0.92, 1, 0.9, 0.55, 0.2, 0.9, 0.88, -1, 0.8, 0.08, 0.2, 0.56, 0.95, -1, 0.7, 0.15, 0.3, 0.62, 0.91]);
   });
 
-  test("random: nms at two thresholds, multiboxDetection on three images with offsets and a high pos_threshold", () => {
+  test("random: nms at two thresholds, multiboxDetection on three images with offsets and a high pos_threshold", async () => {
     const r = fx.detection_random;
     const anc = t(r.anchors);
-    same(d2l.nms(anc.squeeze([0]), t(r.scores), 0.3), r["nms_0.3"], "nms 0.3");
-    same(d2l.nms(anc.squeeze([0]), t(r.scores), 0.7), r["nms_0.7"], "nms 0.7");
-    close(d2l.multiboxDetection(t(r.cls_probs), t(r.offset_preds), anc, 0.3), r.output, "detection");
-    close(d2l.multiboxDetection(t(r.cls_probs), t(r.offset_preds), anc, 0.5, 0.3), r["output_pos_0.3"], "detection, pos_threshold 0.3");
+    same(await d2l.nms(anc.squeeze([0]), t(r.scores), 0.3), r["nms_0.3"], "nms 0.3");
+    same(await d2l.nms(anc.squeeze([0]), t(r.scores), 0.7), r["nms_0.7"], "nms 0.7");
+    close(await d2l.multiboxDetection(t(r.cls_probs), t(r.offset_preds), anc, 0.3), r.output, "detection");
+    close(await d2l.multiboxDetection(t(r.cls_probs), t(r.offset_preds), anc, 0.5, 0.3), r["output_pos_0.3"], "detection, pos_threshold 0.3");
   });
 
-  test("bad shapes", () => {
+  test("bad shapes", async () => {
     const anc = t(b.anchors).expandDims(0);
-    assert.throws(() => d2l.nms(t(b.anchors), tf.zeros([3]), 0.5), /scores must have shape \[4\]/);
-    assert.throws(() => d2l.multiboxDetection(tf.zeros([1, 3, 5]), tf.zeros([1, 16]), anc), /clsProbs must have shape \[batch, numClasses \+ 1, 4\]/);
-    assert.throws(() => d2l.multiboxDetection(tf.zeros([1, 3, 4]), tf.zeros([1, 12]), anc), /offsetPreds must have shape \[1, 16\]/);
-    assert.throws(() => d2l.nms(t(b.anchors), tf.zeros([4]), Number.NaN), /iouThreshold must be a finite number/);
+    await assert.rejects(d2l.nms(t(b.anchors), tf.zeros([3]), 0.5), /scores must have shape \[4\]/);
+    await assert.rejects(d2l.multiboxDetection(tf.zeros([1, 3, 5]), tf.zeros([1, 16]), anc), /clsProbs must have shape \[batch, numClasses \+ 1, 4\]/);
+    await assert.rejects(d2l.multiboxDetection(tf.zeros([1, 3, 4]), tf.zeros([1, 12]), anc), /offsetPreds must have shape \[1, 16\]/);
+    await assert.rejects(d2l.nms(t(b.anchors), tf.zeros([4]), Number.NaN), /iouThreshold must be a finite number/);
   });
 
-  test("no tensors leak: each helper leaves only its results", () => {
+  test("no tensors leak: each helper leaves only its results", async () => {
     const anc = t(b.anchors);
     const anc3 = anc.expandDims(0);
     const probs = t(b.cls_probs).expandDims(0);
@@ -226,14 +226,14 @@ describe("non-maximum suppression (14.4.4)", () => {
     const scores = tf.ones([4]);
     const before = tf.memory().numTensors;
     const results = [
-      d2l.multiboxDetection(probs, flat, anc3),
+      await d2l.multiboxDetection(probs, flat, anc3),
       ...d2l.multiboxTarget(anc3, truth),
       d2l.boxIou(anc, anc),
       d2l.offsetInverse(anc, zeros),
       d2l.offsetBoxes(anc, anc),
       d2l.boxCornerToCenter(anc),
       d2l.boxCenterToCorner(anc),
-      d2l.nms(anc, scores, 0.5),
+      await d2l.nms(anc, scores, 0.5),
       d2l.assignAnchorToBbox(anc, anc),
       d2l.multiboxPrior(tf.zeros([1, 2, 2, 1]), [0.5], [1]),
     ];
