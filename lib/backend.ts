@@ -349,6 +349,51 @@ async function loadTensorflow(): Promise<Detail> {
 }
 
 /**
+ * tfjs-backend-webgpu 4.22's AddN binds one storage buffer per input, and the
+ * device it asks for has WebGPU's default limit of 8 per shader stage: Dawn
+ * rejects the pipeline for more than 7 inputs ("The number of storage buffers
+ * (22) in the Compute stage exceeds the maximum per-stage limit (8)") and the
+ * sum comes back unwritten, with no exception. d2l's AddN sums at most
+ * `limit - 1` inputs per program, in rounds.
+ */
+function fixWebgpuAddN(): void {
+  const original = tf.getKernel("AddN", "webgpu");
+  if (!original || (original as { d2l?: boolean }).d2l) return;
+  const backend = tf.backend() as unknown as { device?: { limits?: { maxStorageBuffersPerShaderStage?: number } }; disposeData(dataId: object): boolean };
+  const perProgram = Math.max(2, (backend.device?.limits?.maxStorageBuffersPerShaderStage ?? 8) - 1);
+  tf.unregisterKernel("AddN", "webgpu");
+  const kernel: tf.KernelConfig & { d2l?: boolean } = {
+    kernelName: "AddN",
+    backendName: "webgpu",
+    kernelFunc: (args) => {
+      // AddN's inputs are the array of tensors
+      let inputs = Array.from(args.inputs as unknown as ArrayLike<tf.TensorInfo>);
+      if (inputs.length <= perProgram) return original.kernelFunc(args);
+      const partial: tf.TensorInfo[] = [];
+      while (inputs.length > perProgram) {
+        const next: tf.TensorInfo[] = [];
+        for (let i = 0; i < inputs.length; i += perProgram) {
+          const chunk = inputs.slice(i, i + perProgram);
+          if (chunk.length === 1) {
+            next.push(chunk[0]);
+            continue;
+          }
+          const sum = original.kernelFunc({ ...args, inputs: chunk as unknown as tf.NamedTensorInfoMap }) as tf.TensorInfo;
+          partial.push(sum);
+          next.push(sum);
+        }
+        inputs = next;
+      }
+      const out = original.kernelFunc({ ...args, inputs: inputs as unknown as tf.NamedTensorInfoMap }) as tf.TensorInfo;
+      for (const t of partial) backend.disposeData(t.dataId);
+      return out;
+    },
+  };
+  kernel.d2l = true;
+  tf.registerKernel(kernel);
+}
+
+/**
  * What {@link backendInfo}, {@link numGpus} and {@link tryGpu} report for the
  * tensorflow backend: `pkg` as loaded, whether its backend says it runs on a
  * GPU (`isUsingGpuDevice`; undefined when it does not say), and the GPUs
@@ -681,6 +726,7 @@ async function loadWebgpu(explicit: boolean): Promise<Detail> {
   await setTfBackend("webgpu");
   explainSyncReads();
   fixWebgpuCastToFloat();
+  fixWebgpuAddN();
   const gpus = fallback ? 0 : ((await countHardwareAdapters(module)) ?? 1);
   return webgpuDetail(facts, gpus, api.name, { "@tensorflow/tfjs-backend-webgpu": version, webgpu: packageVersion("webgpu") });
 }
