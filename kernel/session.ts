@@ -548,9 +548,13 @@ export class Session {
     }
   }
 
+  /** The last stop that came with its own error (the memory watchdog's MemoryError), by generation. */
+  private lastStop: { generation: number; error: Error } | null = null;
+
   private onInterrupt(generation: number, error?: Error): void {
     // Acknowledge first: the protocol thread stops waiting for the main thread.
     Atomics.store(this.shared, SHARED_ACK, Math.max(generation, Atomics.load(this.shared, SHARED_ACK)));
+    if (error) this.lastStop = { generation, error };
     this.executor?.interrupt();
     const r = this.cellInterrupt;
     this.cellInterrupt = null;
@@ -671,17 +675,24 @@ export class Session {
       this.watchedTerms = terms;
       this.watchedTermsAt = now;
     }
-    const interrupted = (): Error => new InterruptedError("Interrupted by the user (the kernel keeps its state; run the cell again to resume)");
+    // The error a request cut off this way ends with: the memory watchdog's own (a MemoryError) when its stop is
+    // the last one acknowledged since the request began (its handler may have found no cell to hand it to: the
+    // terminate had dropped the cell's continuations), else the user's interrupt.
+    const interrupted = (e: InFlight): Error => {
+      const stop = this.lastStop;
+      if (stop && stop.generation > e.since && stop.generation >= ack) return stop.error;
+      return new InterruptedError("Interrupted by the user (the kernel keeps its state; run the cell again to resume)");
+    };
     for (const e of [...this.inFlight]) {
       // Settled but not ended at a task boundary: the microtask that would end it was dropped.
-      if (e.settled && e.seenSettled) e.lost(interrupted());
+      if (e.settled && e.seenSettled) e.lost(interrupted(e));
       else if (e.settled) e.seenSettled = true;
       // Its synchronous work (is_complete, a completion) was cut off by a terminate meant for an earlier loop.
-      else if (e.working && e.seenWorking) e.lost(interrupted());
+      else if (e.working && e.seenWorking) e.lost(interrupted(e));
       else if (e.working) e.seenWorking = true;
       // Begun before an interrupt that was acknowledged a while ago, or before a terminate was asked for.
-      else if (now - this.watchedAckAt >= 300 && e.since < ack) e.lost(interrupted());
-      else if (now - this.watchedTermsAt >= 500 && e.terms < terms) e.lost(interrupted());
+      else if (now - this.watchedAckAt >= 300 && e.since < ack) e.lost(interrupted(e));
+      else if (now - this.watchedTermsAt >= 500 && e.terms < terms) e.lost(interrupted(e));
     }
     if (now - this.watchedAckAt < 300) return;
     const cell = this.runningCell;
