@@ -10,7 +10,7 @@
  */
 import { describe, it, before } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { runChild } from "./child";
 import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
 
@@ -54,21 +54,7 @@ async function childMain(name: string): Promise<void> {
 }
 
 function child(name: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [__filename], { env: { ...process.env, D2L_CAST_CHILD: name }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    p.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    p.on("close", () => {
-      const line = out.trim().split("\n").pop() ?? "";
-      try {
-        resolve({ ...(JSON.parse(line) as Result), stderr: err });
-      } catch {
-        resolve({ error: `no result: ${out} ${err}`, stderr: err });
-      }
-    });
-  });
+  return runChild<Result>(__filename, { ...process.env, D2L_CAST_CHILD: name }, name, 120_000);
 }
 
 if (process.env.D2L_CAST_CHILD) {

@@ -13,7 +13,7 @@
  */
 import { describe, it, before } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { runChild } from "./child";
 import * as tf from "@tensorflow/tfjs";
 import * as d2l from "../../lib/index";
 import { RNNModelScratch, type ForwardFn } from "../../lib/nn/index";
@@ -180,22 +180,7 @@ async function childMain(mode: string): Promise<void> {
 }
 
 function child(mode: string, env: NodeJS.ProcessEnv): Promise<Result> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [__filename], { env: { ...env, D2L_LIB_READS_CHILD: mode }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (x: Buffer) => (out += x.toString()));
-    p.stderr.on("data", (x: Buffer) => (err += x.toString()));
-    const timer = setTimeout(() => p.kill("SIGKILL"), 100_000);
-    p.on("close", (code) => {
-      clearTimeout(timer);
-      try {
-        resolve({ ...(JSON.parse(out.trim().split("\n").pop() ?? "") as Omit<Result, "stderr">), stderr: err });
-      } catch {
-        resolve({ error: `child ${mode} exited ${code} without a result:\n${out}\n${err}`, stderr: err });
-      }
-    });
-  });
+  return runChild<Result>(__filename, { ...env, D2L_LIB_READS_CHILD: mode }, mode, 100_000);
 }
 
 function close(a: number[], b: number[], tol: number, what: string): void {

@@ -13,7 +13,7 @@
  */
 import { describe, it, before } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { runChild } from "./child";
 import * as tf from "@tensorflow/tfjs";
 import * as d2l from "../../lib/index";
 import { toDisplayAsync } from "../../kernel/display";
@@ -147,22 +147,7 @@ async function childMain(mode: string): Promise<void> {
 function child(mode: string): Promise<Result> {
   const env: NodeJS.ProcessEnv = { ...process.env, D2L_PLOTS_CHILD: mode };
   delete env.D2L_BACKEND;
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [__filename], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (x: Buffer) => (out += x.toString()));
-    p.stderr.on("data", (x: Buffer) => (err += x.toString()));
-    const timer = setTimeout(() => p.kill("SIGKILL"), 240_000);
-    p.on("close", (code) => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.trim().split("\n").pop() ?? "") as Result);
-      } catch {
-        resolve({ error: `child ${mode} exited ${code} without a result:\n${out}\n${err}` });
-      }
-    });
-  });
+  return runChild<Result>(__filename, env, mode, 240_000);
 }
 
 if (process.env.D2L_PLOTS_CHILD) {
