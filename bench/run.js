@@ -8,7 +8,7 @@
  * See bench/README.md. Usage:
  *
  *   npx tsc -p . && node bench/run.js [--quick] [--workloads softmax,mlp,lenet,resnet,gru,lstm,transformer]
- *        [--backends native,wasm] [--repeats 3] [--steps 30] [--warmup 5] [--max-seconds 20]
+ *        [--backends native,native-compiled,wasm] [--repeats 3] [--steps 30] [--warmup 5] [--max-seconds 20]
  *        [--timeout 300] [--torch-threads 1,2] [--no-torch] [--json FILE]
  */
 "use strict";
@@ -44,7 +44,7 @@ const FORWARD_FLOPS = {
 const quick = c.flag("quick");
 const opts = {
   workloads: c.list(PROG, "workloads", ALL_WORKLOADS.join(","), ALL_WORKLOADS),
-  backends: c.list(PROG, "backends", "native,wasm", ["cpu", "native", "wasm", "webgpu", "tensorflow"]),
+  backends: c.list(PROG, "backends", "native,native-compiled,wasm", ["cpu", "native", "native-compiled", "wasm", "wasm-compiled", "webgpu", "tensorflow"]),
   repeats: c.positive(PROG, "repeats", quick ? 1 : 3, true),
   steps: c.positive(PROG, "steps", quick ? 3 : 30, true),
   warmup: Number(c.arg("warmup", quick ? "1" : "5")),
@@ -125,6 +125,8 @@ function main() {
       if (ref && ref.label === r.label) note.push("the reference (faster PyTorch)");
       if (failed) note.push(`${failed} of ${all.length} repeats failed: ${all.find((x) => x.error).error}`);
       if (ok.some((x) => x.leakedTensors)) note.push(`leaked ${Math.max(...ok.map((x) => x.leakedTensors))} tensors/run`);
+      const eagerRun = ok.find((x) => x.compiled === false);
+      if (eagerRun) note.push(`not replayed (ran eagerly): ${eagerRun.compileReason}`);
       rows.push([
         w,
         r.label + (!r.torch && ok[0].threads ? ` (${ok[0].threads} thr)` : ""),

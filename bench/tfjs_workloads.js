@@ -4,6 +4,9 @@
  *   {"examplesPerSec":..,"steps":..,"warmup":..,"seconds":..,"loss":..,"backend":"wasm","threads":2,"maxRssMiB":..,...}
  * Run by bench/run.js and bench/gpu.js; by hand:
  *   node bench/tfjs_workloads.js --backend wasm --workload lenet --steps 30 --warmup 5 --max-seconds 20
+ * A backend named `<name>-compiled` (`native-compiled`) runs the step through d2l.compileStep: traced in the
+ * warm-up, then replayed without tfjs' engine (a step it cannot replay, such as one with dropout, runs eagerly
+ * and says why in `compileReason`).
  * `--batch N` (lenet, resnet18, gru, transformer) and `--image-size N` (resnet18) shrink a workload for a quick run (bench/gpu.sh --quick);
  * without them each runs at its own setting. bench/gpu.js also builds the workloads in process (WORKLOADS).
  */
@@ -131,7 +134,9 @@ const WORKLOADS = {
 };
 
 async function main() {
-  const backend = arg("backend", "cpu");
+  const asked = arg("backend", "cpu");
+  const compiled = asked.endsWith("-compiled");
+  const backend = compiled ? asked.slice(0, -"-compiled".length) : asked;
   const name = arg("workload", "softmax");
   const steps = Number(arg("steps", "30"));
   const warmup = Number(arg("warmup", "5"));
@@ -150,12 +155,15 @@ async function main() {
   const w = WORKLOADS[name](batchArg ? Number(batchArg) : undefined, sizeArg ? Number(sizeArg) : undefined);
   const optimizer = tf.train.sgd(0.1);
   const forward = w.forward || (() => w.model.apply(w.x, { training: true }));
-  const step = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(w.y, forward()), true);
+  const lossFn = () => tf.losses.softmaxCrossEntropy(w.y, forward());
+  const step = compiled ? d2l.compileStep(lossFn, optimizer) : () => optimizer.minimize(lossFn, true);
   const { warm, done, seconds, loss, leaked } = await trainSteps(tf, step, { steps, warmup, maxSeconds });
   console.log(
     JSON.stringify({
       framework: "tfjs",
       backend: info.name,
+      compiled: compiled ? step.compiled : undefined,
+      compileReason: compiled && step.reason ? step.reason : undefined,
       threads: info.threads,
       adapter: info.adapter,
       workload: name,

@@ -15,6 +15,7 @@
  * `attentionWeights`, as the book does, for `showHeatmaps`.
  */
 import * as tf from "@tensorflow/tfjs";
+import { dropout } from "./dropout";
 import { Block } from "./encoderDecoder";
 
 function shapeStr(shape: readonly (number | null)[]): string {
@@ -117,7 +118,7 @@ export abstract class AttentionBase extends Block {
     const kept = tf.keep(tf.clone(w));
     if (this.lastWeights && !this.lastWeights.isDisposed) this.lastWeights.dispose();
     this.lastWeights = kept;
-    return this.training && this.dropout > 0 ? tf.dropout(w, this.dropout) : w;
+    return this.training && this.dropout > 0 ? dropout(w, this.dropout) : w;
   }
 
   override dispose(): void {
@@ -401,7 +402,7 @@ export class PositionalEncoding extends Block {
     if (steps > this.maxLen) throw new Error(`PositionalEncoding.forward: X has ${steps} steps, more than maxLen ${this.maxLen}`);
     return tf.tidy(() => {
       const Y = tf.add(X, tf.slice(this.P, [0, 0, 0], [1, steps, this.numHiddens]));
-      return this.training && this.dropout > 0 ? tf.dropout(Y, this.dropout) : Y;
+      return this.training && this.dropout > 0 ? dropout(Y, this.dropout) : Y;
     });
   }
 

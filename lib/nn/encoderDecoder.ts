@@ -15,6 +15,7 @@
  * book's `[numLayers, batch, numHiddens]`.
  */
 import * as tf from "@tensorflow/tfjs";
+import { dropout } from "./dropout";
 import { FusedGRU } from "./gru";
 import { crossEntropy } from "../train/losses";
 
@@ -247,7 +248,7 @@ export class StackedGRU extends Block {
         // (a slice, not tf.unstack: tfjs 4.22's gradient of an unstack into one tensor fails)
         const h0 = H0 ? tf.reshape(tf.slice(H0, [i, 0, 0], [1, b, this.numHiddens]), [b, this.numHiddens]) : tf.zeros([b, this.numHiddens]);
         const [o, s] = gru.apply([out, h0]) as tf.Tensor[];
-        out = this.training && this.dropout > 0 && i < this.numLayers - 1 ? tf.dropout(o, this.dropout) : o;
+        out = this.training && this.dropout > 0 && i < this.numLayers - 1 ? dropout(o, this.dropout) : o;
         states.push(s);
       });
       return [out, tf.stack(states)];

@@ -6,6 +6,7 @@ export type { PoolMode } from "./cnn";
 export { alexnet, vggBlock, vgg, ninBlock, nin, Inception, googlenet, Residual, resnetBlock, resnet18, convBlock, DenseBlock, transitionBlock, densenet } from "./modern";
 export type { ModelOptions, ResNet18Options } from "./modern";
 export { batchNorm, BatchNorm } from "./batchNorm";
+export { dropout } from "./dropout";
 export { initKaiming, initXavier } from "./init";
 export { Block, Encoder, Decoder, EncoderDecoder, Seq2SeqEncoder, Seq2SeqDecoder, sequenceMask, MaskedSoftmaxCELoss } from "./encoderDecoder";
 export { RNNModelScratch, RNNModel } from "./rnn";

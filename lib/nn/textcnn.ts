@@ -11,6 +11,7 @@
  * of `loadDataImdb` and `loadDataSpamAssassin` (`[batch, numSteps]` token ids).
  */
 import * as tf from "@tensorflow/tfjs";
+import { dropout } from "./dropout";
 import { Block } from "./encoderDecoder";
 
 type Init = ReturnType<typeof tf.initializers.zeros>;
@@ -140,7 +141,7 @@ export class TextCNN extends Block {
         }),
         1,
       );
-      const dropped = this.training && this.dropout > 0 ? tf.dropout(encoding, this.dropout) : encoding;
+      const dropped = this.training && this.dropout > 0 ? dropout(encoding, this.dropout) : encoding;
       return this.decoder.apply(dropped) as tf.Tensor;
     });
   }

@@ -18,6 +18,7 @@
  * tfjs' `tf.layers.layerNormalization` with PyTorch's epsilon 1e-5.
  */
 import * as tf from "@tensorflow/tfjs";
+import { dropout as dropoutOp } from "./dropout";
 import { Block, Decoder, Encoder, StackedGRU } from "./encoderDecoder";
 import { AdditiveAttention, MultiHeadAttention, PositionalEncoding } from "./attention";
 
@@ -78,7 +79,7 @@ function apply(layer: tf.layers.Layer, X: tf.Tensor): tf.Tensor {
 }
 
 function dropout(block: Block, rate: number, X: tf.Tensor): tf.Tensor {
-  return block.training && rate > 0 ? tf.dropout(X, rate) : X;
+  return block.training && rate > 0 ? dropoutOp(X, rate) : X;
 }
 
 /**

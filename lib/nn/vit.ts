@@ -15,6 +15,7 @@
  * (`d2l.fit({ net: vit.asNet(), params: vit.trainableWeights, ... })`)..
  */
 import * as tf from "@tensorflow/tfjs";
+import { dropout } from "./dropout";
 import { Block } from "./encoderDecoder";
 import { MultiHeadAttention } from "./attention";
 
@@ -103,7 +104,7 @@ function gelu(x: tf.Tensor): tf.Tensor {
 }
 
 function dropoutIf(training: boolean, rate: number, X: tf.Tensor): tf.Tensor {
-  return training && rate > 0 ? tf.dropout(X, rate) : X;
+  return training && rate > 0 ? dropout(X, rate) : X;
 }
 
 function check3d(who: string, X: unknown, last: number): asserts X is tf.Tensor {

@@ -26,3 +26,5 @@ export { trainSeq2seq, predictSeq2seq, predictSeq2seqBeam } from "./seq2seq";
 export type { TrainSeq2seqOptions, TrainSeq2seqResult, BeamSearchOptions, BeamCandidate, BeamSearchResult } from "./seq2seq";
 export { predictCh8, trainEpochCh8, trainCh8 } from "./ch8";
 export type { TrainCh8Options, TrainCh8Result } from "./ch8";
+export { compileStep } from "./compile";
+export type { CompiledStep, CompileStepOptions } from "./compile";

@@ -167,6 +167,18 @@ export abstract class Optimizer extends tf.Optimizer {
   }
 
   /**
+   * @internal For `d2l.compileStep`: a replayed step ran this optimizer's update on its kernels alone,
+   * so count it here as `applyGradients` does (each updated parameter's step, and the iterations).
+   */
+  replayedStep(updated: tf.Variable[]): void {
+    for (const v of updated) {
+      const s = this.state.get(v.name);
+      if (s !== undefined) s.step += 1;
+    }
+    this.incrementIterations();
+  }
+
+  /**
    * The update rule: the parameter's new value from its value, its gradient
    * and its state (`ctx.get`/`ctx.set`, under torch's state names); runs
    * inside `tf.tidy`.

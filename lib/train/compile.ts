@@ -1,0 +1,468 @@
+/**
+ * A compiled training step (issue 21, per-op overhead): trace one
+ * `optimizer.minimize` call, then replay the kernels it ran straight on the
+ * backend, without tfjs' engine in between.
+ *
+ * Why: a small step is almost all engine work. The softmax regression step of
+ * bench/ runs 58 kernels; on `native` each costs about 9 µs of dispatch, tape,
+ * scopes and tensor bookkeeping around a kernel that itself takes 1–5 µs, and
+ * 28 of the 58 are Identity, Reshape and Cast, which move no data. PyTorch's
+ * whole step takes 0.29 ms here. The replay calls each recorded kernel's
+ * function with the recorded shapes and attributes, frees what the step made
+ * at its end, and hands the engine only the loss and the variables' new values.
+ *
+ * What a replay needs to be the same step: the same kernels on the same
+ * shapes, reading the step's arguments, the variables, and tensors that do not
+ * change. `compileStep` checks that by tracing until two traces in a row agree
+ * (kernels, attributes, shapes, which variable or argument each reads, and the
+ * values of every tensor the step makes from JavaScript numbers). A step whose
+ * traces never agree (dropout's and other random masks are made from
+ * JavaScript random numbers, so they differ on every trace), that reads values
+ * back, or that runs on a backend whose reads are asynchronous (webgpu) runs
+ * eagerly, every time, with the reason in `step.reason`.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Where a recorded kernel input comes from at replay time. */
+type Ref = { kind: "arg"; index: number } | { kind: "var"; v: tf.Variable } | { kind: "live"; t: tf.Tensor } | { kind: "const"; t: tf.Tensor } | { kind: "slot"; slot: number };
+
+interface RecInput {
+  name: string;
+  ref: Ref;
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+interface Rec {
+  name: string;
+  kernelFunc: tf.KernelFunc;
+  attrs: tf.NamedAttrMap;
+  inputs: RecInput[];
+  outputs: number[];
+}
+
+interface Program {
+  /** The optimizer's hyperparameters when traced: a replay needs the same. */
+  guard: string;
+  recs: Rec[];
+  nSlots: number;
+  assigns: { v: tf.Variable; slot: number }[];
+  result: number;
+  /** The trace as text, to compare two traces. */
+  key: string;
+  /** The `const` tensors the program keeps alive, disposed with it. */
+  kept: tf.Tensor[];
+}
+
+/** The engine's members the trace hooks into (tfjs-core 4.x `Engine`). */
+interface EngineInternals {
+  backend: tf.KernelBackend;
+  backendName: string;
+  registeredVariables: Record<string, tf.Variable>;
+  runKernel(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor | tf.Tensor[];
+  makeTensorFromTensorInfo(info: tf.TensorInfo, backend?: tf.KernelBackend): tf.Tensor;
+}
+
+interface BackendData {
+  readSync(dataId: object): unknown;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+/** A training step made by {@link compileStep}. */
+export interface CompiledStep {
+  /** Run one step on `args` (the arguments `lossFn` takes) and return the loss, as `optimizer.minimize(f, true)` does. */
+  (...args: tf.Tensor[]): tf.Scalar;
+  /** Whether the last call was replayed (true) or ran eagerly (false). */
+  readonly compiled: boolean;
+  /** Why the step runs eagerly, in words; "" while it compiles or replays. */
+  readonly reason: string;
+  /** How many kernels one replay runs (0 before the step compiled). */
+  readonly kernels: number;
+  /** Free the compiled programs and the constants they keep. */
+  dispose(): void;
+}
+
+/** Options of {@link compileStep}. */
+export interface CompileStepOptions {
+  /** The variables to train (default: every trainable variable, as `minimize`). */
+  varList?: tf.Variable[];
+  /** Traces that may disagree before the step gives up compiling and runs eagerly (default 4). */
+  maxTraces?: number;
+}
+
+const MAX_PROGRAMS = 8;
+
+/**
+ * A training step that runs as the kernels of one traced step, replayed
+ * without tfjs' engine: the same results as `optimizer.minimize(() =>
+ * lossFn(...args), true, varList)`, with less overhead per op (issue 21). The
+ * first calls run eagerly and trace; once two traces agree, later calls with
+ * the same argument shapes replay. A step with random numbers (dropout), data
+ * read back, or on webgpu keeps running eagerly (`step.reason` says why).
+ * Tensors the loss reads other than its arguments and the variables are taken
+ * as constants: pass what changes from batch to batch as arguments.
+ *
+ * Book: d2l.ai 3.4 and 3.7's training step, `l.backward(); trainer.step()`,
+ * with what `torch.compile` or a CUDA graph does for PyTorch.
+ *
+ * @example
+ * const net = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10 })] });
+ * const opt = tf.train.sgd(0.1);
+ * const step = d2l.compileStep((X, y) => tf.losses.softmaxCrossEntropy(y, net.apply(X) as tf.Tensor), opt);
+ * for (const [X, y] of batches) step(X, y).dispose();
+ */
+export function compileStep(lossFn: (...args: tf.Tensor[]) => tf.Scalar, optimizer: tf.Optimizer, options: CompileStepOptions = {}): CompiledStep {
+  const maxTraces = options.maxTraces ?? 4;
+  const programs = new Map<string, { program?: Program; last?: Program; traces: number; gaveUp: string }>();
+  let compiled = false;
+  let reason = "";
+  let kernels = 0;
+
+  const replayable = optimizerReplay(optimizer);
+  const eager = (args: tf.Tensor[]): tf.Scalar => {
+    const out = optimizer.minimize(() => lossFn(...args), true, options.varList);
+    if (out == null) throw new Error("compileStep: optimizer.minimize returned no loss");
+    return out;
+  };
+
+  const step = ((...args: tf.Tensor[]): tf.Scalar => {
+    for (const a of args) {
+      if (!(a instanceof tf.Tensor)) throw new Error(`compileStep: the step's arguments must be tensors, got ${typeof a}`);
+      if (a.isDisposed) throw new Error("compileStep: an argument of the step was disposed; pass live tensors");
+    }
+    const engine = tf.engine() as unknown as EngineInternals;
+    const backendName = tf.getBackend();
+    if (tf.findBackend("webgpu") === tf.backend()) {
+      compiled = false;
+      reason = `the ${backendName} backend reads values asynchronously, so a trace cannot check its constants; the step runs eagerly`;
+      return eager(args);
+    }
+    if (typeof replayable === "string") {
+      compiled = false;
+      reason = replayable;
+      return eager(args);
+    }
+    const sig = backendName + "|" + args.map((a) => `${a.dtype}[${a.shape.join(",")}]`).join(";");
+    let entry = programs.get(sig);
+    if (entry === undefined) {
+      if (programs.size >= MAX_PROGRAMS) {
+        for (const e of programs.values()) for (const p of [e.program, e.last]) p?.kept.forEach((t) => t.dispose());
+        programs.clear();
+      }
+      entry = { traces: 0, gaveUp: "" };
+      programs.set(sig, entry);
+    }
+    if (entry.program !== undefined && stillValid(entry.program) && entry.program.guard === guardOf(optimizer)) {
+      compiled = true;
+      reason = "";
+      kernels = entry.program.recs.length;
+      const loss = replay(entry.program, args, engine);
+      replayable(entry.program.assigns.map((a) => a.v));
+      return loss;
+    }
+    if (entry.program !== undefined) {
+      disposeProgram(entry.program);
+      entry.program = undefined;
+    }
+    if (entry.gaveUp) {
+      compiled = false;
+      reason = entry.gaveUp;
+      return eager(args);
+    }
+    const guard = guardOf(optimizer);
+    const { loss, program, failure } = traceStep(() => eager(args), args, engine, guard);
+    compiled = false;
+    entry.traces++;
+    if (program === undefined) {
+      entry.gaveUp = failure;
+    } else if (entry.last !== undefined && entry.last.key === program.key) {
+      disposeProgram(entry.last);
+      entry.last = undefined;
+      entry.program = program;
+      entry.traces = 0;
+    } else {
+      if (entry.last !== undefined) disposeProgram(entry.last);
+      entry.last = program;
+      if (entry.traces >= maxTraces) {
+        disposeProgram(program);
+        entry.last = undefined;
+        entry.gaveUp = `${entry.traces} traces of the step did not agree (a random mask such as dropout's, or a tensor the loss reads that changes between steps and is not an argument); the step runs eagerly`;
+      }
+    }
+    reason = entry.gaveUp;
+    return loss;
+  }) as CompiledStep;
+
+  Object.defineProperties(step, {
+    compiled: { get: () => compiled },
+    reason: { get: () => reason },
+    kernels: { get: () => kernels },
+    dispose: {
+      value: () => {
+        for (const e of programs.values()) {
+          if (e.program) disposeProgram(e.program);
+          if (e.last) disposeProgram(e.last);
+        }
+        programs.clear();
+      },
+    },
+  });
+  return step;
+}
+
+/** The optimizers tfjs ships (`tf.train.*`): their only state outside tensors is the iteration count. */
+const TFJS_OPTIMIZERS = [tf.SGDOptimizer, tf.MomentumOptimizer, tf.AdamOptimizer, tf.AdamaxOptimizer, tf.AdagradOptimizer, tf.AdadeltaOptimizer, tf.RMSPropOptimizer];
+
+/** An optimizer that can replay keeps in JavaScript what its update does besides tensors; this advances it. */
+interface ReplayHook {
+  /** @internal d2l.optim's Optimizer: count one step for each of these variables (lib/train/optimizers.ts). */
+  replayedStep(updated: tf.Variable[]): void;
+}
+
+/**
+ * What to do after a replay for this optimizer's bookkeeping, or why it cannot replay. tfjs' optimizers
+ * count iterations; d2l.optim's count steps per parameter (their `replayedStep`); anything else may keep
+ * state a replay would skip.
+ */
+function optimizerReplay(opt: tf.Optimizer): ((updated: tf.Variable[]) => void) | string {
+  const hook = (opt as unknown as Partial<ReplayHook>).replayedStep;
+  if (typeof hook === "function") return (updated) => hook.call(opt, updated);
+  if (TFJS_OPTIMIZERS.some((C) => opt.constructor === C)) {
+    const counted = opt as unknown as { incrementIterations(): void };
+    return () => counted.incrementIterations();
+  }
+  return `compileStep replays tfjs' optimizers (tf.train.*) and d2l.optim's; ${opt.constructor.name} may keep state a replay would skip, so the step runs eagerly`;
+}
+
+/** The optimizer's hyperparameters as text: a replay with a changed learning rate (a scheduler) traces again. */
+function guardOf(opt: tf.Optimizer): string {
+  let config = "";
+  try {
+    config = JSON.stringify(opt.getConfig());
+  } catch {
+    config = "";
+  }
+  const lr = (opt as unknown as { learningRate?: unknown }).learningRate;
+  return `${config}|${typeof lr === "number" ? lr : ""}`;
+}
+
+function disposeProgram(p: Program): void {
+  for (const t of p.kept) t.dispose();
+  p.kept = [];
+}
+
+/** A program can replay while every variable and live tensor it reads still exists. */
+function stillValid(p: Program): boolean {
+  for (const r of p.recs) {
+    for (const i of r.inputs) {
+      if ((i.ref.kind === "var" || i.ref.kind === "live") && (i.ref.kind === "var" ? i.ref.v : i.ref.t).isDisposed) return false;
+    }
+  }
+  return p.assigns.every((a) => !a.v.isDisposed);
+}
+
+/** Run `run` (one eager step) while recording the kernels it runs at the top level. */
+function traceStep(run: () => tf.Scalar, args: tf.Tensor[], engine: EngineInternals, guard: string): { loss: tf.Scalar; program?: Program; failure: string } {
+  const backend = engine.backend as unknown as BackendData;
+  const backendName = engine.backendName;
+  const refOf = new Map<object, Ref>();
+  for (const v of Object.values(engine.registeredVariables)) refOf.set(v.dataId, { kind: "var", v });
+  args.forEach((a, index) => refOf.set(a.dataId, { kind: "arg", index }));
+  const externals = new Map<tf.Tensor, { clone: tf.Tensor; ref: Ref }>();
+  const nestedOutputs = new Set<object>();
+  const recs: Rec[] = [];
+  const assigns: { v: tf.Variable; slot: number }[] = [];
+  let nSlots = 0;
+  let depth = 0;
+  let suspended = false;
+  let failure = "";
+
+  const resolve = (t: tf.Tensor): Ref => {
+    const known = refOf.get(t.dataId);
+    if (known !== undefined) return known;
+    if (nestedOutputs.has(t.dataId)) {
+      failure ||= "a kernel's internal result is read by a later kernel; the step runs eagerly";
+    }
+    let ext = externals.get(t);
+    if (ext === undefined) {
+      suspended = true;
+      let clone: tf.Tensor;
+      try {
+        clone = tf.keep(t.clone());
+      } finally {
+        suspended = false;
+      }
+      ext = { clone, ref: { kind: "const", t: clone } };
+      externals.set(t, ext);
+    }
+    return ext.ref;
+  };
+
+  const origRunKernel = engine.runKernel;
+  const origAssign = tf.Variable.prototype.assign;
+  const origReadSync = backend.readSync;
+  const ownRunKernel = Object.prototype.hasOwnProperty.call(engine, "runKernel");
+  const ownReadSync = Object.prototype.hasOwnProperty.call(backend, "readSync");
+  engine.runKernel = function (this: EngineInternals, name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap) {
+    if (suspended) return origRunKernel.call(this, name, inputs, attrs);
+    if (depth > 0) {
+      // A kernel run inside another one (the tape's copies of saved tensors are Identity kernels): an Identity
+      // output is its input's data; anything else is internal to the outer kernel, which the replay runs whole.
+      const out = origRunKernel.call(this, name, inputs, attrs);
+      const outs = Array.isArray(out) ? out : [out];
+      if (name === "Identity" && inputs.x !== undefined) refOf.set(outs[0].dataId, refOf.get(inputs.x.dataId) ?? resolve(inputs.x));
+      else for (const o of outs) nestedOutputs.add(o.dataId);
+      return out;
+    }
+    const recInputs: RecInput[] = [];
+    for (const [inputName, t] of Object.entries(inputs)) {
+      if (t == null) continue;
+      recInputs.push({ name: inputName, ref: resolve(t), shape: t.shape.slice(), dtype: t.dtype });
+    }
+    depth++;
+    let out: tf.Tensor | tf.Tensor[];
+    try {
+      out = origRunKernel.call(this, name, inputs, attrs);
+    } finally {
+      depth--;
+    }
+    const outs = Array.isArray(out) ? out : [out];
+    const kernel = tf.getKernel(name, backendName);
+    if (kernel === undefined) failure ||= `kernel ${name} has no registered function on ${backendName}`;
+    const outputs = outs.map((o) => {
+      const slot = nSlots++;
+      refOf.set(o.dataId, { kind: "slot", slot });
+      return slot;
+    });
+    recs.push({ name, kernelFunc: kernel ? kernel.kernelFunc : () => [], attrs: { ...(attrs ?? {}) }, inputs: recInputs, outputs });
+    return out;
+  };
+  tf.Variable.prototype.assign = function (this: tf.Variable, newValue: tf.Tensor) {
+    const ref = refOf.get(newValue.dataId);
+    origAssign.call(this, newValue);
+    if (ref !== undefined && ref.kind === "slot") {
+      assigns.push({ v: this, slot: ref.slot });
+      refOf.set(this.dataId, ref);
+    } else {
+      failure ||= `variable ${this.name} was assigned a value the step did not compute; the step runs eagerly`;
+    }
+  };
+  backend.readSync = function (this: BackendData, dataId: object) {
+    // A kernel may read its inputs (cpu's do); a read outside any kernel is JavaScript deciding on values.
+    if (!suspended && depth === 0) failure ||= "the step reads tensor values back (dataSync, arraySync or a data-dependent op); the step runs eagerly";
+    return origReadSync.call(this, dataId);
+  };
+
+  let loss: tf.Scalar;
+  try {
+    loss = run();
+  } catch (e) {
+    for (const { clone } of externals.values()) clone.dispose();
+    throw e;
+  } finally {
+    if (ownRunKernel) engine.runKernel = origRunKernel;
+    else delete (engine as Partial<EngineInternals>).runKernel;
+    tf.Variable.prototype.assign = origAssign;
+    if (ownReadSync) backend.readSync = origReadSync;
+    else delete (backend as Partial<BackendData>).readSync;
+  }
+  const resultRef = refOf.get(loss.dataId);
+  if (resultRef === undefined || resultRef.kind !== "slot") failure ||= "the loss was not computed by the step's kernels";
+  // A tensor the step read that is still alive (the optimizer's learning rate, a closure's input) is read
+  // where it is at replay time; one the step made and freed is kept as the clone.
+  const kept: tf.Tensor[] = [];
+  for (const [t, ext] of externals) {
+    if (!t.isDisposed) {
+      Object.assign(ext.ref, { kind: "live", t });
+      ext.clone.dispose();
+    } else kept.push(ext.clone);
+  }
+  if (failure) {
+    for (const t of kept) t.dispose();
+    return { loss, failure };
+  }
+  // The trace as text: kernels, attributes, shapes, sources (variables and live tensors by identity, constants by value).
+  const ids = new Map<object, number>();
+  const idOf = (o: object) => {
+    let id = ids.get(o);
+    if (id === undefined) ids.set(o, (id = ids.size));
+    return id;
+  };
+  const refKey = (r: Ref): string => {
+    switch (r.kind) {
+      case "arg":
+        return `a${r.index}`;
+      case "slot":
+        return `s${r.slot}`;
+      case "var":
+        return `v${idOf(r.v)}:${r.v.name}`;
+      case "live":
+        return `l${idOf(r.t)}`;
+      case "const":
+        return `c${Array.from(r.t.dataSync() as ArrayLike<number>).join(",")}`; // sync-read-ok: readsSync() was checked before tracing
+    }
+  };
+  const key = recs
+    .map((r) => `${r.name}(${r.inputs.map((i) => `${i.name}=${refKey(i.ref)}:${i.dtype}[${i.shape}]`).join(" ")})${JSON.stringify(r.attrs)}->${r.outputs}`)
+    .concat(
+      assigns.map((a) => `assign v${idOf(a.v)}=s${a.slot}`),
+      [`result s${(resultRef as { slot: number }).slot}`],
+    )
+    .join("\n");
+  return { loss, failure: "", program: { guard, recs, nSlots, assigns, result: (resultRef as { slot: number }).slot, key, kept } };
+}
+
+/** Run a program's kernels on `args`, assign the variables' new values, and return the loss. */
+function replay(p: Program, args: tf.Tensor[], engine: EngineInternals): tf.Scalar {
+  const backend = engine.backend;
+  const data = backend as unknown as BackendData;
+  const slots: (tf.TensorInfo | undefined)[] = new Array(p.nSlots);
+  const dataIdOf = (r: Ref): object => {
+    switch (r.kind) {
+      case "arg":
+        return args[r.index].dataId;
+      case "var":
+        return r.v.dataId;
+      case "live":
+      case "const":
+        return r.t.dataId;
+      case "slot": {
+        const s = slots[r.slot];
+        if (s === undefined) throw new Error("compileStep: a replayed kernel read a result that was not computed");
+        return s.dataId;
+      }
+    }
+  };
+  try {
+    for (const r of p.recs) {
+      const inputs: Record<string, tf.TensorInfo> = {};
+      for (const i of r.inputs) inputs[i.name] = { dataId: dataIdOf(i.ref), shape: i.shape, dtype: i.dtype };
+      const out = r.kernelFunc({ inputs, attrs: r.attrs, backend });
+      const outs = Array.isArray(out) ? out : [out];
+      for (let j = 0; j < r.outputs.length; j++) slots[r.outputs[j]] = outs[j];
+    }
+  } catch (e) {
+    // A kernel threw (out of memory, an interrupt): free what the replay made; the variables keep their values.
+    for (const info of slots) if (info !== undefined) data.disposeData(info.dataId);
+    throw e;
+  }
+  // The engine takes over the loss and the new values; the step's other results are freed.
+  const owned = new Set<number>();
+  const wrap = (slot: number): tf.Tensor => {
+    const info = slots[slot] as tf.TensorInfo;
+    if (owned.has(slot)) backend.incRef(info.dataId);
+    owned.add(slot);
+    return engine.makeTensorFromTensorInfo(info);
+  };
+  const result = wrap(p.result) as tf.Scalar;
+  for (const a of p.assigns) {
+    const t = wrap(a.slot);
+    a.v.assign(t);
+    t.dispose();
+  }
+  for (let s = 0; s < slots.length; s++) {
+    const info = slots[s];
+    if (info !== undefined && !owned.has(s)) data.disposeData(info.dataId);
+  }
+  return result;
+}
