@@ -33,14 +33,17 @@ bash test/backend/setup-lavapipe.sh "$ART/lavapipe" >/dev/null || failed+=("lava
 # bench/gpu.sh in its short mode on lavapipe: the adapter report, consistency, each GPU workload and the profile run
 (source "$ART/lavapipe/env.sh" && D2L_REQUIRE_WEBGPU=1 node --test --test-reporter=spec dist/test/backend/webgpu-cast.test.js) || failed+=("webgpu-cast")
 (source "$ART/lavapipe/env.sh" && bash bench/gpu.sh --quick) || failed+=("gpu.sh")
-# chapters 3 and 6 quick on webgpu (lavapipe): the notebooks read with await, and the kernel shows a tensor result with await
-(source "$ART/lavapipe/env.sh" && cd test/notebooks && D2L_BACKEND=webgpu /usr/bin/python3 -m unittest -v test_notebooks -k chapter_03_ -k chapter_06_) || failed+=("notebooks-webgpu")
+# chapter 3 and chapter 6's layers (6.1-6.5) quick on webgpu (lavapipe): the notebooks read with await, and the kernel
+# shows a tensor result with await. LeNet's training (6.6) is left out here: 447 s on lavapipe, a CPU; the LeNet
+# workload of bench/gpu.sh --quick and the consistency test above train it on webgpu.
+(source "$ART/lavapipe/env.sh" && cd test/notebooks && D2L_BACKEND=webgpu /usr/bin/python3 -m unittest -v test_notebooks -k chapter_03_ -k '*chapter_06_*__0[1-5]_*') || failed+=("notebooks-webgpu")
 
 echo "== kernel protocol tests (jupyter_client under /usr/bin/python3)"
 (cd test/kernel && /usr/bin/python3 -m unittest discover -v -p 'test_*.py') || failed+=("kernel")
 
-echo "== notebooks, quick mode, through the kernel (results asserted per notebook)"
+echo "== notebooks, quick mode, through the kernel (results asserted per notebook): all on native, chapter 3 also on wasm"
 (cd test/notebooks && /usr/bin/python3 -m unittest -v test_notebooks) || failed+=("notebooks")
+(cd test/notebooks && D2L_BACKEND=wasm /usr/bin/python3 -m unittest -v test_notebooks -k chapter_03_) || failed+=("notebooks-wasm")
 
 echo "== export (nbconvert; PDF by headless Chromium) and real-browser tests (classic Notebook and JupyterLab in Chromium via playwright-core)"
 # Chromium prints the PDFs, renders the HTML's formulas with Debian's MathJax (libjs-mathjax) and is the browser;
