@@ -24,7 +24,12 @@
 import * as tf from "@tensorflow/tfjs";
 
 /** Where a recorded kernel input comes from at replay time. */
-type Ref = { kind: "arg"; index: number } | { kind: "var"; v: tf.Variable } | { kind: "live"; t: tf.Tensor } | { kind: "const"; t: tf.Tensor } | { kind: "slot"; slot: number };
+type Ref =
+  | { kind: "arg"; index: number }
+  | { kind: "var"; v: tf.Variable }
+  | { kind: "live"; t: tf.Tensor }
+  | { kind: "const"; t: tf.Tensor; values?: string }
+  | { kind: "slot"; slot: number };
 
 interface RecInput {
   name: string;
@@ -35,6 +40,8 @@ interface RecInput {
 
 interface Rec {
   name: string;
+  /** Pack, Concat and AddN take their inputs as an array, the other kernels by name. */
+  arrayInputs: boolean;
   kernelFunc: tf.KernelFunc;
   attrs: tf.NamedAttrMap;
   inputs: RecInput[];
@@ -47,7 +54,7 @@ interface Program {
   recs: Rec[];
   nSlots: number;
   assigns: { v: tf.Variable; slot: number }[];
-  result: number;
+  results: number[];
   /** The trace as text, to compare two traces. */
   key: string;
   /** The `const` tensors the program keeps alive, disposed with it. */
@@ -61,6 +68,7 @@ interface EngineInternals {
   registeredVariables: Record<string, tf.Variable>;
   runKernel(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor | tf.Tensor[];
   makeTensorFromTensorInfo(info: tf.TensorInfo, backend?: tf.KernelBackend): tf.Tensor;
+  makeTensor(values: unknown, shape: number[], dtype: tf.DataType, backend?: tf.KernelBackend): tf.Tensor;
 }
 
 interface BackendData {
@@ -112,20 +120,49 @@ const MAX_PROGRAMS = 8;
  * for (const [X, y] of batches) step(X, y).dispose();
  */
 export function compileStep(lossFn: (...args: tf.Tensor[]) => tf.Scalar, optimizer: tf.Optimizer, options: CompileStepOptions = {}): CompiledStep {
+  const region = compileRegion(
+    (args) => {
+      const out = optimizer.minimize(() => lossFn(...args), true, options.varList);
+      if (out == null) throw new Error("compileStep: optimizer.minimize returned no loss");
+      return [out];
+    },
+    optimizer,
+    { maxTraces: options.maxTraces },
+  );
+  const step = ((...args: tf.Tensor[]): tf.Scalar => region(args)[0] as tf.Scalar) as CompiledStep;
+  Object.defineProperties(step, {
+    compiled: { get: () => region.compiled },
+    reason: { get: () => region.reason },
+    kernels: { get: () => region.kernels },
+    dispose: { value: () => region.dispose() },
+  });
+  return step;
+}
+
+/** What {@link compileRegion} returns: `run` on arguments, traced and then replayed. */
+export interface CompiledRegion {
+  (args: tf.Tensor[]): tf.Tensor[];
+  readonly compiled: boolean;
+  readonly reason: string;
+  readonly kernels: number;
+  dispose(): void;
+}
+
+/**
+ * @internal The machinery of {@link compileStep} for any synchronous training step: `run(args)` runs kernels,
+ * may assign variables through `optimizer` (whose bookkeeping a replay advances), and returns tensors that
+ * the caller owns. `guard()` names what else a replay depends on (the engine: which variables it trains).
+ */
+export function compileRegion(run: (args: tf.Tensor[]) => tf.Tensor[], optimizer: tf.Optimizer, options: { maxTraces?: number; guard?: () => string } = {}): CompiledRegion {
   const maxTraces = options.maxTraces ?? 4;
   const programs = new Map<string, { program?: Program; last?: Program; traces: number; gaveUp: string }>();
   let compiled = false;
   let reason = "";
   let kernels = 0;
-
   const replayable = optimizerReplay(optimizer);
-  const eager = (args: tf.Tensor[]): tf.Scalar => {
-    const out = optimizer.minimize(() => lossFn(...args), true, options.varList);
-    if (out == null) throw new Error("compileStep: optimizer.minimize returned no loss");
-    return out;
-  };
+  const guardNow = () => guardOf(optimizer) + "|" + (options.guard ? options.guard() : "");
 
-  const step = ((...args: tf.Tensor[]): tf.Scalar => {
+  const region = ((args: tf.Tensor[]): tf.Tensor[] => {
     for (const a of args) {
       if (!(a instanceof tf.Tensor)) throw new Error(`compileStep: the step's arguments must be tensors, got ${typeof a}`);
       if (a.isDisposed) throw new Error("compileStep: an argument of the step was disposed; pass live tensors");
@@ -135,30 +172,31 @@ export function compileStep(lossFn: (...args: tf.Tensor[]) => tf.Scalar, optimiz
     if (tf.findBackend("webgpu") === tf.backend()) {
       compiled = false;
       reason = `the ${backendName} backend reads values asynchronously, so a trace cannot check its constants; the step runs eagerly`;
-      return eager(args);
+      return run(args);
     }
     if (typeof replayable === "string") {
       compiled = false;
       reason = replayable;
-      return eager(args);
+      return run(args);
     }
     const sig = backendName + "|" + args.map((a) => `${a.dtype}[${a.shape.join(",")}]`).join(";");
     let entry = programs.get(sig);
     if (entry === undefined) {
       if (programs.size >= MAX_PROGRAMS) {
-        for (const e of programs.values()) for (const p of [e.program, e.last]) p?.kept.forEach((t) => t.dispose());
+        for (const e of programs.values()) for (const p of [e.program, e.last]) if (p) disposeProgram(p);
         programs.clear();
       }
       entry = { traces: 0, gaveUp: "" };
       programs.set(sig, entry);
     }
-    if (entry.program !== undefined && stillValid(entry.program) && entry.program.guard === guardOf(optimizer)) {
+    const guard = guardNow();
+    if (entry.program !== undefined && stillValid(entry.program) && entry.program.guard === guard) {
       compiled = true;
       reason = "";
       kernels = entry.program.recs.length;
-      const loss = replay(entry.program, args, engine);
+      const outs = replay(entry.program, args, engine);
       replayable(entry.program.assigns.map((a) => a.v));
-      return loss;
+      return outs;
     }
     if (entry.program !== undefined) {
       disposeProgram(entry.program);
@@ -167,10 +205,9 @@ export function compileStep(lossFn: (...args: tf.Tensor[]) => tf.Scalar, optimiz
     if (entry.gaveUp) {
       compiled = false;
       reason = entry.gaveUp;
-      return eager(args);
+      return run(args);
     }
-    const guard = guardOf(optimizer);
-    const { loss, program, failure } = traceStep(() => eager(args), args, engine, guard);
+    const { outs, program, failure } = traceStep(() => run(args), args, engine, guard);
     compiled = false;
     entry.traces++;
     if (program === undefined) {
@@ -190,10 +227,10 @@ export function compileStep(lossFn: (...args: tf.Tensor[]) => tf.Scalar, optimiz
       }
     }
     reason = entry.gaveUp;
-    return loss;
-  }) as CompiledStep;
+    return outs;
+  }) as CompiledRegion;
 
-  Object.defineProperties(step, {
+  Object.defineProperties(region, {
     compiled: { get: () => compiled },
     reason: { get: () => reason },
     kernels: { get: () => kernels },
@@ -207,7 +244,7 @@ export function compileStep(lossFn: (...args: tf.Tensor[]) => tf.Scalar, optimiz
       },
     },
   });
-  return step;
+  return region;
 }
 
 /** The optimizers tfjs ships (`tf.train.*`): their only state outside tensors is the iteration count. */
@@ -261,8 +298,18 @@ function stillValid(p: Program): boolean {
   return p.assigns.every((a) => !a.v.isDisposed);
 }
 
+/** Variables and live tensors by identity, the same number in every trace: two traces agree only on the same objects. */
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 0;
+let unseenConstants = 0;
+function idOf(o: object): number {
+  let id = objectIds.get(o);
+  if (id === undefined) objectIds.set(o, (id = nextObjectId++));
+  return id;
+}
+
 /** Run `run` (one eager step) while recording the kernels it runs at the top level. */
-function traceStep(run: () => tf.Scalar, args: tf.Tensor[], engine: EngineInternals, guard: string): { loss: tf.Scalar; program?: Program; failure: string } {
+function traceStep(run: () => tf.Tensor[], args: tf.Tensor[], engine: EngineInternals, guard: string): { outs: tf.Tensor[]; program?: Program; failure: string } {
   const backend = engine.backend as unknown as BackendData;
   const backendName = engine.backendName;
   const refOf = new Map<object, Ref>();
@@ -292,12 +339,22 @@ function traceStep(run: () => tf.Scalar, args: tf.Tensor[], engine: EngineIntern
       } finally {
         suspended = false;
       }
-      ext = { clone, ref: { kind: "const", t: clone } };
+      ext = { clone, ref: { kind: "const", t: clone, values: madeValues.get(t.dataId) } };
       externals.set(t, ext);
     }
     return ext.ref;
   };
 
+  // The values of the tensors the step makes from JavaScript numbers, as it makes them: two traces agree
+  // only if these agree (dropout's JavaScript random masks do not), and no value is read back for it.
+  const madeValues = new Map<object, string>();
+  const origMakeTensor = engine.makeTensor;
+  const ownMakeTensor = Object.prototype.hasOwnProperty.call(engine, "makeTensor");
+  engine.makeTensor = function (this: EngineInternals, values: unknown, shape: number[], dtype: tf.DataType, b?: tf.KernelBackend) {
+    const t = origMakeTensor.call(this, values, shape, dtype, b);
+    if (!suspended && ArrayBuffer.isView(values)) madeValues.set(t.dataId, Array.from(values as unknown as ArrayLike<number>).join(","));
+    return t;
+  };
   const origRunKernel = engine.runKernel;
   const origAssign = tf.Variable.prototype.assign;
   const origReadSync = backend.readSync;
@@ -334,7 +391,7 @@ function traceStep(run: () => tf.Scalar, args: tf.Tensor[], engine: EngineIntern
       refOf.set(o.dataId, { kind: "slot", slot });
       return slot;
     });
-    recs.push({ name, kernelFunc: kernel ? kernel.kernelFunc : () => [], attrs: { ...(attrs ?? {}) }, inputs: recInputs, outputs });
+    recs.push({ name, arrayInputs: Array.isArray(inputs), kernelFunc: kernel ? kernel.kernelFunc : () => [], attrs: { ...(attrs ?? {}) }, inputs: recInputs, outputs });
     return out;
   };
   tf.Variable.prototype.assign = function (this: tf.Variable, newValue: tf.Tensor) {
@@ -353,21 +410,27 @@ function traceStep(run: () => tf.Scalar, args: tf.Tensor[], engine: EngineIntern
     return origReadSync.call(this, dataId);
   };
 
-  let loss: tf.Scalar;
+  let outs: tf.Tensor[];
   try {
-    loss = run();
+    outs = run();
   } catch (e) {
     for (const { clone } of externals.values()) clone.dispose();
     throw e;
   } finally {
+    if (ownMakeTensor) engine.makeTensor = origMakeTensor;
+    else delete (engine as Partial<EngineInternals>).makeTensor;
     if (ownRunKernel) engine.runKernel = origRunKernel;
     else delete (engine as Partial<EngineInternals>).runKernel;
     tf.Variable.prototype.assign = origAssign;
     if (ownReadSync) backend.readSync = origReadSync;
     else delete (backend as Partial<BackendData>).readSync;
   }
-  const resultRef = refOf.get(loss.dataId);
-  if (resultRef === undefined || resultRef.kind !== "slot") failure ||= "the loss was not computed by the step's kernels";
+  const results: number[] = [];
+  for (const o of outs) {
+    const r = refOf.get(o.dataId);
+    if (r === undefined || r.kind !== "slot") failure ||= "a result of the step (its loss) was not computed by the step's kernels";
+    else results.push(r.slot);
+  }
   // A tensor the step read that is still alive (the optimizer's learning rate, a closure's input) is read
   // where it is at replay time; one the step made and freed is kept as the clone.
   const kept: tf.Tensor[] = [];
@@ -379,15 +442,9 @@ function traceStep(run: () => tf.Scalar, args: tf.Tensor[], engine: EngineIntern
   }
   if (failure) {
     for (const t of kept) t.dispose();
-    return { loss, failure };
+    return { outs, failure };
   }
   // The trace as text: kernels, attributes, shapes, sources (variables and live tensors by identity, constants by value).
-  const ids = new Map<object, number>();
-  const idOf = (o: object) => {
-    let id = ids.get(o);
-    if (id === undefined) ids.set(o, (id = ids.size));
-    return id;
-  };
   const refKey = (r: Ref): string => {
     switch (r.kind) {
       case "arg":
@@ -399,21 +456,22 @@ function traceStep(run: () => tf.Scalar, args: tf.Tensor[], engine: EngineIntern
       case "live":
         return `l${idOf(r.t)}`;
       case "const":
-        return `c${Array.from(r.t.dataSync() as ArrayLike<number>).join(",")}`; // sync-read-ok: readsSync() was checked before tracing
+        // A constant whose making the trace did not see (made before it, freed in it) agrees with nothing.
+        return r.values !== undefined ? `c${r.values}` : `c?${++unseenConstants}`;
     }
   };
   const key = recs
     .map((r) => `${r.name}(${r.inputs.map((i) => `${i.name}=${refKey(i.ref)}:${i.dtype}[${i.shape}]`).join(" ")})${JSON.stringify(r.attrs)}->${r.outputs}`)
     .concat(
       assigns.map((a) => `assign v${idOf(a.v)}=s${a.slot}`),
-      [`result s${(resultRef as { slot: number }).slot}`],
+      [`results ${results}`],
     )
     .join("\n");
-  return { loss, failure: "", program: { guard, recs, nSlots, assigns, result: (resultRef as { slot: number }).slot, key, kept } };
+  return { outs, failure: "", program: { guard, recs, nSlots, assigns, results, key, kept } };
 }
 
-/** Run a program's kernels on `args`, assign the variables' new values, and return the loss. */
-function replay(p: Program, args: tf.Tensor[], engine: EngineInternals): tf.Scalar {
+/** Run a program's kernels on `args`, assign the variables' new values, and return the results. */
+function replay(p: Program, args: tf.Tensor[], engine: EngineInternals): tf.Tensor[] {
   const backend = engine.backend;
   const data = backend as unknown as BackendData;
   const slots: (tf.TensorInfo | undefined)[] = new Array(p.nSlots);
@@ -435,8 +493,13 @@ function replay(p: Program, args: tf.Tensor[], engine: EngineInternals): tf.Scal
   };
   try {
     for (const r of p.recs) {
-      const inputs: Record<string, tf.TensorInfo> = {};
-      for (const i of r.inputs) inputs[i.name] = { dataId: dataIdOf(i.ref), shape: i.shape, dtype: i.dtype };
+      const infos = r.inputs.map((i) => ({ dataId: dataIdOf(i.ref), shape: i.shape, dtype: i.dtype }));
+      let inputs: tf.NamedTensorInfoMap;
+      if (r.arrayInputs) inputs = infos as unknown as tf.NamedTensorInfoMap;
+      else {
+        inputs = {};
+        r.inputs.forEach((i, k) => (inputs[i.name] = infos[k]));
+      }
       const out = r.kernelFunc({ inputs, attrs: r.attrs, backend });
       const outs = Array.isArray(out) ? out : [out];
       for (let j = 0; j < r.outputs.length; j++) slots[r.outputs[j]] = outs[j];
@@ -454,7 +517,7 @@ function replay(p: Program, args: tf.Tensor[], engine: EngineInternals): tf.Scal
     owned.add(slot);
     return engine.makeTensorFromTensorInfo(info);
   };
-  const result = wrap(p.result) as tf.Scalar;
+  const results = p.results.map(wrap);
   for (const a of p.assigns) {
     const t = wrap(a.slot);
     a.v.assign(t);
@@ -464,5 +527,5 @@ function replay(p: Program, args: tf.Tensor[], engine: EngineInternals): tf.Scal
     const info = slots[s];
     if (info !== undefined && !owned.has(s)) data.disposeData(info.dataId);
   }
-  return result;
+  return results;
 }

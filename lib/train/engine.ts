@@ -36,6 +36,7 @@ import { quickEpochs } from "../quick";
 import { Accumulator, Timer } from "./accumulator";
 import { Yielder } from "./yielder";
 import { setGrad, clearGrad, trainableVariables, noConnection, gradientsOrClean } from "./grads";
+import { compileRegion, type CompiledRegion } from "./compile";
 import { evaluate, unpackBatch, checkIter, correctCount } from "./evaluate";
 import { NaNCheck, InterruptCheck } from "./callbacks/guards";
 import type { Callback, TrainState, EpochLog, BatchIter, Hook } from "./callback";
@@ -151,6 +152,14 @@ export interface FitResult {
   seconds: number;
   /** One entry per epoch. */
   history: EpochLog[];
+  /**
+   * How many training steps replayed a compiled step (`d2l.compileStep`'s machinery, issue 21) instead of
+   * running through tfjs' engine: 0 with `D2L_COMPILE=0`, a callback that changes gradients, an updater
+   * function, or a step it cannot replay (`compileNote` says why).
+   */
+  compiledSteps: number;
+  /** Why the steps ran eagerly, when they did ("" otherwise). */
+  compileNote: string;
 }
 
 /**
@@ -254,6 +263,7 @@ export class Engine {
       throw new Error("an engine with batchLoss takes no test iterator (it would not know how to run the net on it); evaluate after training instead");
     }
     const cbs = this.orderedCallbacks(opts.callbacks ?? []);
+    this.replayed = 0;
     const readEvery = checkReadEvery(opts.readEvery) ?? this.readEvery;
     const wanting = cbs.filter((c) => typeof c.needsValues === "function");
     const state: TrainState = {
@@ -393,6 +403,8 @@ export class Engine {
         examplesPerSec: state.totalExamples / seconds,
         seconds,
         history: state.history,
+        compiledSteps: this.replayed,
+        compileNote: this.replayed > 0 ? "" : (this.region?.reason ?? ""),
       };
     } catch (e) {
       state.error = e;
@@ -400,6 +412,9 @@ export class Engine {
     } finally {
       (pending as tf.Tensor | undefined)?.dispose();
       good.dispose();
+      // The compiled step's programs (and the constants they keep) last one fit: the next traces anew.
+      this.region?.dispose();
+      this.region = undefined;
       try {
         await call(cbs, "onTrainEnd", state);
       } catch (e) {
@@ -462,16 +477,114 @@ export class Engine {
     if (custom && X.rank === 0) throw new Error("the training data iterator gave a scalar as the batch's first tensor; its first dimension must count the examples");
     const n = X.shape[0] as number;
     state.batchSize = n;
-    const byMean = isOptimizer(this.updater) && this.gradientOf === "mean";
-    const vars = this.variables();
-    const wantAcc = this.accuracy;
     state.timer.start();
+    const region = this.compiledStep(cbs);
+    if (region !== undefined) {
+      // No callback looks at the gradients: the whole step (forward, backward, update) replays as one traced
+      // list of kernels once it has traced (lib/train/compile.ts); the same numbers as the path below.
+      const [stats] = region(batch);
+      if (region.compiled) this.replayed++;
+      state.timer.stop();
+      state.examples += n;
+      state.totalExamples += n;
+      return stats;
+    }
+    const vars = this.variables();
     let stats: tf.Tensor | undefined;
     let value: tf.Tensor | undefined;
     let gradList: (tf.Tensor | null)[] = [];
     let ok = false;
     try {
-      ({ value, grads: gradList } = gradientsOrClean(() => {
+      ({ stats, value, gradList } = this.forwardBackward(batch, vars));
+      const named: tf.NamedTensorMap = {};
+      vars.forEach((v, i) => {
+        const g = gradList[i];
+        if (g != null) named[v.name] = g;
+      });
+      if (Object.keys(named).length === 0) throw noConnection();
+
+      state.grads = named;
+      // Callbacks may replace gradients (clipping, weight decay), one after another: a
+      // gradient a callback made and the next one replaced is disposed here (the first
+      // ones, and the last, in the finally below).
+      const originals = new Set<tf.Tensor | null>(gradList);
+      for (const c of cbs) {
+        if (c.onAfterBackward === undefined) continue;
+        const before = Object.values(state.grads ?? {});
+        await call([c], "onAfterBackward", state);
+        const now = new Set(Object.values(state.grads ?? {}));
+        for (const t of before) if (!now.has(t) && !originals.has(t)) t.dispose();
+      }
+      this.update(state.grads as tf.NamedTensorMap, vars, n);
+      state.timer.stop();
+
+      state.examples += n;
+      state.totalExamples += n;
+      ok = true;
+      return stats as unknown as tf.Tensor;
+    } finally {
+      if (!ok) (stats as tf.Tensor | undefined)?.dispose();
+      value?.dispose();
+      for (const g of gradList) g?.dispose();
+      if (state.grads) for (const g of Object.values(state.grads)) g.dispose();
+      state.grads = undefined;
+    }
+  }
+
+  private region: CompiledRegion | undefined;
+  private replayed = 0;
+
+  /**
+   * The compiled form of a step (issue 21), when one can stand in for it: the updater is an optimizer, no
+   * callback changes gradients, and `D2L_COMPILE` is not `0`. Until its traces agree, and for steps it cannot
+   * replay (tfjs' own dropout layers, values read back), it runs the same code eagerly.
+   */
+  private compiledStep(cbs: Callback[]): CompiledRegion | undefined {
+    if (process.env.D2L_COMPILE === "0" || !isOptimizer(this.updater)) return undefined;
+    if (cbs.some((c) => c.onAfterBackward !== undefined)) return undefined;
+    const optimizer = this.updater;
+    this.region ??= compileRegion(
+      (batch) => {
+        const vars = this.variables();
+        const { stats, value, gradList } = this.forwardBackward(batch, vars);
+        try {
+          const named: tf.NamedTensorMap = {};
+          vars.forEach((v, i) => {
+            const g = gradList[i];
+            if (g != null) named[v.name] = g;
+          });
+          if (Object.keys(named).length === 0) throw noConnection();
+          this.update(named, vars, batch[0].shape[0] as number);
+          return [stats];
+        } catch (e) {
+          stats.dispose();
+          throw e;
+        } finally {
+          value.dispose();
+          for (const g of gradList) g?.dispose();
+        }
+      },
+      optimizer,
+      {
+        guard: () =>
+          this.variables()
+            .map((v) => v.name)
+            .join(","),
+      },
+    );
+    return this.region;
+  }
+
+  /** Forward and backward of one batch: its stats (loss sum, correct count, count; kept), the objective and the gradients. */
+  private forwardBackward(batch: tf.Tensor[], vars: tf.Variable[]): { stats: tf.Tensor; value: tf.Tensor; gradList: (tf.Tensor | null)[] } {
+    const [X, y] = batch;
+    const custom = this.batchLoss;
+    const n = X.shape[0] as number;
+    const byMean = isOptimizer(this.updater) && this.gradientOf === "mean";
+    const wantAcc = this.accuracy;
+    let stats: tf.Tensor | undefined;
+    try {
+      const { value, grads } = gradientsOrClean(() => {
         let l: tf.Tensor;
         let count: tf.Tensor | number = n;
         let yHat: tf.Tensor | undefined;
@@ -507,51 +620,26 @@ export class Engine {
         if (penalties.length === 0) return objective;
         const penalty = tf.addN(penalties);
         return tf.add(objective, byMean ? penalty : tf.mul(penalty, n));
-      }, vars));
-      const named: tf.NamedTensorMap = {};
-      vars.forEach((v, i) => {
-        const g = gradList[i];
-        if (g != null) named[v.name] = g;
-      });
-      if (Object.keys(named).length === 0) throw noConnection();
+      }, vars);
+      return { stats: stats as tf.Tensor, value, gradList: grads };
+    } catch (e) {
+      stats?.dispose();
+      throw e;
+    }
+  }
 
-      state.grads = named;
-      // Callbacks may replace gradients (clipping, weight decay), one after another: a
-      // gradient a callback made and the next one replaced is disposed here (the first
-      // ones, and the last, in the finally below).
-      const originals = new Set<tf.Tensor | null>(gradList);
-      for (const c of cbs) {
-        if (c.onAfterBackward === undefined) continue;
-        const before = Object.values(state.grads ?? {});
-        await call([c], "onAfterBackward", state);
-        const now = new Set(Object.values(state.grads ?? {}));
-        for (const t of before) if (!now.has(t) && !originals.has(t)) t.dispose();
-      }
-      const grads = state.grads as tf.NamedTensorMap;
-
-      if (isOptimizer(this.updater)) {
-        this.updater.applyGradients(grads);
-      } else {
-        const used = vars.filter((v) => grads[v.name] != null);
-        for (const v of used) setGrad(v, grads[v.name]);
-        try {
-          this.updater(n);
-        } finally {
-          for (const v of used) clearGrad(v);
-        }
-      }
-      state.timer.stop();
-
-      state.examples += n;
-      state.totalExamples += n;
-      ok = true;
-      return stats as unknown as tf.Tensor;
+  /** Apply the gradients: an optimizer's update, or the book's `updater(batchSize)` with each variable's `.grad` set. */
+  private update(grads: tf.NamedTensorMap, vars: tf.Variable[], n: number): void {
+    if (isOptimizer(this.updater)) {
+      this.updater.applyGradients(grads);
+      return;
+    }
+    const used = vars.filter((v) => grads[v.name] != null);
+    for (const v of used) setGrad(v, grads[v.name]);
+    try {
+      this.updater(n);
     } finally {
-      if (!ok) (stats as tf.Tensor | undefined)?.dispose();
-      value?.dispose();
-      for (const g of gradList) g?.dispose();
-      if (state.grads) for (const g of Object.values(state.grads)) g.dispose();
-      state.grads = undefined;
+      for (const v of used) clearGrad(v);
     }
   }
 }

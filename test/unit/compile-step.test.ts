@@ -18,6 +18,8 @@ import { SGD as TorchSGD } from "../../lib/train/optimizers";
 import { seed } from "../../lib/seed";
 import { EncoderBlock } from "../../lib/nn/transformer";
 import { dropout } from "../../lib/nn/dropout";
+import { Engine, GradClippingCallback } from "../../lib/train/index";
+import { DataLoader, TensorDataset } from "../../lib/data/index";
 import { relativeError } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
@@ -202,6 +204,44 @@ for (const backend of ["cpu", "native"]) {
       assert.ok(compiled.flags.filter(Boolean).length >= 6, `${compiled.flags}`);
     });
 
+    it("d2l's training engine (fit) replays its steps: the same history and weights as D2L_COMPILE=0", async (t) => {
+      if (!ready(t)) return;
+      // 100 examples in batches of 16 (the last one 4): two programs, one per batch shape.
+      const fitOnce = async (compile: boolean, clip: boolean) => {
+        const saved = process.env.D2L_COMPILE;
+        process.env.D2L_COMPILE = compile ? "1" : "0";
+        try {
+          seed(0);
+          const X = tf.randomNormal([100, 20], 0, 1, "float32", 3);
+          const y = tf.randomUniform([100], 0, 3, "int32", 4);
+          const net = tf.sequential({ layers: [tf.layers.dense({ units: 16, activation: "relu", inputShape: [20] }), tf.layers.dense({ units: 3 })] });
+          const loss = (yHat: tf.Tensor, yy: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(yy, "int32"), 3), yHat, undefined, tf.Reduction.NONE);
+          const engine = new Engine({ net, loss, updater: tf.train.adam(0.01) });
+          const r = await engine.fit(new DataLoader(new TensorDataset(X, y), { batchSize: 16, shuffle: true, seed: 1 }), {
+            numEpochs: 4,
+            callbacks: clip ? [new GradClippingCallback(1)] : [],
+          });
+          const weights = net.getWeights().map((w) => Array.from(w.dataSync())); // sync-read-ok: a test on cpu and native
+          tf.dispose([X, y]);
+          net.dispose();
+          return { history: r.history.map((h) => [h.trainLoss, h.trainAcc ?? 0]).flat(), weights, replayed: r.compiledSteps, note: r.compileNote };
+        } finally {
+          if (saved === undefined) delete process.env.D2L_COMPILE;
+          else process.env.D2L_COMPILE = saved;
+        }
+      };
+      const eager = await fitOnce(false, false);
+      const compiled = await fitOnce(true, false);
+      assert.equal(eager.replayed, 0, "D2L_COMPILE=0 replayed steps");
+      // 4 epochs of 7 batches: all but the first traces of each batch shape replay.
+      assert.ok(compiled.replayed >= 20, `only ${compiled.replayed} of 28 steps replayed: ${compiled.note}`);
+      assert.ok(relativeError(compiled.history, eager.history) <= 1e-6, `history ${compiled.history} against ${eager.history}`);
+      compiled.weights.forEach((w, i) => assert.ok(relativeError(w, eager.weights[i]) <= 1e-5, `weight ${i}`));
+      // A callback that changes gradients keeps the eager path.
+      const clipped = await fitOnce(true, true);
+      assert.equal(clipped.replayed, 0, "a gradient callback ran through the compiled step");
+    });
+
     it("a loss that reads values back, and an optimizer it does not know, stay eager with a reason", (t) => {
       if (!ready(t)) return;
       const readBack: Build = () => {
@@ -225,6 +265,25 @@ for (const backend of ["cpu", "native"]) {
       const c = train(custom, true, 4);
       assert.deepEqual(c.flags, new Array(4).fill(false));
       assert.match(c.reason, /Custom may keep state/);
+    });
+
+    it("a closure over a tensor replaced every step (not an argument) is never replayed stale", (t) => {
+      if (!ready(t)) return;
+      const build: Build = () => {
+        const net = model([]);
+        const b = batches(16);
+        let k = 0;
+        // The loss ignores its arguments (the step's batch) and reads the next batch, through the closure.
+        const lossFn = () => {
+          const [X, y] = b[++k % b.length];
+          return xent(net)(X, y);
+        };
+        return { net, opt: tf.train.sgd(0.1), batches: b, lossFn };
+      };
+      const eager = train(build, false, 9);
+      const compiled = train(build, true, 9);
+      assertSame(compiled, eager, "closure over changing tensors");
+      assert.deepEqual(compiled.flags, new Array(9).fill(false), compiled.reason);
     });
 
     it("no tensor leaks over many replays, and dispose() frees what the programs keep", (t) => {

@@ -465,7 +465,10 @@ describe("training, initialization, saving", () => {
       xavier: false,
       callbacks: [{ onEpochEnd: () => void counts.push(tf.memory().numTensors) }],
     });
-    assert.deepEqual(counts, [counts[0], counts[0], counts[0]], `tensors at each epoch's end: ${counts.join(", ")}`);
+    // The engine's compiled step (lib/train/compile.ts) keeps the constants of traces it has not yet
+    // confirmed; after the first epoch every batch shape has its program, and the count must stay put.
+    assert.ok(counts[0] >= counts[1], `tensors at each epoch's end: ${counts.join(", ")}`);
+    assert.deepEqual(counts.slice(1), [counts[1], counts[1]], `tensors at each epoch's end: ${counts.join(", ")}`);
     data.dispose();
     net.dispose();
   });
