@@ -59,6 +59,10 @@ interface Program {
   key: string;
   /** The `const` tensors the program keeps alive, disposed with it. */
   kept: tf.Tensor[];
+  /** The variables and live tensors it reads or assigns: it replays only while none is disposed. */
+  watched: (tf.Variable | tf.Tensor)[];
+  /** The variables it assigns, for the optimizer's bookkeeping after a replay. */
+  updated: tf.Variable[];
 }
 
 /** The engine's members the trace hooks into (tfjs-core 4.x `Engine`). */
@@ -161,6 +165,10 @@ export function compileRegion(run: (args: tf.Tensor[]) => tf.Tensor[], optimizer
   let kernels = 0;
   const replayable = optimizerReplay(optimizer);
   const guardNow = () => guardOf(optimizer) + "|" + (options.guard ? options.guard() : "");
+  const clearPrograms = () => {
+    for (const e of programs.values()) for (const p of [e.program, e.last]) if (p) disposeProgram(p);
+    programs.clear();
+  };
 
   const region = ((args: tf.Tensor[]): tf.Tensor[] => {
     for (const a of args) {
@@ -182,10 +190,7 @@ export function compileRegion(run: (args: tf.Tensor[]) => tf.Tensor[], optimizer
     const sig = backendName + "|" + args.map((a) => `${a.dtype}[${a.shape.join(",")}]`).join(";");
     let entry = programs.get(sig);
     if (entry === undefined) {
-      if (programs.size >= MAX_PROGRAMS) {
-        for (const e of programs.values()) for (const p of [e.program, e.last]) if (p) disposeProgram(p);
-        programs.clear();
-      }
+      if (programs.size >= MAX_PROGRAMS) clearPrograms();
       entry = { traces: 0, gaveUp: "" };
       programs.set(sig, entry);
     }
@@ -195,7 +200,7 @@ export function compileRegion(run: (args: tf.Tensor[]) => tf.Tensor[], optimizer
       reason = "";
       kernels = entry.program.recs.length;
       const outs = replay(entry.program, args, engine);
-      replayable(entry.program.assigns.map((a) => a.v));
+      replayable(entry.program.updated);
       return outs;
     }
     if (entry.program !== undefined) {
@@ -234,15 +239,7 @@ export function compileRegion(run: (args: tf.Tensor[]) => tf.Tensor[], optimizer
     compiled: { get: () => compiled },
     reason: { get: () => reason },
     kernels: { get: () => kernels },
-    dispose: {
-      value: () => {
-        for (const e of programs.values()) {
-          if (e.program) disposeProgram(e.program);
-          if (e.last) disposeProgram(e.last);
-        }
-        programs.clear();
-      },
-    },
+    dispose: { value: clearPrograms },
   });
   return region;
 }
@@ -290,12 +287,7 @@ function disposeProgram(p: Program): void {
 
 /** A program can replay while every variable and live tensor it reads still exists. */
 function stillValid(p: Program): boolean {
-  for (const r of p.recs) {
-    for (const i of r.inputs) {
-      if ((i.ref.kind === "var" || i.ref.kind === "live") && (i.ref.kind === "var" ? i.ref.v : i.ref.t).isDisposed) return false;
-    }
-  }
-  return p.assigns.every((a) => !a.v.isDisposed);
+  return p.watched.every((o) => !o.isDisposed);
 }
 
 /** Variables and live tensors by identity, the same number in every trace: two traces agree only on the same objects. */
@@ -467,7 +459,13 @@ function traceStep(run: () => tf.Tensor[], args: tf.Tensor[], engine: EngineInte
       [`results ${results}`],
     )
     .join("\n");
-  return { outs, failure: "", program: { guard, recs, nSlots, assigns, results, key, kept } };
+  const watched = new Set<tf.Variable | tf.Tensor>(assigns.map((a) => a.v));
+  for (const r of recs)
+    for (const i of r.inputs)
+      if (i.ref.kind === "var") watched.add(i.ref.v);
+      else if (i.ref.kind === "live") watched.add(i.ref.t);
+  const updated = assigns.map((a) => a.v);
+  return { outs, failure: "", program: { guard, recs, nSlots, assigns, results, key, kept, watched: [...watched], updated } };
 }
 
 /** Run a program's kernels on `args`, assign the variables' new values, and return the results. */

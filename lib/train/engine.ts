@@ -496,14 +496,7 @@ export class Engine {
     let ok = false;
     try {
       ({ stats, value, gradList } = this.forwardBackward(batch, vars));
-      const named: tf.NamedTensorMap = {};
-      vars.forEach((v, i) => {
-        const g = gradList[i];
-        if (g != null) named[v.name] = g;
-      });
-      if (Object.keys(named).length === 0) throw noConnection();
-
-      state.grads = named;
+      state.grads = namedGrads(vars, gradList);
       // Callbacks may replace gradients (clipping, weight decay), one after another: a
       // gradient a callback made and the next one replaced is disposed here (the first
       // ones, and the last, in the finally below).
@@ -548,13 +541,7 @@ export class Engine {
         const vars = this.variables();
         const { stats, value, gradList } = this.forwardBackward(batch, vars);
         try {
-          const named: tf.NamedTensorMap = {};
-          vars.forEach((v, i) => {
-            const g = gradList[i];
-            if (g != null) named[v.name] = g;
-          });
-          if (Object.keys(named).length === 0) throw noConnection();
-          this.update(named, vars, batch[0].shape[0] as number);
+          this.update(namedGrads(vars, gradList), vars, batch[0].shape[0] as number);
           return [stats];
         } catch (e) {
           stats.dispose();
@@ -642,6 +629,17 @@ export class Engine {
       for (const v of used) clearGrad(v);
     }
   }
+}
+
+/** The gradients by variable name (those the loss reaches); none at all is the "no connection" error. */
+function namedGrads(vars: tf.Variable[], gradList: (tf.Tensor | null)[]): tf.NamedTensorMap {
+  const named: tf.NamedTensorMap = {};
+  vars.forEach((v, i) => {
+    const g = gradList[i];
+    if (g != null) named[v.name] = g;
+  });
+  if (Object.keys(named).length === 0) throw noConnection();
+  return named;
 }
 
 /** Take a yielded batch apart for `batchLoss`: any non-empty array of tensors. */
