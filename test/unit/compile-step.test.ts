@@ -17,7 +17,7 @@ import { compileStep } from "../../lib/train/compile";
 import { SGD as TorchSGD } from "../../lib/train/optimizers";
 import { seed } from "../../lib/seed";
 import { EncoderBlock } from "../../lib/nn/transformer";
-import { dropout } from "../../lib/nn/dropout";
+import { dropout, RANDOM_UNIFORM_KERNEL } from "../../lib/nn/dropout";
 import { Engine, GradClippingCallback } from "../../lib/train/index";
 import { DataLoader, TensorDataset } from "../../lib/data/index";
 import { relativeError } from "./native-helpers";
@@ -294,14 +294,65 @@ for (const backend of ["cpu", "native"]) {
       const step = compileStep(s.lossFn, s.opt);
       for (let i = 0; i < 5; i++) step(...s.batches[i % 3]).dispose();
       const warm = tf.memory().numTensors;
+      const warmData = tf.backend().numDataIds();
       for (let i = 0; i < 50; i++) step(...s.batches[i % 3]).dispose();
       assert.equal(step.compiled, true);
       assert.equal(tf.memory().numTensors, warm, "replays leaked tensors");
+      assert.equal(tf.backend().numDataIds(), warmData, "replays leaked (or freed twice) the backend's buffers");
       step.dispose();
       assert.equal(tf.memory().numTensors, start, "dispose() left the programs' constants");
       s.net.dispose();
       s.opt.dispose();
       for (const b of s.batches) tf.dispose(b);
+    });
+
+    it("a replay skips the kernels whose results nothing uses (a dense layer's gradient with respect to the batch), not the random ones", (t) => {
+      if (!ready(t)) return;
+      // Count the matrix products each kind of step runs, through the kernels' registered functions
+      // (which the trace records). Softmax regression's dense layer is one fused matMul, whose gradient
+      // computes both the weight's and the batch's: 3 products eagerly, and nothing reads the batch's.
+      const counts = new Map<string, number>();
+      const wrapped: [tf.KernelConfig, tf.KernelFunc][] = [];
+      for (const name of ["BatchMatMul", "_FusedMatMul", RANDOM_UNIFORM_KERNEL]) {
+        const k = tf.getKernel(name, tf.getBackend());
+        if (!k) continue;
+        const f = k.kernelFunc;
+        wrapped.push([k, f]);
+        (k as { kernelFunc: tf.KernelFunc }).kernelFunc = (args) => {
+          counts.set(name, (counts.get(name) ?? 0) + 1);
+          return f(args);
+        };
+      }
+      try {
+        seed(0);
+        const s = CASES["softmax regression, tf.train.sgd"]();
+        // Dropout whose mask is unused still draws, so the masks after it stay the eager ones.
+        const lossFn = (X: tf.Tensor, y: tf.Tensor) => {
+          dropout(X, 0.5);
+          return s.lossFn(X, y);
+        };
+        const products = () => (counts.get("BatchMatMul") ?? 0) + (counts.get("_FusedMatMul") ?? 0);
+        s.opt.minimize(() => lossFn(...s.batches[0]), true)?.dispose();
+        const step = compileStep(lossFn, s.opt);
+        for (let i = 0; i < 4; i++) step(...s.batches[i % 3]).dispose();
+        assert.equal(step.compiled, true, step.reason);
+        counts.clear();
+        s.opt.minimize(() => lossFn(...s.batches[0]), true)?.dispose();
+        const eager = products();
+        assert.equal(eager, 3, "an eager step of softmax regression runs 3 matrix products");
+        assert.equal(counts.get(RANDOM_UNIFORM_KERNEL), 1);
+        counts.clear();
+        step(...s.batches[1]).dispose();
+        assert.equal(step.compiled, true, step.reason);
+        assert.equal(products(), 2, "the replay should skip the gradient with respect to the batch");
+        assert.equal(counts.get(RANDOM_UNIFORM_KERNEL), 1, "the replay should still draw the unused mask");
+        step.dispose();
+        s.net.dispose();
+        s.opt.dispose();
+        for (const b of s.batches) tf.dispose(b);
+      } finally {
+        for (const [k, f] of wrapped) (k as { kernelFunc: tf.KernelFunc }).kernelFunc = f;
+      }
     });
 
     it("an error in the loss during a trace leaves the engine unhooked and the step usable", (t) => {
