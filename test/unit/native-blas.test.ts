@@ -279,18 +279,21 @@ describe("native matrix products on OpenBLAS and on oneDNN", { timeout: 180_000 
     });
   }
 
-  it("auto: OpenBLAS for a small product and for a matrix-vector product, oneDNN for [256,784]·[784,256]", () => {
+  it("auto: OpenBLAS for a small product, a matrix-vector product and a batch of small Q·K^T, oneDNN for [256,784]·[784,256]", () => {
     if (loadError) return assert.ok(!REQUIRE_NATIVE);
     addon.setBlas("auto");
-    const lib = (a: number[], b: number[]): string =>
+    const lib = (a: number[], b: number[], transposeB = false): string =>
       tf.tidy(() => {
-        tf.matMul(tf.ones(a), tf.ones(b)).dataSync();
+        tf.matMul(tf.ones(a), tf.ones(b), false, transposeB).dataSync();
         return addon.lastImpl() === "openblas:sgemm" ? "openblas" : "onednn";
       });
     const small = OPENBLAS_INSTALLED ? "openblas" : "onednn";
     assert.equal(lib([32, 32], [32, 32]), small);
     assert.equal(lib([1024, 784], [784, 1]), small);
     assert.equal(lib([256, 784], [784, 256]), "onednn");
+    // Attention's Q·K^T over a batch of 256 small matrices (the Transformer block of bench/): one sgemm per matrix.
+    assert.equal(lib([256, 10, 8], [256, 10, 8], true), small);
+    assert.equal(lib([64, 32, 32], [64, 32, 32], true), "onednn");
   });
 
   it("setBlas refuses a mode it does not know, saying which it takes", () => {

@@ -168,9 +168,11 @@ std::string openblas_config() {
 // oneDNN's 6-10, and its matrix-vector products are 2-6x faster. So OpenBLAS takes
 //   - matrix-vector shapes: N == 1, or M == 1 unless both operands are transposed;
 //   - products of less than 1.5 MFLOP per matrix (the MLP's 256x256x10 and its gradients);
-//     but a batch with only b transposed (attention's Q·K^T) only below 32 matrices of less than
-//     50 kFLOP each: beyond, oneDNN's batched kernel was ahead (0.56-0.97x; the Transformer
-//     block's [256,10,8]·[256,10,8]^T: 31-36 us against 46-48).
+//     but a batch with only b transposed (attention's Q·K^T) only for matrices of less than
+//     50 kFLOP each. On 2026-12-07 the Transformer block's [256,10,8]·[256,10,8]^T took 72 us on
+//     OpenBLAS against 186 on oneDNN's batched kernel ([64,10,32]·[64,10,32]^T: 34 against 57;
+//     median of 7 alternating runs, one process), so the earlier limit of 32 matrices went;
+//     from [64,32,32]·[64,32,32]^T oneDNN is ahead (100 us against 115).
 bool use_openblas(int64_t batch, int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
   switch (blas_mode()) {
     case BlasMode::OneDnn: return false;
@@ -181,7 +183,7 @@ bool use_openblas(int64_t batch, int64_t M, int64_t N, int64_t K, bool ta, bool 
   if (N == 1) return true;
   if (M == 1) return !(ta && tb);
   const double f = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  if (batch > 1 && tb && !ta) return batch < 32 && f < 5e4;
+  if (batch > 1 && tb && !ta) return f < 5e4;
   return f < 1.5e6;
 }
 
