@@ -35,6 +35,10 @@ export interface OpsAddon extends NativeAddon {
   pool(heap: ArrayBuffer, kind: 0 | 1, offsets: [number, number], params: number[]): void;
   /** dx = dy * f'(x) over n floats: alg 0 relu (leaky slope alpha), 1 elu, 2 relu6. */
   eltwiseGrad(heap: ArrayBuffer, alg: 0 | 1 | 2, offsets: [number, number, number], params: [number, number]): void;
+  /** Rows [R, C]: kind 0 forward, offsets [x, y]; 1 backward, [dy, y, dx] (absent from an addon built before them). */
+  softmax?(heap: ArrayBuffer, kind: 0 | 1, offsets: number[], params: [number, number]): void;
+  /** y = x with axes permuted: kind 0 float32, 1 int32; params [r, ...shape, ...perm]. */
+  transpose?(heap: ArrayBuffer, kind: 0 | 1, offsets: [number, number], params: number[]): void;
 }
 
 /** d2l's kernel: `[y, mean, variance]` of batch normalization over all axes but the last, in training. */
@@ -47,12 +51,31 @@ export const LN = "D2lLayerNorm";
 export const LN_GRAD = "D2lLayerNormGrad";
 /** d2l's kernel: dy * step(x), the gradient of Relu. */
 export const RELU_GRAD = "D2lReluGrad";
+/** d2l's kernel: `(dy - Σ dy·y) · y` over the last axis, the gradient of Softmax from its output y. */
+export const SOFTMAX_GRAD = "D2lSoftmaxGrad";
 
 /** The names of the kernels this file provides. */
-export const OPS_KERNELS: readonly string[] = ["MaxPool", "AvgPool", "FusedBatchNorm", BN_TRAINING, BN_TRAINING_GRAD, LN, LN_GRAD, RELU_GRAD];
+export const OPS_KERNELS: readonly string[] = ["MaxPool", "AvgPool", "FusedBatchNorm", BN_TRAINING, BN_TRAINING_GRAD, LN, LN_GRAD, RELU_GRAD, "Softmax", SOFTMAX_GRAD, "Transpose"];
 
 /** Below this many elements the ReLU gradient stays a composite of wasm kernels (Step, Multiply). */
 export const OPS_MIN_ELEMENTS = 32768;
+
+/**
+ * From this many elements Softmax (forward and gradient) and Transpose run in the addon; below, the
+ * wasm kernels, whose call costs less. Measured on 2026-12-07 (medians of 7 runs of 200 calls):
+ * - softmax over the Transformer block's attention weights [256, 10, 10]: 68-72 us against 160-190 on
+ *   wasm; its gradient, one call, 24.5 us against 66.8 for tfjs' four kernels;
+ * - the block's head transposes [64, 10, 4, 8] → [64, 4, 10, 8] (oneDNN's reorder): 8.2 us against
+ *   23.7; [256, 784] → [784, 256]: 110 us against 757.
+ */
+export const SOFTMAX_TRANSPOSE_MIN_ELEMENTS = 1024;
+
+/**
+ * Softmax forward runs in the addon for rows of at most this many classes. Its three passes (row
+ * maxima, one vectorized exp over the whole tensor, row sums) win on short rows; on long ones wasm's
+ * XNNPACK kernel is ahead ([64, 1000]: 75-83 us against 113-119).
+ */
+export const SOFTMAX_MAX_ROW = 64;
 
 function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -284,7 +307,63 @@ export function opsKernels(addon: NativeAddon, base: (name: string) => Kernel): 
     return dx;
   };
 
+  /** inputs {logits}, attrs {dim}: softmax over the last axis (the only one tfjs' Softmax takes), rows of at most SOFTMAX_MAX_ROW. */
+  const Softmax: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { logits } = args.inputs as { logits: tf.TensorInfo };
+    const r = logits.shape.length;
+    const dim = Number((args.attrs as { dim?: number } | undefined)?.dim ?? -1);
+    const n = size(logits.shape);
+    const C = r === 0 ? 0 : logits.shape[r - 1];
+    if (!ops.softmax || logits.dtype !== "float32" || r === 0 || (dim !== -1 && dim !== r - 1) || n < SOFTMAX_TRANSPOSE_MIN_ELEMENTS || C > SOFTMAX_MAX_ROW) {
+      return base("Softmax")(args);
+    }
+    const [y] = outputs(backend, [[...logits.shape]]);
+    guard(backend, [y], () =>
+      call("softmax", `[${logits.shape}]`, () => ops.softmax?.(heap(backend), 0, [offset(backend, logits, "logits"), offset(backend, y, "output")], [n / C, C])),
+    );
+    return y;
+  };
+
+  /** inputs {dy, y}: the gradient of softmax over the last axis, from its output y (float32, one shape). */
+  const SoftmaxGrad: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { dy, y } = args.inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+    if (!ops.softmax) throw new Error(`${SOFTMAX_GRAD}: this build of the native addon has no softmax; rebuild it (npm run build:native)`);
+    if (!float(dy, y) || dy.shape.length === 0 || dy.shape.join() !== y.shape.join())
+      throw new Error(`${SOFTMAX_GRAD} takes float32 dy and y of one shape, got [${dy.shape}] and [${y.shape}]`);
+    const n = size(y.shape);
+    const C = y.shape[y.shape.length - 1];
+    const [dx] = outputs(backend, [[...y.shape]]);
+    if (n === 0) return dx;
+    guard(backend, [dx], () =>
+      call("softmax gradient", `[${y.shape}]`, () => ops.softmax?.(heap(backend), 1, [offset(backend, dy, "dy"), offset(backend, y, "y"), offset(backend, dx, "dx")], [n / C, C])),
+    );
+    return dx;
+  };
+
+  /** inputs {x}, attrs {perm}: float32 and int32 through a oneDNN reorder; other dtypes and small tensors on wasm. */
+  const Transpose: Kernel = (args) => {
+    const backend = args.backend as WasmBackendLike;
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const perm = (args.attrs as { perm: number[] }).perm;
+    const r = x.shape.length;
+    const kind = x.dtype === "float32" ? 0 : x.dtype === "int32" ? 1 : -1;
+    if (!ops.transpose || kind < 0 || r === 0 || r > 12 || perm.length !== r || size(x.shape) < SOFTMAX_TRANSPOSE_MIN_ELEMENTS) return base("Transpose")(args);
+    const outShape = perm.map((p) => x.shape[p]);
+    const y = backend.makeOutput(outShape, x.dtype);
+    guard(backend, [y], () =>
+      call("transpose", `[${x.shape}] by [${perm}]`, () =>
+        ops.transpose?.(heap(backend), kind as 0 | 1, [offset(backend, x, "x"), offset(backend, y, "output")], [r, ...x.shape, ...perm]),
+      ),
+    );
+    return y;
+  };
+
   return {
+    Softmax,
+    [SOFTMAX_GRAD]: SoftmaxGrad,
+    Transpose,
     MaxPool: pool(1, "MaxPool"),
     AvgPool: pool(0, "AvgPool"),
     FusedBatchNorm,
@@ -411,6 +490,30 @@ export function installNativeOps(addon: NativeAddon): void {
         if (tf.getBackend() !== "native" || x.dtype !== "float32" || g.dtype !== "float32" || x.size < OPS_MIN_ELEMENTS) return theirs.gradFunc(dy, saved, attrs);
         const alpha = Number((attrs as { alpha?: number } | undefined)?.alpha ?? 0.2);
         return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: g, x }, { activation, alpha }) as tf.Tensor };
+      },
+    });
+  }
+  // Softmax: tfjs' gradient is Multiply, Sum, Multiply, Sub; on native one oneDNN backward call.
+  const softmaxGrad = tf.getGradient("Softmax");
+  if (softmaxGrad) {
+    tf.registerGradient({
+      ...softmaxGrad,
+      gradFunc: (dy, saved, attrs) => {
+        const [y] = saved;
+        const g = dy as tf.Tensor;
+        const dim = Number((attrs as { dim?: number } | undefined)?.dim ?? -1);
+        const last = dim === -1 || dim === y.rank - 1;
+        if (
+          tf.getBackend() !== "native" ||
+          !tf.getKernel(SOFTMAX_GRAD, "native") ||
+          y.dtype !== "float32" ||
+          g.dtype !== "float32" ||
+          !last ||
+          y.size < SOFTMAX_TRANSPOSE_MIN_ELEMENTS
+        ) {
+          return softmaxGrad.gradFunc(dy, saved, attrs);
+        }
+        return { logits: () => tf.engine().runKernel(SOFTMAX_GRAD, { dy: g, y }) as tf.Tensor };
       },
     });
   }

@@ -4,7 +4,8 @@
  * training (output, moving statistics, gradients of x, gamma and beta) on
  * random shapes of rank 2 to 4, the d2l kernel with gradients reaching its
  * statistics, FusedBatchNorm in inference (per-channel and layer norm's tiled
- * statistics), layer normalization, max and average pooling, Relu's gradient; within 1e-4 (relative), with no tensor leaked,
+ * statistics), layer normalization, max and average pooling, Relu's gradient, softmax over the last axis
+ * (forward and gradient) and transposes of float32 and int32; within 1e-4 (relative), with no tensor leaked,
  * and the native kernels are the ones that ran.
  *
  * With D2L_REQUIRE_NATIVE=1 a native backend that does not load fails the test.
@@ -15,7 +16,18 @@ import * as tf from "@tensorflow/tfjs";
 import { useBackend } from "../../lib/backend";
 import { batchNorm } from "../../lib/nn/batchNorm";
 import { loadAddon } from "../../lib/native/addon";
-import { BN_TRAINING, BN_TRAINING_GRAD, LN, LN_GRAD, OPS_MIN_ELEMENTS, RELU_GRAD, batchNormTraining, layerNormLastAxis } from "../../lib/native/ops";
+import {
+  BN_TRAINING,
+  BN_TRAINING_GRAD,
+  LN,
+  LN_GRAD,
+  OPS_MIN_ELEMENTS,
+  RELU_GRAD,
+  SOFTMAX_GRAD,
+  SOFTMAX_TRANSPOSE_MIN_ELEMENTS,
+  batchNormTraining,
+  layerNormLastAxis,
+} from "../../lib/native/ops";
 import { int, relativeError, rng } from "./native-helpers";
 
 const REQUIRE_NATIVE = process.env.D2L_REQUIRE_NATIVE === "1";
@@ -206,6 +218,51 @@ function reluCase(seed: number, n: number): Case {
   };
 }
 
+/** Softmax over the last axis, forward and gradient (through a weighted sum), with rows of one element and of large values. */
+function softmaxCase(seed: number, shape: number[], scale = 4): Case {
+  const r = rng(seed);
+  const n = size(shape);
+  const x = values(r, n, scale);
+  const w = values(r, n);
+  return {
+    name: `softmax [${shape}] (scale ${scale}) and its gradient`,
+    run: () =>
+      tf.tidy(() => {
+        const X = tf.tensor(x, shape);
+        const y = tf.softmax(X).dataSync() as Float32Array;
+        const dx = tf
+          .grad((t: tf.Tensor) => tf.softmax(t).mul(tf.tensor(w, shape)).sum())(X)
+          .dataSync() as Float32Array;
+        return { y, dx };
+      }),
+  };
+}
+
+/** Transpose of float32 and int32 tensors by a permutation (the int32 values compared as floats: they are small). */
+function transposeCase(seed: number, shape: number[], perm: number[]): Case {
+  const r = rng(seed);
+  const n = size(shape);
+  const x = values(r, n, 10);
+  const xi = Int32Array.from({ length: n }, () => int(r, -1000, 1000));
+  return {
+    name: `transpose [${shape}] by [${perm}] (seed ${seed})`,
+    run: () =>
+      tf.tidy(() => ({
+        float: tf.transpose(tf.tensor(x, shape), perm).dataSync() as Float32Array,
+        int: Float32Array.from(tf.transpose(tf.tensor(xi, shape, "int32"), perm).dataSync()),
+        // Its gradient is the inverse transpose.
+        grad: tf
+          .grad((t: tf.Tensor) =>
+            tf
+              .transpose(t, perm)
+              .mul(tf.range(0, n).reshape(perm.map((p) => shape[p])))
+              .sum(),
+          )(tf.tensor(x, shape))
+          .dataSync() as Float32Array,
+      })),
+  };
+}
+
 function cases(): Case[] {
   const r = rng(21);
   const out: Case[] = [];
@@ -230,6 +287,31 @@ function cases(): Case[] {
     poolCase(176, [2, 9, 9, 3], [2, 2], [2, 2], "same"),
   );
   out.push(reluCase(160, 100), reluCase(161, OPS_MIN_ELEMENTS + 1000));
+  // Below SOFTMAX_TRANSPOSE_MIN_ELEMENTS (wasm) and above it (the addon), the attention shapes, random ones.
+  out.push(
+    softmaxCase(180, [4, 7]),
+    softmaxCase(181, [256, 10, 10]),
+    softmaxCase(182, [64, 1000], 30),
+    softmaxCase(185, [50, 64], 30),
+    softmaxCase(183, [2048, 1]),
+    softmaxCase(184, [3, 5, 7, 11]),
+  );
+  out.push(
+    transposeCase(190, [64, 10, 4, 8], [0, 2, 1, 3]),
+    transposeCase(191, [64, 4, 10, 8], [0, 2, 1, 3]),
+    transposeCase(192, [32, 48], [1, 0]),
+    transposeCase(193, [5, 3], [1, 0]),
+  );
+  for (let i = 0; i < 4; i++) {
+    const rank = int(r, 2, 6);
+    const shape = Array.from({ length: rank }, () => int(r, 1, 9));
+    const perm = Array.from({ length: rank }, (_, k) => k);
+    for (let k = rank - 1; k > 0; k--) {
+      const j = int(r, 0, k);
+      [perm[k], perm[j]] = [perm[j], perm[k]];
+    }
+    out.push(transposeCase(195 + i, shape, perm));
+  }
   return out;
 }
 
@@ -311,6 +393,32 @@ describe("the native backend's normalization, pooling and ReLU gradient", { time
     for (const k of [LN, LN_GRAD]) assert.ok(lnInfo.kernelNames.includes(k), `layerNormalization: ${k} did not run: ${lnInfo.kernelNames.join(", ")}`);
     for (const k of ["Tile", "Slice", "FusedBatchNorm"]) assert.ok(!lnInfo.kernelNames.includes(k), `layerNormalization: ${k} ran`);
     for (const v of ln.weights) v.dispose();
+  });
+
+  it("Softmax (forward and gradient) and Transpose run in the addon from SOFTMAX_TRANSPOSE_MIN_ELEMENTS, on wasm below", async () => {
+    if (loadError) return assert.ok(!REQUIRE_NATIVE);
+    const addon = loadAddon();
+    const impl = (f: () => tf.Tensor): string => {
+      const before = addon.info().cacheSize;
+      tf.tidy(() => f().dataSync());
+      return `${addon.lastImpl()}|${addon.info().cacheSize - before}`;
+    };
+    // Each new transpose shape adds one oneDNN reorder to the addon's cache; the small one adds none.
+    assert.equal(impl(() => tf.transpose(tf.ones([64, 10, 4, 9]), [0, 2, 1, 3])).split("|")[1], "1");
+    assert.equal(impl(() => tf.transpose(tf.ones([4, 5]), [1, 0])).split("|")[1], "0");
+    const info = await tf.profile(() => {
+      tf.tidy(() => {
+        tf.grad((X: tf.Tensor) => tf.softmax(X).square().sum())(tf.randomNormal([256, 10, 10]));
+      });
+    });
+    assert.ok(info.kernelNames.includes(SOFTMAX_GRAD), info.kernelNames.join(", "));
+    const small = await tf.profile(() => {
+      tf.tidy(() => {
+        tf.grad((X: tf.Tensor) => tf.softmax(X).square().sum())(tf.randomNormal([4, 10]));
+      });
+    });
+    assert.ok(!small.kernelNames.includes(SOFTMAX_GRAD), small.kernelNames.join(", "));
+    assert.ok(SOFTMAX_TRANSPOSE_MIN_ELEMENTS > 40 && SOFTMAX_TRANSPOSE_MIN_ELEMENTS <= 2560);
   });
 
   it("pooling from OPS_MIN_ELEMENTS elements runs in the addon, smaller pooling on wasm", () => {

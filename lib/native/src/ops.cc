@@ -16,6 +16,8 @@
 //     2-D pooling forward, NHWC: kind 0 average (over the pixels inside x), 1 max.
 //   eltwiseGrad(heap, alg, [dyOff, xOff, dxOff], [n, alpha])
 //     dx = dy * f'(x): alg 0 relu (leaky with slope alpha), 1 elu (alpha), 2 relu6 (clip 0..6).
+//   transpose(heap, kind, [xOff, yOff], [r, ...shape, ...perm])   y = x with its axes permuted
+//     (y's axis i is x's axis perm[i]), r <= 12; kind 0 float32, 1 int32 (a copy, bits kept).
 #include "common.h"
 
 namespace {
@@ -255,6 +257,54 @@ napi_value EltwiseGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    auto argv = args_of(env, info, 4);
+    Heap heap = heap_of(env, argv[0]);
+    const int kind = static_cast<int>(number(env, argv[1], "kind"));
+    auto off = numbers(env, argv[2], "offsets");
+    auto p = numbers(env, argv[3], "parameters");
+    const size_t r = p.empty() ? 0 : static_cast<size_t>(p[0]);
+    if (kind < 0 || kind > 1 || off.size() != 2 || r < 1 || r > 12 || p.size() != 1 + 2 * r) throw JsError("transpose: expected kind 0..1, 2 offsets and [r, ...shape, ...perm] with 1 <= r <= 12");
+    dims shape(r), perm(r), out(r);
+    std::vector<bool> seen(r, false);
+    for (size_t i = 0; i < r; i++) {
+      shape[i] = static_cast<int64_t>(p[1 + i]);
+      perm[i] = static_cast<int64_t>(p[1 + r + i]);
+      if (shape[i] < 1 || perm[i] < 0 || perm[i] >= static_cast<int64_t>(r) || seen[perm[i]]) throw JsError("transpose: the shape must be positive and perm a permutation of 0..r-1");
+      seen[perm[i]] = true;
+    }
+    const dims in_strides = contiguous(shape);
+    dims src_strides(r);
+    for (size_t i = 0; i < r; i++) {
+      out[i] = shape[perm[i]];
+      src_strides[i] = in_strides[perm[i]];
+    }
+    const int64_t n = product(shape);
+    std::string key = key_of("tr", p, {static_cast<double>(kind)});
+    with_threads(n < SMALL_ELEMENTS, [&] {
+      auto e = cache().get(key);
+      if (!e) {
+        const auto dt = kind == 0 ? memory::data_type::f32 : memory::data_type::s32;
+        // x read in y's axis order: y's dims with x's strides permuted the same way.
+        memory::desc src(out, dt, src_strides), dst(out, dt, contiguous(out));
+        dnnl::reorder::primitive_desc pd(eng(), src, eng(), dst);
+        e = std::make_shared<Entry>();
+        e->prim = dnnl::reorder(pd);
+        e->a = src;
+        e->c = dst;
+        e->impl = pd.impl_info_str();
+        cache().put(key, e);
+      }
+      memory x(e->a, eng(), heap.at(off[0], n, "x")), y(e->c, eng(), heap.at(off[1], n, "output"));
+      e->prim.execute(strm(), {{DNNL_ARG_FROM, x}, {DNNL_ARG_TO, y}});
+      strm().wait();
+      last_impl = e->impl;
+    });
+    return nullptr;
+  });
+}
+
 }  // namespace
 
 void register_ops(napi_env env, napi_value exports) {
@@ -263,6 +313,7 @@ void register_ops(napi_env env, napi_value exports) {
       {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"pool", nullptr, Pool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"eltwiseGrad", nullptr, EltwiseGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }
