@@ -17,7 +17,7 @@ export interface NativeAddon {
   /** y = sigmoid(x) (alg 0) or tanh(x) (alg 1) over `n` floats. */
   unary(heap: ArrayBuffer, alg: 0 | 1, offsets: number[], n: number): void;
   /** x viewed as [outer, inner]: kind 0 sums over outer (one sum per column), 1 over inner (one per row). */
-  sumRows(heap: ArrayBuffer, kind: 0 | 1, offsets: number[], shape: number[]): void;
+  sumRows(heap: ArrayBuffer, kind: 0 | 1 | 2, offsets: number[], shape: number[]): void;
   /** Tile 4-byte elements: shapes = [rank, ...inDims, ...reps]. */
   tile(heap: ArrayBuffer, offsets: number[], shapes: number[]): void;
   info(): { onednn: string; threads: number; runtime: string; cacheSize: number; cacheCapacity: number };

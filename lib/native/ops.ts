@@ -383,20 +383,25 @@ export function opsKernels(addon: NativeAddon, base: (name: string) => Kernel): 
  * 1 and 0). Returns `[y, mean, variance]` (mean and variance of shape `[C]`);
  * the gradient of `y` (with respect to x, gamma and beta, through the
  * statistics too) is one oneDNN backward call. Only on the native backend.
+ * With `statisticsGradient` false, the caller promises that no gradient
+ * reaches the returned mean and variance (they only update moving averages,
+ * as in tfjs' layer): the backward pass then skips reading their gradients
+ * back, which keeps a training step free of synchronous reads, so
+ * `d2l.compileStep` can replay it.
  *
  * @example
  * await d2l.useBackend("native");
  * const x = tf.randomNormal([32, 28, 28, 64]);
  * const [y, mean, variance] = batchNormTraining(x, tf.ones([64]), tf.zeros([64]), 1e-5);
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number, statisticsGradient = true): [tf.Tensor, tf.Tensor, tf.Tensor] {
   if (tf.getBackend() !== "native") throw new Error(`batchNormTraining runs on the native backend only (the backend is ${tf.getBackend()})`);
   const C = x.shape[x.rank - 1];
   return tf.tidy(() => {
     // Both always given, so the gradient finds them saved.
     const scale = gamma ?? tf.ones([C]);
     const offset = beta ?? tf.zeros([C]);
-    const out = tf.engine().runKernel(BN_TRAINING, { x, scale, offset }, { epsilon }) as unknown as tf.Tensor[];
+    const out = tf.engine().runKernel(BN_TRAINING, { x, scale, offset }, { epsilon, statisticsGradient }) as unknown as tf.Tensor[];
     return [out[0], out[1], out[2]] as [tf.Tensor, tf.Tensor, tf.Tensor];
   });
 }
@@ -451,6 +456,7 @@ export function installNativeOps(addon: NativeAddon): void {
       return {
         x: () => {
           const dx = all()[0];
+          if ((attrs as { statisticsGradient?: boolean } | undefined)?.statisticsGradient === false) return dx;
           // Gradients that reach the statistics themselves (the layer only uses them for the moving averages, which have none).
           const extra = [dmean, dvariance].some((t) => t && (t.dataSync() as Float32Array).some((v) => v !== 0)); // sync-read-ok: native backend only
           if (!extra) return dx;
@@ -565,7 +571,8 @@ function patchBatchNormalizationLayer(): void {
       return original.call(this, inputs, kwargs);
     }
     return tf.tidy(() => {
-      const [y, mean, variance] = batchNormTraining(x, this.gamma ? this.gamma.read() : null, this.beta ? this.beta.read() : null, this.epsilon);
+      // The statistics only update the moving averages, which are variables written here: no gradient reaches them.
+      const [y, mean, variance] = batchNormTraining(x, this.gamma ? this.gamma.read() : null, this.beta ? this.beta.read() : null, this.epsilon, false);
       // tfjs' moving averages: moving -= (moving - batch) * (1 - momentum).
       for (const [v, value] of [
         [this.movingMean, mean],

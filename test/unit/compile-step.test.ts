@@ -128,6 +128,31 @@ for (const backend of ["cpu", "native"]) {
       });
     }
 
+    it("a convolution with tfjs' batch normalization layer replays (no value is read back): the eager losses and weights", (t) => {
+      if (!ready(t)) return;
+      const build: Build = () => {
+        const net = tf.sequential({
+          layers: [
+            tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: "same" }),
+            tf.layers.batchNormalization({ epsilon: 1e-5 }),
+            tf.layers.reLU(),
+            tf.layers.globalAveragePooling2d({}),
+            tf.layers.dense({ units: 10 }),
+          ],
+        });
+        const b = Array.from({ length: 3 }, (_, i) => {
+          const X = tf.randomNormal([16, 8, 8, 1], 0, 1, "float32", 300 + i);
+          const y = tf.oneHot(tf.randomUniform([16], 0, 10, "int32", 400 + i), 10).toFloat();
+          return [X, y] as [tf.Tensor, tf.Tensor];
+        });
+        return { net, opt: tf.train.sgd(0.05), batches: b, lossFn: xent(net) };
+      };
+      const eager = train(build, false, 8);
+      const compiled = train(build, true, 8);
+      assertSame(compiled, eager, "conv + batch norm");
+      assert.equal(compiled.flags.at(-1), true, `the step should replay; reason: ${compiled.reason}`);
+    });
+
     it("a smaller last batch compiles its own program; the learning rate changed by a scheduler is used", (t) => {
       if (!ready(t)) return;
       const build: Build = () => {

@@ -258,6 +258,10 @@ function elementwiseCases(): Case[] {
     [[40, 1000], -1, false],
     [[8, 64, 64], [1, 2], false],
     [[64, 64, 9], [0, 2], false], // neither leading nor trailing: wasm's
+    [[32, 28, 28, 64], [1, 2], false], // a global average pool's H and W: the middle, in the addon
+    [[3, 40, 1, 30, 17], [1, 2, 3], true],
+    [[5, 1, 300, 7, 1], [2, 3], false],
+    [[4, 9, 11, 2], [1, 2], false], // middle but small: wasm's
     [[64, 64, 9], undefined, false], // all
     [[10, 10], [0], false], // small: wasm's
   ];

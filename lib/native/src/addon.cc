@@ -335,11 +335,31 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
     CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
     auto off = numbers(env, argv[2], "offsets");
     auto shp = numbers(env, argv[3], "shape");
-    if (off.size() != 2 || (shp.size() != 2 && shp.size() != 3)) throw JsError("sum: expected 2 offsets and [outer, inner, scale?]");
+    if (off.size() != 2 || shp.size() < 2 || shp.size() > 4 || (kind_d == 2 && shp.size() != 4)) {
+      throw JsError("sum: expected 2 offsets and [outer, inner, scale?] (kind 2: [rows, inner, scale, batch])");
+    }
     const int64_t R = static_cast<int64_t>(shp[0]), K = static_cast<int64_t>(shp[1]);
-    const double scale = shp.size() == 3 ? shp[2] : 1.0;  // 1/count for a mean
-    const float* x = heap.at(off[0], R * K, "x");
-    if (kind_d == 0) {
+    const double scale = shp.size() >= 3 ? shp[2] : 1.0;  // 1/count for a mean
+    const int64_t B = kind_d == 2 ? static_cast<int64_t>(shp[3]) : 1;
+    const float* x = heap.at(off[0], B * R * K, "x");
+    if (kind_d == 2) {
+      // x as [B, R, K] summed over R (the middle axes: a global average pool's H and W of NHWC):
+      // y [B, K], the batch split over the threads, each summing its blocks' rows in double.
+      float* y = heap.at(off[1], B * K, "sum");
+#pragma omp parallel
+      {
+        std::vector<double> acc(static_cast<size_t>(K));
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; b++) {
+          std::fill(acc.begin(), acc.end(), 0.0);
+          for (int64_t i = 0; i < R; i++) {
+            const float* row = x + (b * R + i) * K;
+            for (int64_t j = 0; j < K; j++) acc[j] += row[j];
+          }
+          for (int64_t j = 0; j < K; j++) y[b * K + j] = static_cast<float>(acc[j] * scale);
+        }
+      }
+    } else if (kind_d == 0) {
       float* y = heap.at(off[1], K, "sum");
       const int threads = omp_get_max_threads();
       std::vector<double> part(static_cast<size_t>(threads) * K, 0.0);
