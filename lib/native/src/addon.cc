@@ -304,18 +304,7 @@ napi_value Unary(napi_env env, napi_callback_info info) {
     const int alg = static_cast<int>(alg_d);
     const int64_t n = static_cast<int64_t>(n_d);
     if (off.size() != 2 || alg < 0 || alg > 1 || n < 1) throw JsError("unary: expected algorithm 0..1, 2 offsets and a positive count");
-    std::string key = "ew," + std::to_string(alg) + "," + std::to_string(n);
-    auto e = cache().get(key);
-    if (!e) {
-      memory::desc md({n}, memory::data_type::f32, tag::a);
-      dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg == 0 ? dnnl::algorithm::eltwise_logistic : dnnl::algorithm::eltwise_tanh, md, 0.f, 0.f);
-      dnnl::eltwise_forward::primitive_desc pd(d, eng());
-      e = std::make_shared<Entry>();
-      e->prim = dnnl::eltwise_forward(pd);
-      e->a = md;
-      e->impl = pd.impl_info_str();
-      cache().put(key, e);
-    }
+    auto e = eltwise_entry("ew," + std::to_string(alg) + "," + std::to_string(n), alg == 0 ? dnnl::algorithm::eltwise_logistic : dnnl::algorithm::eltwise_tanh, n);
     memory x(e->a, eng(), heap.at(off[0], n, "x")), y(e->a, eng(), heap.at(off[1], n, "y"));
     e->prim.execute(strm(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
     strm().wait();

@@ -83,6 +83,20 @@ inline Lru& cache() {
 }
 inline std::string last_impl;
 
+// The cached oneDNN eltwise forward (inference) primitive `alg` over n floats, under `key`.
+inline std::shared_ptr<Entry> eltwise_entry(const std::string& key, dnnl::algorithm alg, int64_t n) {
+  auto e = cache().get(key);
+  if (e) return e;
+  memory::desc md({n}, memory::data_type::f32, tag::a);
+  dnnl::eltwise_forward::primitive_desc pd(dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, 0.f, 0.f), eng());
+  e = std::make_shared<Entry>();
+  e->prim = dnnl::eltwise_forward(pd);
+  e->a = md;
+  e->impl = pd.impl_info_str();
+  cache().put(key, e);
+  return e;
+}
+
 // Work below this many flops runs on the calling thread alone: waking oneDNN's OpenMP
 // threads costs more than a small product saves (a 256x256x10 product took 0.9 ms with two
 // threads, most of it waiting; a 256x784x10 product, 4.01 MFLOP, of a softmax-regression step
@@ -116,6 +130,12 @@ struct JsError : std::runtime_error {
   do {                                                     \
     if ((call) != napi_ok) throw JsError("N-API call failed: " #call); \
   } while (0)
+
+inline double number(napi_env env, napi_value v, const char* what) {
+  double d = 0;
+  if (napi_get_value_double(env, v, &d) != napi_ok) throw JsError(std::string(what) + " must be a number");
+  return d;
+}
 
 inline std::vector<double> numbers(napi_env env, napi_value v, const char* what) {
   bool is_array = false;

@@ -37,18 +37,7 @@ void eltwise_blocks(int alg, const float* x, float* y, int64_t n) {
   int64_t done = 0;
   for (int64_t block = 4096; block >= 16; block /= 2) {
     if (n - done < block) continue;
-    std::string key = "fx," + std::to_string(alg) + "," + std::to_string(block);
-    auto e = cache().get(key);
-    if (!e) {
-      memory::desc md({block}, memory::data_type::f32, tag::a);
-      dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg == 0 ? dnnl::algorithm::eltwise_exp : dnnl::algorithm::eltwise_log, md, 0.f, 0.f);
-      dnnl::eltwise_forward::primitive_desc pd(d, eng());
-      e = std::make_shared<Entry>();
-      e->prim = dnnl::eltwise_forward(pd);
-      e->a = md;
-      e->impl = pd.impl_info_str();
-      cache().put(key, e);
-    }
+    auto e = eltwise_entry("fx," + std::to_string(alg) + "," + std::to_string(block), alg == 0 ? dnnl::algorithm::eltwise_exp : dnnl::algorithm::eltwise_log, block);
     memory xm(e->a, eng(), const_cast<float*>(x) + done), ym(e->a, eng(), y + done);
     do {
       xm.set_data_handle(const_cast<float*>(x) + done);
@@ -265,9 +254,7 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
     Heap heap = heap_of(env, argv[0]);
-    double kind_d = 0;
-    CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
-    const int kind = static_cast<int>(kind_d);
+    const int kind = static_cast<int>(number(env, argv[1], "kind"));
     auto off = numbers(env, argv[2], "offsets");
     auto p = numbers(env, argv[3], "parameters");
     if (kind < 0 || kind > 1 || off.size() != (kind == 0 ? 2u : 3u) || p.size() != 2 || p[0] < 1 || p[1] < 1) {

@@ -31,12 +31,6 @@ using dnnl::normalization_flags;
 // backward on one thread, and 15-40 ms / 8-17 ms on two.
 constexpr int64_t SMALL_ELEMENTS = int64_t{1} << 22;
 
-double number(napi_env env, napi_value v, const char* what) {
-  double d = 0;
-  if (napi_get_value_double(env, v, &d) != napi_ok) throw JsError(std::string(what) + " must be a number");
-  return d;
-}
-
 napi_value BatchNorm(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
