@@ -206,31 +206,34 @@ function table(rows, header, right = () => false) {
 }
 
 /**
- * The timed training loop of a child (bench/tfjs_workloads.js, bench/cnn.js): up to `warmup` calls of
- * `step()` (each returns the loss tensor), stopped once maxSeconds / 2 is spent, then up to `steps`
- * timed calls, stopped once maxSeconds is spent (each phase at least one step); the clock stops after
- * the last loss is read. Returns the steps of each phase, the seconds, the last loss and the tensors
- * the timed steps left behind.
+ * The timed training loop of a child (bench/tfjs_workloads.js, bench/cnn.js): `warmup` calls of
+ * `step()` (each returns the loss tensor), more while less than minSeconds / 2 has passed, stopped
+ * once maxSeconds / 2 is spent; then `steps` timed calls, more while less than minSeconds has passed,
+ * stopped once maxSeconds is spent (each phase at least one step); the clock stops after the last loss
+ * is read. minSeconds (default 0) keeps a fast step's timing from being a few milliseconds of the
+ * machine's noise. Returns the steps of each phase, the seconds, the last loss and the tensors the
+ * timed steps left behind.
  */
-async function trainSteps(tf, step, { steps, warmup, maxSeconds }) {
+async function trainSteps(tf, step, { steps, warmup, maxSeconds, minSeconds = 0 }) {
   let t0 = performance.now();
   let warm = 0;
-  while (warm < warmup) {
+  const elapsed = () => (performance.now() - t0) / 1000;
+  while (warm < warmup || (warmup > 0 && elapsed() < minSeconds / 2)) {
     const l = step();
     await l.data();
     l.dispose();
     warm++;
-    if ((performance.now() - t0) / 1000 > maxSeconds / 2) break;
+    if (elapsed() > maxSeconds / 2) break;
   }
   const before = tf.memory().numTensors;
   t0 = performance.now();
   let done = 0;
   let last = null;
-  while (done < steps) {
+  while (done < steps || elapsed() < minSeconds) {
     if (last) last.dispose();
     last = step();
     done++;
-    if ((performance.now() - t0) / 1000 > maxSeconds) break;
+    if (elapsed() > maxSeconds) break;
   }
   const loss = (await last.data())[0];
   const seconds = (performance.now() - t0) / 1000;

@@ -8,12 +8,15 @@
  * See bench/README.md. Usage:
  *
  *   npx tsc -p . && node bench/run.js [--quick] [--workloads softmax,mlp,lenet,resnet,gru,lstm,transformer]
- *        [--backends native,native-compiled,wasm] [--repeats 3] [--steps 200] [--warmup 10] [--max-seconds 15]
+ *        [--backends native,native-compiled,wasm] [--repeats 3] [--steps 200] [--warmup 60] [--min-seconds 2] [--max-seconds 15]
  *
- * The defaults time 200 steps after 10 of warm-up, each phase capped (the warm-up at half the cap): a
- * compiled step (native-compiled) traces twice, then V8 takes about 30 replays to optimize the replay
- * (the Transformer block's step went from 9.7 ms to 3 ms over its first 40), and 30 timed steps were
- * too few to leave the machine's noise behind. PyTorch runs the same protocol.
+ * The defaults time 200 steps after 60 of warm-up, each phase capped (the warm-up at half the cap): a
+ * compiled step (native-compiled) traces twice, then V8 takes 40 to 60 replays to optimize the replay
+ * (the Transformer block's step went from 9.7 ms to 3 ms over its first 40; with 10 warm-up steps the
+ * softmax and MLP rows still timed part of that), and 30 timed steps were too few to leave the
+ * machine's noise behind. Each phase also runs on until --min-seconds (the warm-up half of it) has
+ * passed: 200 softmax steps last 40-120 ms on a fast machine, a window where a scheduler hiccup moved
+ * one run by 2x. PyTorch runs the same protocol (its figures do not move with the warm-up).
  *        [--timeout 300] [--torch-threads 1,2] [--no-torch] [--json FILE]
  */
 "use strict";
@@ -52,15 +55,19 @@ const opts = {
   backends: c.list(PROG, "backends", "native,native-compiled,wasm", ["cpu", "native", "native-compiled", "wasm", "wasm-compiled", "webgpu", "tensorflow"]),
   repeats: c.positive(PROG, "repeats", quick ? 1 : 3, true),
   steps: c.positive(PROG, "steps", quick ? 3 : 200, true),
-  warmup: Number(c.arg("warmup", quick ? "1" : "10")),
+  warmup: Number(c.arg("warmup", quick ? "1" : "60")),
+  minSeconds: Number(c.arg("min-seconds", quick ? "0" : "2")),
   maxSeconds: c.positive(PROG, "max-seconds", quick ? 5 : 15),
   timeout: c.positive(PROG, "timeout", quick ? 150 : 300),
   torchThreads: c.torchThreads(PROG),
   json: c.arg("json", ""),
 };
 if (!Number.isInteger(opts.warmup) || opts.warmup < 0) c.die(PROG, `--warmup must be a whole number, got ${c.arg("warmup", "")}`);
+if (!(opts.minSeconds >= 0) || opts.minSeconds > opts.maxSeconds) {
+  c.die(PROG, `--min-seconds must be a number of seconds from 0 to --max-seconds (${opts.maxSeconds}), got ${c.arg("min-seconds", "")}`);
+}
 
-const phases = () => ["--steps", String(opts.steps), "--warmup", String(opts.warmup), "--max-seconds", String(opts.maxSeconds)];
+const phases = () => ["--steps", String(opts.steps), "--warmup", String(opts.warmup), "--min-seconds", String(opts.minSeconds), "--max-seconds", String(opts.maxSeconds)];
 function tfjsRun(backend, workload) {
   return c.runChild(process.execPath, [path.join(__dirname, "tfjs_workloads.js"), "--backend", backend, "--workload", workload, ...phases()], opts.timeout);
 }
@@ -77,7 +84,7 @@ function main() {
   console.log(peak.text);
   console.log(
     `settings: ${quick ? "QUICK (smoke check, numbers not meaningful); " : ""}${opts.warmup} warm-up + ${opts.steps} timed steps per run, ` +
-      `each phase capped at ${opts.maxSeconds} s (warm-up at half), median of ${opts.repeats} repeat(s); SGD lr 0.1; random data`,
+      `each phase at least ${opts.minSeconds} s and at most ${opts.maxSeconds} s (warm-up at half), median of ${opts.repeats} repeat(s); SGD lr 0.1; random data`,
   );
   const runs = opts.backends.map((b) => ({ label: `tfjs ${b}`, go: (w) => tfjsRun(b, w) }));
   const torchRuns = opts.torchThreads.map((t) => ({ label: `pytorch ${t} thr`, torch: true, go: (w) => torchRun(t, w) }));

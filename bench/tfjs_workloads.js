@@ -3,7 +3,7 @@
  * process (tfjs backends are global). Prints one JSON line on stdout:
  *   {"examplesPerSec":..,"steps":..,"warmup":..,"seconds":..,"loss":..,"backend":"wasm","threads":2,"maxRssMiB":..,...}
  * Run by bench/run.js and bench/gpu.js; by hand:
- *   node bench/tfjs_workloads.js --backend wasm --workload lenet --steps 30 --warmup 5 --max-seconds 20
+ *   node bench/tfjs_workloads.js --backend wasm --workload lenet --steps 30 --warmup 5 --max-seconds 20 [--min-seconds 2]
  * A backend named `<name>-compiled` (`native-compiled`) runs the step through d2l.compileStep: traced in the
  * warm-up, then replayed without tfjs' engine (a step it cannot replay, such as one with dropout, runs eagerly
  * and says why in `compileReason`).
@@ -141,6 +141,7 @@ async function main() {
   const steps = Number(arg("steps", "30"));
   const warmup = Number(arg("warmup", "5"));
   const maxSeconds = Number(arg("max-seconds", "20"));
+  const minSeconds = Number(arg("min-seconds", "0"));
   if (!WORKLOADS[name]) throw new Error(`unknown workload "${name}"; expected one of ${Object.keys(WORKLOADS).join(", ")}`);
   const batchArg = arg("batch", "");
   const sizeArg = arg("image-size", "");
@@ -157,7 +158,7 @@ async function main() {
   const forward = w.forward || (() => w.model.apply(w.x, { training: true }));
   const lossFn = () => tf.losses.softmaxCrossEntropy(w.y, forward());
   const step = compiled ? d2l.compileStep(lossFn, optimizer) : () => optimizer.minimize(lossFn, true);
-  const { warm, done, seconds, loss, leaked } = await trainSteps(tf, step, { steps, warmup, maxSeconds });
+  const { warm, done, seconds, loss, leaked } = await trainSteps(tf, step, { steps, warmup, maxSeconds, minSeconds });
   console.log(
     JSON.stringify({
       framework: "tfjs",

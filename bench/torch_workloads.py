@@ -99,14 +99,16 @@ def transformer():
 WORKLOADS = {"softmax": softmax, "mlp": mlp, "lenet": lenet, "resnet": resnet, "gru": gru, "lstm": lstm, "transformer": transformer}
 
 
-def timed(step, steps, warmup, max_seconds):
-    """Up to `warmup` calls of step() (stopped once max_seconds / 2 is spent), then up to `steps` timed
-    calls (stopped once max_seconds is spent), each phase at least one; step() returns the loss and the
-    clock stops after the last loss is read. Returns (warm-up steps, timed steps, seconds, last loss).
-    bench/vision_torch.py times its workloads with it too."""
+def timed(step, steps, warmup, max_seconds, min_seconds=0.0):
+    """`warmup` calls of step(), more while less than min_seconds / 2 has passed, stopped once
+    max_seconds / 2 is spent; then `steps` timed calls, more while less than min_seconds has passed,
+    stopped once max_seconds is spent; each phase at least one. step() returns the loss and the clock
+    stops after the last loss is read. Returns (warm-up steps, timed steps, seconds, last loss).
+    bench/common.js's trainSteps is the same loop for tfjs; bench/vision_torch.py times its workloads
+    with it too."""
     t0 = time.perf_counter()
     warm = 0
-    while warm < warmup:
+    while warm < warmup or (warmup > 0 and time.perf_counter() - t0 < min_seconds / 2):
         step()
         warm += 1
         if time.perf_counter() - t0 > max_seconds / 2:
@@ -114,7 +116,7 @@ def timed(step, steps, warmup, max_seconds):
     t0 = time.perf_counter()
     done = 0
     loss = None
-    while done < steps:
+    while done < steps or time.perf_counter() - t0 < min_seconds:
         loss = step()
         done += 1
         if time.perf_counter() - t0 > max_seconds:
@@ -123,7 +125,7 @@ def timed(step, steps, warmup, max_seconds):
     return warm, done, time.perf_counter() - t0, value
 
 
-def train_steps(net, x, y, lr, steps, warmup, max_seconds):
+def train_steps(net, x, y, lr, steps, warmup, max_seconds, min_seconds=0.0):
     """Train net on the one batch (x, y) with cross entropy and SGD(lr), timed by `timed`.
     Returns (warm-up steps, timed steps, seconds, last loss). bench/cnn_torch.py times its models
     with it too."""
@@ -138,7 +140,7 @@ def train_steps(net, x, y, lr, steps, warmup, max_seconds):
         opt.step()
         return loss
 
-    return timed(step, steps, warmup, max_seconds)
+    return timed(step, steps, warmup, max_seconds, min_seconds)
 
 
 def main():
@@ -147,12 +149,13 @@ def main():
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--max-seconds", type=float, default=20)
+    p.add_argument("--min-seconds", type=float, default=0)
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     net, batch, x, y = WORKLOADS[a.workload]()
-    warm, done, seconds, value = train_steps(net, x, y, 0.1, a.steps, a.warmup, a.max_seconds)
+    warm, done, seconds, value = train_steps(net, x, y, 0.1, a.steps, a.warmup, a.max_seconds, a.min_seconds)
     print(json.dumps({
         "framework": "pytorch", "backend": "pytorch", "threads": torch.get_num_threads(),
         "workload": a.workload, "batch": batch, "warmup": warm, "steps": done, "seconds": seconds,
