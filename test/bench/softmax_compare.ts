@@ -2,10 +2,11 @@
  * The chapter 3 benchmark: concise softmax regression, 10 epochs, lr 0.1,
  * batch 256, full Fashion-MNIST, with `d2l.trainCh3` on every backend that
  * loads here, side by side with the same model in PyTorch (Debian's
- * python3-torch, 2 threads). Prints a table and the ratio of examples/sec to
- * PyTorch's. Run by hand (not a test):
+ * python3-torch) on 1 and on 2 threads. Prints a table and the ratio of
+ * examples/sec to the faster PyTorch (on 2 cores, OpenBLAS's two threads often
+ * fight: the issue 21 rule of bench/run.js). Run by hand (not a test):
  *
- *   npm run build && node dist/test/bench/softmax_compare.js [--epochs 10] [--backends cpu,wasm,webgpu]
+ *   npm run build && node dist/test/bench/softmax_compare.js [--epochs 10] [--backends native,wasm,webgpu] [--torch-threads 1,2]
  */
 import { spawnSync } from "child_process";
 import * as path from "path";
@@ -38,16 +39,24 @@ function run(cmd: string, args: string[]): Row | string {
 
 function main(): void {
   const epochs = arg("epochs", "10");
-  const backends = arg("backends", "tensorflow,webgpu,wasm,cpu").split(",");
+  const backends = arg("backends", "native,tensorflow,webgpu,wasm,cpu").split(",");
+  const threads = arg("torch-threads", "1,2").split(",");
+  if (threads.some((t) => !/^[1-9]\d*$/.test(t))) {
+    console.error(`softmax_compare: --torch-threads takes thread counts separated by commas (1,2), got ${threads.join(",")}`);
+    process.exit(2);
+  }
   const data = path.resolve(__dirname, "../../../../shared/data/fashion-mnist");
   const rows: { label: string; row: Row | string }[] = [];
-  const torch = run("/usr/bin/python3", [path.resolve(__dirname, "../../../test/bench/softmax_torch.py"), "--data", data, "--epochs", epochs]);
-  rows.push({ label: "pytorch", row: torch });
+  const torchRuns = threads.map((t) =>
+    run("/usr/bin/python3", [path.resolve(__dirname, "../../../test/bench/softmax_torch.py"), "--data", data, "--epochs", epochs, "--threads", t]),
+  );
+  threads.forEach((t, i) => rows.push({ label: `pytorch ${t} thr`, row: torchRuns[i] }));
   for (const b of backends) {
     rows.push({ label: `d2l-ts ${b}`, row: run(process.execPath, [path.join(__dirname, "softmax_bench.js"), "--backend", b, "--epochs", epochs, "--data", data]) });
   }
-  const ref = typeof torch === "string" ? undefined : torch.examplesPerSec;
-  const header = ["run", "backend", "loss", "train acc", "test acc", "examples/sec", "vs pytorch"];
+  const speeds = torchRuns.flatMap((r) => (typeof r === "string" ? [] : [r.examplesPerSec]));
+  const ref = speeds.length > 0 ? Math.max(...speeds) : undefined;
+  const header = ["run", "backend", "loss", "train acc", "test acc", "examples/sec", "vs best pytorch"];
   const table = rows.map(({ label, row }) =>
     typeof row === "string"
       ? [label, `not available: ${row.slice(0, 90)}`, "", "", "", "", ""]
