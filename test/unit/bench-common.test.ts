@@ -19,7 +19,43 @@ const common = require(path.join(ROOT, "bench", "common.js")) as {
   median(xs: number[]): number;
   peakFlops(): { gflops: number; text: string };
   runChild(cmd: string, args: string[], timeout: number): { error?: string; wall: number; [k: string]: unknown };
+  trainSteps(
+    tf: { memory(): { numTensors: number } },
+    step: () => { data(): Promise<number[]>; dispose(): void },
+    o: { steps: number; warmup: number; maxSeconds: number; minSeconds?: number },
+  ): Promise<{ warm: number; done: number; seconds: number; loss: number; leaked: number }>;
 };
+
+/** A step of about 1 ms that counts its calls. */
+function countingStep(): { step: () => { data(): Promise<number[]>; dispose(): void }; calls: () => number } {
+  let n = 0;
+  return {
+    step: () => {
+      n++;
+      const until = performance.now() + 1;
+      while (performance.now() < until);
+      return { data: async () => [n], dispose: () => undefined };
+    },
+    calls: () => n,
+  };
+}
+const noTensors = { memory: () => ({ numTensors: 0 }) };
+
+test("trainSteps runs the asked steps, on until --min-seconds has passed (the warm-up half of it), and stops at the cap", async () => {
+  const plain = countingStep();
+  const a = await common.trainSteps(noTensors, plain.step, { steps: 3, warmup: 2, maxSeconds: 10 });
+  assert.deepEqual([a.warm, a.done, plain.calls()], [2, 3, 5]);
+  const timed = countingStep();
+  const b = await common.trainSteps(noTensors, timed.step, { steps: 3, warmup: 2, maxSeconds: 10, minSeconds: 0.2 });
+  assert.ok(b.warm > 20 && b.done > 40, `warm-up ${b.warm} and timed ${b.done} steps of 1 ms in 0.1 s and 0.2 s`);
+  assert.ok(b.seconds >= 0.2 && b.seconds < 1, `timed ${b.seconds} s`);
+  const capped = countingStep();
+  const c = await common.trainSteps(noTensors, capped.step, { steps: 1_000_000, warmup: 1_000_000, maxSeconds: 0.1, minSeconds: 0.05 });
+  assert.ok(c.seconds < 0.5 && c.done < 1000 && c.warm < 1000, `capped at 0.1 s: ${c.seconds} s, ${c.warm} + ${c.done} steps`);
+  const none = countingStep();
+  const d = await common.trainSteps(noTensors, none.step, { steps: 1, warmup: 0, maxSeconds: 10, minSeconds: 0.05 });
+  assert.equal(d.warm, 0, "no warm-up asked: none, whatever --min-seconds");
+});
 
 test("the reference is the faster PyTorch run; runs that failed or were not made do not count", () => {
   assert.deepEqual(common.best({ "pytorch 1 thr": 120, "pytorch 2 thr": 80 }), { label: "pytorch 1 thr", value: 120 });
@@ -59,6 +95,9 @@ test("bench/run.js says what --torch-threads and --workloads expect", () => {
   const workload = spawnSync(process.execPath, [path.join(ROOT, "bench", "run.js"), "--workloads", "vgg"], { encoding: "utf8" });
   assert.equal(workload.status, 2);
   assert.match(workload.stderr, /unknown workload "vgg"; expected some of softmax,mlp,lenet,resnet,gru,lstm,transformer/);
+  const min = spawnSync(process.execPath, [path.join(ROOT, "bench", "run.js"), "--min-seconds", "20"], { encoding: "utf8" });
+  assert.equal(min.status, 2);
+  assert.match(min.stderr, /--min-seconds must be a number of seconds from 0 to --max-seconds \(15\), got 20/);
 });
 
 test("bench/run.js on one tiny workload prints the header with the load average and peak, both tables with memory and GFLOP/s, and the load at the end", () => {
