@@ -117,8 +117,7 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
     Heap heap = heap_of(env, argv[0]);
-    double kind_d = 0;
-    CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
+    const double kind_d = number(env, argv[1], "kind");
     const int kind = static_cast<int>(kind_d);
     auto off = numbers(env, argv[2], "offsets");
     auto p = numbers(env, argv[3], "parameters");
@@ -238,8 +237,7 @@ napi_value PoolGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
     Heap heap = heap_of(env, argv[0]);
-    double kind_d = 0;
-    CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
+    const double kind_d = number(env, argv[1], "kind");
     const bool is_max = kind_d != 0;
     auto off = numbers(env, argv[2], "offsets");
     auto p = numbers(env, argv[3], "parameters");
@@ -297,10 +295,9 @@ napi_value Unary(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
     Heap heap = heap_of(env, argv[0]);
-    double alg_d = 0, n_d = 0;
-    CHECK_NAPI(napi_get_value_double(env, argv[1], &alg_d));
+    const double alg_d = number(env, argv[1], "algorithm");
     auto off = numbers(env, argv[2], "offsets");
-    CHECK_NAPI(napi_get_value_double(env, argv[3], &n_d));
+    const double n_d = number(env, argv[3], "count");
     const int alg = static_cast<int>(alg_d);
     const int64_t n = static_cast<int64_t>(n_d);
     if (off.size() != 2 || alg < 0 || alg > 1 || n < 1) throw JsError("unary: expected algorithm 0..1, 2 offsets and a positive count");
@@ -320,8 +317,7 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
     Heap heap = heap_of(env, argv[0]);
-    double kind_d = 0;
-    CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
+    const double kind_d = number(env, argv[1], "kind");
     auto off = numbers(env, argv[2], "offsets");
     auto shp = numbers(env, argv[3], "shape");
     if (off.size() != 2 || shp.size() < 2 || shp.size() > 4 || (kind_d == 2 && shp.size() != 4)) {

@@ -55,10 +55,9 @@ napi_value EwUnary(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
     Heap heap = heap_of(env, argv[0]);
-    double alg_d = 0, n_d = 0;
-    CHECK_NAPI(napi_get_value_double(env, argv[1], &alg_d));
+    const double alg_d = number(env, argv[1], "algorithm");
     auto off = numbers(env, argv[2], "offsets");
-    CHECK_NAPI(napi_get_value_double(env, argv[3], &n_d));
+    const double n_d = number(env, argv[3], "count");
     const int alg = static_cast<int>(alg_d);
     const int64_t n = static_cast<int64_t>(n_d);
     if (off.size() != 2 || alg < 0 || alg > 1 || n < 1) throw JsError("ewUnary: expected algorithm 0..1, 2 offsets and a positive count");
@@ -110,8 +109,7 @@ napi_value EwBinary(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
     Heap heap = heap_of(env, argv[0]);
-    double op_d = 0;
-    CHECK_NAPI(napi_get_value_double(env, argv[1], &op_d));
+    const double op_d = number(env, argv[1], "op");
     auto off = numbers(env, argv[2], "offsets");
     auto p = numbers(env, argv[3], "parameters");
     const int op = static_cast<int>(op_d);
@@ -139,8 +137,7 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
     Heap heap = heap_of(env, argv[0]);
-    double op_d = 0;
-    CHECK_NAPI(napi_get_value_double(env, argv[1], &op_d));
+    const double op_d = number(env, argv[1], "op");
     auto off = numbers(env, argv[2], "offsets");
     auto p = numbers(env, argv[3], "parameters");
     const int op = static_cast<int>(op_d);
@@ -192,8 +189,7 @@ napi_value SoftmaxXent(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
     Heap heap = heap_of(env, argv[0]);
-    double kind_d = 0;
-    CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
+    const double kind_d = number(env, argv[1], "kind");
     auto off = numbers(env, argv[2], "offsets");
     auto p = numbers(env, argv[3], "parameters");
     const int kind = static_cast<int>(kind_d);

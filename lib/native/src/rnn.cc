@@ -183,8 +183,7 @@ napi_value Rnn(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     auto argv = args_of(env, info, 4);
     Heap heap = heap_of(env, argv[0]);
-    double kind_d = 0;
-    CHECK_NAPI(napi_get_value_double(env, argv[1], &kind_d));
+    const double kind_d = number(env, argv[1], "kind");
     const int kind = static_cast<int>(kind_d);
     auto off = numbers(env, argv[2], "offsets");
     const Shape s = shape_of(numbers(env, argv[3], "parameters"));
