@@ -21,10 +21,16 @@ interface Row {
   wallSeconds?: number;
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+const ROOT = path.resolve(__dirname, "../../..");
+/** bench/common.js: the options, the reference (the faster PyTorch run), the ratio and the table every benchmark prints. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const c = require(path.join(ROOT, "bench", "common.js")) as {
+  arg(name: string, fallback: string): string;
+  torchThreads(prog: string): number[];
+  best(values: Record<string, number | undefined>): { label: string; value: number } | undefined;
+  ratio(value: number, ref: { label: string; value: number } | undefined): string;
+  table(rows: string[][], header: string[]): string;
+};
 
 function run(cmd: string, args: string[]): Row | string {
   const r = spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, D2L_QUICK: "" }, timeout: 30 * 60 * 1000 });
@@ -38,44 +44,31 @@ function run(cmd: string, args: string[]): Row | string {
 }
 
 function main(): void {
-  const epochs = arg("epochs", "10");
-  const backends = arg("backends", "native,tensorflow,webgpu,wasm,cpu").split(",");
-  const threads = arg("torch-threads", "1,2").split(",");
-  if (threads.some((t) => !/^[1-9]\d*$/.test(t))) {
-    console.error(`softmax_compare: --torch-threads takes thread counts separated by commas (1,2), got ${threads.join(",")}`);
-    process.exit(2);
-  }
-  const data = path.resolve(__dirname, "../../../../shared/data/fashion-mnist");
+  const epochs = c.arg("epochs", "10");
+  const backends = c.arg("backends", "native,tensorflow,webgpu,wasm,cpu").split(",");
+  const threads = c.torchThreads("softmax_compare");
+  const data = path.resolve(ROOT, "../shared/data/fashion-mnist");
   const rows: { label: string; row: Row | string }[] = [];
-  const torchRuns = threads.map((t) =>
-    run("/usr/bin/python3", [path.resolve(__dirname, "../../../test/bench/softmax_torch.py"), "--data", data, "--epochs", epochs, "--threads", t]),
-  );
-  threads.forEach((t, i) => rows.push({ label: `pytorch ${t} thr`, row: torchRuns[i] }));
+  for (const t of threads) {
+    rows.push({
+      label: `pytorch ${t} thr`,
+      row: run("/usr/bin/python3", [path.join(ROOT, "test/bench/softmax_torch.py"), "--data", data, "--epochs", epochs, "--threads", String(t)]),
+    });
+  }
   for (const b of backends) {
     rows.push({ label: `d2l-ts ${b}`, row: run(process.execPath, [path.join(__dirname, "softmax_bench.js"), "--backend", b, "--epochs", epochs, "--data", data]) });
   }
-  const speeds = torchRuns.flatMap((r) => (typeof r === "string" ? [] : [r.examplesPerSec]));
-  const ref = speeds.length > 0 ? Math.max(...speeds) : undefined;
+  const ref = c.best(
+    Object.fromEntries(rows.filter((r) => r.label.startsWith("pytorch")).map(({ label, row }) => [label, typeof row === "string" ? undefined : row.examplesPerSec])),
+  );
   const header = ["run", "backend", "loss", "train acc", "test acc", "examples/sec", "vs best pytorch"];
   const table = rows.map(({ label, row }) =>
     typeof row === "string"
       ? [label, `not available: ${row.slice(0, 90)}`, "", "", "", "", ""]
-      : [
-          label,
-          row.backend,
-          row.trainLoss.toFixed(3),
-          row.trainAcc.toFixed(3),
-          row.testAcc.toFixed(3),
-          row.examplesPerSec.toFixed(0),
-          ref ? `${(row.examplesPerSec / ref).toFixed(2)}x` : "-",
-        ],
+      : [label, row.backend, row.trainLoss.toFixed(3), row.trainAcc.toFixed(3), row.testAcc.toFixed(3), row.examplesPerSec.toFixed(0), c.ratio(row.examplesPerSec, ref)],
   );
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
-  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join("  ");
   console.log(`softmax regression (concise), ${epochs} epochs, lr 0.1, batch 256, Fashion-MNIST at ${data}`);
-  console.log(fmt(header));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const r of table) console.log(fmt(r));
+  console.log(c.table(table, header));
   console.log(
     "examples/sec counts training steps only (the book's Timer); the target test accuracy is >= 0.80 (book: ~0.829 on the official split; ~0.843 expected on this copy).",
   );
