@@ -275,10 +275,29 @@ test("JupyterLab: Run All on the softmax notebook, one vega Animator updated in 
   assert.ok(typeTokens.includes("number"), `type-name tokens in the loss cell: ${JSON.stringify(typeTokens)}`);
 
   // Run All from the menu; watch the training cell every 150 ms: one vega output, never an img, redrawn as it trains.
+  // The drawings are also sampled inside the page at every animation frame: a quick run on a fast machine trains
+  // in well under a second, and the 150 ms round trips from here saw only the last drawing.
   const trainingCell = page.locator(".jp-CodeCell", { has: page.locator(".cm-content", { hasText: "trainCh3" }) });
   let maxPlots = 0;
   let imgs = 0;
   const drawings = new Set<string>();
+  await page.evaluate(() => {
+    const w = globalThis as unknown as LabWindow & { d2lDrawings?: string[]; requestAnimationFrame(f: () => void): number };
+    const seen = new Set<string>();
+    w.d2lDrawings = [];
+    const sample = (): void => {
+      const cell = Array.from(w.document.querySelectorAll(".jp-CodeCell")).find((c) => (c.querySelector(".cm-content")?.innerText ?? "").includes("trainCh3"));
+      const plot = cell?.querySelector(".jp-OutputArea .jp-RenderedVegaLite canvas");
+      const url = plot?.toDataURL?.() ?? "";
+      const key = url ? `${url.length}:${url.slice(-64)}` : "";
+      if (key && !seen.has(key)) {
+        seen.add(key);
+        w.d2lDrawings?.push(key);
+      }
+      w.requestAnimationFrame(sample);
+    };
+    sample();
+  });
   await clickRunAll(page);
   const started = Date.now();
   for (;;) {
@@ -301,6 +320,7 @@ test("JupyterLab: Run All on the softmax notebook, one vega Animator updated in 
     }
     await page.waitForTimeout(150);
   }
+  for (const d of await page.evaluate(() => (globalThis as unknown as { d2lDrawings?: string[] }).d2lDrawings ?? [])) drawings.add(d);
   await trainingCell.scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(ART, "softmax-run.png") });
 
